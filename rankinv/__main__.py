@@ -1,0 +1,3 @@
+from rankinv.cli import main
+
+raise SystemExit(main())

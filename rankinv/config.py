@@ -1,0 +1,236 @@
+"""``rankinv.toml``: every threshold and setting, with documented defaults.
+
+Each section is a frozen dataclass; a field's ``metadata["doc"]`` is its one-line documentation, used
+both by ``rankinv init`` (the commented template) and by error messages. Loading is strict: an unknown
+key or a wrong type fails with the file, line and key at fault, because a silently ignored typo in a
+kill threshold is worse than a refusal to start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from rankinv.errors import RankinvError
+
+CONFIG_FILENAME = "rankinv.toml"
+
+
+def setting(default: Any, doc: str) -> Any:
+    """A config field with its documentation."""
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    """Stage 1: triage of each new SFT checkpoint."""
+
+    samples: int = setting(8, "rollouts per prompt (use the GRPO group size)")
+    group_size: int = setting(8, "GRPO group size g used for p*(g), headroom and degenerate fraction")
+    temperature: float = setting(1.0, "sampling temperature; GRPO samples at 1.0")
+    max_new_tokens: int = setting(256, "maximum completion length in tokens")
+    seed: int = setting(0, "sampling seed")
+    tau_h: float = setting(0.18, "flag when rollout entropy (nats) is below this; the paper's value for one family")
+    min_headroom: float = setting(1.0, "flag when mean pass rate / p*(g) is below this")
+    max_degenerate_fraction: float = setting(0.75, "flag when the expected share of degenerate groups is above this")
+    allow_code_exec: bool = setting(False, "run generated code against unit tests (NOT a security sandbox)")
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Stage 2: live entropy during GRPO."""
+
+    baseline_step: int = setting(10, "entropy baseline step s0 (or the first logged step after it)")
+    decision_step: int = setting(150, "step by which the relative entropy drop is judged")
+    tau_2: float = setting(0.5, "kill threshold on the relative entropy drop from s0 to the decision step")
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """Kill / continue decisions."""
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """The watching daemon."""
+
+
+@dataclass(frozen=True)
+class ActionsConfig:
+    """Acting on verdicts (Slurm, local processes)."""
+
+    armed: bool = setting(False, "actually stop jobs; false means dry-run (record and alert only)")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Alerts."""
+
+
+@dataclass(frozen=True)
+class Config:
+    triage: TriageConfig = field(default_factory=TriageConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+
+
+class ConfigError(RankinvError, ValueError):
+    """A config file that cannot be used; the message names the file, line and key."""
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of ``[section]`` or ``key`` inside it."""
+    lines = text.splitlines()
+    in_section = False
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            in_section = header.group(1) == section
+            if in_section and key is None:
+                return number
+            continue
+        if in_section and key is not None and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def _coerce(value: Any, annotation: Any) -> Any:
+    """Check ``value`` against a simple annotation (bool, int, float, str, optional, list, dict)."""
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is not None and type(None) in args:  # X | None
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0])
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"expected a number, got {value!r}")
+        if math.isnan(value):
+            raise TypeError("expected a number, got nan")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {value!r}")
+        items = [_coerce(v, args[0]) for v in value] if args else list(value)
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a table, got {value!r}")
+        return dict(value)
+    return value
+
+
+def _build_section(cls: type[Any], data: Any, source: str, text: str, section: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [{section}] must be a table")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        line = _line_of(text, section, key)
+        where = f"{source}:{line}" if line else source
+        if key not in known:
+            suggestion = ", ".join(sorted(known)) or "(none)"
+            raise ConfigError(f"{where}: unknown key '{key}' in [{section}]; known keys: {suggestion}")
+        try:
+            kwargs[key] = _coerce(value, hints[key])
+        except TypeError as exc:
+            raise ConfigError(f"{where}: [{section}] {key}: {exc}") from None
+    return cls(**kwargs)
+
+
+def parse_config(text: str, source: str = CONFIG_FILENAME) -> Config:
+    """Parse TOML text into a :class:`Config`, failing with the line and key at fault."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    hints = get_type_hints(Config)
+    sections: dict[str, Any] = {}
+    for name, data in raw.items():
+        if name not in hints:
+            line = _line_of(text, name, None)
+            where = f"{source}:{line}" if line else source
+            known = ", ".join(f"[{n}]" for n in hints)
+            raise ConfigError(f"{where}: unknown section [{name}]; known sections: {known}")
+        sections[name] = _build_section(hints[name], data, source, text, name)
+    return Config(**sections)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load ``path``; None or a missing default file gives the defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (create one with `rankinv init`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc}") from None
+    return parse_config(text, str(p))
+
+
+def find_config(root: str | Path) -> Path | None:
+    """``ROOT/rankinv.toml`` if it exists."""
+    candidate = Path(root) / CONFIG_FILENAME
+    return candidate if candidate.is_file() else None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def render_template(config: Config | None = None) -> str:
+    """A commented ``rankinv.toml`` listing every setting with its documentation and default."""
+    config = config or Config()
+    out = ["# rankinv configuration. Every setting is shown with its default; delete what you do not change.", ""]
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        doc = (type(value).__doc__ or "").strip().splitlines()[0]
+        out.append(f"# {doc}")
+        out.append(f"[{section.name}]")
+        for f in dataclasses.fields(value):
+            current = getattr(value, f.name)
+            out.append(f"# {f.metadata.get('doc', '')}")
+            if current is None:
+                out.append(f"# {f.name} =   (unset)")
+            else:
+                out.append(f"{f.name} = {_toml_value(current)}")
+        out.append("")
+    return "\n".join(out)

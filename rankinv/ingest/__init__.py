@@ -1,0 +1,1 @@
+"""Incremental readers that turn every supported training-log format into canonical MetricPoints."""

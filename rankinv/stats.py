@@ -1,0 +1,167 @@
+"""Small, dependency-free statistics: bootstrap intervals, Theil–Sen slopes, rank correlations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+Statistic = Callable[[FloatArray], float]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a two-sided confidence interval."""
+
+    estimate: float
+    lo: float
+    hi: float
+    confidence: float = 0.95
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.4g} [{self.lo:.4g}, {self.hi:.4g}]"
+
+
+def _mean(x: FloatArray) -> float:
+    return float(np.mean(x))
+
+
+def bootstrap_ci(
+    values: npt.ArrayLike,
+    statistic: Statistic = _mean,
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap interval of ``statistic`` over the first axis (prompts) of ``values``."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.shape[0] == 0:
+        raise ValueError("bootstrap needs at least one value")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.shape[0], size=(resamples, x.shape[0]))
+    stats = np.array([statistic(x[i]) for i in idx])
+    alpha = (1.0 - confidence) / 2
+    lo, hi = np.nanquantile(stats, [alpha, 1.0 - alpha])
+    return Interval(statistic(x), float(lo), float(hi), confidence)
+
+
+def paired_bootstrap_diff(
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    statistic: Statistic = _mean,
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Interval for statistic(a) - statistic(b) where a[i] and b[i] were measured on the same prompt i."""
+    xa = np.asarray(a, dtype=np.float64)
+    xb = np.asarray(b, dtype=np.float64)
+    if xa.shape != xb.shape:
+        raise ValueError(f"paired bootstrap needs the same prompts for both: shapes {xa.shape} and {xb.shape}")
+    if xa.shape[0] == 0:
+        raise ValueError("bootstrap needs at least one value")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, xa.shape[0], size=(resamples, xa.shape[0]))
+    diffs = np.array([statistic(xa[i]) - statistic(xb[i]) for i in idx])
+    alpha = (1.0 - confidence) / 2
+    lo, hi = np.nanquantile(diffs, [alpha, 1.0 - alpha])
+    return Interval(statistic(xa) - statistic(xb), float(lo), float(hi), confidence)
+
+
+@dataclass(frozen=True)
+class Slope:
+    """Theil–Sen line: median pairwise slope with Sen's distribution-free interval."""
+
+    slope: float
+    intercept: float
+    lo: float
+    hi: float
+    n: int
+
+
+def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> Slope:
+    """Robust slope of y on x: the median of pairwise slopes; NaN points are dropped.
+
+    The interval follows Sen (1968): ranks of the sorted pairwise slopes offset by z * sqrt(Var S),
+    Var S = n(n-1)(2n+5)/18 (no tie correction).
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+    n = xs.size
+    i, j = np.triu_indices(n, k=1)
+    dx = xs[j] - xs[i]
+    keep = dx != 0
+    slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
+    if slopes.size == 0:
+        return Slope(math.nan, math.nan, math.nan, math.nan, n)
+    slope = float(np.median(slopes))
+    intercept = float(np.median(ys - slope * xs))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    m = slopes.size
+    lo_rank = max(0, math.floor((m - c) / 2))
+    hi_rank = min(m - 1, math.ceil((m + c) / 2))
+    return Slope(slope, intercept, float(slopes[lo_rank]), float(slopes[hi_rank]), n)
+
+
+def rankdata(values: npt.ArrayLike) -> FloatArray:
+    """Ranks from 1, ties given their average rank."""
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(v, kind="mergesort")
+    ranks = np.empty(v.size, dtype=np.float64)
+    sorted_v = v[order]
+    start = 0
+    while start < v.size:
+        end = start
+        while end + 1 < v.size and sorted_v[end + 1] == sorted_v[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def _paired_finite(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    if xs.shape != ys.shape:
+        raise ValueError(f"rank correlation needs equal lengths, got {xs.size} and {ys.size}")
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    return xs[ok], ys[ok]
+
+
+def spearman(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
+    """Spearman's rho: Pearson correlation of average ranks (NaN pairs dropped; NaN if < 2 pairs or constant)."""
+    xs, ys = _paired_finite(x, y)
+    if xs.size < 2:
+        return math.nan
+    rx, ry = rankdata(xs), rankdata(ys)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    denom = math.sqrt(float(np.sum(rx * rx) * np.sum(ry * ry)))
+    return float(np.sum(rx * ry) / denom) if denom > 0 else math.nan
+
+
+def kendall_tau(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
+    """Kendall's tau-b (handles ties; NaN pairs dropped; NaN if undefined)."""
+    xs, ys = _paired_finite(x, y)
+    n = xs.size
+    if n < 2:
+        return math.nan
+    i, j = np.triu_indices(n, k=1)
+    sx = np.sign(xs[j] - xs[i])
+    sy = np.sign(ys[j] - ys[i])
+    concordance = float(np.sum(sx * sy))
+    n0 = n * (n - 1) / 2
+    tx = float(np.sum(sx == 0))
+    ty = float(np.sum(sy == 0))
+    denom = math.sqrt((n0 - tx) * (n0 - ty))
+    return concordance / denom if denom > 0 else math.nan

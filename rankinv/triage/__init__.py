@@ -1,0 +1,1 @@
+"""Stage 1: sample rollouts from an SFT checkpoint and measure entropy and GRPO signal."""
