@@ -70,11 +70,35 @@ class ActionsConfig:
     """Acting on verdicts (Slurm, local processes)."""
 
     armed: bool = setting(False, "actually stop jobs; false means dry-run (record and alert only)")
+    graceful_signal: str = setting("USR1", "signal to the batch step first, so the job can save and exit; empty skips")
+    grace_seconds: float = setting(120.0, "wait this long after the graceful signal before scancel")
+    confirm_seconds: float = setting(60.0, "after scancel, wait this long for the job to leave the queue, then retry")
+    max_kills_per_hour: int = setting(3, "never stop more jobs than this in any hour; further KILLs only alert")
+    match_by: tuple[str, ...] = setting(
+        (), "without SLURM_JOB_ID in the run manifest, match `squeue --me` by: workdir, name, comment"
+    )
+    opt_out: tuple[str, ...] = setting((), "run names (or run directories) never acted on, only alerted")
+    slurm_timeout: float = setting(15.0, "seconds before squeue/scancel count as hung")
+    slurm_retries: int = setting(3, "attempts per squeue/scancel call before reporting failure")
 
 
 @dataclass(frozen=True)
 class NotifyConfig:
     """Alerts."""
+
+    terminal: bool = setting(True, "desktop alerts as terminal escape sequences (travel back over SSH)")
+    terminal_protocol: str = setting("auto", "auto, osc9 (iTerm2, WezTerm), osc777 (VTE, foot), osc99 (kitty), bell")
+    desktop: bool = setting(True, "notify-send when a local desktop session is present")
+    webhooks: tuple[dict[str, str], ...] = setting(
+        (),
+        "list of { format = generic|ntfy|slack|discord, url = ..., url_env = VAR, token_env = VAR }; secrets from env",
+    )
+    webhook_timeout: float = setting(5.0, "seconds per webhook request")
+    webhook_retries: int = setting(3, "attempts per webhook before giving up (backoff doubles from 0.5 s)")
+    command: str = setting("", "command run per alert with the event as JSON on stdin ('' = none)")
+    command_timeout: float = setting(10.0, "seconds before the command hook is killed")
+    dedup_seconds: float = setting(600.0, "the same alert is sent at most once in this window")
+    max_per_hour: int = setting(30, "per channel; alerts beyond this in an hour are dropped and counted")
 
 
 @dataclass(frozen=True)
