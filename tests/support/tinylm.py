@@ -1,0 +1,317 @@
+"""Tiny language models for tests: real transformers/TRL code paths, seconds on a CPU, no network.
+
+- :func:`train_tokenizer` trains a word-level tokenizer locally with ``tokenizers``.
+- :func:`tiny_model` builds a randomly initialised Qwen2 causal LM from a config.
+- :func:`sft` fine-tunes with TRL's ``SFTTrainer`` (prompt/completion data, completion-only loss) and saves
+  real ``checkpoint-N`` directories.
+- :func:`run_grpo` runs TRL's ``GRPOTrainer`` on the CPU in-process; :func:`run_grpo_subprocess` runs it as a
+  real training job (``python -m tests.support.grpo_job``) whose stdout goes to ``<out>/train.log``, as on a
+  cluster.
+
+The toy task (:class:`ToyTask`) is about digits written in words, so a completion is verifiable:
+``"after three comes"`` → ``"four"``; ``"a number bigger than three is"`` → any of four … nine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+SPECIALS = ["<pad>", "<eos>", "<unk>"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ToyTask:
+    """Digit tasks in words with a verifiable answer; each prompt depends on one number so tiny models learn it.
+
+    - ``"after X comes"``: exactly one right answer, X+1 (mod 10).
+    - ``"a number bigger than X is"``: any digit above X is right; SFT data always shows the canonical X+1,
+      so long SFT collapses many valid answers onto one (what rank inversion needs).
+    """
+
+    numbers: tuple[int, ...] = tuple(range(9))
+
+    @staticmethod
+    def after(x: int) -> str:
+        return f"after {DIGITS[x]} comes"
+
+    @staticmethod
+    def bigger(x: int) -> str:
+        return f"a number bigger than {DIGITS[x]} is"
+
+    def prompts(self) -> list[str]:
+        return [self.after(x) for x in self.numbers] + [self.bigger(x) for x in self.numbers]
+
+    def answers(self) -> dict[str, str]:
+        """The canonical (SFT) answer of each prompt."""
+        return {p: DIGITS[(x + 1) % 10] for x in self.numbers for p in (self.after(x), self.bigger(x))}
+
+    def valid(self) -> dict[str, frozenset[str]]:
+        """Every answer the reward accepts, per prompt."""
+        out = {self.after(x): frozenset({DIGITS[(x + 1) % 10]}) for x in self.numbers}
+        out.update({self.bigger(x): frozenset(DIGITS[x + 1 :]) for x in self.numbers})
+        return out
+
+    def sft_rows(self) -> list[dict[str, str]]:
+        return [{"prompt": p, "completion": " " + a} for p, a in self.answers().items()]
+
+    def corpus(self) -> list[str]:
+        return [*self.prompts(), " ".join(DIGITS)]
+
+
+def task_reward(task: ToyTask | None = None) -> Callable[..., list[float]]:
+    """A TRL reward function: 1.0 when the completion's first word is a valid answer to the prompt."""
+    valid = (task or ToyTask()).valid()
+
+    def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
+        out = []
+        for prompt, completion in zip(prompts, completions, strict=True):
+            words = completion.split()
+            out.append(1.0 if words and words[0] in valid.get(prompt.strip(), frozenset()) else 0.0)
+        return out
+
+    reward.__name__ = "valid_answer"
+    return reward
+
+
+def exact_match_reward(answers: dict[str, str]) -> Callable[..., list[float]]:
+    """A TRL reward function: 1.0 when the first word of the completion equals ``answers[prompt]``."""
+
+    def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
+        out = []
+        for prompt, completion in zip(prompts, completions, strict=True):
+            words = completion.split()
+            out.append(1.0 if words and words[0] == answers.get(prompt.strip()) else 0.0)
+        return out
+
+    reward.__name__ = "exact_match"
+    return reward
+
+
+def train_tokenizer(corpus: Sequence[str], out_dir: str | Path | None = None, vocab_size: int = 320) -> Any:
+    """A byte-level BPE tokenizer (Qwen2's kind) trained on ``corpus`` locally, as a transformers tokenizer.
+
+    Byte-level BPE matters: transformers maps a Qwen2 checkpoint's tokenizer to its BPE class on load, so a
+    word-level model would be silently converted and break.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(corpus) * 4, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", padding_side="left"
+    )
+    if out_dir is not None:
+        fast.save_pretrained(str(out_dir))
+    return fast
+
+
+def tiny_model(tokenizer: Any, *, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Any:
+    """A randomly initialised Qwen2 causal LM sized for the tokenizer."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+def save_base(out_dir: str | Path, task: ToyTask | None = None, seed: int = 0, **model_kwargs: Any) -> Path:
+    """Write an untrained tiny model and its tokenizer to ``out_dir``; returns the directory."""
+    task = task or ToyTask()
+    out = Path(out_dir)
+    tok = train_tokenizer(task.corpus(), out)
+    tiny_model(tok, seed=seed, **model_kwargs).save_pretrained(str(out))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_env() -> Iterator[None]:
+    """Offline, single-threaded-friendly settings for TRL on CPU; restored afterwards."""
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "WANDB_DISABLED")}
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", WANDB_DISABLED="true")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def sft(
+    model_dir: str | Path,
+    rows: Sequence[dict[str, str]],
+    out_dir: str | Path,
+    *,
+    epochs: float = 1.0,
+    learning_rate: float = 1e-2,
+    batch_size: int = 16,
+    save_steps: int | None = None,
+    seed: int = 0,
+    callbacks: Sequence[Any] = (),
+) -> Path:
+    """Supervised fine-tuning with TRL's SFTTrainer; checkpoints every ``save_steps`` and a final save."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    with _quiet_env():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+        args = SFTConfig(
+            output_dir=str(out_dir),
+            num_train_epochs=epochs,
+            learning_rate=learning_rate,
+            per_device_train_batch_size=batch_size,
+            logging_steps=1,
+            save_strategy="steps" if save_steps else "no",
+            save_steps=save_steps or 500,
+            report_to=[],
+            use_cpu=True,
+            seed=seed,
+            max_length=32,
+            completion_only_loss=True,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=Dataset.from_list(list(rows)), processing_class=tok,
+            callbacks=list(callbacks),
+        )
+        trainer.train()
+        trainer.save_model(str(out_dir))
+        tok.save_pretrained(str(out_dir))
+    return Path(out_dir)
+
+
+def grpo_config(out_dir: str | Path, **overrides: Any) -> Any:
+    """A GRPOConfig for tiny CPU runs: log every step, group size 4, short completions."""
+    from trl import GRPOConfig
+
+    settings: dict[str, Any] = {
+        "output_dir": str(out_dir),
+        "max_steps": 8,
+        "learning_rate": 1e-3,
+        "per_device_train_batch_size": 8,
+        "num_generations": 4,
+        "max_completion_length": 4,
+        "temperature": 1.0,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "use_cpu": True,
+        "seed": 0,
+        "beta": 0.0,
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
+    settings.update(overrides)
+    return GRPOConfig(**settings)
+
+
+def run_grpo(
+    model_dir: str | Path,
+    prompts: Sequence[str],
+    reward_funcs: Sequence[Callable[..., list[float]]],
+    out_dir: str | Path,
+    *,
+    callbacks: Sequence[Any] = (),
+    **config: Any,
+) -> tuple[Any, str]:
+    """Run GRPOTrainer in-process; returns (trainer, captured stdout)."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    with _quiet_env():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=list(reward_funcs),
+            args=grpo_config(out_dir, **config),
+            train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
+            processing_class=tok,
+            callbacks=list(callbacks),
+        )
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            trainer.train()
+    return trainer, buffer.getvalue()
+
+
+def run_grpo_subprocess(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    task: str = "toy",
+    callback: bool = True,
+    env: dict[str, str] | None = None,
+    wait: bool = True,
+    **config: Any,
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m tests.support.grpo_job`` as a real training process; stdout+stderr to ``out/train.log``.
+
+    ``config`` goes to GRPOConfig (JSON-serialisable values only). With ``wait`` the call blocks until the job
+    ends and raises if it failed, showing the log tail.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = {"model_dir": str(model_dir), "out_dir": str(out), "task": task, "callback": callback, "config": config}
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), full_env.get("PYTHONPATH")]))
+    full_env.update(env or {})
+    log = (out / "train.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.grpo_job", json.dumps(spec)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=full_env,
+        cwd=str(out),
+    )
+    log.close()
+    if wait:
+        code = proc.wait(timeout=600)
+        if code != 0:
+            tail = (out / "train.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"GRPO job failed with exit code {code}:\n{tail}")
+    return proc
