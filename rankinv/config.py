@@ -53,11 +53,36 @@ class MonitorConfig:
     baseline_step: int = setting(10, "entropy baseline step s0 (or the first logged step after it)")
     decision_step: int = setting(150, "step by which the relative entropy drop is judged")
     tau_2: float = setting(0.5, "kill threshold on the relative entropy drop from s0 to the decision step")
+    entropy_metric: str = setting("entropy", "entropy series to follow: mean token entropy, or a worst-token series")
+    entropy_floor: float | None = setting(None, "entropy (nats) to project a crossing for; unset: baseline*(1-tau_2)")
+    slope_window: int = setting(100, "steps of recent history for the Theil-Sen slopes")
+    signal_window: int = setting(20, "steps averaged for the zero-std fraction and the reward level")
 
 
 @dataclass(frozen=True)
 class VerdictConfig:
     """Kill / continue decisions."""
+
+    warmup_steps: int = setting(20, "never KILL before this step (optimiser and reward still settling)")
+    hold_steps: int = setting(20, "a kill condition must hold over this many steps, never at one point")
+    hold_points: int = setting(2, "... and over at least this many logged points")
+    max_zero_std: float = setting(0.9, "group signal is dead when the rolling zero-std fraction stays above this")
+    protect_headroom: float = setting(4.0, "pass rate / p*(g) above which entropy drop alone never kills")
+    min_predicted: float = setting(0.1, "WATCH when the predicted final pass@10's upper bound is below this")
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Predicted final pass@10 (see README "How the prediction works")."""
+
+    k: int = setting(10, "the k of the predicted final pass@k")
+    coverage_k: int = setting(64, "pass@k at this k is the coverage RL can sharpen into pass@10")
+    entropy_scale: float = setting(0.18, "entropy (nats) at which samples count as ~63% independent tries")
+    halfwidth: float = setting(0.15, "half-width of the prior's interval; widened when features are estimated")
+    trajectory_points: int = setting(20, "RL points at which the run's own trajectory weighs as much as the prior")
+    min_history: int = setting(5, "finished runs with a measured pass@10 needed before fitting on history")
+    ridge: float = setting(1.0, "ridge penalty of the fitted model (standardised features)")
+    fail_fraction: float = setting(0.85, "calibrate: a run failed when its pass@10 is below this share of the best")
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,7 @@ class Config:
     triage: TriageConfig = field(default_factory=TriageConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
