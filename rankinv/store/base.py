@@ -1,0 +1,84 @@
+"""The connection holder both halves of the API share."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """SQLite has no NaN: store a non-finite number as NULL."""
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+class StoreBase:
+    """Holds one SQLite connection; not shared between threads (open one Store per thread)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool, recovered_from: Path | None = None):
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self.recovered_from = recovered_from
+        """Where a corrupt store file was moved when this one was created, else None."""
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any error. Nested calls join the outer transaction."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    def _run_id(self, name: str) -> int:
+        row = self.conn.execute("SELECT id FROM runs WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise KeyError(f"unknown run {name!r}")
+        return int(row[0])
+
+    def _checkpoint_id(self, path: str | None) -> int | None:
+        if path is None:
+            return None
+        row = self.conn.execute("SELECT id FROM checkpoints WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            raise KeyError(f"unknown checkpoint {path!r}")
+        return int(row[0])
+
+    def data_version(self) -> int:
+        """A cheap counter that changes whenever another connection commits (for polling readers)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])

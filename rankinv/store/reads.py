@@ -1,0 +1,285 @@
+"""What the TUI, ``rankinv status`` and scripts read: immutable records, one consistent transaction each."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rankinv.store.base import StoreBase, loads
+from rankinv.store.records import (
+    ActionRecord,
+    Candidate,
+    CheckpointRecord,
+    CommandRecord,
+    EventRecord,
+    Health,
+    RunRecord,
+    Series,
+    Snapshot,
+    VerdictRecord,
+)
+from rankinv.store.writes import subject_of
+
+HEARTBEAT_STALE_SECONDS = 30.0
+
+_RUN_COLUMNS = (
+    "name, path, kind, parent, status, error, manifest, job_id, job_state, last_step, pinned, opt_out, "
+    "acknowledged_verdict, updated_at"
+)
+
+
+def _run(r: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        name=r[0],
+        path=r[1],
+        kind=r[2],
+        parent=r[3],
+        status=r[4],
+        error=r[5],
+        manifest=loads(r[6]),
+        job_id=r[7],
+        job_state=r[8],
+        last_step=r[9],
+        pinned=r[10],
+        opt_out=bool(r[11]),
+        acknowledged_verdict=r[12],
+        updated_at=r[13],
+    )
+
+
+def _verdict(r: Sequence[Any]) -> VerdictRecord:
+    return VerdictRecord(
+        id=r[0],
+        run=r[1],
+        subject=r[2],
+        step=r[3],
+        decision=r[4],
+        confidence=r[5],
+        stage=r[6],
+        summary=r[7],
+        reasons=tuple(loads(r[8]) or ()),
+        created_at=r[9],
+        updated_at=r[10],
+    )
+
+
+def _action(row: Sequence[Any]) -> ActionRecord:
+    return ActionRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        bool(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        loads(row[10]),
+        row[11],
+        row[12],
+    )
+
+
+class Reads(StoreBase):
+    def run(self, name: str) -> RunRecord | None:
+        row = self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE name = ?", (name,)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self) -> tuple[RunRecord, ...]:
+        return tuple(_run(r) for r in self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY name"))
+
+    def checkpoints(self, run: str | None = None) -> tuple[CheckpointRecord, ...]:
+        sql = (
+            "SELECT r.name, c.path, c.step, c.complete, c.reason, c.triage_state, c.triage_error, c.triage_job "
+            "FROM checkpoints c JOIN runs r ON r.id = c.run_id"
+        )
+        rows = (
+            self.conn.execute(sql + " WHERE r.name = ? ORDER BY c.step", (run,))
+            if run
+            else self.conn.execute(sql + " ORDER BY r.name, c.step")
+        )
+        return tuple(CheckpointRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows)
+
+    def series(self, run: str, names: Iterable[str] | None = None) -> dict[str, Series]:
+        """Metric series of a run by canonical name (NULL values come back as NaN)."""
+        sql = "SELECT m.name, m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.name = ?"
+        params: list[Any] = [run]
+        wanted = list(names) if names is not None else None
+        if wanted is not None:
+            sql += f" AND m.name IN ({','.join('?' * len(wanted))})"
+            params += wanted
+        grouped: dict[str, tuple[list[int], list[float]]] = {}
+        for name, step, value in self.conn.execute(sql + " ORDER BY m.name, m.step", params):
+            steps, values = grouped.setdefault(name, ([], []))
+            steps.append(int(step))
+            values.append(math.nan if value is None else float(value))
+        return {n: Series(n, tuple(s), tuple(v)) for n, (s, v) in grouped.items()}
+
+    def metric_count(self, run: str | None = None) -> int:
+        if run is None:
+            return int(self.conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0])
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.name = ?", (run,)
+            ).fetchone()[0]
+        )
+
+    def offset(self, path: str) -> str | None:
+        row = self.conn.execute("SELECT state FROM offsets WHERE path = ?", (path,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def triage_report(self, checkpoint: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT t.report FROM triage_reports t JOIN checkpoints c ON c.id = t.checkpoint_id WHERE c.path = ?",
+            (checkpoint,),
+        ).fetchone()
+        return None if row is None else dict(loads(row[0]))
+
+    def verdicts(self, run: str | None = None, limit: int = 100) -> tuple[VerdictRecord, ...]:
+        sql = (
+            "SELECT v.id, r.name, v.subject, v.step, v.decision, v.confidence, v.stage, v.summary, v.reasons, "
+            "v.created_at, v.updated_at FROM verdicts v JOIN runs r ON r.id = v.run_id"
+        )
+        if run is None:
+            rows = self.conn.execute(sql + " ORDER BY v.id DESC LIMIT ?", (limit,))
+        else:
+            rows = self.conn.execute(sql + " WHERE r.name = ? ORDER BY v.id DESC LIMIT ?", (run, limit))
+        return tuple(_verdict(r) for r in rows)
+
+    def latest_verdict(self, run: str, checkpoint: str | None = None) -> VerdictRecord | None:
+        row = self.conn.execute(
+            "SELECT v.id, r.name, v.subject, v.step, v.decision, v.confidence, v.stage, v.summary, v.reasons, "
+            "v.created_at, v.updated_at FROM verdicts v JOIN runs r ON r.id = v.run_id WHERE v.subject = ? "
+            "ORDER BY v.id DESC LIMIT 1",
+            (subject_of(run, checkpoint),),
+        ).fetchone()
+        return _verdict(row) if row else None
+
+    def actions(self, run: str | None = None, limit: int = 200) -> tuple[ActionRecord, ...]:
+        sql = (
+            "SELECT a.id, r.name, a.verdict_id, a.kind, a.target, a.dry_run, a.state, a.attempts, a.next_at, "
+            "a.audit, a.detail, a.created_at, a.updated_at FROM actions a JOIN runs r ON r.id = a.run_id"
+        )
+        if run is None:
+            rows = self.conn.execute(sql + " ORDER BY a.id DESC LIMIT ?", (limit,))
+        else:
+            rows = self.conn.execute(sql + " WHERE r.name = ? ORDER BY a.id DESC LIMIT ?", (run, limit))
+        return tuple(_action(r) for r in rows)
+
+    def pending_commands(self) -> tuple[CommandRecord, ...]:
+        rows = self.conn.execute(
+            "SELECT id, kind, run, args, source, created_at, consumed_at, result FROM commands "
+            "WHERE consumed_at IS NULL ORDER BY id"
+        )
+        return tuple(CommandRecord(r[0], r[1], r[2], loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows)
+
+    def events(self, limit: int = 50, after_id: int = 0) -> tuple[EventRecord, ...]:
+        rows = self.conn.execute(
+            "SELECT id, time, level, kind, run, message FROM events WHERE id > ? ORDER BY id DESC LIMIT ?",
+            (after_id, limit),
+        )
+        return tuple(EventRecord(*r) for r in rows)
+
+    def health(self) -> Health:
+        values = {k: v for k, v in self.conn.execute("SELECT key, value FROM health") if v is not None}
+        try:
+            alive = time.time() - float(values.get("heartbeat", "0")) < HEARTBEAT_STALE_SECONDS
+        except ValueError:
+            alive = False
+        return Health(values, alive)
+
+    def snapshot(self, events: int = 50) -> Snapshot:
+        """The ranking, the event feed and daemon health, read in one transaction."""
+        self.conn.execute("BEGIN")
+        try:
+            candidates = _rank(self._candidates())
+            feed = self.events(events)
+            health = self.health()
+        finally:
+            self.conn.execute("COMMIT")
+        return Snapshot(time.time(), candidates, feed, health)
+
+    def _candidates(self) -> list[Candidate]:
+        triage = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT c.path, t.entropy, t.pass1, t.headroom, t.expected_variance, t.degenerate_fraction, "
+                "t.flagged FROM triage_reports t JOIN checkpoints c ON c.id = t.checkpoint_id"
+            )
+        }
+        predictions = {r[0]: r[1:] for r in self.conn.execute("SELECT subject, value, lo, hi, basis FROM predictions")}
+        verdicts = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT subject, decision, id, summary, confidence FROM verdicts WHERE id IN "
+                "(SELECT MAX(id) FROM verdicts GROUP BY subject)"
+            )
+        }
+        monitor = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT r.name, m.entropy, m.entropy_drop, m.zero_std_fraction FROM monitor m "
+                "JOIN runs r ON r.id = m.run_id"
+            )
+        }
+        checkpoints: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self.conn.execute(
+            "SELECT r.name, c.path, c.step, c.triage_state FROM checkpoints c JOIN runs r ON r.id = c.run_id "
+            "WHERE c.complete = 1 ORDER BY c.step"
+        ):
+            checkpoints.setdefault(row[0], []).append(row[1:])
+        out: list[Candidate] = []
+        for run in self.runs():
+            subjects: list[tuple[str | None, int | None, str | None, str | None]] = []
+            if run.kind == "sft" and checkpoints.get(run.name):
+                subjects = [(path, step, state, path) for path, step, state in checkpoints[run.name]]
+            else:
+                subjects = [(None, run.last_step, None, run.parent)]
+            for checkpoint, step, triage_state, triage_source in subjects:
+                subject = subject_of(run.name, checkpoint)
+                t = triage.get(triage_source or "", (None,) * 6)
+                p = predictions.get(subject, (None,) * 4)
+                v = verdicts.get(subject, (None,) * 4)
+                m = monitor.get(run.name, (None,) * 3) if checkpoint is None else (None,) * 3
+                out.append(
+                    Candidate(
+                        subject=subject,
+                        run=run.name,
+                        checkpoint=checkpoint,
+                        kind="sft-checkpoint" if checkpoint else run.kind,
+                        step=step,
+                        status=run.status,
+                        job_id=run.job_id,
+                        job_state=run.job_state,
+                        triage_state=triage_state,
+                        pre_rl_entropy=t[0],
+                        pass1=t[1],
+                        headroom=t[2],
+                        expected_variance=t[3],
+                        degenerate_fraction=t[4],
+                        flagged=bool(t[5]),
+                        live_entropy=m[0],
+                        entropy_drop=m[1],
+                        zero_std_fraction=m[2],
+                        predicted=p[0],
+                        predicted_lo=p[1],
+                        predicted_hi=p[2],
+                        basis=p[3],
+                        verdict=v[0],
+                        verdict_id=v[1],
+                        verdict_summary=v[2],
+                        confidence=v[3],
+                        acknowledged=v[1] is not None and run.acknowledged_verdict == v[1],
+                        pinned=run.pinned == "continue",
+                        opt_out=run.opt_out,
+                    )
+                )
+        return out
+
+
+def _rank(candidates: list[Candidate]) -> tuple[Candidate, ...]:
+    """Highest predicted final pass@10 first; unpredicted candidates last, by name."""
+    return tuple(sorted(candidates, key=lambda c: (c.predicted is None, -(c.predicted or 0.0), c.subject)))

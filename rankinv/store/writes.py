@@ -1,0 +1,358 @@
+"""What the daemon writes. Every method is idempotent where a restart could repeat it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rankinv.store.base import StoreBase, dumps, finite_or_none
+
+EVENTS_KEPT = 5000
+
+
+class Writes(StoreBase):
+    # -- runs and checkpoints ------------------------------------------------------------------------------
+    def upsert_run(self, name: str, path: str, **fields: Any) -> int:
+        """Create or update a run; ``fields`` are column values (kind, parent, status, error, manifest, …)."""
+        allowed = {"kind", "parent", "status", "error", "manifest", "job_id", "job_state", "last_step"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise TypeError(f"upsert_run: unknown fields {sorted(unknown)}")
+        if "manifest" in fields:
+            fields["manifest"] = dumps(fields["manifest"])
+        now = self.now()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs(name, path, created_at, updated_at) VALUES(?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET path = excluded.path",
+                (name, path, now, now),
+            )
+            if fields:
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                conn.execute(f"UPDATE runs SET {sets}, updated_at = ? WHERE name = ?", (*fields.values(), now, name))
+            return self._run_id(name)
+
+    def set_run_flags(
+        self,
+        name: str,
+        *,
+        pinned: str | bool | None = False,
+        opt_out: bool | None = None,
+        acknowledged_verdict: int | bool | None = False,
+    ) -> None:
+        """User-facing flags (from commands). ``False`` means leave unchanged."""
+        with self.transaction() as conn:
+            if pinned is not False:
+                conn.execute("UPDATE runs SET pinned = ? WHERE name = ?", (pinned, name))
+            if opt_out is not None:
+                conn.execute("UPDATE runs SET opt_out = ? WHERE name = ?", (int(opt_out), name))
+            if acknowledged_verdict is not False:
+                conn.execute("UPDATE runs SET acknowledged_verdict = ? WHERE name = ?", (acknowledged_verdict, name))
+
+    def upsert_checkpoint(
+        self, run: str, path: str, step: int | None, complete: bool, reason: str | None = None
+    ) -> int:
+        now = self.now()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO checkpoints(run_id, step, path, complete, reason, created_at, updated_at) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET step = excluded.step, "
+                "complete = excluded.complete, reason = excluded.reason, updated_at = excluded.updated_at",
+                (self._run_id(run), step, path, int(complete), reason, now, now),
+            )
+            cid = self._checkpoint_id(path)
+            assert cid is not None
+            return cid
+
+    def set_triage_state(
+        self, checkpoint: str, state: str, *, error: str | None = None, job: str | None = None
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE checkpoints SET triage_state = ?, triage_error = ?, triage_job = COALESCE(?, triage_job), "
+                "updated_at = ? WHERE path = ?",
+                (state, error, job, self.now(), checkpoint),
+            )
+
+    # -- metrics and offsets -------------------------------------------------------------------------------
+    def add_metrics(self, run: str, points: Iterable[tuple[int, str, float, float | None]]) -> int:
+        """Insert (step, name, value, time) points; a repeated (name, step) replaces the old value, never duplicates.
+
+        Non-finite values are stored as NULL (the reader sees NaN). Returns how many points were written.
+        """
+        run_id = self._run_id(run)
+        rows = [(run_id, name, int(step), finite_or_none(value), time) for step, name, value, time in points]
+        if rows:
+            with self.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO metrics(run_id, name, step, value, time) VALUES(?, ?, ?, ?, ?)", rows
+                )
+        return len(rows)
+
+    def ingest(
+        self,
+        run: str,
+        path: str,
+        reader: str,
+        state: Mapping[str, Any] | str,
+        points: Iterable[tuple[int, str, float, float | None]],
+    ) -> int:
+        """Write new points and the file's new offset in ONE transaction: a crash between them cannot duplicate."""
+        with self.transaction():
+            count = self.add_metrics(run, points)
+            self.save_offset(path, run, reader, state)
+        return count
+
+    def save_offset(self, path: str, run: str | None, reader: str, state: Mapping[str, Any] | str) -> None:
+        text = state if isinstance(state, str) else json.dumps(dict(state), sort_keys=True)
+        run_id = self._run_id(run) if run is not None else None
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO offsets(path, run_id, reader, state, updated_at) VALUES(?, ?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET run_id = excluded.run_id, reader = excluded.reader, "
+                "state = excluded.state, updated_at = excluded.updated_at",
+                (path, run_id, reader, text, self.now()),
+            )
+
+    # -- analysis results ----------------------------------------------------------------------------------
+    def put_triage_report(
+        self,
+        checkpoint: str,
+        report: Mapping[str, Any],
+        *,
+        flagged: bool,
+        entropy: float | None,
+        pass1: float | None,
+        headroom: float | None,
+        expected_variance: float | None,
+        degenerate_fraction: float | None,
+        group_size: int | None,
+    ) -> None:
+        """Store (or replace, on re-triage) the report of a checkpoint and mark its triage done."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO triage_reports(checkpoint_id, report, flagged, entropy, pass1, headroom, "
+                "expected_variance, degenerate_fraction, group_size, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (
+                    self._checkpoint_id(checkpoint),
+                    json.dumps(dict(report), default=str),
+                    int(flagged),
+                    finite_or_none(entropy),
+                    finite_or_none(pass1),
+                    finite_or_none(headroom),
+                    finite_or_none(expected_variance),
+                    finite_or_none(degenerate_fraction),
+                    group_size,
+                    self.now(),
+                ),
+            )
+            self.set_triage_state(checkpoint, "done")
+
+    def put_monitor(
+        self,
+        run: str,
+        *,
+        step: int | None,
+        entropy: float | None,
+        entropy_drop: float | None,
+        zero_std_fraction: float | None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO monitor(run_id, step, entropy, entropy_drop, zero_std_fraction, detail, "
+                "updated_at) VALUES(?,?,?,?,?,?,?)",
+                (
+                    self._run_id(run),
+                    step,
+                    finite_or_none(entropy),
+                    finite_or_none(entropy_drop),
+                    finite_or_none(zero_std_fraction),
+                    dumps(detail),
+                    self.now(),
+                ),
+            )
+
+    def put_prediction(
+        self,
+        run: str,
+        checkpoint: str | None,
+        *,
+        step: int | None,
+        value: float | None,
+        lo: float | None,
+        hi: float | None,
+        basis: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The latest prediction per subject (a run, or a checkpoint of it) replaces the previous one."""
+        subject = subject_of(run, checkpoint)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO predictions(run_id, checkpoint_id, subject, step, value, lo, hi, basis, detail, "
+                "created_at) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(subject) DO UPDATE SET step = excluded.step, "
+                "value = excluded.value, lo = excluded.lo, hi = excluded.hi, basis = excluded.basis, "
+                "detail = excluded.detail, created_at = excluded.created_at",
+                (
+                    self._run_id(run),
+                    self._checkpoint_id(checkpoint),
+                    subject,
+                    step,
+                    finite_or_none(value),
+                    finite_or_none(lo),
+                    finite_or_none(hi),
+                    basis,
+                    dumps(detail),
+                    self.now(),
+                ),
+            )
+
+    def put_verdict(
+        self,
+        run: str,
+        checkpoint: str | None,
+        *,
+        step: int | None,
+        decision: str,
+        confidence: float | None,
+        stage: str | None,
+        summary: str,
+        reasons: list[dict[str, Any]],
+    ) -> tuple[int, bool]:
+        """Record a verdict; returns (verdict id, is_new).
+
+        A verdict equal to the subject's latest (same decision and summary) only refreshes that row, so the
+        table grows with decisions, not with daemon cycles, and a restart never repeats a verdict.
+        """
+        subject = subject_of(run, checkpoint)
+        now = self.now()
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, decision, summary FROM verdicts WHERE subject = ? ORDER BY id DESC LIMIT 1", (subject,)
+            ).fetchone()
+            if row and row[1] == decision and row[2] == summary:
+                conn.execute(
+                    "UPDATE verdicts SET step = ?, confidence = ?, reasons = ?, updated_at = ? WHERE id = ?",
+                    (step, finite_or_none(confidence), json.dumps(reasons, default=str), now, row[0]),
+                )
+                return int(row[0]), False
+            cur = conn.execute(
+                "INSERT INTO verdicts(run_id, checkpoint_id, subject, step, decision, confidence, stage, summary, "
+                "reasons, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    self._run_id(run),
+                    self._checkpoint_id(checkpoint),
+                    subject,
+                    step,
+                    decision,
+                    finite_or_none(confidence),
+                    stage,
+                    summary,
+                    json.dumps(reasons, default=str),
+                    now,
+                    now,
+                ),
+            )
+            return int(cur.lastrowid or 0), True
+
+    # -- actions (the audit ledger) ------------------------------------------------------------------------
+    def begin_action(
+        self,
+        run: str,
+        verdict_id: int | None,
+        kind: str,
+        *,
+        target: str | None,
+        dry_run: bool,
+        state: str,
+        audit: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> tuple[int, bool]:
+        """Create the ledger entry for (run, kind, verdict) unless it exists; returns (action id, created).
+
+        The UNIQUE constraint is what makes an action happen at most once, across restarts.
+        """
+        now = self.now()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO actions(run_id, verdict_id, kind, target, dry_run, state, audit, detail, "
+                "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (self._run_id(run), verdict_id, kind, target, int(dry_run), state, audit, dumps(detail), now, now),
+            )
+            if cur.rowcount == 1:
+                return int(cur.lastrowid or 0), True
+            row = conn.execute(
+                "SELECT id FROM actions WHERE run_id = ? AND kind = ? AND verdict_id IS ?",
+                (self._run_id(run), kind, verdict_id),
+            ).fetchone()
+            return int(row[0]), False
+
+    def update_action(
+        self,
+        action_id: int,
+        *,
+        state: str | None = None,
+        audit: str | None = None,
+        attempts: int | None = None,
+        next_at: float | bool | None = False,
+        target: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        sets: dict[str, Any] = {}
+        for key, value in (("state", state), ("audit", audit), ("attempts", attempts), ("target", target)):
+            if value is not None:
+                sets[key] = value
+        if next_at is not False:
+            sets["next_at"] = next_at
+        if detail is not None:
+            sets["detail"] = dumps(detail)
+        sets["updated_at"] = self.now()
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE actions SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", (*sets.values(), action_id)
+            )
+
+    # -- commands, events, health --------------------------------------------------------------------------
+    def put_command(
+        self, kind: str, run: str | None = None, args: Mapping[str, Any] | None = None, source: str = "cli"
+    ) -> int:
+        """Queue a user command for the daemon (the TUI's keys and `rankinv arm` write these)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO commands(kind, run, args, source, created_at) VALUES(?,?,?,?,?)",
+                (kind, run, dumps(args), source, self.now()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_command(self, command_id: int, result: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE commands SET consumed_at = ?, result = ? WHERE id = ? AND consumed_at IS NULL",
+                (self.now(), result, command_id),
+            )
+
+    def add_event(self, level: str, kind: str, message: str, run: str | None = None) -> int:
+        """Append to the event feed (kept to the newest EVENTS_KEPT rows)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO events(time, level, kind, run, message) VALUES(?,?,?,?,?)",
+                (self.now(), level, kind, run, message),
+            )
+            event_id = int(cur.lastrowid or 0)
+            if event_id % 100 == 0:
+                conn.execute("DELETE FROM events WHERE id <= ?", (event_id - EVENTS_KEPT,))
+            return event_id
+
+    def set_health(self, **values: Any) -> None:
+        """Daemon self-report (pid, host, watch_mode, armed, heartbeat, last_event, errors …)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO health(key, value) VALUES(?, ?)",
+                [(k, None if v is None else str(v)) for k, v in values.items()],
+            )
+
+
+def subject_of(run: str, checkpoint: str | None) -> str:
+    """The key of a ranked candidate: the run, or ``run@checkpoint-path``."""
+    return run if checkpoint is None else f"{run}@{checkpoint}"

@@ -1,0 +1,203 @@
+"""The SQLite store: schema, idempotent writes, snapshots, readers, recovery — all on real files."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rankinv.store import LATEST_VERSION, Store, StoreError, schema_version, store_path_for
+from rankinv.store.paths import root_key
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "store.sqlite")
+    yield s
+    s.close()
+
+
+def _seed(s: Store) -> None:
+    s.upsert_run("sft-a", "/runs/sft-a", kind="sft")
+    s.upsert_checkpoint("sft-a", "/runs/sft-a/checkpoint-10", 10, True)
+    s.upsert_checkpoint("sft-a", "/runs/sft-a/checkpoint-20", 20, True)
+    s.upsert_checkpoint("sft-a", "/runs/sft-a/checkpoint-30", 30, False, "weights still being written")
+    s.upsert_run("grpo-b", "/runs/grpo-b", kind="grpo", parent="/runs/sft-a/checkpoint-20", last_step=40)
+
+
+def test_schema_is_created_and_versioned(store: Store, tmp_path: Path) -> None:
+    assert schema_version(store.conn) == LATEST_VERSION
+    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "checkpoints", "metrics", "triage_reports", "predictions", "verdicts", "actions",
+            "commands", "offsets", "events", "health", "monitor"} <= tables
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    again = Store.open(tmp_path / "store.sqlite")  # migrating twice is a no-op
+    assert schema_version(again.conn) == LATEST_VERSION
+    again.close()
+
+
+def test_metrics_never_duplicate_and_nan_round_trips(store: Store) -> None:
+    store.upsert_run("r", "/r", kind="grpo")
+    store.add_metrics("r", [(1, "entropy", 1.0, None), (2, "entropy", float("nan"), None)])
+    store.add_metrics("r", [(1, "entropy", 0.9, None)])  # re-read after a restart: replaces
+    series = store.series("r")["entropy"]
+    assert series.steps == (1, 2)
+    assert series.values[0] == 0.9
+    assert math.isnan(series.values[1])
+    assert store.metric_count("r") == 2
+
+
+def test_ingest_writes_points_and_offset_atomically(store: Store) -> None:
+    store.upsert_run("r", "/r")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.ingest("r", "/r/log", "jsonl", {"offset": 10}, [(1, "reward_mean", 0.5, None)])
+        raise RuntimeError("crash before commit")
+    assert store.metric_count("r") == 0
+    assert store.offset("/r/log") is None
+    store.ingest("r", "/r/log", "jsonl", {"offset": 10}, [(1, "reward_mean", 0.5, None)])
+    assert json.loads(store.offset("/r/log") or "{}") == {"offset": 10}
+
+
+def test_verdicts_grow_with_decisions_not_cycles(store: Store) -> None:
+    store.upsert_run("r", "/r", kind="grpo")
+    first, new = store.put_verdict("r", None, step=10, decision="WATCH", confidence=0.5, stage="2",
+                                   summary="entropy falling", reasons=[{"metric": "entropy"}])
+    assert new
+    again, new = store.put_verdict("r", None, step=20, decision="WATCH", confidence=0.6, stage="2",
+                                   summary="entropy falling", reasons=[])
+    assert (again, new) == (first, False)
+    kill, new = store.put_verdict("r", None, step=150, decision="KILL", confidence=0.9, stage="2",
+                                  summary="entropy drop 0.64 > 0.50", reasons=[])
+    assert new and kill != first
+    assert [v.decision for v in store.verdicts("r")] == ["KILL", "WATCH"]
+    assert store.latest_verdict("r").step == 150
+
+
+def test_an_action_happens_at_most_once_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store.open(path) as s:
+        s.upsert_run("r", "/r", kind="grpo")
+        vid, _ = s.put_verdict("r", None, step=1, decision="KILL", confidence=1, stage="2", summary="x", reasons=[])
+        aid, created = s.begin_action("r", vid, "kill", target="123", dry_run=False, state="signalled")
+        assert created
+    with Store.open(path) as s:
+        again, created = s.begin_action("r", vid, "kill", target="123", dry_run=False, state="planned")
+        assert (again, created) == (aid, False)
+        s.update_action(aid, state="cancelled", audit="run r step 1: … → KILL job 123 (scancel ok)", attempts=1)
+        (action,) = s.actions("r")
+        assert (action.state, action.attempts, action.target) == ("cancelled", 1, "123")
+        assert action.audit.endswith("(scancel ok)")
+
+
+def test_commands_queue(store: Store) -> None:
+    cid = store.put_command("pin", "r", {"value": "continue"}, source="tui")
+    (cmd,) = store.pending_commands()
+    assert (cmd.id, cmd.kind, cmd.run, cmd.args) == (cid, "pin", "r", {"value": "continue"})
+    store.finish_command(cid, "ok")
+    assert store.pending_commands() == ()
+
+
+def test_snapshot_ranks_candidates(store: Store) -> None:
+    _seed(store)
+    store.put_triage_report("/runs/sft-a/checkpoint-20", {"v": 1}, flagged=True, entropy=0.12, pass1=0.2,
+                            headroom=2.0, expected_variance=0.1, degenerate_fraction=0.6, group_size=8)
+    store.put_prediction("sft-a", "/runs/sft-a/checkpoint-10", step=10, value=0.8, lo=0.7, hi=0.9, basis="prior")
+    store.put_prediction("sft-a", "/runs/sft-a/checkpoint-20", step=20, value=0.5, lo=0.4, hi=0.6, basis="prior")
+    store.put_prediction("grpo-b", None, step=40, value=0.6, lo=0.5, hi=0.7, basis="fitted")
+    store.put_monitor("grpo-b", step=40, entropy=0.3, entropy_drop=0.4, zero_std_fraction=0.7)
+    snap = store.snapshot()
+    assert [c.subject for c in snap.candidates] == [
+        "sft-a@/runs/sft-a/checkpoint-10", "grpo-b", "sft-a@/runs/sft-a/checkpoint-20",
+    ]  # checkpoint-30 is incomplete: not a candidate yet
+    ck20 = snap.candidates[2]
+    assert (ck20.pre_rl_entropy, ck20.flagged, ck20.triage_state) == (0.12, True, "done")
+    grpo = snap.candidates[1]
+    assert grpo.pre_rl_entropy == 0.12  # inherited from the parent checkpoint's triage
+    assert (grpo.live_entropy, grpo.entropy_drop, grpo.basis) == (0.3, 0.4, "fitted")
+
+
+def test_readers_see_commits_through_data_version(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    writer = Store.open(path)
+    reader = Store.open(path, readonly=True)
+    try:
+        before = reader.data_version()
+        writer.upsert_run("r", "/r")
+        assert reader.data_version() != before
+        assert reader.run("r") is not None
+        with pytest.raises(Exception, match="readonly"):
+            reader.upsert_run("x", "/x")
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_readonly_open_of_missing_store_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="rankinv daemon"):
+        Store.open(tmp_path / "nope.sqlite", readonly=True)
+
+
+def test_corrupt_store_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    s = Store.open(path)
+    try:
+        assert s.recovered_from is not None and s.recovered_from.exists()
+        assert b"not a database" in s.recovered_from.read_bytes()
+        s.upsert_run("r", "/r")
+        assert s.run("r") is not None
+    finally:
+        s.close()
+
+
+def test_health_heartbeat(store: Store) -> None:
+    assert not store.health().alive
+    store.set_health(pid=os.getpid(), heartbeat=time.time(), watch_mode="inotify")
+    health = store.health()
+    assert health.alive and health.get("watch_mode") == "inotify"
+
+
+def test_store_path_is_per_root_and_host(tmp_path: Path) -> None:
+    a = store_path_for(tmp_path / "runs-a", base=tmp_path / "state")
+    b = store_path_for(tmp_path / "runs-b", base=tmp_path / "state")
+    assert a != b and a.parent.parent == tmp_path / "state" / "roots"
+    assert root_key(tmp_path / "runs-a").startswith("runs-a-")
+
+
+WRITER = """
+import sys
+from rankinv.store import Store
+s = Store.open(sys.argv[1])
+s.upsert_run("r", "/r")
+batch = 0
+while True:
+    points = [(batch * 10 + i, "entropy", 1.0 / (1 + batch), None) for i in range(10)]
+    s.ingest("r", "/r/log", "jsonl", {"batches": batch + 1}, points)
+    batch += 1
+    if batch == 3:
+        print("ready", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
+def test_kill_9_mid_ingest_loses_nothing_and_duplicates_nothing(tmp_path: Path, delay: float) -> None:
+    path = tmp_path / "s.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(delay)  # where the kill lands varies; the invariant must hold wherever it does
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    with Store.open(path) as s:
+        assert s.recovered_from is None
+        batches = json.loads(s.offset("/r/log") or "{}")["batches"]
+        assert batches >= 3
+        assert s.metric_count("r") == batches * 10
