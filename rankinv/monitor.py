@@ -1,0 +1,276 @@
+"""Stage 2: what a GRPO run's own logs say about its entropy, group signal and reward.
+
+Pure and robust by construction, because a kill decision is read from these numbers:
+
+- NaN and infinite values are dropped; a restart (the step goes backwards) starts a new segment that replaces
+  every older point at or after its first step, so a resume from a checkpoint keeps the history before it and a
+  fresh restart from step 0 keeps only itself (the latest segment wins).
+- Every value is read through a 3-point running median (ends extrapolated linearly), so one outlier never moves a
+  drop, a baseline or a decision; slopes are Theil–Sen.
+- The relative drop and the slope of log-entropy are scale-free, so the mean-token and the worst-token entropy
+  definitions both work, provided a run is compared only with itself.
+
+Inputs are plain ``(step, value)`` curves; :func:`series_from_points` adapts ``rankinv.metrics.MetricPoint``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from rankinv.config import MonitorConfig
+from rankinv.stats import Slope, theil_sen
+
+FloatArray = npt.NDArray[np.float64]
+StepValue = tuple[int, float]
+MAX_SLOPE_POINTS = 400  # Theil–Sen is quadratic in points; thin longer windows evenly
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One metric's finite values in step order, restarts already resolved."""
+
+    steps: tuple[int, ...] = ()
+    values: tuple[float, ...] = ()
+    restarts: int = 0
+
+    @classmethod
+    def of(cls, steps: Sequence[float], values: Sequence[float]) -> Curve:
+        """Clean raw points given in the order they were logged (see the module docstring)."""
+        kept: dict[int, float] = {}
+        restarts, previous = 0, None
+        for raw_step, value in zip(steps, values, strict=True):
+            step = int(raw_step)
+            if previous is not None and step < previous:
+                restarts += 1
+                kept = {s: v for s, v in kept.items() if s < step}
+            kept[step] = float(value)
+            previous = step
+        finite = [(s, v) for s, v in sorted(kept.items()) if math.isfinite(v)]
+        return cls(tuple(s for s, _ in finite), tuple(v for _, v in finite), restarts)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        return np.asarray(self.steps, dtype=np.float64), np.asarray(self.values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """The curves the monitor reads for one run."""
+
+    entropy: Curve = field(default_factory=Curve)
+    reward: Curve = field(default_factory=Curve)
+    zero_std: Curve = field(default_factory=Curve)
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """Everything stage 2 knows about a run at its latest logged step (NaN or None where unknown)."""
+
+    last_step: int | None
+    points: int
+    restarts: int
+    baseline_step: int | None
+    baseline: float
+    entropy_now: float
+    drops: tuple[StepValue, ...]
+    """(step, relative drop from the baseline) for every smoothed entropy point after the baseline."""
+    drop_now: float
+    drop_at_decision: float
+    decision_reached: bool
+    log_slope: Slope | None
+    """Theil–Sen slope of log-entropy per step over the recent window, with its interval."""
+    floor: float
+    floor_step: float | None
+    """Projected step at which entropy crosses ``floor`` (already crossed: the first step below it)."""
+    zero_std_now: float
+    zero_std_expected: float
+    zero_std_rolling: tuple[StepValue, ...]
+    zero_std_slope: float
+    reward_start: float
+    reward_now: float
+    reward_slope: Slope | None
+    entropy_reward: tuple[tuple[float, float], ...]
+    """(entropy, reward) pairs logged at the same step since the baseline, for the entropy–performance law."""
+
+    @property
+    def zero_std_excess(self) -> float:
+        """Observed minus predicted share of degenerate groups: positive when groups agree more than p implies."""
+        return self.zero_std_now - self.zero_std_expected
+
+
+class PointLike(Protocol):
+    @property
+    def step(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+
+
+def series_from_points(
+    points: Iterable[PointLike],
+    entropy_name: str = "entropy",
+    reward_name: str = "reward_mean",
+    zero_std_name: str = "frac_reward_zero_std",
+) -> RunSeries:
+    """Adapt canonical MetricPoints (in logged order) to a :class:`RunSeries`."""
+    raw: dict[str, tuple[list[int], list[float]]] = {n: ([], []) for n in (entropy_name, reward_name, zero_std_name)}
+    for point in points:
+        if point.name in raw:
+            raw[point.name][0].append(int(point.step))
+            raw[point.name][1].append(float(point.value))
+    return RunSeries(*(Curve.of(*raw[n]) for n in (entropy_name, reward_name, zero_std_name)))
+
+
+def smooth(values: Sequence[float] | FloatArray) -> FloatArray:
+    """3-point running median; each end uses its neighbour and the linear extrapolation beyond it.
+
+    A monotone series is returned unchanged, and a single outlier anywhere is replaced by a neighbour's value.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 3:
+        return v.copy()
+    padded = np.concatenate(([2 * v[1] - v[2]], v, [2 * v[-2] - v[-3]]))
+    windows = np.stack([padded[:-2], padded[1:-1], padded[2:]])
+    return np.asarray(np.median(windows, axis=0), dtype=np.float64)
+
+
+def _recent(curve: Curve, window: int) -> Curve:
+    if not curve.steps:
+        return curve
+    start = curve.steps[-1] - window
+    idx = [i for i, s in enumerate(curve.steps) if s > start]
+    return Curve(tuple(curve.steps[i] for i in idx), tuple(curve.values[i] for i in idx))
+
+
+def _thin(steps: FloatArray, values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    if steps.size <= MAX_SLOPE_POINTS:
+        return steps, values
+    idx = np.unique(np.linspace(0, steps.size - 1, MAX_SLOPE_POINTS).round().astype(int))
+    return steps[idx], values[idx]
+
+
+def _slope(curve: Curve, log: bool = False) -> Slope | None:
+    steps, values = curve.arrays()
+    if log:
+        keep = values > 0
+        steps, values = steps[keep], np.log(values[keep])
+    if steps.size < 3:
+        return None
+    fit = theil_sen(*_thin(steps, values))
+    return fit if math.isfinite(fit.slope) else None
+
+
+def _baseline(steps: FloatArray, smoothed: FloatArray, s0: int) -> tuple[int | None, float]:
+    after = np.flatnonzero(steps >= s0)
+    if after.size == 0 or smoothed[after[0]] <= 0:
+        return None, math.nan
+    return int(steps[after[0]]), float(smoothed[after[0]])
+
+
+def _drops(entropy: Curve, s0: int) -> tuple[int | None, float, tuple[StepValue, ...], FloatArray]:
+    steps, values = entropy.arrays()
+    sm = smooth(values)
+    base_step, base = _baseline(steps, sm, s0)
+    if base_step is None:
+        return None, math.nan, (), sm
+    after = steps > base_step
+    drops = tuple((int(s), float(1.0 - v / base)) for s, v in zip(steps[after], sm[after], strict=True))
+    return base_step, base, drops, sm
+
+
+def _drop_at(drops: tuple[StepValue, ...], step: int) -> float:
+    before = [d for s, d in drops if s <= step]
+    return before[-1] if before else math.nan
+
+
+def _floor_step(entropy: Curve, smoothed: FloatArray, floor: float, fit: Slope | None, since: int) -> float | None:
+    below = np.flatnonzero((smoothed <= floor) & (np.asarray(entropy.steps) >= since))
+    if below.size:
+        return float(entropy.steps[int(below[0])])
+    if fit is None or fit.slope >= 0 or floor <= 0:
+        return None
+    return (math.log(floor) - fit.intercept) / fit.slope
+
+
+def _rolling_mean(curve: Curve, window: int) -> tuple[StepValue, ...]:
+    """Mean over the trailing ``window`` steps at every point: a noisy per-step share becomes a level."""
+    steps, values = curve.arrays()
+    out = []
+    for i, s in enumerate(steps):
+        mask = (steps > s - window) & (steps <= s)
+        mask[i + 1 :] = False
+        out.append((int(s), float(np.mean(values[mask]))))
+    return tuple(out)
+
+
+def _first(curve: Curve, window: int) -> Curve:
+    if not curve.steps:
+        return curve
+    end = curve.steps[0] + window
+    idx = [i for i, s in enumerate(curve.steps) if s < end]
+    return Curve(tuple(curve.steps[i] for i in idx), tuple(curve.values[i] for i in idx))
+
+
+def _mean(curve: Curve) -> float:
+    return float(np.mean(curve.values)) if curve.values else math.nan
+
+
+def _pairs(series: RunSeries, since: int | None) -> tuple[tuple[float, float], ...]:
+    if since is None:
+        return ()
+    rewards = dict(zip(series.reward.steps, series.reward.values, strict=True))
+    return tuple(
+        (h, rewards[s]) for s, h in zip(series.entropy.steps, series.entropy.values, strict=True)
+        if s >= since and s in rewards
+    )
+
+
+def analyse(
+    series: RunSeries, config: MonitorConfig | None = None, *, expected_zero_std: float = math.nan
+) -> MonitorResult:
+    """Stage-2 analysis of one run's latest segment.
+
+    ``expected_zero_std`` is the triage's predicted degenerate-group fraction at the run's group size (from its
+    per-prompt p); the monitor reports how far the logged ``frac_reward_zero_std`` runs above it.
+    """
+    cfg = config or MonitorConfig()
+    entropy = series.entropy
+    base_step, base, drops, sm = _drops(entropy, cfg.baseline_step)
+    last = max((c.steps[-1] for c in (entropy, series.reward, series.zero_std) if c.steps), default=None)
+    fit = _slope(_recent(Curve(entropy.steps, entropy.values), cfg.slope_window), log=True)
+    floor = cfg.entropy_floor if cfg.entropy_floor is not None else base * (1.0 - cfg.tau_2)
+    zero_rolling = _rolling_mean(series.zero_std, cfg.signal_window)
+    zero_slope = _slope(_recent(series.zero_std, cfg.slope_window))
+    reached = bool(entropy.steps) and entropy.steps[-1] >= cfg.decision_step
+    return MonitorResult(
+        last_step=last,
+        points=len(entropy),
+        restarts=max(entropy.restarts, series.reward.restarts, series.zero_std.restarts),
+        baseline_step=base_step,
+        baseline=base,
+        entropy_now=float(sm[-1]) if sm.size else math.nan,
+        drops=drops,
+        drop_now=drops[-1][1] if drops else math.nan,
+        drop_at_decision=_drop_at(drops, cfg.decision_step) if reached else math.nan,
+        decision_reached=reached,
+        log_slope=fit,
+        floor=floor,
+        floor_step=_floor_step(entropy, sm, floor, fit, base_step) if base_step is not None else None,
+        zero_std_now=zero_rolling[-1][1] if zero_rolling else math.nan,
+        zero_std_expected=expected_zero_std,
+        zero_std_rolling=zero_rolling,
+        zero_std_slope=zero_slope.slope if zero_slope else math.nan,
+        reward_start=_mean(_first(series.reward, cfg.signal_window)),
+        reward_now=_mean(_recent(series.reward, cfg.signal_window)),
+        reward_slope=_slope(_recent(series.reward, cfg.slope_window)),
+        entropy_reward=_pairs(series, base_step),
+    )

@@ -1,0 +1,267 @@
+"""Predicted final pass@10 of a candidate (an SFT checkpoint before RL, or a GRPO run in flight).
+
+**The prior** (no history needed). GRPO can only turn what the model already samples into pass@10, and only
+through groups whose rewards differ, and only while it has entropy left to spend. So::
+
+    d     = diversity: the share of samples that act as independent tries. From the measured pass@k curve
+            (1 - pass@k = (1 - p1)^(1 + (k-1) d) solved at the largest k), else from entropy: 1 - exp(-H / H_s)
+    pass@k ≈ 1 - (1 - p1)^(1 + (k-1) d)                  (used wherever pass@k was not measured)
+    pre    = pass@10 before RL;  C = pass@K, K = 64: the coverage RL can sharpen into pass@10
+    s      = share of groups with signal: 1 - measured degenerate fraction at g, else 1 - f(p1) at g_eff = 1+(g-1)d
+    B      = e^H - 1: the exploration budget (Cui et al. 2025: reward gained while entropy falls is a(e^H0 - e^H))
+    L      = 1 - exp(-s B / (e^H_s - 1))                  (learnability: signal times budget, saturating)
+    final  = pre + (C - pre) L
+
+H_s is the paper's collapse threshold τ_H = 0.18 nats (``[predict] entropy_scale``), not fitted to any table.
+Both sides of the SFT-depth hump are seen: too little SFT gives p below p*(g), so s ≈ 0 and C small; too much
+collapses entropy, so d, B and L shrink and groups agree. When the pass rates of a ladder are similar and well
+above p*(g) (the paper's Qwen ladder) the saturating signal term leaves entropy to decide the order; where pass
+rates differ a lot, coverage and signal decide it. Limits: p1 is a mean over prompts, so the homogeneous formula
+over-states coverage when only pass@1 is known; the absolute level is a prior, not a calibrated number.
+
+**Trajectory** (once RL runs): the entropy–performance law R = -a e^H + b (Cui et al. 2025) is fitted
+(Theil–Sen) on the run's own (entropy, reward) points; R∞ = b - a is the reward when entropy is spent, read as
+pass@10 at the run's current diversity, and blended with the prior by weight n / (n + trajectory_points).
+
+**Fitted**: with enough finished runs with a measured pass@10, ridge regression on standardised features (the
+prior's terms, entropy, and the RL baseline entropy and drop when known), with leave-one-out Spearman and MAE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from rankinv.config import PredictConfig
+from rankinv.monitor import MonitorResult
+from rankinv.stats import spearman, theil_sen
+
+FloatArray = npt.NDArray[np.float64]
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Features:
+    """What is known about a candidate before (and, for runs, early in) RL. NaN means unknown."""
+
+    name: str = ""
+    group_size: int = 8
+    pass_at_k: tuple[tuple[int, float], ...] = ()
+    """Mean pass@k at the sampling temperature, (k, value) pairs; k=1 is the mean pass rate."""
+    entropy: float = NAN
+    degenerate_fraction: float = NAN
+    never_solved_fraction: float = NAN
+    headroom: float = NAN
+    expected_variance: float = NAN
+    rl_entropy_start: float = NAN
+    """Entropy at the RL baseline step (the paper's strongest single predictor, Spearman +0.82)."""
+    rl_drop: float = NAN
+
+    @property
+    def pass1(self) -> float:
+        return dict(self.pass_at_k).get(1, NAN)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted final pass@k with an interval and the basis it came from."""
+
+    estimate: float
+    lo: float
+    hi: float
+    basis: str
+    terms: tuple[tuple[str, float], ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.3f} [{self.lo:.3f}, {self.hi:.3f}] ({self.basis})"
+
+
+def features_from_counts(
+    passes: npt.ArrayLike, samples: npt.ArrayLike, group_size: int, entropy: float = NAN, name: str = ""
+) -> Features:
+    """Features from per-prompt pass counts, with the unbiased estimators of ``rankinv.advantage``/``passk``."""
+    from rankinv.advantage import group_signal
+    from rankinv.passk import pass_at_k_curve
+
+    sig = group_signal(passes, samples, group_size)
+    n_min = int(np.min(np.asarray(samples)))
+    powers = {1 << i for i in range(n_min.bit_length()) if 1 << i <= n_min}
+    ks = sorted(powers | {n_min} | ({10} if n_min >= 10 else set()))
+    curve = pass_at_k_curve(samples, passes, ks)
+    return Features(
+        name=name, group_size=group_size, pass_at_k=tuple(sorted(curve.items())), entropy=entropy,
+        degenerate_fraction=sig.degenerate_fraction, never_solved_fraction=sig.never_solved_fraction,
+        headroom=sig.headroom, expected_variance=sig.mean_expected_variance,
+    )
+
+
+def _pass_at(k: float, p1: float, d: float) -> float:
+    return float(1.0 - (1.0 - p1) ** (1.0 + (k - 1.0) * d))
+
+
+def _diversity(f: Features, cfg: PredictConfig) -> tuple[float, bool]:
+    """(d, measured): from the pass@k curve's largest informative k, else from entropy, else 1."""
+    p1 = f.pass1
+    usable = [(k, v) for k, v in f.pass_at_k if k > 1 and 0 < p1 < v < 1]
+    if usable and 0 < p1 < 1:
+        k, pk = max(usable)
+        return min(1.0, max(0.0, (math.log1p(-pk) / math.log1p(-p1) - 1.0) / (k - 1))), True
+    if math.isfinite(f.entropy):
+        return 1.0 - math.exp(-max(f.entropy, 0.0) / cfg.entropy_scale), False
+    return 1.0, False
+
+
+def _signal(f: Features, p1: float, d: float) -> tuple[float, bool]:
+    if math.isfinite(f.degenerate_fraction):
+        return 1.0 - f.degenerate_fraction, True
+    g_eff = 1.0 + (f.group_size - 1) * d
+    return 1.0 - (p1**g_eff + (1.0 - p1) ** g_eff), False
+
+
+def _measured_or_model(f: Features, k: int, p1: float, d: float) -> tuple[float, bool]:
+    curve = dict(f.pass_at_k)
+    if k in curve:
+        return curve[k], True
+    return _pass_at(k, p1, d), False
+
+
+def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
+    """The documented prior (module docstring): pre + (C - pre) * L."""
+    cfg = config or PredictConfig()
+    p1 = f.pass1
+    if not 0.0 <= p1 <= 1.0:
+        return Prediction(NAN, NAN, NAN, "prior: no pass rate known")
+    d, d_measured = _diversity(f, cfg)
+    pre, pre_m = _measured_or_model(f, cfg.k, p1, d)
+    cov, cov_m = _measured_or_model(f, cfg.coverage_k, p1, d)
+    cov = max(cov, pre, *(v for _, v in f.pass_at_k))
+    s, s_m = _signal(f, p1, d)
+    h = f.entropy if math.isfinite(f.entropy) else -cfg.entropy_scale * math.log(max(1.0 - d, 1e-9))
+    budget = math.expm1(max(h, 0.0))
+    learn = 1.0 - math.exp(-s * budget / math.expm1(cfg.entropy_scale))
+    est = pre + (cov - pre) * learn
+    estimated = sum(not m for m in (d_measured or math.isfinite(f.entropy), pre_m, cov_m, s_m))
+    half = cfg.halfwidth * (1.0 + estimated / 4)
+    terms = (("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
+    return Prediction(est, max(0.0, est - half), min(1.0, est + half), "prior", terms)
+
+
+def trajectory(monitor: MonitorResult, config: PredictConfig | None = None) -> Prediction | None:
+    """Entropy–performance law fitted on the run's own points; None with fewer than 5 points."""
+    cfg = config or PredictConfig()
+    pairs = np.asarray(monitor.entropy_reward, dtype=np.float64)
+    if pairs.shape[0] < 5 or not math.isfinite(monitor.entropy_now):
+        return None
+    x, y = np.exp(pairs[:, 0]), pairs[:, 1]
+    fit = theil_sen(x, y)
+    if not math.isfinite(fit.slope) or fit.slope >= 0:
+        ends = [monitor.reward_now] * 3
+    else:  # R at H = 0 (x = 1) for the slope and its interval bounds
+        ends = [float(np.median(y - s * x)) + s for s in (fit.slope, fit.lo, fit.hi)]
+    d = 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
+    vals = [_pass_at(cfg.k, min(1.0, max(0.0, r)), d) for r in ends]
+    terms = (("reward_at_spent_entropy", ends[0]), ("a", -fit.slope), ("points", float(pairs.shape[0])))
+    return Prediction(vals[0], min(vals), max(vals), "trajectory", terms)
+
+
+def _blend(a: Prediction, b: Prediction, w: float) -> Prediction:
+    def mix(u: float, v: float) -> float:
+        return (1 - w) * u + w * v
+
+    terms = (*a.terms, *b.terms, ("trajectory_weight", w))
+    return Prediction(mix(a.estimate, b.estimate), mix(a.lo, b.lo), mix(a.hi, b.hi), f"{a.basis}+trajectory", terms)
+
+
+def predict(
+    features: Features,
+    monitor: MonitorResult | None = None,
+    model: FittedModel | None = None,
+    config: PredictConfig | None = None,
+) -> Prediction:
+    """The best available prediction: fitted on history if a model is given, else the prior; plus the run's
+    trajectory when RL has logged enough points."""
+    cfg = config or PredictConfig()
+    if monitor is not None and math.isfinite(monitor.baseline):
+        features = replace(features, rl_entropy_start=monitor.baseline, rl_drop=monitor.drop_at_decision)
+    base = model.predict(features, cfg) if model is not None else prior(features, cfg)
+    traj = trajectory(monitor, cfg) if monitor is not None else None
+    if traj is None or not math.isfinite(base.estimate):
+        return base
+    n = float(len(monitor.entropy_reward)) if monitor is not None else 0.0
+    return _blend(base, traj, n / (n + cfg.trajectory_points))
+
+
+COLUMNS = ("prior", "pass1", "entropy", "signal", "coverage", "rl_entropy_start", "rl_drop")
+
+
+def _row(f: Features, cfg: PredictConfig) -> list[float]:
+    p = prior(f, cfg)
+    terms = dict(p.terms)
+    return [p.estimate, f.pass1, f.entropy, terms.get("signal", NAN), terms.get("coverage", NAN),
+            f.rl_entropy_start, f.rl_drop]
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """Ridge regression on standardised features, fitted on finished runs; NaN inputs take the training mean."""
+
+    columns: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    n: int
+    loo_spearman: float
+    loo_mae: float
+    halfwidth: float
+
+    def predict(self, f: Features, config: PredictConfig | None = None) -> Prediction:
+        row = dict(zip(COLUMNS, _row(f, config or PredictConfig()), strict=True))
+        x = np.array([row[c] for c in self.columns])
+        mean, scale = np.array(self.mean), np.array(self.scale)
+        z = np.where(np.isfinite(x), (x - mean) / scale, 0.0)
+        est = float(self.intercept + z @ np.array(self.coef))
+        basis = f"fitted on {self.n} runs (LOO Spearman {self.loo_spearman:+.2f}, MAE {self.loo_mae:.3f})"
+        return Prediction(est, max(0.0, est - self.halfwidth), min(1.0, est + self.halfwidth), basis)
+
+
+def _ridge(x: FloatArray, y: FloatArray, penalty: float) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """(mean, scale, coef, intercept) of ridge on standardised columns, NaN imputed by the column mean."""
+    mean = np.nanmean(x, axis=0)
+    filled = np.where(np.isfinite(x), x, mean)
+    scale = filled.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = (filled - mean) / scale
+    coef = np.linalg.solve(z.T @ z + penalty * np.eye(z.shape[1]), z.T @ (y - y.mean()))
+    return mean, scale, coef, float(y.mean())
+
+
+def fit(history: Sequence[tuple[Features, float]], config: PredictConfig | None = None) -> FittedModel:
+    """Fit on (features, measured final pass@10) pairs; raises ValueError below ``min_history`` runs."""
+    cfg = config or PredictConfig()
+    rows = [(_row(f, cfg), y) for f, y in history if math.isfinite(y)]
+    if len(rows) < max(cfg.min_history, 3):
+        raise ValueError(f"fitting needs at least {max(cfg.min_history, 3)} finished runs with a measured pass@10, "
+                         f"found {len(rows)}")
+    x_all = np.array([r for r, _ in rows], dtype=np.float64)
+    keep = [i for i in range(x_all.shape[1]) if np.isfinite(x_all[:, i]).sum() >= 2]
+    x, y = x_all[:, keep], np.array([v for _, v in rows])
+    loo = np.array([_loo_one(x, y, i, cfg.ridge) for i in range(y.size)])
+    mean, scale, coef, intercept = _ridge(x, y, cfg.ridge)
+    resid = np.abs(loo - y)
+    return FittedModel(
+        columns=tuple(COLUMNS[i] for i in keep), mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
+        coef=tuple(coef.tolist()), intercept=intercept, n=int(y.size), loo_spearman=spearman(loo, y),
+        loo_mae=float(resid.mean()), halfwidth=float(np.quantile(resid, 0.9)),
+    )
+
+
+def _loo_one(x: FloatArray, y: FloatArray, i: int, penalty: float) -> float:
+    mask = np.arange(y.size) != i
+    mean, scale, coef, intercept = _ridge(x[mask], y[mask], penalty)
+    z = np.where(np.isfinite(x[i]), (x[i] - mean) / scale, 0.0)
+    return float(intercept + z @ coef)

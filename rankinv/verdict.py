@@ -1,0 +1,217 @@
+"""KILL / CONTINUE / WATCH for a run, with ordered reasons a person can audit.
+
+Rules, in the order they are applied:
+
+1. A per-run pin (CONTINUE) wins; the other reasons are still listed.
+2. Kill-grade conditions, each of which must *hold* over the last ``hold_steps`` steps and at least ``hold_points``
+   logged points (one point never kills): stage 2's relative entropy drop above τ₂ once the decision step is
+   reached, or a dead group signal (rolling zero-std fraction above ``max_zero_std``).
+3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
+   group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
+   halved): that reason becomes WATCH.
+4. Stage 1 (low entropy, low headroom, many degenerate groups), the projected floor crossing, a falling reward and
+   a low predicted pass@10 are WATCH-grade: they support a kill but never cause one.
+5. No KILL without RL data or during warm-up: kill-grade reasons are downgraded to WATCH.
+
+Confidence is 1 - Π(1 - strength) over the reasons behind the decision, each strength 0.5 to 0.95 by its
+relative margin over the threshold (supporting WATCH reasons count half toward a KILL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from rankinv.config import Config
+from rankinv.monitor import MonitorResult, StepValue
+from rankinv.predict import Features, Prediction
+
+
+class Decision(str, Enum):
+    KILL = "KILL"
+    WATCH = "WATCH"
+    CONTINUE = "CONTINUE"
+
+
+GRADE_ORDER = {"pin": 0, "kill": 1, "protect": 2, "hold": 3, "watch": 4, "info": 5}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One condition checked: ``metric value op threshold`` over a step window, and how much it weighs."""
+
+    metric: str
+    value: float
+    threshold: float
+    op: str
+    start_step: int | None
+    end_step: int | None
+    grade: str
+    note: str = ""
+
+    def render(self) -> str:
+        """One line, e.g. ``entropy drop 0.64 > 0.50 (steps 10→150)``."""
+        text = self.metric if not self.op else f"{self.metric} {_fmt(self.value)} {self.op} {_fmt(self.threshold)}"
+        if self.start_step is not None and self.end_step is not None:
+            text += f" (steps {self.start_step}→{self.end_step})"
+        elif self.end_step is not None:
+            text += f" (step {self.end_step})"
+        return f"{text}: {self.note}" if self.note else text
+
+    @property
+    def strength(self) -> float:
+        margin = abs(self.value - self.threshold) / max(abs(self.threshold), 1e-9)
+        return min(0.95, 0.5 + margin) if math.isfinite(margin) else 0.5
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    confidence: float
+    step: int | None
+
+    def summary(self, limit: int = 3) -> str:
+        shown = "; ".join(r.render() for r in self.reasons[:limit]) or "no concerns"
+        return f"{self.decision.value} ({self.confidence:.0%}): {shown}"
+
+    def audit(self, run: str) -> str:
+        """``Run X Step n: KILL (87%): entropy drop 0.64 > 0.50 (steps 10→150); …``"""
+        return f"Run {run} Step {self.step if self.step is not None else '-'}: {self.summary()}"
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:.0f}" if abs(x) >= 100 or (x == int(x) and abs(x) >= 1) else f"{x:.2f}"
+
+
+def held(
+    series: Sequence[StepValue], condition: Callable[[float], bool], hold_steps: int, hold_points: int
+) -> tuple[bool, int | None]:
+    """Whether ``condition`` holds at every point of the trailing window; returns (held, window start step).
+
+    The window is the last ``hold_steps`` steps, widened to at least ``hold_points`` points.
+    """
+    if len(series) < hold_points:
+        return False, None
+    last = series[-1][0]
+    window = [p for p in series if p[0] >= last - hold_steps]
+    if len(window) < hold_points:
+        window = list(series[-hold_points:])
+    return all(condition(v) for _, v in window), window[0][0]
+
+
+def _entropy_reasons(m: MonitorResult, cfg: Config) -> list[Reason]:
+    tau, v = cfg.monitor.tau_2, cfg.verdict
+    out: list[Reason] = []
+    if m.drops and m.drop_now > tau:
+        ok, _ = held(m.drops, lambda d: d > tau, v.hold_steps, v.hold_points)
+        grade = "kill" if ok and m.decision_reached else "watch"
+        note = "" if grade == "kill" else ("before the decision step" if ok else f"not yet held {v.hold_steps} steps")
+        out.append(Reason("entropy drop", m.drop_now, tau, ">", m.baseline_step, m.drops[-1][0], grade, note))
+    crossing = m.floor_step
+    if crossing is not None and m.drops and m.drop_now <= tau and crossing <= cfg.monitor.decision_step:
+        out.append(Reason("projected floor step", crossing, cfg.monitor.decision_step, "<=", None, m.drops[-1][0],
+                          "watch", f"entropy heading below {_fmt(m.floor)}"))
+    return out
+
+
+def _signal_reasons(m: MonitorResult, cfg: Config) -> list[Reason]:
+    v = cfg.verdict
+    roll = m.zero_std_rolling
+    out: list[Reason] = []
+    if roll and m.zero_std_now >= v.max_zero_std:
+        ok, start = held(roll, lambda z: z >= v.max_zero_std, v.hold_steps, v.hold_points)
+        span_ok = roll[-1][0] - roll[0][0] >= cfg.monitor.signal_window
+        grade = "kill" if ok and span_ok else "watch"
+        out.append(Reason("zero-std fraction", m.zero_std_now, v.max_zero_std, ">=", start, roll[-1][0], grade,
+                          "group signal dead: groups all agree"))
+    elif math.isfinite(m.zero_std_excess) and m.zero_std_excess > 0.2:
+        out.append(Reason("zero-std above triage prediction", m.zero_std_excess, 0.2, ">", None, roll[-1][0], "watch"))
+    slope = m.reward_slope
+    if slope is not None and slope.hi < 0:
+        out.append(Reason("reward slope/step", slope.slope, 0.0, "<", None, m.last_step, "watch", "reward falling"))
+    return out
+
+
+def _stage1_reasons(f: Features, cfg: Config) -> list[Reason]:
+    t = cfg.triage
+    checks = [
+        ("stage-1 entropy", f.entropy, t.tau_h, "<", f.entropy < t.tau_h),
+        ("headroom", f.headroom, t.min_headroom, "<", f.headroom < t.min_headroom),
+        ("degenerate fraction", f.degenerate_fraction, t.max_degenerate_fraction, ">",
+         f.degenerate_fraction > t.max_degenerate_fraction),
+    ]
+    return [Reason(name, val, thr, op, None, None, "watch") for name, val, thr, op, bad in checks if bad]
+
+
+def _protect(reasons: list[Reason], m: MonitorResult, f: Features | None, cfg: Config) -> list[Reason]:
+    """Rule 3: high headroom plus an intact group signal turns an entropy-only kill into WATCH."""
+    kills = [r for r in reasons if r.grade == "kill"]
+    limit = cfg.verdict.protect_headroom
+    if f is None or not kills or any(r.metric != "entropy drop" for r in kills) or not f.headroom >= limit:
+        return reasons
+    if m.zero_std_excess > 0.1:
+        return reasons
+    note = "high headroom: entropy drop alone does not kill"
+    return [replace(r, grade="watch") if r.grade == "kill" else r for r in reasons] + [
+        Reason("headroom", f.headroom, limit, ">=", None, None, "protect", note)
+    ]
+
+
+def _hold_back(reasons: list[Reason], m: MonitorResult | None, cfg: Config) -> list[Reason]:
+    """Rule 5: no KILL on missing data or in warm-up."""
+    if m is None or m.points == 0:
+        hold = Reason("entropy points", 0, 1, "<", None, None, "hold", "no RL data: never kill on missing data")
+    elif m.last_step is not None and m.last_step < cfg.verdict.warmup_steps:
+        hold = Reason("step", m.last_step, cfg.verdict.warmup_steps, "<", None, m.last_step, "hold", "warm-up")
+    else:
+        return reasons
+    return [replace(r, grade="watch") if r.grade == "kill" else r for r in reasons] + [hold]
+
+
+def _confidence(decision: Decision, reasons: Sequence[Reason], m: MonitorResult | None, cfg: Config) -> float:
+    if decision is Decision.CONTINUE:
+        seen = (m.last_step or 0) if m is not None else 0
+        return round(0.5 + 0.45 * min(1.0, seen / max(cfg.monitor.decision_step, 1)), 3)
+    main = "kill" if decision is Decision.KILL else "watch"
+    miss = 1.0
+    for r in reasons:
+        if r.grade == main:
+            miss *= 1 - r.strength
+        elif main == "kill" and r.grade == "watch":
+            miss *= 1 - r.strength / 2
+    return round(1 - miss, 3)
+
+
+def decide(
+    monitor: MonitorResult | None,
+    features: Features | None = None,
+    prediction: Prediction | None = None,
+    config: Config | None = None,
+    *,
+    pinned: bool = False,
+) -> Verdict:
+    """Combine stage 1 (``features``), stage 2 (``monitor``) and the prediction into one verdict."""
+    cfg = config or Config()
+    reasons: list[Reason] = []
+    if monitor is not None:
+        reasons += _entropy_reasons(monitor, cfg) + _signal_reasons(monitor, cfg)
+        reasons = _protect(reasons, monitor, features, cfg)
+    if features is not None:
+        reasons += _stage1_reasons(features, cfg)
+    if prediction is not None and prediction.hi < cfg.verdict.min_predicted:
+        reasons.append(Reason("predicted pass@10 upper bound", prediction.hi, cfg.verdict.min_predicted, "<",
+                              None, None, "watch", prediction.basis))
+    reasons = _hold_back(reasons, monitor, cfg)
+    grades = {r.grade for r in reasons}
+    decision = Decision.KILL if "kill" in grades else Decision.WATCH if "watch" in grades else Decision.CONTINUE
+    if pinned:
+        decision = Decision.CONTINUE
+        reasons.append(Reason("pinned CONTINUE by user", 1, 1, "", None, None, "pin"))
+    reasons.sort(key=lambda r: GRADE_ORDER.get(r.grade, 9))
+    step = monitor.last_step if monitor is not None else None
+    return Verdict(decision, tuple(reasons), _confidence(decision, reasons, monitor, cfg), step)
