@@ -1,0 +1,308 @@
+"""A real one-node Slurm cluster for tests, in a temp dir, with its own munged.
+
+Use the ``slurm_cluster`` fixture (session scope; import it into the one test module that needs it, or via
+``pytest_plugins``). Everything lives under one temp dir: munge key, socket, slurm.conf, state, spool,
+logs and pid files, on free TCP ports, so it never touches a system Slurm and two test sessions can run
+at once. Commands reach it through ``SLURM_CONF`` in :attr:`SlurmCluster.env`. If Slurm cannot start the
+fixture fails with the tail of the slurmctld/slurmd/munged logs — it never skips. Teardown cancels every
+job and stops the daemons it started (by pid), so no process leaks.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+OTHER_USER = "rankinv-other"
+DAEMONS = ("munged", "slurmctld", "slurmd")
+
+CONF = """\
+ClusterName=rankinvtest
+SlurmctldHost=localhost
+SlurmctldPort={ctld_port}
+SlurmdPort={d_port}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={sock}
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+MpiDefault=none
+ReturnToService=2
+MinJobAge=30
+KillWait=5
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool
+SlurmctldPidFile={d}/run/slurmctld.pid
+SlurmdPidFile={d}/run/slurmd.pid
+SlurmctldLogFile={d}/log/slurmctld.log
+SlurmdLogFile={d}/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+SchedulerType=sched/builtin
+NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=256 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SlurmCluster:
+    """Handles to the running cluster."""
+
+    dir: Path
+    env: dict[str, str]
+    other_user: str
+    other_uid: int
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def run(self, *argv: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = list(argv) if user is None else ["su", user, "-c", " ".join(_quote(a) for a in argv)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=30, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr}\n{self.log_tail()}")
+        return proc
+
+    def sbatch(self, *args: str, user: str | None = None) -> str:
+        out = self.run("sbatch", "--parsable", *args, user=user).stdout.strip()
+        return out.split(";")[0]
+
+    def state(self, job_id: str) -> str:
+        """The job's state, or '' once it has left the queue."""
+        out = self.run("squeue", "-h", "-j", job_id, "-o", "%T", check=False).stdout.strip()
+        return out
+
+    def wait_state(self, job_id: str, states: tuple[str, ...], timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.state(job_id)
+            if state in states:
+                return state
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} never reached {states} (now {self.state(job_id)!r})\n{self.log_tail()}")
+
+    def cancel_all(self) -> None:
+        for user in ("root", self.other_user):
+            self.run("scancel", "--user", user, check=False)
+
+    def log_tail(self, lines: int = 25) -> str:
+        out = []
+        for name in DAEMONS:
+            path = self.dir / "log" / f"{name}.log"
+            text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else ["(no log)"]
+            out.append(f"--- {path}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def ensure_user(name: str) -> int:
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True, capture_output=True)
+        return pwd.getpwnam(name).pw_uid
+
+
+def _layout(base: Path) -> dict[str, Path]:
+    dirs = {k: base / k for k in ("munge", "sock", "state", "spool", "run", "log", "jobs")}
+    base.chmod(0o755)
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    dirs["munge"].chmod(0o700)  # the key: root only
+    dirs["jobs"].chmod(0o1777)  # job scripts and outputs of both users
+    return dirs
+
+
+def _start_munge(base: Path, dirs: dict[str, Path]) -> Path:
+    key, sock = dirs["munge"] / "munge.key", dirs["sock"] / "munge.sock"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o600)
+    subprocess.run(
+        [
+            "munged",
+            "--force",
+            f"--socket={sock}",
+            f"--key-file={key}",
+            f"--log-file={dirs['log']}/munged.log",
+            f"--pid-file={dirs['run']}/munged.pid",
+            f"--seed-file={dirs['munge']}/seed",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return sock
+
+
+def _read_pid(path: Path, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    return 0
+
+
+def _wait_idle(cluster: SlurmCluster, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = cluster.run("sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout.split()
+        if out[-1:] == ["idle"]:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"Slurm node never became idle (sinfo: {out})\n{cluster.log_tail()}")
+
+
+def start_cluster(base: Path) -> SlurmCluster:
+    missing = [d for d in (*DAEMONS, "sbatch") if shutil.which(d) is None]
+    if missing or os.getuid() != 0:
+        raise AssertionError(f"the Slurm tests need root and {missing or DAEMONS}: run `scripts/setup --test`")
+    dirs = _layout(base)
+    sock = _start_munge(base, dirs)
+    conf = base / "slurm.conf"
+    conf.write_text(CONF.format(ctld_port=free_port(), d_port=free_port(), sock=sock, d=base))
+    env = {**os.environ, "SLURM_CONF": str(conf)}
+    cluster = SlurmCluster(base, env, OTHER_USER, ensure_user(OTHER_USER))
+    cluster.pids["munged"] = _read_pid(dirs["run"] / "munged.pid")
+    for name, argv in (
+        ("slurmctld", ["slurmctld", "-f", str(conf)]),
+        ("slurmd", ["slurmd", "-f", str(conf), "-N", "localhost"]),
+    ):
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30, check=False)
+        cluster.pids[name] = _read_pid(dirs["run"] / f"{name}.pid")
+        if proc.returncode != 0 or not cluster.pids[name]:
+            stop_cluster(cluster)
+            raise AssertionError(f"{name} did not start: {proc.stderr}\n{cluster.log_tail()}")
+    _wait_idle(cluster)
+    return cluster
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_cluster(cluster: SlurmCluster) -> None:
+    """Cancel jobs, then SIGTERM each daemon we started and wait for it (SIGKILL after 15 s)."""
+    if cluster.pids.get("slurmctld"):
+        cluster.cancel_all()
+        deadline = time.monotonic() + 20
+        while cluster.run("squeue", "-h", "-o", "%i", check=False).stdout.strip() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    for name in reversed(DAEMONS):
+        pid = cluster.pids.get(name, 0)
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    # Not under pytest's tmp_path: that is mode 0700, and the second user's jobs must reach their files.
+    # A short path also keeps the munge socket inside sun_path (108 bytes).
+    base = Path(tempfile.mkdtemp(prefix="rankinv-slurm-"))
+    try:
+        cluster = start_cluster(base)
+        try:
+            yield cluster
+        finally:
+            stop_cluster(cluster)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+GRPO_JOB = '''\
+#!/usr/bin/python3
+"""A GRPO-shaped job: TRL-style log records with collapsing entropy; SIGUSR1 saves (and, in "exit" mode, exits)."""
+import json, os, signal, socket, sys, time
+
+run_dir, mode = sys.argv[1], sys.argv[2]
+os.makedirs(run_dir, exist_ok=True)
+step = 0
+
+
+def write(name, text, how="a"):
+    with open(os.path.join(run_dir, name), how) as f:
+        f.write(text)
+        f.flush()
+
+
+def on_usr1(signum, frame):
+    write("usr1.log", f"{time.time()} step {step}\\n")
+    os.makedirs(os.path.join(run_dir, f"checkpoint-{step}"), exist_ok=True)
+    if mode == "exit":
+        sys.exit(0)
+
+
+signal.signal(signal.SIGUSR1, on_usr1)
+manifest = {"kind": "grpo", "host": socket.gethostname(), "pid": os.getpid(),
+            "slurm": {k: v for k, v in os.environ.items() if k.startswith("SLURM_")}}
+write("rankinv-run.json", json.dumps(manifest), "w")
+while True:
+    step += 1
+    entropy = 0.9 * 0.97 ** step
+    record = {"step": step, "entropy": entropy, "reward": 0.3 + 0.6 * (1 - 0.97 ** step),
+              "frac_reward_zero_std": 1 - 0.97 ** step, "completions/mean_length": 40.0}
+    write("rankinv.jsonl", json.dumps(record) + "\\n")
+    time.sleep(0.05)
+'''
+
+
+def submit_grpo_job(
+    cluster: SlurmCluster, run: str, mode: str = "continue", user: str | None = None, name: str | None = None
+) -> tuple[str, Path]:
+    """Submit the GRPO-shaped job writing into ``jobs/<run>``; returns (job id, run dir)."""
+    jobs = cluster.dir / "jobs"
+    script = jobs / "grpo_job.py"
+    if not script.exists():
+        script.write_text(GRPO_JOB)
+        script.chmod(0o755)
+    run_dir = jobs / run
+    job_id = cluster.sbatch(
+        "-J", name or run, "-D", str(jobs), "-o", str(jobs / f"{run}.out"), str(script), str(run_dir), mode, user=user
+    )
+    return job_id, run_dir
+
+
+def wait_for(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
