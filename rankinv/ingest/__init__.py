@@ -1,1 +1,91 @@
-"""Incremental readers that turn every supported training-log format into canonical MetricPoints."""
+"""Incremental readers that turn every supported training-log format into canonical MetricPoints.
+
+One entry point per use:
+
+- :func:`open_source` — a reader for one log (format auto-detected or chosen);
+- :func:`sources_for_run` — the logs of a run directory with their detected formats.
+
+Every reader has ``read_new(offset) -> (points, new_offset)``; offsets are :class:`~rankinv.ingest.tail.Offset`
+(frozen, ``to_json()``/``from_json()``), so a daemon can persist them and resume after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from rankinv.errors import RankinvError
+from rankinv.ingest.detect import (
+    CONSOLE,
+    FORMATS,
+    JSONL,
+    PYDICT,
+    TENSORBOARD,
+    TRAINER_STATE,
+    VERL_CONSOLE,
+    detect_format,
+    normalise,
+)
+from rankinv.ingest.tail import START, Offset
+from rankinv.metrics import MetricPoint
+
+__all__ = ["FORMATS", "START", "Offset", "Reader", "Source", "open_source", "sources_for_run"]
+
+
+class Reader(Protocol):
+    """What every format reader offers."""
+
+    path: Path
+    run: str
+    fmt: str
+
+    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]: ...
+
+
+@dataclass(frozen=True)
+class Source:
+    """One log of a run: where it is, which reader reads it, and the trainer's logging interval (for formats
+    whose lines carry no step number)."""
+
+    path: Path
+    fmt: str
+    logging_steps: int = 1
+
+    def open(self, run_name: str) -> Reader:
+        return open_source(self.path, run_name, self.fmt, logging_steps=self.logging_steps)
+
+
+def open_source(path: str | Path, run_name: str, fmt: str = "auto", *, logging_steps: int = 1) -> Reader:
+    """A reader for the log at ``path``; ``fmt`` is ``auto`` or one of :data:`FORMATS`."""
+    path = Path(path)
+    if not path.exists():
+        raise RankinvError(f"{path}: no such log file or run directory")
+    fmt = normalise(fmt)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    return _reader(path, run_name, fmt, logging_steps)
+
+
+def _reader(path: Path, run: str, fmt: str, logging_steps: int) -> Reader:
+    from rankinv.ingest import jsonl, pydict, verl_console
+    from rankinv.ingest.lines import LineReader, console_parser
+    from rankinv.ingest.tensorboard import TensorBoardReader
+    from rankinv.ingest.trainer_state import TrainerStateReader
+
+    if fmt == TRAINER_STATE:
+        return TrainerStateReader(path, run)
+    if fmt == TENSORBOARD:
+        return TensorBoardReader(path, run)
+    if path.is_dir():
+        raise RankinvError(f"{path} is a directory; the {fmt} reader needs a log file")
+    parsers = {JSONL: jsonl.parse_line, PYDICT: pydict.parse_line, VERL_CONSOLE: verl_console.parse_line}
+    parse = parsers.get(fmt) or console_parser()
+    return LineReader(path, run, fmt if fmt in parsers else CONSOLE, parse, logging_steps)
+
+
+def sources_for_run(run_dir: str | Path) -> list[Source]:
+    """The logs of one run directory, each with its detected format."""
+    from rankinv.ingest.sources import list_sources
+
+    return list_sources(Path(run_dir))

@@ -1,0 +1,98 @@
+"""``rankinv metrics PATH``: the metric series rankinv reads from a log file or a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "metrics",
+        help="show the metric series parsed from a log file or run directory (check a number that looks wrong)",
+        description=(
+            "Read PATH with rankinv's readers and print each canonical metric (entropy, reward_mean, kl …): "
+            "points, step range, last value and the file it came from. PATH is a log file (stdout, verl console, "
+            "JSONL, TensorBoard events, trainer_state.json) or a run directory (all its logs)."
+        ),
+    )
+    p.add_argument("path", help="log file or run directory")
+    p.add_argument("--format", default="auto", help="reader for a log file (default auto): " + _formats())
+    p.add_argument("--name", action="append", default=[], help="print every point of this metric (repeatable)")
+    p.add_argument("--json", action="store_true", help="print every point as JSON for machines")
+    p.set_defaults(func=run)
+
+
+def _formats() -> str:
+    from rankinv.ingest.detect import FORMATS
+
+    return ", ".join(FORMATS)
+
+
+def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
+    """(source path, point) for every point readable at the path."""
+    from pathlib import Path
+
+    from rankinv.errors import RankinvError
+    from rankinv.ingest import open_source, sources_for_run
+
+    path = Path(path_text)
+    if path.is_dir() and fmt == "auto":
+        sources = sources_for_run(path)
+        if not sources:
+            raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
+        readers = [s.open(path.name) for s in sources]
+    else:
+        readers = [open_source(path, path.stem, fmt)]
+    return [(f"{r.path} ({r.fmt})", p) for r in readers for p in r.read_new(None)[0]]
+
+
+def run(args: argparse.Namespace) -> int:
+    found = read_points(args.path, args.format)
+    if args.json:
+        rows = [{"source": s, "run": p.run, "step": p.step, "name": p.name, "value": _num(p.value), "time": p.time}
+                for s, p in found]
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not found:
+        print(f"{args.path}: no metric records yet")
+        return 0
+    _summary(found)
+    for name in args.name:
+        _series(found, name)
+    return 0
+
+
+def _num(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def _summary(found: list[tuple[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="metric series")
+    for column in ("metric", "points", "steps", "last value", "source"):
+        table.add_column(column)
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for source, point in found:
+        groups.setdefault((point.name, source), []).append(point)
+    for (name, source), pts in sorted(groups.items()):
+        steps = f"{min(p.step for p in pts)}–{max(p.step for p in pts)}"
+        table.add_row(name, str(len(pts)), steps, f"{pts[-1].value:.6g}", source)
+    Console().print(table)
+
+
+def _series(found: list[tuple[str, Any]], name: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=name)
+    for column in ("step", "value", "source"):
+        table.add_column(column)
+    for source, point in found:
+        if point.name == name:
+            table.add_row(str(point.step), f"{point.value:.6g}", source)
+    Console().print(table if table.row_count else f"no points named {name!r}")

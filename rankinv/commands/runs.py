@@ -1,0 +1,75 @@
+"""``rankinv runs ROOT``: the training runs under a root, their kind, checkpoints and last step."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "runs",
+        help="list the training runs under a root: kind (SFT/GRPO), checkpoints (complete or why not), last step",
+        description=(
+            "Discover training runs under ROOT the way the daemon does: which folders are runs, SFT or GRPO, "
+            "which checkpoints are complete (config and every weight shard present, whole and stable), "
+            "the last logged step, and the SFT checkpoint a GRPO run started from."
+        ),
+    )
+    p.add_argument("root", help="folder holding training runs (searched recursively)")
+    p.add_argument("--settle", type=float, default=10.0, help="seconds a checkpoint must be unchanged (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.set_defaults(func=run)
+
+
+def as_json(info: Any) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "path": str(info.path),
+        "kind": info.kind,
+        "last_step": info.last_step,
+        "parent": info.parent,
+        "parent_run": info.parent_run,
+        "manifest": info.manifest,
+        "checkpoints": [
+            {"path": str(c.path), "step": c.step, "complete": c.complete, "reason": c.reason} for c in info.checkpoints
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from rankinv.discovery import discover
+
+    runs = discover(args.root, settle_seconds=args.settle)
+    if args.json:
+        print(json.dumps([as_json(r) for r in runs], indent=2, default=str))
+        return 0
+    if not runs:
+        print(f"no training runs under {args.root}")
+        return 0
+    _print_table(runs)
+    return 0
+
+
+def _checkpoint_text(info: Any) -> str:
+    done = [c for c in info.checkpoints if c.complete]
+    text = f"{len(done)}/{len(info.checkpoints)} complete"
+    pending = [c for c in info.checkpoints if not c.complete]
+    if pending:
+        text += f"; step {pending[-1].step}: {pending[-1].reason}"
+    return text if info.checkpoints else "none"
+
+
+def _print_table(runs: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="training runs")
+    for column in ("run", "kind", "checkpoints", "last step", "parent"):
+        table.add_column(column)
+    for info in runs:
+        parent = info.parent_run or info.parent or ""
+        last = "" if info.last_step is None else str(info.last_step)
+        table.add_row(info.name, info.kind, _checkpoint_text(info), last, parent)
+    Console().print(table)

@@ -1,0 +1,189 @@
+"""Which directories under a runs root are training runs, what kind, which checkpoints are complete, whose child.
+
+A directory is a run when it holds something a trainer writes: rankinv's manifest or JSONL, ``trainer_state.json``,
+``checkpoint-N`` / verl ``global_step_N`` folders, ``training_args.bin`` next to saved weights, or TensorBoard
+events. Discovery does not descend into a run (its subfolders are its own) nor into hidden folders.
+
+- kind: ``SFT`` or ``GRPO`` from the manifest, else from the metric names in the run's logs, else ``unknown``;
+- parent: the model a GRPO run started from (manifest ``model_path``/``parent``, else the checkpoints'
+  ``adapter_config.json`` ``base_model_name_or_path`` or ``config.json`` ``_name_or_path``), and ``parent_run``:
+  the discovered run that holds it;
+- run names are paths relative to the root (``sweeps/lr3e-5``); a root that is itself a run is named after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
+from rankinv.errors import RankinvError
+from rankinv.ingest.peek import guess_kind, last_logged_step
+from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, read_manifest
+from rankinv.ingest.trainer_state import STATE_NAME, newest_state
+
+__all__ = ["CheckpointInfo", "RunInfo", "discover", "find_run_dirs", "inspect_run"]
+
+MAX_DEPTH = 6
+_CHECKPOINT = re.compile(r"^(?:checkpoint-|global_step_)(\d+)$")
+_RUN_FILES = (MANIFEST_NAME, CALLBACK_LOG_NAME, STATE_NAME)
+_SKIP = ("wandb", "__pycache__", "node_modules")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One training run under the root."""
+
+    name: str
+    path: Path
+    kind: str
+    checkpoints: tuple[CheckpointInfo, ...]
+    parent: str | None
+    manifest: dict[str, Any] | None
+    last_step: int | None
+    parent_run: str | None = None
+
+
+def discover(root: str | Path, *, settle_seconds: float = SETTLE_SECONDS) -> list[RunInfo]:
+    """Every run under ``root``, sorted by name."""
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
+    runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds) for p in find_run_dirs(base)]
+    return sorted(_link_parents(runs), key=lambda r: r.name)
+
+
+def _name(root: Path, path: Path) -> str:
+    rel = path.relative_to(root).as_posix()
+    return root.resolve().name if rel == "." else rel
+
+
+def find_run_dirs(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
+    if is_run_dir(root):
+        return [root]
+    if depth == 0:
+        return []
+    found: list[Path] = []
+    for child in _subdirs(root):
+        if not child.name.startswith(".") and child.name not in _SKIP:
+            found.extend(find_run_dirs(child, depth - 1))
+    return found
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def is_run_dir(path: Path) -> bool:
+    try:
+        names = {e.name for e in os.scandir(path)}
+    except OSError:
+        return False
+    if names & set(_RUN_FILES) or any(_CHECKPOINT.match(n) for n in names):
+        return True
+    if "training_args.bin" in names and "config.json" in names:
+        return True
+    return any("tfevents" in n for n in names) or any(
+        "tfevents" in e.name for d in ("runs",) if d in names for e in _walk_files(path / d, 2)
+    )
+
+
+def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return []
+    files = [e for e in entries if e.is_file()]
+    if depth > 0:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                files.extend(_walk_files(Path(entry.path), depth - 1))
+    return files
+
+
+def inspect_run(path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS) -> RunInfo:
+    manifest = read_manifest(path) or None
+    checkpoints = tuple(_checkpoints(path, settle_seconds))
+    steps = [c.step for c in checkpoints]
+    state = newest_state(path)
+    if state is not None and isinstance(state[1].get("global_step"), int):
+        steps.append(state[1]["global_step"])
+    logged = last_logged_step(path)
+    if logged is not None:
+        steps.append(logged)
+    kind = _manifest_kind(manifest) or guess_kind(path) or "unknown"
+    parent = _parent(path, manifest, checkpoints)
+    return RunInfo(name, path, kind, checkpoints, parent, manifest, max(steps, default=None))
+
+
+def _checkpoints(path: Path, settle_seconds: float) -> list[CheckpointInfo]:
+    found = []
+    for child in _subdirs(path):
+        match = _CHECKPOINT.match(child.name)
+        if match:
+            found.append(assess(_weights_dir(child), int(match[1]), settle_seconds=settle_seconds))
+    return sorted(found, key=lambda c: c.step)
+
+
+def _weights_dir(checkpoint: Path) -> Path:
+    """verl keeps HF weights in ``global_step_N/actor/huggingface``; HF checkpoints hold them directly."""
+    for candidate in (checkpoint, checkpoint / "actor" / "huggingface", checkpoint / "huggingface"):
+        if (candidate / "config.json").is_file() or (candidate / "adapter_config.json").is_file():
+            return candidate
+    return checkpoint
+
+
+def _manifest_kind(manifest: dict[str, Any] | None) -> str | None:
+    kind = str((manifest or {}).get("kind", "")).upper()
+    return kind if kind in ("SFT", "GRPO") else None
+
+
+def _parent(path: Path, manifest: dict[str, Any] | None, checkpoints: tuple[CheckpointInfo, ...]) -> str | None:
+    for key in ("parent", "model_path"):
+        value = (manifest or {}).get(key)
+        if isinstance(value, str) and value:
+            return _resolve(value, path)
+    for checkpoint in reversed(checkpoints):
+        base = _base_model(checkpoint.path)
+        if base:
+            return _resolve(base, path)
+    return None
+
+
+def _base_model(weights_dir: Path) -> str | None:
+    for name, key in (("adapter_config.json", "base_model_name_or_path"), ("config.json", "_name_or_path")):
+        try:
+            value = json.loads((weights_dir / name).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, str) and value and Path(value).resolve() != weights_dir.resolve():
+            return value
+    return None
+
+
+def _resolve(value: str, run_dir: Path) -> str:
+    """A local path made absolute (relative ones against the run); a hub id or missing path as written."""
+    candidate = Path(value).expanduser()
+    for option in (candidate, run_dir / candidate):
+        if option.exists():
+            return str(option.resolve())
+    return value
+
+
+def _link_parents(runs: list[RunInfo]) -> list[RunInfo]:
+    by_path = sorted(((r.path.resolve(), r.name) for r in runs), key=lambda x: len(str(x[0])), reverse=True)
+    linked = []
+    for run in runs:
+        owner = None
+        if run.parent:
+            parent = Path(run.parent)
+            owner = next((n for p, n in by_path if parent == p or p in parent.parents), None)
+        linked.append(replace(run, parent_run=owner if owner != run.name else None))
+    return linked

@@ -1,0 +1,70 @@
+"""The reader for every line-oriented format: tail complete lines, parse each, assign steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rankinv.ingest.tail import START, Offset, lines_framing, tail
+from rankinv.ingest.values import Record, points
+from rankinv.metrics import MetricPoint
+
+LineParser = Callable[[str], "Record | None"]
+
+
+@dataclass
+class _Collect:
+    """Consumer that parses fed lines; a record without a step gets one from the count of training records."""
+
+    run: str
+    parse: LineParser
+    stride: int
+    records: int
+    last_step: int | None
+    found: list[MetricPoint] = field(default_factory=list)
+
+    def feed(self, data: bytes) -> None:
+        for line in data.decode("utf-8", errors="replace").split("\n"):
+            record = self.parse(line.rstrip("\r")) if line.strip() else None
+            if record is not None:
+                self.add(record)
+
+    def restart(self) -> None:
+        self.records, self.last_step = 0, None
+
+    def add(self, record: Record) -> None:
+        role = record.role
+        if role == "train":
+            self.records += 1
+        step = record.step
+        if step is None:
+            step = self.records * self.stride if role == "train" else (self.last_step or 0)
+        self.last_step = step
+        self.found.extend(points(self.run, step, record))
+
+
+class LineReader:
+    """Incremental reader of a log whose records are lines (stdout dicts, verl console, JSONL)."""
+
+    def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1) -> None:
+        self.path, self.run, self.fmt, self.parse = path, run, fmt, parse
+        self.logging_steps = max(1, logging_steps)
+
+    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+        offset = offset or START
+        collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step)
+        new = tail(self.path, offset, lines_framing, collect)
+        return collect.found, replace(new, records=collect.records, last_step=collect.last_step)
+
+
+def console_parser() -> LineParser:
+    """verl console lines, stdout dict lines and JSON lines, whichever each line is."""
+    from rankinv.ingest import jsonl, pydict, verl_console
+
+    def parse(line: str) -> Record | None:
+        if line.lstrip().startswith('{"'):
+            return jsonl.parse_line(line) or pydict.parse_line(line)
+        return verl_console.parse_line(line) or pydict.parse_line(line)
+
+    return parse

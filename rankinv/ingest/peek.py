@@ -1,0 +1,96 @@
+"""Cheap looks at a run's logs for discovery: which metric names appear, and the last step logged.
+
+Discovery runs over every run on each scan, so it reads only the head (metric names) or the tail (last step)
+of each log, never the whole file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rankinv.errors import RankinvError
+from rankinv.ingest import Source, jsonl
+from rankinv.ingest.detect import JSONL, TENSORBOARD, TRAINER_STATE
+from rankinv.ingest.lines import console_parser
+from rankinv.ingest.sources import list_sources
+from rankinv.ingest.trainer_state import newest_state
+from rankinv.metrics import kind_from_names
+
+HEAD_BYTES = 64 << 10
+EVENT_HEAD_BYTES = 1 << 20
+TAIL_BYTES = 64 << 10
+
+
+def metric_names(run_dir: Path) -> set[str]:
+    names: set[str] = set()
+    for source in list_sources(run_dir):
+        names |= _names(source)
+    return names
+
+
+def guess_kind(run_dir: Path) -> str | None:
+    """GRPO or SFT from the metric names the run's logs carry; None when they say nothing yet."""
+    return kind_from_names(metric_names(run_dir))
+
+
+def _names(source: Source) -> set[str]:
+    if source.fmt == TRAINER_STATE:
+        state = newest_state(source.path)
+        history = state[1]["log_history"][:50] if state else []
+        return {str(k) for entry in history if isinstance(entry, dict) for k in entry}
+    if source.fmt == TENSORBOARD:
+        return _event_tags(source.path)
+    parse = console_parser()
+    found: set[str] = set()
+    for line in _head_lines(source.path, HEAD_BYTES):
+        record = parse(line)
+        if record is not None:
+            found |= set(record.values)
+    return found
+
+
+def _read(path: Path, start: int, size: int) -> bytes:
+    try:
+        with path.open("rb") as f:
+            f.seek(start)
+            return f.read(size)
+    except OSError:
+        return b""
+
+
+def _head_lines(path: Path, size: int) -> list[str]:
+    data = _read(path, 0, size)
+    return data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
+
+
+def _event_tags(path: Path) -> set[str]:
+    from rankinv.ingest.tensorboard import _Collect, _crc_tools, walk
+
+    try:
+        tools = _crc_tools()
+    except RankinvError:
+        return set()
+    collect = _Collect("", tools)
+    data = _read(path, 0, EVENT_HEAD_BYTES)
+    collect.feed(data[: walk(data, tools[1])[1]])
+    return {p.name for p in collect.found}
+
+
+def last_logged_step(run_dir: Path) -> int | None:
+    """The highest step in the last 64 KiB of the run's JSONL logs (rankinv's callback writes one)."""
+    steps: list[int] = []
+    for source in list_sources(run_dir):
+        if source.fmt != JSONL:
+            continue
+        try:
+            size = source.path.stat().st_size
+        except OSError:
+            continue
+        start = max(0, size - TAIL_BYTES)
+        data = _read(source.path, start, TAIL_BYTES)
+        lines = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
+        for line in lines[1:] if start else lines:  # the first line of a mid-file window may be partial
+            record = jsonl.parse_line(line)
+            if record is not None and record.step is not None:
+                steps.append(record.step)
+    return max(steps, default=None)

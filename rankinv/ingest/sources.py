@@ -1,0 +1,76 @@
+"""The logs of a run directory: trainer state, JSONL, text logs, TensorBoard event files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rankinv.ingest import Source
+from rankinv.ingest.detect import JSONL, TENSORBOARD, TEXT_SUFFIXES, TFEVENTS, TRAINER_STATE, sniff_text
+from rankinv.ingest.trainer_state import newest_state, state_files
+
+MANIFEST_NAME = "rankinv-run.json"  # written by rankinv.integrations.trl.RankinvCallback
+CALLBACK_LOG_NAME = "rankinv.jsonl"
+LOG_SUBDIRS = ("", "logs", "log")
+EVENT_DEPTH = 4
+
+
+def list_sources(run_dir: Path) -> list[Source]:
+    stride = logging_steps(run_dir)
+    found: list[Source] = []
+    if state_files(run_dir):
+        found.append(Source(run_dir, TRAINER_STATE))
+    for sub in LOG_SUBDIRS:
+        folder = run_dir / sub if sub else run_dir
+        if folder.is_dir():
+            found.extend(_text_sources(folder, stride))
+    found.extend(Source(p, TENSORBOARD) for p in sorted(_event_files(run_dir, EVENT_DEPTH)))
+    return found
+
+
+def _text_sources(folder: Path, stride: int) -> list[Source]:
+    found = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.name.endswith((".jsonl", ".ndjson")):
+            found.append(Source(path, JSONL, stride))
+        elif path.name.endswith(TEXT_SUFFIXES):
+            found.append(Source(path, sniff_text(path), stride))
+    return found
+
+
+def _event_files(folder: Path, depth: int) -> list[Path]:
+    """TensorBoard files anywhere below the run, except inside checkpoints and hidden folders."""
+    found: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.is_file() and TFEVENTS.search(entry.name):
+            found.append(Path(entry.path))
+        elif entry.is_dir(follow_symlinks=False) and depth > 0 and not _skip_dir(entry.name):
+            found.extend(_event_files(Path(entry.path), depth - 1))
+    return found
+
+
+def _skip_dir(name: str) -> bool:
+    return name.startswith((".", "checkpoint-", "global_step_")) or name in ("wandb", "__pycache__")
+
+
+def logging_steps(run_dir: Path) -> int:
+    """The trainer's logging interval: from the newest trainer_state, else the rankinv manifest, else 1."""
+    state = newest_state(run_dir) if state_files(run_dir) else None
+    value = state[1].get("logging_steps") if state else None
+    if not isinstance(value, int):
+        value = read_manifest(run_dir).get("logging_steps")
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+def read_manifest(run_dir: Path) -> dict[str, object]:
+    """The run manifest written by the rankinv callback, or {} when absent or unreadable."""
+    try:
+        data = json.loads((run_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

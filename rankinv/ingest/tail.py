@@ -1,0 +1,184 @@
+"""The shared incremental tail: read only what was appended since the last offset, and never a half-written unit.
+
+A reader hands :func:`tail` its framing (how many leading bytes form complete units: whole lines, whole
+TFRecords) and a consumer; :func:`tail` feeds the consumer only complete units and returns where to resume.
+Cost is proportional to the new bytes, plus one small read of the file's head to notice a replaced file.
+
+What happens to the file between two reads:
+
+- appended: continue at the saved position;
+- truncated, or replaced in place (size shrank, or its first bytes changed), or replaced by a new file (inode
+  changed): if the old content still exists next to it (renamed away, like ``train.log`` → ``train.log.1``, or
+  copied away, like logrotate's ``copytruncate``) its unread complete units are drained first; then the new content
+  is read from the start. Without such a predecessor the consumer is told the content restarted;
+- unchanged: nothing is read beyond the head check.
+
+The final unterminated unit of a file is never parsed, even of a rotated one: a partial line can look complete
+(``step:3 - kl:0.`` is a number) and a wrong number is worse than a missing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Protocol
+
+from rankinv.errors import RankinvError
+
+HEAD_BYTES = 4096
+BLOCK_BYTES = 8 << 20
+
+Framing = Callable[[bytes], int]
+
+
+@dataclass(frozen=True)
+class Offset:
+    """Where a reader resumes: small, immutable, JSON-serialisable (the daemon stores it keyed by source path).
+
+    ``position``/``inode``/``head`` locate the tail of a growing file; ``records`` and ``last_step`` let readers whose
+    format carries no step number count logging calls; ``signature`` lets whole-file readers skip unchanged files.
+    """
+
+    position: int = 0
+    inode: int | None = None
+    head: str = ""
+    records: int = 0
+    last_step: int | None = None
+    signature: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Offset:
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise RankinvError(f"stored ingest offset is not JSON ({exc}): {text[:80]!r}; delete it") from None
+        names = {f.name for f in fields(cls)}
+        if not isinstance(raw, dict) or not set(raw) <= names:
+            raise RankinvError(f"stored ingest offset has unexpected fields: {text[:80]!r}; delete it to re-read")
+        return cls(**raw)
+
+
+START = Offset()
+
+
+class Consumer(Protocol):
+    def feed(self, data: bytes) -> None: ...
+
+    def restart(self) -> None: ...
+
+
+def lines_framing(data: bytes) -> int:
+    """Complete lines end with ``\\n`` (``\\r\\n`` too); the rest waits for more bytes."""
+    return data.rfind(b"\n") + 1
+
+
+def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> Offset:
+    """Feed ``consumer`` the complete units appended since ``offset``; return the offset to resume from."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return offset
+    start = offset.position
+    if offset.inode is not None and not _continues(path, st, offset):
+        _drain_predecessor(path, offset, framing, consumer)
+        start = 0
+    elif offset.inode is None and start and not _head_matches(path, offset):
+        start = 0
+    position = _read_from(path, start, framing, consumer)
+    return replace(offset, position=position, inode=st.st_ino, head=_head(path, position))
+
+
+def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
+    """Is the file still the one we were reading, grown or unchanged?"""
+    if st.st_size < offset.position:
+        return False
+    if st.st_ino != offset.inode and _find_by_inode(path, offset.inode) is not None:
+        return False  # renamed away and a new file created: drain the old one
+    return _head_matches(path, offset)
+
+
+def _head_matches(path: Path, offset: Offset) -> bool:
+    return _head(path, offset.position) == offset.head
+
+
+def _head(path: Path, position: int) -> str:
+    """Hash of the file's first bytes (up to ``position``): changes when the content is replaced."""
+    with path.open("rb") as f:
+        data = f.read(min(position, HEAD_BYTES))
+    return hashlib.sha1(data).hexdigest() if position else ""
+
+
+def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> None:
+    """Read the rest of the old content from where rotation put it; without one, the content restarted."""
+    old = _find_by_inode(path, offset.inode) or _find_copy(path, offset)
+    if old is None:
+        consumer.restart()
+        return
+    _read_from(old, offset.position, framing, consumer)
+
+
+def _siblings(path: Path) -> list[Path]:
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    return [Path(e.path) for e in entries if e.name != path.name and e.is_file(follow_symlinks=False)]
+
+
+def _find_by_inode(path: Path, inode: int | None) -> Path | None:
+    for sibling in _siblings(path):
+        try:
+            if sibling.stat().st_ino == inode:
+                return sibling
+        except OSError:
+            continue
+    return None
+
+
+def _find_copy(path: Path, offset: Offset) -> Path | None:
+    """A rotated copy (``train.log.1``, ``train.log-2026…``) that starts with the bytes we already read."""
+    for sibling in sorted(_siblings(path)):
+        if not sibling.name.startswith(path.name) or sibling.suffix in (".gz", ".bz2", ".xz", ".zst"):
+            continue
+        try:
+            if sibling.stat().st_size >= offset.position and _head_matches(sibling, offset):
+                return sibling
+        except OSError:
+            continue
+    return None
+
+
+def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer) -> int:
+    """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position."""
+    position = start
+    pending = bytearray()
+    with path.open("rb") as f:
+        f.seek(start)
+        while block := f.read(BLOCK_BYTES):
+            pending += block
+            n = framing(bytes(pending))
+            if n:
+                consumer.feed(bytes(pending[:n]))
+                del pending[:n]
+                position += n
+    return position
+
+
+def offset_at_end(path: Path, framing: Framing = lines_framing) -> Offset:
+    """An offset that skips everything already complete in ``path`` (start tailing from now)."""
+
+    class _Skip:
+        def feed(self, data: bytes) -> None:
+            pass
+
+        def restart(self) -> None:
+            pass
+
+    return tail(path, START, framing, _Skip())

@@ -1,0 +1,127 @@
+"""TensorBoard event files (optional extra ``rankinv[tensorboard]``): every scalar, no reservoir sampling.
+
+TensorBoard's own loader keeps a sample of each series; a monitor that decides kills needs every point, so the
+file is read directly: TFRecord framing (length, masked CRC-32C of the length, payload, payload CRC), each payload
+an ``Event`` protobuf decoded with the protos shipped in the ``tensorboard`` package. A record is complete once
+all its bytes are present; bytes whose length header fails its CRC are skipped one at a time until the framing is
+found again, so garbage never hides the records after it. Scalars come as ``simple_value`` (PyTorch, tensorboardX,
+HF) or as scalar tensors (TF2 ``tf.summary.scalar``); both are kept.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rankinv.errors import RankinvError
+from rankinv.ingest.tail import START, Offset, tail
+from rankinv.ingest.values import Record, points
+from rankinv.metrics import MetricPoint
+
+HEADER = 12
+FOOTER = 4
+MAX_RECORD = 256 << 20
+
+
+def _crc_tools() -> Any:
+    try:
+        from google.protobuf.message import DecodeError
+        from tensorboard.compat.proto import event_pb2
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+        from tensorboard.util import tensor_util
+    except ImportError:
+        raise RankinvError(
+            "reading TensorBoard event files needs the tensorboard package: pip install 'rankinv[tensorboard]'"
+        ) from None
+    return event_pb2, masked_crc32c, tensor_util, DecodeError
+
+
+def _header_ok(data: bytes, at: int, masked_crc32c: Any) -> int | None:
+    """The payload length when a valid header starts at ``at``, else None."""
+    (length,) = struct.unpack_from("<Q", data, at)
+    (crc,) = struct.unpack_from("<I", data, at + 8)
+    if length > MAX_RECORD or masked_crc32c(data[at : at + 8]) != crc:
+        return None
+    return int(length)
+
+
+def walk(data: bytes, masked_crc32c: Any) -> tuple[list[bytes], int]:
+    """Payloads of the complete records at the start of ``data`` and the bytes they (and skipped junk) span."""
+    payloads: list[bytes] = []
+    at = 0
+    while len(data) - at >= HEADER:
+        length = _header_ok(data, at, masked_crc32c)
+        if length is None:
+            at += 1
+            continue
+        end = at + HEADER + length + FOOTER
+        if end > len(data):
+            break
+        payloads.append(data[at + HEADER : at + HEADER + length])
+        at = end
+    return payloads, at
+
+
+@dataclass
+class _Collect:
+    run: str
+    tools: Any
+    found: list[MetricPoint] = field(default_factory=list)
+    last_step: int | None = None
+
+    def feed(self, data: bytes) -> None:
+        payloads, _ = walk(data, self.tools[1])
+        for payload in payloads:
+            self._event(payload)
+
+    def restart(self) -> None:
+        self.last_step = None
+
+    def _event(self, payload: bytes) -> None:
+        event_pb2, _, tensor_util, decode_error = self.tools
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(payload)
+        except decode_error:
+            return  # a corrupt payload is skipped; the records after it are still read
+        values = {}
+        for value in event.summary.value:
+            number = _scalar(value, tensor_util)
+            if number is not None:
+                values[value.tag] = number
+        if values:
+            self.last_step = int(event.step)
+            self.found.extend(points(self.run, int(event.step), Record(int(event.step), event.wall_time, values)))
+
+
+def _scalar(value: Any, tensor_util: Any) -> float | None:
+    kind = value.WhichOneof("value")
+    if kind == "simple_value":
+        return float(value.simple_value)
+    if kind != "tensor":
+        return None
+    try:
+        array = tensor_util.make_ndarray(value.tensor)
+    except (ValueError, TypeError):
+        return None
+    if array.size != 1 or array.dtype.kind not in "fiu":
+        return None
+    return float(array.reshape(()).item())
+
+
+class TensorBoardReader:
+    """Incremental reader of one ``events.out.tfevents.*`` file."""
+
+    fmt = "tensorboard"
+
+    def __init__(self, path: Path, run: str) -> None:
+        self.path, self.run = path, run
+        self.tools = _crc_tools()
+
+    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+        offset = offset or START
+        collect = _Collect(self.run, self.tools, last_step=offset.last_step)
+        new = tail(self.path, offset, lambda data: walk(data, self.tools[1])[1], collect)
+        return collect.found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)

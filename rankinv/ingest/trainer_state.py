@@ -1,0 +1,100 @@
+"""HF/TRL ``trainer_state.json``: the ``log_history`` every checkpoint carries.
+
+Each checkpoint's ``log_history`` repeats all earlier entries, so the reader takes the newest state file of a run
+(the highest ``global_step`` among ``trainer_state.json`` and ``checkpoint-*/trainer_state.json``) and emits only
+entries past the last step it emitted. A state file that is mid-write (not valid JSON yet) is retried next time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rankinv.ingest.tail import START, Offset
+from rankinv.ingest.values import points, record_from_mapping
+from rankinv.metrics import MetricPoint
+
+STATE_NAME = "trainer_state.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def state_files(path: Path) -> list[Path]:
+    """The state files of a run directory (or the one file given), newest checkpoint first."""
+    if path.is_file():
+        return [path]
+    found = []
+    for child in path.glob(f"checkpoint-*/{STATE_NAME}"):
+        match = _CHECKPOINT.match(child.parent.name)
+        if match:
+            found.append((int(match[1]), child))
+    ranked = [p for _, p in sorted(found, reverse=True)]
+    root = path / STATE_NAME
+    return [root, *ranked] if root.is_file() else ranked
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("log_history"), list) else None
+
+
+def newest_state(path: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The readable state with the highest global_step (the root file or the newest checkpoint)."""
+    best: tuple[Path, dict[str, Any]] | None = None
+    for candidate in state_files(path)[:2]:
+        data = _load(candidate)
+        if data is not None and (best is None or _step(data) > _step(best[1])):
+            best = (candidate, data)
+    return best
+
+
+def _step(data: dict[str, Any]) -> int:
+    step = data.get("global_step")
+    return step if isinstance(step, int) else -1
+
+
+def _signature(path: Path) -> str:
+    st = path.stat()
+    return f"{path}:{st.st_mtime_ns}:{st.st_size}"
+
+
+class TrainerStateReader:
+    """Incremental reader over a run's (or one file's) trainer_state log_history."""
+
+    fmt = "trainer_state"
+
+    def __init__(self, path: Path, run: str) -> None:
+        self.path, self.run = path, run
+
+    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+        offset = offset or START
+        files = state_files(self.path)
+        if not files:
+            return [], offset
+        try:
+            signature = "|".join(_signature(p) for p in files[:2])
+        except OSError:
+            return [], offset
+        if signature == offset.signature:
+            return [], offset
+        newest = newest_state(self.path)
+        if newest is None:
+            return [], offset
+        found, last = self._entries(newest[1]["log_history"], offset.last_step)
+        return found, replace(offset, last_step=last, signature=signature, records=len(newest[1]["log_history"]))
+
+    def _entries(self, history: list[Any], after: int | None) -> tuple[list[MetricPoint], int | None]:
+        found: list[MetricPoint] = []
+        last = after
+        for entry in history:
+            record = record_from_mapping(entry) if isinstance(entry, dict) else None
+            if record is None or record.step is None or (after is not None and record.step <= after):
+                continue
+            found.extend(points(self.run, record.step, record))
+            last = record.step if last is None else max(last, record.step)
+        return found, last

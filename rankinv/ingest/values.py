@@ -1,0 +1,88 @@
+"""From one parsed log record (a mapping of raw keys to raw values) to canonical MetricPoints.
+
+Shared by every reader so that a value means the same thing whatever format carried it: numbers and numeric
+strings (TRL 1.x prints ``'entropy': '2.759'``) become floats, NaN and ±Inf are kept (a NaN entropy is news),
+None, booleans and text are skipped without losing the rest of the record, nested mappings are flattened
+with ``/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
+
+
+@dataclass(frozen=True)
+class Record:
+    """One logging call: its step (None when the format has none), wall time and numeric values by raw key."""
+
+    step: int | None
+    time: float | None
+    values: Mapping[str, float]
+
+    @property
+    def role(self) -> str:
+        """train, eval or summary: how a record without a step number advances the step counter."""
+        keys = [k for k in self.values if k != "epoch"]
+        if any(k.startswith("train_runtime") for k in keys):
+            return "summary"
+        if keys and all(k.startswith(("eval_", "eval/")) for k in keys):
+            return "eval"
+        return "train"
+
+
+def to_float(value: Any) -> float | None:
+    """A float for numbers and numeric strings; None for anything else (None, bools, text, containers)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def to_step(value: Any) -> int | None:
+    number = to_float(value)
+    if number is None or not math.isfinite(number) or number < 0:
+        return None
+    return int(number)
+
+
+def flatten(raw: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from flatten(value, f"{name}/")
+        else:
+            yield name, value
+
+
+def record_from_mapping(raw: Mapping[str, Any], step: Any = None, time: Any = None) -> Record | None:
+    """Split step/time keys from metric values; None when nothing numeric remains."""
+    values: dict[str, float] = {}
+    for key, value in flatten(raw):
+        if key in STEP_KEYS:
+            step = value if step is None else step
+        elif key in TIME_KEYS:
+            time = value if time is None else time
+        elif (number := to_float(value)) is not None:
+            values[str(key)] = number
+    if not values:
+        return None
+    wall = to_float(time)
+    return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
+
+
+def points(run: str, step: int, record: Record) -> list[MetricPoint]:
+    """The record's values as MetricPoints; an eval or summary record's ``epoch`` repeats the training one's."""
+    keep_epoch = record.role == "train"
+    items = [(k, v) for k, v in record.values.items() if keep_epoch or k != "epoch"]
+    return [MetricPoint(run, step, canonical_name(k), v, record.time) for k, v in items]
