@@ -20,6 +20,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "signal",
     "runs",
     "metrics",
+    "arm",
+    "disarm",
+    "notify_test",
 )
 
 

@@ -18,9 +18,10 @@ import pytest
 from rankinv.config import ActionsConfig
 from rankinv.daemon.actions import ledger as L
 from rankinv.daemon.actions.escalate import Escalator, KillRequest
-from rankinv.daemon.actions.ledger import ActionRecord, SqliteLedger
+from rankinv.daemon.actions.ledger import ActionState, StoreLedger
 from rankinv.daemon.actions.slurm import Slurm
 from rankinv.daemon.notify.event import Event
+from rankinv.store import Store
 from tests.support.slurm_cluster import SlurmCluster, slurm_cluster, submit_grpo_job, wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -36,11 +37,19 @@ def clean_queue(slurm_cluster: SlurmCluster) -> Iterator[None]:
     slurm_cluster.cancel_all()
 
 
+def open_ledger(path: Path) -> StoreLedger:
+    """The real store (as the daemon opens it) with the runs these tests use."""
+    store = Store.open(path)
+    for run in ("grpo-armed", "grpo-polite", "grpo-dry", "grpo-theirs", "grpo-restart", "grpo-flaky"):
+        store.upsert_run(run, run, kind="grpo")
+    return StoreLedger(store)
+
+
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[SqliteLedger]:
-    led = SqliteLedger(tmp_path / "ledger.sqlite")
+def ledger(tmp_path: Path) -> Iterator[StoreLedger]:
+    led = open_ledger(tmp_path / "store.sqlite")
     yield led
-    led.close()
+    led.store.close()
 
 
 class Alerts(list[Event]):
@@ -48,7 +57,7 @@ class Alerts(list[Event]):
         return [e.kind for e in self]
 
 
-def escalator(cluster: SlurmCluster, ledger: SqliteLedger, config: ActionsConfig, alerts: Alerts | None = None,
+def escalator(cluster: SlurmCluster, ledger: StoreLedger, config: ActionsConfig, alerts: Alerts | None = None,
               env: dict[str, str] | None = None, clock: Callable[[], float] = time.time) -> Escalator:
     slurm = Slurm(env=env or cluster.env, timeout=10, retries=config.slurm_retries, backoff=0.1)
     sink = alerts if alerts is not None else Alerts()
@@ -72,8 +81,8 @@ def _usr1(run_dir: Path) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def drive(esc: Escalator, ledger: SqliteLedger, rec: ActionRecord, done: Callable[[ActionRecord], bool],
-          timeout: float = 40.0) -> ActionRecord:
+def drive(esc: Escalator, ledger: StoreLedger, rec: ActionState, done: Callable[[ActionState], bool],
+          timeout: float = 40.0) -> ActionState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         esc.tick()
@@ -89,7 +98,7 @@ def request(run: str, run_dir: Path, verdict: int = 1) -> KillRequest:
     return KillRequest(run=run, run_dir=str(run_dir), verdict_id=verdict, step=150, reason=REASON)
 
 
-def test_armed_signals_waits_cancels_and_the_job_is_gone(slurm_cluster: SlurmCluster, ledger: SqliteLedger) -> None:
+def test_armed_signals_waits_cancels_and_the_job_is_gone(slurm_cluster: SlurmCluster, ledger: StoreLedger) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-armed")
     alerts = Alerts()
     esc = escalator(slurm_cluster, ledger, ARMED, alerts)
@@ -108,7 +117,7 @@ def test_armed_signals_waits_cancels_and_the_job_is_gone(slurm_cluster: SlurmClu
     assert _usr1(run_dir) == 1
 
 
-def test_a_job_that_exits_on_the_signal_needs_no_scancel(slurm_cluster: SlurmCluster, ledger: SqliteLedger) -> None:
+def test_a_job_that_exits_on_the_signal_needs_no_scancel(slurm_cluster: SlurmCluster, ledger: StoreLedger) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-polite", mode="exit")
     esc = escalator(slurm_cluster, ledger, replace(ARMED, grace_seconds=60.0))
     rec = esc.request(request("grpo-polite", run_dir))
@@ -118,7 +127,7 @@ def test_a_job_that_exits_on_the_signal_needs_no_scancel(slurm_cluster: SlurmClu
 
 
 def test_dry_run_records_the_would_be_action_and_the_job_keeps_running(
-    slurm_cluster: SlurmCluster, ledger: SqliteLedger
+    slurm_cluster: SlurmCluster, ledger: StoreLedger
 ) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-dry")
     alerts = Alerts()
@@ -135,7 +144,7 @@ def test_dry_run_records_the_would_be_action_and_the_job_keeps_running(
     assert esc.request(request("grpo-dry", run_dir)) == ledger.get(rec.key), "the same verdict is not re-decided"
 
 
-def test_another_users_job_is_never_touched(slurm_cluster: SlurmCluster, ledger: SqliteLedger) -> None:
+def test_another_users_job_is_never_touched(slurm_cluster: SlurmCluster, ledger: StoreLedger) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-theirs", user=slurm_cluster.other_user)
     alerts = Alerts()
     esc = escalator(slurm_cluster, ledger, ARMED, alerts)
@@ -155,11 +164,11 @@ def test_a_restart_during_the_grace_period_does_not_signal_twice(
 ) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-restart")
     config = replace(ARMED, grace_seconds=300.0)
-    first = SqliteLedger(tmp_path / "ledger.sqlite")
+    first = open_ledger(tmp_path / "store.sqlite")
     rec = escalator(slurm_cluster, first, config).request(request("grpo-restart", run_dir))
-    first.close()  # the daemon dies during the grace period
+    first.store.close()  # the daemon dies during the grace period
     wait_for(lambda: _usr1(run_dir) == 1, "the first SIGUSR1")
-    second = SqliteLedger(tmp_path / "ledger.sqlite")
+    second = open_ledger(tmp_path / "store.sqlite")
     restarted = escalator(slurm_cluster, second, config)
     assert restarted.request(request("grpo-restart", run_dir)).state == L.SIGNALLED  # the verdict is re-issued
     for _ in range(10):
@@ -168,12 +177,12 @@ def test_a_restart_during_the_grace_period_does_not_signal_twice(
     assert _usr1(run_dir) == 1 and slurm_cluster.state(job_id) == "RUNNING"
     later = escalator(slurm_cluster, second, config, clock=lambda: time.time() + 301)  # the grace period has passed
     final = drive(later, second, rec, lambda r: not r.is_open)
-    second.close()
+    second.store.close()
     assert final.state == L.DONE and slurm_cluster.state(job_id) == ""
     assert _usr1(run_dir) == 1
 
 
-def test_a_broken_scancel_is_alerted_and_retried(slurm_cluster: SlurmCluster, ledger: SqliteLedger, tmp_path: Path) -> None:
+def test_a_broken_scancel_is_alerted_and_retried(slurm_cluster: SlurmCluster, ledger: StoreLedger, tmp_path: Path) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-flaky")
     bin_dir, count = tmp_path / "bin", tmp_path / "scancel.calls"
     bin_dir.mkdir()

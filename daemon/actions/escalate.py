@@ -23,7 +23,7 @@ from typing import Any
 
 from rankinv.daemon.actions import audit, ownership
 from rankinv.daemon.actions import ledger as L
-from rankinv.daemon.actions.ledger import ActionKey, ActionRecord, Ledger
+from rankinv.daemon.actions.ledger import ActionKey, ActionState, Ledger
 from rankinv.daemon.actions.resolve import Target, resolve
 from rankinv.daemon.actions.slurm import Slurm, SlurmError
 from rankinv.daemon.notify.event import Event
@@ -80,22 +80,22 @@ class Escalator:
 
     # -- public API -------------------------------------------------------------------------------------
 
-    def request(self, req: KillRequest) -> ActionRecord:
+    def request(self, req: KillRequest) -> ActionState:
         """Start acting on a KILL verdict; idempotent per (run, verdict) and per run while one is open."""
         key = ActionKey(req.run, req.verdict_id, "kill")
         existing = self.ledger.get(key) or next((r for r in self.ledger.open_actions() if r.key.run == req.run), None)
         if existing is not None:
             return existing
         now = self.clock()
-        record = ActionRecord(key, L.PENDING, now, now, req.run_dir, req.step, req.reason)
+        record = ActionState(key, L.PENDING, now, now, req.run_dir, req.step, req.reason, armed=self.armed())
         self.ledger.put(record)
         return self.advance(record)
 
-    def tick(self) -> list[ActionRecord]:
+    def tick(self) -> list[ActionState]:
         """Advance every open action one step (a no-op while waiting); returns their new states."""
         return [self.advance(record) for record in self.ledger.open_actions()]
 
-    def advance(self, record: ActionRecord) -> ActionRecord:
+    def advance(self, record: ActionState) -> ActionState:
         if not record.is_open or self.clock() < record.next_try_at:
             return record
         step = {L.PENDING: self._start, L.SIGNALLED: self._after_signal, L.CANCELLING: self._confirm}[record.state]
@@ -106,9 +106,9 @@ class Escalator:
 
     # -- steps --------------------------------------------------------------------------------------------
 
-    def _start(self, record: ActionRecord) -> ActionRecord:
-        if record.key.run in self.config.opt_out or record.run_dir in self.config.opt_out:
-            return self._finish(record, L.OPTED_OUT, "ALERT ONLY: run opted out ([actions] opt_out)")
+    def _start(self, record: ActionState) -> ActionState:
+        if self._opted_out(record):
+            return self._finish(record, L.OPTED_OUT, "ALERT ONLY: run opted out")
         target = resolve(Path(record.run_dir), record.key.run, self.slurm, self.config.match_by)
         if target.kind == "none":
             return self._finish(record, L.UNRESOLVED, f"ALERT ONLY: job not identified ({target.how})")
@@ -125,7 +125,12 @@ class Escalator:
             return self._finish(record, L.RATE_LIMITED, f"ALERT ONLY: {kills} kills in the last hour (max {limit})")
         return self._signal(record, target) if self.config.graceful_signal else self._cancel(record, target)
 
-    def _signal(self, record: ActionRecord, target: Target) -> ActionRecord:
+    def _opted_out(self, record: ActionState) -> bool:
+        """Per-run opt-out: ``[actions] opt_out`` (name or directory) or the run's flag in the store."""
+        listed = record.key.run in self.config.opt_out or record.run_dir in self.config.opt_out
+        return listed or self.ledger.opted_out(record.key.run)
+
+    def _signal(self, record: ActionState, target: Target) -> ActionState:
         now = self.clock()
         record = self._put(record, state=L.SIGNALLED, armed=True, signalled_at=now, acted_at=now, attempts=0)
         name = self.config.graceful_signal
@@ -137,7 +142,7 @@ class Escalator:
         self._alert(record, "signalled", f"{name} sent to {target.label()}; cancel in {self.config.grace_seconds:g} s")
         return record
 
-    def _after_signal(self, record: ActionRecord) -> ActionRecord:
+    def _after_signal(self, record: ActionState) -> ActionState:
         target = Target.decode(record.target)
         if not self.armed():
             return self._finish(record, L.ABORTED, f"ABORTED: disarmed during the grace period; {target.label()} left")
@@ -148,13 +153,13 @@ class Escalator:
             return record
         return self._cancel(record, target)
 
-    def _cancel(self, record: ActionRecord, target: Target) -> ActionRecord:
+    def _cancel(self, record: ActionState, target: Target) -> ActionState:
         now = self.clock()
         record = self._put(record, state=L.CANCELLING, armed=True, acted_at=record.acted_at or now, cancelled_at=None)
         self._terminate(target, force=False)
         return self._put(record, cancelled_at=self.clock(), detail=f"{self._stop_word(target)} sent")
 
-    def _confirm(self, record: ActionRecord) -> ActionRecord:
+    def _confirm(self, record: ActionState) -> ActionState:
         target = Target.decode(record.target)
         if record.cancelled_at is None:  # the last cancel failed: check again, then retry it
             owner = ownership.check(target, self.slurm, self.uid)
@@ -188,13 +193,13 @@ class Escalator:
     def _stop_word(target: Target) -> str:
         return "scancel" if target.kind == "slurm" else "SIGTERM"
 
-    def _kill_outcome(self, record: ActionRecord, target: Target) -> str:
+    def _kill_outcome(self, record: ActionState, target: Target) -> str:
         how = f"{self._stop_word(target)} ok" if record.cancelled_at is not None else "exited during grace"
         return f"KILL {target.label()} ({audit.plan(self.config)}, {how})"
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 
-    def _not_ok(self, record: ActionRecord, owner: ownership.Ownership) -> ActionRecord:
+    def _not_ok(self, record: ActionState, owner: ownership.Ownership) -> ActionState:
         target = Target.decode(record.target)
         if owner.status == ownership.GONE and record.state != L.PENDING:
             return self._finish(record, L.DONE, self._kill_outcome(record, target))
@@ -202,18 +207,18 @@ class Escalator:
             return self._finish(record, L.GONE, f"NOTHING TO DO: {owner.why}")
         return self._finish(record, L.NOT_OWNER, f"NOT ACTED: {owner.why}")
 
-    def _put(self, record: ActionRecord, **changes: Any) -> ActionRecord:
+    def _put(self, record: ActionState, **changes: Any) -> ActionState:
         record = replace(record, updated_at=self.clock(), **changes)
         self.ledger.put(record)
         return record
 
-    def _finish(self, record: ActionRecord, state: str, outcome: str) -> ActionRecord:
+    def _finish(self, record: ActionState, state: str, outcome: str) -> ActionState:
         line = audit.emit(audit.line(record.key.run, record.step, record.reason, outcome))
         record = self._put(record, state=state, audit=line, detail=outcome, next_try_at=0.0)
         self._alert(record, state, line)
         return record
 
-    def _retry(self, record: ActionRecord, exc: BaseException) -> ActionRecord:
+    def _retry(self, record: ActionState, exc: BaseException) -> ActionState:
         record = self.ledger.get(record.key) or record  # the failed step may have moved the state on
         attempts = record.attempts + 1
         delay = min(self.retry_backoff * 2 ** (attempts - 1), MAX_BACKOFF)
@@ -221,7 +226,7 @@ class Escalator:
         self._alert(record, "error", f"{exc}; retry {attempts} in {delay:g} s")
         return record
 
-    def _alert(self, record: ActionRecord, kind: str, body: str) -> None:
+    def _alert(self, record: ActionState, kind: str, body: str) -> None:
         severity = "critical" if kind in ("error", L.DONE, L.SIGNALLED) else "warning"
         title = f"rankinv: {record.key.run} {kind.replace('_', '-')}"
         key = f"{record.key.run}|{record.key.verdict_id}|{kind}|{record.attempts}"

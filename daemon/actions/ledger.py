@@ -2,17 +2,17 @@
 
 The escalator writes a record *before* each irreversible step, so a daemon that dies at any point and
 restarts reads back where it was and never repeats a signal. :class:`Ledger` is the narrow interface the
-escalator needs; the store provides the real one, :class:`SqliteLedger` is a standalone file-backed one.
+escalator needs; :class:`StoreLedger` implements it over the store's ``actions`` table.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rankinv.store import Store
 
 # Non-terminal states, in order.
 PENDING, SIGNALLED, CANCELLING = "pending", "signalled", "cancelling"
@@ -32,7 +32,7 @@ class ActionKey:
 
 
 @dataclass(frozen=True)
-class ActionRecord:
+class ActionState:
     """The persisted state of one action. Times are Unix seconds."""
 
     key: ActionKey
@@ -56,70 +56,87 @@ class ActionRecord:
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
-    def to_json(self) -> str:
-        data = dataclasses.asdict(self)
-        data["key"] = dataclasses.asdict(self.key)
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ActionRecord:
-        data: dict[str, Any] = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        data = {k: v for k, v in data.items() if k in known}
-        return cls(**{**data, "key": ActionKey(**data["key"])})
-
 
 class Ledger(Protocol):
-    """Get and put action state; the store implements this over its ``actions`` table."""
+    """What the escalator needs from the store: action state by key, open actions, the kill count, opt-outs."""
 
-    def get(self, key: ActionKey) -> ActionRecord | None: ...
+    def get(self, key: ActionKey) -> ActionState | None: ...
 
-    def put(self, record: ActionRecord) -> None: ...
+    def put(self, state: ActionState) -> None: ...
 
-    def open_actions(self) -> list[ActionRecord]: ...
+    def open_actions(self) -> list[ActionState]: ...
 
     def kills_since(self, since: float) -> int: ...
 
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS action_ledger (
-  run TEXT NOT NULL, verdict_id TEXT NOT NULL, kind TEXT NOT NULL,
-  state TEXT NOT NULL, acted_at REAL, record TEXT NOT NULL,
-  PRIMARY KEY (run, verdict_id, kind)
-)
-"""
+    def opted_out(self, run: str) -> bool: ...
 
 
-class SqliteLedger:
-    """A ledger in its own SQLite file (WAL); each put commits before returning."""
+# Fields kept in the store's ``actions.detail`` JSON (the rest have columns of their own).
+_DETAIL_FIELDS = ("run_dir", "step", "reason", "armed", "signalled_at", "cancelled_at", "acted_at", "detail")
+_COLUMNS = "r.name, a.verdict_id, a.kind, a.state, a.target, a.attempts, a.next_at, a.audit, a.detail, a.created_at, "
+_COLUMNS += "a.updated_at, a.dry_run, a.id FROM actions a JOIN runs r ON r.id = a.run_id"
 
-    def __init__(self, path: str | Path):
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(_SCHEMA)
 
-    def close(self) -> None:
-        self.db.close()
+class StoreLedger:
+    """The ledger over the store's ``actions`` table; each put commits before returning.
 
-    def get(self, key: ActionKey) -> ActionRecord | None:
-        row = self.db.execute(
-            "SELECT record FROM action_ledger WHERE run=? AND verdict_id=? AND kind=?",
-            (key.run, key.verdict_id, key.kind),
-        ).fetchone()
-        return ActionRecord.from_json(row[0]) if row else None
+    The table's UNIQUE(run, kind, verdict) key is what makes an action happen at most once across restarts.
+    The run must already be in the store (the daemon records runs before it judges them).
+    """
 
-    def put(self, record: ActionRecord) -> None:
-        k = record.key
-        self.db.execute(
-            "INSERT OR REPLACE INTO action_ledger VALUES (?, ?, ?, ?, ?, ?)",
-            (k.run, k.verdict_id, k.kind, record.state, record.acted_at, record.to_json()),
-        )
+    def __init__(self, store: Store):
+        self.store = store
 
-    def open_actions(self) -> list[ActionRecord]:
+    def _rows(self, where: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return list(self.store.conn.execute(f"SELECT {_COLUMNS} WHERE {where}", args))
+
+    def get(self, key: ActionKey) -> ActionState | None:
+        rows = self._rows("r.name = ? AND a.kind = ? AND a.verdict_id IS ?", (key.run, key.kind, key.verdict_id))
+        return _from_row(rows[0]) if rows else None
+
+    def put(self, state: ActionState) -> None:
+        k, detail = state.key, {name: getattr(state, name) for name in _DETAIL_FIELDS}
+        with self.store.transaction() as conn:  # one commit, before the escalator takes its next step
+            action_id, created = self.store.begin_action(
+                k.run,
+                k.verdict_id,
+                k.kind,
+                target=state.target,
+                dry_run=not state.armed,
+                state=state.state,
+                audit=state.audit,
+                detail=detail,
+            )
+            if not created:
+                self.store.update_action(
+                    action_id, state=state.state, audit=state.audit, attempts=state.attempts,
+                    next_at=state.next_try_at, target=state.target, detail=detail,
+                )  # fmt: skip
+                conn.execute("UPDATE actions SET dry_run = ? WHERE id = ?", (int(not state.armed), action_id))
+
+    def open_actions(self) -> list[ActionState]:
         marks = ",".join("?" * len(OPEN_STATES))
-        rows = self.db.execute(f"SELECT record FROM action_ledger WHERE state IN ({marks})", OPEN_STATES)
-        return [ActionRecord.from_json(r[0]) for r in rows]
+        return [_from_row(r) for r in self._rows(f"a.state IN ({marks}) ORDER BY a.id", OPEN_STATES)]
 
     def kills_since(self, since: float) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM action_ledger WHERE kind='kill' AND acted_at >= ?", (since,))
-        return int(row.fetchone()[0])
+        sql = "SELECT COUNT(*) FROM actions WHERE kind = 'kill' AND json_extract(detail, '$.acted_at') >= ?"
+        return int(self.store.conn.execute(sql, (since,)).fetchone()[0])
+
+    def opted_out(self, run: str) -> bool:
+        record = self.store.run(run)
+        return bool(record and record.opt_out)
+
+
+def _from_row(row: tuple[Any, ...]) -> ActionState:
+    extra = {k: v for k, v in (json.loads(row[8] or "{}") or {}).items() if k in _DETAIL_FIELDS}
+    return ActionState(
+        key=ActionKey(row[0], row[1], row[2]),
+        state=row[3],
+        target=row[4] or "",
+        attempts=row[5],
+        next_try_at=row[6] or 0.0,
+        audit=row[7],
+        created_at=row[9],
+        updated_at=row[10],
+        **extra,
+    )

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from rankinv.daemon.notify.event import Event, NotifyError
+from rankinv.daemon.notify.event import Event, NotApplicable, NotifyError
 
 URGENCY = {"info": "low", "warning": "normal", "critical": "critical"}
 
@@ -34,7 +34,7 @@ class DesktopChannel:
 
     def send(self, event: Event) -> str:
         if not has_desktop(self.env):
-            raise NotifyError("no desktop session (DISPLAY/WAYLAND_DISPLAY and DBUS_SESSION_BUS_ADDRESS unset)")
+            raise NotApplicable("no desktop session (DISPLAY/WAYLAND_DISPLAY and DBUS_SESSION_BUS_ADDRESS unset)")
         exe = shutil.which("notify-send", path=self.env.get("PATH"))
         if exe is None:
             raise NotifyError("notify-send not found (install libnotify-bin)")

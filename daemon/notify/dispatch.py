@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import BinaryIO, Protocol
 
-from rankinv.daemon.notify.event import ChannelResult, Event, NotifyError
+from rankinv.daemon.notify.event import ChannelResult, Event, NotApplicable, NotifyError
 
 from rankinv.config import NotifyConfig
 
@@ -80,6 +80,8 @@ class Dispatcher:
             return ChannelResult(channel.name, False, "rate limited (max_per_hour)")
         try:
             detail = channel.send(event)
+        except NotApplicable as exc:
+            return ChannelResult(channel.name, False, str(exc), skipped=True)
         except (NotifyError, OSError, ValueError) as exc:
             log.warning("alert via %s failed: %s", channel.name, exc)
             return ChannelResult(channel.name, False, str(exc))

@@ -35,6 +35,10 @@ class NotifyError(Exception):
     """A channel could not deliver; the message is safe to log (no secrets)."""
 
 
+class NotApplicable(NotifyError):
+    """The channel has nowhere to deliver here (no terminal, no desktop session): skipped, not failed."""
+
+
 @dataclass(frozen=True)
 class ChannelResult:
     """What one channel did with one event."""
@@ -42,3 +46,4 @@ class ChannelResult:
     channel: str
     ok: bool
     detail: str = ""
+    skipped: bool = False

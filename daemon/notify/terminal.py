@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import BinaryIO
 
-from rankinv.daemon.notify.event import Event, NotifyError
+from rankinv.daemon.notify.event import Event, NotApplicable
 
 ESC = "\x1b"
 BEL = "\x07"
@@ -141,6 +141,6 @@ class TerminalChannel:
 
     def send(self, event: Event) -> str:
         if not (self.force or self.stream.isatty()):
-            raise NotifyError("no terminal attached (the TUI and `rankinv notify-test` run in one)")
+            raise NotApplicable("no terminal attached (the TUI and `rankinv notify-test` run in one)")
         data = write_notification(self.stream, event.title, event.body, self.setting, self.env)
         return "bell" if data == BEL.encode() else f"{len(data)} bytes"

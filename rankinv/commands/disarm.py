@@ -1,0 +1,18 @@
+"""``rankinv disarm ROOT``: back to dry-run (KILL verdicts are recorded and alerted, nothing is stopped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rankinv.commands import arm
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "disarm",
+        help="disarm the daemon for ROOT: back to dry-run, even during a grace period",
+        description="Disarm rankinv for a runs root. Overrides [actions] armed = true until `rankinv arm ROOT`.",
+    )
+    p.add_argument("root", help="the runs root")
+    p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")
+    p.set_defaults(func=arm.run, disarm=True, yes=True)
