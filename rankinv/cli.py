@@ -18,6 +18,9 @@ from rankinv.errors import RankinvError
 # Order is the order shown in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "signal",
+    "rank",
+    "explain",
+    "calibrate",
     "runs",
     "metrics",
     "arm",

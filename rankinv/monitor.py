@@ -131,16 +131,23 @@ def series_from_points(
 
 
 def smooth(values: Sequence[float] | FloatArray) -> FloatArray:
-    """3-point running median; each end uses its neighbour and the linear extrapolation beyond it.
+    """3-point running median; each end is the median of itself, its smoothed neighbour and the line through
+    the two smoothed neighbours.
 
-    A monotone series is returned unchanged, and a single outlier anywhere is replaced by a neighbour's value.
+    A straight series is returned unchanged (a curved one up to a second-order bias at its first point), and a
+    single outlier anywhere is replaced by a value between its neighbours.
     """
     v = np.asarray(values, dtype=np.float64)
     if v.size < 3:
         return v.copy()
-    padded = np.concatenate(([2 * v[1] - v[2]], v, [2 * v[-2] - v[-3]]))
-    windows = np.stack([padded[:-2], padded[1:-1], padded[2:]])
-    return np.asarray(np.median(windows, axis=0), dtype=np.float64)
+    out = v.copy()
+    out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    if v.size == 3:
+        out[0] = out[-1] = out[1]
+        return out
+    out[0] = np.median([v[0], out[1], 2 * out[1] - out[2]])
+    out[-1] = np.median([v[-1], out[-2], 2 * out[-2] - out[-3]])
+    return out
 
 
 def _recent(curve: Curve, window: int) -> Curve:
@@ -204,18 +211,20 @@ def _floor_step(entropy: Curve, smoothed: FloatArray, floor: float, fit: Slope |
 def _rolling_mean(curve: Curve, window: int) -> tuple[StepValue, ...]:
     """Mean over the trailing ``window`` steps at every point: a noisy per-step share becomes a level."""
     steps, values = curve.arrays()
-    out = []
-    for i, s in enumerate(steps):
-        mask = (steps > s - window) & (steps <= s)
-        mask[i + 1 :] = False
-        out.append((int(s), float(np.mean(values[mask]))))
-    return tuple(out)
+    if not steps.size:
+        return ()
+    sums = np.concatenate(([0.0], np.cumsum(values)))
+    first = np.searchsorted(steps, steps - window, side="right")
+    idx = np.arange(1, steps.size + 1)
+    means = (sums[idx] - sums[first]) / (idx - first)
+    return tuple((int(s), float(v)) for s, v in zip(steps, means, strict=True))
 
 
 def _first(curve: Curve, window: int) -> Curve:
+    """The opening stretch: ``window`` steps, or a quarter of the run when that is shorter."""
     if not curve.steps:
         return curve
-    end = curve.steps[0] + window
+    end = curve.steps[0] + max(1, min(window, (curve.steps[-1] - curve.steps[0]) // 4))
     idx = [i for i, s in enumerate(curve.steps) if s < end]
     return Curve(tuple(curve.steps[i] for i in idx), tuple(curve.values[i] for i in idx))
 

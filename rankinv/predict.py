@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -99,6 +100,31 @@ def features_from_counts(
     )
 
 
+def _estimate(interval: Any) -> float:
+    value = getattr(interval, "estimate", None)
+    return float(value) if value is not None else NAN
+
+
+def _report_entropy(metrics: Any, basis: str) -> float:
+    """The entropy the report's own stage-1 flag read, else probe, token-mean, Monte-Carlo in that order."""
+    names = (basis, "entropy_probe", "entropy_token_mean", "entropy_monte_carlo")
+    values = [_estimate(getattr(metrics, n, None)) for n in names]
+    return next((v for v in values if math.isfinite(v)), NAN)
+
+
+def features_from_report(report: Any, name: str = "") -> Features:
+    """Features from a ``rankinv.triage.report.TriageReport`` (duck-typed: the core does not import triage)."""
+    m = report.metrics
+    curve = {1: _estimate(m.pass_at_1), **{int(k): _estimate(v) for k, v in m.pass_at_k.items()}}
+    return Features(
+        name=name or str(report.checkpoint), group_size=int(report.group_size),
+        pass_at_k=tuple(sorted((k, v) for k, v in curve.items() if math.isfinite(v))),
+        entropy=_report_entropy(m, report.flag.entropy_basis),
+        degenerate_fraction=_estimate(m.degenerate_fraction), never_solved_fraction=_estimate(m.never_solved_fraction),
+        headroom=_estimate(m.headroom), expected_variance=_estimate(m.expected_advantage_variance),
+    )
+
+
 def _pass_at(k: float, p1: float, d: float) -> float:
     return float(1.0 - (1.0 - p1) ** (1.0 + (k - 1.0) * d))
 
@@ -158,14 +184,27 @@ def trajectory(monitor: MonitorResult, config: PredictConfig | None = None) -> P
         return None
     x, y = np.exp(pairs[:, 0]), pairs[:, 1]
     fit = theil_sen(x, y)
-    if not math.isfinite(fit.slope) or fit.slope >= 0:
+    flat = not fit.hi < 0  # reward not clearly rising as entropy falls: the law does not (yet) describe the run
+    if flat:
         ends = [monitor.reward_now] * 3
     else:  # R at H = 0 (x = 1) for the slope and its interval bounds
         ends = [float(np.median(y - s * x)) + s for s in (fit.slope, fit.lo, fit.hi)]
     d = 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
     vals = [_pass_at(cfg.k, min(1.0, max(0.0, r)), d) for r in ends]
-    terms = (("reward_at_spent_entropy", ends[0]), ("a", -fit.slope), ("points", float(pairs.shape[0])))
+    a = NAN if flat else -fit.slope
+    terms = (("reward_at_spent_entropy", min(1.0, max(0.0, ends[0]))), ("a", a), ("points", float(pairs.shape[0])))
     return Prediction(vals[0], min(vals), max(vals), "trajectory", terms)
+
+
+def with_rl_start(f: Features, m: MonitorResult) -> Features:
+    """Add the run's RL baseline entropy and drop; without a triage report, read the opening reward as pass@1
+    and the baseline entropy as the entropy (rollout entropy: a different scale from the paper's probe)."""
+    f = replace(f, rl_entropy_start=m.baseline, rl_drop=m.drop_at_decision)
+    if not 0.0 <= f.pass1 <= 1.0 and 0.0 <= m.reward_start <= 1.0:
+        f = replace(f, pass_at_k=((1, m.reward_start), *f.pass_at_k))
+    if not math.isfinite(f.entropy) and math.isfinite(m.baseline):
+        f = replace(f, entropy=m.baseline)
+    return f
 
 
 def _blend(a: Prediction, b: Prediction, w: float) -> Prediction:
@@ -185,8 +224,8 @@ def predict(
     """The best available prediction: fitted on history if a model is given, else the prior; plus the run's
     trajectory when RL has logged enough points."""
     cfg = config or PredictConfig()
-    if monitor is not None and math.isfinite(monitor.baseline):
-        features = replace(features, rl_entropy_start=monitor.baseline, rl_drop=monitor.drop_at_decision)
+    if monitor is not None:
+        features = with_rl_start(features, monitor)
     base = model.predict(features, cfg) if model is not None else prior(features, cfg)
     traj = trajectory(monitor, cfg) if monitor is not None else None
     if traj is None or not math.isfinite(base.estimate):

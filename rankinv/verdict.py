@@ -154,7 +154,8 @@ def _protect(reasons: list[Reason], m: MonitorResult, f: Features | None, cfg: C
     limit = cfg.verdict.protect_headroom
     if f is None or not kills or any(r.metric != "entropy drop" for r in kills) or not f.headroom >= limit:
         return reasons
-    if m.zero_std_excess > 0.1:
+    expected = m.zero_std_expected if math.isfinite(m.zero_std_expected) else f.degenerate_fraction
+    if m.zero_std_now - expected > 0.1 or (math.isfinite(m.zero_std_now) and not math.isfinite(expected)):
         return reasons
     note = "high headroom: entropy drop alone does not kill"
     return [replace(r, grade="watch") if r.grade == "kill" else r for r in reasons] + [

@@ -38,7 +38,10 @@ def test_help_is_light() -> None:
     assert _heavy_after(body) == []
 
 
-@pytest.mark.parametrize("command", ["signal", "runs", "metrics", "arm", "disarm", "notify-test"])
+@pytest.mark.parametrize(
+    "command",
+    ["signal", "runs", "metrics", "arm", "disarm", "notify-test", "rank", "explain", "calibrate"],
+)
 def test_subcommand_help_is_light(command: str) -> None:
     body = (
         "from rankinv.cli import main\n"

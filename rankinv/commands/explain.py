@@ -1,0 +1,91 @@
+"""``rankinv explain RUN``: the monitor → prediction → verdict reasoning for one run, without a daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rankinv.errors import RankinvError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="explain a run's verdict: entropy drop, group signal, predicted pass@10, KILL/CONTINUE/WATCH reasons",
+        description=(
+            "Reads the run's logs (any supported format) and the triage report of its starting checkpoint, then "
+            "runs stage 2, the prediction and the verdict exactly as the daemon would. Works on a bare run "
+            "directory; no daemon or store needed."
+        ),
+    )
+    p.add_argument("run", help="a run directory, or a run name under --root")
+    p.add_argument("--root", help="runs root to resolve a run name in (and to find rankinv.toml)")
+    p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml, else the run's parent's)")
+    p.add_argument("--pin", action="store_true", help="treat the run as pinned CONTINUE (a per-run override)")
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.set_defaults(func=run)
+
+
+def resolve(run: str, root: str | None) -> Path:
+    path = Path(run)
+    if path.is_dir():
+        return path
+    if root is not None and (Path(root) / run).is_dir():
+        return Path(root) / run
+    where = f" under {root}" if root else ""
+    raise RankinvError(f"run {run!r} not found{where}: give a run directory, or --root ROOT with a run name")
+
+
+def config_for(args: argparse.Namespace, run_dir: Path) -> Any:
+    from rankinv.config import find_config, load_config
+
+    if args.config:
+        return load_config(args.config)
+    for folder in ([Path(args.root)] if args.root else []) + [run_dir.parent, run_dir]:
+        found = find_config(folder)
+        if found is not None:
+            return load_config(found)
+    return load_config(None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rankinv.assess import assess, to_dict
+
+    run_dir = resolve(args.run, args.root)
+    result = assess(run_dir, config_for(args, run_dir), pinned=args.pin)
+    if args.json:
+        print(json.dumps(to_dict(result), indent=2))
+        return 0
+    print("\n".join(render(result)))
+    return 0
+
+
+def _f(x: float | None, spec: str = ".3f") -> str:
+    return format(x, spec) if x is not None and math.isfinite(x) else "n/a"
+
+
+def render(a: Any) -> list[str]:
+    """The reasoning as plain lines, top to bottom in the order the verdict used it."""
+    m, p, v = a.monitor, a.prediction, a.verdict
+    slope = m.log_slope
+    lines = [
+        v.audit(a.run),
+        f"  logs: {m.points} entropy points, last step {m.last_step}, restarts {m.restarts}",
+        f"  entropy: baseline {_f(m.baseline)} at step {m.baseline_step}, now {_f(m.entropy_now)}, "
+        f"drop {_f(m.drop_now, '.2f')} (by decision step: {_f(m.drop_at_decision, '.2f')})",
+        "  log-entropy slope/step: " + (f"{slope.slope:+.4f} [{slope.lo:+.4f}, {slope.hi:+.4f}]" if slope else "n/a")
+        + f", floor {_f(m.floor)} projected at step {_f(m.floor_step, '.0f')}",
+        f"  zero-std fraction: {_f(m.zero_std_now, '.2f')} (triage predicted {_f(m.zero_std_expected, '.2f')}); "
+        f"reward {_f(m.reward_start, '.3f')} → {_f(m.reward_now, '.3f')}",
+        f"  triage report: {a.report or 'none found (stage 1 not run for the starting checkpoint)'}",
+        f"  predicted final pass@10: {p}",
+        "    " + ", ".join(f"{k} {_f(val)}" for k, val in p.terms),
+        "  reasons:",
+    ]
+    lines += [f"    [{r.grade}] {r.render()}" for r in v.reasons] or ["    (none)"]
+    if math.isfinite(a.outcome):
+        lines.append(f"  measured final pass@10: {a.outcome:.3f}")
+    return lines
