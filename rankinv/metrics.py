@@ -119,6 +119,7 @@ def _special_name(key: str) -> str | None:
     return None
 
 
+RL_ONLY_PREFIXES = ("actor/", "critic/", "rollout/")  # verl logs only RL runs under these
 GRPO_MARKERS = frozenset({REWARD_MEAN, FRAC_REWARD_ZERO_STD, KL, COMPLETION_LENGTH_MEAN, CLIPPED_RATIO})
 
 
@@ -126,6 +127,8 @@ def kind_from_names(names: set[str] | frozenset[str]) -> str | None:
     """GRPO when RL metrics appear, SFT when only supervised ones do, None when there is nothing to judge."""
     canonical = {canonical_name(n) for n in names}
     if canonical & GRPO_MARKERS or any(n.startswith("reward_mean/") for n in canonical):
+        return "GRPO"
+    if any(n.startswith(RL_ONLY_PREFIXES) for n in names):
         return "GRPO"
     if canonical & {LOSS, "mean_token_accuracy", "eval/loss"}:
         return "SFT"

@@ -32,7 +32,7 @@ def _formats() -> str:
 
 
 def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
-    """(source path, point) for every point readable at the path."""
+    """(source label, point) for every point readable at the path."""
     from pathlib import Path
 
     from rankinv.errors import RankinvError
@@ -46,7 +46,7 @@ def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
         readers = [s.open(path.name) for s in sources]
     else:
         readers = [open_source(path, path.stem, fmt)]
-    return [(f"{r.path} ({r.fmt})", p) for r in readers for p in r.read_new(None)[0]]
+    return [(f"{r.path.name} ({r.fmt})", p) for r in readers for p in r.read_new(None)[0]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +74,8 @@ def _summary(found: list[tuple[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="metric series")
-    for column in ("metric", "points", "steps", "last value", "source"):
+    table.add_column("metric", no_wrap=True)
+    for column in ("points", "steps", "last value", "source"):
         table.add_column(column)
     groups: dict[tuple[str, str], list[Any]] = {}
     for source, point in found:

@@ -2,19 +2,22 @@
 
 A reader hands :func:`tail` its framing (how many leading bytes form complete units: whole lines, whole
 TFRecords) and a consumer; :func:`tail` feeds the consumer only complete units and returns where to resume.
-Cost is proportional to the new bytes, plus one small read of the file's head to notice a replaced file.
+Cost is proportional to the new bytes, plus two small reads (the file's first bytes and the bytes just before the
+saved position) that fingerprint what was already read, to notice a replaced file.
 
 What happens to the file between two reads:
 
 - appended: continue at the saved position;
-- truncated, or replaced in place (size shrank, or its first bytes changed), or replaced by a new file (inode
+- truncated, or rewritten in place (size shrank, or the fingerprint changed), or replaced by a new file (inode
   changed): if the old content still exists next to it (renamed away, like ``train.log`` → ``train.log.1``, or
   copied away, like logrotate's ``copytruncate``) its unread complete units are drained first; then the new content
   is read from the start. Without such a predecessor the consumer is told the content restarted;
-- unchanged: nothing is read beyond the head check.
+- unchanged: nothing is read beyond the fingerprint.
 
-The final unterminated unit of a file is never parsed, even of a rotated one: a partial line can look complete
-(``step:3 - kl:0.`` is a number) and a wrong number is worse than a missing one.
+Limits (the daemon reads every few seconds; logs rotate hourly at most): two rotations between two reads lose
+the middle generation; a log that was still empty at the last read and is copy-truncated before the next looks
+unchanged, so the lines in the copy are not read; lines a process writes to a renamed file after we drained it
+are not read.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Protocol
 from rankinv.errors import RankinvError
 
 HEAD_BYTES = 4096
+MARK_BYTES = 256
 BLOCK_BYTES = 8 << 20
 
 Framing = Callable[[bytes], int]
@@ -109,10 +113,17 @@ def _head_matches(path: Path, offset: Offset) -> bool:
 
 
 def _head(path: Path, position: int) -> str:
-    """Hash of the file's first bytes (up to ``position``): changes when the content is replaced."""
+    """Fingerprint of the content read so far: its first bytes and the bytes just before ``position``.
+
+    It changes when the file is replaced or rewritten in place, and identifies a rotated copy of it.
+    """
+    if not position:
+        return ""
     with path.open("rb") as f:
-        data = f.read(min(position, HEAD_BYTES))
-    return hashlib.sha1(data).hexdigest() if position else ""
+        first = f.read(min(position, HEAD_BYTES))
+        f.seek(max(0, position - MARK_BYTES))
+        last = f.read(min(position, MARK_BYTES))
+    return hashlib.sha1(first + b"\0" + last).hexdigest()
 
 
 def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> None:
@@ -143,16 +154,18 @@ def _find_by_inode(path: Path, inode: int | None) -> Path | None:
 
 
 def _find_copy(path: Path, offset: Offset) -> Path | None:
-    """A rotated copy (``train.log.1``, ``train.log-2026…``) that starts with the bytes we already read."""
-    for sibling in sorted(_siblings(path)):
+    """The newest rotated copy (``train.log.1``, ``train.log-2026…``) holding exactly the bytes we already read."""
+    candidates = []
+    for sibling in _siblings(path):
         if not sibling.name.startswith(path.name) or sibling.suffix in (".gz", ".bz2", ".xz", ".zst"):
             continue
         try:
-            if sibling.stat().st_size >= offset.position and _head_matches(sibling, offset):
-                return sibling
+            st = sibling.stat()
+            if st.st_size >= offset.position and _head_matches(sibling, offset):
+                candidates.append((st.st_mtime_ns, sibling.name, sibling))
         except OSError:
             continue
-    return None
+    return max(candidates)[2] if candidates else None
 
 
 def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer) -> int:
