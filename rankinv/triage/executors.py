@@ -1,0 +1,135 @@
+"""Where a triage runs for the daemon: a local subprocess, or a Slurm GPU job whose report is collected later.
+
+The third way — the training job writing the report itself at each save — is
+:mod:`rankinv.integrations.triage_on_save`. Every executor ends with the same :class:`TriageReport`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rankinv.errors import RankinvError
+from rankinv.triage.report import REPORT_FILENAME, TriageReport, read_report
+
+DEFAULT_SLURM_TEMPLATE = """\
+#!/bin/bash
+#SBATCH --job-name=$job_name
+#SBATCH --output=$log
+#SBATCH --gres=gpu:1
+#SBATCH --time=02:00:00
+set -euo pipefail
+$command
+"""
+
+
+def triage_argv(checkpoint: str | Path, args: Sequence[str], python: str = sys.executable) -> list[str]:
+    """``python -m rankinv triage CHECKPOINT ARGS... --json``."""
+    return [python, "-m", "rankinv", "triage", str(checkpoint), *args, "--json"]
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class LocalExecutor:
+    """Runs the triage CLI as a child process and parses its JSON; a crash there never takes down the caller."""
+
+    def __init__(self, python: str = sys.executable, env: Mapping[str, str] | None = None,
+                 timeout_s: float | None = None) -> None:
+        self.python, self.env, self.timeout_s = python, dict(env or os.environ), timeout_s
+
+    def run(self, checkpoint: str | Path, args: Sequence[str] = ()) -> TriageReport:
+        argv = triage_argv(checkpoint, args, self.python)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=self.env,
+                                  timeout=self.timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise RankinvError(f"triage of {checkpoint} took longer than {self.timeout_s} s; raise the timeout") \
+                from None
+        if proc.returncode != 0:
+            raise RankinvError(f"triage of {checkpoint} failed (exit {proc.returncode}):\n{_tail(proc.stderr)}")
+        return TriageReport.from_json(proc.stdout, f"triage output for {checkpoint}")
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    job_id: str
+    checkpoint: Path
+    report: Path
+    log: Path
+    script: Path
+    submitted_at: float
+
+
+class SlurmExecutor:
+    """Renders an sbatch script from a template, submits it with ``sbatch --parsable``, collects the report.
+
+    Template placeholders (``string.Template``; other ``$VARS`` are left for bash): ``$job_name``,
+    ``$log``, ``$command``, ``$checkpoint``, ``$report``.
+    """
+
+    def __init__(self, template: str | None = None, python: str = sys.executable,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.template = template or DEFAULT_SLURM_TEMPLATE
+        self.python, self.env = python, dict(env or os.environ)
+
+    @classmethod
+    def from_config(cls, template_file: str, **kwargs: object) -> SlurmExecutor:
+        if not template_file:
+            return cls(None, **kwargs)  # type: ignore[arg-type]
+        try:
+            return cls(Path(template_file).read_text(encoding="utf-8"), **kwargs)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise RankinvError(f"[triage] slurm_template {template_file}: cannot read: {exc.strerror}") from None
+
+    def render(self, checkpoint: Path, args: Sequence[str]) -> str:
+        report = checkpoint / REPORT_FILENAME
+        command = shlex.join(triage_argv(checkpoint, [*args, "--output", str(report)], self.python))
+        values = {"job_name": f"rankinv-triage-{checkpoint.name}", "log": str(checkpoint / "rankinv-triage.log"),
+                  "command": command, "checkpoint": shlex.quote(str(checkpoint)), "report": shlex.quote(str(report))}
+        return string.Template(self.template).safe_substitute(values)
+
+    def submit(self, checkpoint: str | Path, args: Sequence[str] = ()) -> SlurmJob:
+        ckpt = Path(checkpoint).resolve()
+        script = ckpt / "rankinv-triage.sbatch"
+        script.write_text(self.render(ckpt, args), encoding="utf-8")
+        submitted = time.time()
+        proc = self._slurm("sbatch", "--parsable", str(script))
+        job_id = proc.stdout.strip().split(";")[0]
+        if not job_id.isdigit():
+            raise RankinvError(f"sbatch returned no job id for {script}: {proc.stdout!r}")
+        return SlurmJob(job_id, ckpt, ckpt / REPORT_FILENAME, ckpt / "rankinv-triage.log", script, submitted)
+
+    def finished(self, job: SlurmJob) -> bool:
+        """True once the job has left the queue."""
+        return self._slurm("squeue", "-h", "-j", job.job_id, "-o", "%T", check=False).stdout.strip() == ""
+
+    def collect(self, job: SlurmJob, timeout_s: float = 3600.0, poll_s: float = 2.0) -> TriageReport:
+        """Wait for the job to leave the queue, then read the report it wrote (newer than the submission)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.finished(job):
+            if time.monotonic() > deadline:
+                raise RankinvError(f"Slurm job {job.job_id} (triage of {job.checkpoint}) still queued or running "
+                                   f"after {timeout_s:.0f} s")
+            time.sleep(poll_s)
+        if not job.report.exists() or job.report.stat().st_mtime < job.submitted_at - 1:
+            log = job.log.read_text(errors="replace") if job.log.exists() else "(no log)"
+            raise RankinvError(f"Slurm job {job.job_id} ended without writing {job.report}; log tail:\n{_tail(log)}")
+        return read_report(job.report)
+
+    def _slurm(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=60, check=False)
+        except FileNotFoundError:
+            raise RankinvError(f"{argv[0]} not found: is Slurm installed on this host?") from None
+        if check and proc.returncode != 0:
+            raise RankinvError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc
