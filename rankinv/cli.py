@@ -18,6 +18,7 @@ from rankinv.errors import RankinvError
 # Order is the order shown in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "signal",
+    "triage",
     "rank",
     "explain",
     "calibrate",

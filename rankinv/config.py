@@ -44,6 +44,18 @@ class TriageConfig:
     min_headroom: float = setting(1.0, "flag when mean pass rate / p*(g) is below this")
     max_degenerate_fraction: float = setting(0.75, "flag when the expected share of degenerate groups is above this")
     allow_code_exec: bool = setting(False, "run generated code against unit tests (NOT a security sandbox)")
+    prompts: str = setting("", "prompt set to triage with: a JSONL path, humaneval, or a bundled name (toy-add)")
+    reward: str = setting("auto", "tests, exact, normalized, or a TRL reward function as module:function")
+    pass_threshold: float = setting(0.5, "a rollout passes when its reward is at least this (rewards are 0/1)")
+    backend: str = setting("auto", "auto (vLLM when installed with a GPU), transformers or vllm")
+    batch_size: int = setting(32, "rollouts per generate call (transformers backend)")
+    flag_entropy: str = setting("rollout", "entropy the tau_h flag reads: rollout (exact, else Monte-Carlo) or probe")
+    exec_timeout_s: float = setting(10.0, "wall-clock limit per executed sample, seconds")
+    exec_memory_mb: int = setting(1024, "address-space limit per executed sample, MiB")
+    slurm_template: str = setting(
+        "", "sbatch template file for triage on a GPU node (empty: built-in); $job_name $log $command are filled in"
+    )
+
 
 
 @dataclass(frozen=True)

@@ -315,3 +315,20 @@ def run_grpo_subprocess(
             tail = (out / "train.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"GRPO job failed with exit code {code}:\n{tail}")
     return proc
+
+
+# --- Triage helpers (issue #4) ------------------------------------------------------------------------------------
+
+
+def valid_answer_reward(prompts: Sequence[str], completions: Sequence[str], **kwargs: Any) -> list[float]:
+    """:func:`task_reward` for the default :class:`ToyTask` as a plain module-level function, so it can be named
+    as ``tests/support/tinylm.py:valid_answer_reward`` (rankinv triage's ``module:function`` reward)."""
+    return task_reward()(prompts, completions, **kwargs)
+
+
+def write_prompts_jsonl(path: str | Path, task: ToyTask | None = None) -> Path:
+    """The task's prompts as a triage prompt set: id, prompt and the canonical answer."""
+    task = task or ToyTask()
+    lines = [json.dumps({"id": f"p{i}", "prompt": p, "answer": a}) for i, (p, a) in enumerate(task.answers().items())]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
