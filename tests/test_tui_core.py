@@ -1,0 +1,165 @@
+"""TUI tier 1: the pure parts (columns, formatting, plots, alerts, store polling) without Textual running."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from rankinv.tui import alerts, attach, columns, plot
+from rankinv.tui import format as fmt
+from rankinv.tui.poller import StorePoller, read_detail
+from rankinv.tui.widgets.reasons_list import reason_line
+from rankinv.tui.widgets.triage_summary import pass_at_k, pass_rates
+
+from rankinv.store import Candidate, Store, StoreError
+from tests.support.tui_seed import TRIAGE_CKPT, make_store
+
+BASE = Candidate(
+    subject="r", run="r", checkpoint=None, kind="grpo", step=10, status="running", job_id=None, job_state=None,
+    triage_state=None, pre_rl_entropy=None, pass1=None, headroom=None, expected_variance=None,
+    degenerate_fraction=None, flagged=False, live_entropy=None, entropy_drop=None, zero_std_fraction=None,
+    predicted=None, predicted_lo=None, predicted_hi=None, basis=None, verdict=None, verdict_id=None,
+    verdict_summary=None, confidence=None, acknowledged=False, pinned=False, opt_out=False,
+)
+
+
+def cand(**kw: object) -> Candidate:
+    return dataclasses.replace(BASE, **kw)  # type: ignore[arg-type]
+
+
+def test_columns_collapse_by_priority_and_keep_the_essentials() -> None:
+    wide = columns.fitting(200)
+    assert [c.key for c in wide] == [c.key for c in columns.COLUMNS]
+    narrow = [c.key for c in columns.fitting(78)]
+    assert {"run", "predicted", "verdict", "headroom", "drop"} <= set(narrow)
+    assert "basis" not in narrow and "kind" not in narrow
+    assert sum(c.width + columns.PADDING for c in columns.fitting(78)) <= 78
+    assert [c.key for c in columns.fitting(10)] == ["run", "predicted", "verdict"]  # never fewer
+
+
+def test_sorting_puts_missing_values_last_either_way() -> None:
+    rows = [cand(subject="a", headroom=2.0), cand(subject="b"), cand(subject="c", headroom=0.5)]
+    assert [c.subject for c in columns.ordered(rows, "headroom", False)] == ["c", "a", "b"]
+    assert [c.subject for c in columns.ordered(rows, "headroom", True)] == ["a", "c", "b"]
+    assert [c.subject for c in columns.ordered(rows, None, False)] == ["a", "b", "c"]  # the store's ranking
+
+
+def test_filter_matches_run_verdict_and_state() -> None:
+    rows = [cand(subject="grpo-x", run="grpo-x", verdict="KILL"), cand(subject="sft-y", run="sft-y", flagged=True)]
+    assert [c.subject for c in columns.matching(rows, "kill")] == ["grpo-x"]
+    assert [c.subject for c in columns.matching(rows, "FLAG")] == ["sft-y"]
+    assert len(columns.matching(rows, "  ")) == 2
+
+
+def test_sort_key_cycles_through_visible_columns_back_to_ranking() -> None:
+    visible = columns.fitting(60)
+    seen, key = [], None
+    for _ in range(len(visible) + 1):
+        key = columns.next_sort(key, visible)
+        seen.append(key)
+    assert seen[-1] is None and seen[:-1] == [c.key for c in visible]
+
+
+def test_formatting_reads_without_colour() -> None:
+    assert fmt.interval(0.62, 0.57, 0.67) == "0.62±0.05"
+    assert fmt.interval(0.62, None, None) == "0.62"
+    assert fmt.interval(float("nan"), 0, 1) == fmt.DASH
+    assert fmt.verdict_text("KILL").plain == "✖ KILL"
+    assert fmt.verdict_text("continue", pinned=True, acknowledged=True).plain == "✔ CONTINUE pin ack"
+    assert fmt.verdict_name(cand(flagged=True)) == "FLAG"
+    assert fmt.ago(1000.0, 1000.0 + 3 * 3600 + 5) == "3h"
+    assert fmt.ago(1000.0, 999.0) == "0s"
+    assert fmt.job(cand(job_id="77", job_state="PENDING")) == "77 PD"
+    assert fmt.candidate_label(cand(run="sft", checkpoint="/r/sft/checkpoint-40")) == "sft@checkpoint-40"
+
+
+def test_curve_draws_points_window_and_threshold() -> None:
+    text = plot.curve([0, 50, 100, 150], [1.0, 0.8, 0.6, 0.4], 40, 6, window=(10, 150), hline=0.5).plain
+    grid = [line[8:] for line in text.splitlines()[:6]]
+    assert sum(line.count("•") for line in grid) == 4
+    assert any("┄" in line for line in grid)  # the threshold
+    assert all(line[39] in "│•┄" for line in grid)  # the decision step is the right edge
+    assert plot.curve([], [], 40, 6).plain == "no data yet"
+    assert plot.curve([1, 2], [float("nan"), float("nan")], 40, 6).plain == "no data yet"
+
+
+def test_histogram_counts_every_value_once() -> None:
+    text = plot.histogram([0.0, 0.05, 0.5, 1.0, 0.99], bins=10).plain
+    counts = [int(line.rsplit(" ", 1)[1]) for line in text.splitlines()]
+    assert counts == [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+    assert plot.sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == plot.BLOCKS
+
+
+def test_triage_fields_are_read_defensively() -> None:
+    report = {"prompts": [{"pass_rate": 0.5}, {"passes": 3, "samples": 4}, {"id": "no numbers"}, "junk"],
+              "metrics": {"pass_at_k": {"1": {"estimate": 0.2}, "8": 0.6, "x": 1}}}
+    assert pass_rates(report) == [0.5, 0.75]
+    assert pass_at_k(report) == [(1, 0.2), (8, 0.6)]
+    assert pass_rates({}) == [] and pass_at_k({"metrics": None}) == []
+
+
+def test_reason_line_uses_whatever_fields_exist() -> None:
+    line = reason_line({"metric": "entropy_drop", "value": 0.64, "threshold": 0.5, "window": [10, 150]})
+    assert line == "entropy_drop 0.64 vs 0.5 (steps 10–150)"
+    assert reason_line({}) == "?"
+
+
+def test_alerts_fire_once_for_new_kill_or_flag_only() -> None:
+    first = (cand(subject="a", verdict="KILL", verdict_id=1),)
+    seen, fresh = alerts.new_alerts(None, first)
+    assert fresh == [] and seen == {1}  # verdicts already there at start-up do not alert
+    later = (
+        *first,
+        cand(subject="b", run="b", verdict="KILL", verdict_id=2),
+        cand(subject="c", verdict="WATCH", verdict_id=3),
+        cand(subject="d", verdict="FLAG", verdict_id=4, acknowledged=True),
+    )
+    seen, fresh = alerts.new_alerts(seen, later)
+    assert [c.subject for c in fresh] == ["b"] and seen == {1, 2, 3, 4}
+    assert alerts.new_alerts(seen, later)[1] == []
+    osc9 = alerts.AlertChannel("osc9").encode(*alerts.alert_text(fresh[0]))
+    assert osc9.startswith(b"\x1b]9;rankinv \xe2\x9c\x96 KILL b") and osc9.endswith(b"\x07")
+    assert alerts.AlertChannel("osc9", tmux=True, passthrough=False).encode("t", "b") == b"\x07"
+
+
+def test_poller_reads_only_when_the_store_changes(tmp_path: Path) -> None:
+    clock = [0.0]
+    poller = StorePoller(tmp_path / "s.sqlite", max_age=5.0, clock=lambda: clock[0])
+    with pytest.raises(StoreError, match="rankinv daemon"):
+        poller.poll()
+    make_store(tmp_path / "s.sqlite")
+    first = poller.poll()
+    assert first is not None and len(first.candidates) == 4
+    assert poller.poll() is None
+    with Store.open(tmp_path / "s.sqlite") as writer:
+        assert isinstance(writer, Store)
+        writer.upsert_run("new", "/runs/new", kind="grpo")
+    assert poller.poll() is not None
+    assert poller.poll() is None
+    clock[0] = 6.0  # stale: re-read anyway so a dead daemon's heartbeat is noticed
+    assert poller.poll() is not None
+    poller.close()
+
+
+def test_detail_reads_curves_triage_verdicts_and_audit(tmp_path: Path) -> None:
+    path = make_store(tmp_path / "s.sqlite")
+    with Store.open(path, readonly=True) as store:
+        assert isinstance(store, Store)
+        bad = next(c for c in store.snapshot().candidates if c.subject == "grpo-bad")
+        ckpt = next(c for c in store.snapshot().candidates if c.checkpoint == TRIAGE_CKPT)
+    detail = read_detail(path, bad)
+    assert set(detail.series) == {"entropy", "reward_mean", "frac_reward_zero_std"}
+    assert detail.triage is not None and detail.triage["group_size"] == 8  # the parent checkpoint's report
+    assert [v.decision for v in detail.verdicts] == ["KILL"] and detail.actions[0].kind == "kill"
+    detail = read_detail(path, ckpt)
+    assert detail.series == {} and detail.verdicts[0].decision == "FLAG"
+
+
+def test_missing_daemon_control_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(attach, "CONTROL", "rankinv.daemon.no_such_control")
+    with pytest.raises(attach.DaemonUnavailableError, match="--no-daemon"):
+        attach.attach(tmp_path)
+    assert attach._pid({"running": True, "pid": 12}) == 12
+    assert attach._pid({"running": False, "pid": 12}) is None
+    assert attach._pid(None) is None

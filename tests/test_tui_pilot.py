@@ -1,0 +1,247 @@
+"""TUI tier 2: Pilot drives the app from make_app(...) on a real SQLite store; we assert on the messages the
+app posts, then on widget state. Live updates are written to the store while the app runs."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rankinv.tui.app import RankinvApp, make_app
+from rankinv.tui.messages import (
+    AlertSent,
+    CommandQueued,
+    DetailLoaded,
+    SnapshotTaken,
+    StoreUnavailable,
+    VerdictIssued,
+)
+from rankinv.tui.screens.confirm import ConfirmScreen
+from rankinv.tui.screens.detail import DetailScreen
+from rankinv.tui.screens.help import HelpScreen
+from rankinv.tui.widgets.candidates_table import CandidatesTable
+from rankinv.tui.widgets.curve_plot import CurvePlot
+from rankinv.tui.widgets.status_bar import StatusBar
+from textual.message import Message
+from textual.pilot import Pilot
+
+from rankinv.store import Store
+from tests.support.tui_seed import make_store
+
+RANKED = ["grpo-good", "sft-a@/runs/sft-a/checkpoint-100", "sft-a@/runs/sft-a/checkpoint-200", "grpo-bad"]
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on a fresh event loop (no async pytest plugin needed); fixtures pass through."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
+    """Wait on a condition with a generous deadline (never a fixed sleep as the assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def app_for(tmp_path: Path, **kw: object) -> RankinvApp:
+    store = make_store(tmp_path / "store.sqlite")
+    options: dict[str, object] = {"manage_daemon": False, "alerts_on": False, "poll_interval": 0.05}
+    options.update(kw)
+    return make_app(tmp_path, store_path=store, **options)  # type: ignore[arg-type]
+
+
+def table(app: RankinvApp) -> CandidatesTable:
+    return app.main.query_one(CandidatesTable)
+
+
+def subjects(app: RankinvApp) -> list[str]:
+    return [c.subject for c in table(app).shown]
+
+
+def writer(app: RankinvApp) -> Store:
+    store = Store.open(app.store_path)
+    assert isinstance(store, Store)
+    return store
+
+
+def pending(app: RankinvApp) -> list[tuple[str, str | None, str | None]]:
+    with writer(app) as store:
+        return [(c.kind, c.run, c.source) for c in store.pending_commands()]  # type: ignore[attr-defined]
+
+
+@sync
+async def test_ranked_rows_arrive_as_a_snapshot_message(tmp_path: Path) -> None:
+    seen: list[Message] = []
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(m, SnapshotTaken) for m in seen), "a SnapshotTaken message")
+        snap = next(m for m in seen if isinstance(m, SnapshotTaken)).snapshot
+        assert [c.subject for c in snap.candidates] == RANKED
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        assert table(app).row_count == 4
+        assert "inotify" in str(app.main.query_one(StatusBar).render())
+
+
+@sync
+async def test_a_daemon_commit_shows_up_live(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        with writer(app) as store:
+            store.upsert_run("grpo-new", "/runs/grpo-new", kind="grpo", job_id="4200", job_state="RUNNING")
+            store.put_prediction("grpo-new", None, step=20, value=0.91, lo=0.85, hi=0.97, basis="prior")
+        await wait_for(pilot, lambda: subjects(app)[:1] == ["grpo-new"], "the new best run on top")
+        assert table(app).get_row_at(0)[0] == "grpo-new"
+
+
+@sync
+async def test_acting_keys_queue_commands_for_the_daemon(tmp_path: Path) -> None:
+    seen: list[Message] = []
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await pilot.press("c")  # pin continue on the top row (grpo-good)
+        await wait_for(pilot, lambda: any(isinstance(m, CommandQueued) for m in seen), "CommandQueued")
+        await pilot.press("ctrl+end", "a", "r")  # acknowledge and re-triage grpo-bad
+        await wait_for(pilot, lambda: sum(isinstance(m, CommandQueued) for m in seen) == 3, "three commands")
+        expected = [("pin", "grpo-good", "tui"), ("ack", "grpo-bad", "tui"), ("retriage", "grpo-bad", "tui")]
+        assert pending(app) == expected
+
+
+@sync
+async def test_kill_needs_arming_and_confirmation(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await pilot.press("ctrl+end", "k")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmScreen)  # dry-run: the key is off
+        assert app.main.check_action("kill", ()) is None
+        with writer(app) as store:
+            store.set_health(armed=True)  # the daemon reports it was armed
+        await wait_for(pilot, lambda: app.main.armed, "armed in the status")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "dialog closed")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: pending(app) == [("kill", "grpo-bad", "tui")], "one kill command")
+
+
+@sync
+async def test_arm_asks_first_then_writes_the_command(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        await pilot.press("escape")
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: pending(app) == [("arm", None, "tui")], "the arm command")
+
+
+@sync
+async def test_readonly_session_writes_nothing(tmp_path: Path) -> None:
+    app = app_for(tmp_path, readonly=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        with writer(app) as store:
+            store.set_health(armed=True)
+        await wait_for(pilot, lambda: app.main.armed, "armed in the status")
+        await pilot.press("c", "a", "r", "A", "k")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert all(app.main.check_action(a, ()) is None for a in ("kill", "pin", "ack", "arm", "retriage"))
+        assert pending(app) == []
+        assert "read-only" in str(app.main.query_one(StatusBar).render())
+
+
+@sync
+async def test_no_daemon_mode_is_read_only(tmp_path: Path) -> None:
+    app = app_for(tmp_path, no_daemon=True, manage_daemon=None)
+    assert app.readonly and not app.manage_daemon
+
+
+@sync
+async def test_filter_and_sort(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await pilot.press("slash", *"kill", "enter")
+        await wait_for(pilot, lambda: subjects(app) == ["grpo-bad"], "only the KILL row")
+        assert "1/4 rows" in str(app.main.query_one(StatusBar).render())
+        await pilot.press("slash", "ctrl+u", "enter")  # clear the filter
+        await wait_for(pilot, lambda: len(subjects(app)) == 4, "all rows back")
+        await pilot.press("s")  # first column: run name, ascending
+        await wait_for(pilot, lambda: table(app).sort_key == "run", "sorted by run")
+        assert subjects(app) == sorted(RANKED)
+        await pilot.click(CandidatesTable, offset=(2, 0))  # clicking the same header reverses
+        await wait_for(pilot, lambda: table(app).sort_reverse, "reversed by header click")
+        assert subjects(app) == sorted(RANKED, reverse=True)
+
+
+@sync
+async def test_detail_help_and_back(tmp_path: Path) -> None:
+    seen: list[Message] = []
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 40), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await pilot.press("ctrl+end", "enter")
+        await wait_for(pilot, lambda: any(isinstance(m, DetailLoaded) for m in seen), "DetailLoaded")
+        assert isinstance(app.screen, DetailScreen)
+        detail = next(m for m in seen if isinstance(m, DetailLoaded)).detail
+        assert detail.candidate.subject == "grpo-bad" and detail.actions[0].dry_run
+        entropy = app.screen.query_one("#curve-entropy", CurvePlot)
+        await wait_for(pilot, lambda: entropy.series is not None, "the entropy curve")
+        assert entropy.window == (10, 150) and entropy.threshold == pytest.approx(0.4 * (1 - 0.64 / 15) * 0.5)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await pilot.press("escape", "escape")
+        await wait_for(pilot, lambda: app.screen is app.main, "back on the main screen")
+
+
+@sync
+async def test_new_kill_raises_a_terminal_alert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TMUX", "KITTY_WINDOW_ID", "VTE_VERSION"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TERM_PROGRAM", "WezTerm")
+    seen: list[Message] = []
+    app = app_for(tmp_path, alerts_on=True)
+    async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED and app.alert_channel.protocol == "osc9", "ready")
+        assert app.alerts_sent == []  # verdicts already there at start do not alert
+        with writer(app) as store:
+            store.put_verdict("grpo-good", None, step=170, decision="KILL", confidence=0.9, stage="2",
+                              summary="zero-std 0.95 > 0.90 for 20 steps", reasons=[])
+        await wait_for(pilot, lambda: any(isinstance(m, AlertSent) for m in seen), "AlertSent")
+        issued = [m for m in seen if isinstance(m, VerdictIssued)]
+        assert [m.candidate.run for m in issued] == ["grpo-good"]
+        assert app.alerts_sent == [b"\x1b]9;rankinv \xe2\x9c\x96 KILL grpo-good: zero-std 0.95 > 0.90 for 20 steps\x07"]
+
+
+@sync
+async def test_missing_store_is_reported_then_picked_up(tmp_path: Path) -> None:
+    seen: list[Message] = []
+    path = tmp_path / "later.sqlite"
+    app = make_app(tmp_path, store_path=path, manage_daemon=False, alerts_on=False, poll_interval=0.05)
+    async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(m, StoreUnavailable) for m in seen), "StoreUnavailable")
+        assert "no store yet" in str(app.main.query_one(StatusBar).render())
+        make_store(path)
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "rows once the daemon created the store")
+        assert "no store yet" not in str(app.main.query_one(StatusBar).render())

@@ -1,0 +1,231 @@
+"""The ``rankinv watch`` app and :func:`make_app`, the one factory the CLI, the tests and the benchmark use.
+
+Data flow: a worker thread polls the store's change counter and posts :class:`SnapshotTaken`; the app hands
+the snapshot down to the screens as attributes; keys bubble up as :class:`CommandRequested`, which another
+worker writes to the store for the daemon. No thread ever touches a widget.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rankinv.tui import alerts, attach
+from rankinv.tui.messages import (
+    AlertSent,
+    CommandFailed,
+    CommandQueued,
+    CommandRequested,
+    DaemonAttached,
+    DaemonUnavailable,
+    SnapshotTaken,
+    StoreUnavailable,
+    VerdictIssued,
+)
+from rankinv.tui.poller import StorePoller
+from rankinv.tui.screens.detail import DetailScreen, Thresholds
+from rankinv.tui.screens.help import HelpScreen
+from rankinv.tui.screens.main import MainScreen
+from rankinv.tui.widgets.status_bar import StatusBar
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import get_current_worker
+
+from rankinv.config import Config, find_config, load_config
+from rankinv.store import Candidate, Store, StoreError, store_path_for
+
+
+class RankinvApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "rankinv watch"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        root: Path,
+        store_path: Path,
+        config: Config,
+        *,
+        readonly: bool,
+        manage_daemon: bool,
+        state_dir: Path | None,
+        poll_interval: float,
+        clock: Callable[[], float],
+        alerts_on: bool,
+    ) -> None:
+        super().__init__()
+        self.root, self.store_path, self.config = root, store_path, config
+        self.readonly, self.manage_daemon, self.state_dir = readonly, manage_daemon, state_dir
+        self.poll_interval, self.clock, self.alerts_on = poll_interval, clock, alerts_on
+        self.main = MainScreen(readonly=readonly)
+        self.alert_channel = alerts.AlertChannel("bell")
+        self.alerts_sent: list[bytes] = []
+        self._seen_verdicts: set[int] | None = None
+        self._stop = threading.Event()
+        self._store_note = ""
+
+    def get_default_screen(self) -> MainScreen:
+        return self.main
+
+    def on_mount(self) -> None:
+        self._poll_store()
+        if self.manage_daemon:
+            self._attach_daemon()
+        if self.alerts_on:
+            self._resolve_alerts()
+
+    def on_unmount(self) -> None:
+        self._stop.set()  # wakes the poller at once, so no thread outlives the app
+
+    # -- workers (threads: they only post messages) --------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll", name="store-poller")
+    def _poll_store(self) -> None:
+        worker = get_current_worker()
+        poller = StorePoller(self.store_path)
+        try:
+            while not worker.is_cancelled and not self._stop.is_set():
+                try:
+                    snapshot = poller.poll()
+                except StoreError as exc:
+                    self.post_message(StoreUnavailable(str(exc)))
+                else:
+                    if snapshot is not None:
+                        self.post_message(SnapshotTaken(snapshot))
+                self._stop.wait(self.poll_interval)
+        finally:
+            poller.close()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="daemon", name="attach-daemon")
+    def _attach_daemon(self) -> None:
+        try:
+            self.post_message(DaemonAttached(attach.attach(self.root, self.state_dir)))
+        except attach.DaemonUnavailableError as exc:
+            self.post_message(DaemonUnavailable(str(exc)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="alerts", name="resolve-alerts")
+    def _resolve_alerts(self) -> None:
+        self.alert_channel = alerts.resolve_channel(self.config.notify.terminal_protocol)
+
+    @work(thread=True, exit_on_error=False, group="commands", name="queue-command")
+    def _queue_command(self, kind: str, run: str | None, args: dict[str, object]) -> None:
+        try:
+            with Store.open(self.store_path) as store:
+                assert isinstance(store, Store)
+                command_id = store.put_command(kind, run, args, source="tui")
+        except StoreError as exc:
+            self.post_message(CommandFailed(kind, run, str(exc)))
+            return
+        self.post_message(CommandQueued(command_id, kind, run))
+
+    # -- messages up ---------------------------------------------------------------------------------------
+    @on(SnapshotTaken)
+    def _snapshot(self, message: SnapshotTaken) -> None:
+        snapshot = message.snapshot
+        self.main.now = self.clock()
+        self.main.snapshot = snapshot
+        self._seen_verdicts, fresh = alerts.new_alerts(self._seen_verdicts, snapshot.candidates)
+        for candidate in fresh:
+            self.post_message(VerdictIssued(candidate))
+        if isinstance(self.screen, DetailScreen):
+            subject = self.screen.candidate.subject if self.screen.candidate else None
+            updated = next((c for c in snapshot.candidates if c.subject == subject), None)
+            if updated is not None:
+                self.screen.candidate = updated
+
+    @on(StoreUnavailable)
+    def _store_unavailable(self, message: StoreUnavailable) -> None:
+        self.main.query_one(StatusBar).store_note = message.reason
+
+    @on(DaemonAttached)
+    def _daemon_attached(self, message: DaemonAttached) -> None:
+        self.main.query_one(StatusBar).daemon_note = message.status
+
+    @on(DaemonUnavailable)
+    def _daemon_unavailable(self, message: DaemonUnavailable) -> None:
+        self.main.query_one(StatusBar).daemon_note = "not available"
+        self.notify(message.reason, title="daemon", severity="warning", timeout=10)
+
+    @on(CommandRequested)
+    def _command_requested(self, message: CommandRequested) -> None:
+        if self.readonly:
+            self.notify("read-only session: keys that act are off", severity="warning")
+            return
+        self._queue_command(message.kind, message.run, dict(message.args))
+
+    @on(CommandQueued)
+    def _command_queued(self, message: CommandQueued) -> None:
+        target = f" {message.run}" if message.run else ""
+        self.notify(f"queued {message.kind}{target} (#{message.command_id}); the daemon applies it")
+
+    @on(CommandFailed)
+    def _command_failed(self, message: CommandFailed) -> None:
+        self.notify(f"{message.kind} not sent: {message.reason}", severity="error", timeout=10)
+
+    @on(VerdictIssued)
+    def _verdict_issued(self, message: VerdictIssued) -> None:
+        title, body = alerts.alert_text(message.candidate)
+        data = self.alert_channel.encode(title, body)
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data.decode("utf-8"))  # through Textual's writer, never around it
+        self.alerts_sent.append(data)
+        self.notify(body, title=title, severity="error" if message.candidate.verdict == "KILL" else "warning")
+        self.post_message(AlertSent(title, data))
+
+    # -- navigation ----------------------------------------------------------------------------------------
+    def open_detail(self, candidate: Candidate) -> None:
+        self.push_screen(DetailScreen(candidate, self.store_path, _thresholds(self.config)))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(readonly=self.readonly))
+
+
+def _thresholds(config: Config) -> Thresholds:
+    m = config.monitor
+    return Thresholds(m.baseline_step, m.decision_step, m.tau_2, config.verdict.max_zero_std)
+
+
+def make_app(
+    root: str | Path,
+    *,
+    store_path: str | Path | None = None,
+    state_dir: str | Path | None = None,
+    readonly: bool = False,
+    no_daemon: bool = False,
+    manage_daemon: bool | None = None,
+    poll_interval: float = 0.3,
+    clock: Callable[[], float] = time.time,
+    alerts_on: bool | None = None,
+    config: Config | None = None,
+) -> RankinvApp:
+    """The TUI for runs root ``root``.
+
+    ``no_daemon`` views the store read-only and never starts a daemon; ``readonly`` keeps the daemon but turns
+    off every key that acts. ``manage_daemon`` (default: not ``no_daemon``) finds or starts the daemon; tests
+    that play the daemon themselves pass False. ``clock`` freezes "time ago" strings for snapshots.
+    """
+    root_path = Path(root).expanduser()
+    state = Path(state_dir).expanduser() if state_dir else None
+    cfg = config if config is not None else load_config(find_config(root_path))
+    return RankinvApp(
+        root_path,
+        Path(store_path) if store_path else store_path_for(root_path, state),
+        cfg,
+        readonly=readonly or no_daemon,
+        manage_daemon=not no_daemon if manage_daemon is None else manage_daemon,
+        state_dir=state,
+        poll_interval=poll_interval,
+        clock=clock,
+        alerts_on=cfg.notify.terminal if alerts_on is None else alerts_on,
+    )
+
+
+__all__ = ["RankinvApp", "make_app"]

@@ -1,0 +1,93 @@
+"""Messages that flow up: small dataclasses named for what happened.
+
+Worker threads only ever *post* these (``post_message`` is thread-safe); handlers on the UI thread update
+widgets. :class:`SnapshotTaken` coalesces: if the UI falls behind, only the newest snapshot is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rankinv.tui.poller import Detail
+from textual.message import Message
+
+from rankinv.store import Candidate, Snapshot
+
+
+@dataclass
+class SnapshotTaken(Message):
+    """The store changed (or went stale) and was read in one transaction."""
+
+    snapshot: Snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotTaken)
+
+
+@dataclass
+class StoreUnavailable(Message):
+    """The store cannot be read (not created yet, wrong schema, locked); the reason says what to do."""
+
+    reason: str
+
+
+@dataclass
+class DetailLoaded(Message):
+    detail: Detail
+
+
+@dataclass
+class DetailFailed(Message):
+    reason: str
+
+
+@dataclass
+class CommandQueued(Message):
+    """A key's command was written to the store for the daemon to act on."""
+
+    command_id: int
+    kind: str
+    run: str | None
+
+
+@dataclass
+class CommandFailed(Message):
+    kind: str
+    run: str | None
+    reason: str
+
+
+@dataclass
+class DaemonAttached(Message):
+    """The daemon for this root is running (found, or started detached)."""
+
+    status: str
+
+
+@dataclass
+class DaemonUnavailable(Message):
+    reason: str
+
+
+@dataclass
+class VerdictIssued(Message):
+    """A new KILL or FLAG verdict appeared since the last snapshot (raises a desktop alert)."""
+
+    candidate: Candidate
+
+
+@dataclass
+class AlertSent(Message):
+    """A desktop alert went to the terminal (``data`` is what was written; a bell when nothing better passes)."""
+
+    title: str
+    data: bytes
+
+
+@dataclass
+class CommandRequested(Message):
+    """A key asked for a command (``ack``, ``pin``, ``unpin``, ``arm``, ``disarm``, ``kill``, ``retriage``)."""
+
+    kind: str
+    run: str | None
+    args: dict[str, object]

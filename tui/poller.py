@@ -1,0 +1,92 @@
+"""Reading the store off the UI thread: a change-counter poll for snapshots, and one-shot detail reads.
+
+No Textual here. Each instance owns its own read-only SQLite connection, so it must be created and used in
+the one thread that polls (the app's worker).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rankinv import metrics
+from rankinv.store import ActionRecord, Candidate, Series, Snapshot, Store, StoreError, VerdictRecord
+
+CURVES = (metrics.ENTROPY, metrics.REWARD_MEAN, metrics.FRAC_REWARD_ZERO_STD)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """Everything the detail screen shows for one candidate, read in one go."""
+
+    candidate: Candidate
+    series: dict[str, Series]
+    triage: dict[str, Any] | None
+    verdicts: tuple[VerdictRecord, ...]
+    actions: tuple[ActionRecord, ...]
+
+
+class StorePoller:
+    """``poll()`` returns a new :class:`Snapshot` when the daemon committed since the last one, else None.
+
+    ``PRAGMA data_version`` is the cheap part; the snapshot is read only when it moves, or every ``max_age``
+    seconds regardless so that daemon liveness (a heartbeat going stale) is noticed without any commit.
+    """
+
+    def __init__(self, path: Path, *, max_age: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        self.path, self.max_age, self.clock = path, max_age, clock
+        self._store: Store | None = None
+        self._version: int | None = None
+        self._read_at = 0.0
+
+    def poll(self) -> Snapshot | None:
+        """Raises :class:`StoreError` while the store cannot be read (then retries on the next call)."""
+        try:
+            store = self._open()
+            version = store.data_version()
+            stale = self.clock() - self._read_at >= self.max_age
+            if version == self._version and not stale:
+                return None
+            snapshot = store.snapshot()
+        except StoreError:
+            self.close()
+            raise
+        except sqlite3.Error as exc:  # a locked or half-migrated file: say so, reopen next time
+            self.close()
+            raise StoreError(f"{self.path}: cannot read the store ({exc}); retrying") from exc
+        self._version, self._read_at = version, self.clock()
+        return snapshot
+
+    def _open(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.path, readonly=True)
+            self._version = None
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def read_detail(path: Path, candidate: Candidate) -> Detail:
+    """Curves, triage report, verdict history and audit log of one candidate (one short-lived connection)."""
+    with Store.open(path, readonly=True) as store:
+        assert isinstance(store, Store)
+        triage_source = candidate.checkpoint or _parent(store, candidate.run)
+        return Detail(
+            candidate=candidate,
+            series=store.series(candidate.run, CURVES) if candidate.checkpoint is None else {},
+            triage=store.triage_report(triage_source) if triage_source else None,
+            verdicts=tuple(v for v in store.verdicts(candidate.run) if v.subject == candidate.subject),
+            actions=store.actions(candidate.run),
+        )
+
+
+def _parent(store: Store, run: str) -> str | None:
+    record = store.run(run)
+    return record.parent if record else None

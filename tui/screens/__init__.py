@@ -1,0 +1,1 @@
+"""Screens: the ranking (main), one candidate (detail), and the modal help, confirm and filter dialogs."""

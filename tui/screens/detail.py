@@ -1,0 +1,126 @@
+"""One candidate: its curves with the stage-2 window and thresholds, triage summary, reasons and audit log.
+
+The data is read in a worker thread (``_load``) and arrives as one :class:`DetailLoaded` message; the app
+sets ``candidate`` again on every snapshot, which re-reads, so the screen stays live.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rankinv.tui import format as fmt
+from rankinv.tui.messages import DetailFailed, DetailLoaded
+from rankinv.tui.poller import Detail, read_detail
+from rankinv.tui.widgets.action_history import ActionHistory
+from rankinv.tui.widgets.curve_plot import CurvePlot
+from rankinv.tui.widgets.reasons_list import ReasonsList
+from rankinv.tui.widgets.triage_summary import TriageSummary
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from rankinv import metrics
+from rankinv.store import Candidate, StoreError
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What the plots draw, from the configuration: the stage-2 window and its kill thresholds."""
+
+    baseline_step: int = 10
+    decision_step: int = 150
+    tau_2: float = 0.5
+    max_zero_std: float = 0.9
+
+
+def _entropy_line(detail: Detail, t: Thresholds) -> float | None:
+    """The entropy a τ₂ drop from the baseline reaches: the first logged value at or after s0, times (1 − τ₂)."""
+    s = detail.series.get(metrics.ENTROPY)
+    if s is None:
+        return None
+    after = (v for step, v in zip(s.steps, s.values, strict=False) if step >= t.baseline_step and math.isfinite(v))
+    base = next(after, None)
+    return None if base is None else base * (1 - t.tau_2)
+
+
+def headline(c: Candidate) -> str:
+    pred = fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi)
+    verdict = fmt.verdict_text(fmt.verdict_name(c)).plain
+    return (
+        f"{fmt.candidate_label(c)}  [{fmt.KINDS.get(c.kind, c.kind)}]  step {c.step or fmt.DASH}  "
+        f"pass@10 {pred} ({c.basis or 'no prediction'})  {verdict}  job {fmt.job(c)}"
+    )
+
+
+class DetailScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "back")]
+
+    candidate: reactive[Candidate | None] = reactive(None, init=False)
+
+    def __init__(self, candidate: Candidate, store_path: Path, thresholds: Thresholds) -> None:
+        super().__init__()
+        self.store_path, self.thresholds = store_path, thresholds
+        self.set_reactive(DetailScreen.candidate, candidate)
+        self.detail: Detail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(headline(self.candidate) if self.candidate else "", id="headline")
+        with VerticalScroll(id="detail-body"):
+            yield CurvePlot("entropy (nats)", id="curve-entropy", classes="curve")
+            yield CurvePlot("reward", id="curve-reward", classes="curve")
+            yield CurvePlot("zero-std fraction", id="curve-zero-std", classes="curve")
+            yield ReasonsList(id="reasons")
+            yield TriageSummary(id="triage")
+            yield ActionHistory(id="actions")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        run_curves = self.candidate is not None and self.candidate.checkpoint is None
+        for plot in self.query(CurvePlot):
+            plot.display = run_curves  # an SFT checkpoint has no RL curves yet: triage comes first
+        self.query_one("#detail-body").focus()  # arrows and page keys scroll at once
+        self._load()
+
+    def watch_candidate(self, old: Candidate | None, new: Candidate | None) -> None:
+        if new is not None and new != old:
+            self.query_one("#headline", Static).update(headline(new))
+            self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
+    def _load(self) -> None:
+        candidate = self.candidate
+        if candidate is None:
+            return
+        try:
+            self.post_message(DetailLoaded(read_detail(self.store_path, candidate)))
+        except StoreError as exc:
+            self.post_message(DetailFailed(str(exc)))
+
+    @on(DetailLoaded)
+    def _show(self, message: DetailLoaded) -> None:
+        d, t = message.detail, self.thresholds
+        self.detail = d
+        window = (t.baseline_step, t.decision_step)
+        entropy = self.query_one("#curve-entropy", CurvePlot)
+        entropy.series, entropy.window, entropy.threshold = d.series.get(metrics.ENTROPY), window, _entropy_line(d, t)
+        reward = self.query_one("#curve-reward", CurvePlot)
+        reward.series, reward.window = d.series.get(metrics.REWARD_MEAN), window
+        zero = self.query_one("#curve-zero-std", CurvePlot)
+        zero.series, zero.window, zero.threshold = d.series.get(metrics.FRAC_REWARD_ZERO_STD), window, t.max_zero_std
+        self.query_one(ReasonsList).verdicts = d.verdicts
+        self.query_one(TriageSummary).report = d.triage
+        self.query_one(ActionHistory).actions = d.actions
+
+    @on(DetailFailed)
+    def _failed(self, message: DetailFailed) -> None:
+        self.notify(message.reason, severity="error")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

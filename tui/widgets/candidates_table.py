@@ -1,0 +1,96 @@
+"""The ranking: one row per candidate, columns that collapse on narrow terminals, sort and filter."""
+
+from __future__ import annotations
+
+from rankinv.tui import columns as cols
+from rich.text import Text
+from textual import on
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from rankinv.store import Candidate
+
+
+class CandidatesTable(DataTable[cols.Cell]):
+    """Set ``candidates`` (from a snapshot), ``sort_key``/``sort_reverse`` and ``filter_text``; the rows follow."""
+
+    candidates: reactive[tuple[Candidate, ...]] = reactive((), init=False)
+    sort_key: reactive[str | None] = reactive(None, init=False)
+    sort_reverse: reactive[bool] = reactive(False, init=False)
+    filter_text: reactive[str] = reactive("", init=False)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.columns_shown: tuple[cols.Column, ...] = ()
+        self.shown: tuple[Candidate, ...] = ()
+
+    def on_mount(self) -> None:
+        self._set_columns(cols.fitting(self.size.width or 80))
+
+    @on(Resize)
+    def _refit(self, event: Resize) -> None:
+        fitted = cols.fitting(event.size.width)
+        if fitted != self.columns_shown:
+            self._set_columns(fitted)
+
+    def watch_candidates(self) -> None:
+        self._fill()
+
+    def watch_sort_key(self) -> None:
+        self._set_columns(self.columns_shown)
+
+    def watch_sort_reverse(self) -> None:
+        self._set_columns(self.columns_shown)
+
+    def watch_filter_text(self) -> None:
+        self._fill()
+
+    @property
+    def selected(self) -> Candidate | None:
+        if not self.shown or self.cursor_row < 0 or self.cursor_row >= len(self.shown):
+            return None
+        return self.shown[self.cursor_row]
+
+    def cycle_sort(self) -> None:
+        self.sort_key = cols.next_sort(self.sort_key, self.columns_shown)
+        self.sort_reverse = self.sort_key in ("predicted", "headroom")
+
+    @on(DataTable.HeaderSelected)
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        key = str(event.column_key.value)
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key, self.sort_reverse = key, False
+
+    def _label(self, column: cols.Column) -> Text:
+        arrow = ("▼" if self.sort_reverse else "▲") if column.key == self.sort_key else ""
+        return Text(column.label + arrow, justify="right" if column.right else "left")
+
+    def _set_columns(self, visible: tuple[cols.Column, ...]) -> None:
+        self.columns_shown = visible
+        self.clear(columns=True)
+        for column in visible:
+            self.add_column(self._label(column), width=column.width, key=column.key)
+        self._fill()
+
+    def _fill(self) -> None:
+        """Replace the rows, keeping the cursor on the same candidate."""
+        current = self.selected
+        ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
+        self.shown = tuple(ordered)
+        self.clear()
+        for candidate in self.shown:
+            self.add_row(*(self._cell(c, candidate) for c in self.columns_shown), key=candidate.subject)
+        if current is not None:
+            index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
+            self.move_cursor(row=index, animate=False)
+
+    @staticmethod
+    def _cell(column: cols.Column, candidate: Candidate) -> cols.Cell:
+        value = column.render(candidate)
+        if column.right and isinstance(value, str):
+            return Text(value, justify="right")
+        return value
