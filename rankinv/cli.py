@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arm",
     "disarm",
     "notify_test",
+    "watch",
 )
 
 
