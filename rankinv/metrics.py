@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 ENTROPY = "entropy"
 REWARD_MEAN = "reward_mean"
@@ -88,8 +89,9 @@ _OPENRLHF_PASS = re.compile(r"^eval_(?P<ds>.+)_pass(?P<n>\d+)$")
 _BINARY_METRICS = ("acc", "reward", "score", "pass", "correct")
 
 
+@lru_cache(maxsize=65536)
 def canonical_name(raw_key: str) -> str:
-    """The canonical name for a raw log key; unknown keys keep their own name."""
+    """The canonical name for a raw log key; unknown keys keep their own name (cached: keys repeat every step)."""
     key = raw_key.strip().removeprefix("train/")
     if key in ALIASES:
         return ALIASES[key]

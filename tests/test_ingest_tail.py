@@ -81,31 +81,19 @@ def test_truncation_restarts_without_duplicates(tmp_path: Path) -> None:
     assert steps(found) == [20, 21, 22, 23]
 
 
-def test_rename_rotation_drains_the_old_file_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["rename", "copytruncate"])
+def test_rotation_drains_the_old_content_first(tmp_path: Path, how: str) -> None:
     log = tmp_path / "train.log"
     log.write_text("step:1 - x:1.5\n")
     reader = open_source(log, "r", "verl_console")
     _, offset = reader.read_new(None)
     with log.open("a") as f:
         f.write("step:2 - x:2.5\n")
-    log.rename(tmp_path / "train.log.1")
-    log.write_text("step:3 - x:3.5\n")
-    found, offset = reader.read_new(offset)
-    assert steps(found) == [2, 3]
-
-
-def test_copytruncate_rotation_drains_the_copy(tmp_path: Path) -> None:
-    log = tmp_path / "train.log"
-    log.write_text("step:1 - x:1.5\n")
-    reader = open_source(log, "r", "verl_console")
-    _, offset = reader.read_new(None)
-    with log.open("a") as f:
-        f.write("step:2 - x:2.5\n")
-    shutil.copy(log, tmp_path / "train.log.1")
-    with log.open("r+") as f:
-        f.truncate(0)
-    with log.open("a") as f:
-        f.write("step:3 - x:3.5\n")
+    if how == "rename":
+        log.rename(tmp_path / "train.log.1")
+    else:
+        shutil.copy(log, tmp_path / "train.log.1")
+    log.write_text("step:3 - x:3.5\n")  # a new file, or the same one truncated and written again
     found, _ = reader.read_new(offset)
     assert steps(found) == [2, 3]
 

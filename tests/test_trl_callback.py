@@ -21,8 +21,9 @@ from rankinv.discovery import discover
 from rankinv.errors import RankinvError
 from rankinv.ingest import open_source, sources_for_run
 from rankinv.integrations.trl import RankinvCallback, process_start_time
-from rankinv.metrics import ENTROPY, REWARD_MEAN, MetricPoint
+from rankinv.metrics import ENTROPY, REWARD_MEAN
 from tests.support.tinylm import ToyTask, grpo_config, run_grpo, save_base, task_reward
+from tests.test_ingest_readers import series
 
 STEPS = 6
 SLURM = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "grpo-tiny", "SLURM_NODELIST": "node01"}
@@ -61,15 +62,6 @@ def trl_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrlRun]:
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     (out / "train.log").write_text(stdout)
     yield TrlRun(root, base, out, out / "train.log", tuple(saved))
-
-
-def series(found: list[MetricPoint], name: str) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for p in found:
-        if p.name == name:
-            assert p.step not in out, f"duplicate {name} at step {p.step}"
-            out[p.step] = p.value
-    return out
 
 
 def test_three_sources_agree_on_entropy_and_reward(trl_run: TrlRun) -> None:

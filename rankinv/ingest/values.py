@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
@@ -24,22 +25,25 @@ class Record:
     time: float | None
     values: Mapping[str, float]
 
-    @property
+    @cached_property
     def role(self) -> str:
         """train, eval or summary: how a record without a step number advances the step counter."""
-        keys = [k for k in self.values if k != "epoch"]
-        if any(k.startswith("train_runtime") for k in keys):
+        if "train_runtime" in self.values:
             return "summary"
-        if keys and all(k.startswith(("eval_", "eval/")) for k in keys):
+        metrics = len(self.values) - ("epoch" in self.values)
+        if metrics and all(k.startswith(("eval_", "eval/")) or k == "epoch" for k in self.values):
             return "eval"
         return "train"
 
 
 def to_float(value: Any) -> float | None:
     """A float for numbers and numeric strings; None for anything else (None, bools, text, containers)."""
-    if isinstance(value, bool) or value is None:
+    kind = type(value)
+    if kind is float or kind is int:
+        return float(value)
+    if kind is bool or value is None:
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float):  # numpy scalars and other number subclasses
         return float(value)
     if isinstance(value, str):
         try:
@@ -59,7 +63,7 @@ def to_step(value: Any) -> int | None:
 def flatten(raw: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in raw.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if isinstance(value, dict) or (not isinstance(value, str | float | int) and isinstance(value, Mapping)):
             yield from flatten(value, f"{name}/")
         else:
             yield name, value
