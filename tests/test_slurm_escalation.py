@@ -6,6 +6,7 @@ to save a checkpoint. The escalator is driven by calling ``tick()`` as the daemo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -14,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from rankinv.config import ActionsConfig
 from rankinv.daemon.actions import ledger as L
 from rankinv.daemon.actions.escalate import Escalator, KillRequest
 from rankinv.daemon.actions.ledger import ActionState, StoreLedger
 from rankinv.daemon.actions.slurm import Slurm
 from rankinv.daemon.notify.event import Event
+
+from rankinv.config import ActionsConfig
 from rankinv.store import Store
 from tests.support.slurm_cluster import SlurmCluster, slurm_cluster, submit_grpo_job, wait_for
 
@@ -40,7 +41,7 @@ def clean_queue(slurm_cluster: SlurmCluster) -> Iterator[None]:
 def open_ledger(path: Path) -> StoreLedger:
     """The real store (as the daemon opens it) with the runs these tests use."""
     store = Store.open(path)
-    for run in ("grpo-armed", "grpo-polite", "grpo-dry", "grpo-theirs", "grpo-restart", "grpo-flaky"):
+    for run in ("grpo-armed", "grpo-polite", "grpo-dry", "grpo-theirs", "grpo-restart", "grpo-flaky", "grpo-match"):
         store.upsert_run(run, run, kind="grpo")
     return StoreLedger(store)
 
@@ -57,8 +58,15 @@ class Alerts(list[Event]):
         return [e.kind for e in self]
 
 
-def escalator(cluster: SlurmCluster, ledger: StoreLedger, config: ActionsConfig, alerts: Alerts | None = None,
-              env: dict[str, str] | None = None, clock: Callable[[], float] = time.time) -> Escalator:
+def escalator(
+    cluster: SlurmCluster,
+    ledger: StoreLedger,
+    config: ActionsConfig,
+    alerts: Alerts | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Escalator:
     slurm = Slurm(env=env or cluster.env, timeout=10, retries=config.slurm_retries, backoff=0.1)
     sink = alerts if alerts is not None else Alerts()
     return Escalator(ledger, config, slurm=slurm, alert=sink.append, clock=clock, retry_backoff=0.2)
@@ -81,8 +89,9 @@ def _usr1(run_dir: Path) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def drive(esc: Escalator, ledger: StoreLedger, rec: ActionState, done: Callable[[ActionState], bool],
-          timeout: float = 40.0) -> ActionState:
+def drive(
+    esc: Escalator, ledger: StoreLedger, rec: ActionState, done: Callable[[ActionState], bool], timeout: float = 40.0
+) -> ActionState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         esc.tick()
@@ -110,6 +119,8 @@ def test_armed_signals_waits_cancels_and_the_job_is_gone(slurm_cluster: SlurmClu
     final = drive(esc, ledger, rec, lambda r: not r.is_open)
     assert final.state == L.DONE
     assert slurm_cluster.state(job_id) == "", "the job left the queue"
+    (stored,) = ledger.store.actions("grpo-armed")
+    assert not stored.dry_run and stored.state == "done" and stored.audit == final.audit
     assert final.cancelled_at is not None and final.cancelled_at - (final.signalled_at or 0) >= ARMED.grace_seconds
     pattern = rf"run grpo-armed step 150: {re.escape(REASON)} → KILL job {job_id} \(USR1, grace 2 s, scancel ok\)"
     assert re.fullmatch(pattern, final.audit), final.audit
@@ -142,6 +153,27 @@ def test_dry_run_records_the_would_be_action_and_the_job_keeps_running(
     wait_for(lambda: _lines(run_dir) > before + 10, "the job to keep logging")
     assert slurm_cluster.state(job_id) == "RUNNING" and _usr1(run_dir) == 0
     assert esc.request(request("grpo-dry", run_dir)) == ledger.get(rec.key), "the same verdict is not re-decided"
+    (stored,) = ledger.store.actions("grpo-dry")
+    assert (
+        stored.dry_run
+        and stored.state == "dry_run"
+        and stored.audit == rec.audit
+        and stored.target == f"slurm:{job_id}"
+    )
+
+
+def test_match_by_name_takes_the_one_job_and_refuses_to_guess_between_two(
+    slurm_cluster: SlurmCluster, ledger: StoreLedger
+) -> None:
+    job_id, run_dir = running_job(slurm_cluster, "grpo-match")
+    (run_dir / "rankinv-run.json").unlink()  # no SLURM_JOB_ID: only squeue --me can find it
+    esc = escalator(slurm_cluster, ledger, replace(ARMED, armed=False, match_by=("name",)))
+    rec = esc.request(request("grpo-match", run_dir))
+    assert rec.state == L.DRY_RUN and rec.target == f"slurm:{job_id}"
+    twin, _ = submit_grpo_job(slurm_cluster, "grpo-match-twin", name="grpo-match")
+    slurm_cluster.wait_state(twin, ("RUNNING", "PENDING"))
+    rec2 = esc.request(request("grpo-match", run_dir, verdict=2))
+    assert rec2.state == L.UNRESOLVED and f"2 jobs match ({job_id}, {twin}); not guessing" in rec2.audit
 
 
 def test_another_users_job_is_never_touched(slurm_cluster: SlurmCluster, ledger: StoreLedger) -> None:
@@ -159,9 +191,7 @@ def test_another_users_job_is_never_touched(slurm_cluster: SlurmCluster, ledger:
     assert slurm_cluster.state(job_id) == "RUNNING" and _usr1(run_dir) == 0
 
 
-def test_a_restart_during_the_grace_period_does_not_signal_twice(
-    slurm_cluster: SlurmCluster, tmp_path: Path
-) -> None:
+def test_a_restart_during_the_grace_period_does_not_signal_twice(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-restart")
     config = replace(ARMED, grace_seconds=300.0)
     first = open_ledger(tmp_path / "store.sqlite")
@@ -182,7 +212,9 @@ def test_a_restart_during_the_grace_period_does_not_signal_twice(
     assert _usr1(run_dir) == 1
 
 
-def test_a_broken_scancel_is_alerted_and_retried(slurm_cluster: SlurmCluster, ledger: StoreLedger, tmp_path: Path) -> None:
+def test_a_broken_scancel_is_alerted_and_retried(
+    slurm_cluster: SlurmCluster, ledger: StoreLedger, tmp_path: Path
+) -> None:
     job_id, run_dir = running_job(slurm_cluster, "grpo-flaky")
     bin_dir, count = tmp_path / "bin", tmp_path / "scancel.calls"
     bin_dir.mkdir()
@@ -203,3 +235,35 @@ def test_a_broken_scancel_is_alerted_and_retried(slurm_cluster: SlurmCluster, le
     assert len(errors) == 2 and all("scancel" in e.body and "retry" in e.body for e in errors)
     assert len(count.read_text().splitlines()) >= 3
     assert final.audit.endswith(f"KILL job {job_id} (no graceful signal, scancel ok)")
+
+
+def test_the_daemon_wiring_arms_from_the_cli_and_alerts_through_store_and_channels(
+    slurm_cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rankinv.daemon.actions.service import build_escalator
+    from rankinv.daemon.notify.dispatch import build_dispatcher
+
+    from rankinv.cli import main
+    from rankinv.config import Config, NotifyConfig
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    job_id, run_dir = running_job(slurm_cluster, "grpo-wired")
+    root = run_dir.parent
+    hook_log = tmp_path / "hook.jsonl"
+    config = Config(
+        actions=replace(ARMED, armed=False),
+        notify=NotifyConfig(terminal=False, desktop=False, command=f"sh -c 'cat >> {hook_log}; echo >> {hook_log}'"),
+    )
+    assert main(["arm", str(root), "--yes"]) == 0
+    store = Store.open(tmp_path / "store.sqlite")
+    store.upsert_run("grpo-wired", str(run_dir), kind="grpo")
+    esc = build_escalator(root, config, store, build_dispatcher(config.notify), slurm=Slurm(env=slurm_cluster.env))
+    rec = esc.request(request("grpo-wired", run_dir))
+    final = drive(esc, StoreLedger(store), rec, lambda r: not r.is_open)
+    assert final.state == L.DONE and slurm_cluster.state(job_id) == ""
+    events = store.events()
+    assert [e.kind for e in reversed(events)] == ["signalled", "done"] and events[0].run == "grpo-wired"
+    assert f"KILL job {job_id}" in events[0].message and events[0].level == "alert"
+    hooked = [json.loads(line) for line in hook_log.read_text().splitlines() if line.strip()]
+    assert [h["kind"] for h in hooked] == ["signalled", "done"]
+    store.close()

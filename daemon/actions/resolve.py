@@ -79,13 +79,15 @@ def manifest_job_id(manifest: dict[str, Any]) -> str:
 
 
 def proc_stat(pid: int) -> tuple[int, int] | None:
-    """(start time in clock ticks since boot, real uid) of a live process, or None."""
+    """(start time in clock ticks since boot, real uid) of a live process, or None (a zombie is not alive)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
     uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
     return int(fields[19]), int(uid_line.split()[1])
 
@@ -137,7 +139,7 @@ def resolve_squeue(slurm: Slurm, run_dir: Path, run_name: str, match_by: tuple[s
         return Target("slurm", job_id=jobs[0].job_id, how=f"squeue --me matched by {'/'.join(match_by)}")
     if not jobs:
         return Target("none", how=f"no job of yours matches by {'/'.join(match_by)}")
-    ids = ", ".join(j.job_id for j in jobs)
+    ids = ", ".join(sorted((j.job_id for j in jobs), key=lambda i: (len(i), i)))
     return Target("none", how=f"{len(jobs)} jobs match ({ids}); not guessing")
 
 

@@ -94,7 +94,7 @@ def notification_bytes(title: str, body: str, protocol: str, tmux: bool = False,
 
 def tmux_passthrough(env: Mapping[str, str], timeout: float = 2.0) -> bool:
     """Whether this tmux pane lets escape sequences through (tmux >= 3.3 needs ``allow-passthrough on``)."""
-    argv = ["tmux", "show-options", "-p", "-v", "allow-passthrough"]
+    argv = ["tmux", "show-options", "-A", "-p", "-v", "allow-passthrough"]  # -A: the value inherited from -g
     if env.get("TMUX_PANE"):
         argv[2:2] = ["-t", env["TMUX_PANE"]]
     try:
@@ -102,7 +102,8 @@ def tmux_passthrough(env: Mapping[str, str], timeout: float = 2.0) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     if proc.returncode != 0:
-        return "invalid option" in proc.stderr  # tmux < 3.3 has no such option and always passes through
+        # tmux < 3.3 has no such option (and < 3.0 no -A): those always pass through
+        return "invalid option" in proc.stderr or "unknown flag" in proc.stderr
     return proc.stdout.strip() in ("on", "all")
 
 
