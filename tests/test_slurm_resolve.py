@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from rankinv.daemon.actions import ledger as L
@@ -24,6 +25,7 @@ from rankinv.daemon.actions.resolve import resolve
 from rankinv.daemon.actions.slurm import Slurm, SlurmError
 
 from rankinv.config import ActionsConfig
+from rankinv.errors import RankinvError
 from rankinv.integrations.trl import process_start_time
 from rankinv.store import Store
 from tests.support.slurm_cluster import OTHER_USER, ensure_user, wait_for
@@ -60,6 +62,9 @@ def write_manifest(run_dir: Path, pid: int, **extra: object) -> None:
         **extra,
     }
     (run_dir / "rankinv-run.json").write_text(json.dumps(manifest))
+
+
+NO_LEDGER = cast(StoreLedger, None)  # never reached: the settings are refused first
 
 
 def no_slurm(tmp_path: Path) -> Slurm:
@@ -99,9 +104,13 @@ def test_an_exited_process_is_not_found(tmp_path: Path) -> None:
     assert "no longer exists" in resolve(tmp_path / "run", "run", no_slurm(tmp_path)).how
 
 
-def test_an_unknown_match_key_is_a_clear_error(tmp_path: Path) -> None:
+def test_bad_action_settings_are_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(SlurmError, match="match_by: unknown"):
         resolve(tmp_path, "run", no_slurm(tmp_path), ("partition",))
+    with pytest.raises(RankinvError, match=r"match_by: unknown \['partition'\]"):
+        Escalator(NO_LEDGER, ActionsConfig(match_by=("name", "partition")))
+    with pytest.raises(RankinvError, match="'USR3' is not a signal name"):
+        Escalator(NO_LEDGER, ActionsConfig(graceful_signal="USR3"))
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any
 from rankinv.daemon.actions import audit, ownership
 from rankinv.daemon.actions import ledger as L
 from rankinv.daemon.actions.ledger import ActionKey, ActionState, Ledger
-from rankinv.daemon.actions.resolve import Target, resolve
+from rankinv.daemon.actions.resolve import MATCH_KEYS, Target, resolve
 from rankinv.daemon.actions.slurm import Slurm, SlurmError
 from rankinv.daemon.notify.event import Event
 
@@ -72,6 +72,9 @@ class Escalator:
     ):
         if config.graceful_signal:
             signal_number(config.graceful_signal)
+        unknown = sorted(set(config.match_by) - set(MATCH_KEYS))
+        if unknown:
+            raise RankinvError(f"[actions] match_by: unknown {unknown}; use any of {', '.join(MATCH_KEYS)}")
         self.ledger, self.config, self.alert, self.clock = ledger, config, alert, clock
         self.slurm = slurm or Slurm(timeout=config.slurm_timeout, retries=config.slurm_retries)
         self.armed = armed or (lambda: config.armed)
