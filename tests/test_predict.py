@@ -1,0 +1,177 @@
+"""Predicted final pass@10: the paper's Qwen ladder, a ladder spanning both sides of the SFT-depth hump, the
+entropy–performance trajectory, fitting on history, and the `rank` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rankinv.cli import main
+from rankinv.monitor import Curve, RunSeries, analyse
+from rankinv.predict import Features, features_from_counts, fit, predict, prior, trajectory
+from rankinv.stats import spearman
+
+QWEN = Path(__file__).parent / "data" / "paper_qwen_ladder.json"
+
+
+def rank_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main(["rank", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_qwen_ladder_prior_beats_pass1_and_puts_one_epoch_first(capsys: pytest.CaptureFixture[str]) -> None:
+    out = rank_json(QWEN, capsys)
+    assert out["candidates"][0]["name"] == "1.0 epochs"
+    assert out["spearman_predicted"] >= 0.7
+    assert out["spearman_pass1"] == pytest.approx(-0.9)
+    assert all(c["basis"] == "prior" and c["lo"] <= c["predicted"] <= c["hi"] for c in out["candidates"])
+
+
+def test_rank_text_prints_both_spearman_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rank", str(QWEN)]) == 0
+    text = capsys.readouterr().out
+    assert "Spearman(predicted, actual) = +0.70" in text
+    assert "Spearman(pass@1, actual) = -0.90" in text
+
+
+def hump_ladder(seed: int = 0, prompts: int = 200, n: int = 16) -> list[tuple[Features, float]]:
+    """Rungs from too little SFT to collapse, built from per-prompt pass counts like a real triage.
+
+    too little: near-zero pass rates, high entropy; middle: moderate pass rates, healthy entropy; deep: higher
+    pass@1 but polarised (prompts always or never solved) and low entropy. The hand-set "actual" follows the
+    science: the middle ends best.
+    """
+    rng = np.random.default_rng(seed)
+    rungs = [  # name, Beta(a, b) of per-prompt p, entropy (nats), outcome
+        ("0.2 epochs", (0.3, 25.0), 1.40, 0.20),
+        ("1 epoch", (1.2, 2.5), 0.45, 0.80),
+        ("4 epochs", (0.25, 0.3), 0.10, 0.55),
+        ("8 epochs", (0.12, 0.12), 0.04, 0.45),
+    ]
+    out = []
+    for name, (a, b), entropy, outcome in rungs:
+        c = rng.binomial(n, rng.beta(a, b, size=prompts))
+        out.append((features_from_counts(c, n, group_size=8, entropy=entropy, name=name), outcome))
+    return out
+
+
+def write_csv(path: Path, ladder: list[tuple[Features, float]]) -> Path:
+    fields = ["name", "group_size", "entropy", "degenerate_fraction", "never_solved_fraction", "headroom", "actual"]
+    ks = sorted({k for f, _ in ladder for k, _ in f.pass_at_k})
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(fields + [f"pass@{k}" for k in ks])
+        for f, y in ladder:
+            curve = dict(f.pass_at_k)
+            writer.writerow([f.name, f.group_size, f.entropy, f.degenerate_fraction, f.never_solved_fraction,
+                             f.headroom, y] + [curve.get(k, "") for k in ks])
+    return path
+
+
+def test_hump_ladder_ranks_the_middle_first_where_pass1_and_entropy_alone_do_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ladder = hump_ladder()
+    by_pass1 = max(ladder, key=lambda r: r[0].pass1)[0].name
+    by_entropy = max(ladder, key=lambda r: r[0].entropy)[0].name
+    assert by_pass1 != "1 epoch" and by_entropy != "1 epoch", "the ladder must defeat both single measures"
+    too_little = ladder[0][0]
+    assert too_little.headroom < 1 and too_little.degenerate_fraction > 0.75
+    out = rank_json(write_csv(tmp_path / "hump.csv", ladder), capsys)
+    assert out["candidates"][0]["name"] == "1 epoch"
+    assert out["spearman_predicted"] > out["spearman_pass1"]
+
+
+def test_prior_sees_both_failure_modes() -> None:
+    healthy = Features(pass_at_k=((1, 0.3),), entropy=0.5)
+    starved = Features(pass_at_k=((1, 0.005),), entropy=1.5)  # p far below p*(8): groups all fail
+    collapsed = Features(pass_at_k=((1, 0.3),), entropy=0.02)  # groups all agree
+    p_h, p_s, p_c = (prior(f).estimate for f in (healthy, starved, collapsed))
+    assert p_h > p_s and p_h > p_c
+    lower = prior(Features(pass_at_k=((1, 0.3),), entropy=0.2)).estimate
+    assert p_c < lower < p_h, "more entropy, more predicted pass@10, other things equal"
+
+
+def test_unknown_pass_rate_gives_no_number_not_a_guess() -> None:
+    p = prior(Features(entropy=0.3))
+    assert math.isnan(p.estimate) and "no pass rate" in p.basis
+
+
+def law_run(a: float, b: float, steps: int = 60) -> RunSeries:
+    """A run that obeys R = -a e^H + b while entropy falls."""
+    s = list(range(1, steps + 1))
+    h = [1.0 * math.exp(-0.02 * t) for t in s]
+    return RunSeries(entropy=Curve.of(s, h), reward=Curve.of(s, [-a * math.exp(x) + b for x in h]))
+
+
+def test_trajectory_recovers_the_entropy_performance_law() -> None:
+    m = analyse(law_run(a=0.3, b=1.0))
+    t = trajectory(m)
+    assert t is not None
+    terms = dict(t.terms)
+    assert terms["a"] == pytest.approx(0.3, rel=1e-6)
+    assert terms["reward_at_spent_entropy"] == pytest.approx(0.7, rel=1e-6)
+    assert t.lo <= t.estimate <= t.hi
+
+
+def test_prediction_blends_the_trajectory_once_rl_runs() -> None:
+    f = Features(pass_at_k=((1, 0.2),), entropy=0.3)
+    m = analyse(law_run(a=0.3, b=1.0))
+    blended = predict(f, m)
+    assert blended.basis == "prior+trajectory"
+    weight = dict(blended.terms)["trajectory_weight"]
+    assert 0 < weight < 1
+    assert predict(f).basis == "prior"
+    assert trajectory(analyse(RunSeries())) is None
+
+
+def test_fit_on_history_reports_leave_one_out_metrics() -> None:
+    rng = np.random.default_rng(1)
+    history = []
+    for _ in range(14):
+        h, p = rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.4)
+        drop = rng.uniform(0.1, 0.8)
+        y = 0.4 + 0.5 * h - 0.3 * drop + rng.normal(0, 0.02)
+        history.append((Features(pass_at_k=((1, p),), entropy=h, rl_drop=drop), y))
+    model = fit(history)
+    assert model.n == 14 and "rl_drop" in model.columns
+    assert model.loo_spearman > 0.8 and model.loo_mae < 0.08
+    pred = model.predict(history[0][0])
+    assert pred.basis.startswith("fitted on 14 runs")
+    assert abs(pred.estimate - history[0][1]) < 0.1
+    with pytest.raises(ValueError, match="at least 5 finished runs"):
+        fit(history[:3])
+
+
+def test_features_from_counts_match_the_estimators() -> None:
+    f = features_from_counts([0, 16, 8, 2], 16, group_size=8, entropy=0.3)
+    assert f.pass1 == pytest.approx((0 + 1 + 0.5 + 0.125) / 4)
+    assert f.never_solved_fraction == pytest.approx(0.25)
+    assert dict(f.pass_at_k)[16] == pytest.approx(0.75)
+    assert 10 in dict(f.pass_at_k)
+    ordered = spearman([k for k, _ in f.pass_at_k], [v for _, v in f.pass_at_k])
+    assert ordered == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"ladder": 3}', "expected a 'ladder' list"),
+        ('{"ladder": [{"entropy": 0.2}]}', "needs a pass rate"),
+        ('{"ladder": [{"pass1": "high"}]}', "expected a number"),
+    ],
+)
+def test_bad_ladders_are_clean_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "ladder.json"
+    path.write_text(content)
+    assert main(["rank", str(path)]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["rank", str(tmp_path / "missing.json")]) == 2
