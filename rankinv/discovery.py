@@ -23,7 +23,7 @@ from typing import Any
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
 from rankinv.ingest.peek import guess_kind, last_logged_step
-from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, read_manifest
+from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state
 
 __all__ = ["CheckpointInfo", "RunInfo", "discover", "find_run_dirs", "inspect_run"]
@@ -90,9 +90,9 @@ def is_run_dir(path: Path) -> bool:
         return True
     if "training_args.bin" in names and "config.json" in names:
         return True
-    return any("tfevents" in n for n in names) or any(
-        "tfevents" in e.name for d in ("runs",) if d in names for e in _walk_files(path / d, 2)
-    )
+    if any("tfevents" in n for n in names):
+        return True
+    return "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2))  # HF's layout
 
 
 def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
@@ -115,10 +115,11 @@ def inspect_run(path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS
     state = newest_state(path)
     if state is not None and isinstance(state[1].get("global_step"), int):
         steps.append(state[1]["global_step"])
-    logged = last_logged_step(path)
+    sources = list_sources(path)
+    logged = last_logged_step(sources)
     if logged is not None:
         steps.append(logged)
-    kind = _manifest_kind(manifest) or guess_kind(path) or "unknown"
+    kind = _manifest_kind(manifest) or guess_kind(sources) or "unknown"
     parent = _parent(path, manifest, checkpoints)
     return RunInfo(name, path, kind, checkpoints, parent, manifest, max(steps, default=None))
 

@@ -12,7 +12,6 @@ from rankinv.errors import RankinvError
 from rankinv.ingest import Source, jsonl
 from rankinv.ingest.detect import JSONL, TENSORBOARD, TRAINER_STATE
 from rankinv.ingest.lines import console_parser
-from rankinv.ingest.sources import list_sources
 from rankinv.ingest.trainer_state import newest_state
 from rankinv.metrics import kind_from_names
 
@@ -21,16 +20,17 @@ EVENT_HEAD_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
 
 
-def metric_names(run_dir: Path) -> set[str]:
+def metric_names(sources: list[Source]) -> set[str]:
+    """Raw metric keys in the first records of each log."""
     names: set[str] = set()
-    for source in list_sources(run_dir):
+    for source in sources:
         names |= _names(source)
     return names
 
 
-def guess_kind(run_dir: Path) -> str | None:
-    """GRPO or SFT from the metric names the run's logs carry; None when they say nothing yet."""
-    return kind_from_names(metric_names(run_dir))
+def guess_kind(sources: list[Source]) -> str | None:
+    """GRPO or SFT from the metric names a run's logs carry; None when they say nothing yet."""
+    return kind_from_names(metric_names(sources))
 
 
 def _names(source: Source) -> set[str]:
@@ -76,10 +76,10 @@ def _event_tags(path: Path) -> set[str]:
     return {p.name for p in collect.found}
 
 
-def last_logged_step(run_dir: Path) -> int | None:
-    """The highest step in the last 64 KiB of the run's JSONL logs (rankinv's callback writes one)."""
+def last_logged_step(sources: list[Source]) -> int | None:
+    """The highest step in the last 64 KiB of a run's JSONL logs (rankinv's callback writes one)."""
     steps: list[int] = []
-    for source in list_sources(run_dir):
+    for source in sources:
         if source.fmt != JSONL:
             continue
         try:
