@@ -27,7 +27,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arm",
     "disarm",
     "notify_test",
+    "daemon",
     "watch",
+    "status",
+    "init",
 )
 
 

@@ -101,6 +101,17 @@ class PredictConfig:
 class DaemonConfig:
     """The watching daemon."""
 
+    watch: str = setting("auto", "auto (inotify, or polling on NFS/Lustre/GPFS/CIFS/FUSE), inotify or polling")
+    poll_interval: float = setting(2.0, "seconds between stat scans in polling mode")
+    debounce_seconds: float = setting(0.3, "collect a burst of file events this long before acting on it")
+    rescan_seconds: float = setting(60.0, "full rescan of the root this often, even when no event arrived")
+    heartbeat_seconds: float = setting(5.0, "how often the daemon writes its heartbeat to the store")
+    settle_seconds: float = setting(10.0, "a checkpoint counts as complete once its files are unchanged this long")
+    triage_executor: str = setting("auto", "auto, local (subprocess), sbatch, callback (report from training) or none")
+    triage_concurrency: int = setting(1, "local triage subprocesses at once")
+    state_dir: str = setting("", "base directory of the store, pidfile and log (empty: $XDG_STATE_HOME/rankinv)")
+    max_cached_runs: int = setting(256, "runs whose readers are kept open between events (memory bound)")
+
 
 @dataclass(frozen=True)
 class ActionsConfig:

@@ -40,7 +40,10 @@ def test_help_is_light() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["signal", "runs", "metrics", "triage", "arm", "disarm", "notify-test", "rank", "explain", "calibrate", "watch"],
+    [
+        "signal", "runs", "metrics", "triage", "arm", "disarm", "notify-test", "rank", "explain", "calibrate",
+        "daemon", "status", "init", "watch",
+    ],
 )
 def test_subcommand_help_is_light(command: str) -> None:
     body = (

@@ -1,0 +1,117 @@
+"""Monitor, predict, verdict: the issue-5 functions applied to what the store holds, results written back.
+
+A GRPO run (or any run with metrics) gets a monitor summary, a predicted final pass@10 and a verdict; an SFT
+checkpoint with a triage report gets a prediction and a stage-1 verdict. Series are read from the store for
+one evaluation and dropped afterwards, so memory does not grow with the number or length of runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rankinv.config import Config
+from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
+from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
+from rankinv.predict import Features, Prediction, features_from_report, predict, prior
+from rankinv.store import RunRecord, Store
+from rankinv.verdict import Verdict, decide
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A stored verdict: its id, whether it is new (a changed decision), and the verdict itself."""
+
+    run: str
+    checkpoint: str | None
+    verdict_id: int
+    is_new: bool
+    verdict: Verdict
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def reasons_json(verdict: Verdict) -> list[dict[str, Any]]:
+    return [
+        {"metric": r.metric, "value": _finite(r.value), "threshold": _finite(r.threshold), "op": r.op,
+         "start_step": r.start_step, "end_step": r.end_step, "grade": r.grade, "note": r.note, "text": r.render()}
+        for r in verdict.reasons
+    ]  # fmt: skip
+
+
+class Brain:
+    def __init__(self, store: Store, config: Config):
+        self.store, self.config = store, config
+
+    def series(self, run: str) -> RunSeries:
+        names = (self.config.monitor.entropy_metric, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
+        got = self.store.series(run, names)
+        curves = [Curve.of(got[n].steps, got[n].values) if n in got else Curve() for n in names]
+        return RunSeries(*curves)
+
+    def features_of(self, checkpoint: str | None) -> Features | None:
+        """Stage-1 features from the triage report stored for ``checkpoint`` (the run's parent), if any."""
+        if not checkpoint:
+            return None
+        raw = self.store.triage_report(checkpoint)
+        if raw is None:
+            return None
+        from rankinv.triage.report import TriageReport
+
+        return features_from_report(TriageReport.from_json(json.dumps(raw), checkpoint))
+
+    def evaluate_run(self, run: RunRecord) -> Outcome:
+        cfg = self.config
+        features = self.features_of(run.parent)
+        expected = features.degenerate_fraction if features is not None else math.nan
+        mon = analyse(self.series(run.name), cfg.monitor, expected_zero_std=expected)
+        self._put_monitor(run.name, mon)
+        pred = predict(features or Features(name=run.name), mon, None, cfg.predict)
+        self._put_prediction(run.name, None, mon.last_step, pred)
+        verdict = decide(mon, features, pred, cfg, pinned=run.pinned == "continue")
+        return self._put_verdict(run.name, None, verdict, stage="2")
+
+    def evaluate_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> Outcome | None:
+        features = self.features_of(checkpoint)
+        if features is None:
+            return None
+        pred = prior(features, self.config.predict)
+        self._put_prediction(run.name, checkpoint, step, pred)
+        verdict = decide(None, features, pred, self.config, pinned=run.pinned == "continue")
+        return self._put_verdict(run.name, checkpoint, verdict, stage="1")
+
+    def _put_monitor(self, run: str, m: MonitorResult) -> None:
+        detail = {"baseline_step": m.baseline_step, "baseline": _finite(m.baseline), "points": m.points,
+                  "restarts": m.restarts, "decision_reached": m.decision_reached, "floor": _finite(m.floor),
+                  "floor_step": m.floor_step, "reward_now": _finite(m.reward_now)}  # fmt: skip
+        self.store.put_monitor(
+            run, step=m.last_step, entropy=m.entropy_now, entropy_drop=m.drop_now, zero_std_fraction=m.zero_std_now,
+            detail=detail,
+        )  # fmt: skip
+
+    def _put_prediction(self, run: str, checkpoint: str | None, step: int | None, p: Prediction) -> None:
+        self.store.put_prediction(
+            run, checkpoint, step=step, value=p.estimate, lo=p.lo, hi=p.hi, basis=p.basis,
+            detail={k: _finite(v) for k, v in p.terms},
+        )  # fmt: skip
+
+    def _put_verdict(self, run: str, checkpoint: str | None, verdict: Verdict, stage: str) -> Outcome:
+        vid, new = self.store.put_verdict(
+            run, checkpoint, step=verdict.step, decision=verdict.decision.value, confidence=verdict.confidence,
+            stage=stage, summary=_headline(verdict), reasons=reasons_json(verdict),
+        )  # fmt: skip
+        return Outcome(run, checkpoint, vid, new, verdict)
+
+
+def _headline(verdict: Verdict) -> str:
+    """The verdict's stable words: decision and its reasons without numbers that drift every step.
+
+    ``put_verdict`` starts a new row only when decision or summary changes, so the summary must not include
+    values that move with each logged point.
+    """
+    grades = [r.metric for r in verdict.reasons if r.grade in ("kill", "watch", "pin", "protect")][:3]
+    return f"{verdict.decision.value}: {'; '.join(grades) or 'no concerns'}"

