@@ -49,7 +49,8 @@ def _choose(values: np.ndarray, bad: np.ndarray, direction: str) -> tuple[float,
 
 
 def fit_threshold(metric: str, values: Sequence[float], bad: Sequence[bool], direction: str) -> ThresholdFit | None:
-    """Best threshold on ``values`` for separating ``bad`` runs; None with fewer than 4 usable runs."""
+    """Best threshold on ``values`` for separating ``bad`` runs; None with fewer than 4 usable runs, one class
+    only, or no threshold better than chance."""
     v = np.asarray(values, dtype=np.float64)
     b = np.asarray(bad, dtype=bool)
     ok = np.isfinite(v)
@@ -57,6 +58,8 @@ def fit_threshold(metric: str, values: Sequence[float], bad: Sequence[bool], dir
     if v.size < 4 or b.all() or not b.any():
         return None
     threshold, score = _choose(v, b, direction)
+    if not score > 0.5:  # no better than chance: suggest nothing
+        return None
     hits = []
     for i in range(v.size):
         mask = np.arange(v.size) != i

@@ -6,7 +6,8 @@ through groups whose rewards differ, and only while it has entropy left to spend
     d     = diversity: the share of samples that act as independent tries. From the measured pass@k curve
             (1 - pass@k = (1 - p1)^(1 + (k-1) d) solved at the largest k), else from entropy: 1 - exp(-H / H_s)
     pass@k ≈ 1 - (1 - p1)^(1 + (k-1) d)                  (used wherever pass@k was not measured)
-    pre    = pass@10 before RL;  C = pass@K, K = 64: the coverage RL can sharpen into pass@10
+    pre    = pass@10 before RL;  C = the coverage RL can sharpen into pass@10: pass@K at the largest measured
+            K >= 10, else the formula at K = 64 (the paper's pass@64)
     s      = share of groups with signal: 1 - measured degenerate fraction at g, else 1 - f(p1) at g_eff = 1+(g-1)d
     B      = e^H - 1: the exploration budget (Cui et al. 2025: reward gained while entropy falls is a(e^H0 - e^H))
     L      = 1 - exp(-s B / (e^H_s - 1))                  (learnability: signal times budget, saturating)
@@ -155,6 +156,14 @@ def _measured_or_model(f: Features, k: int, p1: float, d: float) -> tuple[float,
     return _pass_at(k, p1, d), False
 
 
+def _coverage(f: Features, cfg: PredictConfig, p1: float, d: float) -> tuple[float, bool]:
+    """pass@K at the largest measured K >= k (measured, not extrapolated), else the model at ``coverage_k``."""
+    measured = [(k, v) for k, v in f.pass_at_k if k >= cfg.k]
+    if measured:
+        return max(measured)[1], True
+    return _pass_at(cfg.coverage_k, p1, d), False
+
+
 def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     """The documented prior (module docstring): pre + (C - pre) * L."""
     cfg = config or PredictConfig()
@@ -163,8 +172,8 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
         return Prediction(NAN, NAN, NAN, "prior: no pass rate known")
     d, d_measured = _diversity(f, cfg)
     pre, pre_m = _measured_or_model(f, cfg.k, p1, d)
-    cov, cov_m = _measured_or_model(f, cfg.coverage_k, p1, d)
-    cov = max(cov, pre, *(v for _, v in f.pass_at_k))
+    cov, cov_m = _coverage(f, cfg, p1, d)
+    cov = max(cov, pre)
     s, s_m = _signal(f, p1, d)
     h = f.entropy if math.isfinite(f.entropy) else -cfg.entropy_scale * math.log(max(1.0 - d, 1e-9))
     budget = math.expm1(max(h, 0.0))
@@ -176,8 +185,14 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     return Prediction(est, max(0.0, est - half), min(1.0, est + half), "prior", terms)
 
 
-def trajectory(monitor: MonitorResult, config: PredictConfig | None = None) -> Prediction | None:
-    """Entropy–performance law fitted on the run's own points; None with fewer than 5 points."""
+def trajectory(
+    monitor: MonitorResult, config: PredictConfig | None = None, *, diversity: float = NAN, coverage: float = 1.0
+) -> Prediction | None:
+    """Entropy–performance law fitted on the run's own points; None with fewer than 5 points.
+
+    R at spent entropy is read as pass@k with the candidate's own ``diversity`` (from its triage pass@k curve;
+    else from the run's current entropy), capped at its ``coverage``.
+    """
     cfg = config or PredictConfig()
     pairs = np.asarray(monitor.entropy_reward, dtype=np.float64)
     if pairs.shape[0] < 5 or not math.isfinite(monitor.entropy_now):
@@ -185,12 +200,11 @@ def trajectory(monitor: MonitorResult, config: PredictConfig | None = None) -> P
     x, y = np.exp(pairs[:, 0]), pairs[:, 1]
     fit = theil_sen(x, y)
     flat = not fit.hi < 0  # reward not clearly rising as entropy falls: the law does not (yet) describe the run
-    if flat:
-        ends = [monitor.reward_now] * 3
-    else:  # R at H = 0 (x = 1) for the slope and its interval bounds
-        ends = [float(np.median(y - s * x)) + s for s in (fit.slope, fit.lo, fit.hi)]
-    d = 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
-    vals = [_pass_at(cfg.k, min(1.0, max(0.0, r)), d) for r in ends]
+    # R at H = 0 (x = 1) for the slope and its interval bounds; the current reward level when the law is absent
+    slopes = () if flat else (fit.slope, fit.lo, fit.hi)
+    ends = [float(np.median(y - s * x)) + s for s in slopes] or [monitor.reward_now] * 3
+    d = diversity if math.isfinite(diversity) else 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
+    vals = [min(coverage, _pass_at(cfg.k, min(1.0, max(0.0, r)), d)) for r in ends]
     a = NAN if flat else -fit.slope
     terms = (("reward_at_spent_entropy", min(1.0, max(0.0, ends[0]))), ("a", a), ("points", float(pairs.shape[0])))
     return Prediction(vals[0], min(vals), max(vals), "trajectory", terms)
@@ -226,8 +240,11 @@ def predict(
     cfg = config or PredictConfig()
     if monitor is not None:
         features = with_rl_start(features, monitor)
-    base = model.predict(features, cfg) if model is not None else prior(features, cfg)
-    traj = trajectory(monitor, cfg) if monitor is not None else None
+    first = prior(features, cfg)
+    base = model.predict(features, cfg) if model is not None else first
+    terms = dict(first.terms)
+    traj = None if monitor is None else trajectory(
+        monitor, cfg, diversity=terms.get("diversity", NAN), coverage=terms.get("coverage", 1.0))
     if traj is None or not math.isfinite(base.estimate):
         return base
     n = float(len(monitor.entropy_reward)) if monitor is not None else 0.0

@@ -175,3 +175,72 @@ def test_bad_ladders_are_clean_errors(
     assert main(["rank", str(path)]) == 2
     assert message in capsys.readouterr().err
     assert main(["rank", str(tmp_path / "missing.json")]) == 2
+
+
+def write_run(root: Path, name: str, drop: float, outcome: float, every: int = 5) -> Path:
+    """A finished GRPO run as rankinv's TRL callback writes it: manifest plus one JSON record per logging step."""
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "rankinv-run.json").write_text(json.dumps({"kind": "GRPO", "group_size": 8, "logging_steps": every}))
+    lines = []
+    for step in range(every, 201, every):
+        x = min(max(step - 10, 0), 140) / 140
+        logs = {"entropy": 0.3 * (1 - drop) ** x, "reward": 0.2 + 0.2 * x, "frac_reward_zero_std": 0.4}
+        if step % 50 == 0:
+            logs["eval/pass@10"] = outcome * (0.9 + 0.1 * step / 200)
+        lines.append(json.dumps({"step": step, "time": 1.7e9 + step, "logs": logs}))
+    (run / "rankinv.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def test_calibrate_fits_thresholds_and_the_predictor_on_finished_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drops = [0.1, 0.2, 0.3, 0.55, 0.65, 0.75]
+    for i, d in enumerate(drops):
+        write_run(tmp_path, f"run{i}", d, outcome=0.8 - 0.5 * d)
+    assert main(["calibrate", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"] == 6 and out["with_outcome"] == 6
+    assert out["fitted"]["n"] == 6 and out["fitted"]["loo_spearman"] > 0.8
+    tau2 = next(t for t in out["thresholds"] if t["metric"] == "tau_2")
+    assert 0.3 < tau2["threshold"] < 0.55 and tau2["loo_accuracy"] == 1.0
+    assert main(["calibrate", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "leave-one-out Spearman" in text and "[monitor] tau_2 = 0.4" in text
+
+
+def test_calibrate_without_outcomes_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = write_run(tmp_path, "only", 0.2, outcome=0.5)
+    (run / "rankinv.jsonl").write_text((run / "rankinv.jsonl").read_text().replace('"eval/pass@10"', '"other"'))
+    assert main(["calibrate", str(tmp_path)]) == 0
+    assert "measured final pass@10" in capsys.readouterr().out
+    assert main(["calibrate", str(tmp_path / "absent")]) == 2
+
+
+def triage_report(checkpoint: Path, passes: list[int], n: int = 16, g: int = 8):
+    """A real stage-1 report built by the triage aggregator from per-prompt results."""
+    from rankinv.triage import aggregate
+    from rankinv.triage.report import Flag, PromptResult, Sampling, Timing, TriageReport
+
+    results = [PromptResult(id=f"p{i}", passes=c, samples=n, pass_rate=c / n, truncated=0, tokens=4 * n,
+                            entropy_exact_sum=0.5 * 4 * n, entropy_mc_sum=0.5 * 4 * n) for i, c in enumerate(passes)]
+    sampling = Sampling("transformers", n, 1.0, 1.0, 0, 1.0, 4, 0, False, "exact", "toy", len(passes))
+    return TriageReport(str(checkpoint), None, "2026-01-01T00:00:00Z", "0", sampling, g, 0.083,
+                        aggregate.metrics(results, g), Flag(False, "entropy_token_mean"),
+                        Timing(0, 0, 0, 0, 0, 0, 0), tuple(results))
+
+
+def test_explain_reads_the_starting_checkpoints_triage_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = write_run(tmp_path, "grpo", 0.6, outcome=0.5)
+    report = triage_report(run, [0, 2, 5, 8, 16, 3, 0, 1])
+    report.write(run / "rankinv-triage.json")
+    assert main(["explain", str(run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["triage_report"].endswith("rankinv-triage.json")
+    assert out["monitor"]["zero_std_expected"] == pytest.approx(report.metrics.degenerate_fraction.estimate)
+    assert out["prediction"]["basis"] == "prior+trajectory"
+    assert out["verdict"]["decision"] == "KILL"
+    assert out["outcome_pass10"] == pytest.approx(0.5)

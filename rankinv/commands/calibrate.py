@@ -68,13 +68,10 @@ def gather(root: Path, cfg: Any, evaluate: bool) -> list[Any]:
 
 
 def _history(assessments: list[Any]) -> list[tuple[Any, float]]:
-    from rankinv.predict import Features
+    """(features as the predictor saw them, measured outcome) for runs with an outcome."""
+    from rankinv.predict import Features, with_rl_start
 
-    rows = []
-    for a in assessments:
-        f = a.features or Features(name=a.run)
-        f = replace(f, rl_entropy_start=a.monitor.baseline, rl_drop=a.monitor.drop_at_decision)
-        rows.append((f, a.outcome))
+    rows = [(with_rl_start(a.features or Features(name=a.run), a.monitor), a.outcome) for a in assessments]
     return [(f, y) for f, y in rows if math.isfinite(y)]
 
 
@@ -98,9 +95,11 @@ def compute(root: Path, cfg: Any, evaluate: bool) -> dict[str, Any]:
                             "columns": list(model.columns)}
     except ValueError as exc:
         result["fitted"] = {"note": str(exc)}
-    bad = failed(ys, cfg.predict.fail_fraction)
-    fits = [fit_threshold("tau_2", [f.rl_drop for f, _ in history], bad, ">"),
-            fit_threshold("tau_h", [f.entropy for f, _ in history], bad, "<")]
+    done = [a for a in assessments if math.isfinite(a.outcome)]
+    bad = failed([a.outcome for a in done], cfg.predict.fail_fraction)
+    stage1 = [a.features.entropy if a.features is not None else math.nan for a in done]
+    fits = [fit_threshold("tau_2", [a.monitor.drop_at_decision for a in done], bad, ">"),
+            fit_threshold("tau_h", stage1, bad, "<")]
     result["thresholds"] = [vars(t) for t in fits if t is not None]
     return result
 
