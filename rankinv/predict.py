@@ -251,14 +251,14 @@ def predict(
     return _blend(base, traj, n / (n + cfg.trajectory_points))
 
 
-COLUMNS = ("prior", "pass1", "entropy", "signal", "coverage", "rl_entropy_start", "rl_drop")
+COLUMNS = ("prior", "pass1", "entropy", "signal", "coverage", "never_solved", "rl_entropy_start", "rl_drop")
 
 
 def _row(f: Features, cfg: PredictConfig) -> list[float]:
     p = prior(f, cfg)
     terms = dict(p.terms)
     return [p.estimate, f.pass1, f.entropy, terms.get("signal", NAN), terms.get("coverage", NAN),
-            f.rl_entropy_start, f.rl_drop]
+            f.never_solved_fraction, f.rl_entropy_start, f.rl_drop]
 
 
 @dataclass(frozen=True)

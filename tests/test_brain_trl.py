@@ -10,6 +10,9 @@ paper's 10→150 is for 400-step runs).
 from __future__ import annotations
 
 import json
+import math
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,9 @@ from rankinv.cli import main
 from rankinv.config import load_config
 from rankinv.monitor import Curve, RunSeries, analyse
 from rankinv.verdict import Decision, decide
+from tests.support import tinylm
 from tests.support.grpo_job import _collapse_reward as collapse_reward
-from tests.support.tinylm import ToyTask, run_grpo, save_base, sft, task_reward
+from tests.support.tinylm import ToyTask, run_grpo, save_base, sft, task_reward, write_prompts_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +35,13 @@ decision_step = 12
 [verdict]
 warmup_steps = 5
 hold_steps = 4
+[triage]
+prompts = "{prompts}"
+reward = "{reward}"
+group_size = 4
+samples = 10
+max_new_tokens = 4
+backend = "transformers"
 """
 
 
@@ -43,13 +54,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = sft(save_base(work / "base", task), task.sft_rows(), work / "sft", epochs=10)
     root = work / "runs"
     root.mkdir()
-    (root / "rankinv.toml").write_text(CONFIG)
+    prompts = write_prompts_jsonl(work / "prompts.jsonl", task)
+    reward = f"{Path(tinylm.__file__).resolve()}:valid_answer_reward"
+    (root / "rankinv.toml").write_text(CONFIG.format(prompts=prompts, reward=reward))
     # Collapse: a reward that one answer ("seven") satisfies for every prompt, and a high learning rate.
     run_grpo(model, task.prompts(), [collapse_reward], root / "collapse", callbacks=[RankinvCallback()],
-             max_steps=16, learning_rate=5e-2)
+             max_steps=16, learning_rate=5e-2, save_strategy="steps", save_steps=16)
     # Healthy: the task's own reward at a gentle learning rate.
     run_grpo(model, task.prompts(), [task_reward(task)], root / "healthy", callbacks=[RankinvCallback()],
-             max_steps=24, learning_rate=1e-4)
+             max_steps=24, learning_rate=1e-4, save_strategy="steps", save_steps=24)
+    past = time.time() - 3600  # finished an hour ago: checkpoints count as settled
+    for path in root.rglob("checkpoint-*/*"):
+        os.utime(path, (past, past))
     return root
 
 
@@ -102,3 +118,18 @@ def test_explain_text_resolves_a_run_name_under_a_root(runs: Path, capsys: pytes
     assert "CONTINUE" in capsys.readouterr().out.splitlines()[0]
     assert main(["explain", "nope", "--root", str(runs)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_calibrate_eval_triages_final_checkpoints_for_outcomes(
+    runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No eval logs: `--eval` measures pass@10 on each run's last checkpoint with a real triage (n=10)."""
+    assert main(["calibrate", str(runs), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["with_outcome"] == 0
+    assert main(["calibrate", str(runs), "--eval", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"] == 2 and out["with_outcome"] == 2
+    assert math.isfinite(out["prior"]["mae"])
+    assert "at least 5 finished runs" in out["fitted"]["note"]
+    for name, steps in (("collapse", 16), ("healthy", 24)):
+        assert (runs / name / f"checkpoint-{steps}" / "rankinv-triage.json").is_file()
