@@ -132,7 +132,9 @@ def ensure_user(name: str) -> int:
 
 def _layout(base: Path) -> dict[str, Path]:
     dirs = {k: base / k for k in ("munge", "sock", "state", "spool", "run", "log", "jobs")}
+    base.mkdir(mode=0o755, exist_ok=True)
     base.chmod(0o755)
+    base.parent.chmod(0o755)
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     dirs["munge"].chmod(0o700)  # the key: root only
@@ -144,7 +146,7 @@ def _start_munge(base: Path, dirs: dict[str, Path]) -> Path:
     key, sock = dirs["munge"] / "munge.key", dirs["sock"] / "munge.sock"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
-    subprocess.run(
+    proc = subprocess.run(
         [
             "munged",
             "--force",
@@ -154,10 +156,15 @@ def _start_munge(base: Path, dirs: dict[str, Path]) -> Path:
             f"--pid-file={dirs['run']}/munged.pid",
             f"--seed-file={dirs['munge']}/seed",
         ],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         timeout=30,
     )
+    if proc.returncode != 0:
+        log = dirs["log"] / "munged.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+        raise AssertionError(f"munged did not start: {proc.stderr}\n--- {log}\n{tail}")
     return sock
 
 
@@ -177,6 +184,9 @@ def _wait_idle(cluster: SlurmCluster, timeout: float = 60.0) -> None:
         out = cluster.run("sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout.split()
         if out[-1:] == ["idle"]:
             return
+        dead = [name for name in ("slurmctld", "slurmd") if not _alive(cluster.pids.get(name, 0))]
+        if dead:
+            raise AssertionError(f"{', '.join(dead)} exited while starting\n{cluster.log_tail()}")
         time.sleep(0.3)
     raise AssertionError(f"Slurm node never became idle (sinfo: {out})\n{cluster.log_tail()}")
 
@@ -197,20 +207,40 @@ def start_cluster(base: Path) -> SlurmCluster:
         ("slurmd", ["slurmd", "-f", str(conf), "-N", "localhost"]),
     ):
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30, check=False)
-        cluster.pids[name] = _read_pid(dirs["run"] / f"{name}.pid")
-        if proc.returncode != 0 or not cluster.pids[name]:
+        cluster.pids[name] = _read_pid(dirs["run"] / f"{name}.pid") if proc.returncode == 0 else 0
+        if not cluster.pids[name]:
             stop_cluster(cluster)
             raise AssertionError(f"{name} did not start: {proc.stderr}\n{cluster.log_tail()}")
-    _wait_idle(cluster)
+    try:
+        _wait_idle(cluster)
+    except AssertionError:
+        stop_cluster(cluster)
+        raise
     return cluster
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """Running (a zombie waiting for init to reap it counts as exited)."""
+    if pid <= 0:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :][:1] not in ("Z", "X")
+
+
+def processes_under(base: Path) -> list[str]:
+    """Command lines of live processes that mention ``base`` (what a leak would look like)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(base) in cmd and entry.name.isdigit() and _alive(int(entry.name)):
+            found.append(cmd)
+    return found
 
 
 def stop_cluster(cluster: SlurmCluster) -> None:
@@ -237,13 +267,24 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     # A short path also keeps the munge socket inside sun_path (108 bytes).
     base = Path(tempfile.mkdtemp(prefix="rankinv-slurm-"))
     try:
-        cluster = start_cluster(base)
+        cluster = _start_with_retry(base)
         try:
             yield cluster
         finally:
             stop_cluster(cluster)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _start_with_retry(base: Path, attempts: int = 2) -> SlurmCluster:
+    """A free port can be taken between choosing it and slurmctld binding it: one more try on fresh ports."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start_cluster(base / f"try{attempt}")
+        except AssertionError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 GRPO_JOB = '''\
