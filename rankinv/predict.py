@@ -79,6 +79,8 @@ class Prediction:
     terms: tuple[tuple[str, float], ...] = ()
 
     def __str__(self) -> str:
+        if not math.isfinite(self.estimate):
+            return f"n/a ({self.basis})"
         return f"{self.estimate:.3f} [{self.lo:.3f}, {self.hi:.3f}] ({self.basis})"
 
 

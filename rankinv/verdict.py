@@ -85,7 +85,7 @@ class Verdict:
 def _fmt(x: float) -> str:
     if not math.isfinite(x):
         return "n/a"
-    return f"{x:.0f}" if abs(x) >= 100 or (x == int(x) and abs(x) >= 1) else f"{x:.2f}"
+    return f"{x:.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.2f}"
 
 
 def held(
@@ -166,7 +166,7 @@ def _protect(reasons: list[Reason], m: MonitorResult, f: Features | None, cfg: C
 def _hold_back(reasons: list[Reason], m: MonitorResult | None, cfg: Config) -> list[Reason]:
     """Rule 5: no KILL on missing data or in warm-up."""
     if m is None or m.points == 0:
-        hold = Reason("entropy points", 0, 1, "<", None, None, "hold", "no RL data: never kill on missing data")
+        hold = Reason("no RL data: never kill on missing data", 0, 1, "", None, None, "hold")
     elif m.last_step is not None and m.last_step < cfg.verdict.warmup_steps:
         hold = Reason("step", m.last_step, cfg.verdict.warmup_steps, "<", None, m.last_step, "hold", "warm-up")
     else:

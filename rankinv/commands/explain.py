@@ -82,7 +82,7 @@ def render(a: Any) -> list[str]:
         f"reward {_f(m.reward_start, '.3f')} → {_f(m.reward_now, '.3f')}",
         f"  triage report: {a.report or 'none found (stage 1 not run for the starting checkpoint)'}",
         f"  predicted final pass@10: {p}",
-        "    " + ", ".join(f"{k} {_f(val)}" for k, val in p.terms),
+        *(["    " + ", ".join(f"{k} {_f(val)}" for k, val in p.terms)] if p.terms else []),
         "  reasons:",
     ]
     lines += [f"    [{r.grade}] {r.render()}" for r in v.reasons] or ["    (none)"]
