@@ -92,7 +92,7 @@ class Service:
         self._install_signals()
         try:
             self.pipeline.handle(set(), rescan=True)
-            self.health.beat(watching=self.watcher.watched())
+            self.health.beat(watching=self.watcher.watched(), ready="true")
             self._loop()
         finally:
             self.close()

@@ -43,7 +43,23 @@ class Actions:
         if outcome.is_new:
             self._announce(outcome)
         if verdict.decision.value == "KILL" and outcome.checkpoint is None:
-            self.request_kill(outcome.run, run_dir, outcome.verdict_id, verdict.step, verdict.audit(outcome.run))
+            first = self.episode_start(outcome.run, outcome.verdict_id)
+            self.request_kill(outcome.run, run_dir, first, verdict.step, verdict.audit(outcome.run))
+
+    def episode_start(self, run: str, verdict_id: int) -> int:
+        """The first verdict of the unbroken run of KILL verdicts ending at ``verdict_id``.
+
+        A KILL whose reasons change is a new verdict row but the same decision about the same job: keying the
+        action on the first KILL of the streak means one action per streak, never one per wording.
+        """
+        first = verdict_id
+        for v in self.store.verdicts(run, limit=1000):  # newest first
+            if v.id > verdict_id or v.subject != run:
+                continue
+            if v.decision != "KILL":
+                break
+            first = v.id
+        return first
 
     def request_kill(self, run: str, run_dir: str, verdict_id: int, step: int | None, reason: str) -> None:
         self.escalator.request(KillRequest(run, run_dir, verdict_id, step, reason))

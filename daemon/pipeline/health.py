@@ -2,7 +2,7 @@
 
 Keys: pid, host, root, started_at, heartbeat (epoch seconds), watch_mode (inotify|polling), watch_reason,
 armed ("true"/"false"), last_event, errors (count since start), last_error, watching (directories),
-points_ingested (metric points written since start),
+points_ingested (metric points written since start), ready ("true" once the first full scan is done),
 triage (the executor in use, or why none is).
 """
 
@@ -26,7 +26,7 @@ class Health:
         now = time.time()
         self.store.set_health(
             pid=os.getpid(), host=socket.gethostname(), root=root, started_at=now, heartbeat=now, errors=0,
-            last_error=None, stopped_at=None, points_ingested=0, **values,
+            last_error=None, stopped_at=None, points_ingested=0, ready="false", **values,
         )  # fmt: skip
         self.next_beat = time.monotonic() + self.every
 

@@ -221,6 +221,5 @@ class Pipeline:
             message = f"{type(exc).__name__}: {exc}"
             log.exception("run %s: %s", name, message)
             self.health.error(f"{name}: {message}")
-            if self.store.run(name) is not None:
-                mark(self.store, name, str(run_dir), "error", message[:500])
+            mark(self.store, name, str(run_dir), "error", message[:500])
             return False

@@ -1,0 +1,104 @@
+"""Starting, finding and stopping the daemon: the lock (one per root and host), the detached start the TUI
+uses (``rankinv.daemon.control``), broken configs refused before detaching, and ``rankinv init``/``status``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rankinv.daemon import control
+from rankinv.daemon.lock import LOCK_NAME
+
+from rankinv.config import CONFIG_FILENAME, load_config
+from rankinv.store import state_dir_for
+from tests.support import daemon as D
+from tests.support.fakelog import append, make_run, record
+
+
+def _alive(root: Path, state: Path, pid: int) -> bool:
+    return D.read(root, state, lambda s: s.health().alive and s.health().get("pid") == str(pid))
+
+
+def test_second_daemon_names_the_first_and_exits_zero(tmp_path: Path) -> None:
+    root, state = tmp_path / "root", tmp_path / "state"
+    root.mkdir()
+    first = D.start(root, state)
+    try:
+        D.wait_for("first daemon up", lambda: _alive(root, state, first.pid))
+        for extra in ((), ("--foreground",)):
+            second = D.cli("daemon", str(root), "--state-dir", str(state), *extra)
+            assert second.returncode == 0, second.stderr
+            assert f"already running (pid {first.pid})" in second.stdout
+        st = control.status(root, state)
+        assert (st.running, st.pid, st.alive) == (True, first.pid, True)
+        assert st.health["watch_mode"] in ("inotify", "polling")
+        assert control.stop(root, state) == first.pid
+        assert first.wait(timeout=30) == 0
+        assert not control.status(root, state).running
+    finally:
+        D.stop(first)
+
+
+def test_detached_start_status_stop_through_the_control_api(tmp_path: Path) -> None:
+    root, state = tmp_path / "root", tmp_path / "state"
+    run = make_run(root / "grpo")
+    append(run, "".join(record(s) for s in range(1, 6)))
+    pid = control.start_detached(root, state_base=state)
+    try:
+        assert os.getsid(pid) != os.getsid(0)  # its own session: survives the terminal that started it
+        assert control.start_detached(root, state_base=state) == pid  # finds the running one
+        D.wait_for("metrics via the detached daemon", lambda: D.read(root, state, lambda s: s.metric_count("grpo")))
+        st = control.status(root, state)
+        assert st.running and st.pid == pid and st.log_path.exists()
+        assert (st.state_dir / "daemon.pid").read_text().strip() == str(pid)
+        shown = D.cli("daemon", "status", str(root), "--state-dir", str(state))
+        assert shown.returncode == 0 and f"pid {pid}" in shown.stdout and "watch_mode" in shown.stdout
+    finally:
+        assert control.stop(root, state) == pid
+    assert not (state_dir_for(root, state) / "daemon.pid").exists()
+    gone = D.cli("daemon", "status", str(root), "--state-dir", str(state))
+    assert gone.returncode == 1 and "no rankinv daemon is running" in gone.stdout
+
+
+def test_broken_config_fails_before_detaching_with_file_line_and_key(tmp_path: Path) -> None:
+    root, state = tmp_path / "root", tmp_path / "state"
+    root.mkdir()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[daemon]\nheartbeat_seconds = 5.0\npoll_interval = "fast"\n')
+    done = D.cli("daemon", str(root), "--config", str(bad), "--state-dir", str(state))
+    assert done.returncode == 2
+    assert f"{bad}:3" in done.stderr and "poll_interval" in done.stderr and "Traceback" not in done.stderr
+    assert not (state_dir_for(root, state) / LOCK_NAME).exists()  # never started
+    bad.write_text('[daemon]\ntriage_executor = "magic"\n')
+    done = D.cli("daemon", str(root), "--config", str(bad), "--state-dir", str(state), "--foreground")
+    assert done.returncode == 2 and "triage_executor" in done.stderr and "local" in done.stderr
+    missing = D.cli("daemon", str(tmp_path / "nope"), "--state-dir", str(state))
+    assert missing.returncode == 2 and "not a directory" in missing.stderr
+
+
+def test_init_writes_every_setting_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    done = D.cli("init", str(tmp_path))
+    assert done.returncode == 0
+    written = tmp_path / CONFIG_FILENAME
+    assert load_config(written).daemon.poll_interval == 2.0  # the template parses to the defaults
+    assert "settle_seconds" in written.read_text() and "[daemon]" in written.read_text()
+    written.write_text("# mine\n")
+    again = D.cli("init", str(tmp_path))
+    assert again.returncode == 2 and "--force" in again.stderr and written.read_text() == "# mine\n"
+    assert D.cli("init", str(tmp_path), "--force").returncode == 0 and "[daemon]" in written.read_text()
+
+
+def test_status_without_a_daemon_scans_once_and_answers(tmp_path: Path) -> None:
+    root, state = tmp_path / "root", tmp_path / "state"
+    run = make_run(root / "grpo")
+    append(run, "".join(record(s) for s in range(1, 200)))
+    done = D.cli("status", str(root), "--json", "--state-dir", str(state))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["daemon_running"] is False and data["one_shot_scan"] is True
+    (grpo,) = data["candidates"]
+    assert grpo["run"] == "grpo" and grpo["verdict"] == "KILL" and grpo["predicted"] is not None
+    assert D.read(root, state, lambda s: s.actions()) == ()  # a one-shot scan never acts
+    table = D.cli("status", str(root), "--state-dir", str(state))
+    assert table.returncode == 0 and "grpo" in table.stdout and "KILL" in table.stdout
