@@ -261,19 +261,32 @@ def stop_cluster(cluster: SlurmCluster) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+_SHARED: dict[str, SlurmCluster] = {}
+_USERS = [0]
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[SlurmCluster]:
-    # Not under pytest's tmp_path: that is mode 0700, and the second user's jobs must reach their files.
-    # A short path also keeps the munge socket inside sun_path (108 bytes).
-    base = Path(tempfile.mkdtemp(prefix="rankinv-slurm-"))
-    try:
-        cluster = _start_with_retry(base)
+    """One cluster per test session, however many modules import this fixture (each import is its own
+    fixture to pytest): the first user starts it, the last to tear down stops it."""
+    if not _SHARED:
+        # Not under pytest's tmp_path: that is mode 0700, and the second user's jobs must reach their files.
+        # A short path also keeps the munge socket inside sun_path (108 bytes).
+        base = Path(tempfile.mkdtemp(prefix="rankinv-slurm-"))
         try:
-            yield cluster
-        finally:
-            stop_cluster(cluster)
+            _SHARED["cluster"] = _start_with_retry(base)
+        except BaseException:
+            shutil.rmtree(base, ignore_errors=True)
+            raise
+    _USERS[0] += 1
+    try:
+        yield _SHARED["cluster"]
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        _USERS[0] -= 1
+        if _USERS[0] == 0:
+            cluster = _SHARED.pop("cluster")
+            stop_cluster(cluster)
+            shutil.rmtree(cluster.dir.parent, ignore_errors=True)
 
 
 def _start_with_retry(base: Path, attempts: int = 2) -> SlurmCluster:
