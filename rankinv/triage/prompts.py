@@ -92,7 +92,9 @@ def _parse_line(line: str, where: str) -> Prompt:
     for key in ("id", "prompt"):
         if key not in row:
             raise RankinvError(f"{where}: missing required key {key!r}")
-    for key in ("prompt", "tests", "answer", "entry_point", "code_prefix"):
+    if isinstance(row.get("answer"), (dict, list, bool)):
+        raise RankinvError(f"{where}: 'answer' must be a string or a number")
+    for key in ("prompt", "tests", "entry_point", "code_prefix"):
         if key in row and row[key] is not None and not isinstance(row[key], str):
             raise RankinvError(f"{where}: {key!r} must be a string")
     return Prompt(

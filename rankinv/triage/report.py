@@ -193,6 +193,8 @@ def _build(tp: Any, value: Any) -> Any:
             return None
         return _build(next(a for a in get_args(tp) if a is not type(None)), value)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {tp.__name__}, got {value!r:.40}")
         hints = get_type_hints(tp)
         names = {f.name for f in dataclasses.fields(tp)}
         return tp(**{k: _build(hints[k], v) for k, v in value.items() if k in names})
