@@ -57,7 +57,6 @@ class TriageConfig:
     )
 
 
-
 @dataclass(frozen=True)
 class MonitorConfig:
     """Stage 2: live entropy during GRPO."""
