@@ -234,7 +234,7 @@ class Reads(StoreBase):
         out: list[Candidate] = []
         for run in self.runs():
             subjects: list[tuple[str | None, int | None, str | None, str | None]] = []
-            if run.kind == "sft" and checkpoints.get(run.name):
+            if run.kind.lower() == "sft" and checkpoints.get(run.name):
                 subjects = [(path, step, state, path) for path, step, state in checkpoints[run.name]]
             else:
                 subjects = [(None, run.last_step, None, run.parent)]
@@ -249,7 +249,7 @@ class Reads(StoreBase):
                         subject=subject,
                         run=run.name,
                         checkpoint=checkpoint,
-                        kind="sft-checkpoint" if checkpoint else run.kind,
+                        kind="sft-checkpoint" if checkpoint else run.kind.lower(),
                         step=step,
                         status=run.status,
                         job_id=run.job_id,
