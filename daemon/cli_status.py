@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
             _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
             _num(c.zero_std_fraction), c.status if c.status != "error" else "error",
         )  # fmt: skip
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
     console.print(table)
     if not snap.candidates:
         console.print(f"no training runs found under {root} yet")

@@ -16,7 +16,7 @@ from pathlib import Path
 from rankinv.daemon.fswatch import choose_mode
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
 from rankinv.daemon.logsetup import setup_logging
-from rankinv.daemon.mounts import mount_of
+from rankinv.daemon.mounts import Mount, mount_of
 from rankinv.daemon.pipeline.triage import resolve_executor
 
 from rankinv.config import Config, find_config, load_config
@@ -57,12 +57,22 @@ def plan(root: str | Path, config_path: str | Path | None = None, *, poll: bool 
     return Plan(resolved, config, path, state_dir_for(resolved, base or None), poll)
 
 
+def network_store_warning(state_dir: Path, table: list[Mount] | None = None) -> str | None:
+    """The warning to give when the store would live on a network filesystem, else None."""
+    mount = mount_of(state_dir, table)
+    if mount is None or not mount.is_network:
+        return None
+    return (f"the store in {state_dir} is on {mount.fstype}: SQLite locking is unsafe on network filesystems; "
+            "set [daemon] state_dir or --state-dir to a local disk")  # fmt: skip
+
+
 def _open_store(p: Plan) -> Store:
-    mount = mount_of(p.state_dir)
-    if mount is not None and mount.is_network:
-        log.warning("the store %s is on %s: SQLite locking is unsafe on network filesystems; set [daemon] "
-                    "state_dir or --state-dir to a local disk", p.store_path, mount.fstype)  # fmt: skip
+    warning = network_store_warning(p.state_dir)
+    if warning:
+        log.warning("%s", warning)
     store = Store.open(p.store_path)
+    if warning:
+        store.add_event("warning", "daemon", warning)
     if store.recovered_from is not None:
         message = (f"the store was corrupt and was moved to {store.recovered_from}; a new one is being rebuilt "
                    "from the run logs")  # fmt: skip

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.ingest import sources_for_run
 from rankinv.store import Store
 from tests.support import daemon as D
+from tests.support.fakelog import expected_points
 
 pytestmark = pytest.mark.slow
 
@@ -57,15 +57,6 @@ def _prompts(path: Path) -> Path:
     rows = [{"id": f"p{i}", "prompt": p, "answer": a} for i, (p, a) in enumerate(ToyTask().answers().items())]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def _expected_points(run_dir: Path, run: str) -> dict[tuple[str, int], float]:
-    """What the logs say, read directly through the ingest layer (the last value of a (name, step) wins)."""
-    out: dict[tuple[str, int], float] = {}
-    for source in sources_for_run(run_dir):
-        for p in source.open(run).read_new()[0]:
-            out[(p.name, p.step)] = p.value
-    return out
 
 
 def _same(a: dict[tuple[str, int], float], b: dict[tuple[str, int], float]) -> bool:
@@ -109,7 +100,7 @@ def test_daemon_follows_real_trl_runs_with_inotify_and_polling(tmp_path: Path, s
         assert grpo.poll() is None or grpo.returncode == 0
         assert grpo.wait(timeout=300) == 0, (root / "grpo" / "train.log").read_text()[-2000:]
 
-        expected = _expected_points(root / "grpo", "grpo")
+        expected = expected_points(root / "grpo", "grpo")
         assert ("entropy", 6) in expected and ("reward_mean", 6) in expected
         for state, mode in ((s_ino, "inotify"), (s_poll, "polling")):
             D.wait_for(f"{mode}: every GRPO point, exactly", lambda s=state: _same(

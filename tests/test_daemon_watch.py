@@ -13,6 +13,7 @@ from rankinv.daemon.fswatch import INOTIFY, POLLING, FsEvent, InotifyWatcher, ch
 from rankinv.daemon.mounts import Mount, mount_of, parse_mountinfo
 from rankinv.daemon.pipeline import layout
 from rankinv.daemon.polling import PollWatcher
+from rankinv.daemon.serve import network_store_warning
 
 MOUNTINFO = r"""22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
 40 22 0:40 / /scratch rw,relatime shared:20 - lustre 10.0.0.1@tcp:/scratch rw,flock
@@ -44,6 +45,12 @@ def test_watch_mode_is_chosen_from_the_mount_table(tmp_path: Path) -> None:
     assert choose_mode(tmp_path, "polling", [Mount("/", "ext4")])[0] == POLLING
     assert choose_mode(tmp_path, "inotify", nfs)[0] == INOTIFY  # the user's explicit choice wins
     assert choose_mode(tmp_path, "auto")[0] in (INOTIFY, POLLING)  # the real /proc/self/mountinfo parses
+
+
+def test_a_store_on_a_network_filesystem_is_warned_about(tmp_path: Path) -> None:
+    warning = network_store_warning(tmp_path, [Mount("/", "ext4"), Mount(str(tmp_path), "lustre")])
+    assert warning is not None and "lustre" in warning and "--state-dir" in warning
+    assert network_store_warning(tmp_path, [Mount("/", "ext4")]) is None
 
 
 def _drain_until(events: queue.SimpleQueue[FsEvent], want: str, timeout: float = 10.0) -> set[str]:

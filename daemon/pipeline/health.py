@@ -20,6 +20,7 @@ class Health:
         self.store, self.every = store, every
         self.errors = 0
         self.points = 0
+        self.pending = ""
         self.next_beat = 0.0
 
     def started(self, root: str, **values: object) -> None:
@@ -44,10 +45,15 @@ class Health:
         self.store.set_health(last_event=f"{time.strftime('%H:%M:%S')} {text}")
 
     def ingested(self, run: str, points: int) -> None:
-        """Points written since start (a restarted daemon that resumed from its offsets counts only new ones)."""
+        """Count points written (a restarted daemon that resumed from its offsets counts only new ones)."""
         self.points += points
-        self.store.set_health(points_ingested=self.points, last_event=f"{time.strftime('%H:%M:%S')} {run}: "
-                              f"{points} points")  # fmt: skip
+        self.pending = f"{time.strftime('%H:%M:%S')} {run}: {points} points"
+
+    def flush(self) -> None:
+        """Write what :meth:`ingested` counted, once per batch of events."""
+        if self.pending:
+            self.store.set_health(points_ingested=self.points, last_event=self.pending)
+            self.pending = ""
 
     def error(self, text: str) -> None:
         self.errors += 1

@@ -79,33 +79,33 @@ class Pipeline:
     # -- per batch ------------------------------------------------------------------------------------------
     def handle(self, paths: set[str], *, rescan: bool = False) -> int:
         """Process a batch of changed paths; returns how many runs were touched."""
-        full, logs = self._classify(paths)
-        root_changed = self.root in full
-        full.pop(self.root, None)
-        if rescan or root_changed or self._unknown(paths):
+        full, logs, structural = self._classify(paths)
+        if rescan or structural:
             full.update(dict.fromkeys(self.rescan() | self._gone(), None))
         full.update(dict.fromkeys(self._settle_due(), None))
         touched: set[Path] = set()
         for run_dir in full:
-            if self._guard(run_dir, partial(self.process_run, run_dir)):
+            if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
                 touched.add(run_dir)
         for run_dir, files in logs.items():
-            if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
+            if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files), atomic=True):
                 touched.add(run_dir)
         self._after_triage()
         for run_dir in touched:
             self._guard(run_dir, partial(self.evaluate, run_dir))
+        self.health.flush()
         return len(touched)
 
-    def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]]]:
+    def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]], bool]:
+        """Runs to re-inspect, appended logs per run, and whether the folder structure changed."""
         full: dict[Path, None] = {}
         logs: dict[Path, set[Path]] = {}
+        structural = False
         for raw in paths:
             path = Path(raw)
             run_dir = L.owner(path, self.layout.runs, self.root)
             if run_dir is None:
-                if path == self.root or path.parent in self.layout.folders or path in self.layout.folders:
-                    full[self.root] = None
+                structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
             name = self.layout.runs[run_dir]
             direct = run_dir in (path.parent, path.parent.parent)
@@ -113,12 +113,7 @@ class Pipeline:
                 logs.setdefault(run_dir, set()).add(path)
                 continue
             full[run_dir] = None
-        return full, logs
-
-    def _unknown(self, paths: set[str]) -> bool:
-        """A path outside every known run and folder (a new subtree): the layout must be re-read."""
-        return any(L.owner(Path(p), self.layout.runs, self.root) is None and Path(p) != self.root for p in paths
-                   if Path(p).parent not in self.layout.folders and Path(p) not in self.layout.folders)
+        return full, logs, structural
 
     def _gone(self) -> set[Path]:
         return {d for d in self.layout.runs if not d.is_dir()}
@@ -184,8 +179,15 @@ class Pipeline:
                 step = next((c.step for c in self.store.checkpoints(run) if c.path == checkpoint), None)
                 self._guard(Path(record.path), partial(self._judge_checkpoint, record, checkpoint, step))
 
+    def _has_metrics(self, run: str) -> bool:
+        row = self.store.conn.execute(
+            "SELECT 1 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.name = ? LIMIT 1", (run,)
+        ).fetchone()
+        return row is not None
+
     def _judge_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> None:
-        outcome = self.brain.evaluate_checkpoint(run, checkpoint, step)
+        with self.store.transaction():
+            outcome = self.brain.evaluate_checkpoint(run, checkpoint, step)
         if outcome is not None and self.actions is not None:
             self.actions.on_outcome(outcome, run.path)
 
@@ -193,10 +195,11 @@ class Pipeline:
         """Monitor, predict and decide for a GRPO run that got new data."""
         name = self.layout.runs.get(run_dir)
         record = self.store.run(name) if name else None
-        if record is None or record.kind != "grpo" or self.store.metric_count(record.name) == 0:
+        if record is None or record.kind != "grpo" or not self._has_metrics(record.name):
             return
-        outcome = self.brain.evaluate_run(record)
-        if self.actions is not None:
+        with self.store.transaction():  # one commit for monitor, prediction and verdict
+            outcome = self.brain.evaluate_run(record)
+        if self.actions is not None:  # outside: the escalator commits each step before taking it
             self.actions.on_outcome(outcome, record.path)
 
     def report_paths(self, paths: set[str]) -> None:
@@ -209,10 +212,17 @@ class Pipeline:
                     self.triage.report_appeared(self.layout.runs[run_dir], str(path.parent))
 
     # -- isolation ------------------------------------------------------------------------------------------
-    def _guard(self, run_dir: Path, step: Callable[[], None]) -> bool:
-        """Run one run's step; a failure marks that run (status=error) and is logged, the rest continue."""
+    def _guard(self, run_dir: Path, step: Callable[[], None], *, atomic: bool = False) -> bool:
+        """Run one run's step; a failure marks that run (status=error) and is logged, the rest continue.
+
+        ``atomic`` commits the step's writes together (fewer commits under load) and rolls them back on failure.
+        """
         try:
-            step()
+            if atomic:
+                with self.store.transaction():
+                    step()
+            else:
+                step()
             return True
         except sqlite3.DatabaseError:
             raise  # the store itself is broken: that is not one run's problem
