@@ -69,7 +69,7 @@ def escalator(
 ) -> Escalator:
     slurm = Slurm(env=env or cluster.env, timeout=10, retries=config.slurm_retries, backoff=0.1)
     sink = alerts if alerts is not None else Alerts()
-    return Escalator(ledger, config, slurm=slurm, alert=sink.append, clock=clock, retry_backoff=0.2)
+    return Escalator(ledger, config, slurm=slurm, alert=sink.append, clock=clock, retry_backoff=0.2, poll_seconds=0.5)
 
 
 def running_job(cluster: SlurmCluster, run: str, mode: str = "continue", user: str | None = None) -> tuple[str, Path]:

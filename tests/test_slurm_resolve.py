@@ -123,7 +123,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def escalator(store: Store, tmp_path: Path, **config: object) -> Escalator:
     actions = ActionsConfig(**{"armed": True, "grace_seconds": 0.5, "confirm_seconds": 5.0, **config})  # type: ignore[arg-type]
-    return Escalator(StoreLedger(store), actions, slurm=no_slurm(tmp_path), retry_backoff=0.1)
+    return Escalator(StoreLedger(store), actions, slurm=no_slurm(tmp_path), retry_backoff=0.1, poll_seconds=0.2)
 
 
 def drive(esc: Escalator, store: Store, timeout: float = 20.0) -> str:

@@ -69,6 +69,7 @@ class Escalator:
         clock: Callable[[], float] = time.time,
         uid: int | None = None,
         retry_backoff: float = 10.0,
+        poll_seconds: float = 10.0,
     ):
         if config.graceful_signal:
             signal_number(config.graceful_signal)
@@ -79,7 +80,8 @@ class Escalator:
         self.slurm = slurm or Slurm(timeout=config.slurm_timeout, retries=config.slurm_retries)
         self.armed = armed or (lambda: config.armed)
         self.uid = os.getuid() if uid is None else uid
-        self.retry_backoff = retry_backoff
+        self.retry_backoff, self.poll_seconds = retry_backoff, poll_seconds
+        self._polled: dict[ActionKey, tuple[float, float]] = {}  # last poll, gap before the next
 
     # -- public API -------------------------------------------------------------------------------------
 
@@ -128,6 +130,15 @@ class Escalator:
             return self._finish(record, L.RATE_LIMITED, f"ALERT ONLY: {kills} kills in the last hour (max {limit})")
         return self._signal(record, target) if self.config.graceful_signal else self._cancel(record, target)
 
+    def _poll_due(self, record: ActionState) -> bool:
+        """While waiting, ask Slurm about the job often at first, then every ``poll_seconds`` (squeue is not free)."""
+        now = self.clock()
+        last, gap = self._polled.get(record.key, (None, 0.5))
+        if last is not None and now - last < gap:
+            return False
+        self._polled[record.key] = (now, min(gap * 2, self.poll_seconds))
+        return True
+
     def _opted_out(self, record: ActionState) -> bool:
         """Per-run opt-out: ``[actions] opt_out`` (name or directory) or the run's flag in the store."""
         listed = record.key.run in self.config.opt_out or record.run_dir in self.config.opt_out
@@ -149,17 +160,19 @@ class Escalator:
         target = Target.decode(record.target)
         if not self.armed():
             return self._finish(record, L.ABORTED, f"ABORTED: disarmed during the grace period; {target.label()} left")
+        grace_over = self.clock() >= (record.signalled_at or 0.0) + self.config.grace_seconds
+        if not grace_over and not self._poll_due(record):
+            return record
         owner = ownership.check(target, self.slurm, self.uid)
         if not owner.ok:
             return self._not_ok(record, owner)
-        if self.clock() < (record.signalled_at or 0.0) + self.config.grace_seconds:
-            return record
-        return self._cancel(record, target)
+        return self._cancel(record, target) if grace_over else record
 
     def _cancel(self, record: ActionState, target: Target) -> ActionState:
         now = self.clock()
         record = self._put(record, state=L.CANCELLING, armed=True, acted_at=record.acted_at or now, cancelled_at=None)
         self._terminate(target, force=False)
+        self._polled.pop(record.key, None)  # confirm soon
         return self._put(record, cancelled_at=self.clock(), detail=f"{self._stop_word(target)} sent")
 
     def _confirm(self, record: ActionState) -> ActionState:
@@ -167,6 +180,8 @@ class Escalator:
         if record.cancelled_at is None:  # the last cancel failed: check again, then retry it
             owner = ownership.check(target, self.slurm, self.uid)
             return self._cancel(record, target) if owner.ok else self._not_ok(record, owner)
+        if not self._poll_due(record):
+            return record
         owner = ownership.check(target, self.slurm, self.uid)
         if owner.status == ownership.GONE:
             return self._finish(record, L.DONE, self._kill_outcome(record, target))
