@@ -320,10 +320,12 @@ def run_grpo_subprocess(
 # --- Triage helpers (issue #4) ------------------------------------------------------------------------------------
 
 
-def valid_answer_reward(prompts: Sequence[str], completions: Sequence[str], **kwargs: Any) -> list[float]:
+def valid_answer_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
     """:func:`task_reward` for the default :class:`ToyTask` as a plain module-level function, so it can be named
-    as ``tests/support/tinylm.py:valid_answer_reward`` (rankinv triage's ``module:function`` reward)."""
-    return task_reward()(prompts, completions, **kwargs)
+    as ``tests/support/tinylm.py:valid_answer_reward`` (rankinv triage's ``module:function`` reward). Accepts TRL's
+    conversational form too (a list of messages per prompt and completion), as chat-template runs pass it."""
+    text = [m[-1]["content"] if isinstance(m, list) else m for m in prompts]
+    return task_reward()(text, [m[-1]["content"] if isinstance(m, list) else m for m in completions], **kwargs)
 
 
 def write_prompts_jsonl(path: str | Path, task: ToyTask | None = None) -> Path:
