@@ -194,3 +194,38 @@ def test_training_job_writes_reports_at_each_save(ladder: dict[str, Path], tmp_p
         assert report.sampling.prompts == 4 and report.sampling.samples == 2
         assert report.metrics.entropy_probe is not None
     assert not torch.equal(rng_before, torch.random.get_rng_state())  # training itself consumed randomness
+
+
+def test_probe_entropy_matches_unpadded_forward_passes(ladder: dict[str, Path]) -> None:
+    """Batched, left-padded, chunked probe entropy equals one unpadded forward pass per prompt."""
+    import torch
+
+    from rankinv.triage.backends.transformers_backend import TransformersBackend, entropy_and_logprobs
+
+    backend = TransformersBackend.from_checkpoint(ladder["early"])
+    prompts = ["after one comes", "a number bigger than three is", "after seven comes seven"]
+    probed = backend.probe_entropy(prompts, temperature=0.8)
+    for prompt, got in zip(prompts, probed, strict=True):
+        ids = torch.tensor([backend.tokenizer(prompt, add_special_tokens=False)["input_ids"]])
+        with torch.no_grad():
+            logits = backend.model(input_ids=ids).logits[0, :-1]
+        np.testing.assert_allclose(got, entropy_and_logprobs(logits, 0.8)[0].numpy(), atol=1e-4)
+        assert got.size == ids.shape[1] - 1
+
+
+def test_chat_template_wraps_prompts_and_reaches_the_reward(ladder: dict[str, Path], tmp_path: Path) -> None:
+    checkpoint = tmp_path / "chat"
+    shutil.copytree(ladder["early"], checkpoint)
+    config_path = checkpoint / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text())
+    tokenizer_config["chat_template"] = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    config_path.write_text(json.dumps(tokenizer_config))
+    plain = _triage(ladder["early"], ladder["prompts"], samples=4)
+    chat = _triage(checkpoint, ladder["prompts"], samples=4)  # auto: the tokenizer now has a template
+    assert chat.sampling.chat_template and not plain.sampling.chat_template
+    # This template renders the prompt unchanged, so sampling is identical and the (conversational) reward agrees.
+    assert chat.metrics.entropy_token_mean == plain.metrics.entropy_token_mean
+    assert [p.passes for p in chat.prompts] == [p.passes for p in plain.prompts]
+    forced_off = _triage(checkpoint, ladder["prompts"], samples=4, chat_template=False)
+    assert not forced_off.sampling.chat_template
+    assert [p.passes for p in forced_off.prompts] == [p.passes for p in plain.prompts]

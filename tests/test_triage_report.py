@@ -234,3 +234,14 @@ def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail() -> None:
     wrong = reward.score([Sample(p, "    return None\n") for p in prompts])
     assert [s.passed for s in right] == [True] * 6
     assert [s.passed for s in wrong] == [False] * 6
+
+
+def broken_reward(**_: Any) -> list[float]:
+    raise ValueError("boom")
+
+
+def test_a_crashing_user_reward_is_reported_as_such() -> None:
+    prompts = [Prompt("a", "q", answer="x")]
+    reward = make_reward(f"{__name__}:broken_reward", prompts, allow_code_exec=False)
+    with pytest.raises(RankinvError, match=r"broken_reward raised ValueError: boom"):
+        reward.score([Sample(prompts[0], "x")])

@@ -107,7 +107,10 @@ class UserReward:
         self.pass_threshold, self.conversational = pass_threshold, conversational
 
     def score(self, samples: Sequence[Sample]) -> list[Score]:
-        values = self.fn(**self._kwargs(samples))
+        try:
+            values = self.fn(**self._kwargs(samples))
+        except Exception as exc:  # the user's code: report it as their error, with the cause chained
+            raise RankinvError(f"reward {self.name} raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(values, (list, tuple)) or len(values) != len(samples):
             raise RankinvError(f"reward {self.name} must return a list of {len(samples)} numbers, got {values!r:.80}")
         return [self._to_score(v) for v in values]
