@@ -229,3 +229,10 @@ def test_chat_template_wraps_prompts_and_reaches_the_reward(ladder: dict[str, Pa
     forced_off = _triage(checkpoint, ladder["prompts"], samples=4, chat_template=False)
     assert not forced_off.sampling.chat_template
     assert [p.passes for p in forced_off.prompts] == [p.passes for p in plain.prompts]
+
+
+def test_unwritable_report_path_is_a_clear_error(ladder: dict[str, Path], tmp_path: Path) -> None:
+    from rankinv.errors import RankinvError
+
+    with pytest.raises(RankinvError, match="cannot write the triage report.*--no-write"):
+        _triage(ladder["early"], ladder["prompts"], output=str(tmp_path / "missing-dir" / "r.json"), samples=2)

@@ -73,8 +73,16 @@ def run_triage(request: TriageRequest, config: TriageConfig, progress: Phase | N
     report = triage_with_backend(backend, prompt_set, reward, request, config=config, progress=progress,
                                  load_s=load_s)
     if request.output != "":
-        report.write(request.output or Path(request.checkpoint) / REPORT_FILENAME)
+        _write(report, Path(request.output or Path(request.checkpoint) / REPORT_FILENAME))
     return report
+
+
+def _write(report: TriageReport, path: Path) -> None:
+    try:
+        report.write(path)
+    except OSError as exc:
+        raise RankinvError(f"cannot write the triage report to {path}: {exc.strerror}; "
+                           "pass --output PATH or --no-write") from None
 
 
 def _reward(spec: str, prompt_set: PromptSet, config: TriageConfig, conversational: bool) -> Reward:

@@ -131,6 +131,7 @@ class TransformersBackend:
     def _encode(self, texts: Sequence[str]) -> Any:
         # As TRL's GRPOTrainer does: no extra special tokens (the chat template carries its own).
         enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
+        enc.pop("token_type_ids", None)  # some tokenizers add them; causal LMs' generate rejects them
         return enc.to(self.model.device)
 
     @torch.inference_mode()
