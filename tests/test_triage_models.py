@@ -234,5 +234,5 @@ def test_chat_template_wraps_prompts_and_reaches_the_reward(ladder: dict[str, Pa
 def test_unwritable_report_path_is_a_clear_error(ladder: dict[str, Path], tmp_path: Path) -> None:
     from rankinv.errors import RankinvError
 
-    with pytest.raises(RankinvError, match="cannot write the triage report.*--no-write"):
+    with pytest.raises(RankinvError, match=r"cannot write the triage report.*--no-write"):
         _triage(ladder["early"], ladder["prompts"], output=str(tmp_path / "missing-dir" / "r.json"), samples=2)
