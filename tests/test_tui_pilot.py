@@ -15,6 +15,7 @@ from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.messages import (
     AlertSent,
     CommandQueued,
+    DaemonAttached,
     DetailLoaded,
     SnapshotTaken,
     StoreUnavailable,
@@ -102,7 +103,7 @@ async def test_a_daemon_commit_shows_up_live(tmp_path: Path) -> None:
             store.upsert_run("grpo-new", "/runs/grpo-new", kind="grpo", job_id="4200", job_state="RUNNING")
             store.put_prediction("grpo-new", None, step=20, value=0.91, lo=0.85, hi=0.97, basis="prior")
         await wait_for(pilot, lambda: subjects(app)[:1] == ["grpo-new"], "the new best run on top")
-        assert table(app).get_row_at(0)[0] == "grpo-new"
+        assert str(table(app).get_row_at(0)[0]) == "grpo-new"
 
 
 @sync
@@ -245,3 +246,52 @@ async def test_missing_store_is_reported_then_picked_up(tmp_path: Path) -> None:
         make_store(path)
         await wait_for(pilot, lambda: subjects(app) == RANKED, "rows once the daemon created the store")
         assert "no store yet" not in str(app.main.query_one(StatusBar).render())
+
+
+@sync
+async def test_watch_starts_the_daemon_and_quitting_leaves_it_running(tmp_path: Path) -> None:
+    from rankinv.daemon import control
+
+    root, state = tmp_path / "runs", tmp_path / "state"
+    root.mkdir()
+    seen: list[Message] = []
+    app = make_app(root, state_dir=state, alerts_on=False, poll_interval=0.05)
+    try:
+        async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+            await wait_for(pilot, lambda: any(isinstance(m, DaemonAttached) for m in seen), "DaemonAttached", 60)
+            await wait_for(pilot, lambda: app.main.snapshot is not None, "the daemon's store read", 60)
+            await pilot.press("q")
+        status = control.status(root, state_base=state)
+        assert status.running and status.pid is not None
+        assert next(m for m in seen if isinstance(m, DaemonAttached)).status == f"started, pid {status.pid}"
+    finally:
+        control.stop(root, state_base=state)
+    assert not control.status(root, state_base=state).running
+
+
+@sync
+async def test_no_color_keeps_the_verdict_symbols(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_for(tmp_path)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        cells = [str(c) for c in table(app).get_row_at(3)]
+        assert "✖ KILL" in cells
+
+
+@sync
+async def test_a_changed_prediction_reorders_rows_and_the_cursor_follows(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await pilot.press("down")  # the cursor on sft-a@checkpoint-100
+        with writer(app) as store:
+            store.put_prediction("grpo-bad", None, step=170, value=0.95, lo=0.9, hi=1.0, basis="fitted")
+        expected = ["grpo-bad", *RANKED[:3]]
+        await wait_for(pilot, lambda: subjects(app) == expected, "grpo-bad moved to the top")
+        assert [str(table(app).get_row_at(i)[0]) for i in range(4)] == [
+            "grpo-bad", "grpo-good", "sft-a@checkpoint-100", "sft-a@checkpoint-200",
+        ]
+        assert "0.95±0.05" in [str(cell) for cell in table(app).get_row_at(0)]
+        assert table(app).selected is not None and table(app).selected.subject == RANKED[1]

@@ -6,6 +6,7 @@ The daemon outlives the TUI: quitting ``rankinv watch`` never stops it, and an S
 from __future__ import annotations
 
 import importlib
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,9 @@ def attach(root: Path, state_base: Path | None = None) -> str:
     control = _control()
     pid = _pid(control.status(root, state_base=state_base))
     if pid:
-        return f"daemon pid {pid}"
+        return f"pid {pid}"
     try:
         pid = control.start_detached(root, state_base=state_base)
-    except OSError as exc:
+    except (RankinvError, OSError, subprocess.SubprocessError) as exc:
         raise DaemonUnavailableError(f"could not start the daemon for {root}: {exc}") from None
-    return f"started daemon pid {pid}"
+    return f"started, pid {pid}"

@@ -41,17 +41,16 @@ class StatusBar(Static):
             text.append("✖ daemon down", style="bold red")
         if self.daemon_note:
             text.append(f" ({self.daemon_note})", style="dim")
-        text.append(f" │ {h.get('watch_mode', '?') if h else '?'}")
-        text.append(" │ ")
+        text.append(f" │ {h.get('watch_mode', '?') if h else '?'} │ ")
         text.append("ARMED", style="bold reverse red") if is_armed(h) else text.append("dry-run", style="cyan")
+        if self.readonly:
+            text.append(" │ read-only", style="yellow")
         if h is not None:
-            text.append(f" │ last event {_age(h.get('last_event'), self.now)}")
             errors = h.get("errors", "0") or "0"
-            text.append(f" │ errors {errors}", style="bold red" if errors not in ("0", "") else "")
+            text.append(f" │ errors {errors}", style="bold red" if errors != "0" else "")
+            text.append(f" │ event {_age(h.get('last_event'), self.now)}")
         shown, total = self.counts
         text.append(f" │ {shown}/{total} rows" if self.filter_text else f" │ {total} rows")
         if self.filter_text:
             text.append(f" │ filter “{self.filter_text}”", style="cyan")
-        if self.readonly:
-            text.append(" │ read-only", style="yellow")
         return text

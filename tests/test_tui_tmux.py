@@ -1,0 +1,80 @@
+"""TUI in a real terminal: `rankinv watch` inside a private tmux server, driven with send-keys, read with
+capture-pane. The tmux server is ours alone (-L unique socket, no user config) and is killed afterwards."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rankinv.store import store_path_for
+from tests.support.tui_seed import make_store
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by scripts/setup --test")
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"rankinv-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        argv = ["tmux", "-L", self.socket, "-f", "/dev/null", *args]
+        # The server inherits this environment: no outer tmux, no NO_COLOR from the developer's shell.
+        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "NO_COLOR")}
+        return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=20, env=env).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "tui")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while text not in screen:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{text!r} never appeared on the terminal; last screen:\n{screen}")
+            time.sleep(0.1)
+            screen = self.screen()
+        return screen
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    server = Tmux()
+    try:
+        yield server
+    finally:
+        subprocess.run(["tmux", "-L", server.socket, "kill-server"], capture_output=True, check=False, timeout=20)
+
+
+def test_watch_in_tmux_ranks_helps_and_quits(tmux: Tmux, tmp_path: Path) -> None:
+    root, state = tmp_path / "runs", tmp_path / "state"
+    root.mkdir()
+    make_store(store_path_for(root, state))
+    watch = [sys.executable, "-m", "rankinv", "watch", str(root), "--no-daemon", "--state-dir", str(state)]
+    # The shell prints the exit status and waits, so the pane outlives the app and we can read how it ended.
+    command = f"{shlex.join(watch)}; echo EXITED $?; sleep 60"
+    tmux("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", "-e", "TERM=xterm-256color", command)
+    screen = tmux.wait_for("grpo-bad")
+    rows = [line for line in screen.splitlines() if line.lstrip().startswith(("grpo-", "sft-a@"))]
+    assert [row.split()[0] for row in rows] == [
+        "grpo-good", "sft-a@checkpoint-100", "sft-a@checkpoint-200", "grpo-bad",
+    ]
+    assert "✖ KILL" in rows[3] and "⚑ FLAG" in rows[2] and "0.77±0.06" in rows[0]
+    assert "read-only" in screen
+    tmux("send-keys", "-t", "tui", "?")
+    tmux.wait_for("rankinv watch — keys")
+    tmux("send-keys", "-t", "tui", "Escape")
+    deadline = time.monotonic() + 20
+    while "rankinv watch — keys" in tmux.screen():
+        assert time.monotonic() < deadline, "help did not close"
+        time.sleep(0.1)
+    tmux("send-keys", "-t", "tui", "q")
+    tmux.wait_for("EXITED 0")
