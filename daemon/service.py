@@ -128,13 +128,14 @@ class Service:
         next_rescan = time.monotonic() + self.config.daemon.rescan_seconds
         while not self.halt.is_set():
             paths = self._collect(self._timeout(next_rescan))
-            rescan = time.monotonic() >= next_rescan or "" in paths
+            sweep = "" in paths  # inotify overflowed: events were lost
+            rescan = time.monotonic() >= next_rescan or sweep
             if rescan:
                 next_rescan = time.monotonic() + self.config.daemon.rescan_seconds
             paths.discard("")
             if paths or rescan or self.pipeline.next_due() == 0.0 or self.triage.busy():
                 self.pipeline.report_paths(paths)
-                self.pipeline.handle(paths, rescan=rescan)
+                self.pipeline.handle(paths, rescan=rescan, sweep=sweep)
             self._housekeeping()
 
     def _timeout(self, next_rescan: float) -> float:
@@ -178,7 +179,8 @@ class Service:
         if version != self.seen_version:
             self.seen_version = version
             self.commands.consume()
-        self.health.beat(watching=self.watcher.watched()) if self.health.due_in() == 0 else None
+        if self.health.due_in() == 0:
+            self.health.beat(watching=self.watcher.watched())
 
     # -- command hooks --------------------------------------------------------------------------------------
     def _armed(self) -> bool:

@@ -109,7 +109,8 @@ class DaemonConfig:
     triage_executor: str = setting("auto", "auto, local (subprocess), sbatch, callback (report from training) or none")
     triage_concurrency: int = setting(1, "local triage subprocesses at once")
     state_dir: str = setting("", "base directory of the store, pidfile and log (empty: $XDG_STATE_HOME/rankinv)")
-    max_cached_runs: int = setting(256, "runs whose readers are kept open between events (memory bound)")
+    max_cached_runs: int = setting(4096, "runs whose list of log files is cached between events (memory bound)")
+    evaluate_seconds: float = setting(5.0, "judge a run at most this often while it logs (the first time at once)")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class Pipeline:
         self.brain = Brain(store, config)
         self.settling: dict[Path, tuple[float, float]] = {}  # run dir → (due, interval) while checkpoints settle
         self.watched_checkpoints: set[Path] = set()
+        self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
+        self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
 
     # -- structure ------------------------------------------------------------------------------------------
     def rescan(self) -> set[Path]:
@@ -72,18 +74,29 @@ class Pipeline:
         self.watched_checkpoints = {p for p in self.watched_checkpoints if run_dir not in p.parents}
         self.ingestor.forget(name)
         self.settling.pop(run_dir, None)
+        self.evaluated.pop(run_dir, None)
+        self.deferred.pop(run_dir, None)
         if self.store.run(name) is not None:
             mark(self.store, name, str(run_dir), "vanished", f"{run_dir} disappeared")
             log.warning("run %s: directory %s disappeared", name, run_dir)
 
     # -- per batch ------------------------------------------------------------------------------------------
-    def handle(self, paths: set[str], *, rescan: bool = False) -> int:
-        """Process a batch of changed paths; returns how many runs were touched."""
+    def handle(self, paths: set[str], *, rescan: bool = False, sweep: bool = False) -> int:
+        """Process a batch of changed paths; returns how many runs were touched.
+
+        ``rescan`` re-reads the layout and reads every run's logs from their offsets (a periodic safety net for
+        missed events); ``sweep`` re-inspects every run (after an inotify queue overflow lost events).
+        """
         full, logs, structural = self._classify(paths)
-        if rescan or structural:
+        if rescan or structural or sweep:
             full.update(dict.fromkeys(self.rescan() | self._gone(), None))
+        if sweep:
+            full.update(dict.fromkeys(self.layout.runs, None))
         full.update(dict.fromkeys(self._settle_due(), None))
         touched: set[Path] = set()
+        if rescan:
+            for run_dir in set(self.layout.runs) - set(full) - set(logs):
+                self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
         for run_dir in full:
             if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
                 touched.add(run_dir)
@@ -91,7 +104,7 @@ class Pipeline:
             if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files), atomic=True):
                 touched.add(run_dir)
         self._after_triage()
-        for run_dir in touched:
+        for run_dir in self._evaluations(touched):
             self._guard(run_dir, partial(self.evaluate, run_dir))
         self.health.flush()
         return len(touched)
@@ -123,10 +136,25 @@ class Pipeline:
         return {d for d, (due, _) in self.settling.items() if due <= now and d in self.layout.runs}
 
     def next_due(self) -> float | None:
-        """Seconds until a settling checkpoint must be looked at again, None if none."""
-        if not self.settling:
-            return None
-        return max(0.0, min(due for due, _ in self.settling.values()) - time.monotonic())
+        """Seconds until a settling checkpoint or a deferred evaluation is due, None if none."""
+        dues = [due for due, _ in self.settling.values()] + list(self.deferred.values())
+        return max(0.0, min(dues) - time.monotonic()) if dues else None
+
+    def _evaluations(self, touched: set[Path]) -> list[Path]:
+        """Runs to judge now: touched ones not judged in the last ``evaluate_seconds``, and deferred ones now due.
+
+        Under heavy logging this bounds the brain's cost per run; a run's first evaluation is never deferred.
+        """
+        now, gap = time.monotonic(), self.config.daemon.evaluate_seconds
+        for run_dir in touched:
+            last = self.evaluated.get(run_dir)
+            self.deferred.setdefault(run_dir, now if last is None else max(now, last + gap))
+        due = sorted(d for d, t in self.deferred.items() if t <= now and d in self.layout.runs)
+        for run_dir in due:
+            del self.deferred[run_dir]
+            self.evaluated[run_dir] = now
+        self.deferred = {d: t for d, t in self.deferred.items() if d in self.layout.runs}
+        return due
 
     # -- stages ---------------------------------------------------------------------------------------------
     def process_run(self, run_dir: Path) -> None:
@@ -146,6 +174,14 @@ class Pipeline:
         written = self.ingestor.ingest_run(name, run_dir)
         if written:
             self.health.ingested(name, written)
+
+    def catch_up(self, run_dir: Path, touched: set[Path]) -> None:
+        """Read whatever a run's known logs gained since their stored offsets (cheap when nothing did)."""
+        name = self.layout.runs[run_dir]
+        written = self.ingestor.ingest_run(name, run_dir)
+        if written:
+            self.health.ingested(name, written)
+            touched.add(run_dir)
 
     def ingest_logs(self, run_dir: Path, files: set[Path]) -> None:
         name = self.layout.runs[run_dir]
