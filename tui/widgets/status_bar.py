@@ -33,6 +33,17 @@ class StatusBar(Static):
     def render(self) -> Text:
         if self.store_note:
             return Text("⚠ " + self.store_note, style="bold yellow")
+        text = self._daemon()
+        if self.readonly:
+            text.append(" │ read-only", style="yellow")
+        if self.health is not None:
+            errors = self.health.get("errors", "0") or "0"
+            text.append(f" │ errors {errors}", style="bold red" if errors != "0" else "")
+            text.append(f" │ event {_age(self.health.get('last_event'), self.now)}")
+        return text.append_text(self._rows())
+
+    def _daemon(self) -> Text:
+        """Alive or down, how it watches, and whether it may act (ARMED) or only records (dry-run)."""
         h = self.health
         text = Text()
         if h is not None and h.alive:
@@ -42,15 +53,12 @@ class StatusBar(Static):
         if self.daemon_note:
             text.append(f" ({self.daemon_note})", style="dim")
         text.append(f" │ {h.get('watch_mode', '?') if h else '?'} │ ")
-        text.append("ARMED", style="bold reverse red") if is_armed(h) else text.append("dry-run", style="cyan")
-        if self.readonly:
-            text.append(" │ read-only", style="yellow")
-        if h is not None:
-            errors = h.get("errors", "0") or "0"
-            text.append(f" │ errors {errors}", style="bold red" if errors != "0" else "")
-            text.append(f" │ event {_age(h.get('last_event'), self.now)}")
+        if is_armed(h):
+            return text.append("ARMED", style="bold reverse red")
+        return text.append("dry-run", style="cyan")
+
+    def _rows(self) -> Text:
         shown, total = self.counts
-        text.append(f" │ {shown}/{total} rows" if self.filter_text else f" │ {total} rows")
-        if self.filter_text:
-            text.append(f" │ filter “{self.filter_text}”", style="cyan")
-        return text
+        if not self.filter_text:
+            return Text(f" │ {total} rows")
+        return Text(f" │ {shown}/{total} rows").append(f" │ filter “{self.filter_text}”", style="cyan")
