@@ -102,3 +102,44 @@ def test_status_without_a_daemon_scans_once_and_answers(tmp_path: Path) -> None:
     assert D.read(root, state, lambda s: s.actions()) == ()  # a one-shot scan never acts
     table = D.cli("status", str(root), "--state-dir", str(state))
     assert table.returncode == 0 and "grpo" in table.stdout and "KILL" in table.stdout
+
+
+def test_commands_from_the_tui_are_consumed_and_answered(tmp_path: Path) -> None:
+    from rankinv.store import Store, store_path_for
+
+    root, state = tmp_path / "root", tmp_path / "state"
+    run = make_run(root / "grpo")
+    append(run, "".join(record(s) for s in range(1, 40)))
+    proc = D.start(root, state)
+    try:
+        D.wait_for("a first verdict", lambda: D.read(root, state, lambda s: s.latest_verdict("grpo")))
+        writer = Store.open(store_path_for(root, state))  # what the TUI does: queue commands in the store
+        try:
+            queued = [("pin", "grpo"), ("ack", "grpo"), ("arm", None), ("disarm", None), ("retriage", "grpo"),
+                      ("kill", "grpo"), ("bogus", "grpo"), ("pin", "nope")]
+            ids = [writer.put_command(kind, name, None, source="tui") for kind, name in queued]
+        finally:
+            writer.close()
+
+        def results(store: Store) -> dict[int, str] | None:
+            rows = dict(store.conn.execute("SELECT id, result FROM commands WHERE consumed_at IS NOT NULL"))
+            return rows if len(rows) == len(ids) else None
+
+        got = D.wait_for("every command answered", lambda: D.read(root, state, results), timeout=30)
+        pin, ack, arm, disarm, retriage, kill, bogus, nope = (got[i] for i in ids)
+        assert pin.startswith("ok: pinned") and ack.startswith("ok: acknowledged verdict")
+        assert arm.startswith("ok: armed") and disarm.startswith("ok: disarmed")
+        assert retriage.startswith("error: no complete checkpoint")
+        assert kill.startswith("ok: kill requested") and "armed=false" in kill
+        assert bogus.startswith("error: unknown command")
+        assert nope == "error: no run named 'nope' in the store"
+        grpo = D.read(root, state, lambda s: s.run("grpo"))
+        assert grpo is not None and grpo.pinned == "continue" and grpo.acknowledged_verdict is not None
+        assert D.read(root, state, lambda s: s.health().get("armed")) == "false"
+        manual = D.read(root, state, lambda s: [v for v in s.verdicts("grpo") if v.stage == "manual"])
+        assert [v.decision for v in manual] == ["KILL"]
+        kills = D.wait_for("the manual kill in the ledger", lambda: D.read(
+            root, state, lambda s: [a for a in s.actions("grpo") if a.verdict_id == manual[0].id]))
+        assert len(kills) == 1 and kills[0].kind == "kill" and kills[0].dry_run  # disarmed: recorded, not done
+    finally:
+        assert D.stop(proc) == 0
