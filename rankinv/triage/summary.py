@@ -29,7 +29,7 @@ def progress_bar() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 def _fmt(interval: Interval | None, digits: int = 3) -> tuple[str, str]:
     if interval is None:
-        return "n/a", "not measured by this backend"
+        return "n/a", "not measured (vLLM backend, or --no-probe)"
     return f"{interval.estimate:.{digits}f}", f"[{interval.lo:.{digits}f}, {interval.hi:.{digits}f}]"
 
 
