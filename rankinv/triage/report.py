@@ -13,7 +13,8 @@ Schema (version 1). Every headline number is an interval object
   ``expected_advantage_variance`` (p(1-p)(g-1)/g, unbiased per prompt, mean over prompts);
   ``expected_scaled_variance`` (the same under TRL's per-group std scaling);
   ``degenerate_fraction`` (expected share of groups of g with identical rewards: predicts TRL's
-  ``frac_reward_zero_std``; unbiased per prompt when n >= g, the plug-in p^g + (1-p)^g otherwise); ``fraction_below_p_star``; ``never_solved_fraction`` (c = 0 of n);
+  ``frac_reward_zero_std``; unbiased per prompt when n >= g, the plug-in p^g + (1-p)^g otherwise);
+  ``fraction_below_p_star``; ``never_solved_fraction`` (c = 0 of n);
   ``headroom`` (mean pass rate / p*(g)); ``truncation_rate`` (rollouts that hit max_new_tokens);
   ``entropy_token_mean`` (exact entropy of the sampling distribution per generated token, a ratio of
   sums over all tokens; null on vLLM); ``entropy_per_sequence`` (mean of per-rollout token means; null on

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,12 +99,10 @@ class Sandbox:
             self._cache[key] = result
         return result
 
-    def run_many(self, programs: Sequence[str], on_done: Callable[[int], None] | None = None) -> list[ExecResult]:
+    def run_many(self, programs: Sequence[str]) -> list[ExecResult]:
         unique = list(dict.fromkeys(programs))
         with ThreadPoolExecutor(self.workers, thread_name_prefix="rankinv-sandbox") as pool:
             results = dict(zip(unique, pool.map(self.run, unique), strict=True))
-        if on_done is not None:
-            on_done(len(programs))
         return [results[p] for p in programs]
 
 
