@@ -1,0 +1,104 @@
+"""One rung of the ladder: triage an SFT checkpoint, run GRPO from it with rankinv attached, measure the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from examples.ladder import task, tinymodel
+from examples.ladder.settings import LadderSettings
+from rankinv import passk
+from rankinv.assess import assess
+from rankinv.config import Config
+from rankinv.predict import Prediction, features_from_report, prior
+from rankinv.triage.report import TriageReport
+
+REWARD_SPEC = "examples.ladder.task:reward"
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the table shows for one SFT depth."""
+
+    depth: int
+    epochs: float
+    pass1: float
+    """Pre-RL pass@1 at T=1 (mean pass rate over the RL prompts)."""
+    entropy: float
+    """Pre-RL rollout entropy, nats per generated token at T=1 (exact, from the sampling distribution)."""
+    headroom: float
+    pre_pass10: float
+    predicted: float
+    """rankinv's predicted final pass@10 from the triage report alone (before any RL)."""
+    predicted_lo: float
+    predicted_hi: float
+    predicted_rl: float
+    """rankinv's prediction after reading the GRPO run's logs (prior blended with the run's trajectory)."""
+    actual: float
+    """Measured pass@10 after GRPO (n samples per prompt at T=1, unbiased estimator)."""
+    stage1: str
+    stage1_reasons: tuple[str, ...]
+    stage2: str
+    stage2_summary: str
+    rl_zero_std: float
+    run_dir: str
+
+
+def triage(checkpoint: Path, config: Config, samples: int, probe: bool) -> TriageReport:
+    """rankinv stage 1 on ``checkpoint`` (writes ``rankinv-triage.json`` next to it)."""
+    from rankinv.triage.run import TriageRequest, run_triage, settings_from_config
+
+    t = config.triage
+    request = TriageRequest(checkpoint=str(checkpoint), prompts=t.prompts,
+                            settings=settings_from_config(t, samples=samples), group_size=t.group_size,
+                            reward=t.reward, backend=t.backend, probe=probe)
+    return run_triage(request, t)
+
+
+def pass_at_10(report: TriageReport) -> float:
+    """Mean unbiased pass@10 over the report's prompts, from its per-prompt pass counts."""
+    n = [p.samples for p in report.prompts]
+    c = [p.passes for p in report.prompts]
+    return passk.mean_pass_at_k(n, c, 10)
+
+
+def rl(checkpoint: Path, run_dir: Path, s: LadderSettings) -> Path:
+    """Real TRL GRPO from ``checkpoint`` with rankinv's callback writing the run's log and manifest."""
+    from rankinv.integrations.trl import RankinvCallback
+
+    return tinymodel.grpo(
+        checkpoint, task.rl_prompts(), [task.reward], run_dir, callbacks=[RankinvCallback()],
+        max_steps=s.rl_steps, learning_rate=s.rl_learning_rate, per_device_train_batch_size=s.rl_batch_size,
+        num_generations=s.group_size, max_completion_length=s.max_completion_length, seed=s.seed,
+    )
+
+
+def _stage1(report: TriageReport) -> tuple[str, tuple[str, ...]]:
+    return ("FLAG" if report.flag.flagged else "ok"), tuple(r.metric for r in report.flag.reasons)
+
+
+def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, config: Config) -> Row:
+    """Stage 1, GRPO, stage 2 and the outcome for one depth."""
+    before = triage(checkpoint, config, s.triage_samples, probe=True)
+    predicted: Prediction = prior(features_from_report(before), config.predict)
+    final = rl(checkpoint, run_dir, s)
+    after = triage(final, config, s.eval_samples, probe=False)
+    judged = assess(run_dir, config)
+    m = before.metrics
+    stage1, reasons = _stage1(before)
+    return Row(
+        depth=depth, epochs=round(depth * s.sft_batch_size / len(task.sft_rows()), 2),
+        pass1=m.pass_at_1.estimate, entropy=_entropy(before), headroom=m.headroom.estimate,
+        pre_pass10=pass_at_10(before) if s.triage_samples >= 10 else float("nan"),
+        predicted=predicted.estimate, predicted_lo=predicted.lo, predicted_hi=predicted.hi,
+        predicted_rl=judged.prediction.estimate, actual=pass_at_10(after), stage1=stage1, stage1_reasons=reasons,
+        stage2=judged.verdict.decision.value, stage2_summary=judged.verdict.summary(),
+        rl_zero_std=judged.monitor.zero_std_now, run_dir=str(run_dir),
+    )
+
+
+def _entropy(report: TriageReport) -> float:
+    m: Any = report.metrics
+    interval = m.entropy_token_mean or m.entropy_monte_carlo
+    return float(interval.estimate)

@@ -1,0 +1,64 @@
+"""The ladder's settings, fixed before any result was seen, and the rankinv.toml its runs are judged with."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LadderSettings:
+    """One SFT run saves a checkpoint at each depth (optimiser steps; linear LR decay to ``max(depths)``)."""
+
+    depths: tuple[int, ...] = (30, 60, 90, 150, 210, 300)
+    sft_learning_rate: float = 3e-3
+    sft_batch_size: int = 8
+    hidden: int = 64
+    layers: int = 2
+    group_size: int = 8
+    rl_steps: int = 30
+    rl_learning_rate: float = 3e-3
+    rl_batch_size: int = 32
+    """Completions per GRPO step: rl_batch_size / group_size prompts."""
+    max_completion_length: int = 4
+    triage_samples: int = 16
+    eval_samples: int = 32
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FULL = LadderSettings()
+QUICK = LadderSettings(depths=(30, 120, 300), rl_steps=6, triage_samples=8, eval_samples=10)
+
+
+def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
+    """Stage-1 and stage-2 settings for this ladder.
+
+    The paper judges the entropy drop from step 10 to step 150 of a long run; the ladder's runs are
+    ``rl_steps`` long, so the window is scaled to them (baseline at 1/15 of the run, decision at its end, warm-up
+    and hold at 1/6). tau_h, tau_2 and every other threshold keep rankinv's defaults.
+    """
+    sixth = max(2, s.rl_steps // 6)
+    return "\n".join([
+        "[triage]",
+        f"samples = {s.triage_samples}",
+        f"group_size = {s.group_size}",
+        f"max_new_tokens = {s.max_completion_length}",
+        f"seed = {s.seed}",
+        f'prompts = "{prompts}"',
+        f'reward = "{reward}"',
+        'backend = "transformers"',
+        "",
+        "[monitor]",
+        f"baseline_step = {max(1, s.rl_steps // 15)}",
+        f"decision_step = {s.rl_steps}",
+        f"slope_window = {s.rl_steps}",
+        f"signal_window = {sixth}",
+        "",
+        "[verdict]",
+        f"warmup_steps = {sixth}",
+        f"hold_steps = {sixth}",
+        "",
+    ])
