@@ -19,8 +19,10 @@ import pytest
 from rankinv.store import Store
 from tests.support import daemon as D
 from tests.support.fakelog import expected_points
+from tests.support.slurm_cluster import SlurmCluster, slurm_cluster
 
 pytestmark = pytest.mark.slow
+__all__ = ["slurm_cluster"]  # the session fixture, imported so pytest finds it here
 
 CONFIG = """
 [daemon]
@@ -130,3 +132,36 @@ def test_daemon_follows_real_trl_runs_with_inotify_and_polling(tmp_path: Path, s
             grpo.wait()
         codes = [D.stop(ino), D.stop(poll)]
     assert codes == [0, 0]
+
+
+SBATCH_TEMPLATE = """#!/bin/bash
+#SBATCH --job-name=$job_name
+#SBATCH --output=$log
+set -euo pipefail
+$command
+"""
+
+
+def test_sbatch_executor_triages_a_checkpoint_as_a_real_slurm_job(
+    tmp_path: Path, sft_run: Path, slurm_cluster: SlurmCluster
+) -> None:
+    """The sbatch executor on the one-node test cluster (no GPU there: the template asks for none)."""
+    root, state = tmp_path / "root", tmp_path / "state"
+    root.mkdir()
+    template = tmp_path / "triage.sbatch"
+    template.write_text(SBATCH_TEMPLATE)
+    config = tmp_path / "sbatch.toml"
+    config.write_text(CONFIG.format(executor="sbatch", prompts=_prompts(tmp_path / "prompts.jsonl"))
+                      + f'slurm_template = "{template}"\n')  # fmt: skip
+    shutil.copytree(sft_run, root / "sft")
+    checkpoint = str(root / "sft" / "checkpoint-4")
+    proc = D.start(root, state, "--config", str(config), extra_env=slurm_cluster.env)
+    try:
+        job = D.wait_for("a Slurm job submitted", lambda: D.read(root, state, lambda s: next(
+            (c.triage_job for c in s.checkpoints("sft") if c.path == checkpoint and c.triage_job), None)))
+        assert job.startswith("slurm ") and job.removeprefix("slurm ").isdigit()
+        D.wait_for("the Slurm triage collected", lambda: _checkpoint_done(root, state), timeout=240)
+        assert (Path(checkpoint) / "rankinv-triage.sbatch").read_text().startswith("#!/bin/bash")
+        assert D.read(root, state, lambda s: s.triage_report(checkpoint)) is not None
+    finally:
+        assert D.stop(proc) == 0

@@ -96,9 +96,14 @@ class TriageStage:
         return f"triage: {self.why}"
 
     def reset_interrupted(self) -> None:
-        """After a restart, checkpoints left pending or running are offered again (their jobs died with us)."""
+        """After a restart, checkpoints left pending or running are offered again (their jobs died with us), and
+        those skipped for want of an executor are offered again if one is available now."""
+        retry = ("pending", "running", "skipped") if self.executor in ("local", "sbatch") else ("pending", "running")
         for c in self.store.checkpoints():
-            if c.triage_state in ("pending", "running"):
+            job = c.triage_job or ""
+            if c.triage_state == "running" and job.startswith("slurm ") and self.slurm is not None:
+                self.slurm.adopt(c.run, c.path, job.removeprefix("slurm "))  # a GPU job outlives us: never resubmit
+            elif c.triage_state in retry:
                 self.store.set_triage_state(c.path, "none")
 
     def offer(self, run: str, checkpoint: str, *, force: bool = False) -> None:

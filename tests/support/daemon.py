@@ -24,13 +24,14 @@ def env() -> dict[str, str]:
     return out
 
 
-def start(root: Path, state: Path, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+def start(root: Path, state: Path, *args: str, log: Path | None = None,
+          extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
     """``rankinv daemon ROOT --foreground --state-dir STATE ARGS`` as a child process."""
     state.mkdir(parents=True, exist_ok=True)
     out = (log or state / f"foreground-{time.monotonic_ns()}.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rankinv", "daemon", str(root), "--foreground", "--state-dir", str(state), *args],
-        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env(),
+        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**env(), **(extra_env or {})},
     )  # fmt: skip
     out.close()
     return proc
