@@ -192,8 +192,8 @@ def trajectory(
 ) -> Prediction | None:
     """Entropy–performance law fitted on the run's own points; None with fewer than 5 points.
 
-    R at spent entropy is read as pass@k with the candidate's own ``diversity`` (from its triage pass@k curve;
-    else from the run's current entropy), capped at its ``coverage``.
+    R at spent entropy is read as pass@k with the candidate's own ``diversity`` (from its triage pass@k curve),
+    never more than the run's current entropy allows, capped at its ``coverage``.
     """
     cfg = config or PredictConfig()
     pairs = np.asarray(monitor.entropy_reward, dtype=np.float64)
@@ -205,7 +205,9 @@ def trajectory(
     # R at H = 0 (x = 1) for the slope and its interval bounds; the current reward level when the law is absent
     slopes = () if flat else (fit.slope, fit.lo, fit.hi)
     ends = [float(np.median(y - s * x)) + s for s in slopes] or [monitor.reward_now] * 3
-    d = diversity if math.isfinite(diversity) else 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
+    # A run cannot sample more diversely than its entropy now allows: a collapsed run's samples are one try.
+    d_now = 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
+    d = min(diversity, d_now) if math.isfinite(diversity) else d_now
     vals = [min(coverage, _pass_at(cfg.k, min(1.0, max(0.0, r)), d)) for r in ends]
     a = NAN if flat else -fit.slope
     terms = (("reward_at_spent_entropy", min(1.0, max(0.0, ends[0]))), ("a", a), ("points", float(pairs.shape[0])))

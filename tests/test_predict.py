@@ -119,6 +119,19 @@ def test_trajectory_recovers_the_entropy_performance_law() -> None:
     assert t.lo <= t.estimate <= t.hi
 
 
+def test_a_collapsed_run_samples_one_try_whatever_its_triage_said() -> None:
+    """Same reward, same triage diversity: the run whose entropy is spent is predicted lower (pass@10 -> pass@1)."""
+    s = list(range(1, 41))
+    reward = Curve.of(s, [0.5] * 40)
+    healthy = analyse(RunSeries(entropy=Curve.of(s, [1.0] * 40), reward=reward))
+    collapsed = analyse(RunSeries(entropy=Curve.of(s, [max(1.0 - 0.1 * t, 0.0) for t in s]), reward=reward))
+    t_healthy = trajectory(healthy, diversity=1.0)
+    t_collapsed = trajectory(collapsed, diversity=1.0)
+    assert t_healthy is not None and t_collapsed is not None
+    assert t_collapsed.estimate == pytest.approx(0.5, abs=1e-6)  # zero entropy: ten samples are one
+    assert t_healthy.estimate > 0.9
+
+
 def test_prediction_blends_the_trajectory_once_rl_runs() -> None:
     f = Features(pass_at_k=((1, 0.2),), entropy=0.3)
     m = analyse(law_run(a=0.3, b=1.0))
