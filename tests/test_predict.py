@@ -124,11 +124,11 @@ def test_a_collapsed_run_samples_one_try_whatever_its_triage_said() -> None:
     s = list(range(1, 41))
     reward = Curve.of(s, [0.5] * 40)
     healthy = analyse(RunSeries(entropy=Curve.of(s, [1.0] * 40), reward=reward))
-    collapsed = analyse(RunSeries(entropy=Curve.of(s, [max(1.0 - 0.1 * t, 0.0) for t in s]), reward=reward))
+    collapsed = analyse(RunSeries(entropy=Curve.of(s, [max(1.0 - 0.1 * t, 1e-4) for t in s]), reward=reward))
     t_healthy = trajectory(healthy, diversity=1.0)
     t_collapsed = trajectory(collapsed, diversity=1.0)
     assert t_healthy is not None and t_collapsed is not None
-    assert t_collapsed.estimate == pytest.approx(0.5, abs=1e-6)  # zero entropy: ten samples are one
+    assert t_collapsed.estimate == pytest.approx(0.5, abs=1e-3)  # no entropy left: ten samples are one
     assert t_healthy.estimate > 0.9
 
 
