@@ -128,7 +128,7 @@ def test_a_collapsed_run_samples_one_try_whatever_its_triage_said() -> None:
     t_healthy = trajectory(healthy, diversity=1.0)
     t_collapsed = trajectory(collapsed, diversity=1.0)
     assert t_healthy is not None and t_collapsed is not None
-    assert t_collapsed.estimate == pytest.approx(0.5, abs=1e-3)  # no entropy left: ten samples are one
+    assert t_collapsed.estimate == pytest.approx(0.5, abs=0.01)  # no entropy left: ten samples are one
     assert t_healthy.estimate > 0.9
 
 
