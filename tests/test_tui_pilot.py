@@ -31,7 +31,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 from rankinv.store import Store
-from tests.support.tui_seed import make_store
+from tests.support.tui_seed import TRIAGE_CKPT, make_store
 
 RANKED = ["grpo-good", "sft-a@/runs/sft-a/checkpoint-100", "sft-a@/runs/sft-a/checkpoint-200", "grpo-bad"]
 
@@ -76,6 +76,11 @@ def writer(app: RankinvApp) -> Store:
     return store
 
 
+def store_verdict_id(app: RankinvApp, run: str) -> int:
+    with writer(app) as store:
+        return store.verdicts(run)[0].id  # type: ignore[attr-defined,no-any-return]
+
+
 def pending(app: RankinvApp) -> list[tuple[str, str | None, str | None]]:
     with writer(app) as store:
         return [(c.kind, c.run, c.source) for c in store.pending_commands()]  # type: ignore[attr-defined]
@@ -114,10 +119,16 @@ async def test_acting_keys_queue_commands_for_the_daemon(tmp_path: Path) -> None
         await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
         await pilot.press("c")  # pin continue on the top row (grpo-good)
         await wait_for(pilot, lambda: any(isinstance(m, CommandQueued) for m in seen), "CommandQueued")
-        await pilot.press("ctrl+end", "a", "r")  # acknowledge and re-triage grpo-bad
+        await pilot.press("ctrl+end", "r")  # a GRPO run has no checkpoint of its own to re-triage: nothing sent
+        await pilot.press("up", "a", "r")  # acknowledge and re-triage sft-a@checkpoint-200
         await wait_for(pilot, lambda: sum(isinstance(m, CommandQueued) for m in seen) == 3, "three commands")
-        expected = [("pin", "grpo-good", "tui"), ("ack", "grpo-bad", "tui"), ("retriage", "grpo-bad", "tui")]
+        expected = [("pin", "grpo-good", "tui"), ("ack", "sft-a", "tui"), ("retriage", "sft-a", "tui")]
         assert pending(app) == expected
+        with writer(app) as store:
+            args = [c.args for c in store.pending_commands()]  # type: ignore[attr-defined]
+        flag = store_verdict_id(app, "sft-a")
+        assert args[1] == {"verdict": flag, "checkpoint": TRIAGE_CKPT, "subject": f"sft-a@{TRIAGE_CKPT}"}
+        assert args[2]["checkpoint"] == TRIAGE_CKPT
 
 
 @sync

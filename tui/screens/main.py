@@ -129,7 +129,8 @@ class MainScreen(Screen[None]):
         if c is None or c.verdict_id is None:
             self.notify("no verdict to acknowledge on this row", severity="warning")
             return
-        self.post_message(CommandRequested("ack", c.run, {"verdict_id": c.verdict_id, "subject": c.subject}))
+        args = {"verdict": c.verdict_id, "checkpoint": c.checkpoint, "subject": c.subject}
+        self.post_message(CommandRequested("ack", c.run, args))
 
     def action_arm(self) -> None:
         kind = "disarm" if self.armed else "arm"
@@ -143,5 +144,9 @@ class MainScreen(Screen[None]):
 
     def action_retriage(self) -> None:
         c = self.selected
-        if c is not None:
-            self.post_message(CommandRequested("retriage", c.run, {"checkpoint": c.checkpoint, "subject": c.subject}))
+        if c is None:
+            return
+        if c.checkpoint is None:
+            self.notify("re-triage works on an SFT checkpoint row (its parent's row, for a GRPO run)")
+            return
+        self.post_message(CommandRequested("retriage", c.run, {"checkpoint": c.checkpoint, "subject": c.subject}))

@@ -39,8 +39,10 @@ class StatusBar(Static):
         if self.health is not None:
             errors = self.health.get("errors", "0") or "0"
             text.append(f" │ errors {errors}", style="bold red" if errors != "0" else "")
-            text.append(f" │ event {_age(self.health.get('last_event'), self.now)}")
-        return text.append_text(self._rows())
+        text.append_text(self._rows())
+        if self.health is not None:  # last: the daemon's own line, "HH:MM:SS what", may be long
+            text.append(f" │ last {_age(self.health.get('last_event'), self.now)}")
+        return text
 
     def _daemon(self) -> Text:
         """Alive or down, how it watches, and whether it may act (ARMED) or only records (dry-run)."""
