@@ -20,13 +20,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The tokenizer, model and offline helpers live with the ladder example (examples must not import tests).
+from examples.ladder.tinymodel import quiet_env as _quiet_env
+from examples.ladder.tinymodel import tiny_model, train_tokenizer
+
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-SPECIALS = ["<pad>", "<eos>", "<unk>"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -98,58 +101,6 @@ def exact_match_reward(answers: dict[str, str]) -> Callable[..., list[float]]:
     return reward
 
 
-def train_tokenizer(corpus: Sequence[str], out_dir: str | Path | None = None, vocab_size: int = 320) -> Any:
-    """A byte-level BPE tokenizer (Qwen2's kind) trained on ``corpus`` locally, as a transformers tokenizer.
-
-    Byte-level BPE matters: transformers maps a Qwen2 checkpoint's tokenizer to its BPE class on load, so a
-    word-level model would be silently converted and break.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(list(corpus) * 4, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", padding_side="left"
-    )
-    if out_dir is not None:
-        fast.save_pretrained(str(out_dir))
-    return fast
-
-
-def tiny_model(tokenizer: Any, *, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Any:
-    """A randomly initialised Qwen2 causal LM sized for the tokenizer."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    return model
-
-
 def save_base(out_dir: str | Path, task: ToyTask | None = None, seed: int = 0, **model_kwargs: Any) -> Path:
     """Write an untrained tiny model and its tokenizer to ``out_dir``; returns the directory."""
     task = task or ToyTask()
@@ -157,21 +108,6 @@ def save_base(out_dir: str | Path, task: ToyTask | None = None, seed: int = 0, *
     tok = train_tokenizer(task.corpus(), out)
     tiny_model(tok, seed=seed, **model_kwargs).save_pretrained(str(out))
     return out
-
-
-@contextlib.contextmanager
-def _quiet_env() -> Iterator[None]:
-    """Offline, single-threaded-friendly settings for TRL on CPU; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "WANDB_DISABLED")}
-    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", WANDB_DISABLED="true")
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def sft(
