@@ -67,6 +67,7 @@ def test_formatting_reads_without_colour() -> None:
     assert fmt.interval(float("nan"), 0, 1) == fmt.DASH
     assert fmt.verdict_text("KILL").plain == "✖ KILL"
     assert fmt.verdict_text("continue", pinned=True, acknowledged=True).plain == "✔ CONTINUE pin ack"
+    assert fmt.verdict_text("WATCH", flagged=True).plain == "● WATCH ⚑"
     assert fmt.verdict_name(cand(flagged=True)) == "FLAG"
     assert fmt.ago(1000.0, 1000.0 + 3 * 3600 + 5) == "3h"
     assert fmt.ago(1000.0, 999.0) == "0s"
@@ -102,23 +103,30 @@ def test_triage_fields_are_read_defensively() -> None:
 def test_reason_line_uses_whatever_fields_exist() -> None:
     line = reason_line({"metric": "entropy_drop", "value": 0.64, "threshold": 0.5, "window": [10, 150]})
     assert line == "entropy_drop 0.64 vs 0.5 (steps 10–150)"
+    daemon_style = {"metric": "entropy drop", "value": 0.64, "threshold": 0.5, "op": ">", "start_step": 10,
+                    "end_step": 150, "grade": "kill", "note": ""}
+    assert reason_line(daemon_style) == "[kill] entropy drop 0.64 > 0.5 (steps 10–150)"
+    assert reason_line({**daemon_style, "text": "entropy drop 0.64 > 0.50 (steps 10→150)"}).endswith("10→150)")
     assert reason_line({}) == "?"
 
 
 def test_alerts_fire_once_for_new_kill_or_flag_only() -> None:
     first = (cand(subject="a", verdict="KILL", verdict_id=1),)
     seen, fresh = alerts.new_alerts(None, first)
-    assert fresh == [] and seen == {1}  # verdicts already there at start-up do not alert
+    assert fresh == [] and seen == {"verdict:1"}  # what was there at start-up does not alert again
     later = (
         *first,
         cand(subject="b", run="b", verdict="KILL", verdict_id=2),
         cand(subject="c", verdict="WATCH", verdict_id=3),
-        cand(subject="d", verdict="FLAG", verdict_id=4, acknowledged=True),
+        cand(subject="d", verdict="KILL", verdict_id=4, acknowledged=True),
+        cand(subject="e", run="e", checkpoint="/r/e/checkpoint-9", verdict="WATCH", verdict_id=5, flagged=True),
+        cand(subject="f", verdict="WATCH", verdict_id=6, flagged=True),  # a GRPO run of a flagged parent
     )
     seen, fresh = alerts.new_alerts(seen, later)
-    assert [c.subject for c in fresh] == ["b"] and seen == {1, 2, 3, 4}
+    assert [(c.subject, decision) for c, decision in fresh] == [("b", "KILL"), ("e", "FLAG")]
     assert alerts.new_alerts(seen, later)[1] == []
-    osc9 = alerts.AlertChannel("osc9").encode(*alerts.alert_text(fresh[0]))
+    assert alerts.alert_text(fresh[1][0], "FLAG")[0] == "rankinv ⚑ FLAG e@checkpoint-9"
+    osc9 = alerts.AlertChannel("osc9").encode(*alerts.alert_text(fresh[0][0], "KILL"))
     assert osc9.startswith(b"\x1b]9;rankinv \xe2\x9c\x96 KILL b") and osc9.endswith(b"\x07")
     assert alerts.AlertChannel("osc9", tmux=True, passthrough=False).encode("t", "b") == b"\x07"
 

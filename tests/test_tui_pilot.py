@@ -288,7 +288,7 @@ async def test_no_color_keeps_the_verdict_symbols(tmp_path: Path, monkeypatch: p
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
         cells = [str(c) for c in table(app).get_row_at(3)]
-        assert "✖ KILL" in cells
+        assert "✖ KILL ⚑" in cells  # killed, and started from a flagged checkpoint
 
 
 @sync

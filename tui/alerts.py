@@ -44,29 +44,38 @@ def resolve_channel(setting: str = "auto", env: Mapping[str, str] | None = None)
     return AlertChannel(protocol, tmux, passthrough)
 
 
-def alert_text(candidate: Candidate) -> tuple[str, str]:
-    """Title and body of the alert for a new verdict."""
-    decision = fmt.verdict_name(candidate) or "?"
+def alert_text(candidate: Candidate, decision: str) -> tuple[str, str]:
+    """Title and body of the alert for a new KILL verdict or a newly flagged checkpoint."""
     symbol = fmt.VERDICTS.get(decision, ("!", ""))[0]
     title = f"rankinv {symbol} {decision} {fmt.candidate_label(candidate)}"
-    return title, candidate.verdict_summary or "new verdict"
+    default = "stage-1 triage flagged this checkpoint" if decision == "FLAG" else "new verdict"
+    return title, candidate.verdict_summary or default
 
 
-def new_alerts(seen: set[int] | None, candidates: tuple[Candidate, ...]) -> tuple[set[int], list[Candidate]]:
-    """Verdict ids seen so far and the candidates whose KILL/FLAG verdict is new since ``seen``.
+def _alerts_of(c: Candidate) -> dict[str, str]:
+    """What about a candidate is alert-worthy, by a key that changes when it is new: {key: decision}."""
+    found = {}
+    decision = (c.verdict or "").upper()
+    if c.verdict_id is not None and decision in ("KILL", "FLAG"):
+        found[f"verdict:{c.verdict_id}"] = decision
+    if c.flagged and c.checkpoint is not None:  # a GRPO run inherits its parent's flag: alert once, on the parent
+        found[f"flag:{c.subject}"] = "FLAG"
+    return found
 
-    ``seen is None`` (the first snapshot) only records a baseline: verdicts already there when the TUI starts
-    do not alert again. Acknowledged verdicts never alert.
+
+def new_alerts(
+    seen: set[str] | None, candidates: tuple[Candidate, ...]
+) -> tuple[set[str], list[tuple[Candidate, str]]]:
+    """Alert keys seen so far, and (candidate, decision) for each KILL verdict or flag that is new since ``seen``.
+
+    ``seen is None`` (the first snapshot) only records a baseline: what was already there when the TUI started
+    does not alert again. Acknowledged verdicts never alert.
     """
-    ids = {c.verdict_id for c in candidates if c.verdict_id is not None}
+    current = {key: (c, decision) for c in candidates for key, decision in _alerts_of(c).items()}
     if seen is None:
-        return ids, []
-    fresh = [
-        c
-        for c in candidates
-        if c.verdict_id is not None
-        and c.verdict_id not in seen
-        and (c.verdict or "").upper() in ("KILL", "FLAG")
-        and not c.acknowledged
-    ]
-    return seen | ids, fresh
+        return set(current), []
+    fresh: dict[str, tuple[Candidate, str]] = {}
+    for key, (c, decision) in current.items():
+        if key not in seen and not c.acknowledged:
+            fresh.setdefault(c.subject, (c, decision))  # one alert per candidate per snapshot
+    return seen | set(current), list(fresh.values())

@@ -68,7 +68,7 @@ class RankinvApp(App[None]):
         self.main = MainScreen(readonly=readonly)
         self.alert_channel = alerts.AlertChannel("bell")
         self.alerts_sent: list[bytes] = []
-        self._seen_verdicts: set[int] | None = None
+        self._seen_alerts: set[str] | None = None
         self._stop = threading.Event()
         self._store_note = ""
 
@@ -131,9 +131,9 @@ class RankinvApp(App[None]):
         snapshot = message.snapshot
         self.main.now = self.clock()
         self.main.snapshot = snapshot
-        self._seen_verdicts, fresh = alerts.new_alerts(self._seen_verdicts, snapshot.candidates)
-        for candidate in fresh:
-            self.post_message(VerdictIssued(candidate))
+        self._seen_alerts, fresh = alerts.new_alerts(self._seen_alerts, snapshot.candidates)
+        for candidate, decision in fresh:
+            self.post_message(VerdictIssued(candidate, decision))
         if isinstance(self.screen, DetailScreen):
             subject = self.screen.candidate.subject if self.screen.candidate else None
             updated = next((c for c in snapshot.candidates if c.subject == subject), None)
@@ -171,12 +171,12 @@ class RankinvApp(App[None]):
 
     @on(VerdictIssued)
     def _verdict_issued(self, message: VerdictIssued) -> None:
-        title, body = alerts.alert_text(message.candidate)
+        title, body = alerts.alert_text(message.candidate, message.decision)
         data = self.alert_channel.encode(title, body)
         if not self.is_headless and self._driver is not None:
             self._driver.write(data.decode("utf-8"))  # through Textual's writer, never around it
         self.alerts_sent.append(data)
-        self.notify(body, title=title, severity="error" if message.candidate.verdict == "KILL" else "warning")
+        self.notify(body, title=title, severity="error" if message.decision == "KILL" else "warning")
         self.post_message(AlertSent(title, data))
 
     # -- navigation ----------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ class Column:
 
 
 def _verdict_cell(c: Candidate) -> Text:
-    text: Text = fmt.verdict_text(fmt.verdict_name(c), acknowledged=c.acknowledged, pinned=c.pinned)
+    text: Text = fmt.verdict_text(
+        fmt.verdict_name(c), acknowledged=c.acknowledged, pinned=c.pinned, flagged=c.flagged
+    )
     return text
 
 

@@ -50,11 +50,17 @@ def verdict_name(candidate: Candidate) -> str | None:
     return "FLAG" if candidate.flagged else None
 
 
-def verdict_text(decision: str | None, *, acknowledged: bool = False, pinned: bool = False) -> Text:
+def verdict_text(
+    decision: str | None, *, acknowledged: bool = False, pinned: bool = False, flagged: bool = False
+) -> Text:
+    """``✖ KILL``; a flagged checkpoint whose verdict is something else keeps a ``⚑`` beside it."""
     if not decision:
         return Text(DASH, style="dim")
     symbol, style = VERDICTS.get(decision.upper(), ("?", ""))
-    text = Text(f"{symbol} {decision.upper()}", style=style)
+    text = Text()
+    text.append(f"{symbol} {decision.upper()}", style=style)
+    if flagged and decision.upper() != "FLAG":
+        text.append(" ⚑", style=VERDICTS["FLAG"][1])
     if pinned:
         text.append(" pin", style="cyan")
     if acknowledged:

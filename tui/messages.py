@@ -71,9 +71,10 @@ class DaemonUnavailable(Message):
 
 @dataclass
 class VerdictIssued(Message):
-    """A new KILL or FLAG verdict appeared since the last snapshot (raises a desktop alert)."""
+    """A new KILL verdict, or a newly flagged checkpoint, since the last snapshot (raises a desktop alert)."""
 
     candidate: Candidate
+    decision: str  # KILL or FLAG
 
 
 @dataclass

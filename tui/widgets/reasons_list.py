@@ -13,21 +13,24 @@ from rankinv.store import VerdictRecord
 
 
 def reason_line(reason: dict[str, Any]) -> str:
-    """``entropy_drop 0.64 vs 0.50 (steps 10–150)``, from whichever of the fields are present."""
+    """The daemon's own rendering (``text``) when present, else built from whichever fields exist:
+    ``entropy_drop 0.64 > 0.5 (steps 10–150)``; the reason's grade (kill, watch, protect …) leads."""
+    grade = f"[{reason['grade']}] " if reason.get("grade") else ""
+    if reason.get("text"):
+        return grade + str(reason["text"])
     parts = [str(reason.get("metric", "?"))]
     value, threshold = reason.get("value"), reason.get("threshold")
     if isinstance(value, int | float):
         parts.append(f"{value:.3g}")
     if isinstance(threshold, int | float):
-        parts.append(f"{reason.get('comparison', 'vs')} {threshold:.3g}")
-    window = reason.get("window")
-    if isinstance(window, list | tuple) and len(window) == 2:
+        parts.append(f"{reason.get('op') or reason.get('comparison') or 'vs'} {threshold:.3g}")
+    window = reason.get("window") or (reason.get("start_step"), reason.get("end_step"))
+    if isinstance(window, list | tuple) and len(window) == 2 and None not in window:
         parts.append(f"(steps {window[0]}–{window[1]})")
-    elif window:
-        parts.append(f"({window})")
-    if reason.get("message"):
-        parts.append(f"— {reason['message']}")
-    return " ".join(parts)
+    note = reason.get("note") or reason.get("message")
+    if note:
+        parts.append(f"— {note}")
+    return grade + " ".join(parts)
 
 
 class ReasonsList(Static):
