@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.store import store_path_for
+from rankinv.store import Store, store_path_for
 from tests.support.tui_seed import make_store
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by scripts/setup --test")
@@ -78,3 +78,33 @@ def test_watch_in_tmux_ranks_helps_and_quits(tmux: Tmux, tmp_path: Path) -> None
         time.sleep(0.1)
     tmux("send-keys", "-t", "tui", "q")
     tmux.wait_for("EXITED 0")
+
+
+def test_a_new_kill_reaches_the_terminal_through_tmux_passthrough(tmux: Tmux, tmp_path: Path) -> None:
+    root, state = tmp_path / "runs", tmp_path / "state"
+    root.mkdir()
+    store = make_store(store_path_for(root, state))
+    raw = tmp_path / "pane.bin"
+    # Inside tmux the outer terminal cannot be detected (tmux sets TERM_PROGRAM=tmux): configure it, as a user would.
+    (root / "rankinv.toml").write_text('[notify]\nterminal_protocol = "osc9"\n')
+    watch = [sys.executable, "-m", "rankinv", "watch", str(root), "--no-daemon", "--state-dir", str(state)]
+    tmux(
+        "start-server", ";", "set-option", "-g", "allow-passthrough", "on", ";",
+        "new-session", "-d", "-s", "tui", "-x", "100", "-y", "30",
+        "-e", "TERM=xterm-256color", shlex.join(watch),
+    )
+    tmux("pipe-pane", "-t", "tui", "-o", f"cat >> {shlex.quote(str(raw))}")  # every byte the app writes
+    tmux.wait_for("grpo-bad")
+    tmux("send-keys", "-t", "tui", "?")
+    tmux.wait_for("desktop alerts: osc9 through tmux passthrough")  # the app asked tmux and may pass through
+    tmux("send-keys", "-t", "tui", "Escape")
+    with Store.open(store) as writer:
+        assert isinstance(writer, Store)
+        writer.put_verdict("grpo-good", None, step=170, decision="KILL", confidence=0.9, stage="2",
+                           summary="zero-std 0.95 > 0.90 for 20 steps", reasons=[])
+    expected = b"\x1bPtmux;\x1b\x1b]9;rankinv \xe2\x9c\x96 KILL grpo-good: zero-std 0.95 > 0.90 for 20 steps\x07\x1b\\"
+    deadline = time.monotonic() + 30
+    while expected not in (raw.read_bytes() if raw.exists() else b""):
+        assert time.monotonic() < deadline, "the alert never reached the terminal"
+        time.sleep(0.1)
+    tmux.wait_for("KILL grpo-good")  # and the toast on screen

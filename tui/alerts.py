@@ -24,6 +24,14 @@ class AlertChannel:
     tmux: bool = False
     passthrough: bool = True
 
+    def describe(self) -> str:
+        """For the help screen: which sequence alerts use here, and how to get a better one."""
+        if self.protocol == "bell":
+            return "bell (no notification protocol detected; set [notify] terminal_protocol)"
+        if self.tmux and not self.passthrough:
+            return f"bell: tmux blocks {self.protocol} (set -g allow-passthrough on)"
+        return f"{self.protocol} through tmux passthrough" if self.tmux else self.protocol
+
     def encode(self, title: str, body: str) -> bytes:
         from rankinv.daemon.notify import terminal
 

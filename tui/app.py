@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from rankinv.tui import alerts, attach
 from rankinv.tui.messages import (
+    AlertChannelResolved,
     AlertSent,
     CommandFailed,
     CommandQueued,
@@ -112,7 +113,7 @@ class RankinvApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="alerts", name="resolve-alerts")
     def _resolve_alerts(self) -> None:
-        self.alert_channel = alerts.resolve_channel(self.config.notify.terminal_protocol)
+        self.post_message(AlertChannelResolved(alerts.resolve_channel(self.config.notify.terminal_protocol)))
 
     @work(thread=True, exit_on_error=False, group="commands", name="queue-command")
     def _queue_command(self, kind: str, run: str | None, args: dict[str, object]) -> None:
@@ -169,6 +170,10 @@ class RankinvApp(App[None]):
     def _command_failed(self, message: CommandFailed) -> None:
         self.notify(f"{message.kind} not sent: {message.reason}", severity="error", timeout=10)
 
+    @on(AlertChannelResolved)
+    def _alert_channel(self, message: AlertChannelResolved) -> None:
+        self.alert_channel = message.channel
+
     @on(VerdictIssued)
     def _verdict_issued(self, message: VerdictIssued) -> None:
         title, body = alerts.alert_text(message.candidate, message.decision)
@@ -185,7 +190,8 @@ class RankinvApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(readonly=self.readonly))
+            alerts = self.alert_channel.describe() if self.alerts_on else "off"
+            self.push_screen(HelpScreen(readonly=self.readonly, alerts=alerts))
 
 
 def _thresholds(config: Config) -> Thresholds:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rankinv.tui.alerts import AlertChannel
 from rankinv.tui.poller import Detail
 from textual.message import Message
 
@@ -75,6 +76,13 @@ class VerdictIssued(Message):
 
     candidate: Candidate
     decision: str  # KILL or FLAG
+
+
+@dataclass
+class AlertChannelResolved(Message):
+    """Which escape sequence this terminal understands (found once, off the UI thread)."""
+
+    channel: AlertChannel
 
 
 @dataclass

@@ -31,9 +31,9 @@ LEGEND = "✖ KILL   ⚑ FLAG   ● WATCH   ✔ CONTINUE"
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "close")]
 
-    def __init__(self, readonly: bool = False) -> None:
+    def __init__(self, readonly: bool = False, alerts: str = "off") -> None:
         super().__init__()
-        self.readonly = readonly
+        self.readonly, self.alerts = readonly, alerts
 
     def compose(self) -> ComposeResult:
         table = Table(show_header=False, box=None, padding=(0, 2))
@@ -43,6 +43,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("rankinv watch — keys", id="title")
             yield Static(table)
             yield Static(LEGEND, id="legend")
+            yield Static(f"desktop alerts: {self.alerts}", id="alerts", markup=False)
             if self.readonly:
                 yield Static("read-only session: k c a A r are off", id="readonly-note")
 
