@@ -31,6 +31,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 from rankinv.store import Store
+from tests.support.fakelog import append, make_run, record
 from tests.support.tui_seed import TRIAGE_CKPT, make_store
 
 RANKED = ["grpo-good", "sft-a@/runs/sft-a/checkpoint-100", "sft-a@/runs/sft-a/checkpoint-200", "grpo-bad"]
@@ -260,17 +261,20 @@ async def test_missing_store_is_reported_then_picked_up(tmp_path: Path) -> None:
 
 
 @sync
-async def test_watch_starts_the_daemon_and_quitting_leaves_it_running(tmp_path: Path) -> None:
+async def test_with_the_real_daemon_keys_act_and_quitting_leaves_it_running(tmp_path: Path) -> None:
     from rankinv.daemon import control
 
     root, state = tmp_path / "runs", tmp_path / "state"
-    root.mkdir()
+    append(make_run(root / "grpo"), "".join(record(step) for step in range(1, 40)))
     seen: list[Message] = []
     app = make_app(root, state_dir=state, alerts_on=False, poll_interval=0.05)
     try:
         async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
             await wait_for(pilot, lambda: any(isinstance(m, DaemonAttached) for m in seen), "DaemonAttached", 60)
-            await wait_for(pilot, lambda: app.main.snapshot is not None, "the daemon's store read", 60)
+            await wait_for(pilot, lambda: subjects(app) == ["grpo"] and table(app).shown[0].verdict, "a verdict", 60)
+            await pilot.press("c")  # pin continue: the daemon consumes the command and sets the flag
+            await wait_for(pilot, lambda: table(app).shown[0].pinned, "the daemon's pin shown", 60)
+            assert " pin" in str(table(app).get_row_at(0)[-2])
             await pilot.press("q")
         status = control.status(root, state_base=state)
         assert status.running and status.pid is not None
