@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "notify_test",
     "daemon",
     "watch",
+    "demo",
     "status",
     "init",
 )

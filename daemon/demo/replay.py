@@ -1,0 +1,85 @@
+"""Replay the bundled runs into a demo root: ``python -m rankinv.daemon.demo.replay SRC DST SECONDS DONE``.
+
+When every line and checkpoint is written it creates the file DONE, then keeps its stand-in jobs alive until
+its standard input closes.
+
+Each run gets a stand-in training process (a sleeping child) whose pid and start time go into the run's
+manifest, so the dry-run daemon can resolve "the job" and record what it would stop. It exits when the replay
+ends. Paths in the manifests are rewritten from where the runs were built to the demo root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rankinv.daemon.demo.plan import LOG, MANIFEST, Step, read_run, schedule
+
+
+def _stand_in_job() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"], stdin=subprocess.DEVNULL)
+
+
+def _start_time(pid: int) -> float:
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    btime = next(int(x.split()[1]) for x in Path("/proc/stat").read_text().splitlines() if x.startswith("btime "))
+    return btime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _manifest(src: Path, dst: Path, run: str, job: subprocess.Popen[bytes]) -> str:
+    data = json.loads((src / run / MANIFEST).read_text(encoding="utf-8"))
+    model = Path(str(data.get("model_path") or ""))
+    if (src / model.parent.name).is_dir():  # a checkpoint of another bundled run
+        data["model_path"] = str(dst / model.parent.name / model.name)
+    data.update(output_dir=str(dst / run), host=socket.gethostname(), pid=job.pid,
+                process_start_time=_start_time(job.pid), written_at=time.time(), demo=True)
+    return json.dumps(data, indent=2)
+
+
+def _do(step: Step, src: Path, dst: Path, jobs: dict[str, subprocess.Popen[bytes]]) -> None:
+    run_dir = dst / step.run
+    if step.kind == "manifest":
+        run_dir.mkdir(parents=True, exist_ok=True)
+        jobs[step.run] = _stand_in_job()
+        (run_dir / MANIFEST).write_text(_manifest(src, dst, step.run, jobs[step.run]), encoding="utf-8")
+    elif step.kind == "line":
+        with (run_dir / LOG).open("a", encoding="utf-8") as f:
+            f.write(step.payload + "\n")
+    else:
+        shutil.copytree(src / step.run / step.payload, run_dir / step.payload)
+
+
+def replay(src: Path, dst: Path, seconds_per_run: float, done: Path) -> None:
+    runs = [read_run(p) for p in sorted(src.iterdir()) if (p / LOG).is_file()]
+    jobs: dict[str, subprocess.Popen[bytes]] = {}
+    begin = time.monotonic()
+    try:
+        for step in schedule(runs, seconds_per_run):
+            delay = begin + step.at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            _do(step, src, dst, jobs)
+        done.touch()
+        sys.stdin.read()  # keep the stand-in jobs alive until the demo closes our stdin
+    finally:
+        for job in jobs.values():
+            job.kill()
+            job.wait()
+
+
+def main(argv: list[str]) -> int:
+    src, dst, seconds, done = Path(argv[0]), Path(argv[1]), float(argv[2]), Path(argv[3])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    replay(src, dst, seconds, done)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

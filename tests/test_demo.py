@@ -1,0 +1,65 @@
+"""`rankinv demo` headless, end to end: bundled real TRL runs replayed into a fresh root, a real dry-run daemon,
+real triage subprocesses; the expected stage-1 flag, stage-2 KILL (dry-run) and alert land in the store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rankinv.store import Store, store_path_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    workdir = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "rankinv", "demo", "--headless", "--seconds-per-run", "8", "--timeout", "150",
+         "--keep", str(workdir)],
+        capture_output=True, text=True, timeout=200, env=env, stdin=subprocess.DEVNULL, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return workdir, proc.stdout
+
+
+def test_demo_prints_the_story(demo: tuple[Path, str]) -> None:
+    _, out = demo
+    assert "triaged" in out
+    assert "stage-1 entropy" in out
+    assert "DRY-RUN would KILL pid" in out
+    assert "rankinv status:" in out
+
+
+def test_demo_leaves_the_expected_verdicts_in_the_store(demo: tuple[Path, str]) -> None:
+    workdir, _ = demo
+    with Store.open(store_path_for(workdir / "runs", workdir / "state"), readonly=True) as store:
+        snap = store.snapshot()
+        by_subject = {c.subject.rsplit("/", 1)[-1]: c for c in snap.candidates}
+        assert by_subject["grpo-from-late"].verdict == "KILL"
+        assert by_subject["grpo-from-early"].verdict == "CONTINUE"
+        assert by_subject["checkpoint-300"].flagged and not by_subject["checkpoint-30"].flagged
+        # ranked by predicted final pass@10: the collapsed side ranks below the healthy side
+        order = [c.subject.rsplit("/", 1)[-1] for c in snap.candidates]
+        assert order.index("grpo-from-early") < order.index("grpo-from-late")
+        assert order.index("checkpoint-30") < order.index("checkpoint-300")
+        (action,) = [a for a in store.actions("grpo-from-late") if a.kind == "kill"]
+        assert action.dry_run and "DRY-RUN" in action.audit
+        assert any(e.level == "alert" and e.run == "grpo-from-late" for e in store.events(limit=500))
+
+
+def test_demo_stopped_its_daemon_and_stand_in_jobs(demo: tuple[Path, str]) -> None:
+    workdir, _ = demo
+    from rankinv.daemon import control
+
+    assert not control.status(workdir / "runs", workdir / "state").running
+    with Store.open(store_path_for(workdir / "runs", workdir / "state"), readonly=True) as store:
+        (action,) = [a for a in store.actions("grpo-from-late") if a.kind == "kill"]
+    kind, pid, _ = (action.target or "").split(":")
+    assert kind == "process"  # the replay's stand-in job, resolved by pid and start time
+    assert not Path(f"/proc/{pid}").exists()  # the demo ended it
