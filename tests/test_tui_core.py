@@ -81,6 +81,8 @@ def test_curve_draws_points_window_and_threshold() -> None:
     assert sum(line.count("•") for line in grid) == 4
     assert any("┄" in line for line in grid)  # the threshold
     assert all(line[39] in "│•┄" for line in grid)  # the decision step is the right edge
+    labelled = plot.curve([0, 20, 60], [0.4, 0.6, 0.7], 30, 4, x_labels=("k=1", "k=64")).plain.splitlines()[-1]
+    assert labelled.split() == ["k=1", "k=64"]
     assert plot.curve([], [], 40, 6).plain == "no data yet"
     assert plot.curve([1, 2], [float("nan"), float("nan")], 40, 6).plain == "no data yet"
 

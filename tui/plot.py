@@ -46,10 +46,12 @@ def curve(
     *,
     window: tuple[int, int] | None = None,
     hline: float | None = None,
+    x_labels: tuple[str, str] | None = None,
 ) -> Text:
     """A dot plot of ``values`` over ``steps`` in ``width``×``height`` cells plus a y-axis gutter.
 
-    ``window`` (s0, decision step) is drawn as dim vertical bars, ``hline`` (a threshold) as a red dashed line.
+    ``window`` (s0, decision step) is drawn as dim vertical bars, ``hline`` (a threshold) as a red dashed line;
+    ``x_labels`` replaces the first and last step under the axis (for a log-scaled x such as k).
     """
     points = _finite(steps, values)
     if not points or width < 4 or height < 2:
@@ -76,10 +78,10 @@ def curve(
         grid[r] = [("┄", "red") if ch == " " else (ch, st) for ch, st in grid[r]]
     for s, v in points:
         grid[row(v)][col(s)] = ("•", "bold")
-    return _with_axis(grid, lo, hi, first, last)
+    return _with_axis(grid, lo, hi, x_labels or (str(first), str(last)))
 
 
-def _with_axis(grid: list[list[tuple[str, str]]], lo: float, hi: float, first: int, last: int) -> Text:
+def _with_axis(grid: list[list[tuple[str, str]]], lo: float, hi: float, ends: tuple[str, str]) -> Text:
     out = Text()
     for r, cells in enumerate(grid):
         label = f"{hi:7.3g}" if r == 0 else f"{lo:7.3g}" if r == len(grid) - 1 else " " * 7
@@ -88,7 +90,8 @@ def _with_axis(grid: list[list[tuple[str, str]]], lo: float, hi: float, first: i
             out.append(ch, style=style)
         out.append("\n")
     width = len(grid[0])
-    out.append(" " * 8 + f"{first:<{max(1, width // 2)}}{last:>{width - max(1, width // 2)}}", style="dim")
+    half = max(1, width // 2)
+    out.append(" " * 8 + f"{ends[0]:<{half}}{ends[1]:>{width - half}}", style="dim")
     return out
 
 

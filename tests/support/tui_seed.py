@@ -59,7 +59,8 @@ def seed(store: Store) -> None:
     store.upsert_run("sft-a", "/runs/sft-a", kind="sft", status="done")
     store.upsert_checkpoint("sft-a", "/runs/sft-a/checkpoint-100", 100, True)
     store.upsert_checkpoint("sft-a", TRIAGE_CKPT, 200, True)
-    store.put_triage_report(TRIAGE_CKPT, triage_report([i / 20 for i in range(20)]), flagged=True, entropy=0.12,
+    collapsed = [0.0] * 6 + [0.05, 0.1, 0.3, 0.5, 0.6] + [0.95] * 3 + [1.0] * 6  # all-or-nothing prompts
+    store.put_triage_report(TRIAGE_CKPT, triage_report(collapsed), flagged=True, entropy=0.12,
                             pass1=0.41, headroom=4.9, expected_variance=0.081, degenerate_fraction=0.62, group_size=8)
     store.put_triage_report("/runs/sft-a/checkpoint-100", triage_report([0.3] * 10), flagged=False, entropy=0.31,
                             pass1=0.3, headroom=3.6, expected_variance=0.16, degenerate_fraction=0.1, group_size=8)

@@ -6,6 +6,7 @@ may come from the training callback or an older rankinv).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rankinv.tui import format as fmt
@@ -67,9 +68,15 @@ class TriageSummary(Static):
         out.append("  ".join(cells[:4]) + "\n" + "  ".join(cells[4:]) + "\n")
         out.append("per-prompt pass rate p\n", style="bold")
         out.append_text(plot.histogram(pass_rates(report), bins=10, width=30))
-        curve = pass_at_k(report)
-        out.append("\npass@k  ", style="bold")
+        return out.append_text(self._pass_at_k(pass_at_k(report)))
+
+    def _pass_at_k(self, curve: list[tuple[int, float]]) -> Text:
+        """pass@k against k on a log scale: how much a larger budget of tries would find."""
+        out = Text("\npass@k  ", style="bold")
         out.append("  ".join(f"k={k}:{v:.2f}" for k, v in curve) or fmt.DASH)
-        if curve:
-            out.append("  " + plot.sparkline([v for _, v in curve]), style="cyan")
-        return out
+        if len(curve) < 2:
+            return out
+        steps = [round(math.log2(k) * 10) for k, _ in curve]
+        width = max(12, min(48, (self.size.width or 60) - 12))
+        labels = (f"k={curve[0][0]}", f"k={curve[-1][0]}")
+        return out.append("\n").append_text(plot.curve(steps, [v for _, v in curve], width, 5, x_labels=labels))
