@@ -55,6 +55,14 @@ def test_metrics_never_duplicate_and_nan_round_trips(store: Store) -> None:
     assert store.metric_count("r") == 2
 
 
+def test_last_step_follows_the_log(store: Store) -> None:
+    store.upsert_run("r", "/r", kind="grpo", last_step=1)
+    store.add_metrics("r", [(5, "entropy", 1.0, None), (6, "entropy", 0.9, None)])
+    assert store.run("r").last_step == 6
+    store.add_metrics("r", [(3, "entropy", 1.0, None)])  # resumed from an earlier checkpoint
+    assert store.run("r").last_step == 3
+
+
 def test_ingest_writes_points_and_offset_atomically(store: Store) -> None:
     store.upsert_run("r", "/r")
     with pytest.raises(RuntimeError), store.transaction():

@@ -79,7 +79,8 @@ class Writes(StoreBase):
     def add_metrics(self, run: str, points: Iterable[tuple[int, str, float, float | None]]) -> int:
         """Insert (step, name, value, time) points; a repeated (name, step) replaces the old value, never duplicates.
 
-        Non-finite values are stored as NULL (the reader sees NaN). Returns how many points were written.
+        Non-finite values are stored as NULL (the reader sees NaN). The run's ``last_step`` becomes the step of
+        the last point, in log order. Returns how many points were written.
         """
         run_id = self._run_id(run)
         rows = [(run_id, name, int(step), finite_or_none(value), time) for step, name, value, time in points]
@@ -88,6 +89,8 @@ class Writes(StoreBase):
                 conn.executemany(
                     "INSERT OR REPLACE INTO metrics(run_id, name, step, value, time) VALUES(?, ?, ?, ?, ?)", rows
                 )
+                # The run's step is where its log is now: the last point read (after a restart, a lower step).
+                conn.execute("UPDATE runs SET last_step = ? WHERE id = ?", (rows[-1][2], run_id))
         return len(rows)
 
     def ingest(
