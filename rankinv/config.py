@@ -26,9 +26,17 @@ from rankinv.errors import RankinvError
 CONFIG_FILENAME = "rankinv.toml"
 
 
-def setting(default: Any, doc: str) -> Any:
-    """A config field with its documentation."""
-    return field(default=default, metadata={"doc": doc})
+def setting(default: Any, doc: str, path: str | None = None) -> Any:
+    """A config field with its documentation.
+
+    ``path`` marks a setting that may name a file relative to the config file: ``"file"`` (resolved when the
+    file exists there, so names like ``humaneval`` still work), ``"spec"`` (``file.py:function``; the file part
+    resolved likewise) or ``"dir"`` (always resolved).
+    """
+    metadata: dict[str, str] = {"doc": doc}
+    if path is not None:
+        metadata["path"] = path
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,13 @@ class TriageConfig:
     min_headroom: float = setting(1.0, "flag when mean pass rate / p*(g) is below this")
     max_degenerate_fraction: float = setting(0.75, "flag when the expected share of degenerate groups is above this")
     allow_code_exec: bool = setting(False, "run generated code against unit tests (NOT a security sandbox)")
-    prompts: str = setting("", "prompt set to triage with: a JSONL path, humaneval, or a bundled name (toy-add)")
-    reward: str = setting("auto", "tests, exact, normalized, or a TRL reward function as module:function")
+    prompts: str = setting(
+        "", "prompt set to triage with: a JSONL path, humaneval, or a bundled name (toy-add)", path="file"
+    )
+    reward: str = setting(
+        "auto", "tests, exact, normalized, or a TRL reward function as module:function or file.py:function",
+        path="spec",
+    )
     pass_threshold: float = setting(0.5, "a rollout passes when its reward is at least this (rewards are 0/1)")
     backend: str = setting("auto", "auto (vLLM when installed with a GPU), transformers or vllm")
     batch_size: int = setting(32, "rollouts per generate call (transformers backend)")
@@ -53,7 +66,8 @@ class TriageConfig:
     exec_timeout_s: float = setting(10.0, "wall-clock limit per executed sample, seconds")
     exec_memory_mb: int = setting(1024, "address-space limit per executed sample, MiB")
     slurm_template: str = setting(
-        "", "sbatch template file for triage on a GPU node (empty: built-in); $job_name $log $command are filled in"
+        "", "sbatch template file for triage on a GPU node (empty: built-in); $job_name $log $command are filled in",
+        path="file",
     )
 
 
@@ -108,7 +122,9 @@ class DaemonConfig:
     settle_seconds: float = setting(10.0, "a checkpoint counts as complete once its files are unchanged this long")
     triage_executor: str = setting("auto", "auto, local (subprocess), sbatch, callback (report from training) or none")
     triage_concurrency: int = setting(1, "local triage subprocesses at once")
-    state_dir: str = setting("", "base directory of the store, pidfile and log (empty: $XDG_STATE_HOME/rankinv)")
+    state_dir: str = setting(
+        "", "base directory of the store, pidfile and log (empty: $XDG_STATE_HOME/rankinv)", path="dir"
+    )
     max_cached_runs: int = setting(4096, "runs whose list of log files is cached between events (memory bound)")
     evaluate_seconds: float = setting(5.0, "judge a run at most this often while it logs (the first time at once)")
 
@@ -268,7 +284,33 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{p}: config file not found (create one with `rankinv init`)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config: {exc}") from None
-    return parse_config(text, str(p))
+    return resolve_paths(parse_config(text, str(p)), p.resolve().parent)
+
+
+def _resolve_one(value: str, kind: str, base: Path) -> str:
+    if kind == "spec":
+        head, sep, tail = value.rpartition(":")
+        if sep and head.endswith(".py") and not Path(head).is_absolute() and (base / head).is_file():
+            return f"{base / head}:{tail}"
+        return value
+    if not value or Path(value).expanduser().is_absolute():
+        return value
+    candidate = base / value
+    return str(candidate) if kind == "dir" or candidate.exists() else value
+
+
+def resolve_paths(config: Config, base: Path) -> Config:
+    """Settings naming files relative to the config file (``path`` metadata) made absolute against ``base``."""
+    sections = {}
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        changes = {
+            f.name: _resolve_one(getattr(value, f.name), f.metadata["path"], base)
+            for f in dataclasses.fields(value)
+            if "path" in f.metadata and isinstance(getattr(value, f.name), str)
+        }
+        sections[section.name] = dataclasses.replace(value, **changes)
+    return Config(**sections)
 
 
 def find_config(root: str | Path) -> Path | None:
