@@ -310,3 +310,18 @@ async def test_a_changed_prediction_reorders_rows_and_the_cursor_follows(tmp_pat
         ]
         assert "0.95±0.05" in [str(cell) for cell in table(app).get_row_at(0)]
         assert table(app).selected is not None and table(app).selected.subject == RANKED[1]
+
+
+@sync
+async def test_a_crashed_store_reader_is_reported_and_restarted(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        with writer(app) as store:  # a corrupt JSON document the reader cannot decode (not a StoreError)
+            store.conn.execute("UPDATE runs SET manifest = '{not json' WHERE name = 'grpo-bad'")
+            store.upsert_run("grpo-late", "/runs/grpo-late", kind="grpo")
+        status = app.main.query_one(StatusBar)
+        await wait_for(pilot, lambda: "store reader failed" in str(status.render()), "the failure said")
+        with writer(app) as store:
+            store.conn.execute("UPDATE runs SET manifest = NULL WHERE name = 'grpo-bad'")
+        await wait_for(pilot, lambda: "grpo-late" in subjects(app), "the restarted reader's rows")

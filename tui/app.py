@@ -34,7 +34,7 @@ from rankinv.tui.widgets.status_bar import StatusBar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from rankinv.config import Config, find_config, load_config
 from rankinv.store import Candidate, Store, StoreError, store_path_for
@@ -125,6 +125,18 @@ class RankinvApp(App[None]):
             self.post_message(CommandFailed(kind, run, str(exc)))
             return
         self.post_message(CommandQueued(command_id, kind, run))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """A reader that died unexpectedly is said out loud and restarted, never left silently stale."""
+        if event.state != WorkerState.ERROR or self._stop.is_set():
+            return
+        error = event.worker.error
+        if event.worker.group == "poll":
+            self.main.query_one(StatusBar).store_note = f"store reader failed ({error!r}); restarting"
+            self.set_timer(1.0, self._poll_store)
+        else:
+            self.notify(f"{event.worker.name} failed: {error!r}", severity="error", timeout=10)
 
     # -- messages up ---------------------------------------------------------------------------------------
     @on(SnapshotTaken)
