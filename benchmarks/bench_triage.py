@@ -59,7 +59,7 @@ def worker(approach: str, quick: bool) -> None:
     """Measure one approach in this process; prints JSON."""
     import torch
 
-    vocab, batch, new_tokens, repeats = (8000, 8, 16, 1) if quick else (32000, 32, 128, 3)
+    vocab, batch, new_tokens, repeats = (8000, 8, 16, 1) if quick else (32000, 32, 64, 3)
     model = _model(vocab)
     ids = torch.randint(1, vocab, (batch, 32), generator=torch.Generator().manual_seed(0))
     _generate(model, approach, ids, 4)  # warm-up

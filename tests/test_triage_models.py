@@ -78,7 +78,7 @@ def test_recorded_entropy_is_the_sampling_distribution(ladder: dict[str, Path]) 
     """Recompute each recorded step with a teacher-forced forward pass: same entropy and log-probs (left pad, T≠1)."""
     import torch
 
-    from rankinv.triage.backends.transformers_backend import TransformersBackend, entropy_and_logprobs
+    from rankinv.triage.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend.from_checkpoint(ladder["early"])
     prompts = ["after one comes", "a number bigger than three is", "after seven comes"]  # different lengths
@@ -91,8 +91,9 @@ def test_recorded_entropy_is_the_sampling_distribution(ladder: dict[str, Path]) 
             ids = torch.tensor([prompt_ids + list(rollout.token_ids)])
             with torch.no_grad():
                 logits = backend.model(input_ids=ids).logits[0]
-            steps = logits[len(prompt_ids) - 1 : ids.shape[1] - 1]
-            entropy, logprobs = entropy_and_logprobs(steps, temperature)
+            steps = logits[len(prompt_ids) - 1 : ids.shape[1] - 1].double()
+            logprobs = torch.log_softmax(steps / temperature, -1)  # an independent float64 reference
+            entropy = -(logprobs.exp() * logprobs).sum(-1)
             sampled = logprobs.gather(1, torch.tensor(rollout.token_ids)[:, None]).squeeze(1)
             np.testing.assert_allclose(rollout.entropies or (), entropy.numpy(), atol=1e-4)
             np.testing.assert_allclose(rollout.logprobs, sampled.numpy(), atol=1e-4)
@@ -200,7 +201,7 @@ def test_probe_entropy_matches_unpadded_forward_passes(ladder: dict[str, Path]) 
     """Batched, left-padded, chunked probe entropy equals one unpadded forward pass per prompt."""
     import torch
 
-    from rankinv.triage.backends.transformers_backend import TransformersBackend, entropy_and_logprobs
+    from rankinv.triage.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend.from_checkpoint(ladder["early"])
     prompts = ["after one comes", "a number bigger than three is", "after seven comes seven"]
@@ -208,8 +209,9 @@ def test_probe_entropy_matches_unpadded_forward_passes(ladder: dict[str, Path]) 
     for prompt, got in zip(prompts, probed, strict=True):
         ids = torch.tensor([backend.tokenizer(prompt, add_special_tokens=False)["input_ids"]])
         with torch.no_grad():
-            logits = backend.model(input_ids=ids).logits[0, :-1]
-        np.testing.assert_allclose(got, entropy_and_logprobs(logits, 0.8)[0].numpy(), atol=1e-4)
+            logits = backend.model(input_ids=ids).logits[0, :-1].double()
+        logprobs = torch.log_softmax(logits / 0.8, -1)
+        np.testing.assert_allclose(got, -(logprobs.exp() * logprobs).sum(-1).numpy(), atol=1e-4)
         assert got.size == ids.shape[1] - 1
 
 
@@ -236,3 +238,18 @@ def test_unwritable_report_path_is_a_clear_error(ladder: dict[str, Path], tmp_pa
 
     with pytest.raises(RankinvError, match=r"cannot write the triage report.*--no-write"):
         _triage(ladder["early"], ladder["prompts"], output=str(tmp_path / "missing-dir" / "r.json"), samples=2)
+
+
+@pytest.mark.parametrize("scale", [0.1, 3.0, 40.0])
+def test_fast_entropy_matches_float64_with_masked_tokens(scale: float) -> None:
+    import torch
+
+    from rankinv.triage.backends.transformers_backend import shifted_entropy
+
+    logits = torch.randn(4, 5000, generator=torch.Generator().manual_seed(1)) * scale
+    logits[:, :50] = -float("inf")  # suppressed tokens, as some processors produce
+    entropy, d, log_z = shifted_entropy(logits, 0.7)
+    logprobs = torch.log_softmax(logits.double() / 0.7, -1)
+    reference = -torch.where(logprobs.isfinite(), logprobs.exp() * logprobs, 0.0).sum(-1)
+    np.testing.assert_allclose(entropy.double().numpy(), reference.numpy(), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose((d[:, 50:] - log_z[:, None]).double().numpy(), logprobs[:, 50:].numpy(), atol=1e-4)

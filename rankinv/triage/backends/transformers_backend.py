@@ -1,9 +1,9 @@
 """Sampling with transformers: batched, left-padded, GRPO settings, exact entropy without ``output_scores``.
 
-:class:`EntropyRecorder` is a logits processor. Each step it takes the log-softmax of the scores at
-temperature T in fp32, keeps the entropy (batch floats), and keeps that step's log-probs only until the
-next step reveals the sampled token (``input_ids[:, -1]``), whose log-prob it then records. Memory is one
-batch x vocab row, not the steps x batch x vocab that ``output_scores=True`` holds.
+:class:`EntropyRecorder` is a logits processor. Each step it computes the entropy of softmax(scores / T)
+in fp32 (batch floats) and keeps that step's shifted logits only until the next step reveals the sampled
+token (``input_ids[:, -1]``), whose log-prob it then records. Memory is one batch x vocab tensor, not the
+steps x batch x vocab that ``output_scores=True`` holds.
 
 Custom processors run *before* generate's temperature warper, so the recorder divides by T itself; the
 generation config is built explicitly (top_k 0, top_p 1, no penalties or cut-offs) so no other warper
@@ -28,12 +28,27 @@ from rankinv.triage.backends.base import Progress, Rollout, SamplingSettings
 PROBE_CHUNK = 64
 
 
+def shifted_entropy(scores: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Entropy (nats, fp32) of softmax(scores / T) over the last axis, plus (d, log Z) with log p = d - log Z.
+
+    With d = z - max(z) <= 0, e = exp(d) and Z = sum(e): H = log Z - sum(e * d) / Z. Both terms are >= 0, so
+    nothing cancels, and the sum is one fused dot product: about a softmax's cost, no log over the vocabulary.
+    """
+    z = scores.float() if temperature == 1.0 else scores.float() / temperature
+    d = z - z.amax(-1, keepdim=True)
+    e = d.exp()
+    total = e.sum(-1)
+    dot = torch.einsum("...v,...v->...", e, d)
+    if torch.isnan(dot).any():  # -inf logits (masked tokens) give 0 * -inf
+        dot = torch.nansum(e * d, -1)
+    log_z = total.log()
+    return log_z - dot / total, d, log_z
+
+
 def entropy_and_logprobs(scores: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(entropy per row in nats, log-probs) of softmax(scores / T), computed in fp32."""
-    logprobs = torch.log_softmax(scores.float() / temperature, dim=-1)
-    probs = logprobs.exp()
-    entropy = -torch.where(probs > 0, probs * logprobs, torch.zeros_like(probs)).sum(-1)
-    return entropy, logprobs
+    entropy, d, log_z = shifted_entropy(scores, temperature)
+    return entropy, d - log_z[..., None]
 
 
 class EntropyRecorder(LogitsProcessor):
@@ -43,17 +58,19 @@ class EntropyRecorder(LogitsProcessor):
         self.temperature = temperature
         self.entropies: list[torch.Tensor] = []
         self.logprobs: list[torch.Tensor] = []
-        self._last: torch.Tensor | None = None
+        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         self._take_sampled(input_ids[:, -1])
-        entropy, self._last = entropy_and_logprobs(scores, self.temperature)
+        entropy, d, log_z = shifted_entropy(scores, self.temperature)
+        self._last = (d, log_z)
         self.entropies.append(entropy)
         return scores
 
     def _take_sampled(self, tokens: torch.Tensor) -> None:
         if self._last is not None:
-            self.logprobs.append(self._last.gather(1, tokens[:, None]).squeeze(1))
+            d, log_z = self._last
+            self.logprobs.append(d.gather(1, tokens[:, None]).squeeze(1) - log_z)
             self._last = None
 
     def finish(self, last_tokens: torch.Tensor) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -185,7 +202,7 @@ class TransformersBackend:
         logits = self.model(input_ids=enc["input_ids"], attention_mask=mask, position_ids=positions).logits
         valid = (mask[:, :-1] * mask[:, 1:]).bool()
         predicting = logits[:, :-1]  # position i predicts prompt token i + 1
-        chunks = [entropy_and_logprobs(predicting[:, c : c + PROBE_CHUNK], temperature)[0]
+        chunks = [shifted_entropy(predicting[:, c : c + PROBE_CHUNK], temperature)[0]
                   for c in range(0, predicting.shape[1], PROBE_CHUNK)]
         entropy = torch.cat(chunks, dim=1) if chunks else predicting.new_zeros((len(texts), 0))
         return [entropy[r][valid[r]].double().cpu().numpy() for r in range(len(texts))]
