@@ -102,8 +102,10 @@ def test_daemon_follows_real_trl_runs_with_inotify_and_polling(tmp_path: Path, s
         assert grpo.poll() is None or grpo.returncode == 0
         assert grpo.wait(timeout=300) == 0, (root / "grpo" / "train.log").read_text()[-2000:]
 
-        expected = expected_points(root / "grpo", "grpo")
+        expected = expected_points(root / "grpo", "grpo")  # from rankinv.jsonl: the callback's full precision
         assert ("entropy", 6) in expected and ("reward_mean", 6) in expected
+        jsonl = [json.loads(line) for line in (root / "grpo" / "rankinv.jsonl").read_text().splitlines()]
+        assert expected[("entropy", 6)] == next(r["logs"]["entropy"] for r in jsonl if r["step"] == 6)
         for state, mode in ((s_ino, "inotify"), (s_poll, "polling")):
             D.wait_for(f"{mode}: every GRPO point, exactly", lambda s=state: _same(
                 D.read(root, s, lambda st: D.metrics(st, "grpo")), expected))

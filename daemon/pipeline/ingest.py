@@ -1,8 +1,13 @@
-"""Incremental ingestion of one run's logs, resuming from the offsets stored with the points.
+"""Incremental ingestion of one run's log, resuming from the offset stored with the points.
 
 Points and the new offset are written in one transaction (``Store.ingest``), so a crash at any moment
-either keeps both or neither: after a restart nothing is read twice and nothing is skipped. The list of a
-run's log sources is cached per run in a bounded LRU; the offsets themselves always come from the store.
+either keeps both or neither: after a restart nothing is read twice and nothing is skipped. The chosen source
+of a run is cached per run in a bounded LRU; the offsets themselves always come from the store.
+
+A run often has several logs of the same numbers (the callback's JSONL, stdout, trainer_state.json,
+TensorBoard). The store keeps one value per (run, metric, step), so mixing them would let whichever file
+changed last decide a value (stdout rounds to four digits). One source per run is read: the first present of
+:data:`PRIORITY` — live and full-precision first, ``trainer_state.json`` (written only at saves) last.
 """
 
 from __future__ import annotations
@@ -10,8 +15,23 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from rankinv.ingest import START, Offset, Source, sources_for_run
+from rankinv.ingest import START, Offset, Source
+from rankinv.ingest import sources_for_run as _all_sources
+from rankinv.ingest.detect import CONSOLE, JSONL, PYDICT, TENSORBOARD, TRAINER_STATE, VERL_CONSOLE
 from rankinv.store import Store
+
+PRIORITY = (JSONL, TENSORBOARD, VERL_CONSOLE, PYDICT, CONSOLE, TRAINER_STATE)
+
+
+def primary_source(sources: list[Source]) -> list[Source]:
+    """The one source a run's metrics are read from (as a list: empty when the run has no log yet)."""
+    ranked = sorted(sources, key=lambda s: (PRIORITY.index(s.fmt) if s.fmt in PRIORITY else len(PRIORITY),
+                                             str(s.path)))  # fmt: skip
+    return ranked[:1]
+
+
+def sources_for_run(run_dir: Path) -> list[Source]:
+    return primary_source(_all_sources(run_dir))
 
 
 class Ingestor:

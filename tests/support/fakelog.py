@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from rankinv.ingest import sources_for_run
+from rankinv.daemon.pipeline.ingest import sources_for_run
 
 
 def record(step: int) -> str:
@@ -34,7 +34,7 @@ def append(path: Path, text: str) -> None:
 
 
 def expected_points(run_dir: Path, run: str) -> dict[tuple[str, int], float]:
-    """What the logs hold, read directly through the ingest layer (the last value of a (name, step) wins)."""
+    """What the run's log holds, read whole through the ingest layer from the source the daemon reads."""
     out: dict[tuple[str, int], float] = {}
     for source in sources_for_run(run_dir):
         for p in source.open(run).read_new()[0]:
