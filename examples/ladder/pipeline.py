@@ -34,6 +34,7 @@ def run_ladder(out: Path, s: LadderSettings, log: Log = print) -> list[Row]:
     import torch
 
     tinymodel.quiet_output()
+    torch.set_num_threads(1)  # tiny matrices: threads only add contention on a shared machine
     torch.manual_seed(s.seed)
     config = prepare(out, s)
     clock = time.monotonic()
