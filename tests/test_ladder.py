@@ -110,5 +110,5 @@ def test_a_used_output_directory_is_refused_without_touching_it(tmp_path: Path) 
     keep = tmp_path / "notes.txt"
     keep.write_text("mine")
     proc = _run("-m", "examples.ladder", "--quick", "--out", str(tmp_path), timeout=120)
-    assert proc.returncode == 2 and "not empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "not an empty directory" in proc.stderr and "Traceback" not in proc.stderr
     assert keep.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
