@@ -126,3 +126,45 @@ def test_layout_finds_runs_and_folders_without_entering_runs(tmp_path: Path) -> 
     deep = tmp_path / "sweep" / "lr1" / "checkpoint-5" / "x.bin"
     assert layout.owner(deep, found.runs, tmp_path) == tmp_path / "sweep" / "lr1"
     assert layout.owner(tmp_path / "sweep" / "new", found.runs, tmp_path) is None
+
+
+class _InotifyWithTinyLimit(InotifyWatcher):
+    """A stand-in for the kernel's ``fs.inotify.max_user_watches`` (raising the real limit would disturb every
+    other process on the machine): a real inotify watcher that refuses its third watch with ENOSPC."""
+
+    def add(self, directory: Path) -> None:
+        if self.watched() >= 2:
+            import errno
+
+            from rankinv.daemon.fswatch import InotifyLimit
+
+            raise InotifyLimit(errno.ENOSPC, "inotify watch limit reached")
+        super().add(directory)
+
+
+def test_inotify_limit_switches_to_polling_once_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from rankinv.daemon.service import Service
+
+    from rankinv.config import Config
+    from rankinv.store import Store
+
+    root = tmp_path / "root"
+    for name in ("a", "b", "c"):
+        (root / name).mkdir(parents=True)
+        (root / name / "rankinv.jsonl").write_text("")
+    store = Store.open(tmp_path / "store.sqlite")
+    service = Service(root, Config(), store, mode=INOTIFY, mode_reason="test", config_path=None, state_dir=tmp_path)
+    service.watcher = _InotifyWithTinyLimit(service.events)
+    try:
+        service.start()
+        with caplog.at_level("WARNING", logger="rankinv.daemon"):
+            service.pipeline.handle(set(), rescan=True)
+        assert service.mode == POLLING and isinstance(service.watcher, PollWatcher)
+        assert service.watcher.watched() >= 4  # the root and the three runs, all now polled
+        assert store.health().get("watch_mode") == POLLING
+        assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+        assert "switching to stat-polling" in caplog.records[0].message
+        assert any("inotify limit" in e.message for e in store.events())
+    finally:
+        service.close()
+        store.close()
