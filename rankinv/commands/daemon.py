@@ -11,13 +11,14 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "daemon",
         help="watch a runs root: ingest logs, triage checkpoints, issue verdicts (detaches; status/stop)",
+        usage="rankinv daemon [status|stop] ROOT [--config FILE] [--foreground] [--poll] [--state-dir DIR] [--json]",
         description=(
             "rankinv daemon ROOT starts the daemon for ROOT (one per root and host; a second start reports the "
             "running one). rankinv daemon status ROOT and rankinv daemon stop ROOT inspect or stop it."
         ),
     )
     p.add_argument(
-        "target", nargs="+", metavar="[status|stop] ROOT", help="the runs root, optionally after status or stop"
+        "target", nargs="+", metavar="ROOT", help="the runs root, optionally after the word status or stop"
     )
     p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml if present)")
     p.add_argument("--foreground", action="store_true", help="do not detach (systemd, tmux, an sbatch job)")
