@@ -220,3 +220,19 @@ def test_any_interleaving_yields_each_complete_record_once(tmp_path_factory: pyt
             world.rotate(op[0])
     world.poll(True)
     assert world.got == [i for i in world.written if i not in world.lost]
+
+
+def test_a_drained_rotated_file_is_not_taken_for_a_copy_after_truncation(tmp_path: Path) -> None:
+    """Found by the property test: garbage, a record, rename, garbage, poll, truncate. The renamed file starts with
+    the same bytes as the new one, so without remembering it was drained it looked like a copytruncate copy."""
+    world = World(tmp_path, "jsonl")
+    world.log.write_bytes(b"")
+    world.poll(False)
+    world.append(b"\xff\n")
+    world.write(10_000)
+    world.rotate("rename")
+    world.append(b"\xff\n")
+    world.poll(False)
+    world.rotate("truncate")
+    world.poll(True)
+    assert world.got == [0]

@@ -53,6 +53,8 @@ class Offset:
     records: int = 0
     last_step: int | None = None
     signature: str = ""
+    prior_inode: int | None = None
+    """The file read before the last rotation: already drained, so never taken for a copy of the current one."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -96,7 +98,8 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> Of
     elif offset.inode is None and start and not _head_matches(path, offset):
         start = 0
     position = _read_from(path, start, framing, consumer)
-    return replace(offset, position=position, inode=st.st_ino, head=_head(path, position))
+    prior = offset.inode if offset.inode is not None and offset.inode != st.st_ino else offset.prior_inode
+    return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), prior_inode=prior)
 
 
 def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
@@ -161,6 +164,8 @@ def _find_copy(path: Path, offset: Offset) -> Path | None:
             continue
         try:
             st = sibling.stat()
+            if st.st_ino == offset.prior_inode:
+                continue  # an older generation we drained already; its bytes may match by chance
             if st.st_size >= offset.position and _head_matches(sibling, offset):
                 candidates.append((st.st_mtime_ns, sibling.name, sibling))
         except OSError:
