@@ -55,48 +55,70 @@ def _generate(model: Any, approach: str, ids: Any, new_tokens: int) -> int:
     return int((out.shape[1] - ids.shape[1]) * out.shape[0])
 
 
-def worker(approach: str, quick: bool) -> None:
-    """Measure one approach in this process; prints JSON."""
+def _sizes(quick: bool) -> tuple[int, int, int]:
+    """(vocab, batch, new tokens)."""
+    return (8000, 8, 16) if quick else (32000, 32, 64)
+
+
+def _setup(quick: bool) -> tuple[Any, Any, int]:
     import torch
 
-    vocab, batch, new_tokens, repeats = (8000, 8, 16, 1) if quick else (32000, 32, 64, 3)
+    vocab, batch, new_tokens = _sizes(quick)
     model = _model(vocab)
     ids = torch.randint(1, vocab, (batch, 32), generator=torch.Generator().manual_seed(0))
-    _generate(model, approach, ids, 4)  # warm-up
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tokens = _generate(model, approach, ids, new_tokens)
-        rates.append(tokens / (time.perf_counter() - start))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"tokens_per_s": statistics.median(rates), "peak_mb": peak, "baseline_mb": baseline,
-                      "batch": batch, "new_tokens": new_tokens, "vocab": vocab}))
+    for approach in APPROACHES:  # warm-up: first calls pay one-time setup
+        _generate(model, approach, ids, 4)
+    return model, ids, new_tokens
 
 
-def _measure(approach: str, quick: bool) -> dict[str, Any]:
-    code = f"from benchmarks.bench_triage import worker; worker({approach!r}, {quick!r})"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_worker(approach: str, quick: bool) -> None:
+    """Peak RSS of one approach, alone in this process; prints JSON."""
+    model, ids, new_tokens = _setup(quick)
+    baseline = _rss_mb()
+    _generate(model, approach, ids, new_tokens)
+    print(json.dumps({"peak_mb": _rss_mb(), "baseline_mb": baseline}))
+
+
+def timing_worker(quick: bool, rounds: int) -> None:
+    """All approaches in one process, interleaved round by round, so machine load hits each alike; prints JSON."""
+    model, ids, new_tokens = _setup(quick)
+    seconds: dict[str, list[float]] = {a: [] for a in APPROACHES}
+    tokens = 0
+    for _ in range(rounds):
+        for approach in APPROACHES:
+            start = time.perf_counter()
+            tokens = _generate(model, approach, ids, new_tokens)
+            seconds[approach].append(time.perf_counter() - start)
+    print(json.dumps({"seconds": seconds, "tokens": tokens}))
+
+
+def _child(code: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", f"from benchmarks.bench_triage import *; {code}"],
+                          capture_output=True, text=True, check=True)
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def run(quick: bool) -> Result:
-    rounds = 1 if quick else 2
-    samples: dict[str, list[dict[str, Any]]] = {a: [] for a in APPROACHES}
-    for _ in range(rounds):  # interleaved, so load on a shared machine hits every approach alike
-        for approach in APPROACHES:
-            samples[approach].append(_measure(approach, quick))
-    best = {a: max(runs, key=lambda r: r["tokens_per_s"]) for a, runs in samples.items()}
-    plain = best["plain"]["tokens_per_s"]
-    rows = [[a, best[a]["tokens_per_s"], best[a]["peak_mb"], best[a]["peak_mb"] - best[a]["baseline_mb"],
-             f"{(plain / best[a]['tokens_per_s'] - 1) * 100:+.1f}%"] for a in APPROACHES]
-    first = best["plain"]
-    notes = [f"batch {first['batch']} x {first['new_tokens']} new tokens, vocab {first['vocab']}, "
-             f"hidden 256, 4 layers; best of {rounds} interleaved subprocess runs, each the median of its repeats",
-             "cost = extra time per token over plain sampling; rankinv's target is under 15% for 'exact'"]
+    rounds = 2 if quick else 8
+    timing = _child(f"timing_worker({quick!r}, {rounds})")
+    memory = {a: _child(f"memory_worker({a!r}, {quick!r})") for a in APPROACHES}
+    secs = timing["seconds"]
+    rows = []
+    for a in APPROACHES:
+        ratio = statistics.median(x / p for x, p in zip(secs[a], secs["plain"], strict=True))
+        rows.append([a, timing["tokens"] / statistics.median(secs[a]), memory[a]["peak_mb"],
+                     memory[a]["peak_mb"] - memory[a]["baseline_mb"], f"{(ratio - 1) * 100:+.1f}%"])
+    vocab, batch, new_tokens = _sizes(quick)
+    notes = [f"batch {batch} x {new_tokens} new tokens, vocab {vocab}, hidden 256, 4 layers, CPU fp32",
+             f"timing: {rounds} interleaved rounds in one process; cost = median over rounds of time / plain time - 1",
+             "memory: each approach alone in a fresh process (peak RSS, and its growth over the loaded model)"]
     return Result("triage sampling on CPU", ["approach", "tokens/s", "peak RSS MB", "RSS growth MB", "cost"], rows,
                   notes)
 
 
 if __name__ == "__main__":
-    worker(sys.argv[1], sys.argv[2] == "quick")
+    timing_worker(sys.argv[1] == "quick", 2)
