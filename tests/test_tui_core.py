@@ -72,7 +72,7 @@ def test_formatting_reads_without_colour() -> None:
     assert fmt.ago(1000.0, 1000.0 + 3 * 3600 + 5) == "3h"
     assert fmt.ago(1000.0, 999.0) == "0s"
     assert fmt.job(cand(job_id="77", job_state="PENDING")) == "77 PD"
-    assert fmt.candidate_label(cand(run="sft", checkpoint="/r/sft/checkpoint-40")) == "sft@checkpoint-40"
+    assert fmt.candidate_label(cand(run="sft", checkpoint="/r/sft/checkpoint-40")) == "sft@ckpt-40"
 
 
 def test_curve_draws_points_window_and_threshold() -> None:
@@ -127,7 +127,7 @@ def test_alerts_fire_once_for_new_kill_or_flag_only() -> None:
     seen, fresh = alerts.new_alerts(seen, later)
     assert [(c.subject, decision) for c, decision in fresh] == [("b", "KILL"), ("e", "FLAG")]
     assert alerts.new_alerts(seen, later)[1] == []
-    assert alerts.alert_text(fresh[1][0], "FLAG")[0] == "rankinv ⚑ FLAG e@checkpoint-9"
+    assert alerts.alert_text(fresh[1][0], "FLAG")[0] == "rankinv ⚑ FLAG e@ckpt-9"
     osc9 = alerts.AlertChannel("osc9").encode(*alerts.alert_text(fresh[0][0], "KILL"))
     assert osc9.startswith(b"\x1b]9;rankinv \xe2\x9c\x96 KILL b") and osc9.endswith(b"\x07")
     assert alerts.AlertChannel("osc9", tmux=True, passthrough=False).encode("t", "b") == b"\x07"

@@ -306,7 +306,7 @@ async def test_a_changed_prediction_reorders_rows_and_the_cursor_follows(tmp_pat
         expected = ["grpo-bad", *RANKED[:3]]
         await wait_for(pilot, lambda: subjects(app) == expected, "grpo-bad moved to the top")
         assert [str(table(app).get_row_at(i)[0]) for i in range(4)] == [
-            "grpo-bad", "grpo-good", "sft-a@checkpoint-100", "sft-a@checkpoint-200",
+            "grpo-bad", "grpo-good", "sft-a@ckpt-100", "sft-a@ckpt-200",
         ]
         assert "0.95±0.05" in [str(cell) for cell in table(app).get_row_at(0)]
         assert table(app).selected is not None and table(app).selected.subject == RANKED[1]

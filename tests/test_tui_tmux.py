@@ -65,7 +65,7 @@ def test_watch_in_tmux_ranks_helps_and_quits(tmux: Tmux, tmp_path: Path) -> None
     screen = tmux.wait_for("grpo-bad")
     rows = [line for line in screen.splitlines() if line.lstrip().startswith(("grpo-", "sft-a@"))]
     assert [row.split()[0] for row in rows] == [
-        "grpo-good", "sft-a@checkpoint-100", "sft-a@checkpoint-200", "grpo-bad",
+        "grpo-good", "sft-a@ckpt-100", "sft-a@ckpt-200", "grpo-bad",
     ]
     assert "✖ KILL" in rows[3] and "⚑ FLAG" in rows[2] and "0.77±0.06" in rows[0]
     assert "read-only" in screen

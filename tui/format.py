@@ -69,10 +69,11 @@ def verdict_text(
 
 
 def candidate_label(candidate: Candidate) -> str:
-    """The run, plus ``@checkpoint-N`` for an SFT checkpoint."""
+    """The run, plus ``@ckpt-N`` for an SFT checkpoint (short: the step must survive a narrow column)."""
     if candidate.checkpoint is None:
         return candidate.run
-    return f"{candidate.run}@{PurePath(candidate.checkpoint).name}"
+    name = PurePath(candidate.checkpoint).name
+    return f"{candidate.run}@{name.replace('checkpoint-', 'ckpt-', 1)}"
 
 
 SLURM_SHORT = {
