@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from rankinv.daemon import control
 
 from rankinv.errors import RankinvError
 
-BUNDLED = Path(__file__).resolve().parents[2] / "examples" / "runs"
+REPO = Path(__file__).resolve().parents[2]
+BUNDLED = REPO / "examples" / "runs"
 
 CONFIG = """\
 # rankinv demo. The bundled GRPO runs are 40 steps long, so the stage-2 window (the paper's steps 10→150 of
@@ -23,7 +25,7 @@ samples = 8
 group_size = 8
 max_new_tokens = 4
 prompts = "{task}/prompts.jsonl"
-reward = "{task}/reward.py:reward"
+reward = "examples.ladder.task:reward"
 backend = "transformers"
 
 [monitor]
@@ -74,9 +76,11 @@ def start(src: Path, workdir: Path, seconds_per_run: float) -> Session:
     root, state, task = workdir / "runs", workdir / "state", workdir / "task"
     for d in (root, state, task):
         d.mkdir(parents=True, exist_ok=True)
-    for name in ("prompts.jsonl", "reward.py"):
-        shutil.copy2(src / name, task / name)
+    shutil.copy2(src / "prompts.jsonl", task / "prompts.jsonl")
     (root / "rankinv.toml").write_text(CONFIG.format(task=task), encoding="utf-8")
+    # The reward is the ladder task's own function (examples/ladder/task.py): make the checkout importable for
+    # the daemon and the triage processes it starts.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     control.start_detached(root, state_base=state)
     replay = subprocess.Popen(
         [sys.executable, "-m", "rankinv.daemon.demo.replay", str(src), str(root), str(seconds_per_run),

@@ -73,9 +73,7 @@ def build_grpo(checkpoint: Path, out: Path, learning_rate: float) -> None:
 
 
 def write_root_files(root: Path) -> None:
-    task.write_prompt_set(root / "prompts.jsonl")
-    reward = Path(task.__file__).read_text(encoding="utf-8")
-    (root / "reward.py").write_text(reward, encoding="utf-8")
+    task.write_prompt_set(root / "prompts.jsonl")  # the reward is examples.ladder.task:reward
     (root / "README.md").write_text(
         "Real tiny TRL runs replayed by `rankinv demo`. Built with `python -m examples.demo.build_runs`; "
         f"{PATHS_NOTE}.\n",
