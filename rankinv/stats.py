@@ -31,6 +31,19 @@ def _mean(x: FloatArray) -> float:
     return float(np.mean(x))
 
 
+def _percentiles(
+    n: int, resampled: Callable[[npt.NDArray[np.int64]], float], resamples: int, confidence: float, seed: int
+) -> tuple[float, float]:
+    """Percentile interval of ``resampled(indices)`` over ``resamples`` draws of n indices with replacement."""
+    if n == 0:
+        raise ValueError("bootstrap needs at least one value")
+    rng = np.random.default_rng(seed)
+    stats = np.array([resampled(i) for i in rng.integers(0, n, size=(resamples, n))])
+    alpha = (1.0 - confidence) / 2
+    lo, hi = np.nanquantile(stats, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
 def bootstrap_ci(
     values: npt.ArrayLike,
     statistic: Statistic = _mean,
@@ -41,14 +54,8 @@ def bootstrap_ci(
 ) -> Interval:
     """Percentile bootstrap interval of ``statistic`` over the first axis (prompts) of ``values``."""
     x = np.asarray(values, dtype=np.float64)
-    if x.shape[0] == 0:
-        raise ValueError("bootstrap needs at least one value")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.shape[0], size=(resamples, x.shape[0]))
-    stats = np.array([statistic(x[i]) for i in idx])
-    alpha = (1.0 - confidence) / 2
-    lo, hi = np.nanquantile(stats, [alpha, 1.0 - alpha])
-    return Interval(statistic(x), float(lo), float(hi), confidence)
+    lo, hi = _percentiles(x.shape[0], lambda i: statistic(x[i]), resamples, confidence, seed)
+    return Interval(statistic(x), lo, hi, confidence)
 
 
 def paired_bootstrap_diff(
@@ -65,14 +72,10 @@ def paired_bootstrap_diff(
     xb = np.asarray(b, dtype=np.float64)
     if xa.shape != xb.shape:
         raise ValueError(f"paired bootstrap needs the same prompts for both: shapes {xa.shape} and {xb.shape}")
-    if xa.shape[0] == 0:
-        raise ValueError("bootstrap needs at least one value")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, xa.shape[0], size=(resamples, xa.shape[0]))
-    diffs = np.array([statistic(xa[i]) - statistic(xb[i]) for i in idx])
-    alpha = (1.0 - confidence) / 2
-    lo, hi = np.nanquantile(diffs, [alpha, 1.0 - alpha])
-    return Interval(statistic(xa) - statistic(xb), float(lo), float(hi), confidence)
+    lo, hi = _percentiles(
+        xa.shape[0], lambda i: statistic(xa[i]) - statistic(xb[i]), resamples, confidence, seed
+    )
+    return Interval(statistic(xa) - statistic(xb), lo, hi, confidence)
 
 
 @dataclass(frozen=True)

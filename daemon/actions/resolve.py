@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from typing import Any
 
 from rankinv.daemon.actions.slurm import Slurm, SlurmError, SlurmJob
 
-MANIFEST = "rankinv-run.json"
+from rankinv.ingest.sources import read_manifest
+
 MATCH_KEYS = ("workdir", "name", "comment")
 
 
@@ -52,15 +52,6 @@ class Target:
         if parts[0] == "process" and len(parts) == 3:
             return cls("process", pid=int(parts[1]), start_ticks=int(parts[2]))
         return cls("none", how=f"unreadable target {text!r}")
-
-
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """The manifest as a dict; {} when absent or unreadable (then other evidence is needed)."""
-    try:
-        data = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _first(data: dict[str, Any], *names: str) -> Any:
