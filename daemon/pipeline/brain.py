@@ -12,10 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from rankinv.daemon.pipeline.history import History
+
 from rankinv.config import Config
 from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
 from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
-from rankinv.predict import Features, Prediction, features_from_report, predict, prior
+from rankinv.predict import Features, Prediction, features_from_report, predict
 from rankinv.store import RunRecord, Store
 from rankinv.verdict import Verdict, decide
 
@@ -46,6 +48,7 @@ def reasons_json(verdict: Verdict) -> list[dict[str, Any]]:
 class Brain:
     def __init__(self, store: Store, config: Config):
         self.store, self.config = store, config
+        self.history = History(store, config, self.series, self.features_of)
 
     def series(self, run: str) -> RunSeries:
         names = (self.config.monitor.entropy_metric, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
@@ -70,7 +73,7 @@ class Brain:
         expected = features.degenerate_fraction if features is not None else math.nan
         mon = analyse(self.series(run.name), cfg.monitor, expected_zero_std=expected)
         self._put_monitor(run.name, mon)
-        pred = predict(features or Features(name=run.name), mon, None, cfg.predict)
+        pred = predict(features or Features(name=run.name), mon, self.history.model(), cfg.predict)
         self._put_prediction(run.name, None, mon.last_step, pred)
         verdict = decide(mon, features, pred, cfg, pinned=run.pinned == "continue")
         return self._put_verdict(run.name, None, verdict, stage="2")
@@ -79,7 +82,7 @@ class Brain:
         features = self.features_of(checkpoint)
         if features is None:
             return None
-        pred = prior(features, self.config.predict)
+        pred = predict(features, None, self.history.model(), self.config.predict)
         self._put_prediction(run.name, checkpoint, step, pred)
         verdict = decide(None, features, pred, self.config, pinned=run.pinned == "continue")
         return self._put_verdict(run.name, checkpoint, verdict, stage="1")

@@ -118,6 +118,14 @@ class Reads(StoreBase):
             values.append(math.nan if value is None else float(value))
         return {n: Series(n, tuple(s), tuple(v)) for n, (s, v) in grouped.items()}
 
+    def metric_names(self, run: str) -> tuple[str, ...]:
+        """The canonical names of every metric a run has logged."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT m.name FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.name = ? ORDER BY m.name",
+            (run,),
+        )
+        return tuple(str(r[0]) for r in rows)
+
     def metric_count(self, run: str | None = None) -> int:
         if run is None:
             return int(self.conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0])
