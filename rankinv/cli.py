@@ -15,23 +15,23 @@ from collections.abc import Sequence
 from rankinv import __version__
 from rankinv.errors import RankinvError
 
-# Order is the order shown in --help.
+# Order is the order shown in --help: the everyday commands first.
 COMMAND_MODULES: tuple[str, ...] = (
-    "signal",
+    "watch",
+    "demo",
+    "daemon",
+    "status",
+    "init",
     "triage",
-    "rank",
     "explain",
+    "rank",
     "calibrate",
     "runs",
     "metrics",
+    "signal",
     "arm",
     "disarm",
     "notify_test",
-    "daemon",
-    "watch",
-    "demo",
-    "status",
-    "init",
 )
 
 
