@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
+from rankinv.daemon.pipeline.brain import Brain
 
 from rankinv.config import Config, PredictConfig
-from rankinv.daemon.pipeline.brain import Brain
 from rankinv.store import Store
 
 
