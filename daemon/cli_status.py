@@ -14,6 +14,7 @@ from rankinv.daemon import control
 from rankinv.daemon.oneshot import scan_once
 from rankinv.daemon.serve import plan
 
+from rankinv.assess import jsonable
 from rankinv.store import Candidate, Snapshot, Store
 
 
@@ -38,17 +39,13 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clean(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def to_json(snap: Snapshot, running: bool, scanned: bool) -> dict[str, Any]:
     return {
         "daemon_running": running,
         "one_shot_scan": scanned,
         "taken_at": snap.taken_at,
         "health": snap.health.values,
-        "candidates": [{k: _clean(v) for k, v in dataclasses.asdict(c).items()} for c in snap.candidates],
+        "candidates": [{k: jsonable(v) for k, v in dataclasses.asdict(c).items()} for c in snap.candidates],
         "events": [dataclasses.asdict(e) for e in snap.events],
     }
 

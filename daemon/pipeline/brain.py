@@ -19,6 +19,7 @@ from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
 from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
 from rankinv.predict import Features, Prediction, features_from_report, predict
 from rankinv.store import RunRecord, Store
+from rankinv.store.base import finite_or_none
 from rankinv.verdict import Verdict, decide
 
 
@@ -33,13 +34,9 @@ class Outcome:
     verdict: Verdict
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
 def reasons_json(verdict: Verdict) -> list[dict[str, Any]]:
     return [
-        {"metric": r.metric, "value": _finite(r.value), "threshold": _finite(r.threshold), "op": r.op,
+        {"metric": r.metric, "value": finite_or_none(r.value), "threshold": finite_or_none(r.threshold), "op": r.op,
          "start_step": r.start_step, "end_step": r.end_step, "grade": r.grade, "note": r.note, "text": r.render()}
         for r in verdict.reasons
     ]  # fmt: skip
@@ -88,9 +85,9 @@ class Brain:
         return self._put_verdict(run.name, checkpoint, verdict, stage="1")
 
     def _put_monitor(self, run: str, m: MonitorResult) -> None:
-        detail = {"baseline_step": m.baseline_step, "baseline": _finite(m.baseline), "points": m.points,
-                  "restarts": m.restarts, "decision_reached": m.decision_reached, "floor": _finite(m.floor),
-                  "floor_step": m.floor_step, "reward_now": _finite(m.reward_now)}  # fmt: skip
+        detail = {"baseline_step": m.baseline_step, "baseline": finite_or_none(m.baseline), "points": m.points,
+                  "restarts": m.restarts, "decision_reached": m.decision_reached, "floor": finite_or_none(m.floor),
+                  "floor_step": m.floor_step, "reward_now": finite_or_none(m.reward_now)}  # fmt: skip
         self.store.put_monitor(
             run, step=m.last_step, entropy=m.entropy_now, entropy_drop=m.drop_now, zero_std_fraction=m.zero_std_now,
             detail=detail,
@@ -99,7 +96,7 @@ class Brain:
     def _put_prediction(self, run: str, checkpoint: str | None, step: int | None, p: Prediction) -> None:
         self.store.put_prediction(
             run, checkpoint, step=step, value=p.estimate, lo=p.lo, hi=p.hi, basis=p.basis,
-            detail={k: _finite(v) for k, v in p.terms},
+            detail={k: finite_or_none(v) for k, v in p.terms},
         )  # fmt: skip
 
     def _put_verdict(self, run: str, checkpoint: str | None, verdict: Verdict, stage: str) -> Outcome:

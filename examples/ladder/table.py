@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from examples.ladder.rung import Row
+from rankinv.assess import jsonable
 from rankinv.stats import spearman
 
 COLUMNS = (
@@ -42,7 +43,7 @@ class Table:
         return 1 + sum(r.actual > best.actual for r in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({
+        return jsonable({
             "rows": [dataclasses.asdict(r) for r in self.rows], "spearman": self.correlations(),
             "best_pass1_finishes": self.best_pass1_rank(), "rungs": len(self.rows), "settings": self.settings,
             "command": self.command, "wall_time_s": round(self.wall_time_s, 1),
@@ -90,13 +91,3 @@ def _cell(row: Row, key: str) -> str:
 
 def _md_row(row: Row) -> str:
     return "| " + " | ".join(_cell(row, key) for key, _ in COLUMNS) + " |"
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
