@@ -12,7 +12,10 @@ What happens to the file between two reads:
   changed): if the old content still exists next to it (renamed away, like ``train.log`` → ``train.log.1``, or
   copied away, like logrotate's ``copytruncate``) its unread complete units are drained first; then the new content
   is read from the start. Without such a predecessor the consumer is told the content restarted;
-- unchanged: nothing is read beyond the fingerprint.
+- unchanged: nothing is read beyond the fingerprint. While everything read so far fits inside the fingerprint (a
+  small log), a copy-truncated log rewritten with the same first bytes would look unchanged, so there a rotated
+  copy beside it that is larger than the log is also looked for (a directory listing per read, small logs only).
+  The last few rotated files drained are remembered and never read again.
 
 Limits (the daemon reads every few seconds; logs rotate hourly at most): two rotations between two reads lose
 the middle generation; a log that was still empty at the last read and is copy-truncated before the next looks
@@ -35,6 +38,7 @@ from rankinv.errors import RankinvError
 HEAD_BYTES = 4096
 MARK_BYTES = 256
 BLOCK_BYTES = 8 << 20
+DRAINED_KEPT = 8
 
 Framing = Callable[[bytes], int]
 
@@ -53,8 +57,8 @@ class Offset:
     records: int = 0
     last_step: int | None = None
     signature: str = ""
-    prior_inode: int | None = None
-    """The file read before the last rotation: already drained, so never taken for a copy of the current one."""
+    drained: tuple[int, ...] = ()
+    """Inodes of the last few rotated files already drained: never taken for a copy of the current one."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -68,7 +72,7 @@ class Offset:
         names = {f.name for f in fields(cls)}
         if not isinstance(raw, dict) or not set(raw) <= names:
             raise RankinvError(f"stored ingest offset has unexpected fields: {text[:80]!r}; delete it to re-read")
-        return cls(**raw)
+        return cls(**{**raw, "drained": tuple(raw.get("drained", ()))})
 
 
 START = Offset()
@@ -92,14 +96,15 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> Of
     except FileNotFoundError:
         return offset
     start = offset.position
+    drained = tuple(offset.drained)
     if offset.inode is not None and not _continues(path, st, offset):
-        _drain_predecessor(path, offset, framing, consumer)
+        old = _drain_predecessor(path, offset, framing, consumer)
+        drained = (*drained, *(i for i in (offset.inode, old) if i is not None and i != st.st_ino))[-DRAINED_KEPT:]
         start = 0
     elif offset.inode is None and start and not _head_matches(path, offset):
         start = 0
     position = _read_from(path, start, framing, consumer)
-    prior = offset.inode if offset.inode is not None and offset.inode != st.st_ino else offset.prior_inode
-    return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), prior_inode=prior)
+    return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), drained=drained)
 
 
 def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
@@ -108,7 +113,12 @@ def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
         return False
     if st.st_ino != offset.inode and _find_by_inode(path, offset.inode) is not None:
         return False  # renamed away and a new file created: drain the old one
-    return _head_matches(path, offset)
+    if not _head_matches(path, offset):
+        return False
+    # While everything read fits in the fingerprint, a copy-truncated log rewritten with the same first bytes looks
+    # unchanged; a rotated copy beside it holding more than the log now does tells the truth (small logs only).
+    copy = _find_copy(path, offset) if 0 < offset.position <= HEAD_BYTES else None
+    return copy is None or copy.stat().st_size <= st.st_size
 
 
 def _head_matches(path: Path, offset: Offset) -> bool:
@@ -129,13 +139,17 @@ def _head(path: Path, position: int) -> str:
     return hashlib.sha1(first + b"\0" + last).hexdigest()
 
 
-def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> None:
-    """Read the rest of the old content from where rotation put it; without one, the content restarted."""
+def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> int | None:
+    """Read the rest of the old content from where rotation put it; without one, the content restarted.
+
+    Returns the inode of the file drained, so it is never taken for a copy again.
+    """
     old = _find_by_inode(path, offset.inode) or _find_copy(path, offset)
     if old is None:
         consumer.restart()
-        return
+        return None
     _read_from(old, offset.position, framing, consumer)
+    return old.stat().st_ino
 
 
 def _siblings(path: Path) -> list[Path]:
@@ -164,7 +178,7 @@ def _find_copy(path: Path, offset: Offset) -> Path | None:
             continue
         try:
             st = sibling.stat()
-            if st.st_ino == offset.prior_inode:
+            if st.st_ino in offset.drained:
                 continue  # an older generation we drained already; its bytes may match by chance
             if st.st_size >= offset.position and _head_matches(sibling, offset):
                 candidates.append((st.st_mtime_ns, sibling.name, sibling))
