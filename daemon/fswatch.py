@@ -9,6 +9,7 @@ that queue, so an idle daemon sleeps.
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import queue
@@ -16,9 +17,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rankinv.daemon.mounts import Mount, mount_of
+
+if TYPE_CHECKING:
+    from watchdog.observers.inotify_c import CallbackId, InotifyEvent, InotifyFD, Mask, WatchDescriptor
 
 log = logging.getLogger("rankinv.daemon")
 INOTIFY = "inotify"
@@ -87,8 +91,9 @@ class InotifyWatcher:
 
     def __init__(self, events: EventQueue):
         self.events = events
-        self.fd: object | None = None
-        self.wds: dict[str, int] = {}
+        self.fd: InotifyFD | None = None
+        self.wds: dict[str, tuple[WatchDescriptor, CallbackId]] = {}
+        self.ids = itertools.count(1)
         self.lock = threading.Lock()
 
     def start(self) -> None:
@@ -107,8 +112,11 @@ class InotifyWatcher:
         with self.lock:
             if key in self.wds or self.fd is None:
                 return
+        from watchdog.observers.inotify_c import CallbackId
+
+        callback_id = CallbackId(next(self.ids))
         try:
-            wd = self.fd.add_callback(key.encode(), _mask(), _Callback(self.events, key, self._forget), key)  # type: ignore[attr-defined]
+            wd = self.fd.add_callback(key.encode(), _mask(), _Callback(self.events, key, self._forget), callback_id)
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -119,14 +127,14 @@ class InotifyWatcher:
                 return
             raise
         with self.lock:
-            self.wds[key] = wd
+            self.wds[key] = (wd, callback_id)
 
     def discard(self, directory: Path) -> None:
         key = str(directory)
         with self.lock:
-            wd = self.wds.pop(key, None)
-        if wd is not None and self.fd is not None:
-            self.fd.remove_callbacks([(wd, key)])  # type: ignore[attr-defined]
+            watch = self.wds.pop(key, None)
+        if watch is not None and self.fd is not None:
+            self.fd.remove_callbacks([watch])
 
     def watched(self) -> int:
         with self.lock:
@@ -140,16 +148,17 @@ class InotifyWatcher:
     def stop(self) -> None:
         fd, self.fd = self.fd, None
         if fd is not None:
-            fd.stop()  # type: ignore[attr-defined]
-            fd.join(timeout=10)  # type: ignore[attr-defined]
+            fd.stop()
+            fd.join(timeout=10)
         with self.lock:
             self.wds.clear()
 
 
-def _mask() -> int:
+def _mask() -> Mask:
     from watchdog.observers.inotify_c import InotifyConstants as C
+    from watchdog.observers.inotify_c import Mask
 
-    return int(
+    return Mask(
         C.IN_CREATE
         | C.IN_MODIFY
         | C.IN_CLOSE_WRITE
@@ -168,11 +177,11 @@ class _Callback:
     def __init__(self, events: EventQueue, directory: str, forget: Callable[[str], None]):
         self.events, self.directory, self.forget = events, directory, forget
 
-    def on_event(self, event: object) -> None:
-        name = os.fsdecode(getattr(event, "name", b"") or b"")
+    def on_event(self, event: InotifyEvent) -> None:
+        name = os.fsdecode(event.name or b"")
         self.events.put(FsEvent(os.path.join(self.directory, name) if name else self.directory))
 
-    def on_watch_deleted(self, wd: int) -> None:
+    def on_watch_deleted(self, wd: WatchDescriptor) -> None:
         self.forget(self.directory)
         self.events.put(FsEvent(self.directory))
 

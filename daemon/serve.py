@@ -81,7 +81,7 @@ def _open_store(p: Plan) -> Store:
     return store
 
 
-def serve(p: Plan, *, foreground: bool, report: Callable[[str], None]) -> int:
+def serve(p: Plan, *, foreground: bool, report: Callable[[str], object]) -> int:
     """Run the daemon in this process until stopped. ``report`` gets ``started PID``, ``running PID`` or
     ``error: …`` exactly once, as soon as that is known."""
     log_path = setup_logging(p.state_dir, foreground=foreground)
@@ -101,7 +101,7 @@ def serve(p: Plan, *, foreground: bool, report: Callable[[str], None]) -> int:
         lock.release()
 
 
-def _serve_locked(p: Plan, log_path: Path, report: Callable[[str], None]) -> int:
+def _serve_locked(p: Plan, log_path: Path, report: Callable[[str], object]) -> int:
     from rankinv.daemon.service import Service
 
     mode, why = choose_mode(p.root, "polling" if p.poll else p.config.daemon.watch)

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from rankinv.tui import alerts, attach, columns, plot
+from rankinv.tui import alerts, columns, plot
 from rankinv.tui import format as fmt
 from rankinv.tui.poller import StorePoller, read_detail
 from rankinv.tui.widgets.reasons_list import reason_line
@@ -164,12 +164,3 @@ def test_detail_reads_curves_triage_verdicts_and_audit(tmp_path: Path) -> None:
     assert [v.decision for v in detail.verdicts] == ["KILL"] and detail.actions[0].kind == "kill"
     detail = read_detail(path, ckpt)
     assert detail.series == {} and detail.verdicts[0].decision == "FLAG"
-
-
-def test_missing_daemon_control_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(attach, "CONTROL", "rankinv.daemon.no_such_control")
-    with pytest.raises(attach.DaemonUnavailableError, match="--no-daemon"):
-        attach.attach(tmp_path)
-    assert attach._pid({"running": True, "pid": 12}) == 12
-    assert attach._pid({"running": False, "pid": 12}) is None
-    assert attach._pid(None) is None

@@ -22,6 +22,7 @@ from rankinv.tui.messages import (
     CommandRequested,
     DaemonAttached,
     DaemonUnavailable,
+    DetailRequested,
     SnapshotTaken,
     StoreUnavailable,
     VerdictIssued,
@@ -197,6 +198,10 @@ class RankinvApp(App[None]):
         self.post_message(AlertSent(title, data))
 
     # -- navigation ----------------------------------------------------------------------------------------
+    @on(DetailRequested)
+    def _detail_requested(self, message: DetailRequested) -> None:
+        self.open_detail(message.candidate)
+
     def open_detail(self, candidate: Candidate) -> None:
         self.push_screen(DetailScreen(candidate, self.store_path, _thresholds(self.config)))
 

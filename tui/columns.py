@@ -78,10 +78,10 @@ def ordered(candidates: Sequence[Candidate], key: str | None, reverse: bool) -> 
     if key is None:
         return list(reversed(candidates)) if reverse else list(candidates)
     value = BY_KEY[key].sort_value
-    present = [c for c in candidates if value(c) is not None]
+    present = [(v, c) for c in candidates if (v := value(c)) is not None]
     absent = [c for c in candidates if value(c) is None]
-    present.sort(key=value, reverse=reverse)  # type: ignore[arg-type]
-    return present + absent
+    present.sort(key=lambda pair: pair[0], reverse=reverse)
+    return [c for _, c in present] + absent
 
 
 def matching(candidates: Sequence[Candidate], text: str) -> list[Candidate]:

@@ -43,6 +43,13 @@ class DetailFailed(Message):
 
 
 @dataclass
+class DetailRequested(Message):
+    """A key or a click asked for the detail screen of one candidate."""
+
+    candidate: Candidate
+
+
+@dataclass
 class CommandQueued(Message):
     """A key's command was written to the store for the daemon to act on."""
 

@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 
 def dumps(value: Any) -> str | None:
@@ -28,6 +28,9 @@ def finite_or_none(value: float | None) -> float | None:
     return v if math.isfinite(v) else None
 
 
+_S = TypeVar("_S", bound="StoreBase")
+
+
 class StoreBase:
     """Holds one SQLite connection; not shared between threads (open one Store per thread)."""
 
@@ -41,7 +44,7 @@ class StoreBase:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> StoreBase:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:

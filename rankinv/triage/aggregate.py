@@ -63,6 +63,12 @@ def _ci(seed: int, values: npt.ArrayLike) -> Interval:
     return bootstrap_ci(values, seed=seed)
 
 
+def _complete(values: Sequence[float | None]) -> list[float] | None:
+    """The values, or None when any prompt lacks one (that entropy was not recorded)."""
+    present = [v for v in values if v is not None]
+    return present if len(present) == len(values) else None
+
+
 def _degenerate(c: int, n: int, g: int) -> float:
     if n >= g:
         return advantage.unbiased_degenerate_probability(c, n, g)
@@ -78,8 +84,8 @@ def metrics(results: Sequence[PromptResult], g: int, seed: int = 0) -> Metrics:
     degenerate = np.array([_degenerate(int(ci), int(ni), g) for ci, ni in zip(c, n, strict=True)])
     pass1 = _ci(seed, rates)
     tokens = [r.tokens for r in results]
-    exact = [r.entropy_exact_sum for r in results]
-    probe = [r.entropy_probe_sum for r in results]
+    exact = _complete([r.entropy_exact_sum for r in results])
+    probe = _complete([r.entropy_probe_sum for r in results])
     seq = [r.entropy_sequence_mean for r in results]
     return Metrics(
         pass_at_1=pass1,
@@ -92,11 +98,11 @@ def metrics(results: Sequence[PromptResult], g: int, seed: int = 0) -> Metrics:
         never_solved_fraction=_ci(seed, (c == 0).astype(np.float64)),
         headroom=Interval(pass1.estimate / ps, pass1.lo / ps, pass1.hi / ps, pass1.confidence),
         truncation_rate=_ci(seed, [r.truncated / r.samples for r in results]),
-        entropy_token_mean=None if None in exact else ratio_interval(exact, tokens, seed),  # type: ignore[arg-type]
+        entropy_token_mean=None if exact is None else ratio_interval(exact, tokens, seed),
         entropy_per_sequence=None if None in seq else _ci(seed, np.array(seq, dtype=np.float64)),
         entropy_monte_carlo=ratio_interval([r.entropy_mc_sum for r in results], tokens, seed)
         or Interval(float("nan"), float("nan"), float("nan")),
-        entropy_probe=None if None in probe else ratio_interval(probe, [r.probe_tokens for r in results], seed),  # type: ignore[arg-type]
+        entropy_probe=None if probe is None else ratio_interval(probe, [r.probe_tokens for r in results], seed),
     )
 
 

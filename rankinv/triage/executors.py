@@ -82,11 +82,12 @@ class SlurmExecutor:
         self.python, self.env = python, dict(env or os.environ)
 
     @classmethod
-    def from_config(cls, template_file: str, **kwargs: object) -> SlurmExecutor:
+    def from_config(cls, template_file: str, python: str = sys.executable,
+                    env: Mapping[str, str] | None = None) -> SlurmExecutor:
         if not template_file:
-            return cls(None, **kwargs)  # type: ignore[arg-type]
+            return cls(None, python, env)
         try:
-            return cls(Path(template_file).read_text(encoding="utf-8"), **kwargs)  # type: ignore[arg-type]
+            return cls(Path(template_file).read_text(encoding="utf-8"), python, env)
         except OSError as exc:
             raise RankinvError(f"[triage] slurm_template {template_file}: cannot read: {exc.strerror}") from None
 

@@ -155,9 +155,10 @@ class TriageReport:
             raise RankinvError(f"{source}: schema version {data['schema_version']} is newer than this rankinv "
                                f"understands ({SCHEMA_VERSION}); upgrade rankinv")
         try:
-            return _build(cls, data)  # type: ignore[no-any-return]
+            report: TriageReport = _build(cls, data)
         except (KeyError, TypeError, ValueError) as exc:
             raise RankinvError(f"{source}: malformed triage report ({exc})") from None
+        return report
 
     def write(self, path: str | Path) -> Path:
         """Write atomically (temp file in the same directory, then os.replace): readers never see half a file."""

@@ -152,10 +152,10 @@ def load_function(spec: str) -> Callable[..., Any]:
     if not sep or not module_name or not attr:
         raise RankinvError(f"reward {spec!r}: expected module:function or path/to/file.py:function")
     module = _import_file(module_name) if module_name.endswith(".py") else _import_module(module_name)
-    fn = getattr(module, attr, None)
+    fn: object = getattr(module, attr, None)
     if not callable(fn):
         raise RankinvError(f"reward {spec!r}: {module_name} has no function {attr!r}")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def _import_module(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rankinv.tui import format as fmt
-from rankinv.tui.messages import CommandRequested
+from rankinv.tui.messages import CommandRequested, DetailRequested
 from rankinv.tui.screens.confirm import ConfirmScreen
 from rankinv.tui.screens.filter import FilterScreen
 from rankinv.tui.widgets.candidates_table import CandidatesTable
@@ -84,7 +84,7 @@ class MainScreen(Screen[None]):
     def action_detail(self) -> None:
         candidate = self.selected
         if candidate is not None:
-            self.app.open_detail(candidate)  # type: ignore[attr-defined]
+            self.post_message(DetailRequested(candidate))
 
     @on(DataTable.RowSelected)
     def _row_clicked(self, event: DataTable.RowSelected) -> None:
@@ -129,7 +129,7 @@ class MainScreen(Screen[None]):
         if c is None or c.verdict_id is None:
             self.notify("no verdict to acknowledge on this row", severity="warning")
             return
-        args = {"verdict": c.verdict_id, "checkpoint": c.checkpoint, "subject": c.subject}
+        args: dict[str, object] = {"verdict": c.verdict_id, "checkpoint": c.checkpoint, "subject": c.subject}
         self.post_message(CommandRequested("ack", c.run, args))
 
     def action_arm(self) -> None:

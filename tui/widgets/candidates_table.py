@@ -20,8 +20,8 @@ class CandidatesTable(DataTable[Text]):
     sort_reverse: reactive[bool] = reactive(False, init=False)
     filter_text: reactive[str] = reactive("", init=False)
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.columns_shown: tuple[cols.Column, ...] = ()
         self.shown: tuple[Candidate, ...] = ()
         self._rows: dict[str, tuple[Text, ...]] = {}

@@ -17,8 +17,8 @@ class CurvePlot(Static):
     window: reactive[tuple[int, int] | None] = reactive(None)
     threshold: reactive[float | None] = reactive(None)
 
-    def __init__(self, title: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.label = title
 
     def render(self) -> Text:

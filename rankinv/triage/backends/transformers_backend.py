@@ -112,6 +112,7 @@ def _load_adapter(path: Path, base_model: str | None, dtype: torch.dtype) -> tup
 
 def grpo_generation_config(tokenizer: Any, settings: SamplingSettings) -> GenerationConfig:
     """Every sampling knob set explicitly, so nothing falls back to the checkpoint's generation_config.json."""
+    # transformers declares GenerationConfig.__init__(self, **kwargs) without annotations.
     return GenerationConfig(  # type: ignore[no-untyped-call]
         do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
         min_p=0.0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0, repetition_penalty=settings.repetition_penalty,
