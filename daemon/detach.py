@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 Report = Callable[[str], None]
-HANDSHAKE_TIMEOUT = 60.0
 
 
 def _redirect_stdio(log_path: Path) -> None:

@@ -98,10 +98,6 @@ class Service:
             self.close()
         return 0
 
-    def once(self) -> None:
-        """One full pass without watching (``rankinv status`` when no daemon runs)."""
-        self.pipeline.handle(set(), rescan=True)
-
     def request_stop(self) -> None:
         self.halt.set()
         self.events.put(FsEvent("", "wake"))

@@ -162,7 +162,7 @@ class NotifyConfig:
     command: str = setting("", "command run per alert with the event as JSON on stdin ('' = none)")
     command_timeout: float = setting(10.0, "seconds before the command hook is killed")
     dedup_seconds: float = setting(600.0, "the same alert is sent at most once in this window")
-    max_per_hour: int = setting(30, "per channel; alerts beyond this in an hour are dropped and counted")
+    max_per_hour: int = setting(30, "per channel; alerts beyond this in an hour are dropped")
 
 
 @dataclass(frozen=True)

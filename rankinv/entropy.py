@@ -1,4 +1,7 @@
-"""Entropy of the rollout distribution, as numbers the triage and the monitor share.
+"""Entropy of the rollout distribution from recorded per-token values, in plain numpy, for scripts and notebooks.
+
+The triage backends record the same quantities while sampling (in torch) and the monitor reads entropy from the
+training logs; these functions are the reference definitions to compare them against.
 
 Token-mean entropy is a ratio of sums over every generated token (as GRPO's per-token loss sees it),
 not a mean of per-sequence means, which would over-weight short completions.

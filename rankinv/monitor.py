@@ -93,7 +93,6 @@ class MonitorResult:
     zero_std_now: float
     zero_std_expected: float
     zero_std_rolling: tuple[StepValue, ...]
-    zero_std_slope: float
     reward_start: float
     reward_now: float
     reward_slope: Slope | None
@@ -258,7 +257,6 @@ def analyse(
     fit = _slope(_recent(Curve(entropy.steps, entropy.values), cfg.slope_window), log=True)
     floor = cfg.entropy_floor if cfg.entropy_floor is not None else base * (1.0 - cfg.tau_2)
     zero_rolling = _rolling_mean(series.zero_std, cfg.signal_window)
-    zero_slope = _slope(_recent(series.zero_std, cfg.slope_window))
     reached = bool(entropy.steps) and entropy.steps[-1] >= cfg.decision_step
     return MonitorResult(
         last_step=last,
@@ -277,7 +275,6 @@ def analyse(
         zero_std_now=zero_rolling[-1][1] if zero_rolling else math.nan,
         zero_std_expected=expected_zero_std,
         zero_std_rolling=zero_rolling,
-        zero_std_slope=zero_slope.slope if zero_slope else math.nan,
         reward_start=_mean(_first(series.reward, cfg.signal_window)),
         reward_now=_mean(_recent(series.reward, cfg.signal_window)),
         reward_slope=_slope(_recent(series.reward, cfg.slope_window)),

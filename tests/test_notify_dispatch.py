@@ -70,7 +70,7 @@ def test_each_channel_is_rate_limited(tmp_path: Path) -> None:
     assert [r.ok for r in results] == [True, True, False] and "rate limited" in results[2].detail
     clock.now += 3600
     assert d.send(Event("x", "t9", "b"))[0].ok
-    assert len(out.read_text().splitlines()) == 3 and d.dropped == 1
+    assert len(out.read_text().splitlines()) == 3
 
 
 def test_a_failing_channel_does_not_stop_the_others(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

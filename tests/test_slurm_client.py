@@ -1,7 +1,7 @@
 """The Slurm client when Slurm misbehaves: missing, slow, failing then recovering, printing garbage.
 
-A healthy Slurm cannot be made to hang or print garbage on demand, so these tests put stand-in ``squeue``,
-``scancel`` and ``sbatch`` scripts first on PATH (real processes, real timeouts). The healthy path is
+A healthy Slurm cannot be made to hang or print garbage on demand, so these tests put stand-in ``squeue`` and
+``scancel`` scripts first on PATH (real processes, real timeouts). The healthy path is
 tested against the real one-node cluster in test_slurm_escalation.py.
 """
 
@@ -91,16 +91,3 @@ def test_cancelling_a_finished_job_is_not_an_error(tmp_path: Path) -> None:
     )
     client(env, []).scancel("7")
     assert calls(tmp_path, "scancel") == 1
-
-
-def test_sbatch_is_never_retried(tmp_path: Path) -> None:
-    env = stand_in(
-        tmp_path, "sbatch", 'echo "sbatch: error: Batch job submission failed: Socket timed out" >&2; exit 1'
-    )
-    with pytest.raises(SlurmError, match="after 1 attempt\\)"):
-        client(env, []).sbatch(["job.sh"])
-    assert calls(tmp_path, "sbatch") == 1
-    env = stand_in(tmp_path, "sbatch", 'echo "Submitted"')
-    with pytest.raises(SlurmError, match="not a job id") as err:
-        client(env, []).sbatch(["job.sh"])
-    assert err.value.kind == "garbage"

@@ -1,8 +1,9 @@
-"""Desktop alerts from the TUI: the actions issue's terminal emitter, written through Textual's own driver.
+"""Desktop alerts from the TUI: the daemon's terminal emitter (``rankinv.daemon.notify.terminal``), written
+through Textual's own driver.
 
 The escape sequence (OSC 9/777/99, tmux-wrapped, or a bell) travels back over SSH to the user's terminal.
 Resolving the protocol may run ``tmux show-options``, so :func:`resolve_channel` is called from a worker thread;
-encoding is pure; the app writes the result on the UI thread (see ``RankinvApp.on_verdict_issued``).
+encoding is pure; the app writes the result on the UI thread (``RankinvApp._verdict_issued``).
 """
 
 from __future__ import annotations

@@ -72,7 +72,6 @@ class RankinvApp(App[None]):
         self.alerts_sent: list[bytes] = []
         self._seen_alerts: set[str] | None = None
         self._stop = threading.Event()
-        self._store_note = ""
 
     def get_default_screen(self) -> MainScreen:
         return self.main

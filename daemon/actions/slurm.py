@@ -1,4 +1,4 @@
-"""``squeue``, ``scancel`` and ``sbatch`` behind timeouts, retries with backoff and strict parsing.
+"""``squeue`` and ``scancel`` behind timeouts, retries with backoff and strict parsing.
 
 Every failure becomes a :class:`SlurmError` whose ``kind`` says what happened — ``missing`` (command not
 installed), ``failed`` (non-zero exit), ``slow`` (timed out), ``garbage`` (output we cannot parse) — and
@@ -125,10 +125,10 @@ class Slurm:
             raise SlurmError("missing", f"cannot run `{argv[0]}`: {exc.strerror or exc}") from None
         return Attempt(proc.returncode, proc.stdout, proc.stderr)
 
-    def run(self, argv: Sequence[str], ok: Callable[[Attempt], bool] = _succeeded, retries: int = 0) -> Attempt:
+    def run(self, argv: Sequence[str], ok: Callable[[Attempt], bool] = _succeeded) -> Attempt:
         """Run with retries and doubling backoff; the last error is raised with the attempt count."""
         error = SlurmError("failed", "not run")
-        retries = retries or self.retries
+        retries = self.retries
         for attempt in range(1, retries + 1):
             try:
                 result = self._once(argv)
@@ -168,13 +168,6 @@ class Slurm:
             argv.append("--batch")
         self.run([*argv, job_id], ok=lambda a: a.returncode == 0 or _already_done(a))
 
-    def sbatch(self, args: Sequence[str]) -> str:
-        """Submit once (a retried submission could run the job twice); the new job id."""
-        result = self.run(["sbatch", "--parsable", *args], retries=1)
-        job_id = result.stdout.strip().split(";")[0]
-        if not _JOB_ID.match(job_id):
-            raise SlurmError("garbage", f"sbatch printed {result.stdout.strip()[:120]!r}, not a job id")
-        return job_id
 
 
 def _unknown_job(attempt: Attempt) -> bool:

@@ -58,7 +58,6 @@ class Dispatcher:
         self.dedup_seconds, self.clock = dedup_seconds, clock
         self.limits = {c.name: RateLimit(max_per_hour, clock) for c in self.channels}
         self.last_sent: dict[str, float] = {}
-        self.dropped = 0
 
     def is_duplicate(self, event: Event) -> bool:
         key, now = event.dedup_key(), self.clock()
@@ -76,7 +75,6 @@ class Dispatcher:
 
     def _send_one(self, channel: Channel, event: Event) -> ChannelResult:
         if not self.limits[channel.name].allow():
-            self.dropped += 1
             return ChannelResult(channel.name, False, "rate limited (max_per_hour)")
         try:
             detail = channel.send(event)

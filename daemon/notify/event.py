@@ -6,8 +6,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SEVERITIES = ("info", "warning", "critical")
-
 
 @dataclass(frozen=True)
 class Event:
@@ -17,7 +15,7 @@ class Event:
     title: str
     body: str
     run: str = ""
-    severity: str = "warning"
+    severity: str = "warning"  # info, warning or critical
     key: str = ""
     time: float = field(default_factory=time.time)
 

@@ -1,4 +1,4 @@
-"""Acting on verdicts through the actions issue's escalator, and announcing new verdicts.
+"""Acting on verdicts through the escalator (``rankinv.daemon.actions``), and announcing new verdicts.
 
 Every KILL verdict is handed to the escalator on every evaluation, not only when new: the escalator's
 ledger (the store's ``actions`` table) makes that idempotent, and it means a daemon killed between storing a

@@ -1,4 +1,4 @@
-"""Monitor, predict, verdict: the issue-5 functions applied to what the store holds, results written back.
+"""Monitor, predict, verdict: the core's pure functions applied to what the store holds, results written back.
 
 A GRPO run (or any run with metrics) gets a monitor summary, a predicted final pass@10 and a verdict; an SFT
 checkpoint with a triage report gets a prediction and a stage-1 verdict. Series are read from the store for

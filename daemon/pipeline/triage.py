@@ -1,10 +1,10 @@
 """Triage scheduling: every new complete SFT checkpoint gets a stage-1 report, from one of three executors.
 
 - ``callback``: the training job wrote ``rankinv-triage.json`` next to the checkpoint itself; just read it.
-- ``local``: ``python -m rankinv triage CKPT --json`` (the triage issue's ``triage_argv``) as a subprocess in
+- ``local``: ``python -m rankinv triage CKPT --json`` (``rankinv.triage.executors.triage_argv``) as a subprocess in
   its own session, at most ``[daemon] triage_concurrency`` at once, never blocking the loop; the report it writes
   next to the checkpoint is read when it exits.
-- ``sbatch``: the triage issue's ``SlurmExecutor`` submits a GPU job; the daemon checks the queue now and then
+- ``sbatch``: ``rankinv.triage.executors.SlurmExecutor`` submits a GPU job; the daemon checks the queue now and then
   and reads the report once the job has left it.
 
 A report already next to the checkpoint is always used, whatever the executor. Without any executor the
@@ -13,7 +13,6 @@ checkpoint is marked ``skipped`` with the reason, never given a made-up report.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -45,23 +44,13 @@ class Job:
     started: float
 
 
-def local_available() -> bool:
-    """The triage issue's executors and command are installed."""
-    return importlib.util.find_spec("rankinv.triage.executors") is not None
-
-
 def resolve_executor(name: str) -> tuple[str, str]:
     """(executor actually used, why) for the configured name."""
     if name not in EXECUTORS:
         raise RankinvError(f"[daemon] triage_executor = {name!r}; choose one of {', '.join(EXECUTORS)}")
     if name in ("auto", "local"):
-        if local_available():
-            return "local", "local subprocess (python -m rankinv triage)"
-        why = "no executor available: `rankinv triage` is not installed; reading callback reports only"
-        return "callback", why
+        return "local", "local subprocess (python -m rankinv triage)"
     if name == "sbatch":
-        if not local_available():
-            return "callback", "no executor available: the sbatch executor is not installed; callback reports only"
         return "sbatch", "Slurm GPU jobs (sbatch)"
     if name == "callback":
         return name, "reports written by the training callback only"

@@ -1,4 +1,4 @@
-"""Triage as Slurm GPU jobs for the daemon: submit with the triage issue's ``SlurmExecutor``, then check the
+"""Triage as Slurm GPU jobs for the daemon: submit with ``rankinv.triage.executors.SlurmExecutor``, then check the
 queue now and then (2 s after a submission, backing off to every ``CHECK_SECONDS``; never blocking the loop)
 and hand back finished checkpoints."""
 
@@ -7,7 +7,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rankinv.triage.executors import SlurmJob
 
 CHECK_SECONDS = 15.0
 FIRST_CHECK = 2.0
@@ -17,7 +20,7 @@ FIRST_CHECK = 2.0
 class Submitted:
     run: str
     checkpoint: str
-    job: Any  # rankinv.triage.executors.SlurmJob
+    job: SlurmJob
 
 
 class SlurmTriage:

@@ -81,7 +81,7 @@ class RankinvCallbackCore:
         triage_on_save: Callable[[Path], object] | None = None,
     ) -> None:
         """``triage_on_save``: called on rank zero with each saved checkpoint directory once the save is durable
-        (None: off). The hook point for in-job triage (issue #4)."""
+        (None: off); :class:`rankinv.integrations.triage_on_save.TriageOnSave` is one, triaging inside the job."""
         if triage_on_save is not None and not callable(triage_on_save):
             raise RankinvError("triage_on_save must be None or a callable taking the checkpoint directory")
         self.output_dir = Path(output_dir) if output_dir is not None else None

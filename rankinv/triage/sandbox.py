@@ -42,7 +42,6 @@ OPT_IN_MESSAGE = (
 )
 HARNESS = Path(__file__).with_name("_harness.py")
 TAIL_BYTES = 16_384
-STATUSES = ("pass", "fail", "timeout", "oom")
 
 
 @dataclass(frozen=True)

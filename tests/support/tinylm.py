@@ -253,7 +253,7 @@ def run_grpo_subprocess(
     return proc
 
 
-# --- Triage helpers (issue #4) ------------------------------------------------------------------------------------
+# --- Triage helpers: rewards and prompt sets for stage-1 tests --------------------------------------------------------
 
 
 def valid_answer_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
