@@ -87,20 +87,6 @@ def task_reward(task: ToyTask | None = None) -> Callable[..., list[float]]:
     return reward
 
 
-def exact_match_reward(answers: dict[str, str]) -> Callable[..., list[float]]:
-    """A TRL reward function: 1.0 when the first word of the completion equals ``answers[prompt]``."""
-
-    def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
-        out = []
-        for prompt, completion in zip(prompts, completions, strict=True):
-            words = completion.split()
-            out.append(1.0 if words and words[0] == answers.get(prompt.strip()) else 0.0)
-        return out
-
-    reward.__name__ = "exact_match"
-    return reward
-
-
 def save_base(out_dir: str | Path, task: ToyTask | None = None, seed: int = 0, **model_kwargs: Any) -> Path:
     """Write an untrained tiny model and its tokenizer to ``out_dir``; returns the directory."""
     task = task or ToyTask()
