@@ -1,4 +1,4 @@
-"""`rankinv triage` as users and the daemon run it: the CLI in a real subprocess, the local and Slurm executors."""
+"""`rankinv triage` as users and the daemon run it: the CLI in a real subprocess, and the Slurm executor."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rankinv.errors import RankinvError
-from rankinv.triage.executors import LocalExecutor, SlurmExecutor
-from rankinv.triage.report import REPORT_FILENAME, read_report
+from rankinv.triage.executors import SlurmExecutor, triage_argv
+from rankinv.triage.report import REPORT_FILENAME, TriageReport, read_report
 from tests.support import tinylm
 from tests.support.slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401  (fixture)
 
@@ -27,8 +27,12 @@ def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
                           stdin=subprocess.DEVNULL, timeout=300, check=False)
 
 
-def test_local_executor_runs_the_cli_and_parses_its_json(checkpoint: Path) -> None:
-    report = LocalExecutor(timeout_s=300).run(checkpoint, [*ARGS, "--seed", "3"])
+def test_the_daemons_command_line_prints_the_report_as_json(checkpoint: Path) -> None:
+    """The daemon's local executor runs exactly ``triage_argv`` and reads the report it writes."""
+    proc = subprocess.run(triage_argv(checkpoint, [*ARGS, "--seed", "3"]), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=300, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = TriageReport.from_json(proc.stdout)
     assert report.sampling.prompts == 3 and report.sampling.samples == 2 and report.sampling.seed == 3
     assert report.sampling.temperature == 1.0 and report.sampling.top_k == 0 and report.sampling.top_p == 1.0
     assert report.checkpoint == str(checkpoint.resolve())
@@ -63,11 +67,6 @@ def test_bad_input_is_a_clean_error(checkpoint: Path, argv: list[str], message: 
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-def test_local_executor_reports_a_failed_triage(tmp_path: Path) -> None:
-    with pytest.raises(RankinvError, match="checkpoint directory not found"):
-        LocalExecutor().run(tmp_path / "missing", ARGS)
 
 
 TEMPLATE = """#!/bin/bash

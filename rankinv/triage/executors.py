@@ -1,4 +1,6 @@
-"""Where a triage runs for the daemon: a local subprocess, or a Slurm GPU job whose report is collected later.
+"""Where a triage runs for the daemon: the command line of a local ``rankinv triage`` subprocess (which the
+daemon runs without blocking, see ``rankinv.daemon.pipeline.triage``), or a Slurm GPU job whose report is
+collected later.
 
 The third way — the training job writing the report itself at each save — is
 :mod:`rankinv.integrations.triage_on_save`. Every executor ends with the same :class:`TriageReport`.
@@ -37,26 +39,6 @@ def triage_argv(checkpoint: str | Path, args: Sequence[str], python: str = sys.e
 
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
-
-
-class LocalExecutor:
-    """Runs the triage CLI as a child process and parses its JSON; a crash there never takes down the caller."""
-
-    def __init__(self, python: str = sys.executable, env: Mapping[str, str] | None = None,
-                 timeout_s: float | None = None) -> None:
-        self.python, self.env, self.timeout_s = python, dict(env or os.environ), timeout_s
-
-    def run(self, checkpoint: str | Path, args: Sequence[str] = ()) -> TriageReport:
-        argv = triage_argv(checkpoint, args, self.python)
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=self.env,
-                                  timeout=self.timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise RankinvError(f"triage of {checkpoint} took longer than {self.timeout_s} s; raise the timeout") \
-                from None
-        if proc.returncode != 0:
-            raise RankinvError(f"triage of {checkpoint} failed (exit {proc.returncode}):\n{_tail(proc.stderr)}")
-        return TriageReport.from_json(proc.stdout, f"triage output for {checkpoint}")
 
 
 @dataclass(frozen=True)
