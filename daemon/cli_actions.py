@@ -1,7 +1,7 @@
 """``rankinv notify-test``, ``rankinv arm`` and ``rankinv disarm``: the daemon-side halves of core commands.
 
-The core command modules (``rankinv/commands/``) may not import the daemon, so they load this module by name
-at run time and call one function here with their parsed arguments.
+The core holds only these commands' parsers (``rankinv/commands/``); the CLI's composition root,
+:mod:`rankinv.cli`, calls one function here with the parsed arguments.
 """
 
 from __future__ import annotations

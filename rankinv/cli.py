@@ -1,38 +1,97 @@
-"""The ``rankinv`` command: a thin layer over the library.
+"""The ``rankinv`` command, and the composition root: the one place the core is wired to the daemon and TUI.
 
-Each command lives in its own module under :mod:`rankinv.commands` and exposes ``add_parser(subparsers)``;
-those modules import only the standard library at the top so ``rankinv --help`` stays fast. Heavy
-dependencies (torch, transformers, textual) load inside the command that needs them.
+Every command's parser lives in its own module under :mod:`rankinv.commands` (``add_parser(subparsers)``;
+standard library only at the top, so ``rankinv --help`` stays fast). Commands whose work is the daemon's or
+the TUI's are bound here to their implementation, which is imported inside the function that runs it. This
+module is the single exception to the import contracts in ``pyproject.toml``: no other core module may reach
+:mod:`rankinv.daemon` or :mod:`rankinv.tui`, even through another module.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
 
 from rankinv import __version__
+from rankinv.commands import (
+    arm,
+    calibrate,
+    daemon,
+    demo,
+    disarm,
+    explain,
+    init,
+    metrics,
+    notify_test,
+    rank,
+    runs,
+    signal,
+    status,
+    triage,
+    watch,
+)
 from rankinv.errors import RankinvError
 
+Runner = Callable[[argparse.Namespace], int]
+
 # Order is the order shown in --help: the everyday commands first.
-COMMAND_MODULES: tuple[str, ...] = (
-    "watch",
-    "demo",
-    "daemon",
-    "status",
-    "init",
-    "triage",
-    "explain",
-    "rank",
-    "calibrate",
-    "runs",
-    "metrics",
-    "signal",
-    "arm",
-    "disarm",
-    "notify_test",
+COMMANDS: tuple[ModuleType, ...] = (
+    watch, demo, daemon, status, init, triage, explain, rank, calibrate, runs, metrics, signal, arm, disarm,
+    notify_test,
 )
+COMMAND_MODULES: tuple[str, ...] = tuple(m.__name__.rpartition(".")[2] for m in COMMANDS)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from rankinv.tui.cli_watch import main as watch_main
+
+    return int(watch_main(args))
+
+
+def _show_demo(root: Path, state: Path) -> None:
+    from rankinv.tui.app import make_app
+
+    make_app(root, state_dir=str(state)).run()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rankinv.daemon.demo.command import main as demo_main
+
+    return int(demo_main(args, show=_show_demo))
+
+
+def _daemon(args: argparse.Namespace) -> int:
+    from rankinv.daemon.cli_daemon import main as daemon_main
+
+    return int(daemon_main(args))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from rankinv.daemon.cli_status import main as status_main
+
+    return int(status_main(args))
+
+
+def _arm(args: argparse.Namespace) -> int:
+    from rankinv.daemon.cli_actions import arm as arm_main
+
+    return int(arm_main(args))
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    from rankinv.daemon.cli_actions import notify_test as notify_main
+
+    return int(notify_main(args))
+
+
+# Subcommand → the daemon's or the TUI's implementation (their parsers leave ``func`` unset).
+RUNNERS: dict[str, Runner] = {
+    "watch": _watch, "demo": _demo, "daemon": _daemon, "status": _status, "arm": _arm, "disarm": _arm,
+    "notify-test": _notify_test,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rankinv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"rankinv.commands.{name}")
+    for module in COMMANDS:
         module.add_parser(sub)
+    for name, runner in RUNNERS.items():
+        sub.choices[name].set_defaults(func=runner)
     return parser
 
 

@@ -28,6 +28,14 @@ def test_every_command_has_help() -> None:
         assert len(text) > 15, f"`rankinv {name}` needs a one-line help text"
 
 
+def test_every_command_runs_something() -> None:
+    """Parsers of the daemon's and the TUI's commands leave ``func`` to rankinv.cli: none may be left unbound."""
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    unbound = [name for name, sub in action.choices.items() if not callable(sub.get_default("func"))]
+    assert not unbound, f"bind these commands in rankinv.cli: {unbound}"
+
+
 def test_every_command_is_in_the_readme() -> None:
     for name in _subcommands():
         assert re.search(rf"`rankinv {name}\b", README), f"README.md does not mention `rankinv {name}`"

@@ -1,4 +1,5 @@
-"""`import rankinv` and `rankinv --help` must stay fast: no torch, transformers, vllm or textual."""
+"""`import rankinv` and `rankinv --help` must stay fast: no torch, transformers, vllm, textual or watchdog, and not
+the daemon or the TUI either (the composition root, rankinv.cli, imports them only to run their commands)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "transformers", "vllm", "textual", "trl")
+HEAVY = ("torch", "transformers", "vllm", "textual", "trl", "watchdog", "rankinv.daemon", "rankinv.tui")
 
 PROBE = """
 import sys
@@ -42,7 +43,7 @@ def test_help_is_light() -> None:
     "command",
     [
         "signal", "runs", "metrics", "triage", "arm", "disarm", "notify-test", "rank", "explain", "calibrate",
-        "daemon", "status", "init", "watch",
+        "daemon", "status", "init", "watch", "demo",
     ],
 )
 def test_subcommand_help_is_light(command: str) -> None:

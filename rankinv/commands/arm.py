@@ -1,9 +1,10 @@
-"""``rankinv arm ROOT``: let the daemon stop jobs on KILL verdicts (it is dry-run until then)."""
+"""``rankinv arm ROOT``: let the daemon stop jobs on KILL verdicts (it is dry-run until then).
+
+The parser only: :mod:`rankinv.cli` binds the command to the daemon's implementation.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 from typing import Any
 
 
@@ -19,11 +20,4 @@ def add_parser(sub: Any) -> None:
     p.add_argument("root", help="the runs root")
     p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(func=run, disarm=False)
-
-
-def run(args: argparse.Namespace) -> int:
-    # The core may not import rankinv.daemon (import-linter forbids it, statically): the implementation lives
-    # with the actions in the daemon and is loaded by name, only when this command runs.
-    impl = importlib.import_module("rankinv.daemon.cli_actions")
-    return int(impl.arm(args))
+    p.set_defaults(disarm=False)

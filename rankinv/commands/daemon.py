@@ -1,9 +1,10 @@
-"""``rankinv daemon``: run, inspect or stop the watching daemon for a runs root."""
+"""``rankinv daemon``: run, inspect or stop the watching daemon for a runs root.
+
+The parser only: :mod:`rankinv.cli` binds the command to the daemon's implementation.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 from typing import Any
 
 
@@ -25,10 +26,3 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--poll", action="store_true", help="stat-poll instead of inotify (forced on NFS/Lustre anyway)")
     p.add_argument("--state-dir", help="base directory for the store, pidfile and log (default: XDG state dir)")
     p.add_argument("--json", action="store_true", help="with status: print JSON")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    # The core must not import rankinv.daemon statically (import-linter forbids it): load it at call time.
-    module = importlib.import_module("rankinv.daemon.cli_daemon")
-    return int(module.main(args))

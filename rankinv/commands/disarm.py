@@ -1,10 +1,11 @@
-"""``rankinv disarm ROOT``: back to dry-run (KILL verdicts are recorded and alerted, nothing is stopped)."""
+"""``rankinv disarm ROOT``: back to dry-run (KILL verdicts are recorded and alerted, nothing is stopped).
+
+The parser only: :mod:`rankinv.cli` binds the command to the daemon's implementation.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from rankinv.commands import arm
 
 
 def add_parser(sub: Any) -> None:
@@ -15,4 +16,4 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("root", help="the runs root")
     p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")
-    p.set_defaults(func=arm.run, disarm=True, yes=True)
+    p.set_defaults(disarm=True, yes=True)

@@ -1,9 +1,10 @@
-"""``rankinv notify-test``: send one alert through every configured channel."""
+"""``rankinv notify-test``: send one alert through every configured channel.
+
+The parser only: :mod:`rankinv.cli` binds the command to the daemon's implementation.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 from typing import Any
 
 
@@ -15,11 +16,3 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("root", nargs="?", help="runs root whose rankinv.toml to use (default: the current directory)")
     p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    # The core may not import rankinv.daemon (import-linter forbids it, statically): the implementation lives
-    # with the alert channels in the daemon and is loaded by name, only when this command runs.
-    impl = importlib.import_module("rankinv.daemon.cli_actions")
-    return int(impl.notify_test(args))

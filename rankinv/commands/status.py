@@ -1,9 +1,10 @@
-"""``rankinv status``: every run and checkpoint ranked by predicted final pass@10, from the store."""
+"""``rankinv status``: every run and checkpoint ranked by predicted final pass@10, from the store.
+
+The parser only: :mod:`rankinv.cli` binds the command to the daemon's implementation.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 from typing import Any
 
 
@@ -20,10 +21,3 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml if present)")
     p.add_argument("--state-dir", help="base directory of the store (default: XDG state dir)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    # The core must not import rankinv.daemon statically (import-linter forbids it): load it at call time.
-    module = importlib.import_module("rankinv.daemon.cli_status")
-    return int(module.main(args))

@@ -1,0 +1,44 @@
+"""``rankinv demo``: a fresh root, a dry-run daemon on it and the bundled runs replayed into it, shown live.
+
+The daemon never imports the TUI, so the caller (the CLI's composition root, :mod:`rankinv.cli`) passes
+``show``, which opens a viewer on the demo's root; without a terminal, or with ``--headless``, the demo
+prints what happened instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from rankinv.daemon import cli_status
+from rankinv.daemon.demo import headless, session
+
+Show = Callable[[Path, Path], None]
+"""show(root, state dir): open a viewer on the demo root and return when the user quits it."""
+
+
+def main(args: argparse.Namespace, show: Show) -> int:
+    src = session.bundled_runs(args.runs)
+    with tempfile.TemporaryDirectory(prefix="rankinv-demo-") as tmp:
+        workdir = Path(args.keep).expanduser() if args.keep else Path(tmp)
+        live = session.start(src, workdir, args.seconds_per_run)
+        try:
+            if args.headless or not sys.stdout.isatty():
+                return _headless(live, args.timeout)
+            show(live.root, live.state)
+            return 0
+        finally:
+            session.finish(live)
+
+
+def _headless(live: session.Session, timeout: float) -> int:
+    print(f"rankinv demo: replaying {live.root} (dry-run daemon, state in {live.state})", flush=True)
+    snap = headless.follow(live, timeout, out=lambda line: print(line, flush=True))
+    cli_status.print_table(snap, live.root, running=True, scanned=False)
+    if not headless.settled(snap):
+        print(f"rankinv demo: not settled after {timeout:.0f} s; see {live.state}", file=sys.stderr)
+        return 1
+    return 0
