@@ -2,7 +2,7 @@
 
 On a temporary copy of the tree, an existing core module imports a new core module that imports the daemon (the
 new one is not listed in any contract, as a contributor would forget to). The project's own tools run on the copy
-the way ``scripts/check`` runs them, and must fail naming both modules.
+the way ``scripts/check`` runs them, and must fail naming both modules and their files.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def test_lint_imports_fails_naming_the_planted_chain(planted: Path) -> None:
     assert done.returncode == 1, out
     assert "The core never imports the daemon, the TUI, or UI/watching libraries BROKEN" in out
     assert "rankinv.stats is not allowed to import rankinv.daemon" in out
-    for link in CHAIN:
-        assert re.search(rf"{re.escape(link)} \(l\.\d+\)", out), f"{link!r} not named:\n{out}"
+    for link, where in zip(CHAIN, ("rankinv/stats.py", "rankinv/planted_bridge.py"), strict=True):
+        assert re.search(rf"{re.escape(link)} \(l\.\d+\)  {where}:\d+$", out, re.M), f"{link!r} not named:\n{out}"
 
 
 def test_the_plant_is_the_indirect_loophole(planted: Path, tmp_path: Path) -> None:
@@ -93,7 +93,8 @@ def test_scripts_check_fails_on_the_plant_at_the_contracts_step(planted: Path) -
     out = done.stdout + done.stderr
     assert done.returncode != 0, out
     sections = dict(re.findall(r"^== (\w[\w ]*)\n(.*?)(?=^== |\Z)", out, flags=re.M | re.S))
-    assert "rankinv.planted_bridge -> rankinv.daemon.control" in sections["import contracts"], out
+    assert re.search(r"rankinv\.planted_bridge -> rankinv\.daemon\.control \(l\.\d+\)  rankinv/planted_bridge\.py:\d+",
+                     sections["import contracts"]), out
     assert "All checks passed!" in out and "Success: no issues found" in out, out  # ruff and mypy
     assert not re.search(r"Found \d+ errors?", out), out
     assert re.search(r"\b\d+ passed\b", sections["pytest"]) and "failed" not in sections["pytest"], out
