@@ -48,7 +48,7 @@ COMMAND_MODULES: tuple[str, ...] = tuple(m.__name__.rpartition(".")[2] for m in 
 def _watch(args: argparse.Namespace) -> int:
     from rankinv.tui.cli_watch import main as watch_main
 
-    return int(watch_main(args))
+    return watch_main(args)
 
 
 def _show_demo(root: Path, state: Path) -> None:
@@ -60,31 +60,31 @@ def _show_demo(root: Path, state: Path) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from rankinv.daemon.demo.command import main as demo_main
 
-    return int(demo_main(args, show=_show_demo))
+    return demo_main(args, show=_show_demo)
 
 
 def _daemon(args: argparse.Namespace) -> int:
     from rankinv.daemon.cli_daemon import main as daemon_main
 
-    return int(daemon_main(args))
+    return daemon_main(args)
 
 
 def _status(args: argparse.Namespace) -> int:
     from rankinv.daemon.cli_status import main as status_main
 
-    return int(status_main(args))
+    return status_main(args)
 
 
 def _arm(args: argparse.Namespace) -> int:
     from rankinv.daemon.cli_actions import arm as arm_main
 
-    return int(arm_main(args))
+    return arm_main(args)
 
 
 def _notify_test(args: argparse.Namespace) -> int:
     from rankinv.daemon.cli_actions import notify_test as notify_main
 
-    return int(notify_main(args))
+    return notify_main(args)
 
 
 # Subcommand → the daemon's or the TUI's implementation (their parsers leave ``func`` unset).
