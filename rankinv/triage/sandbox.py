@@ -1,22 +1,21 @@
-"""Run model-generated Python against unit tests, one contained subprocess per sample.
+"""Run model-generated Python against unit tests, one contained process tree per sample.
 
-THIS IS NOT A SECURITY SANDBOX. It keeps honest mistakes and ordinary hostile programs (fork bombs,
-infinite loops, unbounded output or memory, ``sys.exit(0)`` before the tests, deleting files) from
-hurting the machine or faking a pass. A program written to escape (ptrace, setsid and double fork,
-ctypes, reading the harness) can. Run untrusted code in a VM or container you can throw away.
+THIS IS NOT A SECURITY SANDBOX on its own: see :mod:`rankinv.triage.isolation` for what each backend contains, and
+run untrusted models' code in a throwaway VM or container.
 
-Each sample runs as ``python -I`` in a fresh session (``start_new_session``) whose leader is the
-harness in :mod:`rankinv.triage._harness`: it joins a pids cgroup when it can (root with a writable
-cgroup pids controller), makes itself a child subreaper, then forks the program's interpreter with
-rlimits (address space, CPU, file size, open files, processes, no core dumps), stdin closed, cwd and
-HOME a private temp directory. On exit or wall timeout the harness kills and reaps every descendant;
-the parent kills the whole session as a backstop. A sample passes only if it exits 0 *and* printed a
-random nonce that the harness appends after the tests. Off unless the user opts in.
+Per sample: a private run directory, a cgroup when the host allows (``cgroup.kill``, a pids cap), the harness in
+:mod:`rankinv.triage._harness` as a fresh session's leader, and under it the runner
+(:mod:`rankinv.triage._runner`) in bubblewrap or under rlimits alone. The pass verdict is a random nonce that only
+the runner's audit hook can write to a report pipe, and only after the program and its tests returned; the nonce
+goes from this process to the runner through a pipe and is in no argv, environment or file. Afterwards every
+process of the sample is killed (:mod:`rankinv.triage._sweep`) and the cgroups removed, even if the program killed
+its harness. Off unless the user opts in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -34,14 +33,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankinv.errors import RankinvError
-from rankinv.triage._harness import session_members
+from rankinv.triage import _cgroup
+from rankinv.triage._sweep import sweep
+from rankinv.triage.isolation import SANDBOX_WORK, bwrap_argv, resolve, sandbox_env
 
 OPT_IN_MESSAGE = (
     "running model-generated code is off: pass --allow-code-exec or set `[triage] allow_code_exec = true` "
     "in rankinv.toml (this is NOT a security sandbox; use a throwaway VM or container for untrusted models)"
 )
 HARNESS = Path(__file__).with_name("_harness.py")
+RUNNER = Path(__file__).with_name("_runner.py")
 TAIL_BYTES = 16_384
+OUTPUT_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class ExecLimits:
     fsize_mb: int = 16
     nofile: int = 64
     nproc: int = 32
+    disk_mb: int = 64
+    """total bytes a sample may write (a tmpfs under bwrap; a watched work directory under rlimits)"""
+    isolation: str = "auto"
+    """auto, bwrap or rlimit: see :mod:`rankinv.triage.isolation`"""
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class ExecResult:
     signal: int | None
     detail: str
     seconds: float
+    output: str = ""
+    """the last few KB the program printed, for a person reading why it failed"""
 
 
 def require_opt_in(allowed: bool) -> None:
@@ -80,9 +89,11 @@ def program_key(program: str, limits: ExecLimits) -> str:
 class Sandbox:
     """Runs programs with a worker pool; identical programs (collapsed models repeat themselves) run once."""
 
-    def __init__(self, limits: ExecLimits | None = None, workers: int | None = None, *, allowed: bool) -> None:
+    def __init__(self, limits: ExecLimits | None = None, workers: int | None = None, *, allowed: bool,
+                 root: Path | None = None) -> None:
         require_opt_in(allowed)
         self.limits = limits or ExecLimits()
+        self.root = root
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._cache: dict[str, ExecResult] = {}
         self._lock = threading.Lock()
@@ -93,7 +104,7 @@ class Sandbox:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        result = run_program(program, self.limits)
+        result = run_program(program, self.limits, self.root)
         with self._lock:
             self._cache[key] = result
         return result
@@ -105,72 +116,114 @@ class Sandbox:
         return [results[p] for p in programs]
 
 
-def run_program(program: str, limits: ExecLimits) -> ExecResult:
-    """Run one program to completion in its own session and classify how it ended."""
-    run_dir = Path(tempfile.mkdtemp(prefix="rankinv-exec-"))
-    cgroup = _make_cgroup(run_dir.name, limits.nproc)
+def run_program(program: str, limits: ExecLimits, root: Path | None = None) -> ExecResult:
+    """Run one program to completion under its isolation and classify how it ended (run directory under ``root``)."""
+    isolation = resolve(limits.isolation)
+    run_dir = Path(tempfile.mkdtemp(prefix="rankinv-exec-", dir=root))
+    groups = _cgroup.create(run_dir.name, limits.nproc)
     try:
         work = run_dir / "work"
         work.mkdir()
         (work / "main.py").write_text(program, encoding="utf-8")
         nonce = secrets.token_hex(16)
         start = time.monotonic()
-        _run_harness(run_dir, work, nonce, limits, cgroup)
-        return classify(run_dir, nonce, time.monotonic() - start)
+        report = _run_harness(run_dir, work, nonce, limits, isolation=isolation, groups=groups)
+        return classify(run_dir, nonce, report, time.monotonic() - start)
     finally:
-        _remove_cgroup(cgroup)
+        sweep(str(run_dir), groups)
+        _cgroup.remove(groups)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _run_harness(run_dir: Path, work: Path, nonce: str, limits: ExecLimits, cgroup: Path | None) -> None:
-    spec = {**asdict(limits), "work": str(work), "status": str(run_dir / "status.json"), "cgroup": str(cgroup or "")}
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
-           "RANKINV_NONCE": nonce, "PYTHONHASHSEED": "0"}
-    with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(HARNESS), json.dumps(spec)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(work), env=env, start_new_session=True,
-        )
+@functools.cache
+def runner_source() -> str:
+    return RUNNER.read_text(encoding="utf-8")
+
+
+def program_argv(marker: str, work: Path, isolation: str, limits: ExecLimits, fds: tuple[int, int]) -> list[str]:
+    """The runner's command line (inside bubblewrap for ``bwrap``); ``marker`` tags every process of the sample."""
+    inside = SANDBOX_WORK if isolation == "bwrap" else str(work)
+    runner = [sys.executable, "-I", "-u", "-c", runner_source(), str(fds[0]), str(fds[1]), inside, marker]
+    if isolation == "bwrap":
+        return [*bwrap_argv(shutil.which("bwrap") or "bwrap", work / "main.py", limits.disk_mb), *runner]
+    return runner
+
+
+def _run_harness(run_dir: Path, work: Path, nonce: str, limits: ExecLimits, *, isolation: str,
+                 groups: list[_cgroup.Cgroup]) -> bytes:
+    """Start the harness holding the nonce pipe and the report pipe; wait; return what reached the report pipe."""
+    nonce_r, nonce_w = os.pipe()
+    report_r, report_w = os.pipe()
+    try:
+        os.write(nonce_w, nonce.encode())
+        os.close(nonce_w)
+        spec = {**asdict(limits), "work": str(work), "status": str(run_dir / "status.json"),
+                "cgroups": [str(g.path) for g in groups], "pass_fds": [nonce_r, report_w],
+                "argv": program_argv(str(run_dir), work, isolation, limits, (nonce_r, report_w)),
+                "watch_disk": isolation != "bwrap"}
+        with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(HARNESS), json.dumps(spec)], stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, cwd=str(work), env=sandbox_env(str(work)), start_new_session=True,
+                pass_fds=(nonce_r, report_w),
+            )
+        os.close(report_w)
+        report_w = -1
         try:
             proc.wait(timeout=limits.timeout_s + 10.0)
         except subprocess.TimeoutExpired:
             (run_dir / "backstop").touch()
         finally:
-            kill_session(proc.pid)
+            sweep(str(run_dir), groups, session=proc.pid)
             proc.wait()
+        return _drain(report_r)
+    finally:
+        for fd in (nonce_r, report_w, report_r):
+            if fd >= 0:
+                os.close(fd)
 
 
-def kill_session(sid: int, deadline_s: float = 10.0) -> None:
-    """SIGKILL every process in session ``sid`` until none is left (zombies excepted)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        members = [pid for pid in session_members(sid) if pid != os.getpid()]
-        if not members:
-            return
-        for pid in members:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
+def _drain(fd: int, limit: int = 4096) -> bytes:
+    """What the report pipe holds, without blocking (a writer that escaped every sweep cannot hang us)."""
+    os.set_blocking(fd, False)
+    data = b""
+    with contextlib.suppress(BlockingIOError):
+        while len(data) < limit:
+            chunk = os.read(fd, limit)
+            if not chunk:
+                break
+            data += chunk
+    return data
 
 
-def classify(run_dir: Path, nonce: str, seconds: float) -> ExecResult:
-    """Read what the harness recorded and decide pass / fail / timeout / oom."""
+def classify(run_dir: Path, nonce: str, report: bytes, seconds: float) -> ExecResult:
+    """Decide pass / fail / timeout / oom: pass only when the nonce reached the report pipe."""
     status = _read_status(run_dir)
     code, sig = status.get("exit"), status.get("signal")
+    status_name, detail = _verdict(run_dir, status, nonce.encode() in report.splitlines())
+    output = _tail(run_dir / "stdout")[-OUTPUT_CHARS:]
+    return ExecResult(status_name, code if isinstance(code, int) else None, sig if isinstance(sig, int) else None,
+                      detail, seconds, output)
+
+
+def _verdict(run_dir: Path, status: dict[str, int | bool | None], reported: bool) -> tuple[str, str]:
+    code, sig = status.get("exit"), status.get("signal")
     err = _tail(run_dir / "stderr")
-    out_lines = _tail(run_dir / "stdout").splitlines()
+    if reported:
+        return "pass", "tests ran and passed"
     if status.get("timed_out") or (run_dir / "backstop").exists() or sig == signal.SIGXCPU:
-        return ExecResult("timeout", code, sig, "wall or CPU time limit", seconds)
+        return "timeout", "wall or CPU time limit"
     if "MemoryError" in err or "Cannot allocate memory" in err:
-        return ExecResult("oom", code, sig, "memory limit", seconds)
-    if sig == signal.SIGXFSZ:
-        return ExecResult("fail", code, sig, "output or file size limit", seconds)
-    if code == 0 and nonce in (line.strip() for line in out_lines):
-        return ExecResult("pass", code, sig, "tests ran and passed", seconds)
+        return "oom", "memory limit"
+    if status.get("disk_exceeded") or "No space left on device" in err:
+        return "fail", "disk quota"
+    if sig == signal.SIGXFSZ or "File too large" in err:
+        return "fail", "output or file size limit (File too large)"
     if code == 0:
-        return ExecResult("fail", code, sig, "exited 0 before the tests finished", seconds)
-    reason = err.strip().splitlines()[-1][:200] if err.strip() else f"exit {code}, signal {sig}"
-    return ExecResult("fail", code, sig, reason, seconds)
+        return "fail", "exited 0 before the tests finished"
+    if err.strip():
+        return "fail", err.strip().splitlines()[-1][:200]
+    return "fail", f"exit {code}, signal {sig}"
 
 
 def _read_status(run_dir: Path) -> dict[str, int | bool | None]:
@@ -188,43 +241,3 @@ def _tail(path: Path) -> str:
             return fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _cgroup_root() -> Path | None:
-    """A writable cgroup pids controller: v1 ``/sys/fs/cgroup/pids`` or a v2 root delegating pids."""
-    v1 = Path("/sys/fs/cgroup/pids")
-    if (v1 / "cgroup.procs").exists() and os.access(v1, os.W_OK):
-        return v1
-    v2 = Path("/sys/fs/cgroup")
-    controllers = v2 / "cgroup.subtree_control"
-    if controllers.exists() and "pids" in controllers.read_text().split() and os.access(v2, os.W_OK):
-        return v2
-    return None
-
-
-def _make_cgroup(name: str, nproc: int) -> Path | None:
-    """A pids cgroup capping the sample's process count: RLIMIT_NPROC alone does not bind root."""
-    root = _cgroup_root()
-    if root is None:
-        return None
-    path = root / name
-    try:
-        path.mkdir()
-        (path / "pids.max").write_text(str(nproc))
-    except OSError:
-        _remove_cgroup(path)
-        return None
-    return path
-
-
-def _remove_cgroup(path: Path | None) -> None:
-    if path is None:
-        return
-    for _ in range(100):
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.02)

@@ -1,0 +1,3 @@
+# Wait for input that never comes.
+line = input()
+assert line

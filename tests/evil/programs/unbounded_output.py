@@ -1,0 +1,3 @@
+# Print without end.
+while True:
+    print("x" * 4096)
