@@ -65,6 +65,8 @@ class TriageConfig:
     flag_entropy: str = setting("rollout", "entropy the tau_h flag reads: rollout (exact, else Monte-Carlo) or probe")
     exec_timeout_s: float = setting(10.0, "wall-clock limit per executed sample, seconds")
     exec_memory_mb: int = setting(1024, "address-space limit per executed sample, MiB")
+    exec_disk_mb: int = setting(64, "total disk a sample may write, MiB (tmpfs size under bwrap)")
+    exec_isolation: str = setting("auto", "auto (bubblewrap when it works here), bwrap or rlimit: see README")
     slurm_template: str = setting(
         "", "sbatch template file for triage on a GPU node (empty: built-in); $job_name $log $command are filled in",
         path="file",

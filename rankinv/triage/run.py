@@ -87,7 +87,8 @@ def _write(report: TriageReport, path: Path) -> None:
 
 def _reward(spec: str, prompt_set: PromptSet, config: TriageConfig, conversational: bool) -> Reward:
     limits = ExecLimits(timeout_s=config.exec_timeout_s, cpu_s=max(1, int(config.exec_timeout_s)),
-                        memory_mb=config.exec_memory_mb)
+                        memory_mb=config.exec_memory_mb, disk_mb=config.exec_disk_mb,
+                        isolation=config.exec_isolation)
     return make_reward(spec, prompt_set.prompts, allow_code_exec=config.allow_code_exec,
                        pass_threshold=config.pass_threshold, conversational=conversational, limits=limits)
 

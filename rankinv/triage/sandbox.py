@@ -93,6 +93,7 @@ class Sandbox:
                  root: Path | None = None) -> None:
         require_opt_in(allowed)
         self.limits = limits or ExecLimits()
+        self.isolation = resolve(self.limits.isolation)  # a bad choice fails now, not at the first sample
         self.root = root
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._cache: dict[str, ExecResult] = {}
