@@ -86,10 +86,11 @@ def test_bwrap_command_holds_what_the_readme_promises(tmp_path: Path) -> None:
     assert argv[-1] == "--"
 
 
-def _snapshot_while_running(root: Path, seen: dict[int, bytes], stop: threading.Event) -> None:
+def _snapshot_while_running(root: Path, seen: dict[int, bytes], stop: threading.Event,
+                            *files: str) -> None:
     while not stop.is_set():
         for pid in marked_processes(str(root)):
-            for name in ("cmdline", "environ"):
+            for name in files or ("cmdline", "environ"):
                 with contextlib.suppress(OSError):
                     seen[pid] = seen.get(pid, b"") + Path(f"/proc/{pid}/{name}").read_bytes()
         time.sleep(0.02)
@@ -114,16 +115,24 @@ def test_no_process_of_a_sample_carries_a_token(tmp_path: Path, isolation: str) 
 
 
 def test_the_sample_runs_inside_its_cgroups(tmp_path: Path) -> None:
-    """The program reads its own /proc/self/cgroup (rlimit: /proc is the host's) and prints it."""
+    """While a sample sleeps, its processes' /proc/PID/cgroup (read from outside) names its cgroups; then gone."""
     probe = _cgroup.create(f"rankinv-exec-probe-{tmp_path.name}", 1)
     assert _cgroup.remove(probe) == []
     if not probe:
         pytest.skip("no writable cgroup hierarchy here (needs root or a delegated subtree)")
-    result = Sandbox(ExecLimits(isolation="rlimit"), allowed=True, root=tmp_path).run(
-        "print(open('/proc/self/cgroup').read())\n")
+    seen: dict[int, bytes] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_snapshot_while_running, args=(tmp_path, seen, stop, "cgroup"), daemon=True)
+    watcher.start()
+    result = Sandbox(ExecLimits(isolation="rlimit"), allowed=True, root=tmp_path).run("import time\ntime.sleep(1)\n")
+    stop.set()
+    watcher.join()
     assert result.status == "pass", result
-    assert "rankinv-exec-" in result.output
-    assert not [p for p in Path("/sys/fs/cgroup/pids").glob("rankinv-exec-*") if p.name in result.output]
+    names = {m.decode() for data in seen.values() for m in re.findall(rb"rankinv-exec-[a-z0-9_]+", data)}
+    assert names, seen
+    leftover = [p for p in (*_cgroup.V1_PIDS.glob("rankinv-exec-*"), *Path("/sys/fs/cgroup").glob("*/rankinv-exec-*"))
+                if p.name in names]
+    assert leftover == []
 
 
 def test_pids_limit_binds_a_fork_bomb_even_as_root(tmp_path: Path) -> None:
