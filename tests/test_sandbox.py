@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -143,3 +148,76 @@ def test_pids_limit_binds_a_fork_bomb_even_as_root(tmp_path: Path) -> None:
     forked = int(result.output.split()[-1])
     assert forked < 200, "every fork succeeded: no process limit bound"
     assert marked_processes(str(tmp_path)) == []
+
+
+def _kill_harness_when_seen(root: Path, stop: threading.Event, killed: list[int]) -> None:
+    while not stop.is_set() and not killed:
+        for pid in marked_processes(str(root)):
+            with contextlib.suppress(OSError):
+                if b"_harness.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("isolation", ["rlimit", "bwrap"])
+def test_killing_the_harness_from_outside_frees_everything(tmp_path: Path, isolation: str) -> None:
+    """The harness dies mid-run (OOM killer, an operator): the sample's setsid'd grandchild dies with it."""
+    if isolation == "bwrap" and bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unavailable: {bwrap_problem()}")
+    program = ("import posix, time\nif posix.fork() == 0:\n    posix.setsid()\n    if posix.fork() == 0:\n"
+               "        time.sleep(600)\n    posix._exit(0)\ntime.sleep(600)\n")
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_harness_when_seen, args=(tmp_path, stop, killed), daemon=True)
+    killer.start()
+    result = Sandbox(ExecLimits(timeout_s=20, isolation=isolation), allowed=True, root=tmp_path).run(program)
+    stop.set()
+    killer.join()
+    assert killed, "the harness was never seen: the test proves nothing"
+    assert result.status == "fail" and result.seconds < 20, result
+    assert marked_processes(str(tmp_path)) == []
+
+
+UNPRIVILEGED = """
+import json, pathlib, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from rankinv.triage import _cgroup
+from rankinv.triage._sweep import marked_processes
+from rankinv.triage.isolation import bwrap_problem
+from rankinv.triage.sandbox import ExecLimits, Sandbox
+root = pathlib.Path(tempfile.mkdtemp())
+program = pathlib.Path(sys.argv[2]).read_text()
+out = {"cgroups": len(_cgroup.create(root.name, 4))}
+for isolation in ["rlimit"] + (["bwrap"] if bwrap_problem() is None else []):
+    result = Sandbox(ExecLimits(timeout_s=5, isolation=isolation), allowed=True, root=root).run(program)
+    out[isolation] = [result.status, marked_processes(str(root))]
+root.rmdir()
+print(json.dumps(out))
+"""
+
+
+def test_without_cgroups_an_unprivileged_user_still_loses_no_process(tmp_path: Path) -> None:
+    """As ``nobody`` (no writable cgroup, RLIMIT_NPROC binding): kill the harness, setsid, double fork; none left."""
+    python, repo = Path("/usr/bin/python3"), Path(__file__).resolve().parent.parent
+    if os.getuid() != 0 or shutil.which("setpriv") is None or not python.exists():
+        pytest.skip("needs root, setpriv and a system python3 to run as nobody")
+    program = repo / "tests" / "evil" / "programs" / "kills_parent.py"
+    done = subprocess.run(["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", str(python),
+                           "-c", UNPRIVILEGED, str(repo), str(program)], capture_output=True, text=True, timeout=120,
+                          check=False, cwd="/")
+    if done.returncode != 0 and "Permission denied" in done.stderr:
+        pytest.skip(f"nobody cannot read the checkout: {done.stderr.strip()[-200:]}")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["cgroups"] == 0, "nobody could make cgroups: the fallback was not exercised"
+    for isolation in ("rlimit", "bwrap"):
+        if isolation in out:
+            assert out[isolation] == ["fail", []], (isolation, out)
+
+
+@pytest.mark.parametrize("field", ["disk_mb", "timeout_s", "nproc"])
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf")])
+def test_limits_must_be_positive(field: str, value: float) -> None:
+    """A tmpfs of size 0 has no limit at all, so a zero quota must be refused rather than passed to bubblewrap."""
+    with pytest.raises(RankinvError, match=field):
+        ExecLimits(**{field: value})  # type: ignore[arg-type]

@@ -62,6 +62,12 @@ class ExecLimits:
     isolation: str = "auto"
     """auto, bwrap or rlimit: see :mod:`rankinv.triage.isolation`"""
 
+    def __post_init__(self) -> None:
+        for name in ("timeout_s", "cpu_s", "memory_mb", "fsize_mb", "nofile", "nproc", "disk_mb"):
+            value = getattr(self, name)
+            if not value > 0 or value == float("inf"):  # a tmpfs of size 0 is unlimited; NaN fails `> 0`
+                raise RankinvError(f"exec limit {name} must be a positive finite number, got {value!r}")
+
 
 @dataclass(frozen=True)
 class ExecResult:
@@ -184,7 +190,7 @@ def _run_harness(run_dir: Path, work: Path, nonce: str, limits: ExecLimits, *, i
                 os.close(fd)
 
 
-def _drain(fd: int, limit: int = 4096) -> bytes:
+def _drain(fd: int, limit: int = 1 << 20) -> bytes:
     """What the report pipe holds, without blocking (a writer that escaped every sweep cannot hang us)."""
     os.set_blocking(fd, False)
     data = b""
