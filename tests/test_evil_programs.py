@@ -100,7 +100,8 @@ def test_manifest_and_programs_match() -> None:
     assert sorted(MANIFEST) == sorted(p.stem for p in CORPUS.glob("*.py"))
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     controls = [n for n in MANIFEST if MANIFEST[n]["why"].startswith("control")]
-    assert f"holds the hostile programs ({len(MANIFEST) - len(controls)}, plus {len(controls)} controls," in readme, "README's count of the corpus is stale"
+    count = f"holds the hostile programs ({len(MANIFEST) - len(controls)}, plus {len(controls)} controls,"
+    assert count in readme, "README's count of the corpus is stale"
     for name, entry in MANIFEST.items():
         assert entry.get("why"), name
         for backend in BACKENDS:
