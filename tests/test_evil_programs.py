@@ -75,14 +75,15 @@ def corpus(request: pytest.FixtureRequest, server: int, tmp_path_factory: pytest
     if backend == "bwrap" and bwrap_problem() is not None:
         pytest.skip(f"bubblewrap unavailable: {bwrap_problem()}")
     outside = tmp_path_factory.mktemp(f"outside-{backend}")
-    (outside / "victim.txt").write_text("keep me")
-    (outside / "secret.txt").write_text("s3cret")
-    (outside / "tree").mkdir()
-    (outside / "tree" / "leaf").write_text("keep me too")
-    root = tmp_path_factory.mktemp(f"runs-{backend}")
     names = sorted(MANIFEST)
-    programs = [(CORPUS / f"{n}.py").read_text().replace("__OUTSIDE__", str(outside)).replace("__PORT__", str(server))
-                for n in names]
+    for name in names:  # each program gets its own files outside, so a damaged one names its attacker
+        (outside / name / "tree").mkdir(parents=True)
+        (outside / name / "victim.txt").write_text("keep me")
+        (outside / name / "secret.txt").write_text("s3cret")
+        (outside / name / "tree" / "leaf").write_text("keep me too")
+    root = tmp_path_factory.mktemp(f"runs-{backend}")
+    programs = [(CORPUS / f"{n}.py").read_text().replace("__OUTSIDE__", str(outside / n))
+                .replace("__PORT__", str(server)) for n in names]
     before = _cgroups()
     sandbox = Sandbox(ExecLimits(**LIMITS, isolation=backend), workers=4, allowed=True, root=root)  # type: ignore[arg-type]
     results = sandbox.run_many(programs)
@@ -120,17 +121,19 @@ def test_no_process_or_cgroup_left(corpus: dict[str, object]) -> None:
     assert corpus["cgroups"] == set()
 
 
-def test_files_outside_survive(corpus: dict[str, object]) -> None:
+@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if "victim" in MANIFEST[n].get("checks", [])))
+def test_files_outside_survive(corpus: dict[str, object], name: str) -> None:
     outside = corpus["outside"]
     assert isinstance(outside, Path)
-    assert (outside / "victim.txt").read_text() == "keep me"
-    assert (outside / "tree" / "leaf").read_text() == "keep me too"
-    assert not (outside / "planted.txt").exists()
+    assert (outside / name / "victim.txt").read_text() == "keep me"
+    assert (outside / name / "tree" / "leaf").read_text() == "keep me too"
+    assert not (outside / name / "planted.txt").exists()
 
 
-def test_disk_quota_bounds_the_total(corpus: dict[str, object]) -> None:
-    """The filler printed its running total after each 1 MB file: it never got far past the quota."""
-    result = _result(corpus, "disk_filler")
+@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if "disk" in MANIFEST[n].get("checks", [])))
+def test_disk_quota_bounds_the_total(corpus: dict[str, object], name: str) -> None:
+    """The program printed its running total after each 1 MB file: it never got far past the quota."""
+    result = _result(corpus, name)
     totals = [int(line.split()[1]) for line in result.output.splitlines() if line.startswith("written ")]
     assert totals, result
     slack = 0 if corpus["backend"] == "bwrap" else 64  # the rlimit backend's watch polls every 20 ms
@@ -140,3 +143,8 @@ def test_disk_quota_bounds_the_total(corpus: dict[str, object]) -> None:
 def test_quick_programs_do_not_wait_for_the_timeout(corpus: dict[str, object]) -> None:
     for name in ("exit_early", "honest_pass", "honest_fail", "reads_stdin", "forges_report", "kills_parent"):
         assert _result(corpus, name).seconds < LIMITS["timeout_s"], name
+
+
+def test_timeouts_end_near_the_wall_limit(corpus: dict[str, object]) -> None:
+    for name in (n for n in MANIFEST if _expected(n, str(corpus["backend"])) == "timeout"):
+        assert _result(corpus, name).seconds < LIMITS["timeout_s"] + 5, name
