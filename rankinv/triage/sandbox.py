@@ -230,6 +230,8 @@ def _verdict(run_dir: Path, status: dict[str, int | bool | None], reported: bool
         return "fail", "exited 0 before the tests finished"
     if err.strip():
         return "fail", err.strip().splitlines()[-1][:200]
+    if status.get("harness_lost"):
+        return "fail", "the harness was killed before the program ended"
     return "fail", f"exit {code}, signal {sig}"
 
 
@@ -237,8 +239,8 @@ def _read_status(run_dir: Path) -> dict[str, int | bool | None]:
     try:
         data = json.loads((run_dir / "status.json").read_text())
     except (OSError, ValueError):
-        return {"exit": None, "signal": None, "timed_out": False}
-    return data if isinstance(data, dict) else {}
+        return {"exit": None, "signal": None, "harness_lost": True}
+    return data if isinstance(data, dict) else {"harness_lost": True}
 
 
 def _tail(path: Path) -> str:
