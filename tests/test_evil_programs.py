@@ -103,6 +103,7 @@ def test_manifest_and_programs_match() -> None:
     controls = [n for n in MANIFEST if MANIFEST[n]["why"].startswith("control")]
     count = f"holds the hostile programs ({len(MANIFEST) - len(controls)}, plus {len(controls)} controls,"
     assert count in readme, "README's count of the corpus is stale"
+    assert f"{len(MANIFEST) - len(controls)} hostile programs under both backends" in readme, "feature table stale"
     for name, entry in MANIFEST.items():
         assert entry.get("why"), name
         for backend in BACKENDS:
