@@ -150,12 +150,12 @@ def _seal(bottom: FrameType, nonce_fd: int, report_fd: int, work: str) -> None:
         "sys._current_exceptions", "sys.settrace", "sys.setprofile", "sys._settraceallthreads",
         "sys._setprofileallthreads", "sys.monitoring.register_callback", "marshal.load",
         "os.exec", "os.posix_spawn", "os.spawn", "os.system", "os.startfile", "subprocess.Popen", "os.chdir",
-        "os.symlink", "os.link", "os.chroot", "os.setns", "os.unshare",
+        "os.symlink", "os.link", "os.chroot", "os.setns", "os.unshare", "os.mknod",
     ))
     mutating = frozenset(("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.chmod",
-                          "os.chown", "os.utime", "os.mkfifo", "os.mknod", "shutil.rmtree", "shutil.move",
-                          "shutil.chown", "shutil.copytree", "shutil.unpack_archive", "shutil.make_archive",
-                          "sqlite3.connect"))
+                          "os.chown", "os.utime", "os.mkfifo", "os.setxattr", "os.removexattr", "shutil.rmtree",
+                          "shutil.move", "shutil.chown", "shutil.copytree", "shutil.unpack_archive",
+                          "shutil.make_archive", "sqlite3.connect"))
 
     def hook(event: str, args: tuple[object, ...], *, _bottom: FrameType = bottom, _tail: int = tail,  # type: ignore[no-untyped-def]
              _frame=sys._getframe, _write=os.write, _exit=os._exit, _fd: int = report_fd,
