@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
 MB = 1024 * 1024
 POLL_S = 0.02
 
@@ -67,13 +69,24 @@ def _set_limits(spec: dict[str, Any]) -> None:
         resource.setrlimit(limit, value)
 
 
-def _prctl(option: int, value: int) -> None:
+def _prctl(option: int, value: int) -> int:
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        return int(ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0))
     except (OSError, AttributeError):  # not Linux: the parent's cgroup and /proc sweeps still run
-        pass
+        return -1
+
+
+def _drop_capabilities() -> None:
+    """Root without capabilities after exec (the bounding set goes): no mknod, raw I/O, ptrace of others, mounts."""
+    try:
+        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    except (OSError, ValueError):
+        last = 40
+    for cap in range(last + 1):
+        _prctl(PR_CAPBSET_DROP, cap)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def _start_program(spec: dict[str, Any]) -> int:
@@ -81,6 +94,8 @@ def _start_program(spec: dict[str, Any]) -> int:
     if pid == 0:
         try:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if spec["drop_capabilities"] and os.getuid() == 0:
+                _drop_capabilities()
             _set_limits(spec)
             os.execv(spec["argv"][0], spec["argv"])
         finally:

@@ -150,7 +150,7 @@ def _seal(bottom: FrameType, nonce_fd: int, report_fd: int, work: str) -> None:
         "sys._current_exceptions", "sys.settrace", "sys.setprofile", "sys._settraceallthreads",
         "sys._setprofileallthreads", "sys.monitoring.register_callback", "marshal.load",
         "os.exec", "os.posix_spawn", "os.spawn", "os.system", "os.startfile", "subprocess.Popen", "os.chdir",
-        "os.symlink", "os.link", "os.chroot", "os.setns", "os.unshare", "os.mknod",
+        "os.symlink", "os.link", "os.chroot", "os.setns", "os.unshare",
     ))
     mutating = frozenset(("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.chmod",
                           "os.chown", "os.utime", "os.mkfifo", "os.setxattr", "os.removexattr", "shutil.rmtree",
