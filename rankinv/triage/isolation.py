@@ -2,10 +2,11 @@
 
 ``bwrap``: bubblewrap with every namespace unshared (no network, own PID namespace, own IPC and hostname),
 ``--die-with-parent``, a new session, all capabilities dropped, a read-only root that holds only ``/usr``, the
-Python installation and a minimal ``/dev`` (no ``/home``, ``/root``, ``/etc``, ``/proc``, ``/sys`` or runs root), and
-a size-limited private tmpfs at ``/tmp`` as the only writable place (the per-sample disk quota). ``rlimit``: the
-host filesystem and network as the user sees them, contained only by rlimits, the runner's audit hook, the
-harness, and (run by root) an empty capability bounding set. ``auto`` picks bwrap when it is installed and a probe sandbox starts here (user namespaces can be off).
+Python installation and a minimal ``/dev`` (no ``/home``, ``/root``, ``/etc``, ``/proc``, ``/sys`` or runs root),
+and a size-limited private tmpfs at ``/tmp`` as the only writable place (the per-sample disk quota). ``rlimit``: the
+host filesystem and network as the user sees them, contained only by rlimits, the runner's audit hook, the harness,
+and (run by root) an empty capability bounding set. ``auto`` picks bwrap when it is installed and a probe sandbox
+starts here (user namespaces can be off).
 """
 
 from __future__ import annotations
