@@ -8,8 +8,9 @@ printed marker or a call to ``sys.audit`` from anywhere else writes nothing.
 The hook is installed before the program's first line and cannot be removed. It holds the nonce in its defaults,
 which the program cannot reach: audit hooks are not exposed, and the hook refuses what would reach them or raw
 memory (``gc`` object walks, other threads' frames, tracing, ctypes, code objects not compiled from source or read
-from the installation's own ``.pyc`` files, ``*/mem``), what would start a program without the hook (exec, spawn),
-and, for the rlimit backend where the host filesystem is visible, writes outside the work directory. The nonce
+from the installation's own ``.pyc`` files, ``/proc``, ``/sys``, devices, ``*/mem``), what would start a program
+without the hook (exec, spawn), and, for the rlimit backend where the host filesystem is visible, writes and
+directory descriptors outside the work directory. The nonce
 reached this process through a pipe read before the hook went in; it is in no argv, environment, file or global.
 """
 
