@@ -137,7 +137,9 @@ def test_disk_quota_bounds_the_total(corpus: dict[str, object], name: str) -> No
     result = _result(corpus, name)
     totals = [int(line.split()[1]) for line in result.output.splitlines() if line.startswith("written ")]
     assert totals, result
-    slack = 0 if corpus["backend"] == "bwrap" else 64  # the rlimit backend's watch polls every 20 ms
+    # bwrap's tmpfs is a hard bound; the rlimit backend's watch polls every 20 ms, so on a loaded machine the filler
+    # gets further (it still stops far short of its 800 MB)
+    slack = 0 if corpus["backend"] == "bwrap" else 256
     assert DISK_MB // 2 <= totals[-1] <= DISK_MB + slack, totals[-1]
 
 
