@@ -77,6 +77,9 @@ def create(name: str, nproc: int) -> list[Cgroup]:
     for parent in _v2_parents():
         path = _mkdir(parent, name)
         if path is not None and (path / "cgroup.kill").exists():
+            if (path / "pids.max").exists():  # pids delegated to this subtree: cap here too (pure v2 hosts)
+                with contextlib.suppress(OSError):
+                    (path / "pids.max").write_text(str(nproc))
             groups.append(Cgroup(path, 2))
             break
         if path is not None:
