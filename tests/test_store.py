@@ -17,6 +17,7 @@ import pytest
 from rankinv.messages import Command, CommandKind, Reason
 from rankinv.store import LATEST_VERSION, CommandChannel, ReadStore, Store, StoreError, schema_version, store_path_for
 from rankinv.store.paths import root_key
+from rankinv.store.writes import Writes
 from rankinv.triage.digest import summarize
 from tests.support.reports import make_report
 
@@ -154,6 +155,13 @@ def test_readers_see_commits_through_data_version(tmp_path: Path) -> None:
     finally:
         reader.close()
         writer.close()
+
+
+def test_the_reader_type_has_no_write_method() -> None:
+    writes = {name for name in vars(Writes) if not name.startswith("_")}
+    assert {"upsert_run", "put_verdict", "finish_command", "transaction"} <= writes
+    assert not writes & set(dir(ReadStore)), "a ReadStore holder must write only through the CommandChannel"
+    assert not writes & set(dir(CommandChannel))
 
 
 def test_readonly_open_of_missing_store_says_what_to_do(tmp_path: Path) -> None:
