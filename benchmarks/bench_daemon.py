@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import Result
-from rankinv.store import Store, store_path_for
+from rankinv.store import ReadStore, store_path_for
 
 CONFIG = "[daemon]\nheartbeat_seconds = 2.0\nevaluate_seconds = {evaluate}\n"
 SAMPLED = 20
@@ -70,8 +70,8 @@ def _wait(probe: Any, timeout: float) -> None:
 
 
 def _ready(path: Path, pid: int) -> bool:
-    with Store.open(path, readonly=True) as s:
-        h = s.health()  # type: ignore[attr-defined]
+    with ReadStore.open(path) as s:
+        h = s.health()
         return bool(h.get("pid") == str(pid) and h.get("ready") == "true")
 
 
@@ -80,7 +80,7 @@ def _load(dirs: list[Path], seconds: int, store: Path) -> tuple[list[float], flo
     sample = dirs[:: max(1, len(dirs) // SAMPLED)][:SAMPLED]
     pending: dict[str, tuple[int, float]] = {}
     latencies: list[float] = []
-    reader = Store.open(store, readonly=True)
+    reader = ReadStore.open(store)
     start = time.monotonic()
     for second in range(seconds):
         step = second + 2
@@ -102,7 +102,7 @@ def _load(dirs: list[Path], seconds: int, store: Path) -> tuple[list[float], flo
     return latencies, len(pending)
 
 
-def _collect(reader: Store, pending: dict[str, tuple[int, float]], latencies: list[float]) -> None:
+def _collect(reader: ReadStore, pending: dict[str, tuple[int, float]], latencies: list[float]) -> None:
     for run, (step, written) in list(pending.items()):
         v = reader.latest_verdict(run)
         if v is not None and v.step is not None and v.step >= step:

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import Result
-from rankinv.store import Store
+from rankinv.store import ReadStore, Store
 
 
 def seed(path: Path, runs: int) -> None:
     with Store.open(path) as store:
-        assert isinstance(store, Store)
         with store.transaction():
             for i in range(runs):
                 name = f"grpo-{i:04d}"
@@ -85,8 +84,7 @@ async def live(root: Path, path: Path, runs: int, ticks: int) -> dict[str, list[
     async with app.run_test(size=(160, 50)) as pilot:
         while app.main.snapshot is None:
             await pilot.pause(0.01)
-        with Store.open(path) as writer, Store.open(path, readonly=True) as reader:
-            assert isinstance(writer, Store) and isinstance(reader, Store)
+        with Store.open(path) as writer, ReadStore.open(path) as reader:
             for tick in range(1, ticks + 1):
                 started = time.perf_counter()
                 update(writer, runs, tick)

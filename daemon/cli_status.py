@@ -15,7 +15,7 @@ from rankinv.daemon.oneshot import scan_once
 from rankinv.daemon.serve import plan
 
 from rankinv.assess import jsonable
-from rankinv.store import Candidate, Snapshot, Store
+from rankinv.store import Candidate, ReadStore, Snapshot
 
 
 def main(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     scanned = False
     if not st.running:
         scanned = scan_once(p)
-    store = Store.open(p.store_path, readonly=True)
+    store = ReadStore.open(p.store_path)
     try:
         snap = store.snapshot(events=10)
         errors = {r.name: r.error or "" for r in store.runs() if r.status in ("error", "vanished")}

@@ -25,7 +25,7 @@ from rankinv.daemon.logsetup import LOG_NAME
 
 from rankinv.config import find_config, load_config
 from rankinv.errors import RankinvError
-from rankinv.store import Store, StoreError, state_dir_for
+from rankinv.store import ReadStore, StoreError, state_dir_for
 
 START_TIMEOUT = 60.0
 
@@ -59,7 +59,7 @@ def status(root: str | Path, state_base: str | Path | None = None) -> DaemonStat
     alive = False
     if store_path.exists():
         try:
-            store = Store.open(store_path, readonly=True)
+            store = ReadStore.open(store_path)
             try:
                 h = store.health()
                 health, alive = dict(h.values), h.alive

@@ -7,6 +7,7 @@ every few seconds; everything else happens only when the watcher queues an event
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import signal
 import threading
@@ -21,6 +22,7 @@ from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 
 from rankinv.config import Config
+from rankinv.messages import Reason
 from rankinv.store import Store
 
 log = logging.getLogger("rankinv.daemon")
@@ -199,7 +201,7 @@ class Service:
         record = self.store.run(run)
         assert record is not None
         summary = f"KILL: requested by the user ({source})"
-        reasons = [{"metric": "user request", "grade": "kill", "text": f"kill requested from {source}"}]
+        reasons = [Reason("user request", math.nan, math.nan, "", None, None, "kill", f"kill requested from {source}")]
         vid, _ = self.store.put_verdict(run, None, step=record.last_step, decision="KILL", confidence=1.0,
                                         stage="manual", summary=summary, reasons=reasons)  # fmt: skip
         self.actions.request_kill(run, record.path, vid, record.last_step, f"Run {run}: {summary}")

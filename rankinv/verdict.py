@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from rankinv.config import Config
+from rankinv.messages import Reason
+from rankinv.messages import fmt_value as _fmt
 from rankinv.monitor import MonitorResult, StepValue
 from rankinv.predict import Features, Prediction
 
@@ -36,34 +38,6 @@ class Decision(str, Enum):
 
 
 GRADE_ORDER = {"pin": 0, "kill": 1, "protect": 2, "hold": 3, "watch": 4, "info": 5}
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One condition checked: ``metric value op threshold`` over a step window, and how much it weighs."""
-
-    metric: str
-    value: float
-    threshold: float
-    op: str
-    start_step: int | None
-    end_step: int | None
-    grade: str
-    note: str = ""
-
-    def render(self) -> str:
-        """One line, e.g. ``entropy drop 0.64 > 0.50 (steps 10→150)``."""
-        text = self.metric if not self.op else f"{self.metric} {_fmt(self.value)} {self.op} {_fmt(self.threshold)}"
-        if self.start_step is not None and self.end_step is not None:
-            text += f" (steps {self.start_step}→{self.end_step})"
-        elif self.end_step is not None:
-            text += f" (step {self.end_step})"
-        return f"{text}: {self.note}" if self.note else text
-
-    @property
-    def strength(self) -> float:
-        margin = abs(self.value - self.threshold) / max(abs(self.threshold), 1e-9)
-        return min(0.95, 0.5 + margin) if math.isfinite(margin) else 0.5
 
 
 @dataclass(frozen=True)
@@ -80,12 +54,6 @@ class Verdict:
     def audit(self, run: str) -> str:
         """``Run X Step n: KILL (87%): entropy drop 0.64 > 0.50 (steps 10→150); …``"""
         return f"Run {run} Step {self.step if self.step is not None else '-'}: {self.summary()}"
-
-
-def _fmt(x: float) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    return f"{x:.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.2f}"
 
 
 def held(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 from rankinv.daemon import control
@@ -105,7 +106,8 @@ def test_status_without_a_daemon_scans_once_and_answers(tmp_path: Path) -> None:
 
 
 def test_commands_from_the_tui_are_consumed_and_answered(tmp_path: Path) -> None:
-    from rankinv.store import Store, store_path_for
+    from rankinv.messages import Command, CommandKind
+    from rankinv.store import CommandChannel, store_path_for
 
     root, state = tmp_path / "root", tmp_path / "state"
     run = make_run(root / "grpo")
@@ -113,20 +115,23 @@ def test_commands_from_the_tui_are_consumed_and_answered(tmp_path: Path) -> None
     proc = D.start(root, state)
     try:
         D.wait_for("a first verdict", lambda: D.read(root, state, lambda s: s.latest_verdict("grpo")))
-        writer = Store.open(store_path_for(root, state))  # what the TUI does: queue commands in the store
-        try:
-            queued = [("pin", "grpo"), ("ack", "grpo"), ("arm", None), ("disarm", None), ("retriage", "grpo"),
-                      ("kill", "grpo"), ("bogus", "grpo"), ("pin", "nope")]
-            ids = [writer.put_command(kind, name, None, source="tui") for kind, name in queued]
-        finally:
-            writer.close()
+        k = CommandKind
+        queued = [Command(k.PIN, "grpo"), Command(k.ACK, "grpo"), Command(k.ARM), Command(k.DISARM),
+                  Command(k.RETRIAGE, "grpo"), Command(k.KILL, "grpo"), Command(k.PIN, "nope")]
+        path = store_path_for(root, state)
+        raw = sqlite3.connect(path)  # what an older or broken writer might leave: a kind nobody knows
+        with raw:
+            bogus_id = raw.execute("INSERT INTO commands(kind, run, created_at) VALUES('bogus', 'grpo', 0)").lastrowid
+        raw.close()
+        with CommandChannel.open(path) as channel:  # what the TUI does
+            ids = [bogus_id or 0] + [channel.send(command, source="tui") for command in queued]
 
-        def results(store: Store) -> dict[int, str] | None:
-            rows = dict(store.conn.execute("SELECT id, result FROM commands WHERE consumed_at IS NOT NULL"))
-            return rows if len(rows) == len(ids) else None
+            def results() -> list[str] | None:
+                answers = [channel.result(i) for i in ids]
+                return None if None in answers else [a or "" for a in answers]
 
-        got = D.wait_for("every command answered", lambda: D.read(root, state, results), timeout=30)
-        pin, ack, arm, disarm, retriage, kill, bogus, nope = (got[i] for i in ids)
+            got = D.wait_for("every command answered", results, timeout=30)
+        bogus, pin, ack, arm, disarm, retriage, kill, nope = got
         assert pin.startswith("ok: pinned") and ack.startswith("ok: acknowledged verdict")
         assert arm.startswith("ok: armed") and disarm.startswith("ok: disarmed")
         assert retriage.startswith("error: no complete checkpoint")
@@ -138,6 +143,7 @@ def test_commands_from_the_tui_are_consumed_and_answered(tmp_path: Path) -> None
         assert D.read(root, state, lambda s: s.health().get("armed")) == "false"
         manual = D.read(root, state, lambda s: [v for v in s.verdicts("grpo") if v.stage == "manual"])
         assert [v.decision for v in manual] == ["KILL"]
+        assert [r.render() for r in manual[0].reasons] == ["user request: kill requested from tui"]
         kills = D.wait_for("the manual kill in the ledger", lambda: D.read(
             root, state, lambda s: [a for a in s.actions("grpo") if a.verdict_id == manual[0].id]))
         assert len(kills) == 1 and kills[0].kind == "kill" and kills[0].dry_run  # disarmed: recorded, not done

@@ -125,8 +125,10 @@ def test_daemon_follows_real_trl_runs_with_inotify_and_polling(tmp_path: Path, s
             assert ranked["grpo"].predicted is not None and ranked["grpo"].pre_rl_entropy is not None
             assert ranked[f"sft@{checkpoint}"].triage_state == "done"
         report = json.loads((checkpoint / "rankinv-triage.json").read_text())
-        stored = D.read(root, s_poll, lambda st: st.triage_report(str(checkpoint)))
-        assert stored is not None and stored["created_at"] == report["created_at"]  # read, not recomputed
+        stored = D.read(root, s_poll, lambda st: (st.triage_report(str(checkpoint)),
+                                                  st.triage_summary(str(checkpoint))))
+        assert stored[0] is not None and stored[0].created_at == report["created_at"]  # read, not recomputed
+        assert stored[1] is not None and stored[1].pass_rates == tuple(p["pass_rate"] for p in report["prompts"])
         assert D.read(root, s_poll, lambda st: st.health().get("triage")).startswith("reports written by")
     finally:
         if grpo is not None and grpo.poll() is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.store import Store, store_path_for
+from rankinv.store import ReadStore, store_path_for
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_demo_prints_the_story(demo: tuple[Path, str]) -> None:
 
 def test_demo_leaves_the_expected_verdicts_in_the_store(demo: tuple[Path, str]) -> None:
     workdir, _ = demo
-    with Store.open(store_path_for(workdir / "runs", workdir / "state"), readonly=True) as store:
+    with ReadStore.open(store_path_for(workdir / "runs", workdir / "state")) as store:
         snap = store.snapshot()
         by_subject = {c.subject.rsplit("/", 1)[-1]: c for c in snap.candidates}
         assert by_subject["grpo-from-late"].verdict == "KILL"
@@ -58,7 +58,7 @@ def test_demo_stopped_its_daemon_and_stand_in_jobs(demo: tuple[Path, str]) -> No
     from rankinv.daemon import control
 
     assert not control.status(workdir / "runs", workdir / "state").running
-    with Store.open(store_path_for(workdir / "runs", workdir / "state"), readonly=True) as store:
+    with ReadStore.open(store_path_for(workdir / "runs", workdir / "state")) as store:
         (action,) = [a for a in store.actions("grpo-from-late") if a.kind == "kill"]
     kind, pid, _ = (action.target or "").split(":")
     assert kind == "process"  # the replay's stand-in job, resolved by pid and start time

@@ -15,6 +15,7 @@ from rankinv.cli import main
 from rankinv.monitor import Curve, RunSeries, analyse
 from rankinv.predict import Features, features_from_counts, fit, predict, prior, trajectory
 from rankinv.stats import spearman
+from tests.support.reports import make_report
 
 QWEN = Path(__file__).parent / "data" / "paper_qwen_ladder.json"
 
@@ -231,24 +232,11 @@ def test_calibrate_without_outcomes_says_what_is_missing(tmp_path: Path, capsys:
     assert main(["calibrate", str(tmp_path / "absent")]) == 2
 
 
-def triage_report(checkpoint: Path, passes: list[int], n: int = 16, g: int = 8):
-    """A real stage-1 report built by the triage aggregator from per-prompt results."""
-    from rankinv.triage import aggregate
-    from rankinv.triage.report import Flag, PromptResult, Sampling, Timing, TriageReport
-
-    results = [PromptResult(id=f"p{i}", passes=c, samples=n, pass_rate=c / n, truncated=0, tokens=4 * n,
-                            entropy_exact_sum=0.5 * 4 * n, entropy_mc_sum=0.5 * 4 * n) for i, c in enumerate(passes)]
-    sampling = Sampling("transformers", n, 1.0, 1.0, 0, 1.0, 4, 0, False, "exact", "toy", len(passes))
-    return TriageReport(str(checkpoint), None, "2026-01-01T00:00:00Z", "0", sampling, g, 0.083,
-                        aggregate.metrics(results, g), Flag(False, "entropy_token_mean"),
-                        Timing(0, 0, 0, 0, 0, 0, 0), tuple(results))
-
-
 def test_explain_reads_the_starting_checkpoints_triage_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = write_run(tmp_path, "grpo", 0.6, outcome=0.5)
-    report = triage_report(run, [0, 2, 5, 8, 16, 3, 0, 1])
+    report = make_report(run, [0, 2, 5, 8, 16, 3, 0, 1])
     report.write(run / "rankinv-triage.json")
     assert main(["explain", str(run), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -9,12 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rankinv.store import LATEST_VERSION, Store, StoreError, schema_version, store_path_for
+from rankinv.messages import Command, CommandKind, Reason
+from rankinv.store import LATEST_VERSION, CommandChannel, ReadStore, Store, StoreError, schema_version, store_path_for
 from rankinv.store.paths import root_key
+from rankinv.store.writes import Writes
+from rankinv.triage.digest import summarize
+from tests.support.reports import make_report
+
+REASON = Reason("entropy drop", 0.6, 0.5, ">", 10, 150, "watch")
 
 
 @pytest.fixture
@@ -77,7 +84,7 @@ def test_ingest_writes_points_and_offset_atomically(store: Store) -> None:
 def test_verdicts_grow_with_decisions_not_cycles(store: Store) -> None:
     store.upsert_run("r", "/r", kind="grpo")
     first, new = store.put_verdict("r", None, step=10, decision="WATCH", confidence=0.5, stage="2",
-                                   summary="entropy falling", reasons=[{"metric": "entropy"}])
+                                   summary="entropy falling", reasons=[REASON])
     assert new
     again, new = store.put_verdict("r", None, step=20, decision="WATCH", confidence=0.6, stage="2",
                                    summary="entropy falling", reasons=[])
@@ -106,17 +113,20 @@ def test_an_action_happens_at_most_once_across_reopen(tmp_path: Path) -> None:
 
 
 def test_commands_queue(store: Store) -> None:
-    cid = store.put_command("pin", "r", {"value": "continue"}, source="tui")
-    (cmd,) = store.pending_commands()
-    assert (cmd.id, cmd.kind, cmd.run, cmd.args) == (cid, "pin", "r", {"value": "continue"})
-    store.finish_command(cid, "ok")
-    assert store.pending_commands() == ()
+    with CommandChannel.open(store.path) as channel:
+        cid = channel.send(Command(CommandKind.PIN, "r"), source="tui")
+        (cmd,) = store.pending_commands()
+        assert (cmd.id, cmd.kind, cmd.run, cmd.command, cmd.source) == (cid, "pin", "r", Command(CommandKind.PIN, "r"),
+                                                                        "tui")  # fmt: skip
+        assert channel.result(cid) is None
+        store.finish_command(cid, "ok: pinned")
+        assert store.pending_commands() == () and channel.result(cid) == "ok: pinned"
 
 
 def test_snapshot_ranks_candidates(store: Store) -> None:
     _seed(store)
-    store.put_triage_report("/runs/sft-a/checkpoint-20", {"v": 1}, flagged=True, entropy=0.12, pass1=0.2,
-                            headroom=2.0, expected_variance=0.1, degenerate_fraction=0.6, group_size=8)
+    report = make_report("/runs/sft-a/checkpoint-20", [0, 0, 1, 16, 16, 2, 0, 3])
+    store.put_triage_report("/runs/sft-a/checkpoint-20", report, replace(summarize(report), flagged=True, entropy=0.12))
     store.put_prediction("sft-a", "/runs/sft-a/checkpoint-10", step=10, value=0.8, lo=0.7, hi=0.9, basis="prior")
     store.put_prediction("sft-a", "/runs/sft-a/checkpoint-20", step=20, value=0.5, lo=0.4, hi=0.6, basis="prior")
     store.put_prediction("grpo-b", None, step=40, value=0.6, lo=0.5, hi=0.7, basis="fitted")
@@ -135,22 +145,28 @@ def test_snapshot_ranks_candidates(store: Store) -> None:
 def test_readers_see_commits_through_data_version(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     writer = Store.open(path)
-    reader = Store.open(path, readonly=True)
+    reader = ReadStore.open(path)
     try:
         before = reader.data_version()
         writer.upsert_run("r", "/r")
         assert reader.data_version() != before
         assert reader.run("r") is not None
-        with pytest.raises(Exception, match="readonly"):
-            reader.upsert_run("x", "/x")
+        assert not hasattr(reader, "upsert_run") and not hasattr(reader, "transaction")
     finally:
         reader.close()
         writer.close()
 
 
+def test_the_reader_type_has_no_write_method() -> None:
+    writes = {name for name in vars(Writes) if not name.startswith("_")}
+    assert {"upsert_run", "put_verdict", "finish_command", "transaction"} <= writes
+    assert not writes & set(dir(ReadStore)), "a ReadStore holder must write only through the CommandChannel"
+    assert not writes & set(dir(CommandChannel))
+
+
 def test_readonly_open_of_missing_store_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="rankinv daemon"):
-        Store.open(tmp_path / "nope.sqlite", readonly=True)
+        ReadStore.open(tmp_path / "nope.sqlite")
 
 
 def test_corrupt_store_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from rankinv.tui import alerts, columns, plot
 from rankinv.tui import format as fmt
 from rankinv.tui.poller import StorePoller, read_detail
 from rankinv.tui.widgets.reasons_list import reason_line
-from rankinv.tui.widgets.triage_summary import pass_at_k, pass_rates
 
-from rankinv.store import Candidate, Store, StoreError
+from rankinv.messages import Reason
+from rankinv.store import Candidate, ReadStore, Store, StoreError
 from tests.support.tui_seed import TRIAGE_CKPT, make_store
 
 BASE = Candidate(
@@ -94,22 +94,11 @@ def test_histogram_counts_every_value_once() -> None:
     assert plot.sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == plot.BLOCKS
 
 
-def test_triage_fields_are_read_defensively() -> None:
-    report = {"prompts": [{"pass_rate": 0.5}, {"passes": 3, "samples": 4}, {"id": "no numbers"}, "junk"],
-              "metrics": {"pass_at_k": {"1": {"estimate": 0.2}, "8": 0.6, "x": 1}}}
-    assert pass_rates(report) == [0.5, 0.75]
-    assert pass_at_k(report) == [(1, 0.2), (8, 0.6)]
-    assert pass_rates({}) == [] and pass_at_k({"metrics": None}) == []
-
-
-def test_reason_line_uses_whatever_fields_exist() -> None:
-    line = reason_line({"metric": "entropy_drop", "value": 0.64, "threshold": 0.5, "window": [10, 150]})
-    assert line == "entropy_drop 0.64 vs 0.5 (steps 10–150)"
-    daemon_style = {"metric": "entropy drop", "value": 0.64, "threshold": 0.5, "op": ">", "start_step": 10,
-                    "end_step": 150, "grade": "kill", "note": ""}
-    assert reason_line(daemon_style) == "[kill] entropy drop 0.64 > 0.5 (steps 10–150)"
-    assert reason_line({**daemon_style, "text": "entropy drop 0.64 > 0.50 (steps 10→150)"}).endswith("10→150)")
-    assert reason_line({}) == "?"
+def test_reason_line_leads_with_the_grade() -> None:
+    kill = Reason("entropy drop", 0.64, 0.5, ">", 10, 150, "kill")
+    assert reason_line(kill) == "[kill] entropy drop 0.64 > 0.50 (steps 10→150)"
+    manual = Reason("user request", float("nan"), float("nan"), "", None, None, "kill", "kill requested from tui")
+    assert reason_line(manual) == "[kill] user request: kill requested from tui"
 
 
 def test_alerts_fire_once_for_new_kill_or_flag_only() -> None:
@@ -143,7 +132,6 @@ def test_poller_reads_only_when_the_store_changes(tmp_path: Path) -> None:
     assert first is not None and len(first.candidates) == 4
     assert poller.poll() is None
     with Store.open(tmp_path / "s.sqlite") as writer:
-        assert isinstance(writer, Store)
         writer.upsert_run("new", "/runs/new", kind="grpo")
     assert poller.poll() is not None
     assert poller.poll() is None
@@ -154,13 +142,13 @@ def test_poller_reads_only_when_the_store_changes(tmp_path: Path) -> None:
 
 def test_detail_reads_curves_triage_verdicts_and_audit(tmp_path: Path) -> None:
     path = make_store(tmp_path / "s.sqlite")
-    with Store.open(path, readonly=True) as store:
-        assert isinstance(store, Store)
+    with ReadStore.open(path) as store:
         bad = next(c for c in store.snapshot().candidates if c.subject == "grpo-bad")
         ckpt = next(c for c in store.snapshot().candidates if c.checkpoint == TRIAGE_CKPT)
     detail = read_detail(path, bad)
     assert set(detail.series) == {"entropy", "reward_mean", "frac_reward_zero_std"}
-    assert detail.triage is not None and detail.triage["group_size"] == 8  # the parent checkpoint's report
+    assert detail.triage is not None and detail.triage.pass1 == 0.41  # the parent checkpoint's summary
+    assert detail.triage_problem is None
     assert [v.decision for v in detail.verdicts] == ["KILL"] and detail.actions[0].kind == "kill"
     detail = read_detail(path, ckpt)
     assert detail.series == {} and detail.verdicts[0].decision == "FLAG"

@@ -30,6 +30,7 @@ from rankinv.tui.widgets.status_bar import StatusBar
 from textual.message import Message
 from textual.pilot import Pilot
 
+from rankinv.messages import Command, CommandKind
 from rankinv.store import Store
 from tests.support.fakelog import append, make_run, record
 from tests.support.tui_seed import TRIAGE_CKPT, make_store
@@ -72,19 +73,17 @@ def subjects(app: RankinvApp) -> list[str]:
 
 
 def writer(app: RankinvApp) -> Store:
-    store = Store.open(app.store_path)
-    assert isinstance(store, Store)
-    return store
+    return Store.open(app.store_path)
 
 
 def store_verdict_id(app: RankinvApp, run: str) -> int:
     with writer(app) as store:
-        return store.verdicts(run)[0].id  # type: ignore[attr-defined,no-any-return]
+        return store.verdicts(run)[0].id
 
 
 def pending(app: RankinvApp) -> list[tuple[str, str | None, str | None]]:
     with writer(app) as store:
-        return [(c.kind, c.run, c.source) for c in store.pending_commands()]  # type: ignore[attr-defined]
+        return [(c.kind, c.run, c.source) for c in store.pending_commands()]
 
 
 @sync
@@ -126,10 +125,10 @@ async def test_acting_keys_queue_commands_for_the_daemon(tmp_path: Path) -> None
         expected = [("pin", "grpo-good", "tui"), ("ack", "sft-a", "tui"), ("retriage", "sft-a", "tui")]
         assert pending(app) == expected
         with writer(app) as store:
-            args = [c.args for c in store.pending_commands()]  # type: ignore[attr-defined]
+            commands = [c.command for c in store.pending_commands()]
         flag = store_verdict_id(app, "sft-a")
-        assert args[1] == {"verdict": flag, "checkpoint": TRIAGE_CKPT, "subject": f"sft-a@{TRIAGE_CKPT}"}
-        assert args[2]["checkpoint"] == TRIAGE_CKPT
+        assert commands[1] == Command(CommandKind.ACK, "sft-a", TRIAGE_CKPT, flag)
+        assert commands[2] == Command(CommandKind.RETRIAGE, "sft-a", TRIAGE_CKPT)
 
 
 @sync

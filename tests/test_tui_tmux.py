@@ -99,7 +99,6 @@ def test_a_new_kill_reaches_the_terminal_through_tmux_passthrough(tmux: Tmux, tm
     tmux.wait_for("desktop alerts: osc9 through tmux passthrough")  # the app asked tmux and may pass through
     tmux("send-keys", "-t", "tui", "Escape")
     with Store.open(store) as writer:
-        assert isinstance(writer, Store)
         writer.put_verdict("grpo-good", None, step=170, decision="KILL", confidence=0.9, stage="2",
                            summary="zero-std 0.95 > 0.90 for 20 steps", reasons=[])
     expected = b"\x1bPtmux;\x1b\x1b]9;rankinv \xe2\x9c\x96 KILL grpo-good: zero-std 0.95 > 0.90 for 20 steps\x07\x1b\\"

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankinv.config import Config, MonitorConfig, VerdictConfig
+from rankinv.messages import Reason
 from rankinv.monitor import Curve, RunSeries, analyse
 from rankinv.predict import Features, Prediction
-from rankinv.verdict import Decision, Reason, decide
+from rankinv.verdict import Decision, decide
 
 LADDER = json.loads((Path(__file__).parent / "data" / "paper_qwen_ladder.json").read_text())
 

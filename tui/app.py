@@ -38,7 +38,8 @@ from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from rankinv.config import Config, find_config, load_config
-from rankinv.store import Candidate, Store, StoreError, store_path_for
+from rankinv.messages import Command
+from rankinv.store import Candidate, CommandChannel, DatabaseError, StoreError, store_path_for
 
 
 class RankinvApp(App[None]):
@@ -116,15 +117,14 @@ class RankinvApp(App[None]):
         self.post_message(AlertChannelResolved(alerts.resolve_channel(self.config.notify.terminal_protocol)))
 
     @work(thread=True, exit_on_error=False, group="commands", name="queue-command")
-    def _queue_command(self, kind: str, run: str | None, args: dict[str, object]) -> None:
+    def _queue_command(self, command: Command) -> None:
         try:
-            with Store.open(self.store_path) as store:
-                assert isinstance(store, Store)
-                command_id = store.put_command(kind, run, args, source="tui")
-        except StoreError as exc:
-            self.post_message(CommandFailed(kind, run, str(exc)))
+            with CommandChannel.open(self.store_path) as channel:
+                command_id = channel.send(command, source="tui")
+        except (StoreError, DatabaseError) as exc:
+            self.post_message(CommandFailed(command, str(exc)))
             return
-        self.post_message(CommandQueued(command_id, kind, run))
+        self.post_message(CommandQueued(command_id, command))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -171,16 +171,15 @@ class RankinvApp(App[None]):
         if self.readonly:
             self.notify("read-only session: keys that act are off", severity="warning")
             return
-        self._queue_command(message.kind, message.run, dict(message.args))
+        self._queue_command(message.command)
 
     @on(CommandQueued)
     def _command_queued(self, message: CommandQueued) -> None:
-        target = f" {message.run}" if message.run else ""
-        self.notify(f"queued {message.kind}{target} (#{message.command_id}); the daemon applies it")
+        self.notify(f"queued {message.command.describe()} (#{message.command_id}); the daemon applies it")
 
     @on(CommandFailed)
     def _command_failed(self, message: CommandFailed) -> None:
-        self.notify(f"{message.kind} not sent: {message.reason}", severity="error", timeout=10)
+        self.notify(f"{message.command.kind.value} not sent: {message.reason}", severity="error", timeout=10)
 
     @on(AlertChannelResolved)
     def _alert_channel(self, message: AlertChannelResolved) -> None:

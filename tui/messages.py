@@ -12,6 +12,7 @@ from rankinv.tui.alerts import AlertChannel
 from rankinv.tui.poller import Detail
 from textual.message import Message
 
+from rankinv.messages import Command
 from rankinv.store import Candidate, Snapshot
 
 
@@ -54,14 +55,12 @@ class CommandQueued(Message):
     """A key's command was written to the store for the daemon to act on."""
 
     command_id: int
-    kind: str
-    run: str | None
+    command: Command
 
 
 @dataclass
 class CommandFailed(Message):
-    kind: str
-    run: str | None
+    command: Command
     reason: str
 
 
@@ -102,8 +101,6 @@ class AlertSent(Message):
 
 @dataclass
 class CommandRequested(Message):
-    """A key asked for a command (``ack``, ``pin``, ``unpin``, ``arm``, ``disarm``, ``kill``, ``retriage``)."""
+    """A key asked the daemon for something; the app queues it unless the session is read-only."""
 
-    kind: str
-    run: str | None
-    args: dict[str, object]
+    command: Command

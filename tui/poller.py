@@ -6,15 +6,14 @@ the one thread that polls (the app's worker).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rankinv import metrics
-from rankinv.store import ActionRecord, Candidate, Series, Snapshot, Store, StoreError, VerdictRecord
+from rankinv.messages import MessageError, TriageSummary
+from rankinv.store import ActionRecord, Candidate, DatabaseError, ReadStore, Series, Snapshot, StoreError, VerdictRecord
 
 CURVES = (metrics.ENTROPY, metrics.REWARD_MEAN, metrics.FRAC_REWARD_ZERO_STD)
 
@@ -25,7 +24,9 @@ class Detail:
 
     candidate: Candidate
     series: dict[str, Series]
-    triage: dict[str, Any] | None
+    triage: TriageSummary | None
+    triage_problem: str | None
+    """Why a stored triage summary could not be read (then ``triage`` is None)."""
     verdicts: tuple[VerdictRecord, ...]
     actions: tuple[ActionRecord, ...]
 
@@ -39,7 +40,7 @@ class StorePoller:
 
     def __init__(self, path: Path, *, max_age: float = 5.0, clock: Callable[[], float] = time.monotonic):
         self.path, self.max_age, self.clock = path, max_age, clock
-        self._store: Store | None = None
+        self._store: ReadStore | None = None
         self._version: int | None = None
         self._read_at = 0.0
 
@@ -55,15 +56,15 @@ class StorePoller:
         except StoreError:
             self.close()
             raise
-        except sqlite3.Error as exc:  # a locked or half-migrated file: say so, reopen next time
+        except DatabaseError as exc:  # a locked or half-migrated file: say so, reopen next time
             self.close()
             raise StoreError(f"{self.path}: cannot read the store ({exc}); retrying") from exc
         self._version, self._read_at = version, self.clock()
         return snapshot
 
-    def _open(self) -> Store:
+    def _open(self) -> ReadStore:
         if self._store is None:
-            self._store = Store.open(self.path, readonly=True)
+            self._store = ReadStore.open(self.path)
             self._version = None
         return self._store
 
@@ -74,19 +75,27 @@ class StorePoller:
 
 
 def read_detail(path: Path, candidate: Candidate) -> Detail:
-    """Curves, triage report, verdict history and audit log of one candidate (one short-lived connection)."""
-    with Store.open(path, readonly=True) as store:
-        assert isinstance(store, Store)
+    """Curves, triage summary, verdict history and audit log of one candidate (one short-lived connection)."""
+    with ReadStore.open(path) as store:
         triage_source = candidate.checkpoint or _parent(store, candidate.run)
+        triage, problem = _triage(store, triage_source)
         return Detail(
             candidate=candidate,
             series=store.series(candidate.run, CURVES) if candidate.checkpoint is None else {},
-            triage=store.triage_report(triage_source) if triage_source else None,
+            triage=triage,
+            triage_problem=problem,
             verdicts=tuple(v for v in store.verdicts(candidate.run) if v.subject == candidate.subject),
             actions=store.actions(candidate.run),
         )
 
 
-def _parent(store: Store, run: str) -> str | None:
+def _triage(store: ReadStore, checkpoint: str | None) -> tuple[TriageSummary | None, str | None]:
+    try:
+        return (store.triage_summary(checkpoint) if checkpoint else None), None
+    except MessageError as exc:
+        return None, str(exc)
+
+
+def _parent(store: ReadStore, run: str) -> str | None:
     record = store.run(run)
     return record.parent if record else None

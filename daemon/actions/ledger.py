@@ -7,12 +7,11 @@ escalator needs; :class:`StoreLedger` implements it over the store's ``actions``
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from rankinv.store import Store
+    from rankinv.store import ActionRecord, Store
 
 # Non-terminal states, in order.
 PENDING, SIGNALLED, CANCELLING = "pending", "signalled", "cancelling"
@@ -73,8 +72,6 @@ class Ledger(Protocol):
 
 # Fields kept in the store's ``actions.detail`` JSON (the rest have columns of their own).
 _DETAIL_FIELDS = ("run_dir", "step", "reason", "armed", "signalled_at", "cancelled_at", "acted_at", "detail")
-_COLUMNS = "r.name, a.verdict_id, a.kind, a.state, a.target, a.attempts, a.next_at, a.audit, a.detail, a.created_at, "
-_COLUMNS += "a.updated_at, a.dry_run, a.id FROM actions a JOIN runs r ON r.id = a.run_id"
 
 
 class StoreLedger:
@@ -87,16 +84,13 @@ class StoreLedger:
     def __init__(self, store: Store):
         self.store = store
 
-    def _rows(self, where: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return list(self.store.conn.execute(f"SELECT {_COLUMNS} WHERE {where}", args))
-
     def get(self, key: ActionKey) -> ActionState | None:
-        rows = self._rows("r.name = ? AND a.kind = ? AND a.verdict_id IS ?", (key.run, key.kind, key.verdict_id))
-        return _from_row(rows[0]) if rows else None
+        record = self.store.action(key.run, key.kind, key.verdict_id)
+        return _from_record(record, key.verdict_id) if record else None
 
     def put(self, state: ActionState) -> None:
         k, detail = state.key, {name: getattr(state, name) for name in _DETAIL_FIELDS}
-        with self.store.transaction() as conn:  # one commit, before the escalator takes its next step
+        with self.store.transaction():  # one commit, before the escalator takes its next step
             action_id, created = self.store.begin_action(
                 k.run,
                 k.verdict_id,
@@ -110,33 +104,30 @@ class StoreLedger:
             if not created:
                 self.store.update_action(
                     action_id, state=state.state, audit=state.audit, attempts=state.attempts,
-                    next_at=state.next_try_at, target=state.target, detail=detail,
+                    next_at=state.next_try_at, target=state.target, detail=detail, dry_run=not state.armed,
                 )  # fmt: skip
-                conn.execute("UPDATE actions SET dry_run = ? WHERE id = ?", (int(not state.armed), action_id))
 
     def open_actions(self) -> list[ActionState]:
-        marks = ",".join("?" * len(OPEN_STATES))
-        return [_from_row(r) for r in self._rows(f"a.state IN ({marks}) ORDER BY a.id", OPEN_STATES)]
+        return [_from_record(r, r.verdict_id) for r in self.store.actions_in(OPEN_STATES) if r.verdict_id is not None]
 
     def kills_since(self, since: float) -> int:
-        sql = "SELECT COUNT(*) FROM actions WHERE kind = 'kill' AND json_extract(detail, '$.acted_at') >= ?"
-        return int(self.store.conn.execute(sql, (since,)).fetchone()[0])
+        return self.store.acted_since("kill", since)
 
     def opted_out(self, run: str) -> bool:
         record = self.store.run(run)
         return bool(record and record.opt_out)
 
 
-def _from_row(row: tuple[Any, ...]) -> ActionState:
-    extra = {k: v for k, v in (json.loads(row[8] or "{}") or {}).items() if k in _DETAIL_FIELDS}
+def _from_record(record: ActionRecord, verdict_id: int) -> ActionState:
+    extra = {k: v for k, v in (record.detail or {}).items() if k in _DETAIL_FIELDS}
     return ActionState(
-        key=ActionKey(row[0], row[1], row[2]),
-        state=row[3],
-        target=row[4] or "",
-        attempts=row[5],
-        next_try_at=row[6] or 0.0,
-        audit=row[7],
-        created_at=row[9],
-        updated_at=row[10],
+        key=ActionKey(record.run, verdict_id, record.kind),
+        state=record.state,
+        target=record.target or "",
+        attempts=record.attempts,
+        next_try_at=record.next_at or 0.0,
+        audit=record.audit,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
         **extra,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rankinv.daemon.demo.session import Session
 
-from rankinv.store import Snapshot, Store, StoreError, store_path_for
+from rankinv.store import ReadStore, Snapshot, StoreError, store_path_for
 
 Printer = Callable[[str], None]
 
@@ -24,10 +24,10 @@ def settled(snap: Snapshot) -> bool:
     )
 
 
-def _open(path: Path, deadline: float) -> Store:
+def _open(path: Path, deadline: float) -> ReadStore:
     while True:
         try:
-            return Store.open(path, readonly=True)
+            return ReadStore.open(path)
         except StoreError:
             if time.monotonic() > deadline:
                 raise

@@ -7,19 +7,17 @@ one evaluation and dropped afterwards, so memory does not grow with the number o
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from rankinv.daemon.pipeline.history import History
 
 from rankinv.config import Config
+from rankinv.messages import finite_or_none
 from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
 from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
 from rankinv.predict import Features, Prediction, features_from_report, predict
 from rankinv.store import RunRecord, Store
-from rankinv.store.base import finite_or_none
 from rankinv.verdict import Verdict, decide
 
 
@@ -32,14 +30,6 @@ class Outcome:
     verdict_id: int
     is_new: bool
     verdict: Verdict
-
-
-def reasons_json(verdict: Verdict) -> list[dict[str, Any]]:
-    return [
-        {"metric": r.metric, "value": finite_or_none(r.value), "threshold": finite_or_none(r.threshold), "op": r.op,
-         "start_step": r.start_step, "end_step": r.end_step, "grade": r.grade, "note": r.note, "text": r.render()}
-        for r in verdict.reasons
-    ]  # fmt: skip
 
 
 class Brain:
@@ -57,12 +47,8 @@ class Brain:
         """Stage-1 features from the triage report stored for ``checkpoint`` (the run's parent), if any."""
         if not checkpoint:
             return None
-        raw = self.store.triage_report(checkpoint)
-        if raw is None:
-            return None
-        from rankinv.triage.report import TriageReport
-
-        return features_from_report(TriageReport.from_json(json.dumps(raw), checkpoint))
+        report = self.store.triage_report(checkpoint)
+        return None if report is None else features_from_report(report)
 
     def evaluate_run(self, run: RunRecord) -> Outcome:
         cfg = self.config
@@ -102,7 +88,7 @@ class Brain:
     def _put_verdict(self, run: str, checkpoint: str | None, verdict: Verdict, stage: str) -> Outcome:
         vid, new = self.store.put_verdict(
             run, checkpoint, step=verdict.step, decision=verdict.decision.value, confidence=verdict.confidence,
-            stage=stage, summary=_headline(verdict), reasons=reasons_json(verdict),
+            stage=stage, summary=_headline(verdict), reasons=verdict.reasons,
         )  # fmt: skip
         return Outcome(run, checkpoint, vid, new, verdict)
 

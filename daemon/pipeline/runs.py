@@ -9,7 +9,6 @@ mid-read) is marked in the store with the message and the rest carry on.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from functools import partial
@@ -25,7 +24,7 @@ from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 
 from rankinv.config import Config
 from rankinv.discovery import CheckpointInfo, inspect_run
-from rankinv.store import RunRecord, Store
+from rankinv.store import DatabaseError, RunRecord, Store
 
 log = logging.getLogger("rankinv.daemon")
 MAX_SETTLE_BACKOFF = 60.0
@@ -215,12 +214,6 @@ class Pipeline:
                 step = next((c.step for c in self.store.checkpoints(run) if c.path == checkpoint), None)
                 self._guard(Path(record.path), partial(self._judge_checkpoint, record, checkpoint, step))
 
-    def _has_metrics(self, run: str) -> bool:
-        row = self.store.conn.execute(
-            "SELECT 1 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.name = ? LIMIT 1", (run,)
-        ).fetchone()
-        return row is not None
-
     def _judge_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> None:
         with self.store.transaction():
             outcome = self.brain.evaluate_checkpoint(run, checkpoint, step)
@@ -231,7 +224,7 @@ class Pipeline:
         """Monitor, predict and decide for a GRPO run that got new data."""
         name = self.layout.runs.get(run_dir)
         record = self.store.run(name) if name else None
-        if record is None or record.kind != "grpo" or not self._has_metrics(record.name):
+        if record is None or record.kind != "grpo" or not self.store.has_metrics(record.name):
             return
         with self.store.transaction():  # one commit for monitor, prediction and verdict
             outcome = self.brain.evaluate_run(record)
@@ -260,7 +253,7 @@ class Pipeline:
             else:
                 step()
             return True
-        except sqlite3.DatabaseError:
+        except DatabaseError:
             raise  # the store itself is broken: that is not one run's problem
         except Exception as exc:
             name = self.layout.runs.get(run_dir, run_dir.name)

@@ -13,7 +13,6 @@ checkpoint is marked ``skipped`` with the reason, never given a made-up report.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -22,7 +21,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rankinv.daemon.pipeline.triage_slurm import SlurmTriage
 
@@ -55,18 +53,6 @@ def resolve_executor(name: str) -> tuple[str, str]:
     if name == "callback":
         return name, "reports written by the training callback only"
     return name, "none: checkpoints are not triaged"
-
-
-def report_fields(report: Any) -> dict[str, Any]:
-    """The summary columns the store keeps next to a report (the ranking reads them)."""
-    from rankinv.predict import features_from_report
-
-    f = features_from_report(report)
-    return {
-        "flagged": bool(report.flag.flagged), "entropy": f.entropy, "pass1": f.pass1, "headroom": f.headroom,
-        "expected_variance": f.expected_variance, "degenerate_fraction": f.degenerate_fraction,
-        "group_size": int(report.group_size),
-    }  # fmt: skip
 
 
 class TriageStage:
@@ -138,8 +124,8 @@ class TriageStage:
 
     # -- internals ------------------------------------------------------------------------------------------
     def _state(self, checkpoint: str) -> str:
-        row = self.store.conn.execute("SELECT triage_state FROM checkpoints WHERE path = ?", (checkpoint,)).fetchone()
-        return str(row[0]) if row else "none"
+        record = self.store.checkpoint(checkpoint)
+        return record.triage_state if record else "none"
 
     def _args(self) -> list[str]:
         return ["--config", str(self.config_path)] if self.config_path is not None else []
@@ -197,6 +183,7 @@ class TriageStage:
         self._failed(job.run, job.checkpoint, f"rankinv triage exited with {code}; log {job.log}: {_tail(job.log)}")
 
     def _collect(self, run: str, checkpoint: str) -> None:
+        from rankinv.triage.digest import summarize
         from rankinv.triage.report import read_report
 
         try:
@@ -205,8 +192,7 @@ class TriageStage:
             self.store.set_triage_state(checkpoint, "failed", error=str(exc))
             log.error("%s", exc)
             return
-        raw = json.loads(report.to_json())
-        self.store.put_triage_report(checkpoint, raw, **report_fields(report))
+        self.store.put_triage_report(checkpoint, report, summarize(report))
         self.store.add_event("info", "triage", f"triaged {checkpoint}", run)
         self.done.append((run, checkpoint))
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+from rankinv.messages import finite_or_none
+
+__all__ = ["StoreBase", "dumps", "finite_or_none", "loads"]
+_S = TypeVar("_S", bound="StoreBase")
 
 
 def dumps(value: Any) -> str | None:
@@ -18,17 +20,6 @@ def dumps(value: Any) -> str | None:
 
 def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """SQLite has no NaN: store a non-finite number as NULL."""
-    if value is None:
-        return None
-    v = float(value)
-    return v if math.isfinite(v) else None
-
-
-_S = TypeVar("_S", bound="StoreBase")
 
 
 class StoreBase:
@@ -49,20 +40,6 @@ class StoreBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT; rolled back on any error. Nested calls join the outer transaction."""
-        if self.conn.in_transaction:
-            yield self.conn
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     @staticmethod
     def now() -> float:

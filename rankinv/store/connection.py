@@ -7,11 +7,15 @@ import time
 from pathlib import Path
 
 from rankinv.errors import RankinvError
-from rankinv.store.schema import migrate
+from rankinv.store.schema import LATEST_VERSION, migrate, schema_version
 
 
 class StoreError(RankinvError):
     """The store cannot be opened or used; the message says which file and what to do."""
+
+
+DatabaseError = sqlite3.DatabaseError
+"""What SQLite raises for a broken, locked or half-written file (callers outside the store catch this name)."""
 
 
 def _configure(conn: sqlite3.Connection, *, readonly: bool, timeout: float) -> sqlite3.Connection:
@@ -27,16 +31,37 @@ def _configure(conn: sqlite3.Connection, *, readonly: bool, timeout: float) -> s
     return conn
 
 
-def connect(path: Path, *, readonly: bool = False, timeout: float = 10.0) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL journal, foreign keys on."""
-    if readonly:
+def connect(path: Path, *, readonly: bool = False, create: bool = True, timeout: float = 10.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL journal, foreign keys on.
+
+    Read-only connections, and writable ones with ``create=False``, need an existing store file.
+    """
+    if readonly or not create:
         if not path.exists():
             raise StoreError(f"{path}: no store yet (start the daemon with `rankinv daemon ROOT`)")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+        mode = "ro" if readonly else "rw"
+        conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=timeout, isolation_level=None)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
     return _configure(conn, readonly=readonly, timeout=timeout)
+
+
+def open_current(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    """A connection to an existing store at this rankinv's schema version (readers never migrate)."""
+    conn = connect(path, readonly=readonly, create=False)
+    try:
+        version = schema_version(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path}: cannot read the store ({exc})") from None
+    if version != LATEST_VERSION:
+        conn.close()
+        raise StoreError(
+            f"{path}: store schema version {version}, this rankinv reads {LATEST_VERSION}; "
+            "restart the daemon with this version of rankinv to migrate it"
+        )
+    return conn
 
 
 def _open_checked(path: Path) -> sqlite3.Connection:

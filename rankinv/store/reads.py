@@ -5,12 +5,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rankinv.messages import (
+    Command,
+    MessageError,
+    Reason,
+    TriageSummary,
+    decode_command,
+    decode_reasons,
+    decode_triage_summary,
+    unreadable_reason,
+)
 from rankinv.store.base import StoreBase, loads
+from rankinv.store.ranking import candidates_of, rank
 from rankinv.store.records import (
     ActionRecord,
-    Candidate,
     CheckpointRecord,
     CommandRecord,
     EventRecord,
@@ -21,6 +31,9 @@ from rankinv.store.records import (
     VerdictRecord,
 )
 from rankinv.store.writes import subject_of
+
+if TYPE_CHECKING:
+    from rankinv.triage.report import TriageReport
 
 HEARTBEAT_STALE_SECONDS = 30.0
 
@@ -59,10 +72,32 @@ def _verdict(r: Sequence[Any]) -> VerdictRecord:
         confidence=r[5],
         stage=r[6],
         summary=r[7],
-        reasons=tuple(loads(r[8]) or ()),
+        reasons=_reasons(r[8]),
         created_at=r[9],
         updated_at=r[10],
     )
+
+
+def _reasons(text: str | None) -> tuple[Reason, ...]:
+    try:
+        return decode_reasons(text)
+    except MessageError as exc:
+        return (unreadable_reason(exc),)
+
+
+def _command(r: Sequence[Any]) -> CommandRecord:
+    command: Command | None = None
+    try:
+        command, problem = decode_command(r[1], r[2], r[3]), None
+    except MessageError as exc:
+        problem = str(exc)
+    return CommandRecord(r[0], r[1], r[2], command, problem, r[4], r[5], r[6], r[7])
+
+
+_ACTION_SELECT = (
+    "SELECT a.id, r.name, a.verdict_id, a.kind, a.target, a.dry_run, a.state, a.attempts, a.next_at, "
+    "a.audit, a.detail, a.created_at, a.updated_at FROM actions a JOIN runs r ON r.id = a.run_id"
+)
 
 
 def _action(row: Sequence[Any]) -> ActionRecord:
@@ -92,16 +127,20 @@ class Reads(StoreBase):
         return tuple(_run(r) for r in self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY name"))
 
     def checkpoints(self, run: str | None = None) -> tuple[CheckpointRecord, ...]:
+        if run:
+            return self._checkpoints(" WHERE r.name = ? ORDER BY c.step", (run,))
+        return self._checkpoints(" ORDER BY r.name, c.step", ())
+
+    def _checkpoints(self, where: str, args: tuple[Any, ...]) -> tuple[CheckpointRecord, ...]:
         sql = (
             "SELECT r.name, c.path, c.step, c.complete, c.reason, c.triage_state, c.triage_error, c.triage_job "
             "FROM checkpoints c JOIN runs r ON r.id = c.run_id"
         )
-        rows = (
-            self.conn.execute(sql + " WHERE r.name = ? ORDER BY c.step", (run,))
-            if run
-            else self.conn.execute(sql + " ORDER BY r.name, c.step")
-        )
+        rows = self.conn.execute(sql + where, args)
         return tuple(CheckpointRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows)
+
+    def checkpoint(self, path: str) -> CheckpointRecord | None:
+        return next((c for c in self._checkpoints(" WHERE c.path = ?", (path,))), None)
 
     def series(self, run: str, names: Iterable[str] | None = None) -> dict[str, Series]:
         """Metric series of a run by canonical name (NULL values come back as NaN)."""
@@ -126,6 +165,10 @@ class Reads(StoreBase):
         )
         return tuple(str(r[0]) for r in rows)
 
+    def has_metrics(self, run: str) -> bool:
+        sql = "SELECT 1 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.name = ? LIMIT 1"
+        return self.conn.execute(sql, (run,)).fetchone() is not None
+
     def metric_count(self, run: str | None = None) -> int:
         if run is None:
             return int(self.conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0])
@@ -139,12 +182,23 @@ class Reads(StoreBase):
         row = self.conn.execute("SELECT state FROM offsets WHERE path = ?", (path,)).fetchone()
         return None if row is None else str(row[0])
 
-    def triage_report(self, checkpoint: str) -> dict[str, Any] | None:
+    def triage_report(self, checkpoint: str) -> TriageReport | None:
+        """The full stage-1 report; raises RankinvError if the stored JSON is not a valid report."""
+        from rankinv.triage.report import TriageReport
+
         row = self.conn.execute(
             "SELECT t.report FROM triage_reports t JOIN checkpoints c ON c.id = t.checkpoint_id WHERE c.path = ?",
             (checkpoint,),
         ).fetchone()
-        return None if row is None else dict(loads(row[0]))
+        return None if row is None else TriageReport.from_json(row[0], f"stored triage report of {checkpoint}")
+
+    def triage_summary(self, checkpoint: str) -> TriageSummary | None:
+        """The report's summary, None when there is no report; MessageError says why a stored one is unreadable."""
+        row = self.conn.execute(
+            "SELECT t.summary FROM triage_reports t JOIN checkpoints c ON c.id = t.checkpoint_id WHERE c.path = ?",
+            (checkpoint,),
+        ).fetchone()
+        return None if row is None else decode_triage_summary(row[0])
 
     def verdicts(self, run: str | None = None, limit: int = 100) -> tuple[VerdictRecord, ...]:
         sql = (
@@ -167,22 +221,35 @@ class Reads(StoreBase):
         return _verdict(row) if row else None
 
     def actions(self, run: str | None = None, limit: int = 200) -> tuple[ActionRecord, ...]:
-        sql = (
-            "SELECT a.id, r.name, a.verdict_id, a.kind, a.target, a.dry_run, a.state, a.attempts, a.next_at, "
-            "a.audit, a.detail, a.created_at, a.updated_at FROM actions a JOIN runs r ON r.id = a.run_id"
-        )
         if run is None:
-            rows = self.conn.execute(sql + " ORDER BY a.id DESC LIMIT ?", (limit,))
+            rows = self.conn.execute(_ACTION_SELECT + " ORDER BY a.id DESC LIMIT ?", (limit,))
         else:
-            rows = self.conn.execute(sql + " WHERE r.name = ? ORDER BY a.id DESC LIMIT ?", (run, limit))
+            rows = self.conn.execute(_ACTION_SELECT + " WHERE r.name = ? ORDER BY a.id DESC LIMIT ?", (run, limit))
         return tuple(_action(r) for r in rows)
+
+    def action(self, run: str, kind: str, verdict_id: int | None) -> ActionRecord | None:
+        """The ledger entry for (run, kind, verdict), if any."""
+        sql = _ACTION_SELECT + " WHERE r.name = ? AND a.kind = ? AND a.verdict_id IS ?"
+        row = self.conn.execute(sql, (run, kind, verdict_id)).fetchone()
+        return _action(row) if row else None
+
+    def actions_in(self, states: Sequence[str]) -> tuple[ActionRecord, ...]:
+        """Every action in one of ``states``, oldest first."""
+        marks = ",".join("?" * len(states))
+        rows = self.conn.execute(_ACTION_SELECT + f" WHERE a.state IN ({marks}) ORDER BY a.id", tuple(states))
+        return tuple(_action(r) for r in rows)
+
+    def acted_since(self, kind: str, since: float) -> int:
+        """How many ``kind`` actions record (in their detail) having acted at or after ``since``."""
+        sql = "SELECT COUNT(*) FROM actions WHERE kind = ? AND json_extract(detail, '$.acted_at') >= ?"
+        return int(self.conn.execute(sql, (kind, since)).fetchone()[0])
 
     def pending_commands(self) -> tuple[CommandRecord, ...]:
         rows = self.conn.execute(
             "SELECT id, kind, run, args, source, created_at, consumed_at, result FROM commands "
             "WHERE consumed_at IS NULL ORDER BY id"
         )
-        return tuple(CommandRecord(r[0], r[1], r[2], loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows)
+        return tuple(_command(r) for r in rows)
 
     def events(self, limit: int = 50, after_id: int = 0) -> tuple[EventRecord, ...]:
         rows = self.conn.execute(
@@ -203,91 +270,9 @@ class Reads(StoreBase):
         """The ranking, the event feed and daemon health, read in one transaction."""
         self.conn.execute("BEGIN")
         try:
-            candidates = _rank(self._candidates())
+            candidates = rank(candidates_of(self.conn, self.runs()))
             feed = self.events(events)
             health = self.health()
         finally:
             self.conn.execute("COMMIT")
         return Snapshot(time.time(), candidates, feed, health)
-
-    def _candidates(self) -> list[Candidate]:
-        triage = {
-            r[0]: r[1:]
-            for r in self.conn.execute(
-                "SELECT c.path, t.entropy, t.pass1, t.headroom, t.expected_variance, t.degenerate_fraction, "
-                "t.flagged FROM triage_reports t JOIN checkpoints c ON c.id = t.checkpoint_id"
-            )
-        }
-        predictions = {r[0]: r[1:] for r in self.conn.execute("SELECT subject, value, lo, hi, basis FROM predictions")}
-        verdicts = {
-            r[0]: r[1:]
-            for r in self.conn.execute(
-                "SELECT subject, decision, id, summary, confidence FROM verdicts WHERE id IN "
-                "(SELECT MAX(id) FROM verdicts GROUP BY subject)"
-            )
-        }
-        monitor = {
-            r[0]: r[1:]
-            for r in self.conn.execute(
-                "SELECT r.name, m.entropy, m.entropy_drop, m.zero_std_fraction FROM monitor m "
-                "JOIN runs r ON r.id = m.run_id"
-            )
-        }
-        checkpoints: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self.conn.execute(
-            "SELECT r.name, c.path, c.step, c.triage_state FROM checkpoints c JOIN runs r ON r.id = c.run_id "
-            "WHERE c.complete = 1 ORDER BY c.step"
-        ):
-            checkpoints.setdefault(row[0], []).append(row[1:])
-        out: list[Candidate] = []
-        for run in self.runs():
-            subjects: list[tuple[str | None, int | None, str | None, str | None]] = []
-            if run.kind.lower() == "sft" and checkpoints.get(run.name):
-                subjects = [(path, step, state, path) for path, step, state in checkpoints[run.name]]
-            else:
-                subjects = [(None, run.last_step, None, run.parent)]
-            for checkpoint, step, triage_state, triage_source in subjects:
-                subject = subject_of(run.name, checkpoint)
-                t = triage.get(triage_source or "", (None,) * 6)
-                p = predictions.get(subject, (None,) * 4)
-                v = verdicts.get(subject, (None,) * 4)
-                m = monitor.get(run.name, (None,) * 3) if checkpoint is None else (None,) * 3
-                out.append(
-                    Candidate(
-                        subject=subject,
-                        run=run.name,
-                        checkpoint=checkpoint,
-                        kind="sft-checkpoint" if checkpoint else run.kind.lower(),
-                        step=step,
-                        status=run.status,
-                        job_id=run.job_id,
-                        job_state=run.job_state,
-                        triage_state=triage_state,
-                        pre_rl_entropy=t[0],
-                        pass1=t[1],
-                        headroom=t[2],
-                        expected_variance=t[3],
-                        degenerate_fraction=t[4],
-                        flagged=bool(t[5]),
-                        live_entropy=m[0],
-                        entropy_drop=m[1],
-                        zero_std_fraction=m[2],
-                        predicted=p[0],
-                        predicted_lo=p[1],
-                        predicted_hi=p[2],
-                        basis=p[3],
-                        verdict=v[0],
-                        verdict_id=v[1],
-                        verdict_summary=v[2],
-                        confidence=v[3],
-                        acknowledged=v[1] is not None and run.acknowledged_verdict == v[1],
-                        pinned=run.pinned == "continue",
-                        opt_out=run.opt_out,
-                    )
-                )
-        return out
-
-
-def _rank(candidates: list[Candidate]) -> tuple[Candidate, ...]:
-    """Highest predicted final pass@10 first; unpredicted candidates last, by name."""
-    return tuple(sorted(candidates, key=lambda c: (c.predicted is None, -(c.predicted or 0.0), c.subject)))

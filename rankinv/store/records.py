@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rankinv.messages import Command, Reason
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -55,7 +57,8 @@ class VerdictRecord:
     confidence: float | None
     stage: str | None
     summary: str
-    reasons: tuple[dict[str, Any], ...]
+    reasons: tuple[Reason, ...]
+    """Most important first; one ``info`` reason saying why, if the stored ones cannot be decoded."""
     created_at: float
     updated_at: float
 
@@ -79,10 +82,13 @@ class ActionRecord:
 
 @dataclass(frozen=True)
 class CommandRecord:
+    """A queued command as stored; ``command`` is None (and ``problem`` says why) when the row is malformed."""
+
     id: int
     kind: str
     run: str | None
-    args: dict[str, Any] | None
+    command: Command | None
+    problem: str | None
     source: str | None
     created_at: float
     consumed_at: float | None

@@ -7,14 +7,20 @@ that has shipped: stores in the field have already applied it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from rankinv.store.upgrades import to_v2
 
 
 @dataclass(frozen=True)
 class Migration:
+    """SQL, then an optional Python step over the rows (in the same transaction) for what SQL cannot rewrite."""
+
     version: int
     description: str
     sql: str
+    rewrite: Callable[[sqlite3.Connection], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -155,6 +161,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE TABLE health(key TEXT PRIMARY KEY, value TEXT);
         """,
     ),
+    Migration(
+        2,
+        "typed messages: every verdict reason has all its fields; triage reports keep a summary",
+        """
+        ALTER TABLE triage_reports ADD COLUMN summary TEXT;  -- JSON of rankinv.messages.TriageSummary
+        """,
+        to_v2,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -174,6 +188,15 @@ def migrate(conn: sqlite3.Connection) -> int:
     for migration in MIGRATIONS:
         if migration.version <= current:
             continue
-        conn.executescript(f"BEGIN;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;")
+        try:
+            conn.executescript(f"BEGIN;\n{migration.sql}")  # leaves the transaction open for the Python step
+            if migration.rewrite is not None:
+                migration.rewrite(conn)
+            conn.execute(f"PRAGMA user_version = {migration.version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         current = migration.version
     return current

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from rankinv.messages import Reason, TriageSummary, encode_reasons, encode_triage_summary
 from rankinv.store.base import StoreBase, dumps, finite_or_none
+
+if TYPE_CHECKING:
+    from rankinv.triage.report import TriageReport
 
 EVENTS_KEPT = 5000
 
 
 class Writes(StoreBase):
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any error. Nested calls join the outer transaction."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     # -- runs and checkpoints ------------------------------------------------------------------------------
     def upsert_run(self, name: str, path: str, **fields: Any) -> int:
         """Create or update a run; ``fields`` are column values (kind, parent, status, error, manifest, …)."""
@@ -119,34 +139,24 @@ class Writes(StoreBase):
             )
 
     # -- analysis results ----------------------------------------------------------------------------------
-    def put_triage_report(
-        self,
-        checkpoint: str,
-        report: Mapping[str, Any],
-        *,
-        flagged: bool,
-        entropy: float | None,
-        pass1: float | None,
-        headroom: float | None,
-        expected_variance: float | None,
-        degenerate_fraction: float | None,
-        group_size: int | None,
-    ) -> None:
-        """Store (or replace, on re-triage) the report of a checkpoint and mark its triage done."""
+    def put_triage_report(self, checkpoint: str, report: TriageReport, summary: TriageSummary) -> None:
+        """Store (or replace, on re-triage) the report of a checkpoint and its summary; mark its triage done."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO triage_reports(checkpoint_id, report, flagged, entropy, pass1, headroom, "
-                "expected_variance, degenerate_fraction, group_size, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO triage_reports(checkpoint_id, report, summary, flagged, entropy, pass1, "
+                "headroom, expected_variance, degenerate_fraction, group_size, created_at) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     self._checkpoint_id(checkpoint),
-                    json.dumps(dict(report), default=str),
-                    int(flagged),
-                    finite_or_none(entropy),
-                    finite_or_none(pass1),
-                    finite_or_none(headroom),
-                    finite_or_none(expected_variance),
-                    finite_or_none(degenerate_fraction),
-                    group_size,
+                    report.to_json(),
+                    encode_triage_summary(summary),
+                    int(summary.flagged),
+                    finite_or_none(summary.entropy),
+                    finite_or_none(summary.pass1),
+                    finite_or_none(summary.headroom),
+                    finite_or_none(summary.expected_variance),
+                    finite_or_none(summary.degenerate_fraction),
+                    summary.group_size,
                     self.now(),
                 ),
             )
@@ -221,7 +231,7 @@ class Writes(StoreBase):
         confidence: float | None,
         stage: str | None,
         summary: str,
-        reasons: list[dict[str, Any]],
+        reasons: Sequence[Reason],
     ) -> tuple[int, bool]:
         """Record a verdict; returns (verdict id, is_new).
 
@@ -237,7 +247,7 @@ class Writes(StoreBase):
             if row and row[1] == decision and row[2] == summary:
                 conn.execute(
                     "UPDATE verdicts SET step = ?, confidence = ?, reasons = ?, updated_at = ? WHERE id = ?",
-                    (step, finite_or_none(confidence), json.dumps(reasons, default=str), now, row[0]),
+                    (step, finite_or_none(confidence), encode_reasons(reasons), now, row[0]),
                 )
                 return int(row[0]), False
             cur = conn.execute(
@@ -252,7 +262,7 @@ class Writes(StoreBase):
                     finite_or_none(confidence),
                     stage,
                     summary,
-                    json.dumps(reasons, default=str),
+                    encode_reasons(reasons),
                     now,
                     now,
                 ),
@@ -301,8 +311,9 @@ class Writes(StoreBase):
         next_at: float | bool | None = False,
         target: str | None = None,
         detail: Mapping[str, Any] | None = None,
+        dry_run: bool | None = None,
     ) -> None:
-        sets: dict[str, Any] = {}
+        sets: dict[str, Any] = {} if dry_run is None else {"dry_run": int(dry_run)}
         for key, value in (("state", state), ("audit", audit), ("attempts", attempts), ("target", target)):
             if value is not None:
                 sets[key] = value
@@ -317,17 +328,6 @@ class Writes(StoreBase):
             )
 
     # -- commands, events, health --------------------------------------------------------------------------
-    def put_command(
-        self, kind: str, run: str | None = None, args: Mapping[str, Any] | None = None, source: str = "cli"
-    ) -> int:
-        """Queue a user command for the daemon (the TUI's keys and `rankinv arm` write these)."""
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO commands(kind, run, args, source, created_at) VALUES(?,?,?,?,?)",
-                (kind, run, dumps(args), source, self.now()),
-            )
-            return int(cur.lastrowid or 0)
-
     def finish_command(self, command_id: int, result: str) -> None:
         with self.transaction() as conn:
             conn.execute(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rankinv.store import Store, store_path_for
+from rankinv.store import ReadStore, store_path_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -64,15 +64,15 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 90.0, ev
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last probe gave {last!r}")
 
 
-def read(root: Path, state: Path, fn: Callable[[Store], T]) -> T:
+def read(root: Path, state: Path, fn: Callable[[ReadStore], T]) -> T:
     """Open the daemon's store read-only, apply ``fn``, close."""
-    store = Store.open(store_path_for(root, state), readonly=True)
+    store = ReadStore.open(store_path_for(root, state))
     try:
         return fn(store)
     finally:
         store.close()
 
 
-def metrics(store: Store, run: str) -> dict[tuple[str, int], float]:
+def metrics(store: ReadStore, run: str) -> dict[tuple[str, int], float]:
     series = store.series(run).items()
     return {(name, step): value for name, s in series for step, value in zip(s.steps, s.values, strict=True)}

@@ -115,7 +115,8 @@ class DetailScreen(Screen[None]):
         zero = self.query_one("#curve-zero-std", CurvePlot)
         zero.series, zero.window, zero.threshold = d.series.get(metrics.FRAC_REWARD_ZERO_STD), window, t.max_zero_std
         self.query_one(ReasonsList).verdicts = d.verdicts
-        self.query_one(TriageSummary).report = d.triage
+        triage = self.query_one(TriageSummary)
+        triage.report, triage.problem = d.triage, d.triage_problem
         self.query_one(ActionHistory).actions = d.actions
 
     @on(DetailFailed)

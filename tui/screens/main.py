@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
+from rankinv.messages import Command, CommandKind
 from rankinv.store import Candidate, Snapshot
 
 ACTING = frozenset({"kill", "pin", "ack", "arm", "retriage"})
@@ -116,31 +117,30 @@ class MainScreen(Screen[None]):
 
     def _kill(self, c: Candidate, yes: bool | None) -> None:
         if yes:
-            self.post_message(CommandRequested("kill", c.run, {"subject": c.subject, "verdict_id": c.verdict_id}))
+            self.post_message(CommandRequested(Command(CommandKind.KILL, c.run)))
 
     def action_pin(self) -> None:
         c = self.selected
         if c is not None:
-            kind = "unpin" if c.pinned else "pin"
-            self.post_message(CommandRequested(kind, c.run, {"value": "continue", "subject": c.subject}))
+            kind = CommandKind.UNPIN if c.pinned else CommandKind.PIN
+            self.post_message(CommandRequested(Command(kind, c.run)))
 
     def action_ack(self) -> None:
         c = self.selected
         if c is None or c.verdict_id is None:
             self.notify("no verdict to acknowledge on this row", severity="warning")
             return
-        args: dict[str, object] = {"verdict": c.verdict_id, "checkpoint": c.checkpoint, "subject": c.subject}
-        self.post_message(CommandRequested("ack", c.run, args))
+        self.post_message(CommandRequested(Command(CommandKind.ACK, c.run, c.checkpoint, c.verdict_id)))
 
     def action_arm(self) -> None:
-        kind = "disarm" if self.armed else "arm"
+        kind = CommandKind.DISARM if self.armed else CommandKind.ARM
         question = "Disarm: back to dry-run?" if self.armed else "Arm: let the daemon really stop jobs?"
         detail = "" if self.armed else "KILL verdicts will signal and scancel Slurm jobs you own."
-        self.app.push_screen(ConfirmScreen(question, detail, yes=kind.title()), lambda yes: self._arm(kind, yes))
+        self.app.push_screen(ConfirmScreen(question, detail, yes=kind.value.title()), lambda yes: self._arm(kind, yes))
 
-    def _arm(self, kind: str, yes: bool | None) -> None:
+    def _arm(self, kind: CommandKind, yes: bool | None) -> None:
         if yes:
-            self.post_message(CommandRequested(kind, None, {}))
+            self.post_message(CommandRequested(Command(kind)))
 
     def action_retriage(self) -> None:
         c = self.selected
@@ -149,4 +149,4 @@ class MainScreen(Screen[None]):
         if c.checkpoint is None:
             self.notify("re-triage works on an SFT checkpoint row (its parent's row, for a GRPO run)")
             return
-        self.post_message(CommandRequested("retriage", c.run, {"checkpoint": c.checkpoint, "subject": c.subject}))
+        self.post_message(CommandRequested(Command(CommandKind.RETRIAGE, c.run, c.checkpoint)))

@@ -1,13 +1,12 @@
 """Stage-1 triage of the candidate's checkpoint: headline numbers, per-prompt pass-rate histogram, pass@k curve.
 
-Reads the report dict defensively: a missing field shows as a dash, never an error (reports are versioned and
-may come from the training callback or an older rankinv).
+Shows the daemon's :class:`rankinv.messages.TriageSummary`; a number the report did not measure shows as a
+dash, and a summary the store could not decode shows the decoder's reason.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rankinv.tui import format as fmt
 from rankinv.tui import plot
@@ -15,60 +14,33 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-HEADLINES = (
-    ("pass@1", "pass_at_1"),
-    ("entropy", "entropy_token_mean"),
-    ("probe H", "entropy_probe"),
-    ("p/p*", "headroom"),
-    ("E[σ²]", "expected_advantage_variance"),
-    ("degenerate", "degenerate_fraction"),
-    ("never solved", "never_solved_fraction"),
-)
+from rankinv import messages
 
 
-def estimate(value: Any) -> float | None:
-    """A number from a plain float or an interval object ``{"estimate", "lo", "hi"}``."""
-    if isinstance(value, dict):
-        value = value.get("estimate")
-    return float(value) if isinstance(value, int | float) else None
-
-
-def pass_rates(report: dict[str, Any]) -> list[float]:
-    rates = []
-    for prompt in report.get("prompts") or ():
-        if isinstance(prompt, dict):
-            rate = estimate(prompt.get("pass_rate"))
-            if rate is None and prompt.get("samples"):
-                rate = estimate(prompt.get("passes", 0)) or 0.0
-                rate /= float(prompt["samples"])
-            if rate is not None:
-                rates.append(rate)
-    return rates
-
-
-def pass_at_k(report: dict[str, Any]) -> list[tuple[int, float]]:
-    curve = (report.get("metrics") or {}).get("pass_at_k") or {}
-    points = [(int(k), estimate(v)) for k, v in curve.items() if str(k).isdigit()] if isinstance(curve, dict) else []
-    return sorted((k, v) for k, v in points if v is not None)
+def headlines(s: messages.TriageSummary) -> list[tuple[str, float | None]]:
+    return [
+        ("pass@1", s.pass1), ("entropy", s.entropy_token_mean), ("probe H", s.entropy_probe),
+        ("p/p*", s.headroom), ("E[σ²]", s.expected_variance), ("degenerate", s.degenerate_fraction),
+        ("never solved", s.never_solved_fraction),
+    ]  # fmt: skip
 
 
 class TriageSummary(Static):
-    report: reactive[dict[str, Any] | None] = reactive(None)
+    report: reactive[messages.TriageSummary | None] = reactive(None)
+    problem: reactive[str | None] = reactive(None)
 
     def render(self) -> Text:
-        report = self.report
+        s = self.report
         out = Text("Triage (stage 1)\n", style="bold")
-        if not report:
-            return out.append("no triage report yet", style="dim")
-        metrics = report.get("metrics") or {}
-        flag = report.get("flag") or {}
-        out.append("⚑ flagged  " if flag.get("flagged") else "not flagged  ", style="magenta" if flag else "")
-        out.append(f"g={report.get('group_size', fmt.DASH)}  p*={fmt.num(estimate(report.get('p_star')), 3)}\n")
-        cells = [f"{label} {fmt.num(estimate(metrics.get(key)), 2)}" for label, key in HEADLINES]
+        if s is None:
+            return out.append(self.problem or "no triage report yet", style="red" if self.problem else "dim")
+        out.append("⚑ flagged  " if s.flagged else "not flagged  ", style="magenta" if s.flagged else "")
+        out.append(f"g={s.group_size}  p*={fmt.num(s.p_star, 3)}\n")
+        cells = [f"{label} {fmt.num(value, 2)}" for label, value in headlines(s)]
         out.append("  ".join(cells[:4]) + "\n" + "  ".join(cells[4:]) + "\n")
         out.append("per-prompt pass rate p\n", style="bold")
-        out.append_text(plot.histogram(pass_rates(report), bins=10, width=30))
-        return out.append_text(self._pass_at_k(pass_at_k(report)))
+        out.append_text(plot.histogram(list(s.pass_rates), bins=10, width=30))
+        return out.append_text(self._pass_at_k(list(s.pass_at_k)))
 
     def _pass_at_k(self, curve: list[tuple[int, float]]) -> Text:
         """pass@k against k on a log scale: how much a larger budget of tries would find."""
