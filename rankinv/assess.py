@@ -14,10 +14,11 @@ from typing import Any
 
 from rankinv.config import Config
 from rankinv.errors import RankinvError
+from rankinv.evaluate import evaluate_run
 from rankinv.metrics import EVAL_PREFIX, MetricPoint
-from rankinv.monitor import MonitorResult, RunSeries, analyse, series_from_points
-from rankinv.predict import Features, FittedModel, Prediction, features_from_report, predict
-from rankinv.verdict import Verdict, decide
+from rankinv.monitor import MonitorResult, RunSeries, series_from_points
+from rankinv.predict import Features, FittedModel, Prediction, features_from_report
+from rankinv.verdict import Verdict
 
 REPORT_NAME = "rankinv-triage.json"
 
@@ -42,18 +43,15 @@ def read_points(run_dir: Path, run: str) -> list[list[MetricPoint]]:
     return [source.open(run).read_new()[0] for source in sources_for_run(run_dir)]
 
 
-def best_series(per_source: Sequence[Sequence[MetricPoint]], config: Config) -> RunSeries:
-    """The source with the most entropy points wins (sources of one run repeat each other; never interleave
-    them, or their step orders would look like restarts); reward and zero-std come from the same source when it
-    has them."""
-    m = config.monitor
-    candidates = [series_from_points(points, m.entropy_metric) for points in per_source]
-    if not candidates:
-        return RunSeries()
-    best = max(candidates, key=lambda s: (len(s.entropy), len(s.reward)))
-    reward = best.reward if len(best.reward) else max(candidates, key=lambda s: len(s.reward)).reward
-    zero = best.zero_std if len(best.zero_std) else max(candidates, key=lambda s: len(s.zero_std)).zero_std
-    return RunSeries(best.entropy, reward, zero)
+def primary_series(run_dir: Path, run: str, config: Config) -> RunSeries:
+    """The run's curves from its primary source, the one log the daemon ingests (``rankinv.ingest.primary``):
+    sources of one run repeat each other, and mixing them would let rounding decide values."""
+    from rankinv.ingest import sources_for_run
+    from rankinv.ingest.primary import primary_source
+
+    chosen = primary_source(sources_for_run(run_dir))
+    points = chosen[0].open(run).read_new()[0] if chosen else []
+    return series_from_points(points, config.monitor.entropy_metric)
 
 
 def eval_outcome(per_source: Sequence[Sequence[MetricPoint]], k: int = 10) -> float:
@@ -104,14 +102,6 @@ def load_features(report: Path | None) -> Features | None:
     return features_from_report(read_report(report))
 
 
-def _bare_features(run_dir: Path, run: str, cfg: Config) -> Features:
-    """No triage report: only the group size, from the run manifest when the callback wrote one."""
-    from rankinv.ingest.sources import read_manifest
-
-    g = read_manifest(run_dir).get("group_size")
-    return Features(name=run, group_size=g if isinstance(g, int) and g >= 2 else cfg.triage.group_size)
-
-
 def assess(
     run_dir: str | Path,
     config: Config | None = None,
@@ -120,7 +110,9 @@ def assess(
     model: FittedModel | None = None,
     pinned: bool = False,
 ) -> Assessment:
-    """Read one run directory and decide about it."""
+    """Read one run directory and decide about it, through the evaluation the daemon uses."""
+    from rankinv.ingest.sources import read_manifest
+
     cfg = config or Config()
     path = Path(run_dir)
     if not path.is_dir():
@@ -129,14 +121,13 @@ def assess(
     per_source = read_points(path, run)
     report = start_report(path)
     features = load_features(report)
-    expected = features.degenerate_fraction if features is not None else math.nan
-    mon = analyse(best_series(per_source, cfg), cfg.monitor, expected_zero_std=expected)
-    pred = predict(features or _bare_features(path, run, cfg), mon, model, cfg.predict)
-    verdict = decide(mon, features, pred, cfg, pinned=pinned)
+    e = evaluate_run(primary_series(path, run, cfg), features, cfg, name=run, manifest=read_manifest(path),
+                     model=model, pinned=pinned)  # fmt: skip
+    assert e.monitor is not None
     outcome = eval_outcome(per_source, cfg.predict.k)
     if not math.isfinite(outcome):
         outcome = final_report_outcome(path, cfg.predict.k)
-    return Assessment(run, path, mon, features, report, pred, verdict, outcome)
+    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome)
 
 
 def to_dict(a: Assessment) -> dict[str, Any]:

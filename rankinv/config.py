@@ -24,6 +24,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 from rankinv.errors import RankinvError
 
 CONFIG_FILENAME = "rankinv.toml"
+STAGE2_POLICIES = ("groups", "tau2")
 
 
 def setting(default: Any, doc: str, path: str | None = None) -> Any:
@@ -96,6 +97,15 @@ class VerdictConfig:
     max_zero_std: float = setting(0.9, "group signal is dead when the rolling zero-std fraction stays above this")
     protect_headroom: float = setting(4.0, "pass rate / p*(g) above which entropy drop alone never kills")
     min_predicted: float = setting(0.1, "WATCH when the predicted final pass@10's upper bound is below this")
+    stage2_policy: str = setting(
+        "groups", "groups (tell all-pass from all-fail degenerate groups) or tau2 (the paper: entropy drop alone)"
+    )
+    reward_ceiling: float | None = setting(None, "highest mean reward; unset: one per reward function (each 0/1)")
+
+    def __post_init__(self) -> None:
+        if self.stage2_policy not in STAGE2_POLICIES:
+            raise RankinvError(f"[verdict] stage2_policy = {self.stage2_policy!r}: use one of "
+                               f"{', '.join(STAGE2_POLICIES)}")
 
 
 @dataclass(frozen=True)

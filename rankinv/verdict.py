@@ -6,6 +6,11 @@ Rules, in the order they are applied:
 2. Kill-grade conditions, each of which must *hold* over the last ``hold_steps`` steps and at least ``hold_points``
    logged points (one point never kills): stage 2's relative entropy drop above τ₂ once the decision step is
    reached, or a dead group signal (rolling zero-std fraction above ``max_zero_std``).
+   Under ``[verdict] stage2_policy = "groups"`` (the default) those two are then weighed against which
+   degenerate groups the run has (``rankinv.groups``): all-pass groups dominating means the entropy was spent
+   converging (CONTINUE, with "converging" or "converged: nothing left to learn", never a failure); all-fail
+   groups dominating while the reward is not clearly rising is collapse (KILL); anything between is WATCH.
+   ``"tau2"`` keeps the paper's rule (the entropy drop alone kills) for comparison.
 3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
    group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
    halved): that reason becomes WATCH.
@@ -25,6 +30,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from rankinv.config import Config
+from rankinv.groups import GroupSplit, split
 from rankinv.messages import Reason
 from rankinv.messages import fmt_value as _fmt
 from rankinv.monitor import MonitorResult, StepValue
@@ -105,6 +111,46 @@ def _signal_reasons(m: MonitorResult, cfg: Config) -> list[Reason]:
     return out
 
 
+CONVERGED = "converged: nothing left to learn"
+CONVERGING = "converging"
+STAGE2_KILLS = ("entropy drop", "zero-std fraction")
+
+
+def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Reason:
+    fails = grade != "info"
+    value, bound = (s.all_fail, s.all_pass_hi) if fails else (s.all_pass, s.all_fail_hi)
+    metric = "all-fail group share" if fails else "all-pass group share"
+    return Reason(metric, value, bound, ">" if (value > bound) else "<=", None, m.last_step, grade, note)
+
+
+def _weigh_groups(reasons: list[Reason], m: MonitorResult, cfg: Config, g: int, ceiling: float) -> list[Reason]:
+    """The "groups" policy (module docstring, rule 2): what the entropy was spent on decides a stage-2 kill."""
+    kills = [r for r in reasons if r.grade == "kill" and r.metric in STAGE2_KILLS]
+    if cfg.verdict.stage2_policy != "groups" or not kills:
+        return reasons
+    s = split(m.reward_now, m.zero_std_now, g, ceiling)
+    rising = m.reward_slope is not None and m.reward_slope.lo > 0
+    if s is None:
+        if not rising:
+            return reasons
+        extra = Reason("reward slope/step", m.reward_slope.slope if m.reward_slope else math.nan, 0.0, ">", None,
+                       m.last_step, "watch", "reward still rising; no zero-std log to split groups")
+        return [*_regrade(reasons, "watch"), extra]
+    if s.passing_dominates:
+        dead = any(r.metric == "zero-std fraction" for r in kills)
+        name = CONVERGED if dead else CONVERGING
+        note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
+        return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
+    if s.failing_dominates and not rising:
+        return [*reasons, _split_reason(s, m, "kill", "entropy spent while groups all fail; reward stalled")]
+    note = "reward still rising" if rising else "neither all-pass nor all-fail groups dominate"
+    return [*_regrade(reasons, "watch"), _split_reason(s, m, "watch", note)]
+
+
+def _regrade(reasons: list[Reason], grade: str) -> list[Reason]:
+    return [replace(r, grade=grade) if r.grade == "kill" and r.metric in STAGE2_KILLS else r for r in reasons]
+
+
 def _stage1_reasons(f: Features, cfg: Config) -> list[Reason]:
     t = cfg.triage
     checks = [
@@ -163,12 +209,19 @@ def decide(
     config: Config | None = None,
     *,
     pinned: bool = False,
+    group_size: int | None = None,
+    reward_ceiling: float = 1.0,
 ) -> Verdict:
-    """Combine stage 1 (``features``), stage 2 (``monitor``) and the prediction into one verdict."""
+    """Combine stage 1 (``features``), stage 2 (``monitor``) and the prediction into one verdict.
+
+    ``group_size`` is the run's g (default: the features', else ``[triage] group_size``); ``reward_ceiling`` the
+    highest mean reward (``rankinv.evaluate.reward_ceiling``)."""
     cfg = config or Config()
+    g = group_size or (features.group_size if features is not None else cfg.triage.group_size)
     reasons: list[Reason] = []
     if monitor is not None:
         reasons += _entropy_reasons(monitor, cfg) + _signal_reasons(monitor, cfg)
+        reasons = _weigh_groups(reasons, monitor, cfg, g, reward_ceiling)
         reasons = _protect(reasons, monitor, features, cfg)
     if features is not None:
         reasons += _stage1_reasons(features, cfg)

@@ -243,5 +243,11 @@ def test_explain_reads_the_starting_checkpoints_triage_report(
     assert out["triage_report"].endswith("rankinv-triage.json")
     assert out["monitor"]["zero_std_expected"] == pytest.approx(report.metrics.degenerate_fraction.estimate)
     assert out["prediction"]["basis"] == "prior+trajectory"
-    assert out["verdict"]["decision"] == "KILL"
     assert out["outcome_pass10"] == pytest.approx(0.5)
+    # Entropy fell 60% while the reward rose 0.2 → 0.4 with 40% of groups degenerate: the groups policy cannot
+    # call it collapse (reward still rising), the paper's tau2 rule kills on the drop alone.
+    assert out["verdict"]["decision"] == "WATCH"
+    assert "reward still rising" in [r["note"] for r in out["verdict"]["reasons"]]
+    (tmp_path / "tau2.toml").write_text('[verdict]\nstage2_policy = "tau2"\n')
+    assert main(["explain", str(run), "--json", "--config", str(tmp_path / "tau2.toml")]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"]["decision"] == "KILL"

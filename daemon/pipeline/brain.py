@@ -7,18 +7,18 @@ one evaluation and dropped afterwards, so memory does not grow with the number o
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from rankinv.daemon.pipeline.history import History
 
 from rankinv.config import Config
+from rankinv.evaluate import evaluate_checkpoint, evaluate_run
 from rankinv.messages import finite_or_none
 from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
-from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
-from rankinv.predict import Features, Prediction, features_from_report, predict
+from rankinv.monitor import Curve, MonitorResult, RunSeries
+from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.store import RunRecord, Store
-from rankinv.verdict import Verdict, decide
+from rankinv.verdict import CONVERGED, CONVERGING, Verdict
 
 
 @dataclass(frozen=True)
@@ -51,24 +51,20 @@ class Brain:
         return None if report is None else features_from_report(report)
 
     def evaluate_run(self, run: RunRecord) -> Outcome:
-        cfg = self.config
-        features = self.features_of(run.parent)
-        expected = features.degenerate_fraction if features is not None else math.nan
-        mon = analyse(self.series(run.name), cfg.monitor, expected_zero_std=expected)
-        self._put_monitor(run.name, mon)
-        pred = predict(features or Features(name=run.name), mon, self.history.model(), cfg.predict)
-        self._put_prediction(run.name, None, mon.last_step, pred)
-        verdict = decide(mon, features, pred, cfg, pinned=run.pinned == "continue")
-        return self._put_verdict(run.name, None, verdict, stage="2")
+        e = evaluate_run(self.series(run.name), self.features_of(run.parent), self.config, name=run.name,
+                         manifest=run.manifest, model=self.history.model(), pinned=run.pinned == "continue")
+        assert e.monitor is not None
+        self._put_monitor(run.name, e.monitor)
+        self._put_prediction(run.name, None, e.monitor.last_step, e.prediction)
+        return self._put_verdict(run.name, None, e.verdict, stage="2")
 
     def evaluate_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> Outcome | None:
         features = self.features_of(checkpoint)
         if features is None:
             return None
-        pred = predict(features, None, self.history.model(), self.config.predict)
-        self._put_prediction(run.name, checkpoint, step, pred)
-        verdict = decide(None, features, pred, self.config, pinned=run.pinned == "continue")
-        return self._put_verdict(run.name, checkpoint, verdict, stage="1")
+        e = evaluate_checkpoint(features, self.config, model=self.history.model(), pinned=run.pinned == "continue")
+        self._put_prediction(run.name, checkpoint, step, e.prediction)
+        return self._put_verdict(run.name, checkpoint, e.verdict, stage="1")
 
     def _put_monitor(self, run: str, m: MonitorResult) -> None:
         detail = {"baseline_step": m.baseline_step, "baseline": finite_or_none(m.baseline), "points": m.points,
@@ -99,5 +95,6 @@ def _headline(verdict: Verdict) -> str:
     ``put_verdict`` starts a new row only when decision or summary changes, so the summary must not include
     values that move with each logged point.
     """
-    grades = [r.metric for r in verdict.reasons if r.grade in ("kill", "watch", "pin", "protect")][:3]
+    grades = [r.metric for r in verdict.reasons
+              if r.grade in ("kill", "watch", "pin", "protect") or r.metric in (CONVERGED, CONVERGING)][:3]
     return f"{verdict.decision.value}: {'; '.join(grades) or 'no concerns'}"

@@ -6,8 +6,8 @@ of a run is cached per run in a bounded LRU; the offsets themselves always come 
 
 A run often has several logs of the same numbers (the callback's JSONL, stdout, trainer_state.json,
 TensorBoard). The store keeps one value per (run, metric, step), so mixing them would let whichever file
-changed last decide a value (stdout rounds to four digits). One source per run is read: the first present of
-:data:`PRIORITY` — live and full-precision first, ``trainer_state.json`` (written only at saves) last.
+changed last decide a value (stdout rounds to four digits). One source per run is read, the one
+:func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one).
 """
 
 from __future__ import annotations
@@ -17,17 +17,8 @@ from pathlib import Path
 
 from rankinv.ingest import START, Offset, Source
 from rankinv.ingest import sources_for_run as _all_sources
-from rankinv.ingest.detect import CONSOLE, JSONL, PYDICT, TENSORBOARD, TRAINER_STATE, VERL_CONSOLE
+from rankinv.ingest.primary import primary_source
 from rankinv.store import Store
-
-PRIORITY = (JSONL, TENSORBOARD, VERL_CONSOLE, PYDICT, CONSOLE, TRAINER_STATE)
-
-
-def primary_source(sources: list[Source]) -> list[Source]:
-    """The one source a run's metrics are read from (as a list: empty when the run has no log yet)."""
-    ranked = sorted(sources, key=lambda s: (PRIORITY.index(s.fmt) if s.fmt in PRIORITY else len(PRIORITY),
-                                             str(s.path)))  # fmt: skip
-    return ranked[:1]
 
 
 def sources_for_run(run_dir: Path) -> list[Source]:

@@ -1,0 +1,76 @@
+"""The one evaluation path: features → monitor → prediction → verdict.
+
+The daemon (from the store), ``rankinv explain`` and ``calibrate`` (from a bare run directory), ``rank`` and the
+ladder (from a triage report alone) all call these two functions, so the same run gets the same numbers
+whichever of them looks at it. Callers only choose where the inputs come from; every choice of a fallback
+(the group size when no triage report exists, the expected zero-std fraction) is made here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rankinv.config import Config
+from rankinv.monitor import MonitorResult, RunSeries, analyse
+from rankinv.predict import Features, FittedModel, Prediction, predict
+from rankinv.verdict import Verdict, decide
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation produced; ``features`` are the ones the predictor read (triage or fallback)."""
+
+    monitor: MonitorResult | None
+    features: Features
+    prediction: Prediction
+    verdict: Verdict
+
+
+def run_features(triage: Features | None, name: str, manifest: Mapping[str, Any] | None, cfg: Config) -> Features:
+    """The triage report's features, else a bare record whose group size is the run manifest's, else the
+    configured ``[triage] group_size``."""
+    if triage is not None:
+        return triage
+    g = (manifest or {}).get("group_size")
+    group = g if isinstance(g, int) and not isinstance(g, bool) and g >= 2 else cfg.triage.group_size
+    return Features(name=name, group_size=group)
+
+
+def evaluate_run(
+    series: RunSeries,
+    triage: Features | None,
+    config: Config,
+    *,
+    name: str,
+    manifest: Mapping[str, Any] | None = None,
+    model: FittedModel | None = None,
+    pinned: bool = False,
+) -> Evaluation:
+    """Stage 2 for a run with logs: its monitor summary, the prediction and the verdict."""
+    features = run_features(triage, name, manifest, config)
+    expected = triage.degenerate_fraction if triage is not None else math.nan
+    mon = analyse(series, config.monitor, expected_zero_std=expected)
+    pred = predict(features, mon, model, config.predict)
+    verdict = decide(mon, triage, pred, config, pinned=pinned, group_size=features.group_size,
+                     reward_ceiling=reward_ceiling(manifest, config))  # fmt: skip
+    return Evaluation(mon, features, pred, verdict)
+
+
+def evaluate_checkpoint(
+    triage: Features, config: Config, *, model: FittedModel | None = None, pinned: bool = False
+) -> Evaluation:
+    """Stage 1 for a checkpoint with a triage report and no RL yet: the prediction and the verdict."""
+    pred = predict(triage, None, model, config.predict)
+    return Evaluation(None, triage, pred, decide(None, triage, pred, config, pinned=pinned))
+
+
+def reward_ceiling(manifest: Mapping[str, Any] | None, config: Config) -> float:
+    """The highest mean reward a group can reach: ``[verdict] reward_ceiling`` when set, else one per reward
+    function the run manifest names (TRL sums its reward functions; rankinv assumes each is 0/1), else 1."""
+    if config.verdict.reward_ceiling is not None:
+        return float(config.verdict.reward_ceiling)
+    funcs = (manifest or {}).get("reward_functions")
+    return float(len(funcs)) if isinstance(funcs, list) and funcs else 1.0
