@@ -57,8 +57,9 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 def _predicted(c: Candidate) -> str:
     if c.predicted is None:
         return "-"
-    half = (c.predicted_hi - c.predicted_lo) / 2 if c.predicted_hi is not None and c.predicted_lo is not None else None
-    return f"{c.predicted:.2f}±{half:.2f}" if half is not None else f"{c.predicted:.2f}"
+    if c.predicted_lo is None or c.predicted_hi is None:
+        return f"{c.predicted:.2f}"
+    return f"{c.predicted:.2f} [{c.predicted_lo:.2f}, {c.predicted_hi:.2f}]"  # asymmetric: never ±
 
 
 def _label(c: Candidate) -> str:

@@ -18,7 +18,7 @@ from rankinv.evaluate import evaluate_run
 from rankinv.metrics import EVAL_PREFIX, MetricPoint
 from rankinv.monitor import MonitorResult, RunSeries, series_from_points
 from rankinv.predict import Features, FittedModel, Prediction, features_from_report
-from rankinv.verdict import Verdict
+from rankinv.verdict import Verdict, confidence_basis
 
 REPORT_NAME = "rankinv-triage.json"
 
@@ -147,7 +147,8 @@ def to_dict(a: Assessment) -> dict[str, Any]:
         "monitor": monitor,
         "prediction": {"estimate": p.estimate, "lo": p.lo, "hi": p.hi, "basis": p.basis, "terms": dict(p.terms)},
         "verdict": {
-            "decision": v.decision.value, "confidence": v.confidence, "step": v.step, "summary": v.summary(),
+            "decision": v.decision.value, "confidence": v.confidence, "confidence_basis": confidence_basis(v),
+            "step": v.step, "summary": v.summary(),
             "reasons": [{"metric": r.metric, "value": r.value, "threshold": r.threshold, "op": r.op,
                          "start_step": r.start_step, "end_step": r.end_step, "grade": r.grade, "note": r.note,
                          "text": r.render()} for r in v.reasons],

@@ -96,6 +96,8 @@ class MonitorResult:
     reward_start: float
     reward_now: float
     reward_slope: Slope | None
+    reward_rolling: tuple[StepValue, ...]
+    """Mean reward over the trailing ``signal_window`` steps at every logged point (pairs with zero_std_rolling)."""
     entropy_reward: tuple[tuple[float, float], ...]
     """(entropy, reward) pairs logged at the same step since the baseline, for the entropy–performance law."""
 
@@ -278,5 +280,6 @@ def analyse(
         reward_start=_mean(_first(series.reward, cfg.signal_window)),
         reward_now=_mean(_recent(series.reward, cfg.signal_window)),
         reward_slope=_slope(_recent(series.reward, cfg.slope_window)),
+        reward_rolling=_rolling_mean(series.reward, cfg.signal_window),
         entropy_reward=_pairs(series, base_step),
     )

@@ -78,6 +78,12 @@ class Prediction:
     basis: str
     terms: tuple[tuple[str, float], ...] = ()
 
+    def __post_init__(self) -> None:
+        """The point lies in its own interval (an interval is widened to hold its point, never the reverse)."""
+        if math.isfinite(self.estimate):
+            object.__setattr__(self, "lo", min(self.lo, self.estimate) if math.isfinite(self.lo) else self.lo)
+            object.__setattr__(self, "hi", max(self.hi, self.estimate) if math.isfinite(self.hi) else self.hi)
+
     def __str__(self) -> str:
         if not math.isfinite(self.estimate):
             return f"n/a ({self.basis})"
@@ -184,7 +190,19 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     estimated = sum(not m for m in (d_measured or math.isfinite(f.entropy), pre_m, cov_m, s_m))
     half = cfg.halfwidth * (1.0 + estimated / 4)
     terms = (("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
-    return Prediction(est, max(0.0, est - half), min(1.0, est + half), "prior", terms)
+    lo, hi = max(0.0, est - half), min(1.0, est + half)
+    if cov_m:  # RL sharpens what the checkpoint samples: its measured pass@K (K >= k) is the ceiling
+        hi = min(hi, max(cov, est))
+    return Prediction(est, lo, hi, _beyond_measured(f, hi, "prior"), terms)
+
+
+def _beyond_measured(f: Features, hi: float, basis: str) -> str:
+    """The basis, saying so when the upper bound claims more than the largest measured pass@K shows."""
+    measured = [(k, v) for k, v in f.pass_at_k if k > 1]
+    if not measured:
+        return basis
+    k, v = max(measured)
+    return basis if hi <= v else f"{basis}; upper bound above the measured pass@{k} {v:.2f}"
 
 
 def trajectory(
@@ -284,7 +302,7 @@ class FittedModel:
         x = np.array([row[c] for c in self.columns])
         mean, scale = np.array(self.mean), np.array(self.scale)
         z = np.where(np.isfinite(x), (x - mean) / scale, 0.0)
-        est = float(self.intercept + z @ np.array(self.coef))
+        est = min(1.0, max(0.0, float(self.intercept + z @ np.array(self.coef))))  # a pass rate: never outside [0, 1]
         basis = f"fitted on {self.n} runs (LOO Spearman {self.loo_spearman:+.2f}, MAE {self.loo_mae:.3f})"
         return Prediction(est, max(0.0, est - self.halfwidth), min(1.0, est + self.halfwidth), basis)
 

@@ -142,9 +142,25 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, cfg: Config, g: int, 
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
     if s.failing_dominates and not rising:
-        return [*reasons, _split_reason(s, m, "kill", "entropy spent while groups all fail; reward stalled")]
+        ok, start = _held_split(m, cfg, g, ceiling)
+        if not m.decision_reached:
+            found = _split_reason(s, m, "watch", "groups all fail; judged at the decision step")
+            return [*_regrade(reasons, "watch"), found]
+        grade = "kill" if ok else "watch"
+        note = "entropy spent while groups all fail; reward stalled" + ("" if ok else f"; not yet held "
+                                                                          f"{cfg.verdict.hold_steps} steps")
+        found = replace(_split_reason(s, m, grade, note), start_step=start)
+        return [*(reasons if ok else _regrade(reasons, "watch")), found]
     note = "reward still rising" if rising else "neither all-pass nor all-fail groups dominate"
     return [*_regrade(reasons, "watch"), _split_reason(s, m, "watch", note)]
+
+
+def _held_split(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> tuple[bool, int | None]:
+    """Whether all-fail groups dominated at every point of the hold window, as every kill condition must."""
+    rewards = dict(m.reward_rolling)
+    points = [(step, split(rewards.get(step, math.nan), z, g, ceiling)) for step, z in m.zero_std_rolling]
+    flags = [(step, 1.0 if s is not None and s.failing_dominates else 0.0) for step, s in points]
+    return held(flags, lambda v: v > 0, cfg.verdict.hold_steps, cfg.verdict.hold_points)
 
 
 def _regrade(reasons: list[Reason], grade: str) -> list[Reason]:
@@ -200,6 +216,18 @@ def _confidence(decision: Decision, reasons: Sequence[Reason], m: MonitorResult 
         elif main == "kill" and r.grade == "watch":
             miss *= 1 - r.strength / 2
     return round(1 - miss, 3)
+
+
+def confidence_basis(verdict: Verdict) -> str:
+    """What the verdict's percentage means, in words (the rule of ``_confidence``)."""
+    if verdict.decision is Decision.CONTINUE:
+        return ("CONTINUE confidence grows with the evidence seen: 50% at step 0, plus 45% times the share of "
+                "the steps up to the decision step already logged (95% from the decision step on)")
+    kind = "KILL" if verdict.decision is Decision.KILL else "WATCH"
+    half = "; WATCH reasons count half" if kind == "KILL" else ""
+    return (f"{kind} confidence is 1 - product of (1 - strength) over the {kind} reasons{half}; a reason's strength "
+            "is 0.5 plus its relative margin over its threshold, at most 0.95. A heuristic weight of evidence, "
+            "not a calibrated probability")
 
 
 def decide(

@@ -1,14 +1,19 @@
-"""Real TRL GRPO jobs on the CPU: one driven to entropy collapse, one healthy. The collapsing run gets KILL from
-`rankinv explain` on its bare run directory; the healthy one never gets KILL at any step of its history.
+"""Real TRL GRPO jobs on the CPU: one converging (its reward learnt to the ceiling), one collapsing (entropy spent
+on answers that fail), one healthy. The collapsing run is KILLed by its decision step, the converging and the
+healthy ones are never KILLed at any step of their history; the paper's tau2 rule, kept as a named policy, KILLs
+the converging one too.
 
-Both are real ``GRPOTrainer`` runs (in-process, to fit the test budget) from the same tiny SFT checkpoint; they log
+All are real ``GRPOTrainer`` runs (in-process, to fit the test budget) from the same tiny SFT checkpoint; they log
 every step through rankinv's TRL callback into their output directories, which `rankinv explain` then reads as
-bare run directories. The stage-2 window is scaled to their length in the runs root's ``rankinv.toml`` (the
-paper's 10→150 is for 400-step runs).
+bare run directories. Whether a run collapsed is measured independently of the logs: by sampling its final
+model (``sampled_pass_at``). The stage-2 windows are the paper's scaled to 40-step runs in the runs root's
+``rankinv.toml`` (decision step 150 of 400 → 15 of 40; the split's window equal to the hold window, as in the
+defaults).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -17,21 +22,25 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.assess import best_series, read_points
+from rankinv.assess import primary_series
 from rankinv.cli import main
-from rankinv.config import load_config
-from rankinv.monitor import Curve, RunSeries, analyse
-from rankinv.verdict import Decision, decide
+from rankinv.config import Config, load_config
+from rankinv.evaluate import evaluate_run
+from rankinv.ingest.sources import read_manifest
+from rankinv.monitor import Curve, RunSeries
+from rankinv.verdict import CONVERGED, Decision
 from tests.support import tinylm
-from tests.support.grpo_job import _collapse_reward as collapse_reward
-from tests.support.tinylm import ToyTask, run_grpo, save_base, sft, task_reward, write_prompts_jsonl
+from tests.support.grpo_job import _collapse_reward as seven_reward
+from tests.support.tinylm import ToyTask, run_grpo, sampled_pass_at, save_base, sft, task_reward, write_prompts_jsonl
 
 pytestmark = pytest.mark.slow
 
 CONFIG = """
 [monitor]
 baseline_step = 2
-decision_step = 12
+decision_step = 15
+signal_window = 4
+slope_window = 10
 [verdict]
 warmup_steps = 5
 hold_steps = 4
@@ -43,6 +52,8 @@ samples = 10
 max_new_tokens = 4
 backend = "transformers"
 """
+STEPS = 40
+RL = {"per_device_train_batch_size": 16, "max_steps": STEPS, "save_strategy": "steps", "save_steps": STEPS}
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +68,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prompts = write_prompts_jsonl(work / "prompts.jsonl", task)
     reward = f"{Path(tinylm.__file__).resolve()}:valid_answer_reward"
     (root / "rankinv.toml").write_text(CONFIG.format(prompts=prompts, reward=reward))
-    # Collapse: a reward that one answer ("seven") satisfies for every prompt, and a high learning rate.
-    run_grpo(model, task.prompts(), [collapse_reward], root / "collapse", callbacks=[RankinvCallback()],
-             max_steps=16, learning_rate=5e-2, save_strategy="steps", save_steps=16)
+    # Converging: an easy reward (one answer, "seven", satisfies every prompt) the tiny model learns to its ceiling.
+    run_grpo(model, task.prompts(), [seven_reward], root / "converge", callbacks=[RankinvCallback()],
+             learning_rate=5e-2, **RL)
+    # Collapsing: the task's own reward at a learning rate that collapses the policy onto wrong answers.
+    run_grpo(model, task.prompts(), [task_reward(task)], root / "collapse", callbacks=[RankinvCallback()],
+             learning_rate=5e-2, **RL)
     # Healthy: the task's own reward at a gentle learning rate.
     run_grpo(model, task.prompts(), [task_reward(task)], root / "healthy", callbacks=[RankinvCallback()],
-             max_steps=24, learning_rate=1e-4, save_strategy="steps", save_steps=24)
+             learning_rate=1e-4, **RL)
     past = time.time() - 3600  # finished an hour ago: checkpoints count as settled
     for path in root.rglob("checkpoint-*/*"):
         os.utime(path, (past, past))
+    (root.parent / "sft-model").symlink_to(model)
     return root
 
 
@@ -74,10 +89,10 @@ def explain(run: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def verdicts_over_time(run: Path) -> list[tuple[int, Decision]]:
-    """The verdict the daemon would have issued after each logged step."""
-    cfg = load_config(run.parent / "rankinv.toml")
-    full = best_series(read_points(run, run.name), cfg)
+def verdicts_over_time(run: Path, cfg: Config | None = None) -> list[tuple[int, Decision]]:
+    """The verdict the daemon would have issued after each logged step (the same evaluation path)."""
+    cfg = cfg or load_config(run.parent / "rankinv.toml")
+    full = primary_series(run, run.name, cfg)
     out = []
     for step in full.entropy.steps:
         def upto(c: Curve, step: int = step) -> Curve:
@@ -85,35 +100,83 @@ def verdicts_over_time(run: Path) -> list[tuple[int, Decision]]:
             return Curve(tuple(c.steps[i] for i in keep), tuple(c.values[i] for i in keep))
 
         prefix = RunSeries(upto(full.entropy), upto(full.reward), upto(full.zero_std))
-        out.append((step, decide(analyse(prefix, cfg.monitor), config=cfg).decision))
+        e = evaluate_run(prefix, None, cfg, name=run.name, manifest=read_manifest(run))
+        out.append((step, e.verdict.decision))
     return out
 
 
-def test_collapsing_run_is_killed_with_an_entropy_reason(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def first_kill(history: list[tuple[int, Decision]]) -> int | None:
+    return next((s for s, d in history if d is Decision.KILL), None)
+
+
+def test_collapsing_run_is_killed_by_its_decision_step(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    task = ToyTask()
+    before = sampled_pass_at(runs.parent / "sft-model", task.prompts(), task_reward(task))
+    after = sampled_pass_at(runs / "collapse" / f"checkpoint-{STEPS}", task.prompts(), task_reward(task))
+    assert after[10] < before[10], "the oracle: GRPO lost pass@10 on this run"
     out = explain(runs / "collapse", capsys)
     verdict = out["verdict"]
     assert verdict["decision"] == "KILL", verdict["summary"]
-    assert verdict["reasons"][0]["metric"] == "entropy drop"
-    assert out["monitor"]["drop_at_decision"] > 0.5
-    assert out["monitor"]["points"] >= 15, "the TRL log was read step by step"
-    history = verdicts_over_time(runs / "collapse")
-    assert all(d is not Decision.KILL for s, d in history if s < 12), "no KILL before the decision step"
+    assert "all-fail group share" in [r["metric"] for r in verdict["reasons"] if r["grade"] == "kill"]
+    assert out["monitor"]["points"] == STEPS, "the TRL log was read step by step"
+    assert first_kill(verdicts_over_time(runs / "collapse")) == 15, "KILL at the decision step, not before"
+
+
+def test_converging_run_is_never_killed(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    after = sampled_pass_at(runs / "converge" / f"checkpoint-{STEPS}", ToyTask().prompts(), seven_reward)
+    assert after[1] > 0.9, "the oracle: the run learnt its reward"
+    out = explain(runs / "converge", capsys)
+    assert out["monitor"]["drop_now"] > 0.5, "entropy fell past the paper's tau2"
+    assert out["verdict"]["decision"] == "CONTINUE"
+    assert out["verdict"]["reasons"][0]["metric"] == CONVERGED
+    assert first_kill(verdicts_over_time(runs / "converge")) is None
+    cfg = load_config(runs / "rankinv.toml")
+    paper = dataclasses.replace(cfg, verdict=dataclasses.replace(cfg.verdict, stage2_policy="tau2"))
+    assert first_kill(verdicts_over_time(runs / "converge", paper)) is not None, "tau2 alone kills convergence"
 
 
 def test_healthy_run_is_never_killed(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     history = verdicts_over_time(runs / "healthy")
-    assert len(history) >= 20
-    assert all(d is not Decision.KILL for _, d in history), history
+    assert len(history) == STEPS
+    assert first_kill(history) is None, history
     out = explain(runs / "healthy", capsys)
     assert out["verdict"]["decision"] != "KILL"
     assert abs(out["monitor"]["drop_now"]) < 0.2
 
 
+def test_explain_and_the_daemon_store_the_same_evaluation(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A one-shot daemon scan (``rankinv status``) stores monitor, prediction and verdict; `explain` on the same
+    run directory gives the same values field by field (manifest g=4, not the default 8)."""
+    from rankinv.store import ReadStore, store_path_for
+
+    assert main(["status", str(runs), "--state-dir", str(tmp_path), "--json"]) == 0
+    candidates = {c["run"]: c for c in json.loads(capsys.readouterr().out)["candidates"] if c["checkpoint"] is None}
+    store = ReadStore.open(store_path_for(runs, tmp_path))
+    try:
+        for name in ("converge", "collapse", "healthy"):
+            out = explain(runs / name, capsys)
+            stored, row = store.latest_verdict(name), candidates[name]
+            assert stored is not None
+            v, p, m = out["verdict"], out["prediction"], out["monitor"]
+            assert (stored.decision, stored.confidence, stored.step) == (v["decision"], v["confidence"], v["step"])
+            assert [r.render() for r in stored.reasons] == [r["text"] for r in v["reasons"]]
+            assert (row["predicted"], row["predicted_lo"], row["predicted_hi"], row["basis"]) == pytest.approx(
+                (p["estimate"], p["lo"], p["hi"], p["basis"]))
+            assert (row["live_entropy"], row["entropy_drop"], row["zero_std_fraction"]) == pytest.approx(
+                (m["entropy_now"], m["drop_now"], m["zero_std_now"]))
+            assert read_manifest(runs / name)["group_size"] == 4
+    finally:
+        store.close()
+
+
 def test_explain_text_resolves_a_run_name_under_a_root(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "collapse", "--root", str(runs)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("Run collapse Step 16: KILL (")
-    assert "entropy drop" in text and "predicted final pass@10" in text
+    assert text.startswith(f"Run collapse Step {STEPS}: KILL (")
+    assert "all-fail group share" in text and "predicted final pass@10" in text
+    assert "not a calibrated probability" in text.splitlines()[1]
     assert main(["explain", "collapse", "--root", str(runs), "--pin"]) == 0
     assert "CONTINUE" in capsys.readouterr().out.splitlines()[0]
     assert main(["explain", "nope", "--root", str(runs)]) == 2
@@ -128,8 +191,8 @@ def test_calibrate_eval_triages_final_checkpoints_for_outcomes(
     assert json.loads(capsys.readouterr().out)["with_outcome"] == 0
     assert main(["calibrate", str(runs), "--eval", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["runs"] == 2 and out["with_outcome"] == 2
+    assert out["runs"] == 3 and out["with_outcome"] == 3
     assert math.isfinite(out["prior"]["mae"])
     assert "at least 5 finished runs" in out["fitted"]["note"]
-    for name, steps in (("collapse", 16), ("healthy", 24)):
-        assert (runs / name / f"checkpoint-{steps}" / "rankinv-triage.json").is_file()
+    for name in ("converge", "collapse", "healthy"):
+        assert (runs / name / f"checkpoint-{STEPS}" / "rankinv-triage.json").is_file()

@@ -11,7 +11,8 @@ from examples.ladder.settings import LadderSettings
 from rankinv import passk
 from rankinv.assess import assess
 from rankinv.config import Config
-from rankinv.predict import Prediction, features_from_report, prior
+from rankinv.evaluate import evaluate_checkpoint
+from rankinv.predict import Prediction, features_from_report
 from rankinv.triage.report import TriageReport
 
 REWARD_SPEC = "examples.ladder.task:reward"
@@ -81,7 +82,7 @@ def _stage1(report: TriageReport) -> tuple[str, tuple[str, ...]]:
 def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, config: Config) -> Row:
     """Stage 1, GRPO, stage 2 and the outcome for one depth."""
     before = triage(checkpoint, config, s.triage_samples, probe=True)
-    predicted: Prediction = prior(features_from_report(before), config.predict)
+    predicted: Prediction = evaluate_checkpoint(features_from_report(before), config).prediction
     final = rl(checkpoint, run_dir, s)
     after = triage(final, config, s.eval_samples, probe=False)
     judged = assess(run_dir, config)

@@ -69,10 +69,13 @@ def _f(x: float | None, spec: str = ".3f") -> str:
 
 def render(a: Any) -> list[str]:
     """The reasoning as plain lines, top to bottom in the order the verdict used it."""
+    from rankinv.verdict import confidence_basis
+
     m, p, v = a.monitor, a.prediction, a.verdict
     slope = m.log_slope
     lines = [
         v.audit(a.run),
+        f"  confidence {v.confidence:.0%}: {confidence_basis(v)}",
         f"  logs: {m.points} entropy points, last step {m.last_step}, restarts {m.restarts}",
         f"  entropy: baseline {_f(m.baseline)} at step {m.baseline_step}, now {_f(m.entropy_now)}, "
         f"drop {_f(m.drop_now, '.2f')} (by decision step: {_f(m.drop_at_decision, '.2f')})",
@@ -81,7 +84,7 @@ def render(a: Any) -> list[str]:
         f"  zero-std fraction: {_f(m.zero_std_now, '.2f')} (triage predicted {_f(m.zero_std_expected, '.2f')}); "
         f"reward {_f(m.reward_start, '.3f')} → {_f(m.reward_now, '.3f')}",
         f"  triage report: {a.report or 'none found (stage 1 not run for the starting checkpoint)'}",
-        f"  predicted final pass@10: {p}",
+        f"  predicted final pass@10: {p} (point [interval]; the interval is asymmetric)",
         *(["    " + ", ".join(f"{k} {_f(val)}" for k, val in p.terms)] if p.terms else []),
         "  reasons:",
     ]

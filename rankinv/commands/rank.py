@@ -105,7 +105,7 @@ def read_ladder(path: Path) -> tuple[list[dict[str, Any]], int | None]:
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
     from rankinv.config import load_config
-    from rankinv.predict import prior
+    from rankinv.evaluate import evaluate_checkpoint
     from rankinv.stats import spearman
 
     cfg = load_config(args.config)
@@ -115,7 +115,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         features, actual = candidate(row, i, g or cfg.triage.group_size)
-        p = prior(features, cfg.predict)
+        p = evaluate_checkpoint(features, cfg).prediction
         out.append({"name": features.name, "predicted": p.estimate, "lo": p.lo, "hi": p.hi, "basis": p.basis,
                     "pass1": features.pass1, "entropy": features.entropy, "actual": actual, "terms": dict(p.terms)})
     out.sort(key=lambda c: -c["predicted"])

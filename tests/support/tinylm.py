@@ -256,3 +256,30 @@ def write_prompts_jsonl(path: str | Path, task: ToyTask | None = None) -> Path:
     lines = [json.dumps({"id": f"p{i}", "prompt": p, "answer": a}) for i, (p, a) in enumerate(task.answers().items())]
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
+
+
+def sampled_pass_at(
+    model_dir: str | Path, prompts: Sequence[str], reward: Callable[..., list[float]], n: int = 16, seed: int = 123
+) -> dict[int, float]:
+    """Mean unbiased pass@1 and pass@10 of a saved model: ``n`` samples per prompt at T=1, scored by ``reward``.
+
+    An oracle for tests that is independent of rankinv's log reading: it samples the model itself.
+    """
+    import torch
+
+    from rankinv.passk import mean_pass_at_k
+
+    with _quiet_env():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    torch.manual_seed(seed)
+    passes = []
+    for prompt in prompts:
+        ids = tok([prompt] * n, return_tensors="pt")
+        out = model.generate(**ids, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=4,
+                             pad_token_id=tok.pad_token_id or 0)
+        completions = tok.batch_decode(out[:, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        passes.append(int(sum(reward([prompt] * n, completions))))
+    return {k: mean_pass_at_k([n] * len(prompts), passes, k) for k in (1, 10)}
