@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rankinv.config import Config
-from rankinv.monitor import MonitorResult, RunSeries, analyse
+from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
 from rankinv.predict import Features, FittedModel, Prediction, predict
 from rankinv.verdict import Verdict, decide
 
@@ -57,6 +57,24 @@ def evaluate_run(
     verdict = decide(mon, triage, pred, config, pinned=pinned, group_size=features.group_size,
                      reward_ceiling=reward_ceiling(manifest, config))  # fmt: skip
     return Evaluation(mon, features, pred, verdict)
+
+
+def verdict_history(
+    series: RunSeries, triage: Features | None, config: Config, *, name: str,
+    manifest: Mapping[str, Any] | None = None,
+) -> list[tuple[int, Verdict]]:
+    """The verdict :func:`evaluate_run` gives after each logged entropy step, as a daemon evaluating at every step
+    would have issued it (for audits and experiments: a run's first KILL is when a daemon would have acted)."""
+    out = []
+    for step in series.entropy.steps:
+        prefix = RunSeries(*(_upto(c, step) for c in (series.entropy, series.reward, series.zero_std)))
+        out.append((step, evaluate_run(prefix, triage, config, name=name, manifest=manifest).verdict))
+    return out
+
+
+def _upto(curve: Curve, step: int) -> Curve:
+    keep = [i for i, s in enumerate(curve.steps) if s <= step]
+    return Curve(tuple(curve.steps[i] for i in keep), tuple(curve.values[i] for i in keep))
 
 
 def evaluate_checkpoint(

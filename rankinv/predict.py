@@ -62,6 +62,8 @@ class Features:
     rl_entropy_start: float = NAN
     """Entropy at the RL baseline step (the paper's strongest single predictor, Spearman +0.82)."""
     rl_drop: float = NAN
+    pass_at_k_hi: tuple[tuple[int, float], ...] = ()
+    """Upper ends of the measured pass@k intervals (bootstrap over prompts), where the triage report has them."""
 
     @property
     def pass1(self) -> float:
@@ -125,12 +127,14 @@ def features_from_report(report: Any, name: str = "") -> Features:
     """Features from a ``rankinv.triage.report.TriageReport`` (duck-typed: the core does not import triage)."""
     m = report.metrics
     curve = {1: _estimate(m.pass_at_1), **{int(k): _estimate(v) for k, v in m.pass_at_k.items()}}
+    highs = {int(k): float(getattr(v, "hi", NAN)) for k, v in m.pass_at_k.items()}
     return Features(
         name=name or str(report.checkpoint), group_size=int(report.group_size),
         pass_at_k=tuple(sorted((k, v) for k, v in curve.items() if math.isfinite(v))),
         entropy=_report_entropy(m, report.flag.entropy_basis),
         degenerate_fraction=_estimate(m.degenerate_fraction), never_solved_fraction=_estimate(m.never_solved_fraction),
         headroom=_estimate(m.headroom), expected_variance=_estimate(m.expected_advantage_variance),
+        pass_at_k_hi=tuple(sorted((k, v) for k, v in highs.items() if math.isfinite(v))),
     )
 
 
@@ -191,18 +195,26 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     half = cfg.halfwidth * (1.0 + estimated / 4)
     terms = (("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
     lo, hi = max(0.0, est - half), min(1.0, est + half)
-    if cov_m:  # RL sharpens what the checkpoint samples: its measured pass@K (K >= k) is the ceiling
-        hi = min(hi, max(cov, est))
-    return Prediction(est, lo, hi, _beyond_measured(f, hi, "prior"), terms)
+    ceiling = _measured_ceiling(f, cfg) if cov_m else NAN
+    if math.isfinite(ceiling):  # RL sharpens what the checkpoint samples: its measured pass@K (K >= k) bounds it
+        hi = min(hi, max(ceiling, est))
+        terms = (*terms, ("ceiling", ceiling))
+    return Prediction(est, lo, hi, _beyond_measured(f, hi, cov_m, "prior"), terms)
 
 
-def _beyond_measured(f: Features, hi: float, basis: str) -> str:
+def _measured_ceiling(f: Features, cfg: PredictConfig) -> float:
+    """Upper end of the interval of pass@K at the largest measured K >= k (NaN when the report has none)."""
+    highs = [(k, v) for k, v in f.pass_at_k_hi if k >= cfg.k]
+    return max(highs)[1] if highs else NAN
+
+
+def _beyond_measured(f: Features, hi: float, ceiling_measured: bool, basis: str) -> str:
     """The basis, saying so when the upper bound claims more than the largest measured pass@K shows."""
     measured = [(k, v) for k, v in f.pass_at_k if k > 1]
-    if not measured:
+    if ceiling_measured or not measured:
         return basis
     k, v = max(measured)
-    return basis if hi <= v else f"{basis}; upper bound above the measured pass@{k} {v:.2f}"
+    return basis if hi <= v else f"{basis}; upper bound above the measured pass@{k} {v:.2f} (coverage extrapolated)"
 
 
 def trajectory(
@@ -248,7 +260,9 @@ def _blend(a: Prediction, b: Prediction, w: float) -> Prediction:
         return (1 - w) * u + w * v
 
     terms = (*a.terms, *b.terms, ("trajectory_weight", w))
-    return Prediction(mix(a.estimate, b.estimate), mix(a.lo, b.lo), mix(a.hi, b.hi), f"{a.basis}+trajectory", terms)
+    basis, _, note = a.basis.partition("; ")
+    basis = f"{basis}+trajectory" + (f"; {note}" if note else "")
+    return Prediction(mix(a.estimate, b.estimate), mix(a.lo, b.lo), mix(a.hi, b.hi), basis, terms)
 
 
 def predict(

@@ -25,9 +25,8 @@ import pytest
 from rankinv.assess import primary_series
 from rankinv.cli import main
 from rankinv.config import Config, load_config
-from rankinv.evaluate import evaluate_run
+from rankinv.evaluate import verdict_history
 from rankinv.ingest.sources import read_manifest
-from rankinv.monitor import Curve, RunSeries
 from rankinv.verdict import CONVERGED, Decision
 from tests.support import tinylm
 from tests.support.grpo_job import _collapse_reward as seven_reward
@@ -92,17 +91,9 @@ def explain(run: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
 def verdicts_over_time(run: Path, cfg: Config | None = None) -> list[tuple[int, Decision]]:
     """The verdict the daemon would have issued after each logged step (the same evaluation path)."""
     cfg = cfg or load_config(run.parent / "rankinv.toml")
-    full = primary_series(run, run.name, cfg)
-    out = []
-    for step in full.entropy.steps:
-        def upto(c: Curve, step: int = step) -> Curve:
-            keep = [i for i, s in enumerate(c.steps) if s <= step]
-            return Curve(tuple(c.steps[i] for i in keep), tuple(c.values[i] for i in keep))
-
-        prefix = RunSeries(upto(full.entropy), upto(full.reward), upto(full.zero_std))
-        e = evaluate_run(prefix, None, cfg, name=run.name, manifest=read_manifest(run))
-        out.append((step, e.verdict.decision))
-    return out
+    history = verdict_history(primary_series(run, run.name, cfg), None, cfg, name=run.name,
+                              manifest=read_manifest(run))  # fmt: skip
+    return [(step, v.decision) for step, v in history]
 
 
 def first_kill(history: list[tuple[int, Decision]]) -> int | None:

@@ -11,9 +11,10 @@ from examples.ladder.settings import LadderSettings
 from rankinv import passk
 from rankinv.assess import assess
 from rankinv.config import Config
-from rankinv.evaluate import evaluate_checkpoint
-from rankinv.predict import Prediction, features_from_report
+from rankinv.evaluate import evaluate_checkpoint, verdict_history
+from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.triage.report import TriageReport
+from rankinv.verdict import Decision
 
 REWARD_SPEC = "examples.ladder.task:reward"
 
@@ -42,6 +43,8 @@ class Row:
     stage1_reasons: tuple[str, ...]
     stage2: str
     stage2_summary: str
+    stage2_first_kill: int | None
+    """The first step at which stage 2 said KILL (a daemon would have acted then), None if never."""
     rl_zero_std: float
     run_dir: str
 
@@ -95,8 +98,19 @@ def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, conf
         predicted=predicted.estimate, predicted_lo=predicted.lo, predicted_hi=predicted.hi,
         predicted_rl=judged.prediction.estimate, actual=pass_at_10(after), stage1=stage1, stage1_reasons=reasons,
         stage2=judged.verdict.decision.value, stage2_summary=judged.verdict.summary(),
+        stage2_first_kill=first_kill(run_dir, config, judged.features),
         rl_zero_std=judged.monitor.zero_std_now, run_dir=str(run_dir),
     )
+
+
+def first_kill(run_dir: Path, config: Config, triage: Features | None) -> int | None:
+    """Replay the run's log step by step through the one evaluation path; the first KILL's step."""
+    from rankinv.assess import primary_series
+    from rankinv.ingest.sources import read_manifest
+
+    series = primary_series(run_dir, run_dir.name, config)
+    history = verdict_history(series, triage, config, name=run_dir.name, manifest=read_manifest(run_dir))
+    return next((step for step, v in history if v.decision is Decision.KILL), None)
 
 
 def _entropy(report: TriageReport) -> float:

@@ -82,6 +82,8 @@ def _cell(row: Row, key: str) -> str:
     value = getattr(row, key)
     if key == "stage1":
         return "FLAG (" + ", ".join(row.stage1_reasons) + ")" if row.stage1_reasons else value
+    if key == "stage2" and row.stage2_first_kill is not None and value != "KILL":
+        return f"{value} (KILL at step {row.stage2_first_kill})"
     if key == "predicted":
         return f"{value:.3f} [{row.predicted_lo:.2f}, {row.predicted_hi:.2f}]"
     if isinstance(value, float):
