@@ -15,7 +15,7 @@ from typing import Any
 
 from rankinv.config import Config
 from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
-from rankinv.predict import Features, FittedModel, Prediction, predict
+from rankinv.predict import Features, FittedModel, Prediction, at_group_size, predict
 from rankinv.verdict import Verdict, decide
 
 
@@ -30,13 +30,13 @@ class Evaluation:
 
 
 def run_features(triage: Features | None, name: str, manifest: Mapping[str, Any] | None, cfg: Config) -> Features:
-    """The triage report's features, else a bare record whose group size is the run manifest's, else the
-    configured ``[triage] group_size``."""
-    if triage is not None:
-        return triage
+    """The triage report's features at the run's group size (from its manifest), else a bare record with the
+    manifest's group size, else the configured ``[triage] group_size``."""
     g = (manifest or {}).get("group_size")
-    group = g if isinstance(g, int) and not isinstance(g, bool) and g >= 2 else cfg.triage.group_size
-    return Features(name=name, group_size=group)
+    group = g if isinstance(g, int) and not isinstance(g, bool) and g >= 2 else None
+    if triage is not None:
+        return triage if group is None else at_group_size(triage, group)
+    return Features(name=name, group_size=group or cfg.triage.group_size)
 
 
 def evaluate_run(
@@ -51,10 +51,11 @@ def evaluate_run(
 ) -> Evaluation:
     """Stage 2 for a run with logs: its monitor summary, the prediction and the verdict."""
     features = run_features(triage, name, manifest, config)
-    expected = triage.degenerate_fraction if triage is not None else math.nan
+    expected = features.degenerate_fraction if triage is not None else math.nan
     mon = analyse(series, config.monitor, expected_zero_std=expected)
     pred = predict(features, mon, model, config.predict)
-    verdict = decide(mon, triage, pred, config, pinned=pinned, group_size=features.group_size,
+    verdict = decide(mon, features if triage is not None else None, pred, config, pinned=pinned,
+                     group_size=features.group_size,
                      reward_ceiling=reward_ceiling(manifest, config))  # fmt: skip
     return Evaluation(mon, features, pred, verdict)
 

@@ -63,6 +63,8 @@ class Features:
     """Entropy at the RL baseline step (the paper's strongest single predictor, Spearman +0.82)."""
     rl_drop: float = NAN
     pass_at_k_hi: tuple[tuple[int, float], ...] = ()
+    prompt_counts: tuple[tuple[int, int], ...] = ()
+    """(passes, samples) of every triage prompt: coverage and the group signal are then read per prompt."""
     """Upper ends of the measured pass@k intervals (bootstrap over prompts), where the triage report has them."""
 
     @property
@@ -108,6 +110,8 @@ def features_from_counts(
         name=name, group_size=group_size, pass_at_k=tuple(sorted(curve.items())), entropy=entropy,
         degenerate_fraction=sig.degenerate_fraction, never_solved_fraction=sig.never_solved_fraction,
         headroom=sig.headroom, expected_variance=sig.mean_expected_variance,
+        prompt_counts=tuple(zip(np.asarray(passes).tolist(), np.broadcast_to(samples, np.shape(passes)).tolist(),
+                                strict=True)),
     )
 
 
@@ -135,7 +139,21 @@ def features_from_report(report: Any, name: str = "") -> Features:
         degenerate_fraction=_estimate(m.degenerate_fraction), never_solved_fraction=_estimate(m.never_solved_fraction),
         headroom=_estimate(m.headroom), expected_variance=_estimate(m.expected_advantage_variance),
         pass_at_k_hi=tuple(sorted((k, v) for k, v in highs.items() if math.isfinite(v))),
+        prompt_counts=tuple((int(r.passes), int(r.samples)) for r in getattr(report, "prompts", ()) if r.samples),
     )
+
+
+def at_group_size(f: Features, g: int) -> Features:
+    """The features for a run whose group size is ``g``: the degenerate fraction re-read from the per-prompt
+    counts at that g (a triage at g=8 says nothing exact about a run at g=4 otherwise)."""
+    if g == f.group_size or not f.prompt_counts:
+        return replace(f, group_size=g)
+    from rankinv.advantage import group_signal
+
+    passes, samples = zip(*f.prompt_counts, strict=True)
+    sig = group_signal(passes, samples, g)
+    return replace(f, group_size=g, degenerate_fraction=sig.degenerate_fraction, headroom=sig.headroom,
+                   expected_variance=sig.mean_expected_variance)  # fmt: skip
 
 
 def _pass_at(k: float, p1: float, d: float) -> float:
@@ -169,7 +187,14 @@ def _measured_or_model(f: Features, k: int, p1: float, d: float) -> tuple[float,
 
 
 def _coverage(f: Features, cfg: PredictConfig, p1: float, d: float) -> tuple[float, bool]:
-    """pass@K at the largest measured K >= k (measured, not extrapolated), else the model at ``coverage_k``."""
+    """Per prompt when the counts are known: the mean of each prompt's own unbiased pass@K at K = min(n,
+    ``coverage_k``), never extrapolated past its samples (a never-solved prompt adds 0). Else pass@K at the
+    largest measured K >= k, else the homogeneous model at ``coverage_k`` from the mean pass rate (which
+    over-states coverage when pass rates differ across prompts)."""
+    if f.prompt_counts:
+        from rankinv.passk import pass_at_k_single
+
+        return float(np.mean([pass_at_k_single(n, c, min(n, cfg.coverage_k)) for c, n in f.prompt_counts])), True
     measured = [(k, v) for k, v in f.pass_at_k if k >= cfg.k]
     if measured:
         return max(measured)[1], True
@@ -193,13 +218,14 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     est = pre + (cov - pre) * learn
     estimated = sum(not m for m in (d_measured or math.isfinite(f.entropy), pre_m, cov_m, s_m))
     half = cfg.halfwidth * (1.0 + estimated / 4)
-    terms = (("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
+    terms: tuple[tuple[str, float], ...] = (
+        ("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
     lo, hi = max(0.0, est - half), min(1.0, est + half)
     ceiling = _measured_ceiling(f, cfg) if cov_m else NAN
     if math.isfinite(ceiling):  # RL sharpens what the checkpoint samples: its measured pass@K (K >= k) bounds it
         hi = min(hi, max(ceiling, est))
         terms = (*terms, ("ceiling", ceiling))
-    return Prediction(est, lo, hi, _beyond_measured(f, hi, cov_m, "prior"), terms)
+    return Prediction(est, lo, hi, _beyond_measured(f, hi, math.isfinite(ceiling), "prior"), terms)
 
 
 def _measured_ceiling(f: Features, cfg: PredictConfig) -> float:
@@ -214,7 +240,9 @@ def _beyond_measured(f: Features, hi: float, ceiling_measured: bool, basis: str)
     if ceiling_measured or not measured:
         return basis
     k, v = max(measured)
-    return basis if hi <= v else f"{basis}; upper bound above the measured pass@{k} {v:.2f} (coverage extrapolated)"
+    if hi <= v:
+        return basis
+    return f"{basis}; upper bound above the measured pass@{k} {v:.2f}: more samples per prompt would measure it"
 
 
 def trajectory(

@@ -4,6 +4,7 @@ entropy–performance trajectory, fitting on history, and the `rank` command."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from rankinv.cli import main
 from rankinv.monitor import Curve, RunSeries, analyse
-from rankinv.predict import Features, features_from_counts, fit, predict, prior, trajectory
+from rankinv.predict import Features, features_from_counts, features_from_report, fit, predict, prior, trajectory
 from rankinv.stats import spearman
 from tests.support.reports import make_report
 
@@ -251,3 +252,24 @@ def test_explain_reads_the_starting_checkpoints_triage_report(
     (tmp_path / "tau2.toml").write_text('[verdict]\nstage2_policy = "tau2"\n')
     assert main(["explain", str(run), "--json", "--config", str(tmp_path / "tau2.toml")]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"]["decision"] == "KILL"
+
+
+def test_the_prior_never_claims_more_than_the_measured_pass_at_k_allows(tmp_path: Path) -> None:
+    """A checkpoint whose own pass@16 is measured: the interval stops at that measurement's upper bound (bootstrap
+    over prompts), and the point stays inside its interval; with only pass@8 measured the basis says so."""
+    report = make_report(tmp_path, [16] * 32 + [2, 1] + [0] * 6, n=16)
+    f = features_from_report(report)
+    p = prior(f)
+    measured = report.metrics.pass_at_k["16"]
+    assert measured.hi < 1.0 and p.estimate + 0.15 > measured.hi, "the bound binds here"
+    assert p.hi == pytest.approx(measured.hi)
+    assert p.lo < p.estimate < p.hi, p
+    assert dict(p.terms)["ceiling"] == pytest.approx(measured.hi)
+    small = features_from_report(make_report(tmp_path, [8, 7, 5, 3, 2, 1, 0, 0], n=8))
+    q = prior(small)
+    assert q.hi > dict(small.pass_at_k)[8] and "above the measured pass@8 0.75: more samples" in q.basis
+    assert "[" in str(q) and "±" not in str(q)
+    # Coverage per prompt (each prompt's own pass@8, two never solved), not the mean-based formula at pass@64:
+    assert dict(q.terms)["coverage"] == pytest.approx(max(0.75, dict(q.terms)["pre"]))
+    homogeneous = prior(dataclasses.replace(small, prompt_counts=()))
+    assert dict(homogeneous.terms)["coverage"] > 0.95 and q.estimate < homogeneous.estimate

@@ -72,7 +72,9 @@ def candidate(row: dict[str, Any], index: int, group_size: int) -> tuple[Any, fl
     g = int(_first(row, ("group_size",), where)) if row.get("group_size") not in (None, "") else group_size
     features = Features(
         name=_name(row, index), group_size=g, entropy=_first(row, ENTROPY_KEYS, where),
-        pass_at_k=tuple(sorted((k, v) for k, v in curve.items() if math.isfinite(v))), **fields,
+        pass_at_k=tuple(sorted((k, v) for k, v in curve.items() if math.isfinite(v))),
+        degenerate_fraction=fields["degenerate_fraction"], never_solved_fraction=fields["never_solved_fraction"],
+        headroom=fields["headroom"], expected_variance=fields["expected_variance"],
     )
     if not 0.0 <= features.pass1 <= 1.0:
         raise RankinvError(f"{where} ({features.name}): needs a pass rate in [0, 1] as 'pass1' (or 'pass@1')")
