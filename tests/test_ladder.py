@@ -21,7 +21,7 @@ from rankinv.stats import spearman
 ROOT = Path(__file__).resolve().parents[1]
 ROW_KEYS = {"depth", "epochs", "pass1", "entropy", "headroom", "pre_pass10", "predicted", "predicted_lo",
             "predicted_hi", "predicted_rl", "actual", "stage1", "stage1_reasons", "stage2", "stage2_summary",
-            "rl_zero_std", "run_dir"}
+            "stage2_first_kill", "rl_zero_std", "run_dir"}
 UNIT = ("pass1", "predicted", "predicted_lo", "predicted_hi", "predicted_rl", "actual")
 TITLES = ("SFT steps", "pre-RL pass@1", "rollout entropy", "headroom", "predicted pass@10", "actual pass@10",
           "stage 1", "stage 2")
@@ -112,3 +112,15 @@ def test_a_used_output_directory_is_refused_without_touching_it(tmp_path: Path) 
     proc = _run("-m", "examples.ladder", "--quick", "--out", str(tmp_path), timeout=120)
     assert proc.returncode == 2 and "not an empty directory" in proc.stderr and "Traceback" not in proc.stderr
     assert keep.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_stage2_replay_reads_the_finished_ladder(quick: tuple[Path, dict[str, Any], str]) -> None:
+    """``python -m examples.ladder.stage2 --ladder OUT`` replays every rung under both policies; the replayed first
+    KILL under the default policy is the one the ladder itself recorded."""
+    out, table, _ = quick
+    rows_file = out / "stage2.json"
+    proc = _run("-m", "examples.ladder.stage2", "--ladder", str(out), "--json", str(rows_file))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| toy ladder | groups | 3 (" in proc.stdout and "| toy ladder | tau2 | 3 (" in proc.stdout
+    replayed = json.loads(rows_file.read_text())
+    assert [r["first_kill"]["groups"] for r in replayed] == [r["stage2_first_kill"] for r in table["rows"]]

@@ -62,8 +62,8 @@ def replay(run_dir: Path, config_path: Path) -> dict[str, int | None]:
 def ladder_rows(out: Path) -> list[Replayed]:
     table = json.loads((out / "ladder.json").read_text(encoding="utf-8"))
     steps = int(table["settings"]["rl_steps"])
-    source = f"ladder seed {table['settings']['seed']}, {steps} GRPO steps"
-    return [Replayed(source, f"depth {r['depth']}", steps, float(r["pre_pass10"]), float(r["actual"]),
+    where = f"seed {table['settings']['seed']}, {steps} GRPO steps, SFT depth"
+    return [Replayed("toy ladder", f"{where} {r['depth']}", steps, float(r["pre_pass10"]), float(r["actual"]),
                      replay(Path(r["run_dir"]), out / "rl" / "rankinv.toml")) for r in table["rows"]]  # fmt: skip
 
 
