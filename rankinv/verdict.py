@@ -142,17 +142,23 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, cfg: Config, g: int, 
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
     if s.failing_dominates and not rising:
-        ok, start = _held_split(m, cfg, g, ceiling)
-        if not m.decision_reached:
-            found = _split_reason(s, m, "watch", "groups all fail; judged at the decision step")
-            return [*_regrade(reasons, "watch"), found]
-        grade = "kill" if ok else "watch"
-        note = "entropy spent while groups all fail; reward stalled" + ("" if ok else f"; not yet held "
-                                                                          f"{cfg.verdict.hold_steps} steps")
-        found = replace(_split_reason(s, m, grade, note), start_step=start)
-        return [*(reasons if ok else _regrade(reasons, "watch")), found]
+        return _collapse(reasons, s, m, cfg, _held_split(m, cfg, g, ceiling))
     note = "reward still rising" if rising else "neither all-pass nor all-fail groups dominate"
     return [*_regrade(reasons, "watch"), _split_reason(s, m, "watch", note)]
+
+
+def _collapse(reasons: list[Reason], s: GroupSplit, m: MonitorResult, cfg: Config,
+              held_at: tuple[bool, int | None]) -> list[Reason]:  # fmt: skip
+    """All-fail groups dominate and the reward stalls: KILL once the decision step is reached, if it held."""
+    if not m.decision_reached:
+        found = _split_reason(s, m, "watch", "groups all fail; judged at the decision step")
+        return [*_regrade(reasons, "watch"), found]
+    note = "entropy spent while groups all fail; reward stalled"
+    held_split, start = held_at
+    if not held_split:
+        found = _split_reason(s, m, "watch", f"{note}; not yet held {cfg.verdict.hold_steps} steps")
+        return [*_regrade(reasons, "watch"), found]
+    return [*reasons, replace(_split_reason(s, m, "kill", note), start_step=start)]
 
 
 def _held_split(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> tuple[bool, int | None]:
