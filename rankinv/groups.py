@@ -11,7 +11,9 @@ where μ is the mean pass rate inside the mixed groups. A mixed group has betwee
     a ∈ [max(0, m/c - (1 - z)(1 - 1/g)),  min(z, m/c - (1 - z)/g)]
 
 and the point estimate takes μ = 1/2. When z is high the bounds are tight; when most groups are mixed they are
-wide and neither kind of degenerate group is said to dominate. Exact for 0/1 reward functions (TRL sums them,
+wide. What is left to learn is b + (1 - z); GRPO can learn only from the mixed share 1 - z, so a run is *stuck*
+when b exceeds it (for every μ) and has *learnt* what it can when b does not and all-pass groups outnumber
+all-fail ones. Exact for 0/1 reward functions (TRL sums them,
 so c is their number); for graded rewards the split reads "at the ceiling" against "not" only approximately.
 """
 
@@ -43,14 +45,20 @@ class GroupSplit:
         return self.degenerate - self.all_pass_lo
 
     @property
-    def passing_dominates(self) -> bool:
-        """All-pass groups outnumber all-fail ones whatever the mixed groups' pass rate."""
-        return self.all_pass_lo > self.all_fail_hi
+    def mixed(self) -> float:
+        """Share of groups whose rewards differ: the only ones GRPO learns from."""
+        return 1.0 - self.degenerate
 
     @property
-    def failing_dominates(self) -> bool:
-        """All-fail groups outnumber all-pass ones whatever the mixed groups' pass rate."""
-        return self.all_fail_lo > self.all_pass_hi
+    def stuck(self) -> bool:
+        """All-fail groups (never learnt, no gradient) outnumber the groups still learning, for any μ."""
+        return self.all_fail_lo > self.mixed
+
+    @property
+    def learnt(self) -> bool:
+        """What is left to learn is mostly still learnable (all-fail groups no more than mixed ones) and the
+        groups that agree mostly pass, for any μ: the run is at or climbing to its reward's ceiling."""
+        return self.all_fail_hi <= self.mixed and self.all_pass_lo > self.all_fail_hi
 
 
 def split(reward_mean: float, zero_std: float, group_size: int, ceiling: float = 1.0) -> GroupSplit | None:

@@ -7,9 +7,11 @@ Rules, in the order they are applied:
    logged points (one point never kills): stage 2's relative entropy drop above τ₂ once the decision step is
    reached, or a dead group signal (rolling zero-std fraction above ``max_zero_std``).
    Under ``[verdict] stage2_policy = "groups"`` (the default) those two are then weighed against which
-   degenerate groups the run has (``rankinv.groups``): all-pass groups dominating means the entropy was spent
-   converging (CONTINUE, with "converging" or "converged: nothing left to learn", never a failure); all-fail
-   groups dominating while the reward is not clearly rising is collapse (KILL); anything between is WATCH.
+   degenerate groups the run has (``rankinv.groups``): a run that has learnt what it can (all-fail groups no
+   more than the mixed ones still learning, all-pass groups outnumbering all-fail ones) spent its entropy
+   converging (CONTINUE, with "converging" or "converged: nothing left to learn", never a failure); a run stuck
+   on all-fail groups (more of them than mixed ones) while the reward is not clearly rising collapsed (KILL);
+   anything between is WATCH.
    ``"tau2"`` keeps the paper's rule (the entropy drop alone kills) for comparison.
 3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
    group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
@@ -118,7 +120,7 @@ STAGE2_KILLS = ("entropy drop", "zero-std fraction")
 
 def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Reason:
     fails = grade != "info"
-    value, bound = (s.all_fail, s.all_pass_hi) if fails else (s.all_pass, s.all_fail_hi)
+    value, bound = (s.all_fail, s.mixed) if fails else (s.all_pass, s.all_fail_hi)
     metric = "all-fail group share" if fails else "all-pass group share"
     return Reason(metric, value, bound, ">" if (value > bound) else "<=", None, m.last_step, grade, note)
 
@@ -136,14 +138,14 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, cfg: Config, g: int, 
         extra = Reason("reward slope/step", m.reward_slope.slope if m.reward_slope else math.nan, 0.0, ">", None,
                        m.last_step, "watch", "reward still rising; no zero-std log to split groups")
         return [*_regrade(reasons, "watch"), extra]
-    if s.passing_dominates:
+    if s.learnt:
         dead = any(r.metric == "zero-std fraction" for r in kills)
         name = CONVERGED if dead else CONVERGING
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
-    if s.failing_dominates and not rising:
+    if s.stuck and not rising:
         return _collapse(reasons, s, m, cfg, _held_split(m, cfg, g, ceiling))
-    note = "reward still rising" if rising else "neither all-pass nor all-fail groups dominate"
+    note = "reward still rising" if rising else "neither stuck on all-fail groups nor at its reward's ceiling"
     return [*_regrade(reasons, "watch"), _split_reason(s, m, "watch", note)]
 
 
@@ -151,9 +153,9 @@ def _collapse(reasons: list[Reason], s: GroupSplit, m: MonitorResult, cfg: Confi
               held_at: tuple[bool, int | None]) -> list[Reason]:  # fmt: skip
     """All-fail groups dominate and the reward stalls: KILL once the decision step is reached, if it held."""
     if not m.decision_reached:
-        found = _split_reason(s, m, "watch", "groups all fail; judged at the decision step")
+        found = _split_reason(s, m, "watch", "more groups all fail than still learn; judged at the decision step")
         return [*_regrade(reasons, "watch"), found]
-    note = "entropy spent while groups all fail; reward stalled"
+    note = "entropy spent; more groups all fail than still learn; reward stalled"
     held_split, start = held_at
     if not held_split:
         found = _split_reason(s, m, "watch", f"{note}; not yet held {cfg.verdict.hold_steps} steps")
@@ -162,10 +164,10 @@ def _collapse(reasons: list[Reason], s: GroupSplit, m: MonitorResult, cfg: Confi
 
 
 def _held_split(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> tuple[bool, int | None]:
-    """Whether all-fail groups dominated at every point of the hold window, as every kill condition must."""
+    """Whether the run was stuck at every point of the hold window, as every kill condition must hold."""
     rewards = dict(m.reward_rolling)
     points = [(step, split(rewards.get(step, math.nan), z, g, ceiling)) for step, z in m.zero_std_rolling]
-    flags = [(step, 1.0 if s is not None and s.failing_dominates else 0.0) for step, s in points]
+    flags = [(step, 1.0 if s is not None and s.stuck else 0.0) for step, s in points]
     return held(flags, lambda v: v > 0, cfg.verdict.hold_steps, cfg.verdict.hold_points)
 
 

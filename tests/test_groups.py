@@ -39,14 +39,15 @@ def test_bounds_hold_the_true_all_pass_share(groups: list[list[int]]) -> None:
 def test_no_mixed_groups_make_the_split_exact() -> None:
     s = split(0.7, 1.0, 8)
     assert s is not None and s.all_pass_lo == s.all_pass_hi == pytest.approx(0.7)
-    assert s.passing_dominates and not s.failing_dominates
-    assert split(0.1, 1.0, 8).failing_dominates  # type: ignore[union-attr]
+    assert s.learnt is False and s.stuck, "30% of groups all fail and none still learn"
+    assert split(1.0, 1.0, 8).learnt and not split(1.0, 1.0, 8).stuck  # type: ignore[union-attr]
+    assert split(0.1, 1.0, 8).stuck  # type: ignore[union-attr]
     assert split(2.0, 1.0, 8, ceiling=2.0).all_pass == 1.0  # type: ignore[union-attr]
 
 
 def test_mostly_mixed_groups_let_neither_side_dominate() -> None:
     s = split(0.5, 0.3, 4)
-    assert s is not None and not s.passing_dominates and not s.failing_dominates
+    assert s is not None and not s.learnt and not s.stuck
     assert split(float("nan"), 0.5, 4) is None and split(0.5, 0.5, 1) is None
 
 
