@@ -30,7 +30,7 @@ backend = "transformers"
 
 [monitor]
 baseline_step = 3
-decision_step = 40
+decision_step = 15
 
 [verdict]
 warmup_steps = 6

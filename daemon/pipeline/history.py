@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from rankinv.config import Config
+from rankinv.evaluate import run_features
 from rankinv.metrics import EVAL_PREFIX
 from rankinv.monitor import RunSeries, analyse
 from rankinv.predict import Features, FittedModel, fit, with_rl_start
@@ -56,7 +57,7 @@ class History:
             return None
         rows = []
         for run, y in finished:
-            base = self._features(run.parent) or Features(name=run.name)
+            base = run_features(self._features(run.parent), run.name, run.manifest, self.config)
             rows.append((with_rl_start(base, analyse(self._series(run.name), self.config.monitor)), y))
         try:
             return fit(rows, self.config.predict)

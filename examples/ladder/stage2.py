@@ -63,8 +63,13 @@ def ladder_rows(out: Path) -> list[Replayed]:
     table = json.loads((out / "ladder.json").read_text(encoding="utf-8"))
     steps = int(table["settings"]["rl_steps"])
     where = f"seed {table['settings']['seed']}, {steps} GRPO steps, SFT depth"
-    return [Replayed("toy ladder", f"{where} {r['depth']}", steps, float(r["pre_pass10"]), float(r["actual"]),
+    return [Replayed("toy ladder", f"{where} {r['depth']}", steps, _number(r["pre_pass10"]), _number(r["actual"]),
                      replay(Path(r["run_dir"]), out / "rl" / "rankinv.toml")) for r in table["rows"]]  # fmt: skip
+
+
+def _number(value: float | None) -> float:
+    """A stored number; NaN for null (``--quick`` ladders sample too few to measure pass@10 before RL)."""
+    return math.nan if value is None else float(value)
 
 
 def matrix_rows(out: Path) -> list[Replayed]:

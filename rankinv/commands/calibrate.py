@@ -67,11 +67,14 @@ def gather(root: Path, cfg: Any, evaluate: bool) -> list[Any]:
     return out
 
 
-def _history(assessments: list[Any]) -> list[tuple[Any, float]]:
+def _history(assessments: list[Any], cfg: Any) -> list[tuple[Any, float]]:
     """(features as the predictor saw them, measured outcome) for runs with an outcome."""
-    from rankinv.predict import Features, with_rl_start
+    from rankinv.evaluate import run_features
+    from rankinv.ingest.sources import read_manifest
+    from rankinv.predict import with_rl_start
 
-    rows = [(with_rl_start(a.features or Features(name=a.run), a.monitor), a.outcome) for a in assessments]
+    rows = [(with_rl_start(run_features(a.features, a.run, read_manifest(a.path), cfg), a.monitor), a.outcome)
+            for a in assessments]  # fmt: skip
     return [(f, y) for f, y in rows if math.isfinite(y)]
 
 
@@ -81,7 +84,7 @@ def compute(root: Path, cfg: Any, evaluate: bool) -> dict[str, Any]:
     from rankinv.stats import spearman
 
     assessments = gather(root, cfg, evaluate)
-    history = _history(assessments)
+    history = _history(assessments, cfg)
     result: dict[str, Any] = {"runs": len(assessments), "with_outcome": len(history)}
     if len(history) < 2:
         result["note"] = "need finished runs with a measured final pass@10 (eval logs, or use --eval)"
