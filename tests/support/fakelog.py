@@ -1,7 +1,8 @@
 """GRPO-format logs written by hand, for daemon tests that need exact control of what is on disk and when.
 
 The records are the rankinv callback's JSONL format (``{"step", "time", "logs": {...}}``) with TRL's metric
-names; entropy decays so the brain reaches a KILL verdict after the stage-2 window. Where a test needs real
+names; entropy decays while the reward stalls with most groups failing (a collapse), so the brain reaches a
+KILL verdict after the stage-2 window. Where a test needs real
 training output it uses :mod:`tests.support.tinylm` instead.
 """
 
@@ -16,7 +17,7 @@ from rankinv.daemon.pipeline.ingest import sources_for_run
 
 def record(step: int) -> str:
     entropy = 1.2 * math.exp(-step / 60)
-    logs = {"entropy": round(entropy, 6), "reward": round(0.2 + 0.001 * step, 6), "frac_reward_zero_std": 0.95}
+    logs = {"entropy": round(entropy, 6), "reward": 0.2, "frac_reward_zero_std": 0.95}  # stalled, most groups fail
     return json.dumps({"step": step, "time": 1.7e9 + step, "logs": logs}) + "\n"
 
 
