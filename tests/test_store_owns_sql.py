@@ -11,10 +11,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SCANNED = ("rankinv", "daemon", "tui")
+# A quoted "sqlite3.connect" is an audit-event name (the sandbox refuses it), not a connection.
 SQL = re.compile("|".join((
     r"\bSELECT\s+[\w*(]", r"\bINSERT\s+(OR\s+\w+\s+)?INTO\b", r"\bUPDATE\s+\w+\s+SET\b", r"\bDELETE\s+FROM\b",
     r"\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX)\b", r"[\"']\s*(PRAGMA|BEGIN|COMMIT|ROLLBACK)\b",  # statements, not prose
-    r"\.execute(many|script)?\(", r"\b(import|from)\s+sqlite3\b", r"\bsqlite3\.", r"\.conn\b",
+    r"\.execute(many|script)?\(", r"\b(import|from)\s+sqlite3\b", r"(?<![\"'])\bsqlite3\.", r"\.conn\b",
 )))  # fmt: skip
 
 
@@ -39,6 +40,7 @@ def test_the_scan_finds_planted_sql(tmp_path: Path) -> None:
     planted = {
         "daemon/pipeline/x.py": 'rows = self.store.conn.execute("SELECT 1 FROM runs")',
         "tui/y.py": "import sqlite3",
+        "daemon/w.py": "db = sqlite3.connect(path)",
         "rankinv/z.py": 'sql = "UPDATE runs SET pinned = ?"',
         "rankinv/store/fine.py": 'conn.execute("DELETE FROM events")',
     }
@@ -46,4 +48,4 @@ def test_the_scan_finds_planted_sql(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text + "\n")
     hits = sql_outside_store(tmp_path)
-    assert sorted(h.split(":")[0] for h in hits) == ["daemon/pipeline/x.py", "rankinv/z.py", "tui/y.py"]
+    assert sorted(h.split(":")[0] for h in hits) == ["daemon/pipeline/x.py", "daemon/w.py", "rankinv/z.py", "tui/y.py"]
