@@ -3,7 +3,7 @@
 Shared by every reader so that a value means the same thing whatever format carried it: numbers and numeric
 strings (TRL 1.x prints ``'entropy': '2.759'``) become floats, NaN and ±Inf are kept (a NaN entropy is news),
 None, booleans and text are skipped without losing the rest of the record, nested mappings are flattened
-with ``/``.
+with ``/``. A step beyond what SQLite's INTEGER holds (64-bit) rejects that one record, never the run.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from functools import cached_property
 from typing import Any
 
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
+
+MAX_STEP = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,15 @@ def record_from_mapping(raw: Mapping[str, Any], step: Any = None, time: Any = No
             time = value if time is None else time
         elif (number := to_float(value)) is not None:
             values[str(key)] = number
-    if not values:
+    if not values or _out_of_range(step):
         return None
     wall = to_float(time)
     return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
+
+
+def _out_of_range(step: Any) -> bool:
+    number = to_float(step)
+    return number is not None and math.isfinite(number) and number > MAX_STEP
 
 
 def points(run: str, step: int, record: Record) -> list[MetricPoint]:
