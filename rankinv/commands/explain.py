@@ -53,13 +53,14 @@ def config_for(args: argparse.Namespace, run_dir: Path) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from rankinv.assess import assess, to_dict
+    from rankinv.boundary.text import shown
 
     run_dir = resolve(args.run, args.root)
     result = assess(run_dir, config_for(args, run_dir), pinned=args.pin)
     if args.json:
         print(json.dumps(to_dict(result), indent=2))
         return 0
-    print("\n".join(render(result)))
+    print("\n".join(shown(line) for line in render(result)))
     return 0
 
 
