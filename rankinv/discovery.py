@@ -171,7 +171,7 @@ def _base_model(weights_dir: Path) -> str | None:
             value = json.loads(read_text(weights_dir / name, CONFIG_BYTES)).get(key)
         except (OSError, ValueError, AttributeError):
             continue
-        if isinstance(value, str) and value and Path(value).resolve() != weights_dir.resolve():
+        if isinstance(value, str) and value and _real(value) != _real(weights_dir):
             return value
     return None
 
@@ -181,12 +181,17 @@ def _resolve(value: str, run_dir: Path) -> str:
     candidate = Path(value).expanduser()
     for option in (candidate, run_dir / candidate):
         if option.exists():
-            return str(option.resolve())
+            return str(_real(option))
     return value
 
 
+def _real(path: str | Path) -> Path:
+    """``path`` with symlinks resolved; a symlink loop is left as it is (``Path.resolve`` raises on one)."""
+    return Path(os.path.realpath(path))
+
+
 def _link_parents(runs: list[RunInfo]) -> list[RunInfo]:
-    by_path = sorted(((r.path.resolve(), r.name) for r in runs), key=lambda x: len(str(x[0])), reverse=True)
+    by_path = sorted(((_real(r.path), r.name) for r in runs), key=lambda x: len(str(x[0])), reverse=True)
     linked = []
     for run in runs:
         owner = None
