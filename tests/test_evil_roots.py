@@ -115,6 +115,8 @@ def test_status_scan_keeps_every_good_record(scanned: tuple[subprocess.Completed
     assert _series(store_path, LATIN1_SHOWN, "entropy")[0] == (1, 2, 3, 4, 5)
     steps, kl = _series(store_path, "infinities", "kl")
     assert steps == (3, 4) and kl[0] == math.inf and kl[1] == -math.inf
+    assert _series(store_path, "huge-numbers", "entropy") == ((1, 2, 3), (0.99, 0.5, 0.25))
+    assert _series(store_path, "huge-numbers", "kl") == ((2,), (math.inf,))
     assert _series(store_path, "symlink-out-log", "entropy") == ((), ()), "a log outside the root was read"
 
 

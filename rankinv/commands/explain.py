@@ -53,10 +53,13 @@ def config_for(args: argparse.Namespace, run_dir: Path) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from rankinv.assess import assess, to_dict
+    from rankinv.boundary.files import confined
     from rankinv.boundary.text import shown
 
     run_dir = resolve(args.run, args.root)
-    result = assess(run_dir, config_for(args, run_dir), pinned=args.pin)
+    config = config_for(args, run_dir)
+    with confined(args.root or run_dir, follow_outside=config.daemon.follow_symlinks_outside_root):
+        result = assess(run_dir, config, pinned=args.pin)
     if args.json:
         print(json.dumps(to_dict(result), indent=2))
         return 0

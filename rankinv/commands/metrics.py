@@ -37,18 +37,19 @@ def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
     """(source label, point) for every point readable at the path."""
     from pathlib import Path
 
+    from rankinv.boundary.files import confined
     from rankinv.errors import RankinvError
     from rankinv.ingest import open_source, sources_for_run
 
     path = Path(path_text)
     if path.is_dir() and fmt == "auto":
-        sources = sources_for_run(path)
-        if not sources:
-            raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
-        readers = [s.open(path.name) for s in sources]
-    else:
-        readers = [open_source(path, path.stem, fmt)]
-    return [(f"{r.path.name} ({r.fmt})", p) for r in readers for p in r.read_new(None)[0]]
+        with confined(path):  # a run directory's logs: not through symlinks that leave it
+            sources = sources_for_run(path)
+            if not sources:
+                raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
+            return [(f"{s.path.name} ({s.fmt})", p) for s in sources for p in s.open(path.name).read_new(None)[0]]
+    reader = open_source(path, path.stem, fmt)
+    return [(f"{reader.path.name} ({reader.fmt})", p) for p in reader.read_new(None)[0]]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,18 +41,28 @@ class Record:
 def to_float(value: Any) -> float | None:
     """A float for numbers and numeric strings; None for anything else (None, bools, text, containers)."""
     kind = type(value)
-    if kind is float or kind is int:
+    if kind is float:
         return float(value)
+    if kind is int:
+        return _int_to_float(value)
     if kind is bool or value is None:
         return None
     if isinstance(value, int | float):  # numpy scalars and other number subclasses
-        return float(value)
+        return _int_to_float(int(value)) if isinstance(value, int) else float(value)
     if isinstance(value, str):
         try:
             return float(value.strip())
         except ValueError:
             return None
     return None
+
+
+def _int_to_float(value: int) -> float:
+    """An int beyond float's range (a 400-digit JSON number) is ±inf, as ``float("1e400")`` would be."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def to_step(value: Any) -> int | None:
@@ -89,7 +99,7 @@ def record_from_mapping(raw: Mapping[str, Any], step: Any = None, time: Any = No
 
 def _out_of_range(step: Any) -> bool:
     number = to_float(step)
-    return number is not None and math.isfinite(number) and number > MAX_STEP
+    return number is not None and number > MAX_STEP  # +inf too (a 400-digit step); NaN compares false
 
 
 def points(run: str, step: int, record: Record) -> list[MetricPoint]:
