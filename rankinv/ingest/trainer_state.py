@@ -19,7 +19,7 @@ from rankinv.ingest.values import points, record_from_mapping
 from rankinv.metrics import MetricPoint
 
 STATE_NAME = "trainer_state.json"
-STATE_BYTES = 512 << 20
+STATE_BYTES = 128 << 20
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
