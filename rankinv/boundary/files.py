@@ -57,8 +57,7 @@ def kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def inside(path: str | Path, root: Path) -> bool:
-    real = os.path.realpath(path)
+def _inside(real: str, root: Path) -> bool:
     return real == str(root) or real.startswith(str(root).rstrip(os.sep) + os.sep)
 
 
@@ -66,9 +65,10 @@ def checked_path(path: str | Path) -> str:
     """The real path to open, after the root check; raises :class:`UnsafeFile` when it leaves the root."""
     policy = _confinement.get()
     real = os.path.realpath(path)
-    if policy is not None and not policy.follow_outside and not inside(real, policy.root):
-        raise UnsafeFile(f"{path}: a symlink to {real}, outside the runs root {policy.root}; not read "
-                         "(set [daemon] follow_symlinks_outside_root = true to allow)")
+    if policy is not None and not policy.follow_outside and not _inside(real, policy.root):
+        how = "is" if real == os.path.abspath(path) else f"is a symlink to {real},"
+        raise UnsafeFile(f"{path} {how} outside the runs root {policy.root}; not read "
+                         "(set [daemon] follow_symlinks_outside_root = true to follow symlinks out of it)")
     return real
 
 

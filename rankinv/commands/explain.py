@@ -52,13 +52,17 @@ def config_for(args: argparse.Namespace, run_dir: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from rankinv.assess import assess, to_dict
     from rankinv.boundary.files import confined
     from rankinv.boundary.text import shown
 
     run_dir = resolve(args.run, args.root)
     config = config_for(args, run_dir)
-    with confined(args.root or run_dir, follow_outside=config.daemon.follow_symlinks_outside_root):
+    # Inside --root, reads stay in it (as the daemon's do); a bare run directory may name its parent's report anywhere.
+    follow = config.daemon.follow_symlinks_outside_root
+    with confined(args.root, follow_outside=follow) if args.root else nullcontext():
         result = assess(run_dir, config, pinned=args.pin)
     if args.json:
         print(json.dumps(to_dict(result), indent=2))

@@ -213,7 +213,7 @@ def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max
                 skipping, position = skipping + skipped, position + skipped
                 if end < 0:
                     continue
-                _skipped(path, position, skipping)
+                _skipped(path, position, skipping, max_unit)
                 skipping, block = 0, block[end + 1 :]
             pending += block
             n = framing(bytes(pending))
@@ -224,14 +224,14 @@ def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max
             elif len(pending) > max_unit:
                 skipping, position = len(pending), position + len(pending)
                 pending.clear()
-    if skipping:
-        _skipped(path, position, skipping)
+    if skipping:  # the file ends inside the long line: the rest of it, once written, reads as one junk line
+        _skipped(path, position, skipping, max_unit)
     return position
 
 
-def _skipped(path: Path, position: int, size: int) -> None:
+def _skipped(path: Path, position: int, size: int, max_unit: int) -> None:
     log.warning("%s: skipped %d bytes without a line end before offset %d (longer than %d bytes: not a log line)",
-                path, size, position, MAX_UNIT_BYTES)
+                path, size, position, max_unit)
 
 
 def offset_at_end(path: Path, framing: Framing = lines_framing) -> Offset:
