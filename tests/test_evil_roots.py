@@ -231,3 +231,46 @@ def test_tui_shows_names_escaped_in_a_real_terminal(evil: Path,
         assert tmux("list-buffers") == "", "an OSC 52 from a run name reached the terminal"
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, check=False, timeout=20)
+
+
+def test_tui_detail_screens_of_hostile_runs_open_and_show_names_escaped(
+    evil: Path, scanned: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    """Pilot: open the detail screen of every run (its headline was markup: ``markup[/]x`` crashed it)."""
+    from rankinv.tui.app import make_app
+    from rankinv.tui.screens.detail import DetailScreen
+    from rankinv.tui.widgets.candidates_table import CandidatesTable
+
+    _, store_path = scanned
+
+    async def drive() -> list[str]:
+        app = make_app(evil, store_path=store_path, no_daemon=True, alerts_on=False)
+        seen: list[str] = []
+        async with app.run_test(size=(160, 50)) as pilot:
+            deadline = time.monotonic() + 30
+            while len(app.main.query_one(CandidatesTable).shown) < len(CASES) - 3:  # runs without points rank too
+                assert time.monotonic() < deadline, "the rows never appeared"
+                await pilot.pause(0.05)
+            rows = len(app.main.query_one(CandidatesTable).shown)
+            await pilot.press("home")
+            for _ in range(rows):
+                await pilot.press("enter")
+                deadline = time.monotonic() + 15
+                while not isinstance(app.screen, DetailScreen):
+                    assert time.monotonic() < deadline, "the detail screen did not open"
+                    await pilot.pause(0.05)
+                await pilot.pause(0.2)
+                seen.append(app.export_screenshot())
+                await pilot.press("escape")
+                while app.screen is not app.main:
+                    await pilot.pause(0.05)
+                await pilot.press("down")
+        return seen
+
+    import asyncio
+
+    screens = asyncio.run(drive())
+    assert screens and all(ESC not in s and "\x07" not in s for s in screens)
+    joined = "".join(screens).replace("\xa0", " ").replace("&#160;", " ")
+    assert "markup[/]x" in joined
+
