@@ -163,6 +163,9 @@ def test_metrics_and_explain_escape_names(evil: Path) -> None:
     latin = rankinv("explain", str(run_path(evil, b"caf\xe9")))
     assert latin.returncode == 0, latin.stderr
     assert_clean(latin.stdout)
+    calibrate = rankinv("calibrate", str(evil))
+    assert calibrate.returncode == 0, calibrate.stderr
+    assert_clean(calibrate.stdout + calibrate.stderr)
 
 
 def test_daemon_ingests_around_hostile_runs_and_stops_on_sigterm(evil: Path, tmp_path: Path) -> None:
