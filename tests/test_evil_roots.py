@@ -190,6 +190,9 @@ def test_daemon_ingests_around_hostile_runs_and_stops_on_sigterm(evil: Path, tmp
         d.wait_for("the later append ingested", lambda: _series(store_path, "later", "entropy")[0] == (1, 2) or None)
         assert _series(store_path, "markup[/]x", "entropy")[0] == (1, 2, 3, 4)
         assert _series(store_path, LATIN1_SHOWN, "entropy")[0] == (1, 2, 3, 4, 5)
+        # Refused when next read, or noted when the run is next listed: either way the log says why.
+        d.wait_for("the FIFO named in daemon.log", lambda: b"swapped/rankinv.jsonl: a FIFO, not a regular file" in
+                   b"".join(p.read_bytes() for p in store_path.parent.glob("daemon.log*")))  # fmt: skip
         shown = rankinv("daemon", "status", str(root), "--state-dir", str(state))
         assert shown.returncode == 0 and "running" in shown.stdout
         assert_clean(shown.stdout + shown.stderr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rankinv.errors import RankinvError
+
+log = logging.getLogger("rankinv.ingest")
 
 _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
           stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}  # fmt: skip
@@ -108,9 +111,33 @@ def read_text(path: str | Path, limit: int = 16 << 20) -> str:
 
 
 def readable(path: str | Path) -> bool:
-    """Would :func:`open_regular` accept ``path`` now? (For listings: skip what would be refused.)"""
+    """Would :func:`open_regular` accept ``path`` now? For listings of logs: what would be refused is skipped, and
+    the first time a path is, the reason is logged (a FIFO, a device, a symlink out of the root or in a loop)."""
     try:
-        real = checked_path(path)
-        return stat.S_ISREG(os.stat(real).st_mode)
-    except (UnsafeFile, OSError, ValueError):
+        mode = os.stat(checked_path(path)).st_mode
+    except UnsafeFile as exc:
+        _note(str(exc))
         return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _note(f"{path}: symlink loop; not read")
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    if not stat.S_ISDIR(mode):
+        _note(f"{path}: {kind(mode)}, not a regular file; not read")
+    return False
+
+
+_noted: dict[str, None] = {}
+NOTED_KEPT = 4096
+
+
+def _note(reason: str) -> None:
+    """Log a refusal once (bounded memory): a listing repeats every rescan, the log should not."""
+    if reason in _noted:
+        return
+    _noted[reason] = None
+    if len(_noted) > NOTED_KEPT:
+        del _noted[next(iter(_noted))]
+    log.warning("%s", reason)

@@ -34,7 +34,8 @@ def list_sources(run_dir: Path) -> list[Source]:
 
 def _text_sources(folder: Path, stride: int) -> list[Source]:
     found = []
-    for path in sorted(p for p in folder.iterdir() if readable(p)):
+    logs = (p for p in folder.iterdir() if p.name.endswith((".jsonl", ".ndjson", *TEXT_SUFFIXES)))
+    for path in sorted(p for p in logs if readable(p)):
         if path.name.endswith((".jsonl", ".ndjson")):
             found.append(Source(path, JSONL, stride))
         elif path.name.endswith(TEXT_SUFFIXES):
