@@ -21,7 +21,7 @@ from rankinv.boundary.text import shown
 from rankinv.errors import RankinvError
 from rankinv.ingest import open_source
 from rankinv.ingest.tail import MAX_UNIT_BYTES
-from rankinv.store import Store
+from rankinv.store import ReadStore, Store
 from rankinv.triage.executors import SlurmExecutor
 from tests.support import daemon as d
 
@@ -65,7 +65,7 @@ def test_follow_symlinks_outside_root_setting_reaches_the_daemon_scan(tmp_path: 
         state = tmp_path / f"state-{allowed}"
         proc = d.cli("status", str(root), "--state-dir", str(state))
         assert proc.returncode == 0, proc.stderr
-        with Store.open(state / "roots" / os.listdir(state / "roots")[0] / "store.sqlite", readonly=True) as store:
+        with ReadStore.open(state / "roots" / os.listdir(state / "roots")[0] / "store.sqlite") as store:
             series = store.series("run").get("entropy")
         assert (series.values if series else ()) == expected
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.store import Store, store_path_for
+from rankinv.store import ReadStore, store_path_for
 from tests.evil.roots import CASES
 from tests.evil.roots.common import SECRET
 from tests.support import daemon as d
@@ -100,7 +100,7 @@ def test_status_scan_survives_and_escapes(scanned: tuple[subprocess.CompletedPro
 
 
 def _series(store_path: Path, run: str, metric: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    with Store.open(store_path, readonly=True) as store:
+    with ReadStore.open(store_path) as store:
         s = store.series(run).get(metric)
     return (s.steps, s.values) if s is not None else ((), ())
 
@@ -123,7 +123,7 @@ def test_status_scan_keeps_every_good_record(scanned: tuple[subprocess.Completed
 def test_status_scan_lists_special_files_without_reading_them(scanned: tuple[subprocess.CompletedProcess[str], Path],
                                                                ) -> None:  # fmt: skip
     _, store_path = scanned
-    with Store.open(store_path, readonly=True) as store:
+    with ReadStore.open(store_path) as store:
         runs = {r.name: r for r in store.runs()}
         dumped = json.dumps([r.manifest for r in runs.values()]) + "".join(str(r.error) for r in runs.values())
         counts = {name: store.metric_count(name) for name in runs}
