@@ -12,6 +12,7 @@ from rankinv.daemon.detach import detach
 from rankinv.daemon.lock import holder
 from rankinv.daemon.serve import Plan, plan, serve
 
+from rankinv.boundary.text import shown
 from rankinv.errors import RankinvError
 
 ACTIONS = ("status", "stop", "start")
@@ -69,15 +70,15 @@ def show_status(root: str, state_base: str | None, as_json: bool) -> int:
         print(json.dumps({**{k: str(v) if hasattr(v, "anchor") else v for k, v in vars(st).items()}}, indent=2))
         return 0 if st.running else 1
     if not st.running:
-        print(f"no rankinv daemon is running for {st.root} (state {st.state_dir})")
+        print(shown(f"no rankinv daemon is running for {st.root} (state {st.state_dir})"))
         return 1
     h = st.health
     beat = f"{time.time() - float(h['heartbeat']):.0f}s ago" if h.get("heartbeat") else "none yet"
-    print(f"rankinv daemon for {st.root}: running, pid {st.pid}, heartbeat {beat}"
-          f"{'' if st.alive else ' (STALE: the daemon may be stuck)'}")  # fmt: skip
+    print(shown(f"rankinv daemon for {st.root}: running, pid {st.pid}, heartbeat {beat}"
+                f"{'' if st.alive else ' (STALE: the daemon may be stuck)'}"))  # fmt: skip
     for key in ("watch_mode", "watch_reason", "armed", "triage", "last_event", "errors", "last_error"):
         if h.get(key):
-            print(f"  {key:<13} {h[key]}")
+            print(f"  {key:<13} {shown(h[key])}")
     print(f"  {'store':<13} {st.store_path}\n  {'log':<13} {st.log_path}")
     return 0
 

@@ -15,6 +15,7 @@ from rankinv.daemon.oneshot import scan_once
 from rankinv.daemon.serve import plan
 
 from rankinv.assess import jsonable
+from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, ReadStore, Snapshot
 
 
@@ -35,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         print_table(snap, p.root, st.running, scanned)
         for name, error in sorted(errors.items()):
-            print(f"{name}: {error}")
+            print(shown(f"{name}: {error}"))
     return 0
 
 
@@ -71,20 +72,21 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
     from rich.table import Table
 
     source = "daemon running" if running else ("one-shot scan (no daemon running)" if scanned else "store")
-    table = Table(title=f"rankinv status: {root} — {source}")
+    table = Table(title=rich_text(f"rankinv status: {root} — {source}"))
     for col in ("#", "run", "kind", "step", "pred pass@10", "basis", "verdict", "pre-RL H", "headroom", "live H",
                 "H drop", "zero-std", "status"):  # fmt: skip
         table.add_column(col, overflow="fold")
     for rank, c in enumerate(snap.candidates, start=1):
-        table.add_row(
+        cells = (
             str(rank), _label(c), c.kind, _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-", c.verdict or "-",
             _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
             _num(c.zero_std_fraction), c.status if c.status != "error" else "error",
         )  # fmt: skip
+        table.add_row(*(rich_text(cell) for cell in cells))
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
     console.print(table)
     if not snap.candidates:
-        console.print(f"no training runs found under {root} yet")
+        console.print(rich_text(f"no training runs found under {root} yet"))
     for c in snap.candidates:
         if c.verdict_summary and c.verdict in ("KILL", "WATCH"):
-            console.print(f"{_label(c)}: {c.verdict_summary}")
+            console.print(rich_text(f"{_label(c)}: {c.verdict_summary}"))

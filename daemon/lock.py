@@ -10,6 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from rankinv.boundary.atomic import write_atomic
 from rankinv.errors import RankinvError
 
 LOCK_NAME = "daemon.lock"
@@ -60,9 +61,7 @@ class DaemonLock:
         text = f"{os.getpid()}\n"
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, text.encode(), 0)
-        tmp = self.state_dir / f".{PID_NAME}.{os.getpid()}"
-        tmp.write_text(text)
-        tmp.replace(self.state_dir / PID_NAME)
+        write_atomic(self.state_dir / PID_NAME, text, mode=0o600)
 
     def release(self) -> None:
         if self.fd is None:

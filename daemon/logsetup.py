@@ -1,5 +1,7 @@
 """The daemon's log: a rotating file in the state directory (weeks of uptime stay bounded), plus stderr in
-the foreground so systemd, tmux or an sbatch job shows it too."""
+the foreground so systemd, tmux or an sbatch job shows it too. Messages quote run and metric names, so every
+line is escaped (:func:`~rankinv.boundary.text.shown`): a name cannot forge a log line or reach a terminal
+that tails the log as an escape sequence."""
 
 from __future__ import annotations
 
@@ -7,9 +9,26 @@ import logging
 import logging.handlers
 import sys
 from pathlib import Path
+from typing import Any
+
+from rankinv.boundary.text import shown, shown_lines
 
 LOG_NAME = "daemon.log"
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+class EscapingFormatter(logging.Formatter):
+    """One log record, one line: the message escaped whole, tracebacks escaped line by line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = shown(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return shown_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return shown_lines(super().formatStack(stack_info))
 
 
 def setup_logging(state_dir: Path, *, foreground: bool) -> Path:
@@ -24,7 +43,7 @@ def setup_logging(state_dir: Path, *, foreground: bool) -> Path:
     if foreground:
         handlers.append(logging.StreamHandler(sys.stderr))
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(EscapingFormatter(FORMAT))
         logger.addHandler(handler)
     logger.propagate = False
     return path

@@ -20,7 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rankinv.boundary.files import open_regular, read_text
+
 SETTLE_SECONDS = 10.0
+INDEX_BYTES = 64 << 20
 MAX_SAFETENSORS_HEADER = 100 << 20
 _EOCD = b"PK\x05\x06"
 
@@ -89,7 +92,7 @@ def _model_weights(path: Path) -> tuple[list[Path], str]:
 
 def _shards(index: Path) -> list[Path]:
     try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        weight_map = json.loads(read_text(index, INDEX_BYTES))["weight_map"]
         names = sorted(set(weight_map.values()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise Incomplete(f"{index.name} is not a readable index (still being written?)") from None
@@ -108,7 +111,7 @@ def _check_weight_file(path: Path) -> None:
 
 def _check_safetensors(path: Path) -> None:
     size = path.stat().st_size
-    with path.open("rb") as f:
+    with open_regular(path) as f:
         raw = f.read(8)
         if len(raw) < 8:
             raise Incomplete(f"{path.name}: truncated header")
@@ -128,7 +131,7 @@ def _check_safetensors(path: Path) -> None:
 def _check_torch_zip(path: Path) -> None:
     """torch.save writes a zip; it is whole once the end-of-central-directory record exists."""
     size = path.stat().st_size
-    with path.open("rb") as f:
+    with open_regular(path) as f:
         magic = f.read(4)
         if not magic:
             raise Incomplete(f"{path.name}: empty")

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from rankinv import __version__
+from rankinv.boundary.text import shown_lines
 from rankinv.commands import (
     arm,
     calibrate,
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.func(args)
     except RankinvError as exc:
-        print(f"rankinv: error: {exc}", file=sys.stderr)
+        print(f"rankinv: error: {shown_lines(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rankinv: interrupted", file=sys.stderr)

@@ -21,6 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from rankinv.boundary.files import read_bytes
 from rankinv.errors import RankinvError
 
 CONFIG_FILENAME = "rankinv.toml"
@@ -139,6 +140,9 @@ class DaemonConfig:
     )
     max_cached_runs: int = setting(4096, "runs whose list of log files is cached between events (memory bound)")
     evaluate_seconds: float = setting(5.0, "judge a run at most this often while it logs (the first time at once)")
+    follow_symlinks_outside_root: bool = setting(
+        False, "read logs, manifests and configs through symlinks that point outside the runs root"
+    )
 
 
 @dataclass(frozen=True)
@@ -291,7 +295,7 @@ def load_config(path: str | Path | None) -> Config:
         return Config()
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bytes(p, 1 << 20).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found (create one with `rankinv init`)") from None
     except (OSError, UnicodeDecodeError) as exc:

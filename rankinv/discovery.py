@@ -20,16 +20,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state
+from rankinv.ingest.values import MAX_STEP
 
 __all__ = ["CheckpointInfo", "RunInfo", "discover", "find_run_dirs", "inspect_run"]
 
 MAX_DEPTH = 6
-_CHECKPOINT = re.compile(r"^(?:checkpoint-|global_step_)(\d+)$")
+CONFIG_BYTES = 4 << 20
+_CHECKPOINT = re.compile(r"^(?:checkpoint-|global_step_)(\d{1,18})$")  # steps fit SQLite's 64-bit INTEGER
 _RUN_FILES = (MANIFEST_NAME, CALLBACK_LOG_NAME, STATE_NAME)
 _SKIP = ("wandb", "__pycache__", "node_modules")
 
@@ -48,13 +51,17 @@ class RunInfo:
     parent_run: str | None = None
 
 
-def discover(root: str | Path, *, settle_seconds: float = SETTLE_SECONDS) -> list[RunInfo]:
-    """Every run under ``root``, sorted by name."""
+def discover(
+    root: str | Path, *, settle_seconds: float = SETTLE_SECONDS, follow_outside: bool = False
+) -> list[RunInfo]:
+    """Every run under ``root``, sorted by name; files reached through symlinks leaving it are not read unless
+    ``follow_outside``."""
     base = Path(root).expanduser()
     if not base.is_dir():
         raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
-    runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds) for p in find_run_dirs(base)]
-    return sorted(_link_parents(runs), key=lambda r: r.name)
+    with confined(base, follow_outside=follow_outside):
+        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds) for p in find_run_dirs(base)]
+        return sorted(_link_parents(runs), key=lambda r: r.name)
 
 
 def _name(root: Path, path: Path) -> str:
@@ -113,7 +120,7 @@ def inspect_run(path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS
     checkpoints = tuple(_checkpoints(path, settle_seconds))
     steps = [c.step for c in checkpoints]
     state = newest_state(path)
-    if state is not None and isinstance(state[1].get("global_step"), int):
+    if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
     sources = list_sources(path)
     logged = last_logged_step(sources)
@@ -161,10 +168,10 @@ def _parent(path: Path, manifest: dict[str, Any] | None, checkpoints: tuple[Chec
 def _base_model(weights_dir: Path) -> str | None:
     for name, key in (("adapter_config.json", "base_model_name_or_path"), ("config.json", "_name_or_path")):
         try:
-            value = json.loads((weights_dir / name).read_text(encoding="utf-8")).get(key)
+            value = json.loads(read_text(weights_dir / name, CONFIG_BYTES)).get(key)
         except (OSError, ValueError, AttributeError):
             continue
-        if isinstance(value, str) and value and Path(value).resolve() != weights_dir.resolve():
+        if isinstance(value, str) and value and _real(value) != _real(weights_dir):
             return value
     return None
 
@@ -174,12 +181,17 @@ def _resolve(value: str, run_dir: Path) -> str:
     candidate = Path(value).expanduser()
     for option in (candidate, run_dir / candidate):
         if option.exists():
-            return str(option.resolve())
+            return str(_real(option))
     return value
 
 
+def _real(path: str | Path) -> Path:
+    """``path`` with symlinks resolved; a symlink loop is left as it is (``Path.resolve`` raises on one)."""
+    return Path(os.path.realpath(path))
+
+
 def _link_parents(runs: list[RunInfo]) -> list[RunInfo]:
-    by_path = sorted(((r.path.resolve(), r.name) for r in runs), key=lambda x: len(str(x[0])), reverse=True)
+    by_path = sorted(((_real(r.path), r.name) for r in runs), key=lambda x: len(str(x[0])), reverse=True)
     linked = []
     for run in runs:
         owner = None

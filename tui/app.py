@@ -35,8 +35,10 @@ from rankinv.tui.widgets.status_bar import StatusBar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from rankinv.boundary.text import shown
 from rankinv.config import Config, find_config, load_config
 from rankinv.messages import Command
 from rankinv.store import Candidate, CommandChannel, DatabaseError, StoreError, store_path_for
@@ -50,6 +52,11 @@ class RankinvApp(App[None]):
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
+        """Toasts quote run names and daemon messages: always shown escaped and never parsed as markup."""
+        super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=False)
 
     def __init__(
         self,

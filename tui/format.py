@@ -7,6 +7,7 @@ from pathlib import PurePath
 
 from rich.text import Text
 
+from rankinv.boundary.text import shown
 from rankinv.store import Candidate
 
 DASH = "—"
@@ -69,11 +70,12 @@ def verdict_text(
 
 
 def candidate_label(candidate: Candidate) -> str:
-    """The run, plus ``@ckpt-N`` for an SFT checkpoint (short: the step must survive a narrow column)."""
+    """The run, plus ``@ckpt-N`` for an SFT checkpoint (short: the step must survive a narrow column); escaped,
+    like every name the TUI shows (:func:`~rankinv.boundary.text.shown`)."""
     if candidate.checkpoint is None:
-        return candidate.run
+        return shown(candidate.run)
     name = PurePath(candidate.checkpoint).name
-    return f"{candidate.run}@{name.replace('checkpoint-', 'ckpt-', 1)}"
+    return shown(f"{candidate.run}@{name.replace('checkpoint-', 'ckpt-', 1)}")
 
 
 SLURM_SHORT = {

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rankinv.boundary.atomic import write_atomic
 from rankinv.config import ActionsConfig
 from rankinv.store.paths import state_dir_for
 
@@ -39,9 +39,7 @@ def set_armed(root: str | Path, armed: bool, state_base: str = "", by: str = "cl
     path.parent.mkdir(parents=True, exist_ok=True)
     who = f"{getpass.getuser()}@{socket.gethostname()}"
     data = {"armed": armed, "by": by, "who": who, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    tmp = path.with_name(f".{ARM_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data) + "\n", mode=0o600)
     return ArmState(armed, describe(data))
 
 

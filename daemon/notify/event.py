@@ -6,10 +6,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rankinv.boundary.text import shown
+
 
 @dataclass(frozen=True)
 class Event:
-    """One alert. ``key`` groups repeats for de-duplication (default: kind, run and title)."""
+    """One alert. ``key`` groups repeats for de-duplication (default: kind, run and title).
+
+    Title, body and run quote run names: they are escaped here, once, so that no channel (terminal escape
+    sequence, desktop popup, webhook, command hook) ever carries a name's control characters."""
 
     kind: str
     title: str
@@ -18,6 +23,10 @@ class Event:
     severity: str = "warning"  # info, warning or critical
     key: str = ""
     time: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        for name in ("kind", "title", "body", "run"):
+            object.__setattr__(self, name, shown(getattr(self, name)))
 
     def dedup_key(self) -> str:
         return self.key or f"{self.kind}|{self.run}|{self.title}"

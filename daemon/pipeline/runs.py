@@ -22,6 +22,7 @@ from rankinv.daemon.pipeline.ingest import Ingestor
 from rankinv.daemon.pipeline.record import mark, record_run
 from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 
+from rankinv.boundary.files import confined
 from rankinv.config import Config
 from rankinv.discovery import CheckpointInfo, inspect_run
 from rankinv.store import DatabaseError, RunRecord, Store
@@ -86,6 +87,10 @@ class Pipeline:
         ``rescan`` re-reads the layout and reads every run's logs from their offsets (a periodic safety net for
         missed events); ``sweep`` re-inspects every run (after an inotify queue overflow lost events).
         """
+        with confined(self.root, follow_outside=self.config.daemon.follow_symlinks_outside_root):
+            return self._handle(paths, rescan=rescan, sweep=sweep)
+
+    def _handle(self, paths: set[str], *, rescan: bool, sweep: bool) -> int:
         full, logs, structural = self._classify(paths)
         if rescan or structural or sweep:
             full.update(dict.fromkeys(self.rescan() | self._gone(), None))

@@ -118,14 +118,18 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise RankinvError(f"{root}: not a directory; give the runs root that holds finished runs")
+    from rankinv.boundary.files import confined
+    from rankinv.boundary.text import shown
+
     cfg = load_config(args.config or find_config(root))
-    result = compute(root, cfg, args.eval)
+    with confined(root, follow_outside=cfg.daemon.follow_symlinks_outside_root):
+        result = compute(root, cfg, args.eval)
     if args.json:
         from rankinv.assess import jsonable
 
         print(json.dumps(jsonable(result), indent=2))
         return 0
-    print("\n".join(render(result)))
+    print("\n".join(shown(line) for line in render(result)))
     return 0
 
 

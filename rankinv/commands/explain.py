@@ -52,14 +52,22 @@ def config_for(args: argparse.Namespace, run_dir: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from rankinv.assess import assess, to_dict
+    from rankinv.boundary.files import confined
+    from rankinv.boundary.text import shown
 
     run_dir = resolve(args.run, args.root)
-    result = assess(run_dir, config_for(args, run_dir), pinned=args.pin)
+    config = config_for(args, run_dir)
+    # Inside --root, reads stay in it (as the daemon's do); a bare run directory may name its parent's report anywhere.
+    follow = config.daemon.follow_symlinks_outside_root
+    with confined(args.root, follow_outside=follow) if args.root else nullcontext():
+        result = assess(run_dir, config, pinned=args.pin)
     if args.json:
         print(json.dumps(to_dict(result), indent=2))
         return 0
-    print("\n".join(render(result)))
+    print("\n".join(shown(line) for line in render(result)))
     return 0
 
 

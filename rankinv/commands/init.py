@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,17 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root).expanduser()
     if not root.is_dir():
         raise RankinvError(f"{root} is not a directory; create the runs root first or give an existing one")
+    from rankinv.boundary.atomic import create_exclusive, write_atomic
+
     target = root / CONFIG_FILENAME
-    if target.exists() and not args.force:
-        raise RankinvError(f"{target} already exists; edit it, or pass --force to overwrite it with the defaults")
-    target.write_text(render_template(), encoding="utf-8")
+    exists = f"{target} already exists; edit it, or pass --force to overwrite it with the defaults"
+    if os.path.lexists(target) and not args.force:
+        raise RankinvError(exists)
+    try:
+        (write_atomic if args.force else create_exclusive)(target, render_template())
+    except FileExistsError:
+        raise RankinvError(exists) from None
+    except OSError as exc:
+        raise RankinvError(f"cannot write {target}: {exc}") from None
     print(f"wrote {target}")
     return 0

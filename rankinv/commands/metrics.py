@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+from rankinv.boundary.text import rich_text, shown
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -35,18 +37,19 @@ def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
     """(source label, point) for every point readable at the path."""
     from pathlib import Path
 
+    from rankinv.boundary.files import confined
     from rankinv.errors import RankinvError
     from rankinv.ingest import open_source, sources_for_run
 
     path = Path(path_text)
     if path.is_dir() and fmt == "auto":
-        sources = sources_for_run(path)
-        if not sources:
-            raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
-        readers = [s.open(path.name) for s in sources]
-    else:
-        readers = [open_source(path, path.stem, fmt)]
-    return [(f"{r.path.name} ({r.fmt})", p) for r in readers for p in r.read_new(None)[0]]
+        with confined(path):  # a run directory's logs: not through symlinks that leave it
+            sources = sources_for_run(path)
+            if not sources:
+                raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
+            return [(f"{s.path.name} ({s.fmt})", p) for s in sources for p in s.open(path.name).read_new(None)[0]]
+    reader = open_source(path, path.stem, fmt)
+    return [(f"{reader.path.name} ({reader.fmt})", p) for p in reader.read_new(None)[0]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1))
         return 0
     if not found:
-        print(f"{args.path}: no metric records yet")
+        print(shown(f"{args.path}: no metric records yet"))
         return 0
     _summary(found)
     for name in args.name:
@@ -82,7 +85,7 @@ def _summary(found: list[tuple[str, Any]]) -> None:
         groups.setdefault((point.name, source), []).append(point)
     for (name, source), pts in sorted(groups.items()):
         steps = f"{min(p.step for p in pts)}–{max(p.step for p in pts)}"
-        table.add_row(name, str(len(pts)), steps, f"{pts[-1].value:.6g}", source)
+        table.add_row(*(rich_text(x) for x in (name, str(len(pts)), steps, f"{pts[-1].value:.6g}", source)))
     Console().print(table)
 
 
@@ -90,10 +93,10 @@ def _series(found: list[tuple[str, Any]], name: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=name)
+    table = Table(title=rich_text(name))
     for column in ("step", "value", "source"):
         table.add_column(column)
     for source, point in found:
         if point.name == name:
-            table.add_row(str(point.step), f"{point.value:.6g}", source)
-    Console().print(table if table.row_count else f"no points named {name!r}")
+            table.add_row(*(rich_text(x) for x in (str(point.step), f"{point.value:.6g}", source)))
+    Console().print(table if table.row_count else rich_text(f"no points named {name!r}"))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
+
+from rankinv.boundary.text import rich_text, shown
 
 
 def add_parser(sub: Any) -> None:
@@ -41,15 +44,26 @@ def as_json(info: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from rankinv.discovery import discover
 
-    runs = discover(args.root, settle_seconds=args.settle)
+    runs = discover(args.root, settle_seconds=args.settle, follow_outside=_follow_outside(args.root))
     if args.json:
         print(json.dumps([as_json(r) for r in runs], indent=2, default=str))
         return 0
     if not runs:
-        print(f"no training runs under {args.root}")
+        print(f"no training runs under {shown(args.root)}")
         return 0
     _print_table(runs)
     return 0
+
+
+def _follow_outside(root: str) -> bool:
+    """``[daemon] follow_symlinks_outside_root`` from the root's config (default when it has none or a bad one)."""
+    from rankinv.config import ConfigError, find_config, load_config
+
+    try:
+        found = find_config(Path(root))
+        return load_config(found).daemon.follow_symlinks_outside_root if found else False
+    except ConfigError:
+        return False
 
 
 def _checkpoint_text(info: Any) -> str:
@@ -71,5 +85,5 @@ def _print_table(runs: list[Any]) -> None:
     for info in runs:
         parent = info.parent_run or info.parent or ""
         last = "" if info.last_step is None else str(info.last_step)
-        table.add_row(info.name, info.kind, _checkpoint_text(info), last, parent)
+        table.add_row(*(rich_text(x) for x in (info.name, info.kind, _checkpoint_text(info), last, parent)))
     Console().print(table)

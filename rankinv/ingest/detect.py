@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rankinv.boundary.files import UnsafeFile, open_regular
 from rankinv.errors import RankinvError
 from rankinv.ingest import jsonl, pydict, verl_console
 from rankinv.ingest.trainer_state import STATE_NAME, state_files
@@ -46,8 +47,10 @@ def detect_format(path: Path) -> str:
 
 def sniff_text(path: Path) -> str:
     try:
-        with path.open("rb") as f:
+        with open_regular(path) as f:
             head = f.read(SNIFF_BYTES)
+    except UnsafeFile:
+        raise
     except OSError as exc:
         raise RankinvError(f"cannot read {path}: {exc.strerror}") from None
     lines = head.decode("utf-8", errors="replace").split("\n")[:-1] or [head.decode("utf-8", errors="replace")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
 from rankinv.ingest import Source, jsonl
 from rankinv.ingest.detect import JSONL, TENSORBOARD, TRAINER_STATE
@@ -51,7 +52,7 @@ def _names(source: Source) -> set[str]:
 
 def _read(path: Path, start: int, size: int) -> bytes:
     try:
-        with path.open("rb") as f:
+        with open_regular(path) as f:
             f.seek(start)
             return f.read(size)
     except OSError:

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from rankinv.boundary.files import read_text, readable
 from rankinv.ingest import Source
 from rankinv.ingest.detect import JSONL, TENSORBOARD, TEXT_SUFFIXES, TFEVENTS, TRAINER_STATE, sniff_text
 from rankinv.ingest.trainer_state import newest_state, state_files
@@ -14,6 +15,8 @@ MANIFEST_NAME = "rankinv-run.json"  # written by rankinv.integrations.trl.Rankin
 CALLBACK_LOG_NAME = "rankinv.jsonl"
 LOG_SUBDIRS = ("", "logs", "log")
 EVENT_DEPTH = 4
+MANIFEST_BYTES = 1 << 20
+MAX_STRIDE = 1 << 31  # a logging interval beyond this is junk (it would push counted steps past 64 bits)
 
 
 def list_sources(run_dir: Path) -> list[Source]:
@@ -31,7 +34,8 @@ def list_sources(run_dir: Path) -> list[Source]:
 
 def _text_sources(folder: Path, stride: int) -> list[Source]:
     found = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    logs = (p for p in folder.iterdir() if p.name.endswith((".jsonl", ".ndjson", *TEXT_SUFFIXES)))
+    for path in sorted(p for p in logs if readable(p)):
         if path.name.endswith((".jsonl", ".ndjson")):
             found.append(Source(path, JSONL, stride))
         elif path.name.endswith(TEXT_SUFFIXES):
@@ -47,7 +51,7 @@ def _event_files(folder: Path, depth: int) -> list[Path]:
     except OSError:
         return found
     for entry in entries:
-        if entry.is_file() and TFEVENTS.search(entry.name):
+        if TFEVENTS.search(entry.name) and readable(entry.path):
             found.append(Path(entry.path))
         elif entry.is_dir(follow_symlinks=False) and depth > 0 and not _skip_dir(entry.name):
             found.extend(_event_files(Path(entry.path), depth - 1))
@@ -64,13 +68,13 @@ def logging_steps(run_dir: Path) -> int:
     value = state[1].get("logging_steps") if state else None
     if not isinstance(value, int):
         value = read_manifest(run_dir).get("logging_steps")
-    return value if isinstance(value, int) and value > 0 else 1
+    return value if isinstance(value, int) and 0 < value < MAX_STRIDE else 1
 
 
 def read_manifest(run_dir: Path) -> dict[str, object]:
     """The run manifest written by the rankinv callback, or {} when absent or unreadable."""
     try:
-        data = json.loads((run_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        data = json.loads(read_text(run_dir / MANIFEST_NAME, MANIFEST_BYTES))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -27,18 +27,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Protocol
 
+from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
 
 HEAD_BYTES = 4096
 MARK_BYTES = 256
 BLOCK_BYTES = 8 << 20
+MAX_UNIT_BYTES = 8 << 20
+"""Longest unit (line) kept; a longer unterminated one is skipped up to its end, so a read holds at most this plus
+one block in memory (a sparse file of NULs, a binary dump, ``/dev/zero`` behind a regular-looking name)."""
 DRAINED_KEPT = 8
+
+log = logging.getLogger("rankinv.ingest")
 
 Framing = Callable[[bytes], int]
 
@@ -89,8 +96,13 @@ def lines_framing(data: bytes) -> int:
     return data.rfind(b"\n") + 1
 
 
-def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> Offset:
-    """Feed ``consumer`` the complete units appended since ``offset``; return the offset to resume from."""
+def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, max_unit: int = MAX_UNIT_BYTES) -> Offset:
+    """Feed ``consumer`` the complete units appended since ``offset``; return the offset to resume from.
+
+    Only regular files are read (:func:`~rankinv.boundary.files.open_regular`); anything else raises
+    :class:`~rankinv.boundary.files.UnsafeFile` with the reason. Bytes that form no unit within ``max_unit`` are
+    skipped up to the next newline, with a warning.
+    """
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -103,7 +115,7 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> Of
         start = 0
     elif offset.inode is None and start and not _head_matches(path, offset):
         start = 0
-    position = _read_from(path, start, framing, consumer)
+    position = _read_from(path, start, framing, consumer, max_unit)
     return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), drained=drained)
 
 
@@ -132,7 +144,7 @@ def _head(path: Path, position: int) -> str:
     """
     if not position:
         return ""
-    with path.open("rb") as f:
+    with open_regular(path) as f:
         first = f.read(min(position, HEAD_BYTES))
         f.seek(max(0, position - MARK_BYTES))
         last = f.read(min(position, MARK_BYTES))
@@ -148,7 +160,7 @@ def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: C
     if old is None:
         consumer.restart()
         return None
-    _read_from(old, offset.position, framing, consumer)
+    _read_from(old, offset.position, framing, consumer, MAX_UNIT_BYTES)
     return old.stat().st_ino
 
 
@@ -187,20 +199,39 @@ def _find_copy(path: Path, offset: Offset) -> Path | None:
     return max(candidates)[2] if candidates else None
 
 
-def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer) -> int:
+def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
     """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position."""
     position = start
     pending = bytearray()
-    with path.open("rb") as f:
+    skipping = 0
+    with open_regular(path) as f:
         f.seek(start)
         while block := f.read(BLOCK_BYTES):
+            if skipping:
+                end = block.find(b"\n")
+                skipped = len(block) if end < 0 else end + 1
+                skipping, position = skipping + skipped, position + skipped
+                if end < 0:
+                    continue
+                _skipped(path, position, skipping, max_unit)
+                skipping, block = 0, block[end + 1 :]
             pending += block
             n = framing(bytes(pending))
             if n:
                 consumer.feed(bytes(pending[:n]))
                 del pending[:n]
                 position += n
+            elif len(pending) > max_unit:
+                skipping, position = len(pending), position + len(pending)
+                pending.clear()
+    if skipping:  # the file ends inside the long line: the rest of it, once written, reads as one junk line
+        _skipped(path, position, skipping, max_unit)
     return position
+
+
+def _skipped(path: Path, position: int, size: int, max_unit: int) -> None:
+    log.warning("%s: skipped %d bytes without a line end before offset %d (longer than %d bytes: not a log line)",
+                path, size, position, max_unit)
 
 
 def offset_at_end(path: Path, framing: Framing = lines_framing) -> Offset:

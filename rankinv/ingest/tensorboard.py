@@ -10,6 +10,7 @@ HF) or as scalar tensors (TF2 ``tf.summary.scalar``); both are kept.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from rankinv.metrics import MetricPoint
 HEADER = 12
 FOOTER = 4
 MAX_RECORD = 256 << 20
+_NON_NUL = re.compile(rb"[^\0]")
 
 
 def _crc_tools() -> Any:
@@ -54,7 +56,7 @@ def walk(data: bytes, masked_crc32c: Any) -> tuple[list[bytes], int]:
     while len(data) - at >= HEADER:
         length = _header_ok(data, at, masked_crc32c)
         if length is None:
-            at += 1
+            at = _next_candidate(data, at)
             continue
         end = at + HEADER + length + FOOTER
         if end > len(data):
@@ -62,6 +64,16 @@ def walk(data: bytes, masked_crc32c: Any) -> tuple[list[bytes], int]:
         payloads.append(data[at + HEADER : at + HEADER + length])
         at = end
     return payloads, at
+
+
+def _next_candidate(data: bytes, at: int) -> int:
+    """Where a header may start after the invalid one at ``at``: in a run of NULs (a sparse file) only its last 8
+    bytes can open one (a zero length; the CRC of 8 NULs has no zero first byte), so the run is jumped at C speed."""
+    if data[at]:
+        return at + 1
+    found = _NON_NUL.search(data, at)
+    end = found.start() if found else len(data)
+    return max(at + 1, end - 8)
 
 
 @dataclass
@@ -123,5 +135,6 @@ class TensorBoardReader:
     def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.tools, last_step=offset.last_step)
-        new = tail(self.path, offset, lambda data: walk(data, self.tools[1])[1], collect)
+        new = tail(self.path, offset, lambda data: walk(data, self.tools[1])[1], collect,
+                   max_unit=HEADER + MAX_RECORD + FOOTER)
         return collect.found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)

@@ -13,11 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rankinv.boundary.files import read_text
 from rankinv.ingest.tail import START, Offset
 from rankinv.ingest.values import points, record_from_mapping
 from rankinv.metrics import MetricPoint
 
 STATE_NAME = "trainer_state.json"
+STATE_BYTES = 128 << 20
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -37,7 +39,7 @@ def state_files(path: Path) -> list[Path]:
 
 def _load(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        data = json.loads(read_text(path, STATE_BYTES))
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("log_history"), list) else None

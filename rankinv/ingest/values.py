@@ -3,7 +3,7 @@
 Shared by every reader so that a value means the same thing whatever format carried it: numbers and numeric
 strings (TRL 1.x prints ``'entropy': '2.759'``) become floats, NaN and ±Inf are kept (a NaN entropy is news),
 None, booleans and text are skipped without losing the rest of the record, nested mappings are flattened
-with ``/``.
+with ``/``. A step beyond what SQLite's INTEGER holds (64-bit) rejects that one record, never the run.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from functools import cached_property
 from typing import Any
 
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
+
+MAX_STEP = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -39,18 +41,28 @@ class Record:
 def to_float(value: Any) -> float | None:
     """A float for numbers and numeric strings; None for anything else (None, bools, text, containers)."""
     kind = type(value)
-    if kind is float or kind is int:
+    if kind is float:
         return float(value)
+    if kind is int:
+        return _int_to_float(value)
     if kind is bool or value is None:
         return None
     if isinstance(value, int | float):  # numpy scalars and other number subclasses
-        return float(value)
+        return _int_to_float(int(value)) if isinstance(value, int) else float(value)
     if isinstance(value, str):
         try:
             return float(value.strip())
         except ValueError:
             return None
     return None
+
+
+def _int_to_float(value: int) -> float:
+    """An int beyond float's range (a 400-digit JSON number) is ±inf, as ``float("1e400")`` would be."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def to_step(value: Any) -> int | None:
@@ -79,10 +91,15 @@ def record_from_mapping(raw: Mapping[str, Any], step: Any = None, time: Any = No
             time = value if time is None else time
         elif (number := to_float(value)) is not None:
             values[str(key)] = number
-    if not values:
+    if not values or _out_of_range(step):
         return None
     wall = to_float(time)
     return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
+
+
+def _out_of_range(step: Any) -> bool:
+    number = to_float(step)
+    return number is not None and number > MAX_STEP  # +inf too (a 400-digit step); NaN compares false
 
 
 def points(run: str, step: int, record: Record) -> list[MetricPoint]:

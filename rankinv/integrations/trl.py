@@ -159,15 +159,13 @@ class RankinvCallbackCore:
         }
 
     def _write_manifest(self, args: Any) -> None:
-        """Atomically (write, fsync, rename): a reader never sees half a manifest."""
+        """Atomically (write, fsync, rename): a reader never sees half a manifest, and a symlink planted at its
+        name is replaced, not written through."""
+        from rankinv.boundary.atomic import write_atomic
+
         path = self._dir(args) / MANIFEST_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(self._manifest, f, indent=2, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self._manifest, indent=2, default=str))
 
 
 _built: dict[str, type] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 from rankinv.messages import finite_or_none
 
-__all__ = ["StoreBase", "dumps", "finite_or_none", "loads"]
+__all__ = ["StoreBase", "dumps", "finite_or_none", "loads", "nan_or_none"]
 _S = TypeVar("_S", bound="StoreBase")
 
 
@@ -20,6 +21,14 @@ def dumps(value: Any) -> str | None:
 
 def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def nan_or_none(value: float | None) -> float | None:
+    """A metric value as SQLite can hold it: NaN becomes NULL, ±Inf stays (SQLite's REAL keeps infinities)."""
+    if value is None:
+        return None
+    v = float(value)
+    return None if math.isnan(v) else v
 
 
 class StoreBase:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+from rankinv.boundary.text import storable
 from rankinv.errors import RankinvError
 from rankinv.store.schema import LATEST_VERSION, migrate, schema_version
 
@@ -16,6 +19,27 @@ class StoreError(RankinvError):
 
 DatabaseError = sqlite3.DatabaseError
 """What SQLite raises for a broken, locked or half-written file (callers outside the store catch this name)."""
+
+
+def _param(value: Any) -> Any:
+    return storable(value) if type(value) is str and not value.isascii() else value
+
+
+def _params(params: Any) -> Any:
+    if isinstance(params, Mapping):
+        return {k: _param(v) for k, v in params.items()}
+    return tuple(_param(v) for v in params)
+
+
+class TextSafeConnection(sqlite3.Connection):
+    """A connection that stores text SQLite cannot hold (lone surrogates: a Latin-1 file name, a ``\\udce9`` in
+    a JSON key) in its escaped form instead of failing the whole write; lookups escape the same way."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _params(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_params(p) for p in seq_of_parameters))
 
 
 def _configure(conn: sqlite3.Connection, *, readonly: bool, timeout: float) -> sqlite3.Connection:
@@ -40,10 +64,11 @@ def connect(path: Path, *, readonly: bool = False, create: bool = True, timeout:
         if not path.exists():
             raise StoreError(f"{path}: no store yet (start the daemon with `rankinv daemon ROOT`)")
         mode = "ro" if readonly else "rw"
-        conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=timeout, isolation_level=None)
+        conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=timeout, isolation_level=None,
+                               factory=TextSafeConnection)  # fmt: skip
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, factory=TextSafeConnection)
     return _configure(conn, readonly=readonly, timeout=timeout)
 
 

@@ -9,12 +9,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankinv.messages import Reason, TriageSummary, encode_reasons, encode_triage_summary
-from rankinv.store.base import StoreBase, dumps, finite_or_none
+from rankinv.store.base import StoreBase, dumps, finite_or_none, nan_or_none
 
 if TYPE_CHECKING:
     from rankinv.triage.report import TriageReport
 
 EVENTS_KEPT = 5000
+STEP_LIMIT = 2**63
 
 
 class Writes(StoreBase):
@@ -99,11 +100,13 @@ class Writes(StoreBase):
     def add_metrics(self, run: str, points: Iterable[tuple[int, str, float, float | None]]) -> int:
         """Insert (step, name, value, time) points; a repeated (name, step) replaces the old value, never duplicates.
 
-        Non-finite values are stored as NULL (the reader sees NaN). The run's ``last_step`` becomes the step of
-        the last point, in log order. Returns how many points were written.
+        NaN is stored as NULL (SQLite has no NaN; the reader sees NaN); ±Inf keeps its sign. A point whose step
+        does not fit SQLite's 64-bit INTEGER is dropped alone. The run's ``last_step`` becomes the step of the last
+        point, in log order. Returns how many points were written.
         """
         run_id = self._run_id(run)
-        rows = [(run_id, name, int(step), finite_or_none(value), time) for step, name, value, time in points]
+        rows = [(run_id, name, int(step), nan_or_none(value), time) for step, name, value, time in points
+                if -STEP_LIMIT <= int(step) < STEP_LIMIT]  # fmt: skip
         if rows:
             with self.transaction() as conn:
                 conn.executemany(

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rankinv.boundary.atomic import write_atomic
+from rankinv.boundary.files import UnsafeFile, open_regular
 from rankinv.errors import RankinvError
 from rankinv.triage.report import REPORT_FILENAME, TriageReport, read_report
 
@@ -35,6 +37,18 @@ $command
 def triage_argv(checkpoint: str | Path, args: Sequence[str], python: str = sys.executable) -> list[str]:
     """``python -m rankinv triage CHECKPOINT ARGS... --json``."""
     return [python, "-m", "rankinv", "triage", str(checkpoint), *args, "--json"]
+
+
+def _log_text(path: Path, size: int = 64 << 10) -> str:
+    """The last ``size`` bytes of a job's log, if it is a regular file (it lives in the checkpoint folder)."""
+    try:
+        with open_regular(path) as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - size))
+            return f.read(size).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
+    except (UnsafeFile, OSError) as exc:
+        return f"(log not read: {exc})"
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -83,7 +97,10 @@ class SlurmExecutor:
     def submit(self, checkpoint: str | Path, args: Sequence[str] = ()) -> SlurmJob:
         ckpt = Path(checkpoint).resolve()
         script = ckpt / "rankinv-triage.sbatch"
-        script.write_text(self.render(ckpt, args), encoding="utf-8")
+        try:
+            write_atomic(script, self.render(ckpt, args))
+        except OSError as exc:
+            raise RankinvError(f"cannot write {script}: {exc}") from None
         submitted = time.time()
         proc = self._slurm("sbatch", "--parsable", str(script))
         job_id = proc.stdout.strip().split(";")[0]
@@ -104,7 +121,7 @@ class SlurmExecutor:
                                    f"after {timeout_s:.0f} s")
             time.sleep(poll_s)
         if not job.report.exists() or job.report.stat().st_mtime < job.submitted_at - 1:
-            log = job.log.read_text(errors="replace") if job.log.exists() else "(no log)"
+            log = _log_text(job.log)
             raise RankinvError(f"Slurm job {job.job_id} ended without writing {job.report}; log tail:\n{_tail(log)}")
         return read_report(job.report)
 

@@ -33,19 +33,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from rankinv.boundary.atomic import write_atomic
+from rankinv.boundary.files import UnsafeFile, read_bytes
 from rankinv.errors import RankinvError
 from rankinv.stats import Interval
 
 SCHEMA_VERSION = 1
 REPORT_FILENAME = "rankinv-triage.json"
 KIND = "rankinv.triage"
+REPORT_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -161,19 +162,8 @@ class TriageReport:
         return report
 
     def write(self, path: str | Path) -> Path:
-        """Write atomically (temp file in the same directory, then os.replace): readers never see half a file."""
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        """Write atomically (readers never see half a file), never through a symlink planted at ``path``."""
+        return write_atomic(path, self.to_json())
 
 
 def read_report(path: str | Path) -> TriageReport:
@@ -181,7 +171,9 @@ def read_report(path: str | Path) -> TriageReport:
     if p.is_dir():
         p = p / REPORT_FILENAME
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bytes(p, REPORT_BYTES).decode("utf-8", errors="replace")
+    except UnsafeFile as exc:
+        raise RankinvError(f"cannot read triage report: {exc}") from None
     except OSError as exc:
         raise RankinvError(f"{p}: cannot read triage report: {exc.strerror}") from None
     return TriageReport.from_json(text, str(p))

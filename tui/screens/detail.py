@@ -71,7 +71,7 @@ class DetailScreen(Screen[None]):
         self.detail: Detail | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(headline(self.candidate) if self.candidate else "", id="headline")
+        yield Static(headline(self.candidate) if self.candidate else "", id="headline", markup=False)
         with VerticalScroll(id="detail-body"):
             yield CurvePlot("entropy (nats)", id="curve-entropy", classes="curve")
             yield CurvePlot("reward", id="curve-reward", classes="curve")

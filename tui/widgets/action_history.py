@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord
 
 
@@ -18,7 +19,7 @@ class ActionHistory(Static):
             return out.append("no actions", style="dim")
         for action in self.actions[:20]:
             mode = "dry-run" if action.dry_run else "live"
-            out.append(f"  {action.kind} [{mode}] {action.state}: ", style="yellow" if action.dry_run else "red")
-            out.append((action.audit or action.target or "") + "\n")
+            out.append(shown(f"  {action.kind} [{mode}] {action.state}: "), style="yellow" if action.dry_run else "red")
+            out.append(shown(action.audit or action.target or "") + "\n")
         out.rstrip()
         return out

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from rankinv.boundary.text import shown
 from rankinv.store import Series
 
 
@@ -22,7 +23,7 @@ class CurvePlot(Static):
         self.label = title
 
     def render(self) -> Text:
-        out = Text(self.label, style="bold")
+        out = Text(shown(self.label), style="bold")
         s = self.series
         if s is None or not s.values:
             return out.append("  no data yet", style="dim")

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from rankinv.boundary.text import shown
 from rankinv.messages import Reason
 from rankinv.store import VerdictRecord
 
@@ -25,10 +26,10 @@ class ReasonsList(Static):
             return out.append("no verdict yet", style="dim")
         latest = self.verdicts[0]
         out.append_text(fmt.verdict_text(latest.decision))
-        out.append(f"  step {latest.step if latest.step is not None else fmt.DASH}  {latest.summary}\n")
+        out.append(f"  step {latest.step if latest.step is not None else fmt.DASH}  {shown(latest.summary)}\n")
         for reason in latest.reasons:
-            out.append("  • " + reason_line(reason) + "\n")
+            out.append("  • " + shown(reason_line(reason)) + "\n")
         for older in self.verdicts[1:5]:
-            out.append(f"  earlier: {older.decision} at step {older.step}: {older.summary}\n", style="dim")
+            out.append(shown(f"  earlier: {older.decision} at step {older.step}: {older.summary}") + "\n", style="dim")
         out.rstrip()
         return out

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from rankinv.boundary.text import shown
 from rankinv.store import EventRecord
 
 LEVELS = {"error": "bold red", "critical": "bold red", "warning": "yellow", "info": ""}
@@ -31,7 +32,7 @@ class VerdictFeed(Static):
             out.append(f"{fmt.ago(event.time, self.now):>4} ", style="dim")
             out.append_text(_symbol(event))
             if event.run:
-                out.append(f"{event.run}: ", style="bold")
-            out.append(event.message + "\n", style=LEVELS.get(event.level, ""))
+                out.append(f"{shown(event.run)}: ", style="bold")
+            out.append(shown(event.message) + "\n", style=LEVELS.get(event.level, ""))
         out.rstrip()
         return out
