@@ -264,3 +264,37 @@ def test_rotated_generations_are_drained_once(tmp_path: Path) -> None:
     world.rotate("rename")
     world.poll(True)
     assert world.got == [0]
+
+
+def _replay(world: World, ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    for op in ops:
+        if op[0] == "write":
+            world.write(op[1])
+        elif op[0] == "poll":
+            world.poll(op[1])
+        elif op[0] == "garbage":
+            world.append(b"\xff" + op[1] + b"\n")
+        else:
+            world.rotate(op[0])
+
+
+@pytest.mark.parametrize("regrowth", [22, 23, 60])
+def test_a_small_log_copy_truncated_and_regrown_to_or_past_its_copy_loses_nothing(tmp_path: Path,
+                                                                                   regrowth: int) -> None:
+    world = World(tmp_path, "jsonl")
+    world.log.write_bytes(b"")
+    world.poll(False)
+    _replay(world, [("garbage", b""), ("write", 4), ("poll", False), ("write", 18), ("copytruncate",),
+                    ("garbage", b""), ("write", regrowth)])
+    world.poll(True)
+    assert world.got == world.written == list(range(len(world.written)))
+
+
+def test_a_plain_copy_of_a_growing_small_log_is_not_taken_for_a_rotation(tmp_path: Path) -> None:
+    world = World(tmp_path, "jsonl")
+    world.log.write_bytes(b"")
+    world.poll(False)
+    _replay(world, [("write", 100), ("poll", False), ("write", 100)])
+    shutil.copy(world.log, tmp_path / "train.log.1")
+    _replay(world, [("write", 100), ("write", 100), ("poll", False)])
+    assert world.got == world.written == [0, 1, 2, 3]

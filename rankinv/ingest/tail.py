@@ -14,7 +14,9 @@ What happens to the file between two reads:
   is read from the start. Without such a predecessor the consumer is told the content restarted;
 - unchanged: nothing is read beyond the fingerprint. While everything read so far fits inside the fingerprint (a
   small log), a copy-truncated log rewritten with the same first bytes would look unchanged, so there a rotated
-  copy beside it that is larger than the log is also looked for (a directory listing per read, small logs only).
+  copy beside it that is larger than the log, or holds other bytes after those read, is also looked for (a
+  directory listing per read, small logs only). A stale rotated file from before we started reading whose first
+  bytes equal everything read so far is taken for such a copy once.
   The last few rotated files drained are remembered and never read again.
 
 Limits (the daemon reads every few seconds; logs rotate hourly at most): two rotations between two reads lose
@@ -128,9 +130,20 @@ def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
     if not _head_matches(path, offset):
         return False
     # While everything read fits in the fingerprint, a copy-truncated log rewritten with the same first bytes looks
-    # unchanged; a rotated copy beside it holding more than the log now does tells the truth (small logs only).
+    # unchanged; a rotated copy beside it holding more than the log now does, or other bytes after what we read,
+    # tells the truth (small logs only). A plain copy of a log that goes on growing holds the same bytes.
     copy = _find_copy(path, offset) if 0 < offset.position <= HEAD_BYTES else None
-    return copy is None or copy.stat().st_size <= st.st_size
+    return copy is None or (copy.stat().st_size <= st.st_size and _same_after(path, copy, offset.position))
+
+
+def _same_after(path: Path, copy: Path, position: int) -> bool:
+    """Does the log hold the copy's bytes after ``position`` (a window of them, as far as the copy goes)?"""
+    windows = []
+    for each in (copy, path):
+        with open_regular(each) as f:
+            f.seek(position)
+            windows.append(f.read(len(windows[0]) if windows else HEAD_BYTES))
+    return windows[0] == windows[1]
 
 
 def _head_matches(path: Path, offset: Offset) -> bool:
