@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -110,6 +111,8 @@ class Escalator:
             return step(record)
         except FAILURES as exc:
             return self._retry(record, exc)
+        except sqlite3.DatabaseError:
+            raise  # the store itself is failing: not this run's problem, and not to be recorded in it
         except Exception as exc:  # poisoned input or a bug, for this run only: alert, keep acting for the others
             log.exception("action for run %s failed", record.key.run)
             return self._broken(record, exc)
@@ -250,11 +253,13 @@ class Escalator:
         return record
 
     def _broken(self, record: ActionState, exc: Exception) -> ActionState:
-        """An unexpected error: a pending action ends (alert only); one mid-kill is retried with backoff."""
-        record = self.ledger.get(record.key) or record
+        """An unexpected error (a poisoned record, a bug) ends this action with an alert; retrying would repeat it."""
+        why = f"{type(exc).__name__}: {exc}"
+        record = self.ledger.get(record.key) or record  # the failed step may have moved the state on
         if record.state == L.PENDING:
-            return self._finish(record, L.UNRESOLVED, f"ALERT ONLY: could not act ({type(exc).__name__}: {exc})")
-        return self._retry(record, exc)
+            return self._finish(record, L.UNRESOLVED, f"ALERT ONLY: could not act ({why})")
+        target = Target.decode(record.target).label()
+        return self._finish(record, L.ABORTED, f"ABORTED: error while stopping {target} ({why}); check it by hand")
 
     def _alert(self, record: ActionState, kind: str, body: str) -> None:
         severity = "critical" if kind in ("error", L.DONE, L.SIGNALLED) else "warning"
