@@ -92,6 +92,8 @@ def test_an_armed_daemon_kills_the_genuine_run_and_never_a_forged_or_poisoned_on
     procs.extend([genuine, victim, victim2])
     planted_run(root / "forged", copied_manifest(victim.pid, run_token="f" * 32))
     planted_run(root / "poisoned", copied_manifest(victim2.pid, pid_start_ticks="abc"))
+    unreadable = planted_run(root / "unreadable", {"kind": "GRPO", "group_size": 4})  # a reader's poison:
+    (unreadable / "rankinv.jsonl").write_text(json.dumps({"step": 2**64, "logs": {"entropy": 1.0}}) + "\n")  # > int64
     (tmp_path / "c.toml").write_text(CONFIG)
     daemon = D.start(root, state, "--config", str(tmp_path / "c.toml"), log=tmp_path / "daemon.log")
     try:
@@ -108,7 +110,7 @@ def test_an_armed_daemon_kills_the_genuine_run_and_never_a_forged_or_poisoned_on
         assert "evidence does not match" in audits["forged"] and "neither holds the run's log" in audits["forged"]
         assert "field 'pid_start_ticks' = 'abc' is not a non-negative integer" in audits["poisoned"]
         assert victim.poll() is None and victim2.poll() is None, "no signal reached an unrelated process"
-        assert daemon.poll() is None, "the daemon keeps running"
+        assert daemon.poll() is None, "the daemon keeps running, whatever became of the unreadable run"
         done = D.wait_for("the kill to be confirmed", lambda: D.read(
             root, state, lambda s: next((a for a in s.actions("genuine") if a.state == "done"), None)))  # fmt: skip
         assert f"KILL pid {genuine.pid}" in done.audit
