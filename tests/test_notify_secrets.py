@@ -80,3 +80,9 @@ def test_the_standard_librarys_own_error_texts_are_redacted() -> None:
     assert not any("SECRET" in c for c in cleaned), cleaned
     assert "hooks.slack.com" in cleaned[0], "the host stays, so the message still says where"
     assert redact(f"see https://user:pw@example.com:8443/a/{SECRET}?x=1") == "see https://example.com:8443/[redacted]"
+
+
+def test_a_webhook_setting_of_the_wrong_type_is_a_clean_error(tmp_path: Path) -> None:
+    webhook_config(tmp_path, 'format = "generic", url = 5')
+    proc = rankinv("notify-test", str(tmp_path))
+    assert proc.returncode == 2 and "url must be a string" in proc.stderr and "Traceback" not in proc.stderr

@@ -107,6 +107,9 @@ class WebhookChannel:
         unknown = set(spec) - set(KEYS)
         if unknown:
             raise ValueError(f"[notify] webhooks: unknown key(s) {sorted(unknown)}; known: {', '.join(KEYS)}")
+        mistyped = sorted(k for k, v in spec.items() if not isinstance(v, str))
+        if mistyped:
+            raise ValueError(f"[notify] webhooks: {', '.join(mistyped)} must be a string")
         self.format = spec.get("format", "generic")
         if self.format not in FORMATS:
             raise ValueError(f"[notify] webhooks: format {self.format!r}; use one of {', '.join(FORMATS)}")
