@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from rankinv.daemon.notify.event import Event
 
 from rankinv.config import ActionsConfig
 from rankinv.errors import RankinvError
+from rankinv.store import DatabaseError
 
 log = logging.getLogger("rankinv.daemon")
 HOUR = 3600.0
@@ -111,7 +111,7 @@ class Escalator:
             return step(record)
         except FAILURES as exc:
             return self._retry(record, exc)
-        except sqlite3.DatabaseError:
+        except DatabaseError:
             raise  # the store itself is failing: not this run's problem, and not to be recorded in it
         except Exception as exc:  # poisoned input or a bug, for this run only: alert, keep acting for the others
             log.exception("action for run %s failed", record.key.run)
