@@ -156,7 +156,8 @@ def test_someone_elses_process_is_never_signalled(tmp_path: Path, store: Store) 
     token = "t" * 32  # exported by its launcher, so the process carries it: only ownership is left to refuse it
     launcher_env = {"PATH": "/usr/bin:/bin", "RANKINV_RUN_TOKEN": token, "RANKINV_RUN_DIR": str(tmp_path / "run")}
     proc = subprocess.Popen(["sleep", "30"], user=OTHER_USER, env=launcher_env)
-    try:
+    try:  # until exec, /proc/PID/environ is still the forked test's
+        wait_for(lambda: token.encode() in Path(f"/proc/{proc.pid}/environ").read_bytes(), "exec with the token")
         write_manifest(tmp_path / "run", proc.pid, run_token=token)
         rec = escalator(store, tmp_path).request(KillRequest("run", str(tmp_path / "run"), 1, 150, "entropy drop"))
         assert rec.state == L.NOT_OWNER and f"pid {proc.pid} belongs to uid {other_uid}" in rec.audit

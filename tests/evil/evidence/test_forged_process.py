@@ -179,6 +179,7 @@ def test_a_token_in_the_environment_ties_only_its_own_run_directory(
     env = {"PATH": os.environ["PATH"], "RANKINV_RUN_TOKEN": token, "RANKINV_RUN_DIR": str(tmp_path / "mine")}
     launched = subprocess.Popen(["sleep", "300"], env=env)
     procs.append(launched)
+    wait_for(lambda: token.encode() in Path(f"/proc/{launched.pid}/environ").read_bytes(), "exec with the token")
     mine = planted_run(tmp_path / "mine", copied_manifest(launched.pid, run_token=token))
     target = resolve(mine, "mine", no_slurm(tmp_path))
     assert target.kind == "process" and "RANKINV_RUN_TOKEN" in target.how
