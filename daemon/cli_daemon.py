@@ -14,6 +14,7 @@ from rankinv.daemon.serve import Plan, plan, serve
 
 from rankinv.boundary.text import shown
 from rankinv.errors import RankinvError
+from rankinv.store.private import private_dir
 
 ACTIONS = ("status", "stop", "start")
 
@@ -34,6 +35,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def start(p: Plan, foreground: bool) -> int:
+    private_dir(p.state_dir)  # refused here, with the reason, before anything is written or detached
     running = holder(p.state_dir)
     if running is not None:
         print(f"rankinv daemon for {p.root} is already running (pid {running}); log {p.state_dir / 'daemon.log'}")

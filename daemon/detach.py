@@ -13,13 +13,16 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from rankinv.store.private import FILE_MODE, private_dir
+
 Report = Callable[[str], None]
 
 
 def _redirect_stdio(log_path: Path) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log_path.parent)
     null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, FILE_MODE)
+    os.fchmod(log, FILE_MODE)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(null, 0)

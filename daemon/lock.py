@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rankinv.boundary.atomic import write_atomic
 from rankinv.errors import RankinvError
+from rankinv.store.private import FILE_MODE, private_dir
 
 LOCK_NAME = "daemon.lock"
 PID_NAME = "daemon.pid"
@@ -46,8 +47,9 @@ class DaemonLock:
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`AlreadyRunning` naming the holder."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(self.state_dir)
+        fd = os.open(self.state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

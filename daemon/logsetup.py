@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
 from typing import Any
 
 from rankinv.boundary.text import shown, shown_lines
+from rankinv.store.private import FILE_MODE, private_dir
 
 LOG_NAME = "daemon.log"
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -31,15 +34,27 @@ class EscapingFormatter(logging.Formatter):
         return shown_lines(super().formatStack(stack_info))
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Each log file (the first and every one after a rotation) created 0600, whatever the umask."""
+
+    def _open(self) -> TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.baseFilename, flags, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        stream = open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115 (the handler closes it)
+        assert isinstance(stream, TextIOWrapper)
+        return stream
+
+
 def setup_logging(state_dir: Path, *, foreground: bool) -> Path:
     path = state_dir / LOG_NAME
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     logger = logging.getLogger("rankinv")
     logger.setLevel(logging.INFO)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    handlers: list[logging.Handler] = [logging.handlers.RotatingFileHandler(path, maxBytes=10 << 20, backupCount=3)]
+    handlers: list[logging.Handler] = [PrivateRotatingFileHandler(path, maxBytes=10 << 20, backupCount=3)]
     if foreground:
         handlers.append(logging.StreamHandler(sys.stderr))
     for handler in handlers:

@@ -2,8 +2,9 @@
 
 Each section is a frozen dataclass; a field's ``metadata["doc"]`` is its one-line documentation, used
 both by ``rankinv init`` (the commented template) and by error messages. Loading is strict: an unknown
-key or a wrong type fails with the file, line and key at fault, because a silently ignored typo in a
-kill threshold is worse than a refusal to start.
+key, a wrong type or a number outside the setting's allowed range (``metadata["within"]``, interval notation
+such as ``(0, 1]``) fails with the file, line and key at fault, because a silently ignored typo in a kill
+threshold is worse than a refusal to start.
 """
 
 from __future__ import annotations
@@ -28,31 +29,70 @@ CONFIG_FILENAME = "rankinv.toml"
 STAGE2_POLICIES = ("groups", "tau2")
 
 
-def setting(default: Any, doc: str, path: str | None = None) -> Any:
+def setting(default: Any, doc: str, path: str | None = None, within: str | None = None) -> Any:
     """A config field with its documentation.
 
     ``path`` marks a setting that may name a file relative to the config file: ``"file"`` (resolved when the
     file exists there, so names like ``humaneval`` still work), ``"spec"`` (``file.py:function``; the file part
-    resolved likewise) or ``"dir"`` (always resolved).
+    resolved likewise) or ``"dir"`` (always resolved). ``within`` is the allowed range of a number, e.g.
+    ``"(0, 1]"`` (every numeric setting has one; infinities and NaN are never allowed).
     """
     metadata: dict[str, str] = {"doc": doc}
     if path is not None:
         metadata["path"] = path
+    if within is not None:
+        Interval.parse(within)  # a malformed range is a bug here, not in the user's file
+        metadata["within"] = within
     return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An allowed range in interval notation: ``[`` / ``]`` include the bound, ``(`` / ``)`` exclude it."""
+
+    low: float
+    high: float
+    low_open: bool
+    high_open: bool
+
+    @classmethod
+    def parse(cls, text: str) -> Interval:
+        match = re.fullmatch(r"([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])", text)
+        if match is None:
+            raise ValueError(f"not an interval: {text!r}")
+        return cls(float(match[2]), float(match[3]), match[1] == "(", match[4] == ")")
+
+    def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self, name: str) -> str:
+        """``0 < tau_2 <= 1``."""
+        low, high = (str(int(v)) if v.is_integer() else f"{v:g}" for v in (self.low, self.high))
+        return f"{low} {'<' if self.low_open else '<='} {name} {'<' if self.high_open else '<='} {high}"
 
 
 @dataclass(frozen=True)
 class TriageConfig:
     """Stage 1: triage of each new SFT checkpoint."""
 
-    samples: int = setting(8, "rollouts per prompt (use the GRPO group size)")
-    group_size: int = setting(8, "GRPO group size g used for p*(g), headroom and degenerate fraction")
-    temperature: float = setting(1.0, "sampling temperature; GRPO samples at 1.0")
-    max_new_tokens: int = setting(256, "maximum completion length in tokens")
-    seed: int = setting(0, "sampling seed")
-    tau_h: float = setting(0.18, "flag when rollout entropy (nats) is below this; the paper's value for one family")
-    min_headroom: float = setting(1.0, "flag when mean pass rate / p*(g) is below this")
-    max_degenerate_fraction: float = setting(0.75, "flag when the expected share of degenerate groups is above this")
+    samples: int = setting(8, "rollouts per prompt (use the GRPO group size)", within="[1, 100000]")
+    group_size: int = setting(
+        8, "GRPO group size g used for p*(g), headroom and degenerate fraction", within="[2, 100000]"
+    )
+    temperature: float = setting(1.0, "sampling temperature; GRPO samples at 1.0", within="(0, 10]")
+    max_new_tokens: int = setting(256, "maximum completion length in tokens", within="[1, 1000000]")
+    seed: int = setting(0, "sampling seed", within="[0, 4294967295]")
+    tau_h: float = setting(
+        0.18, "flag when rollout entropy (nats) is below this; the paper's value for one family", within="[0, 100]"
+    )
+    min_headroom: float = setting(1.0, "flag when mean pass rate / p*(g) is below this", within="[0, 1000000]")
+    max_degenerate_fraction: float = setting(
+        0.75, "flag when the expected share of degenerate groups is above this", within="[0, 1]"
+    )
     allow_code_exec: bool = setting(False, "run generated code against unit tests (NOT a security sandbox)")
     prompts: str = setting(
         "", "prompt set to triage with: a JSONL path, humaneval, or a bundled name (toy-add)", path="file"
@@ -61,13 +101,17 @@ class TriageConfig:
         "auto", "tests, exact, normalized, or a TRL reward function as module:function or file.py:function",
         path="spec",
     )
-    pass_threshold: float = setting(0.5, "a rollout passes when its reward is at least this (rewards are 0/1)")
+    pass_threshold: float = setting(
+        0.5, "a rollout passes when its reward is at least this (rewards are 0/1)", within="[-1000000, 1000000]"
+    )
     backend: str = setting("auto", "auto (vLLM when installed with a GPU), transformers or vllm")
-    batch_size: int = setting(32, "rollouts per generate call (transformers backend)")
+    batch_size: int = setting(32, "rollouts per generate call (transformers backend)", within="[1, 65536]")
     flag_entropy: str = setting("rollout", "entropy the tau_h flag reads: rollout (exact, else Monte-Carlo) or probe")
-    exec_timeout_s: float = setting(10.0, "wall-clock limit per executed sample, seconds")
-    exec_memory_mb: int = setting(1024, "address-space limit per executed sample, MiB")
-    exec_disk_mb: int = setting(64, "total disk a sample may write, MiB (tmpfs size under bwrap)")
+    exec_timeout_s: float = setting(10.0, "wall-clock limit per executed sample, seconds", within="(0, 86400]")
+    exec_memory_mb: int = setting(1024, "address-space limit per executed sample, MiB", within="[16, 1048576]")
+    exec_disk_mb: int = setting(
+        64, "total disk a sample may write, MiB (tmpfs size under bwrap)", within="[1, 1048576]"
+    )
     exec_isolation: str = setting("auto", "auto (bubblewrap when it works here), bwrap or rlimit: see README")
     slurm_template: str = setting(
         "", "sbatch template file for triage on a GPU node (empty: built-in); $job_name $log $command are filled in",
@@ -79,29 +123,49 @@ class TriageConfig:
 class MonitorConfig:
     """Stage 2: live entropy during GRPO."""
 
-    baseline_step: int = setting(10, "entropy baseline step s0 (or the first logged step after it)")
-    decision_step: int = setting(150, "step by which the relative entropy drop is judged")
-    tau_2: float = setting(0.5, "kill threshold on the relative entropy drop from s0 to the decision step")
+    baseline_step: int = setting(
+        10, "entropy baseline step s0 (or the first logged step after it)", within="[0, 1000000000]"
+    )
+    decision_step: int = setting(150, "step by which the relative entropy drop is judged", within="[1, 1000000000]")
+    tau_2: float = setting(
+        0.5, "kill threshold on the relative entropy drop from s0 to the decision step", within="(0, 1]"
+    )
     entropy_metric: str = setting("entropy", "entropy series to follow: mean token entropy, or a worst-token series")
-    entropy_floor: float | None = setting(None, "entropy (nats) to project a crossing for; unset: baseline*(1-tau_2)")
-    slope_window: int = setting(100, "steps of recent history for the Theil-Sen slopes")
-    signal_window: int = setting(20, "steps averaged for the zero-std fraction and the reward level")
+    entropy_floor: float | None = setting(
+        None, "entropy (nats) to project a crossing for; unset: baseline*(1-tau_2)", within="[0, 100]"
+    )
+    slope_window: int = setting(100, "steps of recent history for the Theil-Sen slopes", within="[2, 1000000000]")
+    signal_window: int = setting(
+        20, "steps averaged for the zero-std fraction and the reward level", within="[1, 1000000000]"
+    )
 
 
 @dataclass(frozen=True)
 class VerdictConfig:
     """Kill / continue decisions."""
 
-    warmup_steps: int = setting(20, "never KILL before this step (optimiser and reward still settling)")
-    hold_steps: int = setting(20, "a kill condition must hold over this many steps, never at one point")
-    hold_points: int = setting(2, "... and over at least this many logged points")
-    max_zero_std: float = setting(0.9, "group signal is dead when the rolling zero-std fraction stays above this")
-    protect_headroom: float = setting(4.0, "pass rate / p*(g) above which entropy drop alone never kills")
-    min_predicted: float = setting(0.1, "WATCH when the predicted final pass@10's upper bound is below this")
+    warmup_steps: int = setting(
+        20, "never KILL before this step (optimiser and reward still settling)", within="[0, 1000000000]"
+    )
+    hold_steps: int = setting(
+        20, "a kill condition must hold over this many steps, never at one point", within="[0, 1000000000]"
+    )
+    hold_points: int = setting(2, "... and over at least this many logged points", within="[1, 1000000]")
+    max_zero_std: float = setting(
+        0.9, "group signal is dead when the rolling zero-std fraction stays above this", within="[0, 1]"
+    )
+    protect_headroom: float = setting(
+        4.0, "pass rate / p*(g) above which entropy drop alone never kills", within="[0, 1000000]"
+    )
+    min_predicted: float = setting(
+        0.1, "WATCH when the predicted final pass@10's upper bound is below this", within="[0, 1]"
+    )
     stage2_policy: str = setting(
         "groups", "groups (tell all-pass from all-fail degenerate groups) or tau2 (the paper: entropy drop alone)"
     )
-    reward_ceiling: float | None = setting(None, "highest mean reward; unset: one per reward function (each 0/1)")
+    reward_ceiling: float | None = setting(
+        None, "highest mean reward; unset: one per reward function (each 0/1)", within="(0, 1000000]"
+    )
 
     def __post_init__(self) -> None:
         if self.stage2_policy not in STAGE2_POLICIES:
@@ -113,14 +177,24 @@ class VerdictConfig:
 class PredictConfig:
     """Predicted final pass@10 (see README "How the prediction works")."""
 
-    k: int = setting(10, "the k of the predicted final pass@k")
-    coverage_k: int = setting(64, "pass@k at this k is the coverage RL can sharpen into pass@10")
-    entropy_scale: float = setting(0.18, "entropy (nats) at which samples count as ~63% independent tries")
-    halfwidth: float = setting(0.15, "half-width of the prior's interval; widened when features are estimated")
-    trajectory_points: int = setting(20, "RL points at which the run's own trajectory weighs as much as the prior")
-    min_history: int = setting(5, "finished runs with a measured pass@10 needed before fitting on history")
-    ridge: float = setting(1.0, "ridge penalty of the fitted model (standardised features)")
-    fail_fraction: float = setting(0.85, "calibrate: a run failed when its pass@10 is below this share of the best")
+    k: int = setting(10, "the k of the predicted final pass@k", within="[1, 1000000]")
+    coverage_k: int = setting(64, "pass@k at this k is the coverage RL can sharpen into pass@10", within="[1, 1000000]")
+    entropy_scale: float = setting(
+        0.18, "entropy (nats) at which samples count as ~63% independent tries", within="(0, 100]"
+    )
+    halfwidth: float = setting(
+        0.15, "half-width of the prior's interval; widened when features are estimated", within="[0, 1]"
+    )
+    trajectory_points: int = setting(
+        20, "RL points at which the run's own trajectory weighs as much as the prior", within="[1, 1000000]"
+    )
+    min_history: int = setting(
+        5, "finished runs with a measured pass@10 needed before fitting on history", within="[2, 1000000]"
+    )
+    ridge: float = setting(1.0, "ridge penalty of the fitted model (standardised features)", within="(0, 1000000]")
+    fail_fraction: float = setting(
+        0.85, "calibrate: a run failed when its pass@10 is below this share of the best", within="(0, 1]"
+    )
 
 
 @dataclass(frozen=True)
@@ -128,18 +202,30 @@ class DaemonConfig:
     """The watching daemon."""
 
     watch: str = setting("auto", "auto (inotify, or polling on NFS/Lustre/GPFS/CIFS/FUSE), inotify or polling")
-    poll_interval: float = setting(2.0, "seconds between stat scans in polling mode")
-    debounce_seconds: float = setting(0.3, "collect a burst of file events this long before acting on it")
-    rescan_seconds: float = setting(60.0, "full rescan of the root this often, even when no event arrived")
-    heartbeat_seconds: float = setting(5.0, "how often the daemon writes its heartbeat to the store")
-    settle_seconds: float = setting(10.0, "a checkpoint counts as complete once its files are unchanged this long")
+    poll_interval: float = setting(2.0, "seconds between stat scans in polling mode", within="[0.05, 3600]")
+    debounce_seconds: float = setting(
+        0.3, "collect a burst of file events this long before acting on it", within="[0, 60]"
+    )
+    rescan_seconds: float = setting(
+        60.0, "full rescan of the root this often, even when no event arrived", within="[1, 86400]"
+    )
+    heartbeat_seconds: float = setting(
+        5.0, "how often the daemon writes its heartbeat to the store", within="[0.1, 3600]"
+    )
+    settle_seconds: float = setting(
+        10.0, "a checkpoint counts as complete once its files are unchanged this long", within="[0, 86400]"
+    )
     triage_executor: str = setting("auto", "auto, local (subprocess), sbatch, callback (report from training) or none")
-    triage_concurrency: int = setting(1, "local triage subprocesses at once")
+    triage_concurrency: int = setting(1, "local triage subprocesses at once", within="[1, 256]")
     state_dir: str = setting(
         "", "base directory of the store, pidfile and log (empty: $XDG_STATE_HOME/rankinv)", path="dir"
     )
-    max_cached_runs: int = setting(4096, "runs whose list of log files is cached between events (memory bound)")
-    evaluate_seconds: float = setting(5.0, "judge a run at most this often while it logs (the first time at once)")
+    max_cached_runs: int = setting(
+        4096, "runs whose list of log files is cached between events (memory bound)", within="[1, 10000000]"
+    )
+    evaluate_seconds: float = setting(
+        5.0, "judge a run at most this often while it logs (the first time at once)", within="[0, 86400]"
+    )
     follow_symlinks_outside_root: bool = setting(
         False, "read logs, manifests and configs through symlinks that point outside the runs root"
     )
@@ -151,15 +237,21 @@ class ActionsConfig:
 
     armed: bool = setting(False, "actually stop jobs; false means dry-run (record and alert only)")
     graceful_signal: str = setting("USR1", "signal to the batch step first, so the job can save and exit; empty skips")
-    grace_seconds: float = setting(120.0, "wait this long after the graceful signal before scancel")
-    confirm_seconds: float = setting(60.0, "after scancel, wait this long for the job to leave the queue, then retry")
-    max_kills_per_hour: int = setting(3, "never stop more jobs than this in any hour; further KILLs only alert")
+    grace_seconds: float = setting(
+        120.0, "wait this long after the graceful signal before scancel", within="[0, 86400]"
+    )
+    confirm_seconds: float = setting(
+        60.0, "after scancel, wait this long for the job to leave the queue, then retry", within="[1, 86400]"
+    )
+    max_kills_per_hour: int = setting(
+        3, "never stop more jobs than this in any hour; further KILLs only alert", within="[0, 1000]"
+    )
     match_by: tuple[str, ...] = setting(
         (), "without SLURM_JOB_ID in the run manifest, match `squeue --me` by: workdir, name, comment"
     )
     opt_out: tuple[str, ...] = setting((), "run names (or run directories) never acted on, only alerted")
-    slurm_timeout: float = setting(15.0, "seconds before squeue/scancel count as hung")
-    slurm_retries: int = setting(3, "attempts per squeue/scancel call before reporting failure")
+    slurm_timeout: float = setting(15.0, "seconds before squeue/scancel count as hung", within="(0, 3600]")
+    slurm_retries: int = setting(3, "attempts per squeue/scancel call before reporting failure", within="[1, 100]")
 
 
 @dataclass(frozen=True)
@@ -173,12 +265,14 @@ class NotifyConfig:
         (),
         "list of { format = generic|ntfy|slack|discord, url = ..., url_env = VAR, token_env = VAR }; secrets from env",
     )
-    webhook_timeout: float = setting(5.0, "seconds per webhook request")
-    webhook_retries: int = setting(3, "attempts per webhook before giving up (backoff doubles from 0.5 s)")
+    webhook_timeout: float = setting(5.0, "seconds per webhook request", within="(0, 300]")
+    webhook_retries: int = setting(
+        3, "attempts per webhook before giving up (backoff doubles from 0.5 s)", within="[1, 100]"
+    )
     command: str = setting("", "command run per alert with the event as JSON on stdin ('' = none)")
-    command_timeout: float = setting(10.0, "seconds before the command hook is killed")
-    dedup_seconds: float = setting(600.0, "the same alert is sent at most once in this window")
-    max_per_hour: int = setting(30, "per channel; alerts beyond this in an hour are dropped")
+    command_timeout: float = setting(10.0, "seconds before the command hook is killed", within="(0, 3600]")
+    dedup_seconds: float = setting(600.0, "the same alert is sent at most once in this window", within="[0, 604800]")
+    max_per_hour: int = setting(30, "per channel; alerts beyond this in an hour are dropped", within="[0, 100000]")
 
 
 @dataclass(frozen=True)
@@ -268,7 +362,29 @@ def _build_section(cls: type[Any], data: Any, source: str, text: str, section: s
             kwargs[key] = _coerce(value, hints[key])
         except TypeError as exc:
             raise ConfigError(f"{where}: [{section}] {key}: {exc}") from None
-    return cls(**kwargs)
+        within = next(f.metadata.get("within") for f in dataclasses.fields(cls) if f.name == key)
+        if within is not None and kwargs[key] is not None and kwargs[key] not in Interval.parse(within):
+            allowed = Interval.parse(within).describe(key)
+            raise ConfigError(f"{where}: [{section}] {key} = {kwargs[key]!r} is out of range; allowed: {allowed}")
+    built = cls(**kwargs)
+    _check_order(built, source, text, section)
+    return built
+
+
+ORDERED = {"monitor": ("baseline_step", "decision_step", True), "predict": ("k", "coverage_k", False)}
+
+
+def _check_order(built: Any, source: str, text: str, section: str) -> None:
+    """Settings that only make sense in order: the baseline step before the decision step, k up to coverage_k."""
+    if section not in ORDERED:
+        return
+    first, second, strict = ORDERED[section]
+    a, b = getattr(built, first), getattr(built, second)
+    if a > b or (strict and a == b):
+        line = _line_of(text, section, second) or _line_of(text, section, first)
+        where = f"{source}:{line}" if line else source
+        need = "greater than" if strict else "at least"
+        raise ConfigError(f"{where}: [{section}] {second} must be {need} {first} ({first} = {a}, {second} = {b})")
 
 
 def parse_config(text: str, source: str = CONFIG_FILENAME) -> Config:
@@ -358,7 +474,9 @@ def render_template(config: Config | None = None) -> str:
         out.append(f"[{section.name}]")
         for f in dataclasses.fields(value):
             current = getattr(value, f.name)
-            out.append(f"# {f.metadata.get('doc', '')}")
+            within = f.metadata.get("within")
+            allowed = f" (allowed: {Interval.parse(within).describe(f.name)})" if within else ""
+            out.append(f"# {f.metadata.get('doc', '')}{allowed}")
             if current is None:
                 out.append(f"# {f.name} =   (unset)")
             else:

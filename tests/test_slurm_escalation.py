@@ -181,11 +181,17 @@ def test_another_users_job_is_never_touched(slurm_cluster: SlurmCluster, ledger:
     alerts = Alerts()
     esc = escalator(slurm_cluster, ledger, ARMED, alerts)
     rec = esc.request(request("grpo-theirs", run_dir))
+    assert rec.state == L.UNRESOLVED, "their job wrote the manifest: a file we do not own is no evidence"
+    assert f"rankinv-run.json is owned by uid {slurm_cluster.other_uid}" in rec.audit
+    ours = run_dir / "ours.json"  # the same manifest in a file of ours: Slurm ties the job, ownership refuses it
+    ours.write_text((run_dir / "rankinv-run.json").read_text())
+    ours.replace(run_dir / "rankinv-run.json")
+    rec = esc.request(request("grpo-theirs", run_dir, verdict=2))
     assert rec.state == L.NOT_OWNER
     assert f"belongs to {slurm_cluster.other_user} (uid {slurm_cluster.other_uid})" in rec.audit
     by_name = escalator(slurm_cluster, ledger, replace(ARMED, match_by=("name",)))
     (run_dir / "rankinv-run.json").unlink()  # no manifest: only squeue --me could find it, and it is not ours
-    rec2 = by_name.request(request("grpo-theirs", run_dir, verdict=2))
+    rec2 = by_name.request(request("grpo-theirs", run_dir, verdict=3))
     assert rec2.state == L.UNRESOLVED and "no job of yours matches" in rec2.audit
     time.sleep(1.0)
     assert slurm_cluster.state(job_id) == "RUNNING" and _usr1(run_dir) == 0

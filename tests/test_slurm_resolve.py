@@ -31,8 +31,11 @@ from rankinv.store import Store
 from tests.support.slurm_cluster import OTHER_USER, ensure_user, wait_for
 
 TRAINER = """
-import signal, sys, time, pathlib
-out = pathlib.Path(sys.argv[1])
+import signal, sys, time, pathlib, types
+from rankinv.integrations.trl import RankinvCallbackCore
+out, run = pathlib.Path(sys.argv[1]), sys.argv[2]
+callback = RankinvCallbackCore(output_dir=run, kind="GRPO")  # the real callback: manifest, token, log held open
+callback.on_train_begin(types.SimpleNamespace(output_dir=run), types.SimpleNamespace(is_world_process_zero=True), None)
 signal.signal(signal.SIGUSR1, lambda *a: out.open("a").write("usr1\\n"))
 out.open("a").write("started\\n")
 while True:
@@ -42,7 +45,8 @@ while True:
 
 @pytest.fixture
 def trainer(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(tmp_path / "trainer.log")])
+    """A training process running the TRL callback's own code on ``tmp_path/run``."""
+    proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(tmp_path / "trainer.log"), str(tmp_path / "run")])
     wait_for((tmp_path / "trainer.log").exists, "the trainer to start")
     yield proc
     if proc.poll() is None:
@@ -64,6 +68,11 @@ def write_manifest(run_dir: Path, pid: int, **extra: object) -> None:
     (run_dir / "rankinv-run.json").write_text(json.dumps(manifest))
 
 
+def change_manifest(run_dir: Path, **change: object) -> None:
+    manifest = json.loads((run_dir / "rankinv-run.json").read_text())
+    (run_dir / "rankinv-run.json").write_text(json.dumps({**manifest, **change}))
+
+
 NO_LEDGER = cast(StoreLedger, None)  # never reached: the settings are refused first
 
 
@@ -74,15 +83,15 @@ def no_slurm(tmp_path: Path) -> Slurm:
 def test_the_manifest_pid_is_found_when_it_is_the_same_process(
     tmp_path: Path, trainer: subprocess.Popen[bytes]
 ) -> None:
-    write_manifest(tmp_path / "run", trainer.pid)
     target = resolve(tmp_path / "run", "run", no_slurm(tmp_path))
     assert (target.kind, target.pid) == ("process", trainer.pid) and "start time verified" in target.how
+    assert "rankinv.jsonl open for writing" in target.how
 
 
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        ({"process_start_time": 12345.0}, "different process now"),
+        ({"process_start_time": 12345.0, "pid_start_ticks": None}, "different process now"),
         ({"host": "some-other-node"}, "ran on another host"),
         ({"pid": None}, "no SLURM_JOB_ID or pid"),
     ],
@@ -90,9 +99,7 @@ def test_the_manifest_pid_is_found_when_it_is_the_same_process(
 def test_a_different_process_host_or_no_pid_is_never_acted_on(
     tmp_path: Path, trainer: subprocess.Popen[bytes], change: dict[str, object], why: str
 ) -> None:
-    write_manifest(tmp_path / "run", trainer.pid)
-    manifest = json.loads((tmp_path / "run" / "rankinv-run.json").read_text())
-    (tmp_path / "run" / "rankinv-run.json").write_text(json.dumps({**manifest, **change}))
+    change_manifest(tmp_path / "run", **change)
     target = resolve(tmp_path / "run", "run", no_slurm(tmp_path))
     assert target.kind == "none" and why in target.how
 
@@ -136,7 +143,6 @@ def drive(esc: Escalator, store: Store, timeout: float = 20.0) -> str:
 
 
 def test_a_local_run_gets_usr1_then_sigterm(tmp_path: Path, store: Store, trainer: subprocess.Popen[bytes]) -> None:
-    write_manifest(tmp_path / "run", trainer.pid)
     esc = escalator(store, tmp_path)
     assert esc.request(KillRequest("run", str(tmp_path / "run"), 1, 150, "entropy drop")).state == L.SIGNALLED
     wait_for(lambda: "usr1" in (tmp_path / "trainer.log").read_text(), "SIGUSR1 at the trainer")
@@ -147,9 +153,12 @@ def test_a_local_run_gets_usr1_then_sigterm(tmp_path: Path, store: Store, traine
 
 def test_someone_elses_process_is_never_signalled(tmp_path: Path, store: Store) -> None:
     other_uid = ensure_user(OTHER_USER)
-    proc = subprocess.Popen(["sleep", "30"], user=OTHER_USER)
-    try:
-        write_manifest(tmp_path / "run", proc.pid)
+    token = "t" * 32  # exported by its launcher, so the process carries it: only ownership is left to refuse it
+    launcher_env = {"PATH": "/usr/bin:/bin", "RANKINV_RUN_TOKEN": token, "RANKINV_RUN_DIR": str(tmp_path / "run")}
+    proc = subprocess.Popen(["sleep", "30"], user=OTHER_USER, env=launcher_env)
+    try:  # until exec, /proc/PID/environ is still the forked test's
+        wait_for(lambda: token.encode() in Path(f"/proc/{proc.pid}/environ").read_bytes(), "exec with the token")
+        write_manifest(tmp_path / "run", proc.pid, run_token=token)
         rec = escalator(store, tmp_path).request(KillRequest("run", str(tmp_path / "run"), 1, 150, "entropy drop"))
         assert rec.state == L.NOT_OWNER and f"pid {proc.pid} belongs to uid {other_uid}" in rec.audit
         assert proc.poll() is None
@@ -161,7 +170,6 @@ def test_someone_elses_process_is_never_signalled(tmp_path: Path, store: Store) 
 def test_opted_out_and_rate_limited_runs_only_alert(
     tmp_path: Path, store: Store, trainer: subprocess.Popen[bytes]
 ) -> None:
-    write_manifest(tmp_path / "run", trainer.pid)
     store.set_run_flags("run", opt_out=True)
     rec = escalator(store, tmp_path).request(KillRequest("run", str(tmp_path / "run"), 1, 150, "entropy drop"))
     assert rec.state == L.OPTED_OUT and "opted out" in rec.audit
@@ -176,7 +184,6 @@ def test_disarming_during_the_grace_period_stops_the_escalation(
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     root, actions = tmp_path, ActionsConfig(armed=False, grace_seconds=30.0)
-    write_manifest(tmp_path / "run", trainer.pid)
     set_armed(root, True)  # overrides armed = false in the config
     esc = Escalator(
         StoreLedger(store), actions, slurm=no_slurm(tmp_path), armed=lambda: read_armed(root, actions).armed

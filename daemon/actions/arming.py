@@ -17,6 +17,7 @@ from pathlib import Path
 from rankinv.boundary.atomic import write_atomic
 from rankinv.config import ActionsConfig
 from rankinv.store.paths import state_dir_for
+from rankinv.store.private import private_dir
 
 ARM_FILE = "armed.json"
 
@@ -36,7 +37,7 @@ def arm_file(root: str | Path, state_base: str = "") -> Path:
 def set_armed(root: str | Path, armed: bool, state_base: str = "", by: str = "cli") -> ArmState:
     """Write the switch atomically; returns the new state."""
     path = arm_file(root, state_base)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     who = f"{getpass.getuser()}@{socket.gethostname()}"
     data = {"armed": armed, "by": by, "who": who, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_atomic(path, json.dumps(data) + "\n", mode=0o600)

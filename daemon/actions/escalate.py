@@ -13,6 +13,7 @@ The daemon needs two calls: :meth:`Escalator.request` when a KILL verdict is iss
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -30,7 +31,9 @@ from rankinv.daemon.notify.event import Event
 
 from rankinv.config import ActionsConfig
 from rankinv.errors import RankinvError
+from rankinv.store import DatabaseError
 
+log = logging.getLogger("rankinv.daemon")
 HOUR = 3600.0
 MAX_BACKOFF = 600.0
 FAILURES = (SlurmError, OSError)
@@ -108,13 +111,18 @@ class Escalator:
             return step(record)
         except FAILURES as exc:
             return self._retry(record, exc)
+        except DatabaseError:
+            raise  # the store itself is failing: not this run's problem, and not to be recorded in it
+        except Exception as exc:  # poisoned input or a bug, for this run only: alert, keep acting for the others
+            log.exception("action for run %s failed", record.key.run)
+            return self._broken(record, exc)
 
     # -- steps --------------------------------------------------------------------------------------------
 
     def _start(self, record: ActionState) -> ActionState:
         if self._opted_out(record):
             return self._finish(record, L.OPTED_OUT, "ALERT ONLY: run opted out")
-        target = resolve(Path(record.run_dir), record.key.run, self.slurm, self.config.match_by)
+        target = resolve(Path(record.run_dir), record.key.run, self.slurm, self.config.match_by, self.uid)
         if target.kind == "none":
             return self._finish(record, L.UNRESOLVED, f"ALERT ONLY: job not identified ({target.how})")
         record = replace(record, target=target.encode())
@@ -243,6 +251,15 @@ class Escalator:
         record = self._put(record, attempts=attempts, next_try_at=self.clock() + delay, detail=str(exc))
         self._alert(record, "error", f"{exc}; retry {attempts} in {delay:g} s")
         return record
+
+    def _broken(self, record: ActionState, exc: Exception) -> ActionState:
+        """An unexpected error (a poisoned record, a bug) ends this action with an alert; retrying would repeat it."""
+        why = f"{type(exc).__name__}: {exc}"
+        record = self.ledger.get(record.key) or record  # the failed step may have moved the state on
+        if record.state == L.PENDING:
+            return self._finish(record, L.UNRESOLVED, f"ALERT ONLY: could not act ({why})")
+        target = Target.decode(record.target).label()
+        return self._finish(record, L.ABORTED, f"ABORTED: error while stopping {target} ({why}); check it by hand")
 
     def _alert(self, record: ActionState, kind: str, body: str) -> None:
         severity = "critical" if kind in ("error", L.DONE, L.SIGNALLED) else "warning"

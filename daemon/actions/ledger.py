@@ -7,11 +7,15 @@ escalator needs; :class:`StoreLedger` implements it over the store's ``actions``
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rankinv.store import ActionRecord, Store
+
+log = logging.getLogger("rankinv.daemon")
 
 # Non-terminal states, in order.
 PENDING, SIGNALLED, CANCELLING = "pending", "signalled", "cancelling"
@@ -108,7 +112,7 @@ class StoreLedger:
                 )  # fmt: skip
 
     def open_actions(self) -> list[ActionState]:
-        return [_from_record(r, r.verdict_id) for r in self.store.actions_in(OPEN_STATES) if r.verdict_id is not None]
+        return _decodable(r for r in self.store.actions_in(OPEN_STATES) if r.verdict_id is not None)
 
     def kills_since(self, since: float) -> int:
         return self.store.acted_since("kill", since)
@@ -118,7 +122,25 @@ class StoreLedger:
         return bool(record and record.opt_out)
 
 
+_UNREADABLE: set[int] = set()
+
+
+def _decodable(records: Iterable[ActionRecord]) -> list[ActionState]:
+    """Records as actions; one that cannot be read (hand-edited, corrupt) is logged once and left out, not fatal."""
+    found = []
+    for record in records:
+        try:
+            found.append(_from_record(record, record.verdict_id or 0))
+        except (ValueError, TypeError) as exc:
+            if record.id not in _UNREADABLE:  # said once, not on every loop
+                _UNREADABLE.add(record.id)
+                log.error("action %s of run %s cannot be read (%s); skipped", record.id, record.run, exc)
+    return found
+
+
 def _from_record(record: ActionRecord, verdict_id: int) -> ActionState:
+    if not isinstance(record.detail, dict | None) or (record.detail or {}).get("unreadable"):
+        raise ValueError("its detail is not a JSON object")
     extra = {k: v for k, v in (record.detail or {}).items() if k in _DETAIL_FIELDS}
     return ActionState(
         key=ActionKey(record.run, verdict_id, record.kind),

@@ -1,4 +1,4 @@
-"""Which job or process is this run? Found from evidence, never guessed.
+"""Which job or process is this run? Found from evidence, never guessed, and confirmed by the job itself.
 
 1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``.
 2. Otherwise, if configured (``[actions] match_by``), exactly one of the user's own jobs (``squeue --me``)
@@ -6,6 +6,10 @@
    matches leave the run unresolved: it gets an alert, not an action.
 3. A run outside Slurm: the manifest's pid, only if that process still exists on this host with the same
    start time (``/proc/PID/stat`` field 22) — a recycled pid is someone else's process.
+
+The manifest is read only if it can be trusted (:mod:`.manifest`), and a job or pid found from it is a target
+only when the job itself ties it to the run (:mod:`.evidence`); otherwise the run is unresolved with the reason
+"evidence does not match: …". :func:`verify_job` is the check for a job id found any other way.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from rankinv.daemon.actions.evidence import process_tie, slurm_tie
+from rankinv.daemon.actions.manifest import Evidence, Untrusted, read_evidence
 from rankinv.daemon.actions.slurm import Slurm, SlurmError, SlurmJob
-
-from rankinv.ingest.sources import read_manifest
 
 MATCH_KEYS = ("workdir", "name", "comment")
 
@@ -49,24 +52,12 @@ class Target:
         parts = text.split(":")
         if parts[0] == "slurm" and len(parts) == 2:
             return cls("slurm", job_id=parts[1])
-        if parts[0] == "process" and len(parts) == 3:
+        if parts[0] == "process" and len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
             return cls("process", pid=int(parts[1]), start_ticks=int(parts[2]))
         return cls("none", how=f"unreadable target {text!r}")
 
 
-def _first(data: dict[str, Any], *names: str) -> Any:
-    nested = [data, *(data.get(k) for k in ("slurm", "env", "process"))]
-    for table in nested:
-        if isinstance(table, dict):
-            for name in names:
-                if table.get(name) not in (None, ""):
-                    return table[name]
-    return None
-
-
-def manifest_job_id(manifest: dict[str, Any]) -> str:
-    value = _first(manifest, "SLURM_JOB_ID", "slurm_job_id", "job_id")
-    return str(value).strip() if value is not None else ""
+MISMATCH = "evidence does not match: "
 
 
 def proc_stat(pid: int) -> tuple[int, int] | None:
@@ -88,34 +79,52 @@ def boot_time() -> float:
     return float(line.split()[1])
 
 
-def _same_start(manifest: dict[str, Any], ticks: int) -> bool:
-    recorded = _first(manifest, "pid_start_ticks", "start_ticks", "process_start_ticks")
-    if recorded is not None:
-        return int(recorded) == ticks
-    epoch = _first(manifest, "pid_start_time", "process_start_time", "start_time")
-    if epoch is None:
+def _same_start(evidence: Evidence, ticks: int) -> bool:
+    if evidence.start_ticks is not None:
+        return bool(evidence.start_ticks == ticks)
+    if evidence.start_time is None:
         return False
     started = boot_time() + ticks / os.sysconf("SC_CLK_TCK")
-    return abs(float(epoch) - started) < 0.1
+    return bool(abs(evidence.start_time - started) < 0.1)
 
 
-def _same_host(recorded: Any) -> bool:
-    here = socket.gethostname()
-    return recorded is not None and str(recorded).split(".")[0] == here.split(".")[0]
+def _same_host(recorded: str) -> bool:
+    return bool(recorded) and recorded.split(".", 1)[0] == socket.gethostname().split(".", 1)[0]
 
 
-def resolve_process(manifest: dict[str, Any]) -> Target:
-    pid = _first(manifest, "pid")
-    if not isinstance(pid, int) or pid <= 1:
+def resolve_process(evidence: Evidence, run_dir: Path) -> Target:
+    """The manifest's pid, if it is the same process on this host and it ties itself to ``run_dir``."""
+    pid = evidence.pid
+    if pid <= 1:
         return Target("none", how="no SLURM_JOB_ID or pid in the manifest")
-    if not _same_host(_first(manifest, "host", "hostname")):
-        return Target("none", how=f"pid {pid} ran on another host ({_first(manifest, 'host', 'hostname')})")
+    if not _same_host(evidence.host):
+        return Target("none", how=f"pid {pid} ran on another host ({evidence.host or 'not recorded'})")
     stat = proc_stat(pid)
     if stat is None:
         return Target("none", how=f"pid {pid} no longer exists")
-    if not _same_start(manifest, stat[0]):
+    if not _same_start(evidence, stat[0]):
         return Target("none", how=f"pid {pid} is a different process now (start time differs)")
-    return Target("process", pid=pid, start_ticks=stat[0], how="pid from manifest, start time verified")
+    tie = process_tie(pid, run_dir, evidence.token)
+    if tie is None:
+        why = "neither holds the run's log open for writing nor carries its token"
+        return Target("none", how=f"{MISMATCH}pid {pid} {why}")
+    return Target("process", pid=pid, start_ticks=stat[0], how=f"pid from manifest, start time verified, {tie}")
+
+
+def verify_job(
+    slurm: Slurm, job_id: str, run_dir: Path, run_name: str, *, how: str, token: str = "", by_name: bool = False
+) -> Target:
+    """A Slurm target for ``job_id`` only if Slurm's record ties the job to ``run_dir`` (see :mod:`.evidence`).
+
+    A job that has left the queue stays a target: the ownership check then finds nothing to do."""
+    record = slurm.record(job_id)
+    if record is None:
+        return Target("slurm", job_id=job_id, how=how)
+    tie = slurm_tie(record, run_dir, run_name, token, by_name)
+    if tie is None:
+        where = f"WorkDir {record.workdir or '?'}, StdOut {record.stdout or '?'}"
+        return Target("none", how=f"{MISMATCH}job {job_id} is not tied to {run_dir} by Slurm ({where})")
+    return Target("slurm", job_id=job_id, how=f"{how}; {tie}")
 
 
 def matches(job: SlurmJob, run_dir: Path, run_name: str, match_by: tuple[str, ...]) -> bool:
@@ -134,17 +143,27 @@ def resolve_squeue(slurm: Slurm, run_dir: Path, run_name: str, match_by: tuple[s
     return Target("none", how=f"{len(jobs)} jobs match ({ids}); not guessing")
 
 
-def resolve(run_dir: Path, run_name: str, slurm: Slurm, match_by: tuple[str, ...] = ()) -> Target:
+def resolve(
+    run_dir: Path, run_name: str, slurm: Slurm, match_by: tuple[str, ...] = (), uid: int | None = None
+) -> Target:
     """The target for a run; a Slurm failure while matching raises SlurmError (the caller retries)."""
-    manifest = read_manifest(run_dir)
-    job_id = manifest_job_id(manifest)
-    if job_id:
-        return Target("slurm", job_id=job_id, how="SLURM_JOB_ID from the run manifest")
+    if match_by and set(match_by) - set(MATCH_KEYS):
+        unknown = sorted(set(match_by) - set(MATCH_KEYS))
+        raise SlurmError("config", f"[actions] match_by: unknown {unknown}; use {', '.join(MATCH_KEYS)}")
+    try:
+        evidence = read_evidence(run_dir, os.getuid() if uid is None else uid)
+    except Untrusted as exc:
+        return Target("none", how=f"{MISMATCH}{exc}")
+    by_name = "name" in match_by
+    if evidence.job_id:
+        how = "SLURM_JOB_ID from the run manifest"
+        return verify_job(slurm, evidence.job_id, run_dir, run_name, how=how, token=evidence.token, by_name=by_name)
     if match_by:
-        unknown = set(match_by) - set(MATCH_KEYS)
-        if unknown:
-            raise SlurmError("config", f"[actions] match_by: unknown {sorted(unknown)}; use {', '.join(MATCH_KEYS)}")
         target = resolve_squeue(slurm, run_dir, run_name, match_by)
-        if target.kind == "slurm" or _first(manifest, "pid") is None:
+        if target.kind == "slurm":
+            return verify_job(
+                slurm, target.job_id, run_dir, run_name, how=target.how, token=evidence.token, by_name=by_name
+            )
+        if not evidence.pid:
             return target
-    return resolve_process(manifest)
+    return resolve_process(evidence, run_dir)

@@ -76,6 +76,49 @@ def parse_squeue(text: str) -> list[SlurmJob]:
     return jobs
 
 
+RECORD_FIELDS = ("JobID", "UserID", "UserName", "State", "Name", "WorkDir", "STDOUT", "STDERR", "Comment")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """Slurm's own record of a job: who owns it and where it works and writes (the evidence of whose run it is).
+
+    ``stdout``/``stderr`` are the patterns as submitted (``%j`` not yet filled in); empty when not set."""
+
+    job_id: str
+    uid: int
+    user: str
+    state: str
+    name: str
+    workdir: str
+    stdout: str
+    stderr: str
+    comment: str
+
+    @property
+    def active(self) -> bool:
+        return self.state not in GONE_STATES
+
+
+def _unset(value: str) -> str:
+    return "" if value in ("(null)", "N/A") else value
+
+
+def parse_records(text: str) -> list[JobRecord]:
+    """Parse ``squeue -h -O`` output in :data:`RECORD_FIELDS` order, each field ended by :data:`SEP`."""
+    records = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(SEP)]
+        if len(parts) != len(RECORD_FIELDS) + 1 or not _JOB_ID.match(parts[0]) or not parts[1].isdigit():
+            raise SlurmError("garbage", f"squeue printed a line rankinv cannot parse: {line[:120]!r}")
+        job_id, uid, user, state, name, workdir, out, err, comment = parts[:-1]
+        paths = (_unset(out), _unset(err), _unset(comment))
+        records.append(JobRecord(job_id, int(uid), user, state, name, workdir, *paths))
+    return records
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One command run: what it printed and how it ended."""
@@ -159,6 +202,16 @@ class Slurm:
             if job.job_id == job_id:
                 return job if job.active else None
         return None
+
+    def record(self, job_id: str) -> JobRecord | None:
+        """Slurm's record of one job (owner, working directory, output files, comment), or None once it has left."""
+        if not _JOB_ID.match(job_id):
+            raise SlurmError("garbage", f"{job_id!r} is not a Slurm job id")
+        fmt = ",".join(f"{name}:0{SEP}" for name in RECORD_FIELDS)
+        argv = ["squeue", "-h", "-O", fmt, f"--jobs={job_id}"]
+        result = self.run(argv, ok=lambda a: a.returncode == 0 or _unknown_job(a))
+        found = [] if _unknown_job(result) else parse_records(result.stdout)
+        return next((r for r in found if r.job_id == job_id and r.active), None)
 
     def scancel(self, job_id: str, signal: str | None = None, batch: bool = False) -> None:
         argv = ["scancel"]

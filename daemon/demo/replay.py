@@ -3,15 +3,17 @@
 When every line and checkpoint is written it creates the file DONE, then keeps its stand-in jobs alive until
 its standard input closes.
 
-Each run gets a stand-in training process (a sleeping child) whose pid and start time go into the run's
-manifest, so the dry-run daemon can resolve "the job" and record what it would stop. It exits when the replay
-ends. Paths in the manifests are rewritten from where the runs were built to the demo root.
+Each run gets a stand-in training process (a sleeping child, started with the run's token in its
+environment) whose pid, start time and token go into the run's manifest, so the dry-run daemon can resolve
+"the job" and record what it would stop. It exits when the replay ends. Paths in the manifests are rewritten
+from where the runs were built to the demo root.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,9 +24,14 @@ from pathlib import Path
 
 from rankinv.daemon.demo.plan import LOG, MANIFEST, Step, read_run, schedule
 
+from rankinv.integrations.trl import RUN_DIR_ENV, TOKEN_ENV
 
-def _stand_in_job() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"], stdin=subprocess.DEVNULL)
+
+def _stand_in_job(run_dir: Path, token: str) -> subprocess.Popen[bytes]:
+    """Started as a launcher would start a training job: with the run's token and directory in its environment."""
+    env = {**os.environ, TOKEN_ENV: token, RUN_DIR_ENV: str(run_dir)}
+    argv = [sys.executable, "-c", "import time; time.sleep(3600)"]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env)
 
 
 def _start_time(pid: int) -> float:
@@ -33,13 +40,13 @@ def _start_time(pid: int) -> float:
     return btime + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _manifest(src: Path, dst: Path, run: str, job: subprocess.Popen[bytes]) -> str:
+def _manifest(src: Path, dst: Path, run: str, job: subprocess.Popen[bytes], token: str) -> str:
     data = json.loads((src / run / MANIFEST).read_text(encoding="utf-8"))
     model = Path(str(data.get("model_path") or ""))
     if (src / model.parent.name).is_dir():  # a checkpoint of another bundled run
         data["model_path"] = str(dst / model.parent.name / model.name)
     data.update(output_dir=str(dst / run), host=socket.gethostname(), pid=job.pid,
-                process_start_time=_start_time(job.pid), written_at=time.time(), demo=True)
+                process_start_time=_start_time(job.pid), written_at=time.time(), demo=True, run_token=token)
     return json.dumps(data, indent=2)
 
 
@@ -47,8 +54,9 @@ def _do(step: Step, src: Path, dst: Path, jobs: dict[str, subprocess.Popen[bytes
     run_dir = dst / step.run
     if step.kind == "manifest":
         run_dir.mkdir(parents=True, exist_ok=True)
-        jobs[step.run] = _stand_in_job()
-        (run_dir / MANIFEST).write_text(_manifest(src, dst, step.run, jobs[step.run]), encoding="utf-8")
+        token = secrets.token_hex(16)
+        jobs[step.run] = _stand_in_job(run_dir, token)
+        (run_dir / MANIFEST).write_text(_manifest(src, dst, step.run, jobs[step.run], token), encoding="utf-8")
     elif step.kind == "line":
         with (run_dir / LOG).open("a", encoding="utf-8") as f:
             f.write(step.payload + "\n")

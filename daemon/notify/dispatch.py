@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import BinaryIO, Protocol
 
-from rankinv.daemon.notify.event import ChannelResult, Event, NotApplicable, NotifyError
+from rankinv.daemon.notify.event import ChannelResult, Event, NotApplicable
+from rankinv.daemon.notify.redact import redact
 
 from rankinv.config import NotifyConfig
 
@@ -80,9 +81,10 @@ class Dispatcher:
             detail = channel.send(event)
         except NotApplicable as exc:
             return ChannelResult(channel.name, False, str(exc), skipped=True)
-        except (NotifyError, OSError, ValueError) as exc:
-            log.warning("alert via %s failed: %s", channel.name, exc)
-            return ChannelResult(channel.name, False, str(exc))
+        except Exception as exc:  # a failing channel never stops the others; its words may hold a secret
+            text = redact(str(exc) or type(exc).__name__, getattr(channel, "secrets", ()))
+            log.warning("alert via %s failed: %s", channel.name, text)
+            return ChannelResult(channel.name, False, text)
         return ChannelResult(channel.name, True, detail)
 
 

@@ -7,6 +7,7 @@ line or an error message; a webhook is described by its format, host and variabl
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -59,8 +60,8 @@ def build_request(fmt: str, url: str, event: Event, token: str | None = None) ->
 def post(request: Request, timeout: float) -> int:
     """POST once; the HTTP status, or NotifyError naming only the host."""
     host = host_of(request.url)
-    req = urllib.request.Request(request.url, data=request.body, headers=request.headers, method="POST")
     try:
+        req = urllib.request.Request(request.url, data=request.body, headers=request.headers, method="POST")
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
@@ -68,6 +69,8 @@ def post(request: Request, timeout: float) -> int:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NotifyError(f"cannot reach {host}: {type(reason).__name__}") from None
+    except (ValueError, http.client.HTTPException) as exc:  # their texts quote the URL or header: never shown
+        raise NotifyError(f"cannot send to {host}: {type(exc).__name__}") from None
 
 
 def _retryable(error: NotifyError) -> bool:
@@ -104,12 +107,20 @@ class WebhookChannel:
         unknown = set(spec) - set(KEYS)
         if unknown:
             raise ValueError(f"[notify] webhooks: unknown key(s) {sorted(unknown)}; known: {', '.join(KEYS)}")
+        mistyped = sorted(k for k, v in spec.items() if not isinstance(v, str))
+        if mistyped:
+            raise ValueError(f"[notify] webhooks: {', '.join(mistyped)} must be a string")
         self.format = spec.get("format", "generic")
         if self.format not in FORMATS:
             raise ValueError(f"[notify] webhooks: format {self.format!r}; use one of {', '.join(FORMATS)}")
         self.url = _url(spec, env)
-        self.token = env.get(spec["token_env"]) if spec.get("token_env") else None
+        self.token = _token(spec, env)
         self.name = spec.get("name") or describe(spec, self.url)
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"[notify] webhooks: the url of {self.name} must start with http:// or https:// "
+                             "and name a host (the value is not shown: it may be a secret)")  # fmt: skip
+        self.secrets = tuple(s for s in (self.url, self.token, parts.path, parts.query, parts.netloc) if s)
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
 
     def send(self, event: Event) -> str:
@@ -118,15 +129,25 @@ class WebhookChannel:
         return f"HTTP {status}"
 
 
+def _token(spec: Mapping[str, str], env: Mapping[str, str]) -> str | None:
+    """The bearer token, surrounding whitespace removed (a file read into a variable ends in a newline)."""
+    if not spec.get("token_env"):
+        return None
+    token = (env.get(spec["token_env"]) or "").strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        raise ValueError(f"[notify] webhooks: ${spec['token_env']} holds control characters (value not shown)")
+    return token or None
+
+
 def _url(spec: Mapping[str, str], env: Mapping[str, str]) -> str:
     if spec.get("url_env"):
         value = env.get(spec["url_env"], "")
         if not value:
             raise ValueError(f"[notify] webhooks: environment variable ${spec['url_env']} is unset or empty")
-        return value
+        return value.strip()
     if not spec.get("url"):
         raise ValueError("[notify] webhooks: each webhook needs url or url_env")
-    return spec["url"]
+    return spec["url"].strip()
 
 
 def describe(spec: Mapping[str, str], url: str) -> str:

@@ -2,8 +2,9 @@
 
 It appends every ``on_log`` record to ``<output_dir>/rankinv.jsonl`` (flushed per record, fsynced on each save)
 and writes the run manifest ``<output_dir>/rankinv-run.json`` (kind, group size, temperature, max completion
-length, reward function names, model path, Slurm job, host, pid, process start time, rankinv version). Analysis
-stays in the daemon; this is a thin emitter.
+length, reward function names, model path, Slurm job, host, pid, process start time, run token, rankinv version),
+and holds the log open for writing for the whole training: the daemon's proof that this process is the run.
+Analysis stays in the daemon; this is a thin emitter.
 
 Importing this module imports neither transformers nor trl: ``RankinvCallback`` is built on first access,
 subclassing ``transformers.TrainerCallback`` then::
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -27,6 +29,8 @@ from rankinv.errors import RankinvError
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME
 
 LOG_NAME = CALLBACK_LOG_NAME
+TOKEN_ENV = "RANKINV_RUN_TOKEN"  # the run's token, also in the manifest: ties processes to the run
+RUN_DIR_ENV = "RANKINV_RUN_DIR"  # the run directory the token belongs to
 _REWARD_KEY_PREFIX = "rewards/"
 
 
@@ -40,6 +44,29 @@ def process_start_time(pid: int | None = None) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return btime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_start_ticks(pid: int | None = None) -> int | None:
+    """Start time of the process in clock ticks since boot (``/proc/PID/stat`` field 22), or None."""
+    try:
+        stat = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_token(run_dir: Path) -> str:
+    """The run's token: the one a launcher exported for this run directory, else a new random one.
+
+    It is put in this process's environment with the run directory, so processes started from now on carry
+    it (``/proc/PID/environ`` of a process shows only what it was started with, so for this process itself the
+    daemon relies on the callback log it holds open)."""
+    token = os.environ.get(TOKEN_ENV, "")
+    named = os.environ.get(RUN_DIR_ENV, "")
+    if not (token and named and os.path.realpath(named) == os.path.realpath(run_dir)):
+        token = secrets.token_hex(16)
+    os.environ[TOKEN_ENV], os.environ[RUN_DIR_ENV] = token, str(Path(run_dir).resolve())
+    return token
 
 
 def reward_names_from_logs(logs: dict[str, Any]) -> list[str]:
@@ -98,6 +125,7 @@ class RankinvCallbackCore:
         if state.is_world_process_zero:
             self._manifest = self.manifest(args, kwargs.get("model"))
             self._write_manifest(args)
+            self._open(args)  # held open for writing all along: the daemon's proof that this process is the run
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or logs is None:
@@ -154,6 +182,8 @@ class RankinvCallbackCore:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "process_start_time": process_start_time(),
+            "pid_start_ticks": process_start_ticks(),
+            "run_token": run_token(self._dir(args)),
             "rankinv_version": __version__,
             "written_at": time.time(),
         }

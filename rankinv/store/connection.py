@@ -10,6 +10,7 @@ from typing import Any
 
 from rankinv.boundary.text import storable
 from rankinv.errors import RankinvError
+from rankinv.store.private import private_file
 from rankinv.store.schema import LATEST_VERSION, migrate, schema_version
 
 
@@ -68,6 +69,8 @@ def connect(path: Path, *, readonly: bool = False, create: bool = True, timeout:
                                factory=TextSafeConnection)  # fmt: skip
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            private_file(path)  # 0600 whatever the umask; SQLite gives the WAL and SHM files the same mode
         conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, factory=TextSafeConnection)
     return _configure(conn, readonly=readonly, timeout=timeout)
 

@@ -100,6 +100,14 @@ _ACTION_SELECT = (
 )
 
 
+def _detail(text: str | None) -> Any:
+    """An action's detail; a corrupt one is shown as such instead of failing every reader of the table."""
+    try:
+        return loads(text)
+    except ValueError:
+        return {"unreadable": True}
+
+
 def _action(row: Sequence[Any]) -> ActionRecord:
     return ActionRecord(
         row[0],
@@ -112,7 +120,7 @@ def _action(row: Sequence[Any]) -> ActionRecord:
         row[7],
         row[8],
         row[9],
-        loads(row[10]),
+        _detail(row[10]),
         row[11],
         row[12],
     )
@@ -241,7 +249,8 @@ class Reads(StoreBase):
 
     def acted_since(self, kind: str, since: float) -> int:
         """How many ``kind`` actions record (in their detail) having acted at or after ``since``."""
-        sql = "SELECT COUNT(*) FROM actions WHERE kind = ? AND json_extract(detail, '$.acted_at') >= ?"
+        acted = "CASE WHEN json_valid(detail) THEN json_extract(detail, '$.acted_at') END"  # a corrupt row: not
+        sql = f"SELECT COUNT(*) FROM actions WHERE kind = ? AND {acted} >= ?"  # counted, never fatal
         return int(self.conn.execute(sql, (kind, since)).fetchone()[0])
 
     def pending_commands(self) -> tuple[CommandRecord, ...]:

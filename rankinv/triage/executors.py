@@ -51,6 +51,16 @@ def _log_text(path: Path, size: int = 64 << 10) -> str:
         return f"(log not read: {exc})"
 
 
+def sbatch_safe(path: Path) -> Path:
+    """``path`` if it can go into an sbatch script; a newline or other control character would end an
+    ``#SBATCH`` line and start a shell command, so such a name is refused, not escaped."""
+    text = str(path)
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text):
+        raise RankinvError(f"{text!a}: a run or checkpoint name with a newline or other control character "
+                           "cannot be triaged with sbatch; rename it (or use triage_executor = local)")
+    return path
+
+
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -69,7 +79,8 @@ class SlurmExecutor:
     """Renders an sbatch script from a template, submits it with ``sbatch --parsable``, collects the report.
 
     Template placeholders (``string.Template``; other ``$VARS`` are left for bash): ``$job_name``,
-    ``$log``, ``$command``, ``$checkpoint``, ``$report``.
+    ``$log``, ``$command``, ``$checkpoint``, ``$report``, each filled in shell-quoted (write ``$log``, never
+    ``"$log"``); names with control characters are refused (:func:`sbatch_safe`).
     """
 
     def __init__(self, template: str | None = None, python: str = sys.executable,
@@ -88,14 +99,23 @@ class SlurmExecutor:
             raise RankinvError(f"[triage] slurm_template {template_file}: cannot read: {exc.strerror}") from None
 
     def render(self, checkpoint: Path, args: Sequence[str]) -> str:
+        """The script: every value shell-quoted; in ``#SBATCH`` lines also ``%`` escaped (Slurm's patterns)."""
+        sbatch_safe(checkpoint)
         report = checkpoint / REPORT_FILENAME
         command = shlex.join(triage_argv(checkpoint, [*args, "--output", str(report)], self.python))
-        values = {"job_name": f"rankinv-triage-{checkpoint.name}", "log": str(checkpoint / "rankinv-triage.log"),
-                  "command": command, "checkpoint": shlex.quote(str(checkpoint)), "report": shlex.quote(str(report))}
-        return string.Template(self.template).safe_substitute(values)
+        raw = {"job_name": f"rankinv-triage-{checkpoint.name}", "log": str(checkpoint / "rankinv-triage.log"),
+               "checkpoint": str(checkpoint), "report": str(report)}  # fmt: skip
+        shell = {**{k: shlex.quote(v) for k, v in raw.items()}, "command": command}
+        directive = {**{k: shlex.quote(v.replace("%", "%%")) for k, v in raw.items()}, "command": command}
+        lines = self.template.splitlines(keepends=True)
+        return "".join(
+            string.Template(line).safe_substitute(directive if line.lstrip().startswith("#SBATCH") else shell)
+            for line in lines
+        )
 
     def submit(self, checkpoint: str | Path, args: Sequence[str] = ()) -> SlurmJob:
         ckpt = Path(checkpoint).resolve()
+        sbatch_safe(ckpt)
         script = ckpt / "rankinv-triage.sbatch"
         try:
             write_atomic(script, self.render(ckpt, args))

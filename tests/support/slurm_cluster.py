@@ -347,9 +347,13 @@ def submit_grpo_job(
         script.write_text(GRPO_JOB)
         script.chmod(0o755)
     run_dir = jobs / run
+    run_dir.mkdir(parents=True, exist_ok=True)  # the job's working directory: Slurm's record ties it to the run
+    if user is not None:
+        shutil.chown(run_dir, user)
     job_id = cluster.sbatch(
-        "-J", name or run, "-D", str(jobs), "-o", str(jobs / f"{run}.out"), str(script), str(run_dir), mode, user=user
-    )
+        "-J", name or run, "-D", str(run_dir), "-o", str(jobs / f"{run}.out"), str(script), str(run_dir), mode,
+        user=user,
+    )  # fmt: skip
     return job_id, run_dir
 
 

@@ -1,0 +1,67 @@
+"""Names are data in generated sbatch scripts: a hostile run directory name is quoted, or refused.
+
+A run directory is named by whoever can write the runs root. Its name reaches the ``#SBATCH --output=`` line
+(parsed by sbatch's own tokenizer, with ``%`` patterns) and the shell command of the triage job. The real
+one-node Slurm runs the script; the triage command is stood in for by ``/bin/echo`` (a real triage needs a
+model, and what is under test is the script around it).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from rankinv.errors import RankinvError
+from rankinv.triage.executors import SlurmExecutor
+from tests.support.slurm_cluster import SlurmCluster, slurm_cluster, wait_for
+
+__all__ = ["slurm_cluster"]
+HOSTILE = "run $(touch PWNED) `touch PWNED2`; 'q' \"d\" %j x"
+TEMPLATE = """#!/bin/bash
+#SBATCH --job-name=$job_name
+#SBATCH --output=$log
+echo "checkpoint: " $checkpoint
+$command
+"""
+
+
+def checkpoint(tmp_path: Path, run: str) -> Path:
+    ckpt = tmp_path / run / "checkpoint-10"
+    ckpt.mkdir(parents=True)
+    return ckpt
+
+
+def test_the_output_line_and_command_carry_the_name_as_one_word(tmp_path: Path) -> None:
+    ckpt = checkpoint(tmp_path, HOSTILE)
+    script = SlurmExecutor(python="/bin/echo").render(ckpt, ["--samples", "4"])
+    (output,) = [line for line in script.splitlines() if line.startswith("#SBATCH --output=")]
+    expected = str(ckpt / "rankinv-triage.log").replace("%", "%%")  # %% is Slurm's literal %
+    assert shlex.split(output.removeprefix("#SBATCH --output=")) == [expected]
+    (command,) = [line for line in script.splitlines() if line.startswith("/bin/echo")]
+    assert shlex.split(command)[4] == str(ckpt)
+
+
+@pytest.mark.parametrize("bad", ["run\ntouch PWNED", "run\rx", "run\x1b]0;title\x07", "run\x85x"])
+def test_a_name_with_a_control_character_is_refused_for_sbatch(tmp_path: Path, bad: str) -> None:
+    ckpt = checkpoint(tmp_path, bad)
+    executor = SlurmExecutor(python="/bin/echo", env={"PATH": str(tmp_path / "no-slurm")})
+    for attempt in (lambda: executor.render(ckpt, []), lambda: executor.submit(ckpt, [])):
+        with pytest.raises(RankinvError, match="newline or other control character cannot be triaged with sbatch"):
+            attempt()
+    assert not (ckpt / "rankinv-triage.sbatch").exists()
+
+
+@pytest.mark.slurm
+def test_a_hostile_name_runs_as_data_on_real_slurm(
+    slurm_cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the job's working directory: where an injected `touch PWNED` would land
+    ckpt = checkpoint(tmp_path, HOSTILE).resolve()
+    executor = SlurmExecutor(TEMPLATE, python="/bin/echo", env=slurm_cluster.env)
+    job = executor.submit(ckpt, ["--samples", "4"])
+    wait_for(lambda: executor.finished(job), f"job {job.job_id} to finish", timeout=60)
+    log = (ckpt / "rankinv-triage.log").read_text()
+    assert f"checkpoint:  {ckpt}\n" in log and f"triage {ckpt} --samples 4" in log, log
+    assert not list(tmp_path.rglob("PWNED*")), "nothing in the name ran"
