@@ -70,6 +70,7 @@ def open_source(path: str | Path, run_name: str, fmt: str = "auto", *, logging_s
 def _reader(path: Path, run: str, fmt: str, logging_steps: int) -> Reader:
     from rankinv.ingest import jsonl, pydict, verl_console
     from rankinv.ingest.lines import LineReader, console_parser
+    from rankinv.ingest.stdout import StdoutReader
     from rankinv.ingest.tensorboard import TensorBoardReader
     from rankinv.ingest.trainer_state import TrainerStateReader
 
@@ -79,9 +80,12 @@ def _reader(path: Path, run: str, fmt: str, logging_steps: int) -> Reader:
         return TensorBoardReader(path, run)
     if path.is_dir():
         raise RankinvError(f"{path} is a directory; the {fmt} reader needs a log file")
-    parsers = {JSONL: jsonl.parse_line, PYDICT: pydict.parse_line, VERL_CONSOLE: verl_console.parse_line}
-    parse = parsers.get(fmt) or console_parser()
-    return LineReader(path, run, fmt if fmt in parsers else CONSOLE, parse, logging_steps)
+    if fmt == JSONL:
+        return LineReader(path, run, fmt, jsonl.parse_line, logging_steps)
+    if fmt == VERL_CONSOLE:
+        return LineReader(path, run, fmt, verl_console.parse_line, logging_steps)
+    parse = pydict.parse_line if fmt == PYDICT else console_parser()
+    return StdoutReader(path, run, fmt if fmt == PYDICT else CONSOLE, parse, logging_steps)
 
 
 def sources_for_run(run_dir: str | Path) -> list[Source]:
