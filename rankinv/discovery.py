@@ -1,8 +1,10 @@
 """Which directories under a runs root are training runs, what kind, which checkpoints are complete, whose child.
 
 A directory is a run when it holds something a trainer writes: rankinv's manifest or JSONL, ``trainer_state.json``,
-``checkpoint-N`` / verl ``global_step_N`` folders, ``training_args.bin`` next to saved weights, or TensorBoard
-events. Discovery does not descend into a run (its subfolders are its own) nor into hidden folders.
+``checkpoint-N`` / verl ``global_step_N`` folders, ``training_args.bin`` next to saved weights, TensorBoard
+events, or only a trainer's stdout (:mod:`rankinv.ingest.barelogs`); a stdout file in a shared logs folder joins
+the run the evidence names (Slurm's record of the job, or the output directory the log prints). Discovery does
+not descend into a run (its subfolders are its own) nor into hidden folders.
 
 - kind: ``SFT`` or ``GRPO`` from the manifest, else from the metric names in the run's logs, else ``unknown``;
 - parent: the model a GRPO run started from (manifest ``model_path``/``parent``, else the checkpoints'
@@ -23,6 +25,7 @@ from typing import Any
 from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
+from rankinv.ingest.barelogs import attached_logs, is_bare_log_run
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state
@@ -60,7 +63,9 @@ def discover(
     if not base.is_dir():
         raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
     with confined(base, follow_outside=follow_outside):
-        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds) for p in find_run_dirs(base)]
+        found = walk(base)
+        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p))
+                for p in found.runs]  # fmt: skip
         return sorted(_link_parents(runs), key=lambda r: r.name)
 
 
@@ -69,16 +74,53 @@ def _name(root: Path, path: Path) -> str:
     return root.resolve().name if rel == "." else rel
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a walk of the root found: run directories, the plain folders passed through, and stdout files in
+    plain folders attributed (from evidence) to a run."""
+
+    runs: tuple[Path, ...]
+    folders: tuple[Path, ...]
+    attached: dict[Path, Path]
+
+    def logs_of(self, run_dir: Path) -> list[Path]:
+        return sorted(log for log, owner in self.attached.items() if owner == run_dir)
+
+
 def find_run_dirs(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
-    if is_run_dir(root):
-        return [root]
-    if depth == 0:
-        return []
-    found: list[Path] = []
-    for child in _subdirs(root):
-        if not child.name.startswith(".") and child.name not in _SKIP:
-            found.extend(find_run_dirs(child, depth - 1))
-    return found
+    return list(walk(root, depth).runs)
+
+
+def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
+    """Runs under ``root`` (without descending into any run), plain folders, and attributed stdout files."""
+    runs: list[Path] = []
+    folders: list[Path] = []
+    pending = [(root, depth)]
+    while pending:
+        path, left = pending.pop()
+        if is_run_dir(path, bare_logs=path != root):
+            runs.append(path)
+            continue
+        folders.append(path)
+        if left > 0:
+            pending.extend((c, left - 1) for c in _subdirs(path) if not c.name.startswith(".") and c.name not in _SKIP)
+    attached = _attach(root, runs, folders)
+    runs.extend(sorted({d for d in attached.values() if d not in runs}))
+    return Found(tuple(sorted(runs)), tuple(sorted(f for f in folders if f not in runs)), attached)
+
+
+def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Path]:
+    """Each attributed stdout file → its run: the run holding the named directory, or that directory itself."""
+    base = root.resolve()
+    resolved = {r.resolve(): r for r in runs}
+    out: dict[Path, Path] = {}
+    for log, target in attached_logs(root, folders).items():
+        owner = next((resolved[p] for p in (target, *target.parents) if p in resolved), None)
+        if owner is None and not any(target in p.parents for p in resolved):
+            owner = root / target.relative_to(base)
+        if owner is not None:
+            out[log] = owner
+    return out
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -88,7 +130,9 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
-def is_run_dir(path: Path) -> bool:
+def is_run_dir(path: Path, *, bare_logs: bool = True) -> bool:
+    """Does ``path`` hold what a trainer leaves behind? ``bare_logs``: a trainer's stdout alone counts too (not
+    for the root itself, where job logs of many runs often land)."""
     try:
         names = {e.name for e in os.scandir(path)}
     except OSError:
@@ -99,7 +143,9 @@ def is_run_dir(path: Path) -> bool:
         return True
     if any("tfevents" in n for n in names):
         return True
-    return "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2))  # HF's layout
+    if "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2)):  # HF's layout
+        return True
+    return bare_logs and is_bare_log_run(path)
 
 
 def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
@@ -115,14 +161,16 @@ def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
     return files
 
 
-def inspect_run(path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS) -> RunInfo:
+def inspect_run(
+    path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = ()
+) -> RunInfo:
     manifest = read_manifest(path) or None
     checkpoints = tuple(_checkpoints(path, settle_seconds))
     steps = [c.step for c in checkpoints]
     state = newest_state(path)
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
-    sources = list_sources(path)
+    sources = list_sources(path, extra_logs)
     logged = last_logged_step(sources)
     if logged is not None:
         steps.append(logged)

@@ -1,6 +1,7 @@
 """Which job or process is this run? Found from evidence, never guessed.
 
-1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``.
+1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``; else the one job Slurm ties to the run's stdout
+   file (:mod:`~rankinv.daemon.actions.stdout_job`: the job id in the file name, confirmed by Slurm's StdOut).
 2. Otherwise, if configured (``[actions] match_by``), exactly one of the user's own jobs (``squeue --me``)
    whose working directory, name or comment equals the run directory or run name. Zero or several
    matches leave the run unresolved: it gets an alert, not an action.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.daemon.actions.slurm import Slurm, SlurmError, SlurmJob
+from rankinv.daemon.actions.stdout_job import stdout_jobs
 
 from rankinv.ingest.sources import read_manifest
 
@@ -140,6 +142,11 @@ def resolve(run_dir: Path, run_name: str, slurm: Slurm, match_by: tuple[str, ...
     job_id = manifest_job_id(manifest)
     if job_id:
         return Target("slurm", job_id=job_id, how="SLURM_JOB_ID from the run manifest")
+    tied = [] if _first(manifest, "pid") is not None else stdout_jobs(run_dir, slurm)
+    if len(tied) == 1:
+        return Target("slurm", job_id=tied[0], how="job id in the stdout file name, confirmed by Slurm's StdOut")
+    if len(tied) > 1:
+        return Target("none", how=f"{len(tied)} jobs write this run's stdout ({', '.join(tied)}); not guessing")
     if match_by:
         unknown = set(match_by) - set(MATCH_KEYS)
         if unknown:

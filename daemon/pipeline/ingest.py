@@ -21,8 +21,8 @@ from rankinv.ingest.primary import primary_source
 from rankinv.store import Store
 
 
-def sources_for_run(run_dir: Path) -> list[Source]:
-    return primary_source(_all_sources(run_dir))
+def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    return primary_source(_all_sources(run_dir, extra_logs))
 
 
 class Ingestor:
@@ -31,9 +31,10 @@ class Ingestor:
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
 
-    def refresh(self, run: str, run_dir: Path) -> list[Source]:
-        """Re-list the run's logs (after a structural change: a new file or folder)."""
-        found = sources_for_run(run_dir)
+    def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+        """Re-list the run's logs (after a structural change: a new file or folder); ``extra_logs``: stdout files
+        elsewhere attributed to the run."""
+        found = sources_for_run(run_dir, extra_logs)
         self.sources[run] = found
         self.sources.move_to_end(run)
         while len(self.sources) > self.max_runs:
@@ -51,9 +52,9 @@ class Ingestor:
     def forget(self, run: str) -> None:
         self.sources.pop(run, None)
 
-    def ingest_run(self, run: str, run_dir: Path) -> int:
+    def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
-        sources = cached if cached is not None else self.refresh(run, run_dir)
+        sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
         return sum(self.ingest_source(run, s) for s in sources)
 
     def ingest_source(self, run: str, source: Source) -> int:

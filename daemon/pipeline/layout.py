@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rankinv.discovery import MAX_DEPTH, is_run_dir
+from rankinv.discovery import MAX_DEPTH, walk
 
 CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)\d+$")
 SKIP = ("wandb", "__pycache__", "node_modules")
@@ -20,10 +20,15 @@ SKIP = ("wandb", "__pycache__", "node_modules")
 
 @dataclass(frozen=True)
 class Layout:
-    """Run directory → run name, and the plain folders (root included) that may grow new runs."""
+    """Run directory → run name, the plain folders (root included) that may grow new runs, and stdout files in
+    plain folders (a shared ``logs/``) → the run directory the evidence attributes them to."""
 
     runs: dict[Path, str]
     folders: tuple[Path, ...]
+    attached: dict[Path, Path] = field(default_factory=dict)
+
+    def logs_of(self, run_dir: Path) -> list[Path]:
+        return sorted(log for log, owner in self.attached.items() if owner == run_dir)
 
 
 def run_name(root: Path, path: Path) -> str:
@@ -41,22 +46,8 @@ def _subdirs(path: Path) -> list[Path]:
 
 
 def scan(root: Path, depth: int = MAX_DEPTH) -> Layout:
-    runs: dict[Path, str] = {}
-    folders: list[Path] = []
-    pending = [(root, depth)]
-    while pending:
-        path, left = pending.pop()
-        if is_run_dir(path):
-            runs[path] = run_name(root, path)
-            continue
-        folders.append(path)
-        if left > 0:
-            pending.extend(
-                (child, left - 1)
-                for child in _subdirs(path)
-                if not child.name.startswith(".") and child.name not in SKIP
-            )
-    return Layout(runs, tuple(sorted(folders)))
+    found = walk(root, depth)
+    return Layout({p: run_name(root, p) for p in found.runs}, found.folders, found.attached)
 
 
 def run_watch_dirs(run_dir: Path) -> list[Path]:
@@ -68,8 +59,10 @@ def run_watch_dirs(run_dir: Path) -> list[Path]:
     return [run_dir, *subs]
 
 
-def owner(path: Path, runs: dict[Path, str], root: Path) -> Path | None:
+def owner(path: Path, runs: dict[Path, str], root: Path, attached: dict[Path, Path] | None = None) -> Path | None:
     """The run directory a changed path belongs to (the path itself or its nearest run ancestor)."""
+    if attached and path in attached:
+        return attached[path]
     for candidate in (path, *path.parents):
         if candidate in runs:
             return candidate

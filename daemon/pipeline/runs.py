@@ -65,6 +65,7 @@ class Pipeline:
         for run_dir in set(self.layout.runs) - set(new.runs):
             self._vanished(run_dir, self.layout.runs[run_dir])
         added = set(new.runs) - set(self.layout.runs)
+        added |= {d for d in new.runs if new.logs_of(d) != self.layout.logs_of(d)}  # a stdout newly attributed
         self.layout = new
         return added
 
@@ -120,12 +121,12 @@ class Pipeline:
         structural = False
         for raw in paths:
             path = Path(raw)
-            run_dir = L.owner(path, self.layout.runs, self.root)
+            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached)
             if run_dir is None:
                 structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
             name = self.layout.runs[run_dir]
-            direct = run_dir in (path.parent, path.parent.parent)
+            direct = run_dir in (path.parent, path.parent.parent) or path in self.layout.attached
             if direct and self.ingestor.source_for(name, path) is not None and path.exists():
                 logs.setdefault(run_dir, set()).add(path)
                 continue
@@ -168,21 +169,22 @@ class Pipeline:
             return
         for d in L.run_watch_dirs(run_dir):
             self.dirs.add(d)
-        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds)
+        extra = self.layout.logs_of(run_dir)
+        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra)
         complete = record_run(self.store, info)
         self._watch_checkpoints(run_dir, info.checkpoints)
         if info.kind.upper() == "SFT":
             for c in complete:
                 self.triage.offer(name, str(c.path))
-        self.ingestor.refresh(name, run_dir)
-        written = self.ingestor.ingest_run(name, run_dir)
+        self.ingestor.refresh(name, run_dir, extra)
+        written = self.ingestor.ingest_run(name, run_dir, extra)
         if written:
             self.health.ingested(name, written)
 
     def catch_up(self, run_dir: Path, touched: set[Path]) -> None:
         """Read whatever a run's known logs gained since their stored offsets (cheap when nothing did)."""
         name = self.layout.runs[run_dir]
-        written = self.ingestor.ingest_run(name, run_dir)
+        written = self.ingestor.ingest_run(name, run_dir, self.layout.logs_of(run_dir))
         if written:
             self.health.ingested(name, written)
             touched.add(run_dir)

@@ -88,8 +88,8 @@ def _reader(path: Path, run: str, fmt: str, logging_steps: int) -> Reader:
     return StdoutReader(path, run, fmt if fmt == PYDICT else CONSOLE, parse, logging_steps)
 
 
-def sources_for_run(run_dir: str | Path) -> list[Source]:
-    """The logs of one run directory, each with its detected format."""
+def sources_for_run(run_dir: str | Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    """The logs of one run directory (plus stdout files elsewhere attributed to it), each with its format."""
     from rankinv.ingest.sources import list_sources
 
-    return list_sources(Path(run_dir))
+    return list_sources(Path(run_dir), extra_logs)

@@ -19,9 +19,10 @@ MANIFEST_BYTES = 1 << 20
 MAX_STRIDE = 1 << 31  # a logging interval beyond this is junk (it would push counted steps past 64 bits)
 
 
-def list_sources(run_dir: Path) -> list[Source]:
+def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    """The run's own logs, plus stdout files elsewhere that evidence attributes to it (``extra_logs``)."""
     stride = logging_steps(run_dir)
-    found: list[Source] = []
+    found: list[Source] = [Source(p, sniff_text(p), stride) for p in extra_logs]
     if state_files(run_dir):
         found.append(Source(run_dir, TRAINER_STATE))
     for sub in LOG_SUBDIRS:

@@ -1,0 +1,79 @@
+"""A trainer's stdout file as evidence of a run: in the run's own directory, or in a shared logs folder.
+
+- A folder holding a trainer stdout (``slurm-%j.out``, ``*.out``, ``*.log`` whose first records are Trainer log
+  lines) and no subfolders of its own is a run, unless the evidence says the file belongs elsewhere.
+- A stdout file in any other folder (``#SBATCH --output=logs/%x-%j.out``) belongs to the directory the evidence
+  names (:func:`rankinv.ingest.slurmlog.owner_dir`: the confirmed Slurm job's ``WorkDir``, or the output directory
+  the log prints) when that directory is inside the runs root; otherwise it is left alone, never guessed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rankinv.ingest import Source
+from rankinv.ingest.detect import TEXT_SUFFIXES, sniff_text
+from rankinv.ingest.peek import guess_kind
+from rankinv.ingest.slurmlog import owner_dir
+
+LOG_FOLDERS = ("logs", "log")
+_IGNORED = ("wandb", "__pycache__", "node_modules")
+
+
+def trainer_logs(folder: Path) -> list[Path]:
+    """The files in ``folder`` that are a trainer's stdout (judged from their first records)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if entry.name.endswith(TEXT_SUFFIXES) and entry.is_file(follow_symlinks=False):
+            path = Path(entry.path)
+            if guess_kind([Source(path, sniff_text(path))]) is not None:
+                found.append(path)
+    return found
+
+
+def _has_subfolders(folder: Path) -> bool:
+    try:
+        return any(
+            e.is_dir(follow_symlinks=False) and not e.name.startswith(".") and e.name not in (*_IGNORED, *LOG_FOLDERS)
+            for e in os.scandir(folder)
+        )
+    except OSError:
+        return False
+
+
+def is_bare_log_run(folder: Path) -> bool:
+    """A folder without subfolders whose trainer stdout belongs to it (no evidence naming another directory)."""
+    if _has_subfolders(folder):
+        return False
+    for log in trainer_logs(folder):
+        owner = owner_dir(log)
+        if owner is None or _same(owner[0], folder):
+            return True
+    return False
+
+
+def attached_logs(root: Path, folders: list[Path]) -> dict[Path, Path]:
+    """Trainer stdout files in plain folders → the directory under ``root`` the evidence says they belong to."""
+    found: dict[Path, Path] = {}
+    base = root.resolve()
+    for folder in folders:
+        for log in trainer_logs(folder):
+            owner = owner_dir(log)
+            if owner is None:
+                continue
+            target = owner[0].resolve()
+            if target != base and base in target.parents and target.is_dir() and not _same(target, folder):
+                found[log] = target
+    return found
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
