@@ -2,8 +2,9 @@
 
 SPEC_JSON holds ``trainer`` (``grpo`` or ``sft``), ``model_dir``, ``out_dir``, ``config`` (GRPOConfig/SFTConfig
 overrides), ``eval`` (give the trainer an eval set), ``resume`` (resume from the newest checkpoint in out_dir),
-``stray_prints`` (print a dataset row and a config dict first, as training scripts do) and ``callback`` (attach
-rankinv's TRL callback, whose JSONL is the oracle). Output goes to stdout/stderr like any job on a cluster.
+``task`` (``collapse``: a reward one answer satisfies), ``stray_prints`` (print a dataset row and a config dict
+first, as training scripts do) and ``callback`` (attach rankinv's TRL callback, whose JSONL is the oracle).
+Output goes to stdout/stderr like any job on a cluster.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def _sft_config(out_dir: str, **overrides: Any) -> Any:
     }  # fmt: skip
     settings.update(overrides)
     return SFTConfig(**settings)
+
+
+def _collapse_reward(prompts: list[str], completions: list[str], **_: Any) -> list[float]:
+    """1.0 for any completion starting with "seven": one answer satisfies every prompt, so entropy collapses."""
+    return [1.0 if c.split()[:1] == ["seven"] else 0.0 for c in completions]
 
 
 def _callbacks(enabled: bool) -> list[Any]:
@@ -51,8 +57,9 @@ def _trainer(spec: dict[str, Any], task: ToyTask) -> Any:
             callbacks=callbacks,
         )  # fmt: skip
     prompts = [{"prompt": p} for p in task.prompts()]
+    reward = _collapse_reward if spec.get("task") == "collapse" else task_reward(task)
     return GRPOTrainer(
-        model=model, reward_funcs=[task_reward(task)], args=grpo_config(spec["out_dir"], **config),
+        model=model, reward_funcs=[reward], args=grpo_config(spec["out_dir"], **config),
         train_dataset=Dataset.from_list(prompts), eval_dataset=Dataset.from_list(prompts[:8]) if spec.get("eval")
         else None, processing_class=tok, callbacks=callbacks,
     )  # fmt: skip

@@ -20,7 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from tests.support.tinylm import REPO_ROOT, save_base
+from tests.support.tinylm import REPO_ROOT, ToyTask, save_base, sft
 
 DEFAULT_OUT = REPO_ROOT / "tests" / "data" / "reallogs"
 STEPS = {"save_strategy": "steps", "disable_tqdm": False}
@@ -42,6 +42,10 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "sft-ls2-eval3-tb": [{"trainer": "sft", "stray_prints": True, "eval": True, "config": {
         **STEPS, "max_steps": 12, "logging_steps": 2, "save_steps": 12, "eval_strategy": "steps", "eval_steps": 3,
         "report_to": ["tensorboard"], "logging_dir": None}}],
+    # held out of reader development: a collapsing GRPO run (one answer rewarded, high learning rate), for the
+    # daemon's end-to-end KILL test
+    "heldout-grpo-collapse": [{"trainer": "grpo", "task": "collapse", "from_sft_epochs": 10, "config": {
+        **STEPS, "max_steps": 40, "logging_steps": 2, "learning_rate": 5e-2, "save_steps": 40}}],
 }  # fmt: skip
 PACKAGES = ("trl", "transformers", "torch", "tqdm", "accelerate", "tensorboard")
 
@@ -63,8 +67,12 @@ def make_case(name: str, specs: list[dict[str, Any]], base: Path, work: Path, ou
     run_dir.mkdir(parents=True)
     log = run_dir / "stdout.out"
     for spec in specs:
+        model = base
+        if spec.get("from_sft_epochs"):  # GRPO from an SFT checkpoint: an untrained model earns no reward
+            task = ToyTask()
+            model = sft(base, task.sft_rows(), work / f"{name}-sft", epochs=spec["from_sft_epochs"])
         config = {k: v for k, v in spec["config"].items() if v is not None}
-        run_job({**spec, "config": config, "model_dir": str(base), "out_dir": str(run_dir)}, log)
+        run_job({**spec, "config": config, "model_dir": str(model), "out_dir": str(run_dir)}, log)
     dest = out / name
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
