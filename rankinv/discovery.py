@@ -25,7 +25,7 @@ from typing import Any
 from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
-from rankinv.ingest.barelogs import attached_logs, is_bare_log_run
+from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state
@@ -92,7 +92,10 @@ def find_run_dirs(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
 
 
 def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
-    """Runs under ``root`` (without descending into any run), plain folders, and attributed stdout files."""
+    """Runs under ``root`` (without descending into any run), plain folders, and attributed stdout files.
+
+    A run is a directory, or a stdout file that is a run of its own (:func:`~rankinv.ingest.barelogs.loose_logs`).
+    """
     runs: list[Path] = []
     folders: list[Path] = []
     pending = [(root, depth)]
@@ -106,6 +109,7 @@ def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
             pending.extend((c, left - 1) for c in _subdirs(path) if not c.name.startswith(".") and c.name not in _SKIP)
     attached = _attach(root, runs, folders)
     runs.extend(sorted({d for d in attached.values() if d not in runs}))
+    runs.extend(log for f in folders if f not in runs for log in loose_logs(f, root=f == root))
     return Found(tuple(sorted(runs)), tuple(sorted(f for f in folders if f not in runs)), attached)
 
 

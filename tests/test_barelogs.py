@@ -37,10 +37,11 @@ def test_a_directory_holding_only_slurm_stdout_is_a_run_of_the_kind_its_metrics_
 
 
 def test_stdout_files_at_the_root_do_not_make_the_root_a_run(tmp_path: Path) -> None:
+    """The root keeps being searched; its own stdout file is a run of its own, named after the file."""
     shutil.copy(GRPO, tmp_path / "slurm-1.out")
     (tmp_path / "sweep" / "lr1").mkdir(parents=True)
     shutil.copy(GRPO, tmp_path / "sweep" / "lr1" / "slurm-2.out")
-    assert [r.name for r in discover(tmp_path)] == ["sweep/lr1"]
+    assert [r.name for r in discover(tmp_path)] == ["slurm-1.out", "sweep/lr1"]
 
 
 def test_a_bare_stdout_runs_metrics_are_at_the_true_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,14 +66,54 @@ def test_a_shared_logs_file_joins_the_output_directory_it_prints(tmp_path: Path)
     assert layout.logs_of(out) == [log] and "logs" not in layout.runs.values()
 
 
-def test_a_shared_logs_file_without_evidence_stays_its_own(tmp_path: Path) -> None:
-    """No Slurm record and no printed directory: the file is not given to the run beside it."""
+def test_a_shared_logs_file_without_evidence_is_a_run_of_its_own(tmp_path: Path) -> None:
+    """No Slurm record and no printed directory: the file is not given to the run beside it, nor merged with the
+    other logs of the folder; each is a run named after its file, read at its true steps."""
     (tmp_path / "grpo-lr3" / "checkpoint-10").mkdir(parents=True)
     (tmp_path / "logs").mkdir()
     shutil.copy(GRPO, tmp_path / "logs" / "grpo-78.out")
+    shutil.copy(SFT, tmp_path / "logs" / "sft-79.out")
+    shutil.copy(GRPO, tmp_path / "slurm-80.out")
     runs = {r.name: r for r in discover(tmp_path)}
-    assert set(runs) == {"grpo-lr3", "logs"}
-    assert scan(tmp_path).attached == {}
+    assert set(runs) == {"grpo-lr3", "logs/grpo-78.out", "logs/sft-79.out", "slurm-80.out"}
+    assert runs["logs/grpo-78.out"].kind == "GRPO" and runs["logs/sft-79.out"].kind == "SFT"
+    layout = scan(tmp_path)
+    assert layout.attached == {} and set(layout.runs.values()) == set(runs)
+
+
+def test_the_daemon_reads_a_log_that_is_a_run_of_its_own(tmp_path: Path) -> None:
+    from rankinv.config import Config
+    from rankinv.daemon.pipeline.health import Health
+    from rankinv.daemon.pipeline.runs import Pipeline
+    from rankinv.daemon.pipeline.triage import TriageStage
+    from rankinv.store import Store
+
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "grpo-78.out"
+    data = GRPO.read_bytes()
+    log.write_bytes(data[: len(data) // 2])
+    store = Store.open(tmp_path / "store.sqlite")
+    config = Config()
+    watched: set[Path] = set()
+
+    class Dirs:
+        def add(self, d: Path) -> None:
+            watched.add(d)
+
+        def discard(self, d: Path) -> None:
+            watched.discard(d)
+
+    triage = TriageStage(store, config, tmp_path / "state", None)
+    pipe = Pipeline(tmp_path, config, store, triage=triage, health=Health(store, 60.0),
+                    dirs=Dirs(), actions=None)  # fmt: skip
+    pipe.handle(set(), rescan=True)
+    with log.open("ab") as f:
+        f.write(data[len(data) // 2 :])
+    pipe.handle({str(log)})
+    steps = store.series("logs/grpo-78.out")["loss"].steps
+    assert steps == (1, 10, 20, 30) and store.run("logs/grpo-78.out").kind == "grpo"
+    assert tmp_path / "logs" in watched
+    store.close()
 
 
 @pytest.mark.parametrize(

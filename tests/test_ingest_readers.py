@@ -59,7 +59,7 @@ def test_verl_file_logger_jsonl() -> None:
     assert series(found, "entropy") == {1: 0.6931, 2: 0.6512}
     assert series(found, "reward_mean") == {1: 0.25, 2: 0.3125}
     assert series(found, "completion_length_mean") == {1: 312.5}
-    assert series(found, "eval/openai/gsm8k/pass@16") == {2: 0.9}
+    assert series(found, "eval/openai/gsm8k/reward/best@16") == {2: 0.9}  # a reward need not be 0/1: not pass@16
 
 
 def test_openrlhf_wandb_export() -> None:
@@ -155,3 +155,11 @@ def test_metrics_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "0.0051" in out and "completion_length_mean" in out
     assert main(["metrics", str(tmp_path)]) == 2
     assert "no training logs found" in capsys.readouterr().err
+
+
+def test_a_null_in_verl_jsonl_is_a_missing_value_not_a_dropped_one(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 1, "data": {"actor/entropy": 0.7}}\n{"step": 2, "data": {"actor/entropy": null}}\n')
+    found, _ = open_source(log, "verl").read_new(None)
+    entropy = series(found, "entropy")
+    assert list(entropy) == [1, 2] and entropy[1] == 0.7 and math.isnan(entropy[2])

@@ -21,12 +21,15 @@ def _ties(info: SlurmJobInfo, run_dir: Path) -> bool:
     if stdout is None or job_id_from_name(stdout) != info.job_id or not stdout.is_file():
         return False
     run = run_dir.resolve()
+    if run_dir.is_file():  # a run that is a stdout file of its own: the job must write that very file
+        return stdout.resolve() == run
     return stdout.resolve().parent == run or (bool(info.workdir) and Path(info.workdir).resolve() == run)
 
 
 def stdout_jobs(run_dir: Path, slurm: Slurm) -> list[str]:
     """Job ids Slurm ties to the run through its stdout file (from the run's logs and the user's own jobs)."""
-    candidates = {j for j in (job_id_from_name(p) for p in trainer_logs(run_dir)) if j}
+    logs = [run_dir] if run_dir.is_file() else trainer_logs(run_dir)
+    candidates = {j for j in (job_id_from_name(p) for p in logs) if j}
     run = str(run_dir.resolve())
     try:
         mine = slurm.squeue(me=True)

@@ -51,7 +51,10 @@ def scan(root: Path, depth: int = MAX_DEPTH) -> Layout:
 
 
 def run_watch_dirs(run_dir: Path) -> list[Path]:
-    """The run directory and its direct subfolders that hold logs (never a checkpoint's contents)."""
+    """The run directory and its direct subfolders that hold logs (never a checkpoint's contents); for a run that is
+    a stdout file of its own, the folder holding it."""
+    if run_dir.is_file():
+        return [run_dir.parent]
     subs = [
         p for p in _subdirs(run_dir)
         if not CHECKPOINT_DIR.match(p.name) and not p.name.startswith(".") and p.name not in SKIP

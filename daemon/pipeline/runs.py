@@ -126,7 +126,7 @@ class Pipeline:
                 structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
             name = self.layout.runs[run_dir]
-            direct = run_dir in (path.parent, path.parent.parent) or path in self.layout.attached
+            direct = run_dir in (path, path.parent, path.parent.parent) or path in self.layout.attached
             if direct and self.ingestor.source_for(name, path) is not None and path.exists():
                 logs.setdefault(run_dir, set()).add(path)
                 continue
@@ -134,7 +134,7 @@ class Pipeline:
         return full, logs, structural
 
     def _gone(self) -> set[Path]:
-        return {d for d in self.layout.runs if not d.is_dir()}
+        return {d for d in self.layout.runs if not d.exists()}
 
     def _settle_due(self) -> set[Path]:
         now = time.monotonic()
@@ -164,7 +164,7 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------------------------------------
     def process_run(self, run_dir: Path) -> None:
         name = self.layout.runs[run_dir]
-        if not run_dir.is_dir():
+        if not run_dir.exists():
             self._vanished(run_dir, name)
             return
         for d in L.run_watch_dirs(run_dir):

@@ -1,10 +1,12 @@
 """A trainer's stdout file as evidence of a run: in the run's own directory, or in a shared logs folder.
 
-- A folder holding a trainer stdout (``slurm-%j.out``, ``*.out``, ``*.log`` whose first records are Trainer log
+- A folder holding one trainer stdout (``slurm-%j.out``, ``*.out``, ``*.log`` whose first records are Trainer log
   lines) and no subfolders of its own is a run, unless the evidence says the file belongs elsewhere.
 - A stdout file in any other folder (``#SBATCH --output=logs/%x-%j.out``) belongs to the directory the evidence
   names (:func:`rankinv.ingest.slurmlog.owner_dir`: the confirmed Slurm job's ``WorkDir``, or the output directory
-  the log prints) when that directory is inside the runs root; otherwise it is left alone, never guessed.
+  the log prints) when that directory is inside the runs root; without such evidence it is a run of its own, the
+  file itself, named after it — never given to a run by guessing. So is each unattributed stdout file in a
+  ``logs/`` folder, at the root (where many jobs' logs land), or among several in one folder.
 """
 
 from __future__ import annotations
@@ -46,15 +48,28 @@ def _has_subfolders(folder: Path) -> bool:
         return False
 
 
-def is_bare_log_run(folder: Path) -> bool:
-    """A folder without subfolders whose trainer stdout belongs to it (no evidence naming another directory)."""
-    if _has_subfolders(folder):
-        return False
+def _unattributed(folder: Path) -> list[Path]:
+    """The folder's trainer stdout files that no evidence gives to another directory."""
+    out = []
     for log in trainer_logs(folder):
         owner = owner_dir(log)
         if owner is None or _same(owner[0], folder):
-            return True
-    return False
+            out.append(log)
+    return out
+
+
+def is_bare_log_run(folder: Path) -> bool:
+    """A folder without subfolders whose one trainer stdout belongs to it (a ``logs/`` folder never is)."""
+    if folder.name in LOG_FOLDERS or _has_subfolders(folder):
+        return False
+    return len(_unattributed(folder)) == 1
+
+
+def loose_logs(folder: Path, *, root: bool) -> list[Path]:
+    """Unattributed stdout files of a plain folder that are runs of their own: those of a shared ``logs/``
+    folder or of the root, and each of several in any other folder."""
+    found = _unattributed(folder)
+    return found if root or folder.name in LOG_FOLDERS or len(found) > 1 else []
 
 
 def attached_logs(root: Path, folders: list[Path]) -> dict[Path, Path]:
