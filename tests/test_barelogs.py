@@ -82,10 +82,11 @@ def test_a_shared_logs_file_without_evidence_is_a_run_of_its_own(tmp_path: Path)
 
 
 def test_the_daemon_reads_a_log_that_is_a_run_of_its_own(tmp_path: Path) -> None:
-    from rankinv.config import Config
     from rankinv.daemon.pipeline.health import Health
     from rankinv.daemon.pipeline.runs import Pipeline
     from rankinv.daemon.pipeline.triage import TriageStage
+
+    from rankinv.config import Config
     from rankinv.store import Store
 
     (tmp_path / "logs").mkdir()
