@@ -129,3 +129,13 @@ def test_tensorboard_written_by_transformers_matches_trainer_state(tmp_path: Pat
     for (step, name), value in want.items():
         if name in ("loss", "eval/loss", "learning_rate", "grad_norm", "entropy"):
             assert math.isclose(got[(step, name)], value, rel_tol=1e-6), (step, name)
+
+
+def test_metrics_logging_steps_option_for_a_lone_stdout_without_a_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    from rankinv.cli import main
+
+    log = CORPUS / "grpo-ls2-notqdm" / "stdout.out"  # disable_tqdm: no bar, so the interval decides
+    assert main(["metrics", str(log), "--json", "--logging-steps", "2"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    want = sorted({s for s, n in state_points("grpo-ls2-notqdm") if n == "loss"})
+    assert sorted(r["step"] for r in rows if r["name"] == "loss") == want == [2, 4, 6, 8]

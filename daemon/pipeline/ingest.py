@@ -7,18 +7,22 @@ of a run is cached per run in a bounded LRU; the offsets themselves always come 
 A run often has several logs of the same numbers (the callback's JSONL, stdout, trainer_state.json,
 TensorBoard). The store keeps one value per (run, metric, step), so mixing them would let whichever file
 changed last decide a value (stdout rounds to four digits). One source per run is read, the one
-:func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one).
+:func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one). A log whose optional
+reader is not installed is reported once and skipped, so the run is read from its other logs.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from pathlib import Path
 
 from rankinv.ingest import START, Offset, Source
 from rankinv.ingest import sources_for_run as _all_sources
-from rankinv.ingest.primary import primary_source
+from rankinv.ingest.primary import primary_source, unreadable
 from rankinv.store import Store
+
+log = logging.getLogger("rankinv.daemon")
 
 
 def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
@@ -30,16 +34,28 @@ class Ingestor:
         self.store = store
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
+        self.reported: set[str] = set()
 
     def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
         """Re-list the run's logs (after a structural change: a new file or folder); ``extra_logs``: stdout files
         elsewhere attributed to the run."""
-        found = sources_for_run(run_dir, extra_logs)
+        every = _all_sources(run_dir, extra_logs)
+        self._report_unreadable(run, every)
+        found = primary_source(every)
         self.sources[run] = found
         self.sources.move_to_end(run)
         while len(self.sources) > self.max_runs:
             self.sources.popitem(last=False)
         return found
+
+    def _report_unreadable(self, run: str, sources: list[Source]) -> None:
+        for source, why in unreadable(sources):
+            key = f"{run}\0{source.path}"
+            if key not in self.reported:
+                self.reported.add(key)
+                message = f"{source.path.name} not read ({why}); reading the run's other logs"
+                log.warning("run %s: %s", run, message)
+                self.store.add_event("warning", "ingest", message, run)
 
     def source_for(self, run: str, path: Path) -> Source | None:
         """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""
