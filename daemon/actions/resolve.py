@@ -1,7 +1,7 @@
 """Which job or process is this run? Found from evidence, never guessed.
 
-1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``; else the one job Slurm ties to the run's stdout
-   file (:mod:`~rankinv.daemon.actions.stdout_job`: the job id in the file name, confirmed by Slurm's StdOut).
+1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``; for a run without a manifest, the one job Slurm
+   ties to the run's stdout file (:mod:`~rankinv.daemon.actions.stdout_job`: the job id in the file name, confirmed by Slurm's StdOut).
 2. Otherwise, if configured (``[actions] match_by``), exactly one of the user's own jobs (``squeue --me``)
    whose working directory, name or comment equals the run directory or run name. Zero or several
    matches leave the run unresolved: it gets an alert, not an action.
@@ -142,7 +142,7 @@ def resolve(run_dir: Path, run_name: str, slurm: Slurm, match_by: tuple[str, ...
     job_id = manifest_job_id(manifest)
     if job_id:
         return Target("slurm", job_id=job_id, how="SLURM_JOB_ID from the run manifest")
-    tied = [] if _first(manifest, "pid") is not None else stdout_jobs(run_dir, slurm)
+    tied = [] if manifest else stdout_jobs(run_dir, slurm)  # a run known only by its stdout
     if len(tied) == 1:
         return Target("slurm", job_id=tied[0], how="job id in the stdout file name, confirmed by Slurm's StdOut")
     if len(tied) > 1:
