@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state
 from rankinv.ingest.values import MAX_STEP
+from rankinv.ingest.verl_layout import merge
 
 __all__ = ["CheckpointInfo", "RunInfo", "discover", "find_run_dirs", "inspect_run"]
 
@@ -64,8 +65,8 @@ def discover(
         raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
     with confined(base, follow_outside=follow_outside):
         found = walk(base)
-        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p))
-                for p in found.runs]  # fmt: skip
+        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p),
+                            twins=found.twins_of(p)) for p in found.runs]  # fmt: skip
         return sorted(_link_parents(runs), key=lambda r: r.name)
 
 
@@ -76,15 +77,20 @@ def _name(root: Path, path: Path) -> str:
 
 @dataclass(frozen=True)
 class Found:
-    """What a walk of the root found: run directories, the plain folders passed through, and stdout files in
-    plain folders attributed (from evidence) to a run."""
+    """What a walk of the root found: run directories, the plain folders passed through, stdout files in plain
+    folders attributed (from evidence) to a run, and folders that are part of another run (verl's checkpoints
+    folder of a TensorBoard run: :mod:`rankinv.ingest.verl_layout`)."""
 
     runs: tuple[Path, ...]
     folders: tuple[Path, ...]
     attached: dict[Path, Path]
+    twins: dict[Path, Path] = field(default_factory=dict)
 
     def logs_of(self, run_dir: Path) -> list[Path]:
         return sorted(log for log, owner in self.attached.items() if owner == run_dir)
+
+    def twins_of(self, run_dir: Path) -> list[Path]:
+        return sorted(t for t, owner in self.twins.items() if owner == run_dir)
 
 
 def find_run_dirs(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
@@ -110,7 +116,9 @@ def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
     attached = _attach(root, runs, folders)
     runs.extend(sorted({d for d in attached.values() if d not in runs}))
     runs.extend(log for f in folders if f not in runs for log in loose_logs(f, root=f == root))
-    return Found(tuple(sorted(runs)), tuple(sorted(f for f in folders if f not in runs)), attached)
+    runs, twins = merge(runs)
+    plain = tuple(sorted(f for f in folders if f not in runs and f not in twins))
+    return Found(tuple(sorted(runs)), plain, attached, twins)
 
 
 def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Path]:
@@ -166,10 +174,14 @@ def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
 
 
 def inspect_run(
-    path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = ()
+    path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = (),
+    twins: list[Path] | tuple[Path, ...] = (),
 ) -> RunInfo:
+    """What a run holds; ``extra_logs``: stdout files elsewhere attributed to it; ``twins``: other folders of the
+    same run (verl's checkpoints folder), whose checkpoints are its own."""
     manifest = read_manifest(path) or None
-    checkpoints = tuple(_checkpoints(path, settle_seconds))
+    found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
+    checkpoints = tuple(sorted(found, key=lambda c: c.step))
     steps = [c.step for c in checkpoints]
     state = newest_state(path)
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:

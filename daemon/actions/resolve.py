@@ -1,7 +1,8 @@
 """Which job or process is this run? Found from evidence, never guessed.
 
 1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``; for a run without a manifest, the one job Slurm
-   ties to the run's stdout file (:mod:`~rankinv.daemon.actions.stdout_job`: the job id in the file name, confirmed by Slurm's StdOut).
+   ties to the run's stdout file (:mod:`~rankinv.daemon.actions.stdout_job`: the job id in the file name,
+   confirmed by Slurm's StdOut).
 2. Otherwise, if configured (``[actions] match_by``), exactly one of the user's own jobs (``squeue --me``)
    whose working directory, name or comment equals the run directory or run name. Zero or several
    matches leave the run unresolved: it gets an alert, not an action.

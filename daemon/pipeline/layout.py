@@ -26,9 +26,13 @@ class Layout:
     runs: dict[Path, str]
     folders: tuple[Path, ...]
     attached: dict[Path, Path] = field(default_factory=dict)
+    twins: dict[Path, Path] = field(default_factory=dict)  # another folder of a run (verl checkpoints) → the run
 
     def logs_of(self, run_dir: Path) -> list[Path]:
         return sorted(log for log, owner in self.attached.items() if owner == run_dir)
+
+    def twins_of(self, run_dir: Path) -> list[Path]:
+        return sorted(t for t, owner in self.twins.items() if owner == run_dir)
 
 
 def run_name(root: Path, path: Path) -> str:
@@ -47,7 +51,7 @@ def _subdirs(path: Path) -> list[Path]:
 
 def scan(root: Path, depth: int = MAX_DEPTH) -> Layout:
     found = walk(root, depth)
-    return Layout({p: run_name(root, p) for p in found.runs}, found.folders, found.attached)
+    return Layout({p: run_name(root, p) for p in found.runs}, found.folders, found.attached, found.twins)
 
 
 def run_watch_dirs(run_dir: Path) -> list[Path]:
@@ -62,13 +66,18 @@ def run_watch_dirs(run_dir: Path) -> list[Path]:
     return [run_dir, *subs]
 
 
-def owner(path: Path, runs: dict[Path, str], root: Path, attached: dict[Path, Path] | None = None) -> Path | None:
+def owner(
+    path: Path, runs: dict[Path, str], root: Path, attached: dict[Path, Path] | None = None,
+    twins: dict[Path, Path] | None = None,
+) -> Path | None:
     """The run directory a changed path belongs to (the path itself or its nearest run ancestor)."""
     if attached and path in attached:
         return attached[path]
     for candidate in (path, *path.parents):
         if candidate in runs:
             return candidate
+        if twins and candidate in twins:
+            return twins[candidate]
         if candidate == root:
             return None
     return None

@@ -66,6 +66,7 @@ class Pipeline:
             self._vanished(run_dir, self.layout.runs[run_dir])
         added = set(new.runs) - set(self.layout.runs)
         added |= {d for d in new.runs if new.logs_of(d) != self.layout.logs_of(d)}  # a stdout newly attributed
+        added |= {d for d in new.runs if new.twins_of(d) != self.layout.twins_of(d)}  # a verl checkpoints folder
         self.layout = new
         return added
 
@@ -121,7 +122,7 @@ class Pipeline:
         structural = False
         for raw in paths:
             path = Path(raw)
-            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached)
+            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached, self.layout.twins)
             if run_dir is None:
                 structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
@@ -167,12 +168,14 @@ class Pipeline:
         if not run_dir.exists():
             self._vanished(run_dir, name)
             return
-        for d in L.run_watch_dirs(run_dir):
+        twins = [t for t in self.layout.twins_of(run_dir) if t.is_dir()]
+        for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
             self.dirs.add(d)
         extra = self.layout.logs_of(run_dir)
-        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra)
+        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
+                           twins=twins)  # fmt: skip
         complete = record_run(self.store, info)
-        self._watch_checkpoints(run_dir, info.checkpoints)
+        self._watch_checkpoints(run_dir, info.checkpoints, twins)
         if info.kind.upper() == "SFT":
             for c in complete:
                 self.triage.offer(name, str(c.path))
@@ -199,10 +202,11 @@ class Pipeline:
         if written:
             self.health.ingested(name, written)
 
-    def _watch_checkpoints(self, run_dir: Path, checkpoints: tuple[CheckpointInfo, ...]) -> None:
+    def _watch_checkpoints(self, run_dir: Path, checkpoints: tuple[CheckpointInfo, ...], twins: list[Path]) -> None:
         """Watch the top level of checkpoints still being written (never their subtrees); settle timer."""
         incomplete = {Path(c.path) for c in checkpoints if not c.complete}
-        ours = {p for p in self.watched_checkpoints if p.parent == run_dir or run_dir in p.parents}
+        homes = (run_dir, *twins)
+        ours = {p for p in self.watched_checkpoints if any(h in p.parents for h in homes)}
         for p in ours - incomplete:
             self.dirs.discard(p)
         for p in incomplete - ours:
