@@ -73,3 +73,31 @@ def test_metrics_on_a_run_notes_the_unread_tensorboard_and_reads_the_rest(
     captured = capsys.readouterr()
     assert "events.out.tfevents.real not read" in captured.err and "rankinv[tensorboard]" in captured.err
     assert "slurm-5.out" in captured.out
+
+
+def test_a_log_rounded_to_three_decimals_is_noted_once_per_run(tmp_path: Path) -> None:
+    """verl ≤ 0.4's console prints every value with three decimals: kl 0.000 may be 0.0004."""
+    run = tmp_path / "verl"
+    run.mkdir()
+    lines = [f"step:{s} - actor/entropy:{1.2 - 0.01 * s:.3f} - actor/kl_loss:0.000 - critic/score/mean:0.25{s % 10}"
+             for s in range(1, 9)]  # fmt: skip
+    (run / "train.log").write_text("\n".join(lines) + "\n")
+    store = Store.open(tmp_path / "store.sqlite")
+    store.upsert_run("verl", str(run), kind="grpo")
+    ingestor = Ingestor(store)
+    assert ingestor.ingest_run("verl", run) == 24
+    with (run / "train.log").open("a") as f:
+        f.write("step:9 - actor/entropy:1.110 - actor/kl_loss:0.000 - critic/score/mean:0.259\n")
+    ingestor.ingest_run("verl", run)
+    notes = [e.message for e in store.events() if e.kind == "ingest"]
+    assert notes == ["train.log: every value is rounded to 3 decimals; kl read as 0 may be small nonzero values"]
+    store.close()
+
+
+def test_real_trl_stdout_is_not_taken_for_a_rounded_log() -> None:
+    from rankinv.ingest import open_source
+    from rankinv.ingest.rounding import rounding
+
+    for case in ("grpo-ls10-first-eval15", "sft-ls2-eval3-tb"):
+        stdout = Path(__file__).parent / "data" / "reallogs" / case / "stdout.out"
+        assert rounding(open_source(stdout, case).read_new(None)[0]) is None

@@ -8,7 +8,8 @@ A run often has several logs of the same numbers (the callback's JSONL, stdout, 
 TensorBoard). The store keeps one value per (run, metric, step), so mixing them would let whichever file
 changed last decide a value (stdout rounds to four digits). One source per run is read, the one
 :func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one). A log whose optional
-reader is not installed is reported once and skipped, so the run is read from its other logs.
+reader is not installed is reported once and skipped, so the run is read from its other logs; a log rounded to
+three decimals or fewer (verl ≤ 0.4's console) is noted once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from rankinv.ingest import START, Offset, Source
 from rankinv.ingest import sources_for_run as _all_sources
 from rankinv.ingest.primary import primary_source, unreadable
+from rankinv.ingest.rounding import rounding_note
+from rankinv.metrics import MetricPoint
 from rankinv.store import Store
 
 log = logging.getLogger("rankinv.daemon")
@@ -57,6 +60,16 @@ class Ingestor:
                 log.warning("run %s: %s", run, message)
                 self.store.add_event("warning", "ingest", message, run)
 
+    def _note_rounding(self, run: str, source: Source, points: list[MetricPoint]) -> None:
+        key = f"{run}\0rounding"
+        if key in self.reported:
+            return
+        note = rounding_note(points, source.path.name)
+        if note is not None:
+            self.reported.add(key)
+            log.warning("run %s: %s", run, note)
+            self.store.add_event("warning", "ingest", note, run)
+
     def source_for(self, run: str, path: Path) -> Source | None:
         """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""
         for source in self.sources.get(run, ()):
@@ -81,5 +94,6 @@ class Ingestor:
         points, new = source.open(run).read_new(offset)
         if not points and new == offset:
             return 0
+        self._note_rounding(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
         return self.store.ingest(run, key, source.fmt, new.to_json(), rows)
