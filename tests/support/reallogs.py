@@ -42,6 +42,9 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "sft-ls2-eval3-tb": [{"trainer": "sft", "stray_prints": True, "eval": True, "config": {
         **STEPS, "max_steps": 12, "logging_steps": 2, "save_steps": 12, "eval_strategy": "steps", "eval_steps": 3,
         "report_to": ["tensorboard"], "logging_dir": None}}],
+    # two processes under `accelerate launch` on the CPU (gloo): only the main process prints the log dicts
+    "grpo-accelerate-2proc": [{"trainer": "grpo", "processes": 2, "config": {
+        **STEPS, "max_steps": 6, "logging_steps": 2, "save_steps": 6, "per_device_train_batch_size": 4}}],
     # held out of reader development: a collapsing GRPO run (one answer rewarded, high learning rate), for the
     # daemon's end-to-end KILL test
     "heldout-grpo-collapse": [{"trainer": "grpo", "task": "collapse", "from_sft_epochs": 10, "config": {
@@ -53,9 +56,15 @@ PACKAGES = ("trl", "transformers", "torch", "tqdm", "accelerate", "tensorboard")
 def run_job(spec: dict[str, Any], log: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    launcher = [sys.executable]
+    if spec.get("processes", 1) > 1:
+        # torchrun under accelerate (its --cpu flag alone starts one process); the Trainer's use_cpu picks gloo
+        launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+                    str(spec["processes"]), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        env["ACCELERATE_USE_CPU"] = "1"
     with log.open("ab") as out:
         code = subprocess.call(
-            [sys.executable, "-m", "tests.support.reallog_job", json.dumps(spec)],
+            [*launcher, "-m", "tests.support.reallog_job", json.dumps(spec)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=spec["out_dir"],
         )  # fmt: skip
     if code != 0:
