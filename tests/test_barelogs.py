@@ -124,3 +124,18 @@ def test_the_daemon_reads_a_log_that_is_a_run_of_its_own(tmp_path: Path) -> None
 )  # fmt: skip
 def test_job_id_in_a_stdout_name(name: str, job: str | None) -> None:
     assert job_id_from_name(Path(name)) == job
+
+
+def test_explain_reads_a_stdout_file_that_is_a_run_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The held-out real collapse, as a lone ``logs/`` file: read at its true steps and judged KILL."""
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "grpo-78.out"
+    shutil.copy(CORPUS / "heldout-grpo-collapse" / "stdout.out", log)
+    (tmp_path / "rankinv.toml").write_text("[monitor]\nbaseline_step = 2\ndecision_step = 20\n"
+                                           "[verdict]\nwarmup_steps = 5\nhold_steps = 4\n")  # fmt: skip
+    assert main(["explain", "logs/grpo-78.out", "--root", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"]["decision"] == "KILL" and out["monitor"]["baseline_step"] == 2
+    assert out["monitor"]["points"] == 20 and out["monitor"]["last_step"] == 40
