@@ -107,7 +107,7 @@ def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
     pending = [(root, depth)]
     while pending:
         path, left = pending.pop()
-        if is_run_dir(path, bare_logs=path != root):
+        if is_run_dir(path, bare_logs=path != root, root=root):
             runs.append(path)
             continue
         folders.append(path)
@@ -115,7 +115,7 @@ def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
             pending.extend((c, left - 1) for c in _subdirs(path) if not c.name.startswith(".") and c.name not in _SKIP)
     attached = _attach(root, runs, folders)
     runs.extend(sorted({d for d in attached.values() if d not in runs}))
-    runs.extend(log for f in folders if f not in runs for log in loose_logs(f, root=f == root))
+    runs.extend(log for f in folders if f not in runs for log in loose_logs(f, root))
     runs, twins = merge(runs)
     plain = tuple(sorted(f for f in folders if f not in runs and f not in twins))
     return Found(tuple(sorted(runs)), plain, attached, twins)
@@ -142,9 +142,9 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
-def is_run_dir(path: Path, *, bare_logs: bool = True) -> bool:
+def is_run_dir(path: Path, *, bare_logs: bool = True, root: Path = Path("/")) -> bool:
     """Does ``path`` hold what a trainer leaves behind? ``bare_logs``: a trainer's stdout alone counts too (not
-    for the root itself, where job logs of many runs often land)."""
+    for the root itself, where job logs of many runs often land); ``root`` bounds where evidence may send it."""
     try:
         names = {e.name for e in os.scandir(path)}
     except OSError:
@@ -157,7 +157,7 @@ def is_run_dir(path: Path, *, bare_logs: bool = True) -> bool:
         return True
     if "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2)):  # HF's layout
         return True
-    return bare_logs and is_bare_log_run(path)
+    return bare_logs and is_bare_log_run(path, root)
 
 
 def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:

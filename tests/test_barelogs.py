@@ -139,3 +139,14 @@ def test_explain_reads_a_stdout_file_that_is_a_run_of_its_own(
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"]["decision"] == "KILL" and out["monitor"]["baseline_step"] == 2
     assert out["monitor"]["points"] == 20 and out["monitor"]["last_step"] == 40
+
+
+def test_evidence_naming_no_run_under_the_root_leaves_the_log_where_it_lies(tmp_path: Path) -> None:
+    """A job submitted from the root or from elsewhere (its WorkDir or printed dir says nothing) keeps its log."""
+    root = tmp_path / "runs"
+    (root / "grpo-a").mkdir(parents=True)
+    (root / "grpo-a" / "train.log").write_text(f"output_dir={tmp_path / 'elsewhere'}\n" + GRPO.read_text())
+    (tmp_path / "elsewhere").mkdir()
+    (root / "logs").mkdir()
+    (root / "logs" / "grpo-9.out").write_text(f"output_dir={root}\n" + GRPO.read_text())
+    assert {r.name for r in discover(root)} == {"grpo-a", "logs/grpo-9.out"}

@@ -48,41 +48,50 @@ def _has_subfolders(folder: Path) -> bool:
         return False
 
 
-def _unattributed(folder: Path) -> list[Path]:
+def claimed_by(log: Path, folder: Path, root: Path) -> Path | None:
+    """The directory under ``root`` that the evidence gives ``log`` to, when it is not the log's own folder.
+
+    Evidence naming the folder itself, the root, an ancestor of the folder (a job submitted from there) or a place
+    outside the root says nothing against the log belonging where it lies.
+    """
+    owner = owner_dir(log)
+    if owner is None:
+        return None
+    try:
+        target, base, here = owner[0].resolve(), root.resolve(), folder.resolve()
+    except OSError:
+        return None
+    if target in (here, base) or base not in target.parents or target in here.parents:
+        return None
+    return target if target.is_dir() else None
+
+
+def _unattributed(folder: Path, root: Path) -> list[Path]:
     """The folder's trainer stdout files that no evidence gives to another directory."""
-    out = []
-    for log in trainer_logs(folder):
-        owner = owner_dir(log)
-        if owner is None or _same(owner[0], folder):
-            out.append(log)
-    return out
+    return [log for log in trainer_logs(folder) if claimed_by(log, folder, root) is None]
 
 
-def is_bare_log_run(folder: Path) -> bool:
+def is_bare_log_run(folder: Path, root: Path = Path("/")) -> bool:
     """A folder without subfolders whose one trainer stdout belongs to it (a ``logs/`` folder never is)."""
     if folder.name in LOG_FOLDERS or _has_subfolders(folder):
         return False
-    return len(_unattributed(folder)) == 1
+    return len(_unattributed(folder, root)) == 1
 
 
-def loose_logs(folder: Path, *, root: bool) -> list[Path]:
+def loose_logs(folder: Path, root: Path) -> list[Path]:
     """Unattributed stdout files of a plain folder that are runs of their own: those of a shared ``logs/``
     folder or of the root, and each of several in any other folder."""
-    found = _unattributed(folder)
-    return found if root or folder.name in LOG_FOLDERS or len(found) > 1 else []
+    found = _unattributed(folder, root)
+    return found if folder == root or folder.name in LOG_FOLDERS or len(found) > 1 else []
 
 
 def attached_logs(root: Path, folders: list[Path]) -> dict[Path, Path]:
     """Trainer stdout files in plain folders → the directory under ``root`` the evidence says they belong to."""
     found: dict[Path, Path] = {}
-    base = root.resolve()
     for folder in folders:
         for log in trainer_logs(folder):
-            owner = owner_dir(log)
-            if owner is None:
-                continue
-            target = owner[0].resolve()
-            if target != base and base in target.parents and target.is_dir() and not _same(target, folder):
+            target = claimed_by(log, folder, root)
+            if target is not None:
                 found[log] = target
     return found
 
