@@ -163,3 +163,12 @@ def test_a_null_in_verl_jsonl_is_a_missing_value_not_a_dropped_one(tmp_path: Pat
     found, _ = open_source(log, "verl").read_new(None)
     entropy = series(found, "entropy")
     assert list(entropy) == [1, 2] and entropy[1] == 0.7 and math.isnan(entropy[2])
+
+
+def test_a_printed_global_step_places_the_dict_after_it(tmp_path: Path) -> None:
+    """Hand-built: a training script printing ``Global step N`` before each log dict, with no progress bar."""
+    log = tmp_path / "slurm-3.out"
+    log.write_text("Global step 40\n{'loss': 0.5, 'entropy': 1.2, 'epoch': 0.1}\nGlobal step 80\n"
+                   "{'loss': 0.4, 'entropy': 1.1, 'epoch': 0.2}\n{'loss': 0.3, 'entropy': 1.0, 'epoch': 0.3}\n")
+    found, _ = open_source(log, "g", logging_steps=40).read_new(None)
+    assert series(found, "entropy") == {40: 1.2, 80: 1.1, 120: 1.0}  # the last: no new evidence, one interval on
