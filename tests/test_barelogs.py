@@ -150,3 +150,36 @@ def test_evidence_naming_no_run_under_the_root_leaves_the_log_where_it_lies(tmp_
     (root / "logs").mkdir()
     (root / "logs" / "grpo-9.out").write_text(f"output_dir={root}\n" + GRPO.read_text())
     assert {r.name for r in discover(root)} == {"grpo-a", "logs/grpo-9.out"}
+
+
+def test_an_unreadable_log_in_a_plain_folder_does_not_stop_discovery(tmp_path: Path) -> None:
+    (tmp_path / "grpo-a").mkdir()
+    shutil.copy(GRPO, tmp_path / "grpo-a" / "slurm-1.out")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "slurm-2.out").symlink_to("/proc/self/mem")  # a read fails with EIO
+    (tmp_path / "broken" / "train.log").write_bytes(b"\x00\xff" * 5000)
+    assert [r.name for r in discover(tmp_path)] == ["grpo-a"]
+
+
+def test_a_slurm_that_does_not_answer_stalls_no_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scontrol that hangs: the first lookup waits for its timeout, the next ones are skipped."""
+    import time
+
+    from rankinv.ingest import slurmlog
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("scontrol", "sacct"):
+        (bin_dir / name).write_text("#!/bin/sh\nexec sleep 30\n")  # a stand-in for an unresponsive controller
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(slurmlog, "TIMEOUT_S", 0.5)
+    monkeypatch.setattr(slurmlog, "_slow_until", [0.0])
+    monkeypatch.setattr(slurmlog, "_cache", {})
+    root = tmp_path / "runs"
+    for i in range(5):
+        (root / f"grpo-{i}").mkdir(parents=True)
+        shutil.copy(GRPO, root / f"grpo-{i}" / f"slurm-{100 + i}.out")
+    started = time.monotonic()
+    assert len(discover(root)) == 5
+    assert time.monotonic() - started < 5

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rankinv.errors import RankinvError
 from rankinv.ingest import Source
 from rankinv.ingest.detect import TEXT_SUFFIXES, sniff_text
 from rankinv.ingest.peek import guess_kind
@@ -33,8 +34,11 @@ def trainer_logs(folder: Path) -> list[Path]:
     for entry in entries:
         if entry.name.endswith(TEXT_SUFFIXES) and entry.is_file(follow_symlinks=False):
             path = Path(entry.path)
-            if guess_kind([Source(path, sniff_text(path))]) is not None:
-                found.append(path)
+            try:
+                if guess_kind([Source(path, sniff_text(path))]) is not None:
+                    found.append(path)
+            except RankinvError:
+                continue  # unreadable: not evidence of anything (the run that owns it reports the error)
     return found
 
 

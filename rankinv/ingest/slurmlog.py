@@ -44,15 +44,19 @@ def job_id_from_name(path: Path) -> str | None:
 
 
 _cache: dict[str, tuple[float, SlurmJobInfo | None]] = {}
+_slow_until = [0.0]  # after a Slurm command timed out, skip lookups for a while: a scan must never stall on it
 
 
 def lookup(job_id: str, env: dict[str, str] | None = None) -> SlurmJobInfo | None:
-    """Slurm's record of a job (``scontrol show job``, then ``sacct``); None when Slurm is absent or forgot it."""
+    """Slurm's record of a job (``scontrol show job``, then ``sacct``); None when Slurm is absent, slow or forgot
+    it."""
     now = time.monotonic()
     key = f"{(env or {}).get('SLURM_CONF', os.environ.get('SLURM_CONF', ''))}:{job_id}"
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < CACHE_S:
         return hit[1]
+    if now < _slow_until[0]:
+        return None
     info = _scontrol(job_id, env) or _sacct(job_id, env)
     _cache[key] = (now, info)
     return info
@@ -66,7 +70,10 @@ def _run(argv: list[str], env: dict[str, str] | None) -> str | None:
     try:
         proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=TIMEOUT_S, env=environ,
                               check=False, stdin=subprocess.DEVNULL)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
+        _slow_until[0] = time.monotonic() + CACHE_S
+        return None
+    except OSError:
         return None
     return proc.stdout if proc.returncode == 0 else None
 
