@@ -139,3 +139,14 @@ def test_metrics_logging_steps_option_for_a_lone_stdout_without_a_bar(capsys: py
     rows = json.loads(capsys.readouterr().out)
     want = sorted({s for s, n in state_points("grpo-ls2-notqdm") if n == "loss"})
     assert sorted(r["step"] for r in rows if r["name"] == "loss") == want == [2, 4, 6, 8]
+
+
+def test_a_rank_duplicate_between_a_dict_and_its_bar_is_dropped(tmp_path: Path) -> None:
+    """With bars: the duplicate arrives before the bar redrawn after the original; the step still comes from it."""
+    text = (CORPUS / "grpo-ls10-first-eval15" / "stdout.out").read_text()
+    lines = text.split("\n")
+    doubled = "\n".join(line + "\n" + line[line.rfind("\r") + 1 :] if "{'loss'" in line else line for line in lines)
+    log = tmp_path / "slurm-9.out"
+    log.write_text(doubled)
+    got = read_stdout(log, "grpo-ls10-first-eval15")
+    assert sorted(s for s, n in got if n == "loss") == [1, 10, 20, 30]

@@ -85,9 +85,11 @@ class _Collect:
         if bar is not None:
             self.on_bar(*bar)
             return
+        record = self.parse(text)
+        if record is not None and self.pending is not None and _digest(record) == self.digest:
+            return  # another rank printed the record still waiting for its bar
         if self.pending is not None:
             self.resolve(None)
-        record = self.parse(text)
         if record is not None:
             self.on_record(record)
             return
