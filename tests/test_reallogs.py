@@ -150,3 +150,14 @@ def test_a_rank_duplicate_between_a_dict_and_its_bar_is_dropped(tmp_path: Path) 
     log.write_text(doubled)
     got = read_stdout(log, "grpo-ls10-first-eval15")
     assert sorted(s for s, n in got if n == "loss") == [1, 10, 20, 30]
+
+
+def test_a_dict_whose_bar_never_comes_is_placed_by_the_logs_own_interval(tmp_path: Path) -> None:
+    """The job is cancelled right after a dict: Slurm's cancel line comes where the bar redraw would have."""
+    data = (CORPUS / "heldout-grpo-collapse" / "stdout.out").read_bytes()
+    cut = data.rindex(b"\n", 0, data.index(b"| 34/40 ["))  # the end of the step-34 dict's line
+    log = tmp_path / "slurm-11.out"
+    log.write_bytes(data[: cut + 1] + b"slurmstepd: error: *** JOB 11 ON localhost CANCELLED AT 2026-12-01 ***\n")
+    got = read_stdout(log, "heldout-grpo-collapse")
+    want = sorted({s for s, n in state_points("heldout-grpo-collapse") if n == "loss"})
+    assert sorted(s for s, n in got if n == "loss") == want[: want.index(34) + 1]

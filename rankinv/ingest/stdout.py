@@ -7,8 +7,10 @@ A stdout dict line carries no step, so the step comes from what was printed arou
    clears the bars, prints the dict and redraws them at once — so the training bar's ``i/N`` on the segment
    just after the dict is the step it was logged at (the bar drawn *before* it is throttled to one redraw per
    0.1 s and can lag on fast steps). A dict with nothing after it yet is held back until the next segment comes;
-3. the training bar's counter, or a printed ``Global step N``, seen since the previous record;
-4. otherwise the previous record's step plus the logging interval (``logging_steps`` from the manifest or
+3. when bars placed earlier records but none follows this one (the job was stopped, or a line came between),
+   the previous step plus the interval those records showed, never below the bar's counter;
+4. the training bar's counter, or a printed ``Global step N``, seen since the previous record;
+5. otherwise the previous record's step plus the logging interval (``logging_steps`` from the manifest or
    ``trainer_state.json``; ``--logging-steps`` for a lone file).
 
 Eval dicts sit at the step they were made (they do not advance the count); the end-of-training summary
@@ -44,13 +46,14 @@ class _Progress:
     counter: int = NONE  # last training-bar counter or printed global step
     fresh: bool = False  # seen since the last record
     bars: bool = False  # this log draws progress bars: a trailing dict waits for its redraw
+    interval: int = NONE  # steps between the last two records placed by their redraw: the log's own interval
 
     def encode(self) -> tuple[int, ...]:
-        return (self.train_total, self.counter, int(self.fresh), int(self.bars))
+        return (self.train_total, self.counter, int(self.fresh), int(self.bars), self.interval)
 
     @classmethod
     def decode(cls, raw: tuple[int, ...]) -> _Progress:
-        return cls(raw[0], raw[1], bool(raw[2]), bool(raw[3])) if len(raw) == 4 else cls()
+        return cls(raw[0], raw[1], bool(raw[2]), bool(raw[3]), raw[4]) if len(raw) == 5 else cls()
 
 
 def bar_counter(segment: str) -> tuple[int, int, bool] | None:
@@ -137,6 +140,12 @@ class _Collect:
         before = self.progress.counter if self.progress.fresh else None
         if counter is not None:
             step = counter
+            if train and self.last_step is not None and counter > self.last_step:
+                self.progress.interval = counter - self.last_step
+        elif train and self.last_step is not None and self.progress.interval != NONE:
+            # no redraw after it (the job was stopped, or another line came first): the bar before it may lag,
+            # so the log's own interval places it, never below the counter seen
+            step = max(self.last_step + self.progress.interval, before or 0)
         elif train and before is not None and (self.last_step is None or before > self.last_step):
             step = before
         elif train:
