@@ -183,3 +183,10 @@ def test_a_slurm_that_does_not_answer_stalls_no_scan(tmp_path: Path, monkeypatch
     started = time.monotonic()
     assert len(discover(root)) == 5
     assert time.monotonic() - started < 5
+
+
+def test_a_bare_stdout_runs_last_step_is_its_training_bars(tmp_path: Path) -> None:
+    (tmp_path / "grpo-a").mkdir()
+    shutil.copy(GRPO, tmp_path / "grpo-a" / "slurm-4242.out")
+    (run,) = discover(tmp_path)
+    assert run.last_step == 30  # the eval bar (4 batches) after it does not count
