@@ -211,14 +211,17 @@ def test_rankinvs_own_files_never_unsettle_a_checkpoint(tmp_path: Path) -> None:
 
 def test_a_triaged_checkpoint_is_ranked_whatever_its_runs_kind(tmp_path: Path) -> None:
     from rankinv.store import Store
+    from rankinv.triage.digest import summarize
+    from tests.support.reports import make_report
 
     store = Store.open(tmp_path / "store.sqlite")
     store.upsert_run("mystery", "/runs/mystery", kind="unknown")
     store.upsert_checkpoint("mystery", "/runs/mystery/checkpoint-5", 5, True, "ok")
     store.upsert_checkpoint("mystery", "/runs/mystery/checkpoint-9", 9, True, "ok")
-    store.put_triage_report("/runs/mystery/checkpoint-5", {"v": 1}, flagged=False, entropy=0.4, pass1=0.3,
-                            headroom=2.0, expected_variance=0.2, degenerate_fraction=0.3, group_size=8)  # fmt: skip
+    report = make_report("/runs/mystery/checkpoint-5", [0, 1, 4, 8, 2, 0, 3, 8])
+    store.put_triage_report("/runs/mystery/checkpoint-5", report, summarize(report))
     subjects = {c.checkpoint: c for c in store.snapshot().candidates}
-    assert "/runs/mystery/checkpoint-5" in subjects and subjects["/runs/mystery/checkpoint-5"].pass1 == 0.3
+    assert "/runs/mystery/checkpoint-5" in subjects
+    assert subjects["/runs/mystery/checkpoint-5"].pass1 == summarize(report).pass1
     assert "/runs/mystery/checkpoint-9" not in subjects  # untriaged checkpoints of a non-SFT run are not candidates
     store.close()
