@@ -101,3 +101,17 @@ def test_real_trl_stdout_is_not_taken_for_a_rounded_log() -> None:
     for case in ("grpo-ls10-first-eval15", "sft-ls2-eval3-tb"):
         stdout = Path(__file__).parent / "data" / "reallogs" / case / "stdout.out"
         assert rounding(open_source(stdout, case).read_new(None)[0]) is None
+
+
+def test_a_null_in_jsonl_is_a_missing_value_with_a_note(tmp_path: Path) -> None:
+    run = tmp_path / "verl"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1, "data": {"actor/entropy": 0.7}}\n'
+                                       '{"step": 2, "data": {"actor/entropy": null}}\n')  # fmt: skip
+    store = Store.open(tmp_path / "store.sqlite")
+    store.upsert_run("verl", str(run), kind="grpo")
+    Ingestor(store).ingest_run("verl", run)
+    assert store.series("verl")["entropy"].steps == (1, 2)
+    notes = [e.message for e in store.events() if e.kind == "ingest"]
+    assert notes == ["metrics.jsonl: 1 value(s) logged as null/NaN kept as missing (first: entropy at step 2)"]
+    store.close()

@@ -15,6 +15,7 @@ three decimals or fewer (verl ≤ 0.4's console) is noted once.
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from pathlib import Path
 
@@ -70,6 +71,20 @@ class Ingestor:
             log.warning("run %s: %s", run, note)
             self.store.add_event("warning", "ingest", note, run)
 
+    def _note_missing(self, run: str, source: Source, points: list[MetricPoint]) -> None:
+        """JSON has no NaN: verl's file logger writes one as ``null``, kept as a missing value and said once."""
+        key = f"{run}\0missing"
+        if source.fmt != "jsonl" or key in self.reported:
+            return
+        missing = sorted({(p.name, p.step) for p in points if math.isnan(p.value)}, key=lambda x: x[1])
+        if missing:
+            self.reported.add(key)
+            name, step = missing[0]
+            note = (f"{source.path.name}: {len(missing)} value(s) logged as null/NaN kept as missing "
+                    f"(first: {name} at step {step})")  # fmt: skip
+            log.warning("run %s: %s", run, note)
+            self.store.add_event("warning", "ingest", note, run)
+
     def source_for(self, run: str, path: Path) -> Source | None:
         """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""
         for source in self.sources.get(run, ()):
@@ -95,5 +110,6 @@ class Ingestor:
         if not points and new == offset:
             return 0
         self._note_rounding(run, source, points)
+        self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
         return self.store.ingest(run, key, source.fmt, new.to_json(), rows)
