@@ -37,19 +37,21 @@ class LogFormat:
     open: Opener
     by_name: Callable[[str], bool] = lambda _name: False  # recognised from the file name alone
     line: Callable[[str], Record | None] | None = None  # a line parser, for sniffing text logs
-    extra: str | None = None  # module the reader needs; pip extra named in :attr:`missing`
-    hint: str = ""
+    available: Callable[[], bool] | None = None  # is the optional package the reader needs installed?
+    hint: str = ""  # what to install when it is not
 
     def missing(self) -> str | None:
         """Why this format cannot be read here (its optional package is absent), or None."""
-        if self.extra is None:
+        if self.available is None or self.available():
             return None
-        try:
-            if importlib.util.find_spec(self.extra) is not None:
-                return None
-        except (ImportError, ValueError, AttributeError):  # blocked or broken install: not readable either
-            pass
-        return f"{self.name} needs the {self.extra} package: {self.hint}"
+        return f"{self.name} {self.hint}"
+
+
+def _has_tensorboard() -> bool:
+    try:
+        return importlib.util.find_spec("tensorboard") is not None
+    except (ImportError, ValueError, AttributeError):  # blocked or broken install: not readable either
+        return False
 
 
 def _open_state(path: Path, run: str, _stride: int) -> Reader:
@@ -118,8 +120,8 @@ FORMATS: tuple[LogFormat, ...] = (
     LogFormat("verl_console", 3, _open_verl, line=_verl_line),
     LogFormat("console", 5, _open_console),  # a text log mixing stdout dicts and verl lines
     LogFormat(
-        "tensorboard", 2, _open_tensorboard, by_name=lambda n: bool(TFEVENTS.search(n)), extra="tensorboard",
-        hint="pip install 'rankinv[tensorboard]'",
+        "tensorboard", 2, _open_tensorboard, by_name=lambda n: bool(TFEVENTS.search(n)), available=_has_tensorboard,
+        hint="needs the tensorboard package: pip install 'rankinv[tensorboard]'",
     ),
 )
 BY_NAME = {f.name: f for f in FORMATS}
