@@ -161,3 +161,13 @@ def test_a_dict_whose_bar_never_comes_is_placed_by_the_logs_own_interval(tmp_pat
     found, _ = open_source(log, "r").read_new(START)  # a bare log: no trainer_state.json to give the interval
     want = sorted({s for s, n in state_points("heldout-grpo-collapse") if n == "loss"})
     assert sorted(p.step for p in found if p.name == "loss") == want[: want.index(34) + 1]
+
+
+def test_without_a_training_bar_a_dict_is_read_as_soon_as_its_line_ends(tmp_path: Path) -> None:
+    """disable_tqdm: only "Loading weights" bars; the newest dict must not wait for the next one to be read."""
+    data = (CORPUS / "grpo-ls2-notqdm" / "stdout.out").read_bytes()
+    first_dict_end = data.index(b"\n", data.index(b"{'loss'")) + 1
+    log = tmp_path / "slurm-5.out"
+    log.write_bytes(data[:first_dict_end])
+    found, _ = open_source(log, "r", logging_steps=2).read_new(START)
+    assert sorted({p.step for p in found if p.name == "loss"}) == [2]

@@ -32,6 +32,7 @@ from rankinv.metrics import MetricPoint
 
 _BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d")
 _PLAIN_BAR = re.compile(r"^\W*\d+%\|")  # no description before the percentage, as the Trainer's bar
+_ANY_PLAIN_BAR = re.compile(r"(?:^|[\r\n])[^\w\r\n]*\d+%\|[^\r\n]*?\d+/\d+ \[\d+:\d")
 _GLOBAL_STEP = re.compile(r"\bglobal[ _]step[ :=]+(?P<n>\d+)\b", re.IGNORECASE)
 _SEGMENTS = re.compile(rb"[^\r\n]*(?:\r|\n)")
 _DICT_HINT = re.compile(r"\{['\"]")
@@ -45,7 +46,7 @@ class _Progress:
     train_total: int = NONE  # the training bar's total, once a record told us which bar it is
     counter: int = NONE  # last training-bar counter or printed global step
     fresh: bool = False  # seen since the last record
-    bars: bool = False  # this log draws progress bars: a trailing dict waits for its redraw
+    bars: bool = False  # this log draws a training progress bar: a trailing dict waits for its redraw
     interval: int = NONE  # steps between the last two records placed by their redraw: the log's own interval
 
     def encode(self) -> tuple[int, ...]:
@@ -101,8 +102,9 @@ class _Collect:
             self.progress.counter, self.progress.fresh = int(match["n"]), True
 
     def on_bar(self, n: int, total: int, plain: bool) -> None:
-        self.progress.bars = True
         known = self.progress.train_total
+        if plain or total == known:  # "Loading weights: …" bars say nothing about training progress
+            self.progress.bars = True
         training = total == known or (known == NONE and plain)
         if training and self.last_step is not None and n < self.last_step:
             training = False  # steps never go back within one training session
@@ -164,8 +166,8 @@ class _Collect:
     def held_back(self, data: bytes) -> int:
         """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
         end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if not (self.progress.bars or _BAR.search(data[:end].decode("utf-8", errors="replace"))):
-            return end
+        if not (self.progress.bars or _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", errors="replace"))):
+            return end  # no training bar in this log (disable_tqdm): nothing to wait for
         cut = end
         while cut > 0:
             start = max(data.rfind(b"\n", 0, cut - 1), data.rfind(b"\r", 0, cut - 1)) + 1
