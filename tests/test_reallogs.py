@@ -155,12 +155,12 @@ def test_a_rank_duplicate_between_a_dict_and_its_bar_is_dropped(tmp_path: Path) 
 def test_a_dict_whose_bar_never_comes_is_placed_by_the_logs_own_interval(tmp_path: Path) -> None:
     """The job is cancelled right after a dict: Slurm's cancel line comes where the bar redraw would have."""
     data = (CORPUS / "heldout-grpo-collapse" / "stdout.out").read_bytes()
-    cut = data.rindex(b"\n", 0, data.index(b"| 34/40 ["))  # the end of the step-34 dict's line
+    cut = data.rindex(b"\n", 0, data.index(b"| 38/40 ["))  # the end of the step-38 dict's line (bar before: 36)
     log = tmp_path / "slurm-11.out"
     log.write_bytes(data[: cut + 1] + b"slurmstepd: error: *** JOB 11 ON localhost CANCELLED AT 2026-12-01 ***\n")
     found, _ = open_source(log, "r").read_new(START)  # a bare log: no trainer_state.json to give the interval
     want = sorted({s for s, n in state_points("heldout-grpo-collapse") if n == "loss"})
-    assert sorted(p.step for p in found if p.name == "loss") == want[: want.index(34) + 1]
+    assert sorted(p.step for p in found if p.name == "loss") == want[: want.index(38) + 1]
 
 
 def test_without_a_training_bar_a_dict_is_read_as_soon_as_its_line_ends(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """A collapsing GRPO run known only by its Slurm stdout, found, read at true steps and stopped by the daemon.
 
 The stdout is real TRL output held out of the reader's development (``tests/data/reallogs/heldout-grpo-collapse``:
-an SFT checkpoint trained by GRPO on a reward one answer satisfies; entropy 3.5 → 0.002 in 40 steps). Each job on
+an SFT checkpoint trained by GRPO on the task's own reward at a learning rate that collapses it onto wrong answers;
+entropy 3.5 → 0.26 in 40 steps, reward stuck low). Each job on
 the real one-node Slurm is a stand-in *writer* for that training process (there is no time to train inside the
 test): it writes the recorded bytes to its own stdout at a steady pace, as the trainer did, then keeps running.
 Layouts: ``slurm-%j.out`` in the run directory, and ``logs/%x-%j.out`` beside an empty run directory (attributed

@@ -45,9 +45,9 @@ CASES: dict[str, list[dict[str, Any]]] = {
     # two processes under `accelerate launch` on the CPU (gloo): only the main process prints the log dicts
     "grpo-accelerate-2proc": [{"trainer": "grpo", "processes": 2, "config": {
         **STEPS, "max_steps": 6, "logging_steps": 2, "save_steps": 6, "per_device_train_batch_size": 4}}],
-    # held out of reader development: a collapsing GRPO run (one answer rewarded, high learning rate), for the
-    # daemon's end-to-end KILL test
-    "heldout-grpo-collapse": [{"trainer": "grpo", "task": "collapse", "from_sft_epochs": 10, "config": {
+    # held out of reader development: a GRPO run from an SFT checkpoint whose policy collapses onto wrong answers
+    # (the task's own reward at a high learning rate), for the daemon's end-to-end KILL test
+    "heldout-grpo-collapse": [{"trainer": "grpo", "from_sft_epochs": 10, "config": {
         **STEPS, "max_steps": 40, "logging_steps": 2, "learning_rate": 5e-2, "save_steps": 40}}],
 }  # fmt: skip
 PACKAGES = ("trl", "transformers", "torch", "tqdm", "accelerate", "tensorboard")
