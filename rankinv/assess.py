@@ -110,12 +110,13 @@ def assess(
     model: FittedModel | None = None,
     pinned: bool = False,
 ) -> Assessment:
-    """Read one run directory and decide about it, through the evaluation the daemon uses."""
+    """Read one run (a directory, or a trainer stdout file that is a run of its own) and decide about it, through
+    the evaluation the daemon uses."""
     from rankinv.ingest.sources import read_manifest
 
     cfg = config or Config()
     path = Path(run_dir)
-    if not path.is_dir():
+    if not path.exists():
         raise RankinvError(f"{path}: not a run directory; give a run folder, or a run name with --root")
     run = name or path.name
     per_source = read_points(path, run)

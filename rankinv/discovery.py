@@ -1,8 +1,10 @@
 """Which directories under a runs root are training runs, what kind, which checkpoints are complete, whose child.
 
 A directory is a run when it holds something a trainer writes: rankinv's manifest or JSONL, ``trainer_state.json``,
-``checkpoint-N`` / verl ``global_step_N`` folders, ``training_args.bin`` next to saved weights, or TensorBoard
-events. Discovery does not descend into a run (its subfolders are its own) nor into hidden folders.
+``checkpoint-N`` / verl ``global_step_N`` folders, ``training_args.bin`` next to saved weights, TensorBoard
+events, or only a trainer's stdout (:mod:`rankinv.ingest.barelogs`); a stdout file in a shared logs folder joins
+the run the evidence names (Slurm's record of the job, or the output directory the log prints). Discovery does
+not descend into a run (its subfolders are its own) nor into hidden folders.
 
 - kind: ``SFT`` or ``GRPO`` from the manifest, else from the metric names in the run's logs, else ``unknown``;
 - parent: the model a GRPO run started from (manifest ``model_path``/``parent``, else the checkpoints'
@@ -16,17 +18,19 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
+from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state
 from rankinv.ingest.values import MAX_STEP
+from rankinv.ingest.verl_layout import merge
 
 __all__ = ["CheckpointInfo", "RunInfo", "discover", "find_run_dirs", "inspect_run"]
 
@@ -60,7 +64,9 @@ def discover(
     if not base.is_dir():
         raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
     with confined(base, follow_outside=follow_outside):
-        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds) for p in find_run_dirs(base)]
+        found = walk(base)
+        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p),
+                            twins=found.twins_of(p)) for p in found.runs]  # fmt: skip
         return sorted(_link_parents(runs), key=lambda r: r.name)
 
 
@@ -69,16 +75,64 @@ def _name(root: Path, path: Path) -> str:
     return root.resolve().name if rel == "." else rel
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a walk of the root found: run directories, the plain folders passed through, stdout files in plain
+    folders attributed (from evidence) to a run, and folders that are part of another run (verl's checkpoints
+    folder of a TensorBoard run: :mod:`rankinv.ingest.verl_layout`)."""
+
+    runs: tuple[Path, ...]
+    folders: tuple[Path, ...]
+    attached: dict[Path, Path]
+    twins: dict[Path, Path] = field(default_factory=dict)
+
+    def logs_of(self, run_dir: Path) -> list[Path]:
+        return sorted(log for log, owner in self.attached.items() if owner == run_dir)
+
+    def twins_of(self, run_dir: Path) -> list[Path]:
+        return sorted(t for t, owner in self.twins.items() if owner == run_dir)
+
+
 def find_run_dirs(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
-    if is_run_dir(root):
-        return [root]
-    if depth == 0:
-        return []
-    found: list[Path] = []
-    for child in _subdirs(root):
-        if not child.name.startswith(".") and child.name not in _SKIP:
-            found.extend(find_run_dirs(child, depth - 1))
-    return found
+    return list(walk(root, depth).runs)
+
+
+def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
+    """Runs under ``root`` (without descending into any run), plain folders, and attributed stdout files.
+
+    A run is a directory, or a stdout file that is a run of its own (:func:`~rankinv.ingest.barelogs.loose_logs`).
+    """
+    runs: list[Path] = []
+    folders: list[Path] = []
+    pending = [(root, depth)]
+    while pending:
+        path, left = pending.pop()
+        if is_run_dir(path, bare_logs=path != root, root=root):
+            runs.append(path)
+            continue
+        folders.append(path)
+        if left > 0:
+            pending.extend((c, left - 1) for c in _subdirs(path) if not c.name.startswith(".") and c.name not in _SKIP)
+    attached = _attach(root, runs, folders)
+    runs.extend(sorted({d for d in attached.values() if d not in runs}))
+    runs.extend(log for f in folders if f not in runs for log in loose_logs(f, root))
+    runs, twins = merge(runs)
+    plain = tuple(sorted(f for f in folders if f not in runs and f not in twins))
+    return Found(tuple(sorted(runs)), plain, attached, twins)
+
+
+def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Path]:
+    """Each attributed stdout file → its run: the run holding the named directory, or that directory itself."""
+    base = root.resolve()
+    resolved = {r.resolve(): r for r in runs}
+    out: dict[Path, Path] = {}
+    for log, target in attached_logs(root, folders).items():
+        owner = next((resolved[p] for p in (target, *target.parents) if p in resolved), None)
+        if owner is None and not any(target in p.parents for p in resolved):
+            owner = root / target.relative_to(base)
+        if owner is not None:
+            out[log] = owner
+    return out
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -88,7 +142,9 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
-def is_run_dir(path: Path) -> bool:
+def is_run_dir(path: Path, *, bare_logs: bool = True, root: Path = Path("/")) -> bool:
+    """Does ``path`` hold what a trainer leaves behind? ``bare_logs``: a trainer's stdout alone counts too (not
+    for the root itself, where job logs of many runs often land); ``root`` bounds where evidence may send it."""
     try:
         names = {e.name for e in os.scandir(path)}
     except OSError:
@@ -99,7 +155,9 @@ def is_run_dir(path: Path) -> bool:
         return True
     if any("tfevents" in n for n in names):
         return True
-    return "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2))  # HF's layout
+    if "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2)):  # HF's layout
+        return True
+    return bare_logs and is_bare_log_run(path, root)
 
 
 def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
@@ -115,14 +173,20 @@ def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
     return files
 
 
-def inspect_run(path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS) -> RunInfo:
+def inspect_run(
+    path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = (),
+    twins: list[Path] | tuple[Path, ...] = (),
+) -> RunInfo:
+    """What a run holds; ``extra_logs``: stdout files elsewhere attributed to it; ``twins``: other folders of the
+    same run (verl's checkpoints folder), whose checkpoints are its own."""
     manifest = read_manifest(path) or None
-    checkpoints = tuple(_checkpoints(path, settle_seconds))
+    found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
+    checkpoints = tuple(sorted(found, key=lambda c: c.step))
     steps = [c.step for c in checkpoints]
     state = newest_state(path)
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
-    sources = list_sources(path)
+    sources = list_sources(path, extra_logs)
     logged = last_logged_step(sources)
     if logged is not None:
         steps.append(logged)

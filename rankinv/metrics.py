@@ -8,8 +8,9 @@ name with :func:`canonical_name`, so the monitor asks for ``entropy`` whatever w
   ``rewards/<fn>``).
 - Evaluation metrics are prefixed ``eval/``: ``eval/<canonical>`` (HF ``eval_entropy`` → ``eval/entropy``), and
   pass@k as ``eval/pass@10`` for an aggregate or ``eval/<source>/pass@10`` per data source. verl's
-  ``val-core/<src>/<metric>/best@N/mean`` becomes ``eval/<src>/pass@N`` and ``…/mean@N`` becomes
-  ``eval/<src>/pass@1``: that reading is exact only for 0/1 rewards (best-of-N of a binary reward is pass@N).
+  ``val-core/<src>/acc/best@N/mean`` becomes ``eval/<src>/pass@N`` and ``…/mean@N`` becomes ``eval/<src>/pass@1``
+  (best-of-N of a 0/1 accuracy is pass@N); ``score`` and ``reward``, which need not be 0/1, keep their own name
+  ``eval/<src>/<metric>/best@N``, so three values at one step never collide on one pass@k name.
 - A key we have no alias for is kept under its own name (with a ``train/`` prefix removed).
 """
 
@@ -80,13 +81,16 @@ OPENRLHF_ALIASES: dict[str, str] = {  # after the ``train/`` prefix; ``reward`` 
     "response_length": COMPLETION_LENGTH_MEAN,
     "actor_lr": LEARNING_RATE,
     "policy_loss": LOSS,
+    "group_reward_std": REWARD_STD,  # mean within-group reward std, as TRL's reward_std
+    "response_clip_ratio": CLIPPED_RATIO,  # responses cut at the generation limit
+    "ppo_clip_ratio": POLICY_CLIP_FRACTION,
 }
 ALIASES: dict[str, str] = {**OPENRLHF_ALIASES, **VERL_ALIASES, **TRL_ALIASES}
 
 _TRL_REWARD_FN = re.compile(r"^rewards/(?P<fn>.+?)(?:/(?P<stat>mean|std))?$")
 _VERL_VAL = re.compile(r"^val-(?:core|aux)/(?P<src>.+)/(?P<metric>[^/]+)/(?P<kind>best|mean)@(?P<n>\d+)(?:/mean)?$")
 _OPENRLHF_PASS = re.compile(r"^eval_(?P<ds>.+)_pass(?P<n>\d+)$")
-_BINARY_METRICS = ("acc", "reward", "score", "pass", "correct")
+_BINARY_METRICS = ("acc", "pass", "correct")  # 0/1 per sample: best@N of them is pass@N
 
 
 @lru_cache(maxsize=65536)
@@ -115,6 +119,8 @@ def _special_name(key: str) -> str | None:
     if match and match["metric"] in _BINARY_METRICS:
         k = match["n"] if match["kind"] == "best" else "1"
         return f"{EVAL_PREFIX}{match['src']}/pass@{k}"
+    if match:  # a score or reward need not be 0/1 (±1, partial credit): its own name, never pass@k
+        return f"{EVAL_PREFIX}{match['src']}/{match['metric']}/{match['kind']}@{match['n']}"
     match = _OPENRLHF_PASS.match(key)
     if match:
         return f"{EVAL_PREFIX}{match['ds']}/pass@{match['n']}"

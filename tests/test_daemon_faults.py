@@ -46,6 +46,7 @@ def test_bad_runs_are_marked_and_the_rest_carry_on(tmp_path: Path) -> None:
         _, error = D.wait_for("unreadable run marked", lambda: (
             (st := _status(root, state, "unreadable")) is not None and st[0] == "error" and st))
         assert "Input/output error" in error and "train.log" in error
+        D.wait_for("garbage run ingested", lambda: D.read(root, state, lambda s: D.metrics(s, "garbage")))
         assert D.read(root, state, lambda s: D.metrics(s, "garbage")) == {("entropy", 3): 0.5}  # only the valid line
         D.wait_for("doomed run ingested", lambda: D.read(root, state, lambda s: s.metric_count("doomed")))
         shutil.rmtree(doomed)

@@ -195,3 +195,33 @@ def test_runs_command_table_and_errors(root: Path, capsys: pytest.CaptureFixture
     assert "is not a directory" in capsys.readouterr().err
     with pytest.raises(RankinvError):
         discover(tmp_path / "nope")
+
+
+def test_rankinvs_own_files_never_unsettle_a_checkpoint(tmp_path: Path) -> None:
+    """A triage report, its sbatch script and log written into a settled checkpoint leave it complete."""
+    run = tmp_path / "sft"
+    weights(run / "checkpoint-10" / "model.safetensors")
+    config(run / "checkpoint-10")
+    age_everything(tmp_path)
+    for name in ("rankinv-triage.json", "rankinv-triage.sbatch", "rankinv-triage.log"):
+        (run / "checkpoint-10" / name).write_text("{}")
+    (run_info,) = discover(tmp_path, settle_seconds=10)
+    assert run_info.checkpoints[0].complete, run_info.checkpoints[0].reason
+
+
+def test_a_triaged_checkpoint_is_ranked_whatever_its_runs_kind(tmp_path: Path) -> None:
+    from rankinv.store import Store
+    from rankinv.triage.digest import summarize
+    from tests.support.reports import make_report
+
+    store = Store.open(tmp_path / "store.sqlite")
+    store.upsert_run("mystery", "/runs/mystery", kind="unknown")
+    store.upsert_checkpoint("mystery", "/runs/mystery/checkpoint-5", 5, True, "ok")
+    store.upsert_checkpoint("mystery", "/runs/mystery/checkpoint-9", 9, True, "ok")
+    report = make_report("/runs/mystery/checkpoint-5", [0, 1, 4, 8, 2, 0, 3, 8])
+    store.put_triage_report("/runs/mystery/checkpoint-5", report, summarize(report))
+    subjects = {c.checkpoint: c for c in store.snapshot().candidates}
+    assert "/runs/mystery/checkpoint-5" in subjects
+    assert subjects["/runs/mystery/checkpoint-5"].pass1 == summarize(report).pass1
+    assert "/runs/mystery/checkpoint-9" not in subjects  # untriaged checkpoints of a non-SFT run are not candidates
+    store.close()

@@ -44,11 +44,16 @@ from rankinv.metrics import MetricPoint, canonical_name, kind_from_names
         ("actor/grad_norm", m.GRAD_NORM),
         ("actor/lr", m.LEARNING_RATE),
         ("val-core/openai/gsm8k/acc/best@8/mean", "eval/openai/gsm8k/pass@8"),
-        ("val-core/openai/gsm8k/reward/mean@16", "eval/openai/gsm8k/pass@1"),
+        ("val-core/openai/gsm8k/acc/mean@16", "eval/openai/gsm8k/pass@1"),
+        ("val-core/openai/gsm8k/reward/mean@16", "eval/openai/gsm8k/reward/mean@16"),  # not 0/1: not pass@k
+        ("val-core/openai/gsm8k/score/best@8/mean", "eval/openai/gsm8k/score/best@8"),
         # OpenRLHF
         ("train/kl", m.KL),
         ("train/response_length", m.COMPLETION_LENGTH_MEAN),
         ("eval_gsm8k_pass8", "eval/gsm8k/pass@8"),
+        ("train/group_reward_std", m.REWARD_STD),
+        ("train/response_clip_ratio", m.CLIPPED_RATIO),
+        ("train/ppo_clip_ratio", m.POLICY_CLIP_FRACTION),
     ],
 )
 def test_aliases(raw: str, canonical: str) -> None:
@@ -60,6 +65,11 @@ def test_aliases(raw: str, canonical: str) -> None:
 )
 def test_unknown_keys_keep_their_name(raw: str) -> None:
     assert canonical_name(raw) == raw
+
+
+def test_verl_acc_score_and_reward_at_one_step_keep_three_names() -> None:
+    keys = [f"val-core/math/{v}/best@4/mean" for v in ("acc", "score", "reward")]
+    assert len({canonical_name(k) for k in keys}) == 3
 
 
 def test_train_summary_loss_is_not_the_step_loss() -> None:

@@ -59,7 +59,7 @@ def test_verl_file_logger_jsonl() -> None:
     assert series(found, "entropy") == {1: 0.6931, 2: 0.6512}
     assert series(found, "reward_mean") == {1: 0.25, 2: 0.3125}
     assert series(found, "completion_length_mean") == {1: 312.5}
-    assert series(found, "eval/openai/gsm8k/pass@16") == {2: 0.9}
+    assert series(found, "eval/openai/gsm8k/reward/best@16") == {2: 0.9}  # a reward need not be 0/1: not pass@16
 
 
 def test_openrlhf_wandb_export() -> None:
@@ -79,7 +79,7 @@ def test_old_trl_stdout_with_tqdm_and_prints() -> None:
     assert series(found, "completion_length_mean") == {1: 187.5, 2: 160.25, 3: 140.0, 4: 121.0}
     assert series(found, "reward_mean/accuracy_reward")[3] == 0.5
     assert math.isnan(series(found, "grad_norm")[4])
-    assert series(found, "train_runtime") == {4: 48.1}  # the summary line belongs to the last step
+    assert series(found, "train_runtime") == {}  # the end-of-training summary is not a step
     assert offset.records == 4
 
 
@@ -155,3 +155,20 @@ def test_metrics_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "0.0051" in out and "completion_length_mean" in out
     assert main(["metrics", str(tmp_path)]) == 2
     assert "no training logs found" in capsys.readouterr().err
+
+
+def test_a_null_in_verl_jsonl_is_a_missing_value_not_a_dropped_one(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 1, "data": {"actor/entropy": 0.7}}\n{"step": 2, "data": {"actor/entropy": null}}\n')
+    found, _ = open_source(log, "verl").read_new(None)
+    entropy = series(found, "entropy")
+    assert list(entropy) == [1, 2] and entropy[1] == 0.7 and math.isnan(entropy[2])
+
+
+def test_a_printed_global_step_places_the_dict_after_it(tmp_path: Path) -> None:
+    """Hand-built: a training script printing ``Global step N`` before each log dict, with no progress bar."""
+    log = tmp_path / "slurm-3.out"
+    log.write_text("Global step 40\n{'loss': 0.5, 'entropy': 1.2, 'epoch': 0.1}\nGlobal step 80\n"
+                   "{'loss': 0.4, 'entropy': 1.1, 'epoch': 0.2}\n{'loss': 0.3, 'entropy': 1.0, 'epoch': 0.3}\n")
+    found, _ = open_source(log, "g", logging_steps=40).read_new(None)
+    assert series(found, "entropy") == {40: 1.2, 80: 1.1, 120: 1.0}  # the last: no new evidence, one interval on

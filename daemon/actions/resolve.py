@@ -1,6 +1,8 @@
 """Which job or process is this run? Found from evidence, never guessed, and confirmed by the job itself.
 
-1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``.
+1. ``SLURM_JOB_ID`` in the run manifest ``rankinv-run.json``; for a run without a manifest, the one job Slurm
+   ties to the run's stdout file (:mod:`~rankinv.daemon.actions.stdout_job`: the job id in the file name,
+   confirmed by Slurm's StdOut).
 2. Otherwise, if configured (``[actions] match_by``), exactly one of the user's own jobs (``squeue --me``)
    whose working directory, name or comment equals the run directory or run name. Zero or several
    matches leave the run unresolved: it gets an alert, not an action.
@@ -22,6 +24,7 @@ from pathlib import Path
 from rankinv.daemon.actions.evidence import process_tie, slurm_tie
 from rankinv.daemon.actions.manifest import Evidence, Untrusted, read_evidence
 from rankinv.daemon.actions.slurm import Slurm, SlurmError, SlurmJob
+from rankinv.daemon.actions.stdout_job import stdout_jobs
 
 MATCH_KEYS = ("workdir", "name", "comment")
 
@@ -158,6 +161,12 @@ def resolve(
     if evidence.job_id:
         how = "SLURM_JOB_ID from the run manifest"
         return verify_job(slurm, evidence.job_id, run_dir, run_name, how=how, token=evidence.token, by_name=by_name)
+    if evidence == Evidence():  # no manifest: a run known only by its stdout
+        tied = stdout_jobs(run_dir, slurm)
+        if len(tied) == 1:
+            return Target("slurm", job_id=tied[0], how="job id in the stdout file name, confirmed by Slurm's StdOut")
+        if len(tied) > 1:
+            return Target("none", how=f"{len(tied)} jobs write this run's stdout ({', '.join(tied)}); not guessing")
     if match_by:
         target = resolve_squeue(slurm, run_dir, run_name, match_by)
         if target.kind == "slurm":

@@ -7,22 +7,30 @@ of a run is cached per run in a bounded LRU; the offsets themselves always come 
 A run often has several logs of the same numbers (the callback's JSONL, stdout, trainer_state.json,
 TensorBoard). The store keeps one value per (run, metric, step), so mixing them would let whichever file
 changed last decide a value (stdout rounds to four digits). One source per run is read, the one
-:func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one).
+:func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one). A log whose optional
+reader is not installed is reported once and skipped, so the run is read from its other logs; a log rounded to
+three decimals or fewer (verl ≤ 0.4's console) is noted once.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import OrderedDict
 from pathlib import Path
 
 from rankinv.ingest import START, Offset, Source
 from rankinv.ingest import sources_for_run as _all_sources
-from rankinv.ingest.primary import primary_source
+from rankinv.ingest.primary import primary_source, unreadable
+from rankinv.ingest.rounding import rounding_note
+from rankinv.metrics import MetricPoint
 from rankinv.store import Store
 
+log = logging.getLogger("rankinv.daemon")
 
-def sources_for_run(run_dir: Path) -> list[Source]:
-    return primary_source(_all_sources(run_dir))
+
+def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    return primary_source(_all_sources(run_dir, extra_logs))
 
 
 class Ingestor:
@@ -30,15 +38,52 @@ class Ingestor:
         self.store = store
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
+        self.reported: set[str] = set()
 
-    def refresh(self, run: str, run_dir: Path) -> list[Source]:
-        """Re-list the run's logs (after a structural change: a new file or folder)."""
-        found = sources_for_run(run_dir)
+    def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+        """Re-list the run's logs (after a structural change: a new file or folder); ``extra_logs``: stdout files
+        elsewhere attributed to the run."""
+        every = _all_sources(run_dir, extra_logs)
+        self._report_unreadable(run, every)
+        found = primary_source(every)
         self.sources[run] = found
         self.sources.move_to_end(run)
         while len(self.sources) > self.max_runs:
             self.sources.popitem(last=False)
         return found
+
+    def _report_unreadable(self, run: str, sources: list[Source]) -> None:
+        for source, why in unreadable(sources):
+            key = f"{run}\0{source.path}"
+            if key not in self.reported:
+                self.reported.add(key)
+                message = f"{source.path.name} not read ({why}); reading the run's other logs"
+                log.warning("run %s: %s", run, message)
+                self.store.add_event("warning", "ingest", message, run)
+
+    def _note_rounding(self, run: str, source: Source, points: list[MetricPoint]) -> None:
+        key = f"{run}\0rounding"
+        if key in self.reported:
+            return
+        note = rounding_note(points, source.path.name)
+        if note is not None:
+            self.reported.add(key)
+            log.warning("run %s: %s", run, note)
+            self.store.add_event("warning", "ingest", note, run)
+
+    def _note_missing(self, run: str, source: Source, points: list[MetricPoint]) -> None:
+        """JSON has no NaN: verl's file logger writes one as ``null``, kept as a missing value and said once."""
+        key = f"{run}\0missing"
+        if source.fmt != "jsonl" or key in self.reported:
+            return
+        missing = sorted({(p.name, p.step) for p in points if math.isnan(p.value)}, key=lambda x: x[1])
+        if missing:
+            self.reported.add(key)
+            name, step = missing[0]
+            note = (f"{source.path.name}: {len(missing)} value(s) logged as null/NaN kept as missing "
+                    f"(first: {name} at step {step})")  # fmt: skip
+            log.warning("run %s: %s", run, note)
+            self.store.add_event("warning", "ingest", note, run)
 
     def source_for(self, run: str, path: Path) -> Source | None:
         """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""
@@ -51,9 +96,9 @@ class Ingestor:
     def forget(self, run: str) -> None:
         self.sources.pop(run, None)
 
-    def ingest_run(self, run: str, run_dir: Path) -> int:
+    def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
-        sources = cached if cached is not None else self.refresh(run, run_dir)
+        sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
         return sum(self.ingest_source(run, s) for s in sources)
 
     def ingest_source(self, run: str, source: Source) -> int:
@@ -64,5 +109,7 @@ class Ingestor:
         points, new = source.open(run).read_new(offset)
         if not points and new == offset:
             return 0
+        self._note_rounding(run, source, points)
+        self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
         return self.store.ingest(run, key, source.fmt, new.to_json(), rows)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rankinv.discovery import MAX_DEPTH, is_run_dir
+from rankinv.discovery import MAX_DEPTH, walk
 
 CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)\d+$")
 SKIP = ("wandb", "__pycache__", "node_modules")
@@ -20,10 +20,19 @@ SKIP = ("wandb", "__pycache__", "node_modules")
 
 @dataclass(frozen=True)
 class Layout:
-    """Run directory → run name, and the plain folders (root included) that may grow new runs."""
+    """Run directory → run name, the plain folders (root included) that may grow new runs, and stdout files in
+    plain folders (a shared ``logs/``) → the run directory the evidence attributes them to."""
 
     runs: dict[Path, str]
     folders: tuple[Path, ...]
+    attached: dict[Path, Path] = field(default_factory=dict)
+    twins: dict[Path, Path] = field(default_factory=dict)  # another folder of a run (verl checkpoints) → the run
+
+    def logs_of(self, run_dir: Path) -> list[Path]:
+        return sorted(log for log, owner in self.attached.items() if owner == run_dir)
+
+    def twins_of(self, run_dir: Path) -> list[Path]:
+        return sorted(t for t, owner in self.twins.items() if owner == run_dir)
 
 
 def run_name(root: Path, path: Path) -> str:
@@ -41,26 +50,15 @@ def _subdirs(path: Path) -> list[Path]:
 
 
 def scan(root: Path, depth: int = MAX_DEPTH) -> Layout:
-    runs: dict[Path, str] = {}
-    folders: list[Path] = []
-    pending = [(root, depth)]
-    while pending:
-        path, left = pending.pop()
-        if is_run_dir(path):
-            runs[path] = run_name(root, path)
-            continue
-        folders.append(path)
-        if left > 0:
-            pending.extend(
-                (child, left - 1)
-                for child in _subdirs(path)
-                if not child.name.startswith(".") and child.name not in SKIP
-            )
-    return Layout(runs, tuple(sorted(folders)))
+    found = walk(root, depth)
+    return Layout({p: run_name(root, p) for p in found.runs}, found.folders, found.attached, found.twins)
 
 
 def run_watch_dirs(run_dir: Path) -> list[Path]:
-    """The run directory and its direct subfolders that hold logs (never a checkpoint's contents)."""
+    """The run directory and its direct subfolders that hold logs (never a checkpoint's contents); for a run that is
+    a stdout file of its own, the folder holding it."""
+    if run_dir.is_file():
+        return [run_dir.parent]
     subs = [
         p for p in _subdirs(run_dir)
         if not CHECKPOINT_DIR.match(p.name) and not p.name.startswith(".") and p.name not in SKIP
@@ -68,11 +66,18 @@ def run_watch_dirs(run_dir: Path) -> list[Path]:
     return [run_dir, *subs]
 
 
-def owner(path: Path, runs: dict[Path, str], root: Path) -> Path | None:
+def owner(
+    path: Path, runs: dict[Path, str], root: Path, attached: dict[Path, Path] | None = None,
+    twins: dict[Path, Path] | None = None,
+) -> Path | None:
     """The run directory a changed path belongs to (the path itself or its nearest run ancestor)."""
+    if attached and path in attached:
+        return attached[path]
     for candidate in (path, *path.parents):
         if candidate in runs:
             return candidate
+        if twins and candidate in twins:
+            return twins[candidate]
         if candidate == root:
             return None
     return None

@@ -65,6 +65,8 @@ class Pipeline:
         for run_dir in set(self.layout.runs) - set(new.runs):
             self._vanished(run_dir, self.layout.runs[run_dir])
         added = set(new.runs) - set(self.layout.runs)
+        added |= {d for d in new.runs if new.logs_of(d) != self.layout.logs_of(d)}  # a stdout newly attributed
+        added |= {d for d in new.runs if new.twins_of(d) != self.layout.twins_of(d)}  # a verl checkpoints folder
         self.layout = new
         return added
 
@@ -120,12 +122,12 @@ class Pipeline:
         structural = False
         for raw in paths:
             path = Path(raw)
-            run_dir = L.owner(path, self.layout.runs, self.root)
+            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached, self.layout.twins)
             if run_dir is None:
                 structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
             name = self.layout.runs[run_dir]
-            direct = run_dir in (path.parent, path.parent.parent)
+            direct = run_dir in (path, path.parent, path.parent.parent) or path in self.layout.attached
             if direct and self.ingestor.source_for(name, path) is not None and path.exists():
                 logs.setdefault(run_dir, set()).add(path)
                 continue
@@ -133,7 +135,7 @@ class Pipeline:
         return full, logs, structural
 
     def _gone(self) -> set[Path]:
-        return {d for d in self.layout.runs if not d.is_dir()}
+        return {d for d in self.layout.runs if not d.exists()}
 
     def _settle_due(self) -> set[Path]:
         now = time.monotonic()
@@ -163,26 +165,29 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------------------------------------
     def process_run(self, run_dir: Path) -> None:
         name = self.layout.runs[run_dir]
-        if not run_dir.is_dir():
+        if not run_dir.exists():
             self._vanished(run_dir, name)
             return
-        for d in L.run_watch_dirs(run_dir):
+        twins = [t for t in self.layout.twins_of(run_dir) if t.is_dir()]
+        for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
             self.dirs.add(d)
-        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds)
+        extra = self.layout.logs_of(run_dir)
+        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
+                           twins=twins)  # fmt: skip
         complete = record_run(self.store, info)
-        self._watch_checkpoints(run_dir, info.checkpoints)
+        self._watch_checkpoints(run_dir, info.checkpoints, twins)
         if info.kind.upper() == "SFT":
             for c in complete:
                 self.triage.offer(name, str(c.path))
-        self.ingestor.refresh(name, run_dir)
-        written = self.ingestor.ingest_run(name, run_dir)
+        self.ingestor.refresh(name, run_dir, extra)
+        written = self.ingestor.ingest_run(name, run_dir, extra)
         if written:
             self.health.ingested(name, written)
 
     def catch_up(self, run_dir: Path, touched: set[Path]) -> None:
         """Read whatever a run's known logs gained since their stored offsets (cheap when nothing did)."""
         name = self.layout.runs[run_dir]
-        written = self.ingestor.ingest_run(name, run_dir)
+        written = self.ingestor.ingest_run(name, run_dir, self.layout.logs_of(run_dir))
         if written:
             self.health.ingested(name, written)
             touched.add(run_dir)
@@ -197,10 +202,11 @@ class Pipeline:
         if written:
             self.health.ingested(name, written)
 
-    def _watch_checkpoints(self, run_dir: Path, checkpoints: tuple[CheckpointInfo, ...]) -> None:
+    def _watch_checkpoints(self, run_dir: Path, checkpoints: tuple[CheckpointInfo, ...], twins: list[Path]) -> None:
         """Watch the top level of checkpoints still being written (never their subtrees); settle timer."""
         incomplete = {Path(c.path) for c in checkpoints if not c.complete}
-        ours = {p for p in self.watched_checkpoints if p.parent == run_dir or run_dir in p.parents}
+        homes = (run_dir, *twins)
+        ours = {p for p in self.watched_checkpoints if any(h in p.parents for h in homes)}
         for p in ours - incomplete:
             self.dirs.discard(p)
         for p in incomplete - ours:

@@ -31,9 +31,9 @@ def add_parser(sub: Any) -> None:
 
 def resolve(run: str, root: str | None) -> Path:
     path = Path(run)
-    if path.is_dir():
+    if path.is_dir() or path.is_file():  # a run directory, or a stdout file that is a run of its own
         return path
-    if root is not None and (Path(root) / run).is_dir():
+    if root is not None and (Path(root) / run).exists():
         return Path(root) / run
     where = f" under {root}" if root else ""
     raise RankinvError(f"run {run!r} not found{where}: give a run directory, or --root ROOT with a run name")

@@ -23,6 +23,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("path", help="log file or run directory")
     p.add_argument("--format", default="auto", help="reader for a log file (default auto): " + _formats())
     p.add_argument("--name", action="append", default=[], help="print every point of this metric (repeatable)")
+    p.add_argument(
+        "--logging-steps", type=int, default=None, metavar="N",
+        help="the trainer's logging interval, for a stdout file without a progress bar or trainer_state.json",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print every point as JSON for machines")
     p.set_defaults(func=run)
 
@@ -33,13 +37,16 @@ def _formats() -> str:
     return ", ".join(FORMATS)
 
 
-def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
-    """(source label, point) for every point readable at the path."""
+def read_points(path_text: str, fmt: str, logging_steps: int | None = None) -> list[tuple[str, Any]]:
+    """(source label, point) for every point readable at the path; a log whose optional reader is not installed
+    is skipped with a note when the run has other logs."""
+    import sys
+    from dataclasses import replace
     from pathlib import Path
 
     from rankinv.boundary.files import confined
     from rankinv.errors import RankinvError
-    from rankinv.ingest import open_source, sources_for_run
+    from rankinv.ingest import open_source, registry, sources_for_run
 
     path = Path(path_text)
     if path.is_dir() and fmt == "auto":
@@ -47,13 +54,19 @@ def read_points(path_text: str, fmt: str) -> list[tuple[str, Any]]:
             sources = sources_for_run(path)
             if not sources:
                 raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
-            return [(f"{s.path.name} ({s.fmt})", p) for s in sources for p in s.open(path.name).read_new(None)[0]]
-    reader = open_source(path, path.stem, fmt)
+            readable = [s for s in sources if registry.get(s.fmt).missing() is None]
+            for s in sources:
+                if s not in readable and readable:
+                    print(f"note: {s.path.name} not read ({registry.get(s.fmt).missing()})", file=sys.stderr)
+            chosen = readable or sources  # none readable: let the reader say what to install
+            picked = [replace(s, logging_steps=logging_steps) if logging_steps else s for s in chosen]
+            return [(f"{s.path.name} ({s.fmt})", p) for s in picked for p in s.open(path.name).read_new(None)[0]]
+    reader = open_source(path, path.stem, fmt, logging_steps=logging_steps or 1)
     return [(f"{reader.path.name} ({reader.fmt})", p) for p in reader.read_new(None)[0]]
 
 
 def run(args: argparse.Namespace) -> int:
-    found = read_points(args.path, args.format)
+    found = read_points(args.path, args.format, args.logging_steps)
     if args.json:
         rows = [{"source": s, "run": p.run, "step": p.step, "name": p.name, "value": _num(p.value), "time": p.time}
                 for s, p in found]

@@ -16,17 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rankinv.errors import RankinvError
-from rankinv.ingest.detect import (
-    CONSOLE,
-    FORMATS,
-    JSONL,
-    PYDICT,
-    TENSORBOARD,
-    TRAINER_STATE,
-    VERL_CONSOLE,
-    detect_format,
-    normalise,
-)
+from rankinv.ingest.detect import FORMATS, TENSORBOARD, TRAINER_STATE, detect_format, normalise
 from rankinv.ingest.tail import START, Offset
 from rankinv.metrics import MetricPoint
 
@@ -68,24 +58,16 @@ def open_source(path: str | Path, run_name: str, fmt: str = "auto", *, logging_s
 
 
 def _reader(path: Path, run: str, fmt: str, logging_steps: int) -> Reader:
-    from rankinv.ingest import jsonl, pydict, verl_console
-    from rankinv.ingest.lines import LineReader, console_parser
-    from rankinv.ingest.tensorboard import TensorBoardReader
-    from rankinv.ingest.trainer_state import TrainerStateReader
+    from rankinv.ingest import registry
 
-    if fmt == TRAINER_STATE:
-        return TrainerStateReader(path, run)
-    if fmt == TENSORBOARD:
-        return TensorBoardReader(path, run)
-    if path.is_dir():
+    entry = registry.get(fmt)
+    if path.is_dir() and fmt not in (TRAINER_STATE, TENSORBOARD):
         raise RankinvError(f"{path} is a directory; the {fmt} reader needs a log file")
-    parsers = {JSONL: jsonl.parse_line, PYDICT: pydict.parse_line, VERL_CONSOLE: verl_console.parse_line}
-    parse = parsers.get(fmt) or console_parser()
-    return LineReader(path, run, fmt if fmt in parsers else CONSOLE, parse, logging_steps)
+    return entry.open(path, run, logging_steps)
 
 
-def sources_for_run(run_dir: str | Path) -> list[Source]:
-    """The logs of one run directory, each with its detected format."""
+def sources_for_run(run_dir: str | Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    """The logs of one run directory (plus stdout files elsewhere attributed to it), each with its format."""
     from rankinv.ingest.sources import list_sources
 
-    return list_sources(Path(run_dir))
+    return list_sources(Path(run_dir), extra_logs)

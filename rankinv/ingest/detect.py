@@ -1,14 +1,13 @@
-"""Which reader fits a file: by name first, then by sniffing the first 64 KiB."""
+"""Which reader fits a file: by name first, then by sniffing the first 64 KiB (both from the format registry)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rankinv.boundary.files import UnsafeFile, open_regular
 from rankinv.errors import RankinvError
-from rankinv.ingest import jsonl, pydict, verl_console
-from rankinv.ingest.trainer_state import STATE_NAME, state_files
+from rankinv.ingest import registry
+from rankinv.ingest.trainer_state import state_files
 
 TRAINER_STATE = "trainer_state"
 JSONL = "jsonl"
@@ -16,10 +15,11 @@ PYDICT = "pydict"
 VERL_CONSOLE = "verl_console"
 CONSOLE = "console"  # a text log that may hold both stdout dict lines and verl console lines
 TENSORBOARD = "tensorboard"
-FORMATS = (TRAINER_STATE, JSONL, PYDICT, VERL_CONSOLE, CONSOLE, TENSORBOARD)
+FORMATS = tuple(f.name for f in registry.FORMATS)
 SNIFF_BYTES = 64 << 10
 TEXT_SUFFIXES = (".log", ".out", ".err", ".txt", ".stdout", ".stderr")
-TFEVENTS = re.compile(r"(^|\.)tfevents\.")
+TFEVENTS = registry.TFEVENTS
+_SNIFFED = tuple(f for f in registry.FORMATS if f.line is not None)
 
 
 def normalise(fmt: str) -> str:
@@ -35,14 +35,8 @@ def detect_format(path: Path) -> str:
         if state_files(path):
             return TRAINER_STATE
         raise RankinvError(f"{path} is a directory without trainer_state.json; give a log file (or a run directory)")
-    name = path.name
-    if name == STATE_NAME:
-        return TRAINER_STATE
-    if TFEVENTS.search(name):
-        return TENSORBOARD
-    if name.endswith((".jsonl", ".ndjson")):
-        return JSONL
-    return sniff_text(path)
+    named = next((f.name for f in registry.FORMATS if f.by_name(path.name)), None)
+    return named or sniff_text(path)
 
 
 def sniff_text(path: Path) -> str:
@@ -54,21 +48,9 @@ def sniff_text(path: Path) -> str:
     except OSError as exc:
         raise RankinvError(f"cannot read {path}: {exc.strerror}") from None
     lines = head.decode("utf-8", errors="replace").split("\n")[:-1] or [head.decode("utf-8", errors="replace")]
-    kinds = {_line_kind(line.rstrip("\r")) for line in lines} - {None}
-    if kinds == {JSONL}:
-        return JSONL
-    if kinds == {VERL_CONSOLE}:
-        return VERL_CONSOLE
-    if kinds == {PYDICT}:
-        return PYDICT
-    return CONSOLE
+    kinds = {k for line in lines if (k := _line_kind(line.rstrip("\r"))) is not None}
+    return kinds.pop() if len(kinds) == 1 else CONSOLE  # one kind of record line, or a mix (or none yet)
 
 
 def _line_kind(line: str) -> str | None:
-    if line.lstrip().startswith('{"') and jsonl.parse_line(line) is not None:
-        return JSONL
-    if verl_console.parse_line(line) is not None:
-        return VERL_CONSOLE
-    if pydict.parse_line(line) is not None:
-        return PYDICT
-    return None
+    return next((f.name for f in _SNIFFED if f.line is not None and f.line(line) is not None), None)

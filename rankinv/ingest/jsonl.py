@@ -5,7 +5,8 @@
 - flat (W&B exports, OpenRLHF, home-grown loggers): ``{"step": 12, "train/kl": 0.01, ...}``; the step may be
   ``global_step``, ``_step`` or ``iteration`` and nested mappings are flattened with ``/``.
 
-Python's JSON parser accepts ``NaN`` and ``Infinity``; they are kept as values.
+Python's JSON parser accepts ``NaN`` and ``Infinity``; they are kept as values. A ``null`` metric (verl's
+file logger writes a NaN as null) is kept as a missing value (NaN), never dropped.
 """
 
 from __future__ import annotations
@@ -34,5 +35,5 @@ def parse_object(obj: Mapping[str, Any]) -> Record | None:
     for payload in ("logs", "data"):
         inner = obj.get(payload)
         if isinstance(inner, Mapping):
-            return record_from_mapping(inner, step=obj.get("step"), time=obj.get("time"))
-    return record_from_mapping(obj)
+            return record_from_mapping(inner, step=obj.get("step"), time=obj.get("time"), null_is_nan=True)
+    return record_from_mapping(obj, null_is_nan=True)

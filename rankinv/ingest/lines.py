@@ -45,7 +45,7 @@ class _Collect:
 
 
 class LineReader:
-    """Incremental reader of a log whose records are lines (stdout dicts, verl console, JSONL)."""
+    """Incremental reader of a log whose records are lines that carry their own step (verl console, JSONL)."""
 
     def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1) -> None:
         self.path, self.run, self.fmt, self.parse = path, run, fmt, parse

@@ -6,12 +6,13 @@ of each log, never the whole file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
 from rankinv.ingest import Source, jsonl
-from rankinv.ingest.detect import JSONL, TENSORBOARD, TRAINER_STATE
+from rankinv.ingest.detect import CONSOLE, JSONL, PYDICT, TENSORBOARD, TRAINER_STATE
 from rankinv.ingest.lines import console_parser
 from rankinv.ingest.trainer_state import newest_state
 from rankinv.metrics import kind_from_names
@@ -78,9 +79,14 @@ def _event_tags(path: Path) -> set[str]:
 
 
 def last_logged_step(sources: list[Source]) -> int | None:
-    """The highest step in the last 64 KiB of a run's JSONL logs (rankinv's callback writes one)."""
+    """The highest step in the last 64 KiB of a run's JSONL logs (rankinv's callback writes one), or on the
+    training progress bar of its stdout."""
     steps: list[int] = []
     for source in sources:
+        if source.fmt in (PYDICT, CONSOLE):
+            bar = _last_bar_step(source.path)
+            if bar is not None:
+                steps.append(bar)
         if source.fmt != JSONL:
             continue
         try:
@@ -95,3 +101,19 @@ def last_logged_step(sources: list[Source]) -> int | None:
             if record is not None and record.step is not None:
                 steps.append(record.step)
     return max(steps, default=None)
+
+
+def _last_bar_step(path: Path) -> int | None:
+    """The counter of the longest plain progress bar (the Trainer's) in the log's last 64 KiB."""
+    from rankinv.ingest.stdout import bar_counter
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    text = _read(path, max(0, size - TAIL_BYTES), TAIL_BYTES).decode("utf-8", errors="replace")
+    bars = [b for seg in re.split(r"[\r\n]", text) if (b := bar_counter(seg)) is not None and b[2]]
+    if not bars:
+        return None
+    total = max(b[1] for b in bars)
+    return max(b[0] for b in bars if b[1] == total)

@@ -1,7 +1,9 @@
 """HF/TRL stdout: the Python-dict lines ``Trainer`` prints on every log call.
 
-Lines look like ``{'loss': 0.12, 'entropy': '2.759', 'epoch': 0.5}`` (TRL 1.x formats floats as quoted strings),
-possibly indented, prefixed, or sharing a physical line with ``\\r``-redrawn tqdm bars. They are read with
+Lines look like ``{'loss': 0.12, 'entropy': '2.759', 'epoch': 0.5}`` (transformers 5 formats floats as quoted
+strings), possibly indented, prefixed, or sharing a physical line with ``\\r``-redrawn tqdm bars. Only a Trainer
+log dict counts (:func:`is_trainer_log`: flat, every value a number, and a key the Trainer logs), never a printed
+dataset row or config dump. They are read with
 :func:`ast.literal_eval` (literals only: nothing is executed), after rewriting the non-literal values some
 loggers print (``nan``, ``inf``, ``np.float64(0.5)``, ``tensor(0.5)``) into literals.
 """
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any
 
-from rankinv.ingest.values import Record, record_from_mapping
+from rankinv.ingest.values import Record, record_from_mapping, to_float
+from rankinv.metrics import STEP_KEYS
 
 _WRAPPED = re.compile(
     r"\b(?:np\.|numpy\.)?(?:float|int|uint)(?:16|32|64)?\((?P<v>[^()]*)\)|\btensor\((?P<t>[^(),]*)[^()]*\)"
@@ -29,16 +33,44 @@ def _literal_source(segment: str) -> str | None:
     return _BARE.sub(lambda m: repr(m["v"]), text)
 
 
+_METRIC_KEYS = frozenset(
+    {"loss", "grad_norm", "reward", "reward_std", "entropy", "kl", "frac_reward_zero_std", "train_runtime",
+     "mean_token_accuracy", *STEP_KEYS}
+)  # fmt: skip
+_METRIC_PREFIXES = ("eval_", "rewards/", "completions/", "train/")
+
+
+def is_trainer_log(raw: dict[str, Any]) -> bool:
+    """A dict a trainer logged: flat, with a metric key the Trainer logs (or only numbers and ``epoch``).
+
+    A printed dataset row has no such key; a config dump is nested or holds text beside its ``epoch``.
+    """
+    if not raw or any(isinstance(v, dict | list | tuple | set) for v in raw.values()):
+        return False
+    if any(k in _METRIC_KEYS or k.startswith(_METRIC_PREFIXES) for k in raw):
+        return True
+    return "epoch" in raw and all(v is None or to_float(v) is not None for v in raw.values())
+
+
+def parse_segment(segment: str) -> Record | None:
+    """The Trainer log dict in one ``\\r``-separated segment of a line, or None."""
+    source = _literal_source(segment)
+    if source is None:
+        return None
+    try:
+        value = ast.literal_eval(source)
+    except _PARSE_ERRORS:
+        return None
+    if not isinstance(value, dict):
+        return None
+    raw = {str(k): v for k, v in value.items()}
+    return record_from_mapping(raw) if is_trainer_log(raw) else None
+
+
 def parse_line(line: str) -> Record | None:
-    """The last dict literal on the line (after the final tqdm redraw), or None."""
+    """The last Trainer log dict on the line (after the final tqdm redraw), or None."""
     for segment in reversed(line.split("\r")):
-        source = _literal_source(segment)
-        if source is None:
-            continue
-        try:
-            value = ast.literal_eval(source)
-        except _PARSE_ERRORS:
-            continue
-        if isinstance(value, dict):
-            return record_from_mapping({str(k): v for k, v in value.items()})
+        record = parse_segment(segment)
+        if record is not None:
+            return record
     return None

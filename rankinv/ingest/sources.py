@@ -19,9 +19,13 @@ MANIFEST_BYTES = 1 << 20
 MAX_STRIDE = 1 << 31  # a logging interval beyond this is junk (it would push counted steps past 64 bits)
 
 
-def list_sources(run_dir: Path) -> list[Source]:
+def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    """The run's own logs, plus stdout files elsewhere that evidence attributes to it (``extra_logs``); a run that
+    is a stdout file of its own is that file."""
+    if run_dir.is_file():
+        return [Source(run_dir, sniff_text(run_dir))]
     stride = logging_steps(run_dir)
-    found: list[Source] = []
+    found: list[Source] = [Source(p, sniff_text(p), stride) for p in extra_logs]
     if state_files(run_dir):
         found.append(Source(run_dir, TRAINER_STATE))
     for sub in LOG_SUBDIRS:

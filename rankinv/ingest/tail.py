@@ -68,6 +68,8 @@ class Offset:
     signature: str = ""
     drained: tuple[int, ...] = ()
     """Inodes of the last few rotated files already drained: never taken for a copy of the current one."""
+    progress: tuple[int, ...] = ()
+    """Step evidence a stdout reader carries between reads (progress-bar counter and total); opaque here."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -81,7 +83,7 @@ class Offset:
         names = {f.name for f in fields(cls)}
         if not isinstance(raw, dict) or not set(raw) <= names:
             raise RankinvError(f"stored ingest offset has unexpected fields: {text[:80]!r}; delete it to re-read")
-        return cls(**{**raw, "drained": tuple(raw.get("drained", ()))})
+        return cls(**{**raw, "drained": tuple(raw.get("drained", ())), "progress": tuple(raw.get("progress", ()))})
 
 
 START = Offset()
@@ -138,7 +140,7 @@ def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
 
 def _same_after(path: Path, copy: Path, position: int) -> bool:
     """Does the log hold the copy's bytes after ``position`` (a window of them, as far as the copy goes)?"""
-    windows = []
+    windows: list[bytes] = []
     for each in (copy, path):
         with open_regular(each) as f:
             f.seek(position)

@@ -81,8 +81,13 @@ def flatten(raw: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any
             yield name, value
 
 
-def record_from_mapping(raw: Mapping[str, Any], step: Any = None, time: Any = None) -> Record | None:
-    """Split step/time keys from metric values; None when nothing numeric remains."""
+def record_from_mapping(
+    raw: Mapping[str, Any], step: Any = None, time: Any = None, *, null_is_nan: bool = False
+) -> Record | None:
+    """Split step/time keys from metric values; None when nothing numeric remains.
+
+    ``null_is_nan``: a ``null`` is a missing value kept as NaN (JSON has no NaN, so verl writes a NaN as null).
+    """
     values: dict[str, float] = {}
     for key, value in flatten(raw):
         if key in STEP_KEYS:
@@ -91,6 +96,8 @@ def record_from_mapping(raw: Mapping[str, Any], step: Any = None, time: Any = No
             time = value if time is None else time
         elif (number := to_float(value)) is not None:
             values[str(key)] = number
+        elif value is None and null_is_nan:
+            values[str(key)] = math.nan
     if not values or _out_of_range(step):
         return None
     wall = to_float(time)

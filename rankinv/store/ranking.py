@@ -43,10 +43,12 @@ def candidates_of(conn: sqlite3.Connection, runs: Sequence[RunRecord]) -> list[C
     out: list[Candidate] = []
     for run in runs:
         subjects: list[tuple[str | None, int | None, str | None, str | None]] = []
-        if run.kind.lower() == "sft" and checkpoints.get(run.name):
-            subjects = [(path, step, state, path) for path, step, state in checkpoints[run.name]]
-        else:
+        ckpts = checkpoints.get(run.name, [])
+        if run.kind.lower() == "sft" and ckpts:
+            subjects = [(path, step, state, path) for path, step, state in ckpts]
+        else:  # a triaged checkpoint is a candidate whatever its run's kind
             subjects = [(None, run.last_step, None, run.parent)]
+            subjects += [(path, step, state, path) for path, step, state in ckpts if path in triage]
         for checkpoint, step, triage_state, triage_source in subjects:
             subject = subject_of(run.name, checkpoint)
             t = triage.get(triage_source or "", (None,) * 6)

@@ -1,0 +1,140 @@
+"""Which Slurm job wrote a stdout file, and which run directory it belongs to — from evidence only.
+
+A file name like ``slurm-4242.out`` or ``logs/grpo-4242.out`` (``#SBATCH --output=logs/%x-%j.out``) suggests a
+job id; it is only *evidence input*: Slurm confirms it when ``scontrol show job`` (or ``sacct`` once the job has
+left the controller's memory) reports that job's ``StdOut`` as this very file. The confirmed job's ``WorkDir``,
+or an output directory the log itself prints, says which run the file belongs to. Nothing is guessed from names
+alone. Lookups are cached briefly: discovery may ask about every log on each scan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_JOB_IN_NAME = re.compile(r"(?:^|[-_.])(?P<id>\d+)(?:_\d+)?\.(?:out|log|err|stdout)$")
+_PRINTED_DIR = re.compile(
+    r"(?:Saving model checkpoint to|output_dir['\"]?\s*[:=]\s*['\"]?)\s*(?P<path>/[^\s'\",}]+)"
+)  # fmt: skip
+_FIELD = re.compile(r"(?P<key>\w+)=(?P<value>\S*)")
+TIMEOUT_S = 5.0
+CACHE_S = 30.0
+HEAD_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class SlurmJobInfo:
+    """What Slurm says about one job: its id, owner, working directory and stdout file."""
+
+    job_id: str
+    user_id: int | None
+    workdir: str
+    stdout: str
+
+
+def job_id_from_name(path: Path) -> str | None:
+    """The job id a stdout file's name carries (``slurm-%j.out``, ``%x-%j.out``), or None."""
+    match = _JOB_IN_NAME.search(path.name)
+    return match["id"] if match else None
+
+
+_cache: dict[str, tuple[float, SlurmJobInfo | None]] = {}
+_slow_until = [0.0]  # after a Slurm command timed out, skip lookups for a while: a scan must never stall on it
+
+
+def lookup(job_id: str, env: dict[str, str] | None = None) -> SlurmJobInfo | None:
+    """Slurm's record of a job (``scontrol show job``, then ``sacct``); None when Slurm is absent, slow or forgot
+    it."""
+    now = time.monotonic()
+    key = f"{(env or {}).get('SLURM_CONF', os.environ.get('SLURM_CONF', ''))}:{job_id}"
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < CACHE_S:
+        return hit[1]
+    if now < _slow_until[0]:
+        return None
+    info = _scontrol(job_id, env) or _sacct(job_id, env)
+    _cache[key] = (now, info)
+    return info
+
+
+def _run(argv: list[str], env: dict[str, str] | None) -> str | None:
+    environ = dict(os.environ if env is None else env)
+    exe = shutil.which(argv[0], path=environ.get("PATH"))
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=TIMEOUT_S, env=environ,
+                              check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        _slow_until[0] = time.monotonic() + CACHE_S
+        return None
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _scontrol(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
+    out = _run(["scontrol", "show", "job", "-o", job_id], env)
+    if not out:
+        return None
+    fields = {m["key"]: m["value"] for m in _FIELD.finditer(out.splitlines()[0])}
+    if fields.get("JobId") != job_id:
+        return None
+    uid = re.match(r"[^(]*\((\d+)\)", fields.get("UserId", ""))
+    return SlurmJobInfo(job_id, int(uid[1]) if uid else None, fields.get("WorkDir", ""), fields.get("StdOut", ""))
+
+
+def _sacct(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
+    """sacct knows WorkDir (and, from Slurm 23.02, StdOut) after the job left the controller."""
+    out = _run(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "JobID,UID,WorkDir,StdOut"], env)
+    line = next((x for x in (out or "").splitlines() if x.split("|")[0] == job_id), None)
+    if line is None or line.count("|") != 3:
+        return None
+    _, uid, workdir, stdout = line.split("|")
+    return SlurmJobInfo(job_id, int(uid) if uid.isdigit() else None, workdir, stdout.replace("%j", job_id))
+
+
+def confirmed_job(log: Path, env: dict[str, str] | None = None) -> SlurmJobInfo | None:
+    """The job that wrote ``log``: the id from its name, confirmed by Slurm's StdOut being this very file."""
+    job_id = job_id_from_name(log)
+    if job_id is None:
+        return None
+    info = lookup(job_id, env)
+    if info is None or not info.stdout or not _same_file(Path(info.stdout), log):
+        return None
+    return info
+
+
+def printed_output_dir(log: Path) -> Path | None:
+    """An output directory the log prints (``Saving model checkpoint to …``, ``output_dir=…``), if any."""
+    try:
+        with log.open("rb") as f:
+            head = f.read(HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    match = _PRINTED_DIR.search(head)
+    if match is None:
+        return None
+    path = Path(match["path"])
+    return path.parent if re.match(r"^checkpoint-\d+$", path.name) else path
+
+
+def owner_dir(log: Path, env: dict[str, str] | None = None) -> tuple[Path, str] | None:
+    """The directory a stdout file belongs to, and the evidence: Slurm's WorkDir, or the printed output dir."""
+    job = confirmed_job(log, env)
+    if job is not None and job.workdir:
+        return Path(job.workdir), f"Slurm job {job.job_id} (StdOut is this file, WorkDir)"
+    printed = printed_output_dir(log)
+    return (printed, "output directory printed in the log") if printed is not None else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False

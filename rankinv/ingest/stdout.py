@@ -1,0 +1,207 @@
+"""A trainer's stdout (``slurm-%j.out``, ``train.log``): each record at the step the trainer printed for it.
+
+A stdout dict line carries no step, so the step comes from what was printed around it, best evidence first:
+
+1. the step in the record itself (verl's ``step:N``, a JSON ``"step"``);
+2. the progress bar redrawn right after the dict: transformers writes a log dict with ``tqdm.write``, which
+   clears the bars, prints the dict and redraws them at once — so the training bar's ``i/N`` on the segment
+   just after the dict is the step it was logged at (the bar drawn *before* it is throttled to one redraw per
+   0.1 s and can lag on fast steps). A dict with nothing after it yet is held back until the next segment comes;
+3. when bars placed earlier records but none follows this one (the job was stopped, or a line came between),
+   the previous step plus the interval those records showed, never below the bar's counter;
+4. the training bar's counter, or a printed ``Global step N``, seen since the previous record;
+5. otherwise the previous record's step plus the logging interval (``logging_steps`` from the manifest or
+   ``trainer_state.json``; ``--logging-steps`` for a lone file).
+
+Eval dicts sit at the step they were made (they do not advance the count); the end-of-training summary
+(``train_runtime``) is not a step; a record identical to the one before it with no progress in between (several
+ranks printing the same line) is read once. The training bar is told from eval and loading bars by its total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rankinv.ingest.lines import LineParser
+from rankinv.ingest.tail import START, Offset, tail
+from rankinv.ingest.values import Record, points
+from rankinv.metrics import MetricPoint
+
+_BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d")
+_PLAIN_BAR = re.compile(r"^\W*\d+%\|")  # no description before the percentage, as the Trainer's bar
+_ANY_PLAIN_BAR = re.compile(r"(?:^|[\r\n])[^\w\r\n]*\d+%\|[^\r\n]*?\d+/\d+ \[\d+:\d")
+_GLOBAL_STEP = re.compile(r"\bglobal[ _]step[ :=]+(?P<n>\d+)\b", re.IGNORECASE)
+_SEGMENTS = re.compile(rb"[^\r\n]*(?:\r|\n)")
+_DICT_HINT = re.compile(r"\{['\"]")
+NONE = -1
+
+
+@dataclass
+class _Progress:
+    """What the reader knows about the bars between records (kept in :attr:`Offset.progress`)."""
+
+    train_total: int = NONE  # the training bar's total, once a record told us which bar it is
+    counter: int = NONE  # last training-bar counter or printed global step
+    fresh: bool = False  # seen since the last record
+    bars: bool = False  # this log draws a training progress bar: a trailing dict waits for its redraw
+    interval: int = NONE  # steps between the last two records placed by their redraw: the log's own interval
+
+    def encode(self) -> tuple[int, ...]:
+        return (self.train_total, self.counter, int(self.fresh), int(self.bars), self.interval)
+
+    @classmethod
+    def decode(cls, raw: tuple[int, ...]) -> _Progress:
+        return cls(raw[0], raw[1], bool(raw[2]), bool(raw[3]), raw[4]) if len(raw) == 5 else cls()
+
+
+def bar_counter(segment: str) -> tuple[int, int, bool] | None:
+    """(counter, total, plain) of a tqdm bar segment, or None; ``plain``: no description, as the Trainer's."""
+    match = _BAR.search(segment)
+    return (int(match["n"]), int(match["total"]), bool(_PLAIN_BAR.match(segment))) if match else None
+
+
+@dataclass
+class _Collect:
+    run: str
+    parse: LineParser
+    stride: int
+    records: int
+    last_step: int | None
+    progress: _Progress
+    digest: str
+    pending: Record | None = None
+    found: list[MetricPoint] = field(default_factory=list)
+
+    def feed(self, data: bytes) -> None:
+        for raw in _SEGMENTS.findall(data):
+            self.segment(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    def restart(self) -> None:
+        self.records, self.last_step, self.progress, self.digest = 0, None, _Progress(), ""
+
+    def segment(self, text: str) -> None:
+        if not text.strip():
+            return
+        bar = bar_counter(text)
+        if bar is not None:
+            self.on_bar(*bar)
+            return
+        record = self.parse(text)
+        if record is not None and self.pending is not None and _digest(record) == self.digest:
+            return  # another rank printed the record still waiting for its bar
+        if self.pending is not None:
+            self.resolve(None)
+        if record is not None:
+            self.on_record(record)
+            return
+        match = _GLOBAL_STEP.search(text)
+        if match:
+            self.progress.counter, self.progress.fresh = int(match["n"]), True
+
+    def on_bar(self, n: int, total: int, plain: bool) -> None:
+        known = self.progress.train_total
+        if plain or total == known:  # "Loading weights: …" bars say nothing about training progress
+            self.progress.bars = True
+        training = total == known or (known == NONE and plain)
+        if training and self.last_step is not None and n < self.last_step:
+            training = False  # steps never go back within one training session
+        if self.pending is not None:
+            if training:
+                self.resolve(n, total)
+                return
+            self.resolve(None)
+        if training:
+            self.progress.counter, self.progress.fresh = n, True
+
+    def on_record(self, record: Record) -> None:
+        if record.role == "summary":
+            self.progress.train_total = NONE  # a later train() (a resumed run) draws a new bar
+            return
+        digest = _digest(record)
+        if digest == self.digest and not self.progress.fresh:
+            return  # the same line printed again by another rank
+        self.digest = digest
+        if record.step is not None:
+            self.emit(record, record.step)
+        elif self.progress.bars:
+            self.pending = record
+        else:
+            self.resolve(None, record=record)
+
+    def resolve(self, counter: int | None, total: int | None = None, *, record: Record | None = None) -> None:
+        """Give the pending (or given) record its step: the redraw after it, else the evidence before it."""
+        record = record or self.pending
+        self.pending = None
+        assert record is not None
+        train = record.role == "train"
+        if counter is not None and total is not None and train:
+            self.progress.train_total = total
+        before = self.progress.counter if self.progress.fresh else None
+        if counter is not None:
+            step = counter
+            if train and self.last_step is not None and counter > self.last_step:
+                self.progress.interval = counter - self.last_step
+        elif train and self.last_step is not None and self.progress.interval != NONE:
+            # no redraw after it (the job was stopped, or another line came first): the bar before it may lag,
+            # so the log's own interval places it, never below the counter seen
+            step = max(self.last_step + self.progress.interval, before or 0)
+        elif train and before is not None and (self.last_step is None or before > self.last_step):
+            step = before
+        elif train:
+            step = (self.last_step or 0) + self.stride
+        else:
+            step = self.last_step or 0
+        self.emit(record, step)
+
+    def emit(self, record: Record, step: int) -> None:
+        if record.role == "train":
+            self.records += 1
+            self.progress.fresh = False
+            self.last_step = step
+        self.found.extend(points(self.run, step, record))
+
+    def held_back(self, data: bytes) -> int:
+        """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
+        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if not (self.progress.bars or _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", errors="replace"))):
+            return end  # no training bar in this log (disable_tqdm): nothing to wait for
+        cut = end
+        while cut > 0:
+            start = max(data.rfind(b"\n", 0, cut - 1), data.rfind(b"\r", 0, cut - 1)) + 1
+            text = data[start:cut].decode("utf-8", errors="replace").rstrip("\r\n")
+            if not text.strip():
+                cut = start
+                continue
+            if _DICT_HINT.search(text) and bar_counter(text) is None:
+                record = self.parse(text)
+                if record is not None and record.step is None and record.role != "summary":
+                    return start
+            return end
+        return end
+
+
+def _digest(record: Record) -> str:
+    return hashlib.sha1(repr(sorted(record.values.items())).encode()).hexdigest()[:16]
+
+
+class StdoutReader:
+    """Incremental reader of a trainer's stdout or a mixed console log (stdout dicts and verl lines)."""
+
+    def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1) -> None:
+        self.path, self.run, self.fmt, self.parse = path, run, fmt, parse
+        self.logging_steps = max(1, logging_steps)
+
+    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+        offset = offset or START
+        collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step,
+                           _Progress.decode(offset.progress), offset.signature)  # fmt: skip
+        new = tail(self.path, offset, collect.held_back, collect)
+        if collect.pending is not None:  # cannot happen: framing holds a trailing record back
+            collect.resolve(None)
+        return collect.found, replace(
+            new, records=collect.records, last_step=collect.last_step, progress=collect.progress.encode(),
+            signature=collect.digest,
+        )  # fmt: skip
