@@ -19,7 +19,7 @@ from rankinv.store import ActionRecord, Candidate, Series
 from rankinv.vocabulary import label
 
 Cell = str | Text
-SPARK = 12
+SPARK = 10
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("expected_variance", 5, 6, lambda c, _: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance),
     Column("live_entropy", 4, 8, lambda c, _: fmt.num(c.live_entropy), lambda c: c.live_entropy),
     Column("entropy_drop", 4, 1, lambda c, _: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop),
-    Column("entropy_curve", SPARK, 4, _entropy_spark, None, right=False),
+    Column("entropy_curve", SPARK, 1, _entropy_spark, None, right=False),
     Column("zero_std_fraction", 4, 3, lambda c, _: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction),
     Column("zero_std_curve", SPARK, 5,
            _unit_spark(metrics.FRAC_REWARD_ZERO_STD, lambda t: t.max_zero_std), None, right=False),

@@ -64,9 +64,10 @@ def collapse(events: Sequence[EventRecord]) -> list[FeedLine]:
     return out
 
 
-def render(lines: Sequence[FeedLine], now: float, run_width: int = 18) -> Text:
+def render(lines: Sequence[FeedLine], now: float, max_run: int = 18) -> Text:
     """``  5m ✖ grpo-bad           KILL entropy drop 64% > 50% ×3``: age, symbol, run, message, repeats."""
     out = Text(no_wrap=True, overflow="ellipsis")
+    run_width = min(max_run, max((len(fmt.safe(line.event.run or "daemon")) for line in lines), default=6))
     for i, line in enumerate(lines):
         e = line.event
         verdict = decision(e)

@@ -17,6 +17,7 @@ from rankinv.tui.widgets.action_history import ActionHistory
 from rankinv.tui.widgets.curve_plot import CurvePlot
 from rankinv.tui.widgets.reasons_list import ReasonsList
 from rankinv.tui.widgets.triage_summary import TriageSummary
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -70,7 +71,7 @@ class DetailScreen(Screen[None]):
 
     def watch_candidate(self, old: Candidate | None, new: Candidate | None) -> None:
         if new is not None and new != old:
-            self.query_one("#headline", Static).update(headline(new))
+            self.query_one("#headline", Static).update(Text(headline(new)))
             self._load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detail")

@@ -36,7 +36,8 @@ class CurvePlot(Static):
         if self.threshold_label:
             out.append(f"  ┄ {self.threshold_label}", style="red")
         width = max(10, (self.size.width or 60) - 9)
-        height = max(3, (self.size.height or 8) - 2)
+        title_rows = -(-out.cell_len // max(1, self.size.width or 60))  # the title may wrap on a narrow terminal
+        height = max(3, (self.size.height or 8) - title_rows - 1)
         return out.append("\n").append_text(plot.curve(
             s.steps, s.values, width, height, window=self.window, hline=self.threshold, y_range=self.y_range
         ))

@@ -32,7 +32,7 @@ class VerdictFeed(VerticalScroll, can_focus=True):
 
     def resize(self, delta: int) -> None:
         """``+``/``-``: grow or shrink from the height it has now (the table and charts give or take the rows)."""
-        self.lines = max(MIN_HEIGHT, min(MAX_HEIGHT, (self.lines or self.size.height) + delta))
+        self.lines = max(MIN_HEIGHT, min(MAX_HEIGHT, (self.lines or self.outer_size.height) + delta))
 
     def _refresh_text(self) -> None:
         if not self.is_mounted:
