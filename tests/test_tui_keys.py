@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from rich.console import Console
-
 from rankinv.tui import columns
 from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.messages import RunLocated
@@ -18,6 +16,7 @@ from rankinv.tui.widgets.context_bar import ContextBar
 from rankinv.tui.widgets.run_charts import Chart, RunCharts
 from rankinv.tui.widgets.status_bar import StatusBar
 from rankinv.tui.widgets.verdict_feed import VerdictFeed
+from rich.console import Console
 from textual.message import Message
 from textual.widgets import Input, Static
 

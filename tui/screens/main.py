@@ -39,7 +39,9 @@ EMPTY = (
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "detail", "detail", priority=True),
+        # Not a priority binding: those run before keys queued ahead of them ("j" then enter must open row 2).
+        # On the table, enter is DataTable's select (RowSelected opens the detail); in the filter box it submits.
+        Binding("enter", "detail", "detail"),
         Binding("slash", "filter", "filter"),
         Binding("escape", "clear_filter", "clear filter", show=False),
         Binding("s", "sort(1)", "sort"),
@@ -147,9 +149,6 @@ class MainScreen(Screen[None]):
 
     # -- keys ------------------------------------------------------------------------------------------------
     def action_detail(self) -> None:
-        if self.query_one("#filter", Input).has_focus:
-            self.query_one(CandidatesTable).focus()  # enter keeps the filter and goes back to the rows
-            return
         candidate = self.selected
         if candidate is not None:
             self.post_message(DetailRequested(candidate))
@@ -161,7 +160,8 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # At once, not box.focus() (deferred): keys typed right after "/" are already queued and must land here.
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

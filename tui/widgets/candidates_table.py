@@ -10,7 +10,7 @@ from rankinv.tui.thresholds import Thresholds
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
@@ -94,6 +94,19 @@ class CandidatesTable(DataTable[Text]):
         c = self.selected
         if c is not None:
             self.marked = self.marked ^ {c.subject}
+
+    def on_key(self, event: Key) -> None:
+        """Typing ``/bad`` fast queues every key for the table before the filter box can take the focus: open the
+        box at once on ``/`` (synchronously, in key order), and pass on the keys that arrive after it."""
+        focused = self.screen.focused
+        if event.key == "slash" and hasattr(self.screen, "action_filter"):
+            event.stop()
+            event.prevent_default()
+            self.screen.action_filter()
+        elif focused is not None and focused is not self and event.is_printable:
+            event.stop()
+            event.prevent_default()
+            focused.post_message(Key(event.key, event.character))
 
     def action_first(self) -> None:
         self.move_cursor(row=0)
