@@ -118,7 +118,8 @@ def fitting(width: int, columns: Sequence[Column] = COLUMNS) -> tuple[Column, ..
     """The columns that fit ``width`` cells, dropping the highest priority numbers first, in table order."""
     kept = list(columns)
     while len(kept) > 1 and sum(c.cells + PADDING for c in kept) > width:
-        worst = max((c for c in kept if c.priority > 0), key=lambda c: c.priority, default=None)
+        # Highest number first; among equals the rightmost goes first.
+        worst = max((c for c in kept if c.priority > 0), key=lambda c: (c.priority, kept.index(c)), default=None)
         if worst is None:
             break
         kept.remove(worst)
