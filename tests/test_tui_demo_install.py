@@ -44,9 +44,10 @@ def test_shipped_reward_agrees_with_the_ladder_task() -> None:
     """The packaged reward reads the prompt set's ``valid`` column; the ladder's own rule is the oracle."""
     import json
 
-    from examples.ladder import task
     from rankinv.daemon.demo import reward
     from rankinv.daemon.demo.session import BUNDLED
+
+    from examples.ladder import task
 
     rows = [json.loads(line) for line in (BUNDLED / "prompts.jsonl").read_text().splitlines()]
     completions = [" four", "nine is it", "", " 7", "zero"]
