@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -95,3 +97,16 @@ def test_status_and_json_share_the_vocabulary_and_type_their_values(tmp_path: Pa
     assert names == ["#", *(label(k) for k in cli_status.COLUMNS[1:])]
     assert "H0" in names and "pre-RL H" not in names
     assert cli_status.typed("27088") == 27088 and cli_status.typed("0.5") == 0.5 and cli_status.typed("x1") == "x1"
+
+
+@pytest.mark.parametrize(("given", "recorded"), [("4242", "4242"), ("77_3", "77_3"), ("12; rm -rf ~", None)])
+def test_the_manifest_job_id_reaches_the_job_column(tmp_path: Path, given: str, recorded: str | None) -> None:
+    root, state = tmp_path / "runs", tmp_path / "state"
+    run = root / "grpo-x"
+    run.mkdir(parents=True)
+    (run / "rankinv-run.json").write_text(json.dumps({"kind": "grpo", "SLURM_JOB_ID": given}))
+    (run / "rankinv.jsonl").write_text(json.dumps({"step": 1, "entropy": 1.0}) + "\n")
+    out = subprocess.run([sys.executable, "-m", "rankinv", "status", str(root), "--json", "--state-dir", str(state)],
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    (row,) = json.loads(out.stdout)["candidates"]
+    assert row["job_id"] == recorded
