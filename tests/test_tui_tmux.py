@@ -144,6 +144,10 @@ def test_everyday_keys_in_a_160x45_terminal(tmux: Tmux, tmp_path: Path) -> None:
     while expected not in (raw.read_bytes() if raw.exists() else b""):
         assert time.monotonic() < deadline, f"no OSC 52 copy reached the terminal:\n{tmux.screen()}"
         time.sleep(0.1)
+    lines = tmux.wait_for("copied").splitlines()  # (a long path wraps onto the next line of the toast)
+    toast = next(i for i, line in enumerate(lines) if "copied" in line)
+    feed = next(i for i, line in enumerate(lines) if "events (newest first)" in line)
+    assert toast < feed  # the toast sits top right, never over the feed
     tmux("send-keys", "-t", "tui", "l")
     deadline = time.monotonic() + 20
     while not paged.exists():
