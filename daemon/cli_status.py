@@ -18,7 +18,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, ReadStore, Snapshot
-from rankinv.vocabulary import label, row_label
+from rankinv.vocabulary import KINDS, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -114,7 +114,7 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
         table.add_column(label(key) if key != "#" else "#", overflow="fold")
     for rank, c in enumerate(snap.candidates, start=1):
         cells = (
-            str(rank), _label(c), c.kind, _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
+            str(rank), _label(c), KINDS.get(c.kind, c.kind), _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
             _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
             _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c),
         )  # fmt: skip

@@ -47,6 +47,7 @@ TERMS: tuple[Term, ...] = (
 )
 
 LABELS: dict[str, str] = {t.key: t.label for t in COLUMNS}
+KINDS = {"sft-checkpoint": "ckpt", "grpo": "grpo", "sft": "sft", "unknown": "?"}  # the kind column's short names
 
 
 def label(key: str) -> str:

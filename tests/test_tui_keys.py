@@ -11,6 +11,7 @@ from pathlib import Path
 from rankinv.tui import columns
 from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.messages import RunLocated
+from rankinv.tui.screens.detail import DetailScreen
 from rankinv.tui.screens.help import HelpScreen
 from rankinv.tui.widgets.context_bar import ContextBar
 from rankinv.tui.widgets.run_charts import Chart, RunCharts
@@ -234,3 +235,19 @@ async def test_help_has_a_glossary_of_every_column(tmp_path: Path) -> None:
             assert term.label in glossary and term.meaning[:30] in " ".join(glossary.split())
         assert shown <= {t.label for t in COLUMNS}
         assert "p*(g)" in terms and "τ₂" in terms
+
+
+@sync
+async def test_mouse_click_selects_a_row_and_untrusted_names_print_as_data(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    with writer(app) as store:
+        store.upsert_run("evil\x1b]52;c;eA==\x07[bold]x", "/runs/evil", kind="grpo")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: len(subjects(app)) == 5, "five rows")
+        labels = [str(table(app).get_row_at(i)[0]) for i in range(5)]
+        assert "evil?]52;c;eA==?[bold]x" in labels and not any("\x1b" in label for label in labels)
+        await pilot.click(table(app).__class__, offset=(3, 3))  # the header is row 0 of the widget
+        await wait_for(pilot, lambda: table(app).cursor_row == 2, "a click moves the cursor")
+        await pilot.click(table(app).__class__, offset=(3, 3))
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "a click on it opens the detail")
+        assert app.screen.candidate is not None and app.screen.candidate.subject == subjects(app)[2]

@@ -8,7 +8,9 @@ from rich.text import Text
 
 from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord, Candidate
-from rankinv.vocabulary import row_label
+from rankinv.vocabulary import KINDS, row_label
+
+__all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
 DASH = "—"
 
@@ -20,7 +22,6 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "FLAG": ("⚑", "magenta"),
 }
 
-KINDS = {"sft-checkpoint": "ckpt", "grpo": "grpo", "sft": "sft", "unknown": "?"}
 
 
 def missing(value: float | None) -> bool:
