@@ -37,6 +37,10 @@ def test_a_daemon_on_the_parent_root_is_warned_about(tmp_path: Path) -> None:
         assert context.overlapping_daemons(parent, state) == []  # its own root is no overlap
         (below,) = context.overlapping_daemons(tmp_path, state)
         assert "a child" in below
+        shown = subprocess.run([sys.executable, "-m", "rankinv", "daemon", "status", str(parent), "--json",
+                                "--state-dir", str(state)], capture_output=True, text=True, timeout=60, check=True)
+        health = json.loads(shown.stdout)["health"]
+        assert health["pid"] == pid and health["armed"] is False and isinstance(health["heartbeat"], float)
     finally:
         control.stop(parent, state_base=state)
     assert context.overlapping_daemons(child, state) == []  # a stopped daemon holds no lock
