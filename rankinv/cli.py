@@ -29,12 +29,14 @@ from rankinv.commands import (
     metrics,
     notify_test,
     rank,
+    roots,
     runs,
     signal,
     status,
     triage,
     watch,
 )
+from rankinv.completion import script as completion_script
 from rankinv.errors import RankinvError
 
 Runner = Callable[[argparse.Namespace], int]
@@ -81,7 +83,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _completion(args: argparse.Namespace) -> int:
     """The script is made from this very parser, so every command and option completes."""
-    print(completion.script(args.shell, build_parser()), end="")
+    print(completion_script(args.shell, build_parser()), end="")
     return 0
 
 

@@ -16,7 +16,7 @@ from rankinv.daemon import cli_status, control
 from rankinv.tui import context, feed, logs
 from rankinv.tui import format as fmt
 
-from rankinv.store import EventRecord, Store
+from rankinv.store import EventRecord, ReadStore
 from rankinv.vocabulary import COLUMNS, label
 from tests.support.tui_seed import make_store
 
@@ -84,8 +84,7 @@ def test_untrusted_names_print_as_data() -> None:
 
 def test_status_and_json_share_the_vocabulary_and_type_their_values(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    with Store.open(make_store(tmp_path / "s.sqlite"), readonly=True) as store:
-        assert isinstance(store, Store)
+    with ReadStore.open(make_store(tmp_path / "s.sqlite")) as store:
         snap = store.snapshot()
     data = json.loads(json.dumps(cli_status.to_json(snap, running=False, scanned=False)))
     assert data["health"]["armed"] is False and data["health"]["errors"] == 0

@@ -49,7 +49,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from rankinv.boundary.text import shown
 from rankinv.config import Config, find_config, load_config
 from rankinv.messages import Command
-from rankinv.store import Candidate, CommandChannel, DatabaseError, StoreError, store_path_for
+from rankinv.store import Candidate, CommandChannel, DatabaseError, ReadStore, StoreError, store_path_for
 
 
 class RankinvApp(App[None]):
@@ -139,11 +139,10 @@ class RankinvApp(App[None]):
     def _locate(self, candidate: Candidate, purpose: str) -> None:
         """The run's folder (from the store) and its log, for ``l`` and ``y``."""
         try:
-            with Store.open(self.store_path, readonly=True) as store:
-                assert isinstance(store, Store)
+            with ReadStore.open(self.store_path) as store:
                 record = store.run(candidate.run)
-        except StoreError as exc:
-            self.post_message(CommandFailed(purpose, candidate.run, str(exc)))
+        except (StoreError, DatabaseError) as exc:
+            self.post_message(RunLocated(candidate, None, None, purpose, error=str(exc)))
             return
         path = record.path if record else None
         log = logs.find_log(Path(path), self.root) if path else None
@@ -226,7 +225,9 @@ class RankinvApp(App[None]):
     @on(RunLocated)
     def _run_located(self, message: RunLocated) -> None:
         label = message.candidate.run
-        if message.purpose == "copy":
+        if message.error:
+            self.notify(f"{label}: cannot read the store ({message.error})", severity="error")
+        elif message.purpose == "copy":
             if message.path is None:
                 self.notify(f"{label}: the store has no folder for this run", severity="warning")
                 return

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from rankinv.store import Store, StoreError, state_home
+from rankinv.store import DatabaseError, ReadStore, StoreError, state_home
 
 CONFIG_NAME = "rankinv.toml"
 MAX_DEPTH = 3  # child roots are near the top; never walk a whole filesystem of checkpoints
@@ -27,10 +27,9 @@ def _live_daemons(state_base: Path | None) -> Iterator[tuple[int, Path]]:
         if pid is None or not store_path.exists():
             continue
         try:
-            with Store.open(store_path, readonly=True) as store:
-                assert isinstance(store, Store)
+            with ReadStore.open(store_path) as store:
                 root = store.health().get("root")
-        except StoreError:
+        except (StoreError, DatabaseError):
             continue
         if root:
             yield pid, Path(root)

@@ -116,6 +116,7 @@ class RunLocated(Message):
     path: str | None
     log: str | None
     purpose: str
+    error: str = ""  # the store could not be read
 
 
 @dataclass

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rankinv.completion import SHELLS, script
-
-__all__ = ["add_parser", "script"]
+from rankinv.completion import SHELLS
 
 
 def add_parser(sub: Any) -> None:
