@@ -4,6 +4,7 @@ one column vocabulary with numbers and booleans typed in --json."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from rankinv.tui import format as fmt
 from rankinv.store import EventRecord, ReadStore
 from rankinv.vocabulary import COLUMNS, label
 from tests.support.tui_seed import make_store
+from tests.test_tui_core import BASE
 
 
 def test_a_daemon_on_the_parent_root_is_warned_about(tmp_path: Path) -> None:
@@ -76,7 +78,9 @@ def test_the_log_is_found_inside_the_run_and_never_outside_the_root(tmp_path: Pa
 
 
 def test_untrusted_names_print_as_data() -> None:
-    assert fmt.safe("run\x1b]52;c;ZXZpbA==\x07-x") == "run?]52;c;ZXZpbA==?-x"
+    assert fmt.candidate_label(dataclasses.replace(BASE, run="run\x1b]52;c;ZXZpbA==\x07-x")) == (
+        "run\\x1b]52;c;ZXZpbA==\\x07-x"  # the shared boundary helper's visible escapes
+    )
     event = EventRecord(1, 0.0, "info", "verdict", "r\x1b[2J", "KILL on r\x1b[2J: [bold]x[/bold]")
     line = feed.render(feed.collapse([event]), 0.0).plain
     assert "\x1b" not in line and "[bold]x[/bold]" in line  # no escape reaches the terminal; markup stays text

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rankinv.tui import format as fmt
 from rich.text import Text
 
+from rankinv.boundary.text import shown
 from rankinv.store import EventRecord
 
 LEVELS = {"error": "bold red", "critical": "bold red", "warning": "yellow", "info": ""}
@@ -54,7 +55,7 @@ def collapse(events: Sequence[EventRecord]) -> list[FeedLine]:
     out: list[FeedLine] = []
     last_key: tuple[object, ...] | None = None
     for event in events:  # newest first
-        text = fmt.shown(without_run(event.message, event.run))
+        text = shown(without_run(event.message, event.run))
         key = (event.run, event.kind, event.level, _NUMBER.sub("#", text))
         if out and key == last_key:
             out[-1] = FeedLine(out[-1].event, out[-1].text, out[-1].count + 1)
@@ -67,12 +68,12 @@ def collapse(events: Sequence[EventRecord]) -> list[FeedLine]:
 def render(lines: Sequence[FeedLine], now: float, max_run: int = 18) -> Text:
     """``  5m ✖ grpo-bad           KILL entropy drop 64% > 50% ×3``: age, symbol, run, message, repeats."""
     out = Text(no_wrap=True, overflow="ellipsis")
-    run_width = min(max_run, max((len(fmt.safe(line.event.run or "daemon")) for line in lines), default=6))
+    run_width = min(max_run, max((len(shown(line.event.run or "daemon")) for line in lines), default=6))
     for i, line in enumerate(lines):
         e = line.event
         verdict = decision(e)
         symbol, style = fmt.VERDICTS.get(verdict or "", ("·", "dim"))
-        run = fmt.shown(e.run or "daemon")
+        run = shown(e.run or "daemon")
         out.append(f"{fmt.ago(e.time, now):>4} ", style="dim")
         out.append(symbol + " ", style=style)
         out.append(f"{run[:run_width]:<{run_width}} ", style="bold" if e.run else "dim")

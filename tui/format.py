@@ -121,7 +121,7 @@ def job(candidate: Candidate, kill: ActionRecord | None = None) -> str:
     parts = [ident, SLURM_SHORT.get(state, state)] if ident else [candidate.status or DASH]
     if kill is not None:
         parts.append(KILL_SHORT.get(kill.state, kill.state))
-    return safe(" ".join(p for p in parts if p))
+    return shown(" ".join(p for p in parts if p))
 
 
 def ago(then: float | None, now: float) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rankinv.tui import format as fmt
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from rankinv.boundary.text import shown
 
 
 class ContextBar(Static):
@@ -17,8 +18,8 @@ class ContextBar(Static):
 
     def render(self) -> Text:
         out = Text("rankinv watch", style="bold")
-        out.append(" │ root ", style="dim").append(fmt.shown(self.root))
-        out.append(" │ config ", style="dim").append(fmt.shown(self.config) or "built-in defaults (no rankinv.toml)")
+        out.append(" │ root ", style="dim").append(shown(self.root))
+        out.append(" │ config ", style="dim").append(shown(self.config) or "built-in defaults (no rankinv.toml)")
         for warning in self.warnings:
-            out.append("\n⚠ " + fmt.shown(warning), style="bold yellow")
+            out.append("\n⚠ " + shown(warning), style="bold yellow")
         return out

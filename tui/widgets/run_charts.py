@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from rankinv import metrics
+from rankinv.boundary.text import shown
 from rankinv.store import Series
 
 STYLES = ("bold cyan", "bold magenta", "bold yellow", "bold green", "bold blue", "bold red")
@@ -96,6 +97,6 @@ class RunCharts(Horizontal):
     def watch_runs(self, runs: tuple[Plotted, ...]) -> None:
         for chart in self.query(Chart):
             chart.runs = runs
-        legend = " ".join(f"[{STYLES[i % len(STYLES)]}]━ {escape(fmt.shown(r.label))}[/]" for i, r in enumerate(runs))
+        legend = " ".join(f"[{STYLES[i % len(STYLES)]}]━ {escape(shown(r.label))}[/]" for i, r in enumerate(runs))
         self.border_title = legend or "charts"
         self.border_subtitle = "space marks rows to overlay" if len(runs) < 2 else f"{len(runs)} runs overlaid"

@@ -9,7 +9,6 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from rankinv.boundary.text import shown
 from rankinv.store import EventRecord
 
 MIN_HEIGHT, MAX_HEIGHT = 3, 40
