@@ -1,4 +1,4 @@
-"""The TUI at scale: 1,000 runs, every one updated by the "daemon" once a second.
+"""The TUI at scale: 1,000 runs with 50-step curves each, every one updated by the "daemon" once a second.
 
 Measures what a user feels: start-up to the first frame with the ranked rows (a fresh process, so interpreter
 start and imports count), the store read of one snapshot, applying a snapshot to the screen and re-rendering,
@@ -30,6 +30,8 @@ def seed(path: Path, runs: int) -> None:
                 store.upsert_run(name, f"/runs/{name}", kind="grpo", job_id=str(10000 + i), job_state="RUNNING")
                 store.put_verdict(name, None, step=10, decision="WATCH", confidence=0.5, stage="2",
                                   summary="warming up", reasons=[])
+                store.add_metrics(name, [(step, metric, 0.5 + (i % 7) / 20 - step / 400, None) for step in range(50)
+                                         for metric in ("entropy", "reward_mean", "frac_reward_zero_std")])
         update(store, runs, 0)
         store.set_health(watch_mode="inotify", armed=False, heartbeat=time.time(), last_event=time.time(), errors=0)
 
@@ -75,6 +77,7 @@ async def live(root: Path, path: Path, runs: int, ticks: int) -> dict[str, list[
     """Phase 1: the daemon commits once a second, the app's poller picks it up (end to end).
     Phase 2: poller stopped; each update is read and applied by hand, timing the read and the apply+render."""
     from rankinv.tui.app import make_app
+    from rankinv.tui.poller import read_rows
 
     app = make_app(root, store_path=path, manage_daemon=False, alerts_on=False)
     reads: list[float] = []
@@ -101,9 +104,10 @@ async def live(root: Path, path: Path, runs: int, ticks: int) -> dict[str, list[
                 update(writer, runs, tick)
                 t0 = time.perf_counter()
                 snap = reader.snapshot()
+                rows = read_rows(reader, snap)  # the curves the sparklines and charts draw (top 60 runs)
                 reads.append(time.perf_counter() - t0)
                 t0, c0 = time.perf_counter(), time.process_time()
-                app.main.snapshot = snap
+                app.main.snapshot, app.main.rows = snap, rows
                 await pilot.pause()
                 applies.append(time.perf_counter() - t0)
                 apply_cpu.append(time.process_time() - c0)

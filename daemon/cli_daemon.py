@@ -8,6 +8,7 @@ import sys
 import time
 
 from rankinv.daemon import control
+from rankinv.daemon.cli_status import typed
 from rankinv.daemon.detach import detach
 from rankinv.daemon.lock import holder
 from rankinv.daemon.serve import Plan, plan, serve
@@ -69,7 +70,9 @@ def _say(p: Plan, message: str, *, foreground: bool) -> int:
 def show_status(root: str, state_base: str | None, as_json: bool) -> int:
     st = control.status(root, state_base)
     if as_json:
-        print(json.dumps({**{k: str(v) if hasattr(v, "anchor") else v for k, v in vars(st).items()}}, indent=2))
+        fields = {k: str(v) if hasattr(v, "anchor") else v for k, v in vars(st).items()}
+        fields["health"] = {k: typed(v) for k, v in st.health.items()}  # numbers and booleans, not their text
+        print(json.dumps(fields, indent=2))
         return 0 if st.running else 1
     if not st.running:
         print(shown(f"no rankinv daemon is running for {st.root} (state {st.state_dir})"))

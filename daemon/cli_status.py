@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, ReadStore, Snapshot
+from rankinv.vocabulary import KINDS, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -40,13 +42,35 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+_INT = re.compile(r"-?\d+")
+_FLOAT = re.compile(r"-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
+
+
+def typed(value: str) -> Any:
+    """A health value as JSON should carry it: the store keeps text, but ``"27088"`` is a number and ``"false"``
+    a boolean. Anything else (a root, a last-event line) stays a string."""
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if _INT.fullmatch(value):
+        return int(value)
+    if _FLOAT.fullmatch(value):
+        return jsonable(float(value))
+    return value
+
+
 def to_json(snap: Snapshot, running: bool, scanned: bool) -> dict[str, Any]:
+    """Keys are the :class:`Candidate` fields, the same ones :mod:`rankinv.vocabulary` explains; ``label`` is the
+    row name the tables print."""
     return {
         "daemon_running": running,
         "one_shot_scan": scanned,
         "taken_at": snap.taken_at,
-        "health": snap.health.values,
-        "candidates": [{k: jsonable(v) for k, v in dataclasses.asdict(c).items()} for c in snap.candidates],
+        "health": {k: typed(v) for k, v in snap.health.values.items()},
+        "daemon_alive": snap.health.alive,
+        "candidates": [
+            {"label": row_label(c.run, c.checkpoint), **{k: jsonable(v) for k, v in dataclasses.asdict(c).items()}}
+            for c in snap.candidates
+        ],
         "events": [dataclasses.asdict(e) for e in snap.events],
     }
 
@@ -56,15 +80,28 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 
 
 def _predicted(c: Candidate) -> str:
-    if c.predicted is None:
+    """``0.62±0.05`` when the interval is symmetric, ``0.62 [0.55, 0.71]`` when not (as the TUI shows it)."""
+    v, lo, hi = c.predicted, c.predicted_lo, c.predicted_hi
+    if v is None or not math.isfinite(v):
         return "-"
-    if c.predicted_lo is None or c.predicted_hi is None:
-        return f"{c.predicted:.2f}"
-    return f"{c.predicted:.2f} [{c.predicted_lo:.2f}, {c.predicted_hi:.2f}]"  # asymmetric: never ±
+    if lo is None or hi is None:
+        return f"{v:.2f}"
+    if abs((hi - v) - (v - lo)) < 0.005:
+        return f"{v:.2f}±{(hi - lo) / 2:.2f}"
+    return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _label(c: Candidate) -> str:
-    return f"{c.run} {Path(c.checkpoint).name}" if c.checkpoint else c.run
+    return row_label(c.run, c.checkpoint)
+
+
+def _job(c: Candidate) -> str:
+    return " ".join(p for p in (c.job_id, c.job_state) if p) or c.status
+
+
+# The TUI's columns, in its order, named by the shared vocabulary (sparklines have no place in a printed table).
+COLUMNS = ("#", "run", "kind", "step", "predicted", "basis", "pre_rl_entropy", "headroom", "live_entropy",
+           "entropy_drop", "zero_std_fraction", "verdict", "confidence", "job")  # fmt: skip
 
 
 def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> None:
@@ -73,16 +110,15 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
 
     source = "daemon running" if running else ("one-shot scan (no daemon running)" if scanned else "store")
     table = Table(title=rich_text(f"rankinv status: {root} — {source}"))
-    for col in ("#", "run", "kind", "step", "pred pass@10", "basis", "verdict", "pre-RL H", "headroom", "live H",
-                "H drop", "zero-std", "status"):  # fmt: skip
-        table.add_column(col, overflow="fold")
+    for key in COLUMNS:
+        table.add_column(label(key) if key != "#" else "#", overflow="fold")
     for rank, c in enumerate(snap.candidates, start=1):
         cells = (
-            str(rank), _label(c), c.kind, _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-", c.verdict or "-",
+            str(rank), _label(c), KINDS.get(c.kind, c.kind), _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
             _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
-            _num(c.zero_std_fraction), c.status if c.status != "error" else "error",
+            _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c),
         )  # fmt: skip
-        table.add_row(*(rich_text(cell) for cell in cells))
+        table.add_row(*(rich_text(cell) for cell in cells))  # a run name is data, never markup
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
     console.print(table)
     if not snap.candidates:

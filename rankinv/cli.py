@@ -20,6 +20,7 @@ from rankinv.boundary.text import shown_lines
 from rankinv.commands import (
     arm,
     calibrate,
+    completion,
     daemon,
     demo,
     disarm,
@@ -28,12 +29,14 @@ from rankinv.commands import (
     metrics,
     notify_test,
     rank,
+    roots,
     runs,
     signal,
     status,
     triage,
     watch,
 )
+from rankinv.completion import script as completion_script
 from rankinv.errors import RankinvError
 
 Runner = Callable[[argparse.Namespace], int]
@@ -41,7 +44,7 @@ Runner = Callable[[argparse.Namespace], int]
 # Order is the order shown in --help: the everyday commands first.
 COMMANDS: tuple[ModuleType, ...] = (
     watch, demo, daemon, status, init, triage, explain, rank, calibrate, runs, metrics, signal, arm, disarm,
-    notify_test,
+    notify_test, completion,
 )
 COMMAND_MODULES: tuple[str, ...] = tuple(m.__name__.rpartition(".")[2] for m in COMMANDS)
 
@@ -49,6 +52,7 @@ COMMAND_MODULES: tuple[str, ...] = tuple(m.__name__.rpartition(".")[2] for m in 
 def _watch(args: argparse.Namespace) -> int:
     from rankinv.tui.cli_watch import main as watch_main
 
+    args.root = str(roots.resolve(args.root))  # ROOT may be left out: $RANKINV_ROOT, or a runs root cwd
     return watch_main(args)
 
 
@@ -73,7 +77,14 @@ def _daemon(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from rankinv.daemon.cli_status import main as status_main
 
+    args.root = str(roots.resolve(args.root))
     return status_main(args)
+
+
+def _completion(args: argparse.Namespace) -> int:
+    """The script is made from this very parser, so every command and option completes."""
+    print(completion_script(args.shell, build_parser()), end="")
+    return 0
 
 
 def _arm(args: argparse.Namespace) -> int:
@@ -91,7 +102,7 @@ def _notify_test(args: argparse.Namespace) -> int:
 # Subcommand → the daemon's or the TUI's implementation (their parsers leave ``func`` unset).
 RUNNERS: dict[str, Runner] = {
     "watch": _watch, "demo": _demo, "daemon": _daemon, "status": _status, "arm": _arm, "disarm": _arm,
-    "notify-test": _notify_test,
+    "notify-test": _notify_test, "completion": _completion,
 }
 
 

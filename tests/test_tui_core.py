@@ -32,9 +32,10 @@ def test_columns_collapse_by_priority_and_keep_the_essentials() -> None:
     wide = columns.fitting(200)
     assert [c.key for c in wide] == [c.key for c in columns.COLUMNS]
     narrow = [c.key for c in columns.fitting(78)]
-    assert {"run", "predicted", "verdict", "headroom", "drop"} <= set(narrow)
+    assert {"run", "predicted", "verdict", "headroom", "entropy_drop"} <= set(narrow)
     assert "basis" not in narrow and "kind" not in narrow
-    assert sum(c.width + columns.PADDING for c in columns.fitting(78)) <= 78
+    assert sum(c.cells + columns.PADDING for c in columns.fitting(78)) <= 78
+    assert all(c.cells > len(c.label) for c in columns.COLUMNS)  # room for the sort arrow on every header
     assert [c.key for c in columns.fitting(10)] == ["run", "predicted", "verdict"]  # never fewer
 
 
@@ -58,11 +59,14 @@ def test_sort_key_cycles_through_visible_columns_back_to_ranking() -> None:
     for _ in range(len(visible) + 1):
         key = columns.next_sort(key, visible)
         seen.append(key)
-    assert seen[-1] is None and seen[:-1] == [c.key for c in visible]
+    assert seen[-1] is None and seen[:-1] == [c.key for c in visible if c.sort_value is not None]
+    assert columns.next_sort(None, visible, -1) == seen[-2]  # S goes the other way round
 
 
 def test_formatting_reads_without_colour() -> None:
     assert fmt.interval(0.62, 0.57, 0.67) == "0.62±0.05"
+    assert fmt.interval(0.95, 0.88, 0.95) == "0.95 [.88,.95]"  # asymmetric: the bounds, never a made-up ±
+    assert fmt.interval(1.0, 0.77, 1.0) == "1.00 [.77,1.00]"
     assert fmt.interval(0.62, None, None) == "0.62"
     assert fmt.interval(float("nan"), 0, 1) == fmt.DASH
     assert fmt.verdict_text("KILL").plain == "✖ KILL"
@@ -75,12 +79,17 @@ def test_formatting_reads_without_colour() -> None:
     assert fmt.candidate_label(cand(run="sft", checkpoint="/r/sft/checkpoint-40")) == "sft@ckpt-40"
 
 
-def test_curve_draws_points_window_and_threshold() -> None:
-    text = plot.curve([0, 50, 100, 150], [1.0, 0.8, 0.6, 0.4], 40, 6, window=(10, 150), hline=0.5).plain
+def test_curve_draws_line_window_and_threshold() -> None:
+    text = plot.curve([0, 50, 100, 150], [1.0, 0.8, 0.6, 0.4], 40, 6, window=(10, 150), hline=0.5,
+                      y_range=(0.0, 1.0)).plain
     grid = [line[8:] for line in text.splitlines()[:6]]
-    assert sum(line.count("•") for line in grid) == 4
-    assert any("┄" in line for line in grid)  # the threshold
-    assert all(line[39] in "│•┄" for line in grid)  # the decision step is the right edge
+    assert all(len(line) == 40 for line in grid)
+    assert sum(ch != " " and "\u2800" < ch <= "\u28ff" for line in grid for ch in line) >= 40  # a joined line
+    assert grid[3].count("┄") > 20  # the threshold 0.5 on a 0–1 scale: row 3 of 0..5 (rounded from 2.5 dots/4)
+    assert grid[0][0] != " " and grid[5][39] == "│"  # starts top-left (1.0); 0.4 never reaches the floor row
+    assert all(line[39] in "│" or line[39] > "\u2800" for line in grid)  # the decision step is the right edge
+    assert text.splitlines()[0].startswith("     1 ┤") and text.splitlines()[5].startswith("     0 ┤")
+    assert text.splitlines()[-1].split() == ["step", "0", "10", "150"]
     labelled = plot.curve([0, 20, 60], [0.4, 0.6, 0.7], 30, 4, x_labels=("k=1", "k=64")).plain.splitlines()[-1]
     assert labelled.split() == ["k=1", "k=64"]
     assert plot.curve([], [], 40, 6).plain == "no data yet"

@@ -26,8 +26,9 @@ def _colour(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _app(tmp_path: Path) -> RankinvApp:
+    """The root is the seed's own ``/runs`` (not the random tmp path): the header prints it."""
     store = make_store(tmp_path / "store.sqlite")
-    return make_app(tmp_path, store_path=store, manage_daemon=False, alerts_on=False, clock=lambda: FROZEN + 90)
+    return make_app("/runs", store_path=store, manage_daemon=False, alerts_on=False, clock=lambda: FROZEN + 90)
 
 
 async def _until(pilot: Pilot[None], condition: Callable[[], object]) -> None:
@@ -55,20 +56,39 @@ def _detail_of_last_row(app: RankinvApp) -> Callable[[Pilot[None]], Any]:
     return run_before
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def _marked_two(app: RankinvApp) -> Callable[[Pilot[None]], Any]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _until(pilot, lambda: bool(app.main.rows.curves))
+        await pilot.press("space", "G", "space")  # grpo-good and grpo-bad overlaid
+        await _until(pilot, lambda: len(app.main.query_one("#charts").runs) == 2)  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    return run_before
+
+
+def _curves_loaded(app: RankinvApp) -> Callable[[Pilot[None]], Any]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _until(pilot, lambda: bool(app.main.rows.curves))
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
 def test_main_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = _app(tmp_path)
-    assert snap_compare(app, terminal_size=size, run_before=_loaded(app))
+    assert snap_compare(app, terminal_size=size, run_before=_curves_loaded(app))
 
 
-def test_detail_screen(snap_compare: Any, tmp_path: Path) -> None:
+def test_main_screen_overlay(snap_compare: Any, tmp_path: Path) -> None:
     app = _app(tmp_path)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_detail_of_last_row(app))
+    assert snap_compare(app, terminal_size=(160, 45), run_before=_marked_two(app))
 
 
-def test_detail_screen_large(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+def test_detail_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = _app(tmp_path)
-    assert snap_compare(app, terminal_size=(120, 48), run_before=_detail_of_last_row(app))
+    assert snap_compare(app, terminal_size=size, run_before=_detail_of_last_row(app))
 
 
 def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ capture-pane. The tmux server is ours alone (-L unique socket, no user config) a
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import shutil
@@ -107,3 +108,56 @@ def test_a_new_kill_reaches_the_terminal_through_tmux_passthrough(tmux: Tmux, tm
         assert time.monotonic() < deadline, "the alert never reached the terminal"
         time.sleep(0.1)
     tmux.wait_for("KILL grpo-good")  # and the toast on screen
+
+
+def test_everyday_keys_in_a_160x45_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    """The charts pane and sparklines are on screen; j, /, Esc, enter, l ($PAGER) and y (OSC 52) work in a real
+    terminal; quitting from the pager's return leaves a clean exit."""
+    root, state = tmp_path / "runs", tmp_path / "state"
+    run = root / "grpo-good"
+    run.mkdir(parents=True)
+    (run / "train.log").write_text("step 1 loss 0.5\n")
+    store = make_store(store_path_for(root, state))
+    with Store.open(store) as writer:
+        assert isinstance(writer, Store)
+        writer.upsert_run("grpo-good", str(run))
+    paged, raw = tmp_path / "paged.txt", tmp_path / "pane.bin"
+    pager = tmp_path / "pager.sh"
+    pager.write_text(f'#!/bin/sh\necho "$1" > {shlex.quote(str(paged))}\n')
+    pager.chmod(0o755)
+    watch = [sys.executable, "-m", "rankinv", "watch", str(root), "--no-daemon", "--state-dir", str(state)]
+    command = f"PAGER={shlex.quote(str(pager))} {shlex.join(watch)}; echo EXITED $?; sleep 60"
+    tmux("new-session", "-d", "-s", "tui", "-x", "160", "-y", "45", "-e", "TERM=xterm-256color", command)
+    tmux("pipe-pane", "-t", "tui", "-o", f"cat >> {shlex.quote(str(raw))}")
+    tmux.wait_for("kill <0.20")  # the selected run's entropy chart, its kill line labelled
+    screen = tmux.wait_for("4102 R dry-kill")  # the job, its Slurm state and what the (dry-run) kill did
+    assert "H/H0 0–1" in screen and "reward 0–1" in screen and f"root {root}" in screen
+    assert any("\u2800" < ch <= "\u28ff" for ch in screen)  # braille line charts drawn
+    tmux("send-keys", "-t", "tui", "/", "b", "a", "d")  # typed fast: no key may be lost while the box opens
+    screen = tmux.wait_for("1/4 rows")
+    assert "grpo-good " not in screen.split("events")[0].split("run ")[-1]
+    tmux("send-keys", "-t", "tui", "Escape")
+    tmux.wait_for("│ 4 rows │")  # (not "1/4 rows")
+    tmux("send-keys", "-t", "tui", "g", "y")  # the cursor stayed on grpo-bad through the filter: g to the top
+    expected = b"\x1b]52;c;" + base64.b64encode(str(run).encode())
+    deadline = time.monotonic() + 20
+    while expected not in (raw.read_bytes() if raw.exists() else b""):
+        assert time.monotonic() < deadline, f"no OSC 52 copy reached the terminal:\n{tmux.screen()}"
+        time.sleep(0.1)
+    lines = tmux.wait_for("copied").splitlines()  # (a long path wraps onto the next line of the toast)
+    toast = next(i for i, line in enumerate(lines) if "copied" in line)
+    feed = next(i for i, line in enumerate(lines) if "events (newest first)" in line)
+    assert toast < feed  # the toast sits top right, never over the feed
+    tmux("send-keys", "-t", "tui", "l")
+    deadline = time.monotonic() + 20
+    while not paged.exists():
+        assert time.monotonic() < deadline, "the pager never ran"
+        time.sleep(0.1)
+    assert paged.read_text().strip() == str(run / "train.log")
+    tmux.wait_for("kill <0.20")  # back from the pager, the app redraws
+    tmux("send-keys", "-t", "tui", "j", "Enter")  # j moves down: the detail of the second row
+    tmux.wait_for("sft-a@ckpt-100  [ckpt]")
+    tmux("send-keys", "-t", "tui", "Escape")  # alone: ESC then q at once reads as alt+q, in any terminal
+    tmux.wait_for("│ 4 rows │")
+    tmux("send-keys", "-t", "tui", "q")
+    tmux.wait_for("EXITED 0")

@@ -7,33 +7,41 @@ worker writes to the store for the daemon. No thread ever touches a widget.
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from rankinv.tui import alerts, attach
+from rankinv.tui import alerts, attach, context, logs
 from rankinv.tui.messages import (
     AlertChannelResolved,
     AlertSent,
     CommandFailed,
     CommandQueued,
     CommandRequested,
+    ContextChecked,
     DaemonAttached,
     DaemonUnavailable,
     DetailRequested,
+    RunLocated,
+    RunLookupRequested,
     SnapshotTaken,
     StoreUnavailable,
     VerdictIssued,
 )
 from rankinv.tui.poller import StorePoller
-from rankinv.tui.screens.detail import DetailScreen, Thresholds
+from rankinv.tui.screens.detail import DetailScreen
 from rankinv.tui.screens.help import HelpScreen
 from rankinv.tui.screens.main import MainScreen
+from rankinv.tui.thresholds import Thresholds
+from rankinv.tui.widgets.context_bar import ContextBar
 from rankinv.tui.widgets.status_bar import StatusBar
 from textual import on, work
-from textual.app import App
+from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -41,7 +49,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from rankinv.boundary.text import shown
 from rankinv.config import Config, find_config, load_config
 from rankinv.messages import Command
-from rankinv.store import Candidate, CommandChannel, DatabaseError, StoreError, store_path_for
+from rankinv.store import Candidate, CommandChannel, DatabaseError, ReadStore, StoreError, store_path_for
 
 
 class RankinvApp(App[None]):
@@ -64,6 +72,7 @@ class RankinvApp(App[None]):
         store_path: Path,
         config: Config,
         *,
+        config_path: Path | None = None,
         readonly: bool,
         manage_daemon: bool,
         state_dir: Path | None,
@@ -72,10 +81,12 @@ class RankinvApp(App[None]):
         alerts_on: bool,
     ) -> None:
         super().__init__()
-        self.root, self.store_path, self.config = root, store_path, config
+        self.root, self.store_path, self.config, self.config_path = root, store_path, config, config_path
+        self.thresholds = Thresholds.of(config)
         self.readonly, self.manage_daemon, self.state_dir = readonly, manage_daemon, state_dir
         self.poll_interval, self.clock, self.alerts_on = poll_interval, clock, alerts_on
-        self.main = MainScreen(readonly=readonly)
+        self.main = MainScreen(readonly=readonly, thresholds=self.thresholds,
+                               context=(str(root), str(config_path or "")))
         self.alert_channel = alerts.AlertChannel("bell")
         self.alerts_sent: list[bytes] = []
         self._seen_alerts: set[str] | None = None
@@ -86,6 +97,7 @@ class RankinvApp(App[None]):
 
     def on_mount(self) -> None:
         self._poll_store()
+        self._check_context()
         if self.manage_daemon:
             self._attach_daemon()
         if self.alerts_on:
@@ -107,7 +119,7 @@ class RankinvApp(App[None]):
                     self.post_message(StoreUnavailable(str(exc)))
                 else:
                     if snapshot is not None:
-                        self.post_message(SnapshotTaken(snapshot))
+                        self.post_message(SnapshotTaken(snapshot, poller.rows(snapshot, self.main.wanted)))
                 self._stop.wait(self.poll_interval)
         finally:
             poller.close()
@@ -118,6 +130,23 @@ class RankinvApp(App[None]):
             self.post_message(DaemonAttached(attach.attach(self.root, self.state_dir)))
         except attach.DaemonUnavailableError as exc:
             self.post_message(DaemonUnavailable(str(exc)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="context", name="check-context")
+    def _check_context(self) -> None:
+        self.post_message(ContextChecked(context.warnings(self.root, self.config_path, self.state_dir)))
+
+    @work(thread=True, exit_on_error=False, group="locate", name="locate-run")
+    def _locate(self, candidate: Candidate, purpose: str) -> None:
+        """The run's folder (from the store) and its log, for ``l`` and ``y``."""
+        try:
+            with ReadStore.open(self.store_path) as store:
+                record = store.run(candidate.run)
+        except (StoreError, DatabaseError) as exc:
+            self.post_message(RunLocated(candidate, None, None, purpose, error=str(exc)))
+            return
+        path = record.path if record else None
+        log = logs.find_log(Path(path), self.root) if path else None
+        self.post_message(RunLocated(candidate, path, str(log) if log else None, purpose))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="alerts", name="resolve-alerts")
     def _resolve_alerts(self) -> None:
@@ -151,6 +180,7 @@ class RankinvApp(App[None]):
         snapshot = message.snapshot
         self.main.now = self.clock()
         self.main.snapshot = snapshot
+        self.main.rows = message.rows
         self._seen_alerts, fresh = alerts.new_alerts(self._seen_alerts, snapshot.candidates)
         for candidate, decision in fresh:
             self.post_message(VerdictIssued(candidate, decision))
@@ -188,6 +218,37 @@ class RankinvApp(App[None]):
     def _command_failed(self, message: CommandFailed) -> None:
         self.notify(f"{message.command.kind.value} not sent: {message.reason}", severity="error", timeout=10)
 
+    @on(ContextChecked)
+    def _context_checked(self, message: ContextChecked) -> None:
+        self.main.query_one(ContextBar).warnings = message.warnings
+
+    @on(RunLocated)
+    def _run_located(self, message: RunLocated) -> None:
+        label = message.candidate.run
+        if message.error:
+            self.notify(f"{label}: cannot read the store ({message.error})", severity="error")
+        elif message.purpose == "copy":
+            if message.path is None:
+                self.notify(f"{label}: the store has no folder for this run", severity="warning")
+                return
+            self.copy_to_clipboard(message.path)  # OSC 52: reaches the local clipboard over SSH and tmux
+            self.notify(f"copied {message.path}", timeout=3)
+        elif message.log is None:
+            self.notify(f"{label}: no log file found in {message.path or 'its folder'}", severity="warning")
+        else:
+            self._page(message.log)
+
+    def _page(self, path: str) -> None:
+        """The log in ``$PAGER`` (default ``less``) with the app suspended; back on the same screen afterwards."""
+        command = [*shlex.split(os.environ.get("PAGER") or "less"), path]
+        try:
+            with self.suspend():
+                subprocess.call(command)
+        except SuspendNotSupported:
+            self.notify(f"log: {path} (this terminal cannot be suspended for a pager)", severity="warning")
+        except OSError as exc:
+            self.notify(f"cannot run pager {command[0]!r}: {exc}", severity="error")
+
     @on(AlertChannelResolved)
     def _alert_channel(self, message: AlertChannelResolved) -> None:
         self.alert_channel = message.channel
@@ -208,17 +269,16 @@ class RankinvApp(App[None]):
         self.open_detail(message.candidate)
 
     def open_detail(self, candidate: Candidate) -> None:
-        self.push_screen(DetailScreen(candidate, self.store_path, _thresholds(self.config)))
+        self.push_screen(DetailScreen(candidate, self.store_path, self.thresholds))
+
+    @on(RunLookupRequested)
+    def _lookup_requested(self, message: RunLookupRequested) -> None:
+        self._locate(message.candidate, message.purpose)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             alerts = self.alert_channel.describe() if self.alerts_on else "off"
             self.push_screen(HelpScreen(readonly=self.readonly, alerts=alerts))
-
-
-def _thresholds(config: Config) -> Thresholds:
-    m = config.monitor
-    return Thresholds(m.baseline_step, m.decision_step, m.tau_2, config.verdict.max_zero_std)
 
 
 def make_app(
@@ -242,11 +302,13 @@ def make_app(
     """
     root_path = Path(root).expanduser()
     state = Path(state_dir).expanduser() if state_dir else None
-    cfg = config if config is not None else load_config(find_config(root_path))
+    config_path = find_config(root_path)
+    cfg = config if config is not None else load_config(config_path)
     return RankinvApp(
         root_path,
         Path(store_path) if store_path else store_path_for(root_path, state),
         cfg,
+        config_path=config_path if config is None else None,
         readonly=readonly or no_daemon,
         manage_daemon=not no_daemon if manage_daemon is None else manage_daemon,
         state_dir=state,

@@ -1,62 +1,114 @@
 """The candidates table's columns: what each shows, how it sorts, and which drop first when the terminal is narrow.
 
-Pure (no Textual): the table widget asks for the columns that fit its width, the rows in the chosen order,
-and the rows matching the filter.
+Pure (no Textual). Labels come from :mod:`rankinv.vocabulary`, shared with ``rankinv status``. A cell is drawn
+from the candidate and its :class:`RowContext` (curves, kill action, thresholds); sparklines have fixed scales.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from rankinv.tui import format as fmt
+from rankinv.tui import plot
+from rankinv.tui.thresholds import Thresholds, baseline
 from rich.text import Text
 
-from rankinv.store import Candidate
+from rankinv import metrics
+from rankinv.store import ActionRecord, Candidate, Series
+from rankinv.vocabulary import label
 
 Cell = str | Text
+SPARK = 10
+
+
+@dataclass(frozen=True)
+class RowContext:
+    curves: Mapping[str, Series] = field(default_factory=dict)
+    kill: ActionRecord | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
-    label: str
     width: int
     priority: int  # 0 is always shown; higher numbers go first when space runs out
-    render: Callable[[Candidate], Cell]
-    sort_value: Callable[[Candidate], float | str | None]
+    render: Callable[[Candidate, RowContext], Cell]
+    sort_value: Callable[[Candidate], float | str | None] | None
     right: bool = True
 
+    @property
+    def label(self) -> str:
+        return label(self.key)
 
-def _verdict_cell(c: Candidate) -> Text:
+    @property
+    def cells(self) -> int:
+        """Width on screen: never narrower than the label and its sort arrow, so the arrow never vanishes."""
+        return max(self.width, len(self.label) + 1)
+
+
+def _verdict_cell(c: Candidate, _: RowContext) -> Text:
     text: Text = fmt.verdict_text(
         fmt.verdict_name(c), acknowledged=c.acknowledged, pinned=c.pinned, flagged=c.flagged
     )
     return text
 
 
+def _entropy_spark(c: Candidate, ctx: RowContext) -> Text:
+    """Entropy over its stage-2 baseline on 0–1 (1 = no drop); red once below the kill line 1 − τ₂."""
+    s = ctx.curves.get(metrics.ENTROPY)
+    base = baseline(s, ctx.thresholds)
+    if s is None or not base:
+        return Text("")
+    floor = 1 - ctx.thresholds.tau_2
+    text: Text = plot.spark([v / base for v in s.values], SPARK, 0.0, 1.0, bad=lambda r: r < floor)
+    return text
+
+
+def _unit_spark(
+    name: str, limit: Callable[[Thresholds], float] | None = None
+) -> Callable[[Candidate, RowContext], Text]:
+    def render(c: Candidate, ctx: RowContext) -> Text:
+        s = ctx.curves.get(name)
+        if s is None:
+            return Text("")
+        line = limit(ctx.thresholds) if limit else None
+        text: Text = plot.spark(s.values, SPARK, 0.0, 1.0, style="green" if limit is None else "cyan",
+                                bad=(lambda v: v > line) if line is not None else None)
+        return text
+
+    return render
+
+
 _VERDICT_ORDER = {"KILL": 0, "FLAG": 1, "WATCH": 2, "CONTINUE": 3}
 
+
+def _row_label(c: Candidate, _: RowContext) -> str:
+    text: str = fmt.candidate_label(c)
+    return text
+
+
 COLUMNS: tuple[Column, ...] = (
-    Column("run", "run", 22, 0, fmt.candidate_label, lambda c: c.subject, right=False),
-    Column("kind", "kind", 4, 5, lambda c: fmt.KINDS.get(c.kind, c.kind), lambda c: c.kind, right=False),
-    Column("step", "step", 5, 3, lambda c: fmt.DASH if c.step is None else str(c.step), lambda c: c.step),
-    Column(
-        "predicted", "pass@10", 9, 0,
-        lambda c: fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi), lambda c: c.predicted,
-    ),
-    Column("basis", "basis", 6, 6, lambda c: c.basis or fmt.DASH, lambda c: c.basis, right=False),
-    Column("entropy", "H0", 4, 2, lambda c: fmt.num(c.pre_rl_entropy), lambda c: c.pre_rl_entropy),
-    Column("headroom", "p/p*", 5, 1, lambda c: fmt.num(c.headroom, 1), lambda c: c.headroom),
-    Column("variance", "E[σ²]", 5, 4, lambda c: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance),
-    Column("live", "H", 4, 4, lambda c: fmt.num(c.live_entropy), lambda c: c.live_entropy),
-    Column("drop", "drop", 4, 1, lambda c: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop),
-    Column("zero_std", "0std", 4, 3, lambda c: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction),
-    Column(
-        "verdict", "verdict", 10, 0, _verdict_cell,
-        lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False,
-    ),
-    Column("job", "job", 9, 2, fmt.job, fmt.job, right=False),
+    Column("run", 22, 0, _row_label, lambda c: c.subject, right=False),
+    Column("kind", 4, 7, lambda c, _: fmt.KINDS.get(c.kind, c.kind), lambda c: c.kind, right=False),
+    Column("step", 5, 3, lambda c, _: fmt.DASH if c.step is None else str(c.step), lambda c: c.step),
+    Column("predicted", 15, 0, lambda c, _: fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi),
+           lambda c: c.predicted),
+    Column("basis", 10, 5, lambda c, _: fmt.basis(c.basis), lambda c: c.basis, right=False),
+    Column("pre_rl_entropy", 4, 2, lambda c, _: fmt.num(c.pre_rl_entropy), lambda c: c.pre_rl_entropy),
+    Column("headroom", 5, 1, lambda c, _: fmt.num(c.headroom, 1), lambda c: c.headroom),
+    Column("expected_variance", 5, 6, lambda c, _: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance),
+    Column("live_entropy", 4, 8, lambda c, _: fmt.num(c.live_entropy), lambda c: c.live_entropy),
+    Column("entropy_drop", 4, 1, lambda c, _: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop),
+    Column("entropy_curve", SPARK, 1, _entropy_spark, None, right=False),
+    Column("zero_std_fraction", 4, 3, lambda c, _: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction),
+    Column("zero_std_curve", SPARK, 5,
+           _unit_spark(metrics.FRAC_REWARD_ZERO_STD, lambda t: t.max_zero_std), None, right=False),
+    Column("reward_curve", SPARK, 4, _unit_spark(metrics.REWARD_MEAN), None, right=False),
+    Column("verdict", 10, 0, _verdict_cell, lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False),
+    Column("confidence", 4, 2, lambda c, _: fmt.pct(c.confidence), lambda c: c.confidence),
+    Column("job", 18, 2, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 PADDING = 2  # DataTable's cell padding, one space each side
@@ -65,8 +117,9 @@ PADDING = 2  # DataTable's cell padding, one space each side
 def fitting(width: int, columns: Sequence[Column] = COLUMNS) -> tuple[Column, ...]:
     """The columns that fit ``width`` cells, dropping the highest priority numbers first, in table order."""
     kept = list(columns)
-    while len(kept) > 1 and sum(c.width + PADDING for c in kept) > width:
-        worst = max((c for c in kept if c.priority > 0), key=lambda c: c.priority, default=None)
+    while len(kept) > 1 and sum(c.cells + PADDING for c in kept) > width:
+        # Highest number first; among equals the rightmost goes first.
+        worst = max((c for c in kept if c.priority > 0), key=lambda c: (c.priority, kept.index(c)), default=None)
         if worst is None:
             break
         kept.remove(worst)
@@ -78,6 +131,7 @@ def ordered(candidates: Sequence[Candidate], key: str | None, reverse: bool) -> 
     if key is None:
         return list(reversed(candidates)) if reverse else list(candidates)
     value = BY_KEY[key].sort_value
+    assert value is not None, f"column {key} does not sort"
     present = [(v, c) for c in candidates if (v := value(c)) is not None]
     absent = [c for c in candidates if value(c) is None]
     present.sort(key=lambda pair: pair[0], reverse=reverse)
@@ -97,8 +151,8 @@ def matching(candidates: Sequence[Candidate], text: str) -> list[Candidate]:
     return [c for c in candidates if needle in haystack(c)]
 
 
-def next_sort(current: str | None, visible: Sequence[Column]) -> str | None:
-    """``s`` cycles: ranking → each visible column → ranking."""
-    keys: list[str | None] = [None, *(c.key for c in visible)]
+def next_sort(current: str | None, visible: Sequence[Column], step: int = 1) -> str | None:
+    """``s`` (``step`` 1) and ``S`` (−1) move through: ranking → each visible sortable column → ranking."""
+    keys: list[str | None] = [None, *(c.key for c in visible if c.sort_value is not None)]
     position = keys.index(current) if current in keys else 0
-    return keys[(position + 1) % len(keys)]
+    return keys[(position + step) % len(keys)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import PurePath
 
 from rich.text import Text
 
 from rankinv.boundary.text import shown
-from rankinv.store import Candidate
+from rankinv.store import ActionRecord, Candidate
+from rankinv.vocabulary import KINDS, row_label
+
+__all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
 DASH = "—"
 
@@ -20,7 +22,6 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "FLAG": ("⚑", "magenta"),
 }
 
-KINDS = {"sft-checkpoint": "ckpt", "grpo": "grpo", "sft": "sft", "unknown": "?"}
 
 
 def missing(value: float | None) -> bool:
@@ -36,12 +37,26 @@ def pct(value: float | None) -> str:
 
 
 def interval(value: float | None, lo: float | None, hi: float | None) -> str:
-    """``0.62±0.05``: the half-width of [lo, hi]; the bare value when the interval is unknown."""
+    """``0.62±0.05`` when [lo, hi] is symmetric about the value (to the digits shown), else ``0.62 [.55,.71]``;
+    the bare value when the interval is unknown."""
     if value is None or missing(value):
         return DASH
     if lo is None or hi is None or missing(lo) or missing(hi):
         return f"{value:.2f}"
-    return f"{value:.2f}±{(hi - lo) / 2:.2f}"
+    if abs((hi - value) - (value - lo)) < 0.005:
+        return f"{value:.2f}±{(hi - lo) / 2:.2f}"
+    return f"{value:.2f} [{_short(lo)},{_short(hi)}]"
+
+
+def _short(x: float) -> str:
+    """``.55`` for 0.55 (the bracket must fit a narrow column); ``1.0`` and negatives stay whole."""
+    text = f"{x:.2f}"
+    return text[1:] if text.startswith("0.") else text
+
+
+def basis(text: str | None) -> str:
+    """Where a prediction comes from, short enough for its column (``prior+trajectory`` → ``prior+traj``)."""
+    return shown(text.replace("trajectory", "traj")) if text else DASH
 
 
 def verdict_name(candidate: Candidate) -> str | None:
@@ -72,10 +87,7 @@ def verdict_text(
 def candidate_label(candidate: Candidate) -> str:
     """The run, plus ``@ckpt-N`` for an SFT checkpoint (short: the step must survive a narrow column); escaped,
     like every name the TUI shows (:func:`~rankinv.boundary.text.shown`)."""
-    if candidate.checkpoint is None:
-        return shown(candidate.run)
-    name = PurePath(candidate.checkpoint).name
-    return shown(f"{candidate.run}@{name.replace('checkpoint-', 'ckpt-', 1)}")
+    return shown(row_label(candidate.run, candidate.checkpoint))
 
 
 SLURM_SHORT = {
@@ -84,12 +96,32 @@ SLURM_SHORT = {
 }
 
 
-def job(candidate: Candidate) -> str:
-    """``4102 R`` (Slurm's short state codes, as squeue prints them), or the run's status without a job."""
-    if not candidate.job_id:
-        return candidate.status or DASH
-    state = (candidate.job_state or "?").upper()
-    return f"{candidate.job_id} {SLURM_SHORT.get(state, state)}"
+# What a kill action's state means for the job, in a few letters (the ledger's states, daemon/actions/ledger.py).
+KILL_SHORT = {
+    "dry_run": "dry-kill", "pending": "killing", "signalled": "SIGTERM", "cancelling": "scancel", "done": "killed",
+    "gone": "gone", "aborted": "kill-abort", "not_owner": "not-yours", "unresolved": "no-job",
+    "opted_out": "opted-out", "rate_limited": "rate-ltd", "planned": "dry-kill",
+}
+
+
+def _target(kill: ActionRecord | None) -> str:
+    """The job a kill aimed at: ``4102`` from ``slurm:4102`` or ``4102``, ``pid 81`` from ``process:81:…``."""
+    target = (kill.target or "") if kill else ""
+    kind, _, rest = target.partition(":")
+    if kind == "process":
+        return "pid " + rest.partition(":")[0]
+    return rest if kind == "slurm" else target
+
+
+def job(candidate: Candidate, kill: ActionRecord | None = None) -> str:
+    """``4102 R`` (Slurm's short state codes, as squeue prints them) and, once the daemon acted, what the kill
+    did (``4102 R killed``, ``pid 81 dry-kill``); the run's status when no job is known."""
+    ident = candidate.job_id or _target(kill)
+    state = (candidate.job_state or "").upper()
+    parts = [ident, SLURM_SHORT.get(state, state)] if ident else [candidate.status or DASH]
+    if kill is not None:
+        parts.append(KILL_SHORT.get(kill.state, kill.state))
+    return shown(" ".join(p for p in parts if p))
 
 
 def ago(then: float | None, now: float) -> str:

@@ -6,10 +6,10 @@ widgets. :class:`SnapshotTaken` coalesces: if the UI falls behind, only the newe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rankinv.tui.alerts import AlertChannel
-from rankinv.tui.poller import Detail
+from rankinv.tui.poller import Detail, RowData
 from textual.message import Message
 
 from rankinv.messages import Command
@@ -21,6 +21,7 @@ class SnapshotTaken(Message):
     """The store changed (or went stale) and was read in one transaction."""
 
     snapshot: Snapshot
+    rows: RowData = field(default_factory=RowData)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotTaken)
@@ -97,6 +98,32 @@ class AlertSent(Message):
 
     title: str
     data: bytes
+
+
+@dataclass
+class RunLookupRequested(Message):
+    """``l`` or ``y`` asked for a run's folder and log (``purpose`` is ``log`` or ``copy``)."""
+
+    candidate: Candidate
+    purpose: str
+
+
+@dataclass
+class RunLocated(Message):
+    """Where a run lives and which log ``l`` would page (None when none is found), for ``purpose`` log or copy."""
+
+    candidate: Candidate
+    path: str | None
+    log: str | None
+    purpose: str
+    error: str = ""  # the store could not be read
+
+
+@dataclass
+class ContextChecked(Message):
+    """What the header warns about: other daemons over overlapping runs, child roots with their own config."""
+
+    warnings: tuple[str, ...]
 
 
 @dataclass

@@ -7,8 +7,8 @@ the one thread that polls (the app's worker).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rankinv import metrics
@@ -16,6 +16,26 @@ from rankinv.messages import MessageError, TriageSummary
 from rankinv.store import ActionRecord, Candidate, DatabaseError, ReadStore, Series, Snapshot, StoreError, VerdictRecord
 
 CURVES = (metrics.ENTROPY, metrics.REWARD_MEAN, metrics.FRAC_REWARD_ZERO_STD)
+MAX_CURVES = 60  # runs whose curves are read per snapshot: the top of the ranking plus the rows asked for
+
+
+@dataclass(frozen=True)
+class RowData:
+    """What the rows draw beyond the snapshot: each run's curves, and its latest kill action (the job's fate)."""
+
+    curves: dict[str, dict[str, Series]] = field(default_factory=dict)
+    kills: dict[str, ActionRecord] = field(default_factory=dict)
+
+
+def read_rows(store: ReadStore, snapshot: Snapshot, wanted: Iterable[str] = ()) -> RowData:
+    """Curves of the first :data:`MAX_CURVES` runs in the ranking and of ``wanted`` runs (selected, marked)."""
+    runs = list(dict.fromkeys(c.run for c in snapshot.candidates if c.checkpoint is None))
+    chosen = set(runs[:MAX_CURVES]) | (set(wanted) & set(runs))
+    kills: dict[str, ActionRecord] = {}
+    for action in store.actions():  # newest first: keep the first kill seen per run
+        if action.kind == "kill":
+            kills.setdefault(action.run, action)
+    return RowData({run: store.series(run, CURVES) for run in sorted(chosen)}, kills)
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,14 @@ class StorePoller:
             raise StoreError(f"{self.path}: cannot read the store ({exc}); retrying") from exc
         self._version, self._read_at = version, self.clock()
         return snapshot
+
+    def rows(self, snapshot: Snapshot, wanted: Iterable[str] = ()) -> RowData:
+        """:func:`read_rows` on this poller's connection (call right after :meth:`poll` returned ``snapshot``)."""
+        try:
+            return read_rows(self._open(), snapshot, wanted)
+        except DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{self.path}: cannot read the curves ({exc}); retrying") from exc
 
     def _open(self) -> ReadStore:
         if self._store is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +12,7 @@ from rankinv.daemon import control
 
 from rankinv.errors import RankinvError
 
-REPO = Path(__file__).resolve().parents[2]
-BUNDLED = REPO / "examples" / "runs"
+BUNDLED = Path(__file__).resolve().parent / "runs"  # package data: the demo works from a plain install
 
 CONFIG = """\
 # rankinv demo. The bundled GRPO runs are 40 steps long, so the stage-2 window (the paper's steps 10→150 of
@@ -25,7 +23,7 @@ samples = 8
 group_size = 8
 max_new_tokens = 4
 prompts = "{task}/prompts.jsonl"
-reward = "examples.ladder.task:reward"
+reward = "rankinv.daemon.demo.reward:reward"
 backend = "transformers"
 
 [monitor]
@@ -65,8 +63,8 @@ def bundled_runs(override: str | Path | None = None) -> Path:
     src = Path(override).expanduser() if override else BUNDLED
     if not (src / "sft-digits").is_dir():
         raise RankinvError(
-            f"{src}: the demo's bundled runs are not there; they ship with the source checkout "
-            "(examples/runs/), or pass --runs DIR"
+            f"{src}: the demo's bundled runs are not there (they ship inside the package, rankinv/daemon/demo/runs/; "
+            "a broken install?), or pass --runs DIR"
         )
     return src
 
@@ -78,9 +76,6 @@ def start(src: Path, workdir: Path, seconds_per_run: float) -> Session:
         d.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "prompts.jsonl", task / "prompts.jsonl")
     (root / "rankinv.toml").write_text(CONFIG.format(task=task), encoding="utf-8")
-    # The reward is the ladder task's own function (examples/ladder/task.py): make the checkout importable for
-    # the daemon and the triage processes it starts.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     control.start_detached(root, state_base=state)
     replay = subprocess.Popen(
         [sys.executable, "-m", "rankinv.daemon.demo.replay", str(src), str(root), str(seconds_per_run),

@@ -1,6 +1,6 @@
-"""Build ``examples/runs/``: the real training runs ``rankinv demo`` replays. Run once; the output is committed.
+"""Build ``daemon/demo/runs/`` (package data): the real training runs ``rankinv demo`` replays. Run once; commit it.
 
-    python -m examples.demo.build_runs examples/runs
+    python -m examples.demo.build_runs daemon/demo/runs
 
 Everything is real TRL on the CPU with rankinv's callback attached, on the ladder's digit task
 (``examples/ladder/task.py``): one SFT run saving an early and a late checkpoint, then two GRPO runs — a

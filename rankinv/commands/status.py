@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rankinv.commands import roots
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -17,7 +19,7 @@ def add_parser(sub: Any) -> None:
             "callback triage reports, verdicts; never acts on a job), so it always answers."
         ),
     )
-    p.add_argument("root", metavar="ROOT", help="the runs root")
+    p.add_argument("root", nargs="?", metavar="ROOT", help=roots.HELP)
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml if present)")
     p.add_argument("--state-dir", help="base directory of the store (default: XDG state dir)")

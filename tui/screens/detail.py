@@ -6,18 +6,18 @@ sets ``candidate`` again on every snapshot, which re-reads, so the screen stays 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from rankinv.tui import format as fmt
 from rankinv.tui.messages import DetailFailed, DetailLoaded
 from rankinv.tui.poller import Detail, read_detail
+from rankinv.tui.thresholds import Thresholds, kill_line
 from rankinv.tui.widgets.action_history import ActionHistory
 from rankinv.tui.widgets.curve_plot import CurvePlot
 from rankinv.tui.widgets.reasons_list import ReasonsList
 from rankinv.tui.widgets.triage_summary import TriageSummary
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,35 +27,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from rankinv import metrics
-from rankinv.store import Candidate, StoreError
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """What the plots draw, from the configuration: the stage-2 window and its kill thresholds."""
-
-    baseline_step: int = 10
-    decision_step: int = 150
-    tau_2: float = 0.5
-    max_zero_std: float = 0.9
-
-
-def _entropy_line(detail: Detail, t: Thresholds) -> float | None:
-    """The entropy a τ₂ drop from the baseline reaches: the first logged value at or after s0, times (1 − τ₂)."""
-    s = detail.series.get(metrics.ENTROPY)
-    if s is None:
-        return None
-    after = (v for step, v in zip(s.steps, s.values, strict=False) if step >= t.baseline_step and math.isfinite(v))
-    base = next(after, None)
-    return None if base is None else base * (1 - t.tau_2)
+from rankinv.store import Candidate, Series, StoreError
 
 
 def headline(c: Candidate) -> str:
     pred = fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi)
     verdict = fmt.verdict_text(fmt.verdict_name(c)).plain
+    conf = f" (conf {fmt.pct(c.confidence)})" if c.confidence is not None else ""
     return (
         f"{fmt.candidate_label(c)}  [{fmt.KINDS.get(c.kind, c.kind)}]  step {c.step or fmt.DASH}  "
-        f"pass@10 {pred} ({c.basis or 'no prediction'})  {verdict}  job {fmt.job(c)}"
+        f"pass@10 {pred} ({fmt.basis(c.basis) if c.basis else 'no prediction'})  {verdict}{conf}  job {fmt.job(c)}"
     )
 
 
@@ -73,9 +54,9 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(headline(self.candidate) if self.candidate else "", id="headline", markup=False)
         with VerticalScroll(id="detail-body"):
-            yield CurvePlot("entropy (nats)", id="curve-entropy", classes="curve")
-            yield CurvePlot("reward", id="curve-reward", classes="curve")
-            yield CurvePlot("zero-std fraction", id="curve-zero-std", classes="curve")
+            yield CurvePlot("entropy (nats, from 0)", id="curve-entropy", classes="curve")
+            yield CurvePlot("reward mean (0–1)", id="curve-reward", classes="curve")
+            yield CurvePlot("zero-std fraction (0–1)", id="curve-zero-std", classes="curve")
             yield ReasonsList(id="reasons")
             yield TriageSummary(id="triage")
             yield ActionHistory(id="actions")
@@ -90,7 +71,7 @@ class DetailScreen(Screen[None]):
 
     def watch_candidate(self, old: Candidate | None, new: Candidate | None) -> None:
         if new is not None and new != old:
-            self.query_one("#headline", Static).update(headline(new))
+            self.query_one("#headline", Static).update(Text(headline(new)))
             self._load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
@@ -107,17 +88,24 @@ class DetailScreen(Screen[None]):
     def _show(self, message: DetailLoaded) -> None:
         d, t = message.detail, self.thresholds
         self.detail = d
-        window = (t.baseline_step, t.decision_step)
-        entropy = self.query_one("#curve-entropy", CurvePlot)
-        entropy.series, entropy.window, entropy.threshold = d.series.get(metrics.ENTROPY), window, _entropy_line(d, t)
-        reward = self.query_one("#curve-reward", CurvePlot)
-        reward.series, reward.window = d.series.get(metrics.REWARD_MEAN), window
-        zero = self.query_one("#curve-zero-std", CurvePlot)
-        zero.series, zero.window, zero.threshold = d.series.get(metrics.FRAC_REWARD_ZERO_STD), window, t.max_zero_std
+        h = d.series.get(metrics.ENTROPY)
+        line = kill_line(h, t)
+        top = max([*(h.values if h else ()), line or 0.0, 0.1]) * 1.1
+        kill = f"kill line {line:.3g} = H(s0)·(1−τ₂ {t.tau_2:.0%})" if line is not None else ""
+        self._plot("#curve-entropy", h, (0.0, top), line, kill)
+        self._plot("#curve-reward", d.series.get(metrics.REWARD_MEAN), (0.0, 1.0), None, "")
+        self._plot("#curve-zero-std", d.series.get(metrics.FRAC_REWARD_ZERO_STD), (0.0, 1.0), t.max_zero_std,
+                   f"dead above {t.max_zero_std:.2f}")
         self.query_one(ReasonsList).verdicts = d.verdicts
         triage = self.query_one(TriageSummary)
         triage.report, triage.problem = d.triage, d.triage_problem
         self.query_one(ActionHistory).actions = d.actions
+
+    def _plot(self, selector: str, series: Series | None, y_range: tuple[float, float], line: float | None,
+              label: str) -> None:
+        plot = self.query_one(selector, CurvePlot)
+        plot.window, plot.y_range, plot.threshold, plot.threshold_label = self.thresholds.window, y_range, line, label
+        plot.series = series
 
     @on(DetailFailed)
     def _failed(self, message: DetailFailed) -> None:

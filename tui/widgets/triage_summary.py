@@ -51,4 +51,6 @@ class TriageSummary(Static):
         steps = [round(math.log2(k) * 10) for k, _ in curve]
         width = max(12, min(48, (self.size.width or 60) - 12))
         labels = (f"k={curve[0][0]}", f"k={curve[-1][0]}")
-        return out.append("\n").append_text(plot.curve(steps, [v for _, v in curve], width, 5, x_labels=labels))
+        return out.append("\n").append_text(
+            plot.curve(steps, [v for _, v in curve], width, 5, x_labels=labels, y_range=(0.0, 1.0))
+        )

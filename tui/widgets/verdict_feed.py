@@ -1,38 +1,49 @@
-"""The recent event feed: verdicts, actions and daemon news, newest first."""
+"""The recent event feed, newest first: scrollable (wheel, arrows when focused) and resizable (``+``/``-``)."""
 
 from __future__ import annotations
 
-from rankinv.tui import format as fmt
+from rankinv.tui import feed
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from rankinv.boundary.text import shown
 from rankinv.store import EventRecord
 
-LEVELS = {"error": "bold red", "critical": "bold red", "warning": "yellow", "info": ""}
+MIN_HEIGHT, MAX_HEIGHT = 3, 40
 
 
-def _symbol(event: EventRecord) -> Text:
-    for decision, (symbol, style) in fmt.VERDICTS.items():
-        if decision in event.message.upper() or event.kind.upper() == decision:
-            return Text(symbol + " ", style=style)
-    return Text("· ", style="dim")
-
-
-class VerdictFeed(Static):
+class VerdictFeed(VerticalScroll, can_focus=True):
     events: reactive[tuple[EventRecord, ...]] = reactive(())
     now: reactive[float] = reactive(0.0)
+    lines: reactive[int] = reactive(0, init=False)  # the pane's height in rows once resized; 0: the CSS height
 
-    def render(self) -> Text:
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no events yet", style="dim"), id="feed-lines")
+
+    def on_mount(self) -> None:
+        self.border_title = "events (newest first)"
+
+    def watch_lines(self, lines: int) -> None:
+        self.styles.height = lines
+        self.styles.min_height = lines
+
+    def resize(self, delta: int) -> None:
+        """``+``/``-``: grow or shrink from the height it has now (the table and charts give or take the rows)."""
+        self.lines = max(MIN_HEIGHT, min(MAX_HEIGHT, (self.lines or self.outer_size.height) + delta))
+
+    def _refresh_text(self) -> None:
+        if not self.is_mounted:
+            return
+        body = self.query_one("#feed-lines", Static)
         if not self.events:
-            return Text("no events yet", style="dim")
-        out = Text(no_wrap=True, overflow="ellipsis")
-        for event in self.events[: max(1, self.size.height or 5)]:
-            out.append(f"{fmt.ago(event.time, self.now):>4} ", style="dim")
-            out.append_text(_symbol(event))
-            if event.run:
-                out.append(f"{shown(event.run)}: ", style="bold")
-            out.append(shown(event.message) + "\n", style=LEVELS.get(event.level, ""))
-        out.rstrip()
-        return out
+            body.update(Text("no events yet", style="dim"))
+            return
+        body.update(feed.render(feed.collapse(self.events), self.now))
+
+    def watch_events(self) -> None:
+        self._refresh_text()
+
+    def watch_now(self) -> None:
+        self._refresh_text()

@@ -1,0 +1,62 @@
+"""One vocabulary for the ranking: the column labels and their meaning, shared by the TUI, ``rankinv status``
+and ``--json`` (whose keys are the :class:`~rankinv.store.Candidate` field names listed here).
+
+Pure data: the TUI's ``?`` glossary and the status table read it, so a column is named once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePath
+
+
+@dataclass(frozen=True)
+class Term:
+    key: str  # the column key (TUI) and, where it is one, the JSON field
+    label: str  # the header both tables print
+    meaning: str
+
+
+COLUMNS: tuple[Term, ...] = (
+    Term("run", "run", "the run (its folder under the root); run@ckpt-N is one SFT checkpoint of it"),
+    Term("kind", "kind", "ckpt: SFT checkpoint awaiting RL; grpo: a GRPO run; sft: an SFT run"),
+    Term("step", "step", "the last step logged (a checkpoint: its step)"),
+    Term("predicted", "pass@10", "predicted final pass@10 after GRPO; [lo, hi] or ±half-width is its interval"),
+    Term("basis", "basis", "prediction source: prior (paper), fitted (your finished runs); +traj: the live curve"),
+    Term("pre_rl_entropy", "H0", "pre-RL entropy: mean next-token entropy (nats, T=1); stage 1 flags < τ_H"),
+    Term("headroom", "p/p*", "headroom: per-prompt pass rate over p*(g), where half of the groups are degenerate"),
+    Term("expected_variance", "E[σ²]", "expected within-group reward variance p(1−p)(g−1)/g: the gradient signal left"),
+    Term("live_entropy", "H", "live entropy of the GRPO run at its last step (nats)"),
+    Term("entropy_drop", "drop", "entropy fall since the baseline step s0; stage 2 kills above τ₂"),
+    Term("zero_std_fraction", "0std", "share of groups whose rewards all agree (zero std: no gradient)"),
+    Term("entropy_curve", "H/H0 0–1", "live entropy over its s0 value, fixed 0–1 scale; red below 1−τ₂"),
+    Term("reward_curve", "reward 0–1", "sparkline of the mean reward, on a fixed 0–1 scale"),
+    Term("zero_std_curve", "0std 0–1", "zero-std fraction, fixed 0–1 scale; red above its kill line"),
+    Term("verdict", "verdict", "✖ KILL, ● WATCH, ✔ CONTINUE, ⚑ FLAG (stage 1); pin: pinned; ack: acknowledged"),
+    Term("confidence", "conf", "the verdict's confidence: how sure the rule is (0–100%), not a chance of success"),
+    Term("job", "job", "Slurm job id and state (R running, PD pending, CA cancelled …) or the run's status"),
+)
+
+TERMS: tuple[Term, ...] = (
+    Term("p*", "p*(g)", "the pass rate below which most groups of g rollouts all fail: root of p^g+(1−p)^g = 0.5"),
+    Term("tau_h", "τ_H", "stage-1 entropy floor (default 0.18 nats): a checkpoint below it is flagged"),
+    Term("tau_2", "τ₂", "stage-2 drop threshold (default 50%): a larger fall from s0 to the decision step kills"),
+    Term("window", "s0…decision", "the stage-2 window: baseline step s0 to the decision step, drawn as │ in charts"),
+    Term("dry-run", "dry-run / ARMED", "dry-run: KILL is only recorded and alerted; ARMED: the daemon stops the job"),
+    Term("marks", "marked rows", "rows marked with space are overlaid in the charts pane"),
+)
+
+LABELS: dict[str, str] = {t.key: t.label for t in COLUMNS}
+KINDS = {"sft-checkpoint": "ckpt", "grpo": "grpo", "sft": "sft", "unknown": "?"}  # the kind column's short names
+
+
+def label(key: str) -> str:
+    return LABELS[key]
+
+
+def row_label(run: str, checkpoint: str | None) -> str:
+    """The run, plus ``@ckpt-N`` for an SFT checkpoint (short: the step must survive a narrow column)."""
+    if checkpoint is None:
+        return run
+    name = PurePath(checkpoint).name
+    return f"{run}@{name.replace('checkpoint-', 'ckpt-', 1)}"
