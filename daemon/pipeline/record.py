@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-from rankinv.daemon.actions.resolve import manifest_job_id
+from rankinv.daemon.actions.manifest import Untrusted, parse
 
 from rankinv.discovery import CheckpointInfo, RunInfo
 from rankinv.store import Store
@@ -18,7 +20,7 @@ def record_run(store: Store, info: RunInfo) -> list[CheckpointInfo]:
 
     The Slurm job id the manifest names is recorded for readers (the TUI's job column); it is the manifest's word,
     shown as such; actions still resolve their target from evidence (daemon/actions/resolve.py)."""
-    job_id = manifest_job_id(info.manifest) if info.manifest else ""
+    job_id = _manifest_job_id(info.manifest) if info.manifest else ""
     job = {"job_id": job_id} if SLURM_ID.fullmatch(job_id) else {}
     store.upsert_run(
         info.name, str(info.path), kind=KINDS.get(info.kind.upper(), "unknown"), parent=info.parent,
@@ -27,6 +29,14 @@ def record_run(store: Store, info: RunInfo) -> list[CheckpointInfo]:
     for c in info.checkpoints:
         store.upsert_checkpoint(info.name, str(c.path), c.step, c.complete, c.reason)
     return [c for c in info.checkpoints if c.complete]
+
+
+def _manifest_job_id(manifest: dict[str, Any]) -> str:
+    """The job id the manifest names, read by the same type-checked parser the actions use ("" if untrusted)."""
+    try:
+        return parse(json.dumps(manifest).encode()).job_id
+    except (Untrusted, TypeError, ValueError):
+        return ""
 
 
 def mark(store: Store, name: str, path: str, status: str, error: str | None) -> None:
