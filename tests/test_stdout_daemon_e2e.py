@@ -152,7 +152,9 @@ def _check_kill(root: Path, state: Path, run: str, job: str, decision_written: f
     steps = sorted(s for name, s in points if name == "entropy")
     assert steps == _oracle_steps()[: len(steps)] and steps[-1] >= DECISION_STEP  # the true steps, 2, 4, …
     first_kill = min((v for v in verdicts if v.decision == "KILL"), key=lambda v: v.id)
-    assert first_kill.step is not None and DECISION_STEP <= first_kill.step <= DECISION_STEP + 4
+    # never before the decision step; which logged step the first KILL names depends on how far the log has
+    # grown when the daemon next judges (one judgement per evaluate_seconds): time is the measure
+    assert first_kill.step is not None and first_kill.step >= DECISION_STEP
     assert first_kill.created_at - decision_written < 10, "KILL within seconds of the decision step"
     done = [a for a in actions if a.state == "done"]
     assert done and done[0].target == f"slurm:{job}" and not done[0].dry_run, actions
