@@ -239,3 +239,13 @@ def test_humaneval_canonical_solutions_all_pass(isolation: str) -> None:
     failed = [(p["task_id"], r.detail) for p, r in zip(problems, results, strict=False) if r.status != "pass"]
     assert failed == []
     assert [r.status for r in results[len(programs) :]] == ["fail"] * 20
+
+
+def test_an_interpreter_under_tmp_is_bound_after_the_private_tmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A venv under /tmp (a CI clone, a scratch checkout) must not be hidden by the sandbox's own /tmp."""
+    from rankinv.triage import isolation
+
+    monkeypatch.setattr(isolation, "python_roots", lambda: ["/tmp/ci/.venv"])
+    argv = isolation.bwrap_argv("bwrap", Path("/tmp/x/main.py"), 8)
+    tmpfs, bind = argv.index("--tmpfs"), argv.index("/tmp/ci/.venv")
+    assert argv[tmpfs + 1] == "/tmp" and argv[bind - 1] == "--ro-bind" and bind > tmpfs

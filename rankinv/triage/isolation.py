@@ -42,10 +42,10 @@ def bwrap_argv(bwrap: str, program: Path, disk_mb: int) -> list[str]:
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
-    for root in python_roots():
+    argv += ["--dev", "/dev", "--size", str(disk_mb * 1024 * 1024), "--tmpfs", SANDBOX_WORK]
+    for root in python_roots():  # after the tmpfs, so an interpreter installed under /tmp stays visible
         argv += ["--ro-bind", root, root]
-    argv += ["--dev", "/dev", "--size", str(disk_mb * 1024 * 1024), "--tmpfs", SANDBOX_WORK,
-             "--ro-bind", str(program), f"{SANDBOX_WORK}/main.py", "--chdir", SANDBOX_WORK,
+    argv += ["--ro-bind", str(program), f"{SANDBOX_WORK}/main.py", "--chdir", SANDBOX_WORK,
              "--remount-ro", "/", "--remount-ro", "/dev", "--clearenv"]
     for key, value in sandbox_env(SANDBOX_WORK).items():
         argv += ["--setenv", key, value]
