@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,11 +102,16 @@ def kill_all(groups: list[Cgroup], deadline_s: float = 10.0) -> bool:
         if group.version == 2:
             with contextlib.suppress(OSError):
                 (group.path / "cgroup.kill").write_text("1")
+    return kill_until_gone(lambda: [pid for group in groups for pid in group.members()], end)
+
+
+def kill_until_gone(alive: Callable[[], Iterable[int]], end: float) -> bool:
+    """SIGKILL whatever ``alive()`` lists until it lists nothing; True when that happened before ``end``."""
     while time.monotonic() < end:
-        alive = [pid for group in groups for pid in group.members()]
-        if not alive:
+        pids = list(alive())
+        if not pids:
             return True
-        for pid in alive:
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.01)

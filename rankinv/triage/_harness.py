@@ -125,7 +125,10 @@ def _wait(pid: int, spec: dict[str, Any]) -> dict[str, Any]:
         if done:
             if os.WIFSIGNALED(status):
                 return {"exit": None, "signal": os.WTERMSIG(status)}
-            return {"exit": os.waitstatus_to_exitcode(status), "signal": None}
+            code = os.waitstatus_to_exitcode(status)
+            if spec["signal_in_exit_code"] and 128 < code < 128 + signal.NSIG:
+                return {"exit": None, "signal": code - 128}  # bwrap, as init, exits 128+N for a child killed by N
+            return {"exit": code, "signal": None}
         if time.monotonic() >= end:
             return {"exit": None, "signal": None, "timed_out": True}
         if quota is not None and disk_usage(spec["work"]) > quota:

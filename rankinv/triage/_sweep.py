@@ -8,9 +8,7 @@ a fourth: its PID namespace dies with its init, which dies with the harness.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -21,17 +19,13 @@ from rankinv.triage._harness import session_members
 def sweep(marker: str, groups: list[_cgroup.Cgroup], session: int | None = None, deadline_s: float = 10.0) -> bool:
     """SIGKILL the sample's processes until none is left; True when none was left in time."""
     _cgroup.kill_all(groups, deadline_s)
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
+
+    def alive() -> set[int]:
         found = set(marked_processes(marker)) | set([] if session is None else session_members(session))
         found.discard(os.getpid())
-        if not found:
-            return True
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
-    return False
+        return found
+
+    return _cgroup.kill_until_gone(alive, time.monotonic() + deadline_s)
 
 
 def marked_processes(marker: str) -> list[int]:

@@ -167,7 +167,8 @@ def _run_harness(run_dir: Path, work: Path, nonce: str, limits: ExecLimits, *, i
         spec = {**asdict(limits), "work": str(work), "status": str(run_dir / "status.json"),
                 "cgroups": [str(g.path) for g in groups], "pass_fds": [nonce_r, report_w],
                 "argv": program_argv(str(run_dir), work, isolation, limits, (nonce_r, report_w)),
-                "watch_disk": isolation != "bwrap", "drop_capabilities": isolation != "bwrap"}
+                "watch_disk": isolation != "bwrap", "drop_capabilities": isolation != "bwrap",
+                "signal_in_exit_code": isolation == "bwrap"}
         with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-I", str(HARNESS), json.dumps(spec)], stdin=subprocess.DEVNULL, stdout=out,
