@@ -63,9 +63,13 @@ class Features:
     """Entropy at the RL baseline step (the paper's strongest single predictor, Spearman +0.82)."""
     rl_drop: float = NAN
     pass_at_k_hi: tuple[tuple[int, float], ...] = ()
+    """Upper ends of the measured pass@k intervals (bootstrap over prompts), where the triage report has them."""
     prompt_counts: tuple[tuple[int, int], ...] = ()
     """(passes, samples) of every triage prompt: coverage and the group signal are then read per prompt."""
-    """Upper ends of the measured pass@k intervals (bootstrap over prompts), where the triage report has them."""
+    sft_eval_loss: float = NAN
+    """The SFT run's held-out loss at the checkpoint (Kang et al. 2025's generalization loss)."""
+    sft_eval_loss_rise: float = NAN
+    """That loss over the lowest the SFT run logged up to the checkpoint (above 1: past its best)."""
 
     @property
     def pass1(self) -> float:
@@ -140,7 +144,14 @@ def features_from_report(report: Any, name: str = "") -> Features:
         headroom=_estimate(m.headroom), expected_variance=_estimate(m.expected_advantage_variance),
         pass_at_k_hi=tuple(sorted((k, v) for k, v in highs.items() if math.isfinite(v))),
         prompt_counts=tuple((int(r.passes), int(r.samples)) for r in getattr(report, "prompts", ()) if r.samples),
+        **_sft_fields(getattr(report, "sft", None)),
     )
+
+
+def _sft_fields(sft: Any) -> dict[str, float]:
+    if sft is None:
+        return {}
+    return {"sft_eval_loss": float(sft.eval_loss), "sft_eval_loss_rise": float(sft.eval_loss_rise)}
 
 
 def at_group_size(f: Features, g: int) -> Features:
