@@ -1,5 +1,5 @@
-"""``python -m examples.ladder [--task digits|hump] [--quick] [--rl-steps N] [--seed N] [--out DIR]``: run the ladder, print the table,
-save it as JSON and Markdown."""
+"""``python -m examples.ladder [--task digits|hump] [--quick] [--rl-steps N] [--seed N] [--out DIR]``: run the
+ladder, print the table, save it as JSON and Markdown."""
 
 from __future__ import annotations
 

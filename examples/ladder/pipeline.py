@@ -8,8 +8,8 @@ from pathlib import Path
 
 from examples.ladder import tinymodel
 from examples.ladder.rung import Row, measure
-from examples.ladder.tasks import eval_rows, reward_spec, task_module
 from examples.ladder.settings import LadderSettings, rankinv_toml
+from examples.ladder.tasks import eval_rows, reward_spec, task_module
 from rankinv.config import Config, load_config
 
 Log = Callable[[str], None]

@@ -18,6 +18,7 @@ from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.triage.report import TriageReport
 from rankinv.verdict import Decision
 
+
 @dataclass(frozen=True)
 class Row:
     """What the table shows for one SFT depth."""
