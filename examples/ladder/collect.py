@@ -50,11 +50,27 @@ def run_seed(seed: int, results: Path) -> Path:
     return target
 
 
+def replay(stored: Path) -> None:
+    """Replay a stored seed's stage 2 again with the code as it is now (its run directories must still exist);
+    the measurements are kept, ``stage2_commit`` records the code that replayed."""
+    from examples.ladder.stage2 import ladder_rows
+
+    data = json.loads(stored.read_text(encoding="utf-8"))
+    out = Path(data["ladder"]["rows"][0]["run_dir"]).parents[1]
+    data["stage2"] = [dataclasses.asdict(r) for r in ladder_rows(out)]
+    data["stage2_commit"] = commit()
+    stored.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m examples.ladder.collect", description=__doc__)
-    p.add_argument("--seeds", type=int, nargs="+", required=True)
+    p.add_argument("--seeds", type=int, nargs="*", default=[])
     p.add_argument("--results", default=str(ROOT / "examples" / "ladder" / "results"))
+    p.add_argument("--replay", nargs="*", default=[], help="stored seed files whose stage 2 to replay again")
     args = p.parse_args(argv)
+    for stored in args.replay:
+        replay(Path(stored))
+        print(f"replayed {stored}", flush=True)
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
