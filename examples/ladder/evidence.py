@@ -29,14 +29,20 @@ DEV_SEEDS = (0, 1)
 HELD_OUT_SEEDS = (2, 3, 4)
 P_STAR_8 = 0.083
 
+def num(row: dict[str, Any], key: str) -> float:
+    """A stored number; NaN where the JSON holds null (a value that was not measured)."""
+    value = row.get(key)
+    return math.nan if value is None else float(value)
+
+
 Signal = Callable[[dict[str, Any]], float]
 SIGNALS: tuple[tuple[str, str, Signal], ...] = (
-    ("pass1", "pass@1", lambda r: r["pass1"]),
-    ("entropy", "entropy", lambda r: r["entropy"]),
-    ("passk", "pass@16", lambda r: r["pre_passk"]),
-    ("never_solved", "−never-solved", lambda r: -r["never_solved"]),
-    ("eval_loss", "−eval loss", lambda r: -r["eval_loss"]),
-    ("rl_entropy", "RL entropy (step 4)", lambda r: r["rl_entropy_start"]),
+    ("pass1", "pass@1", lambda r: num(r, "pass1")),
+    ("entropy", "entropy", lambda r: num(r, "entropy")),
+    ("passk", "pass@16", lambda r: num(r, "pre_passk")),
+    ("never_solved", "−never-solved", lambda r: -num(r, "never_solved")),
+    ("eval_loss", "−eval loss", lambda r: -num(r, "eval_loss")),
+    ("rl_entropy", "RL entropy (baseline step)", lambda r: num(r, "rl_entropy_start")),
 )
 
 
@@ -48,24 +54,33 @@ class Ladder:
     rows: tuple[dict[str, Any], ...]
     stage2: tuple[dict[str, Any], ...]
     commit: str
+    task: str = "hump"
+    rl_steps: int = 60
 
     @property
     def split(self) -> str:
+        if self.task != "hump":
+            return "dev"
         return "dev" if self.seed in DEV_SEEDS else "held-out"
+
+    @property
+    def label(self) -> str:
+        return str(self.seed) if self.task == "hump" else f"{self.seed} ({self.rl_steps} GRPO steps)"
 
     @property
     def actual(self) -> list[float]:
         return [r["actual"] for r in self.rows]
 
 
-def load(results: Path = RESULTS) -> list[Ladder]:
+def load(results: Path = RESULTS, task: str = "hump") -> list[Ladder]:
     out = []
-    for path in sorted(results.glob("hump-seed*.json")):
+    for path in sorted(results.glob(f"{task}-seed*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         table = data["ladder"]
-        out.append(Ladder(int(table["settings"]["seed"]), tuple(table["rows"]), tuple(data["stage2"]),
-                          str(data["commit"])))
-    return sorted(out, key=lambda lad: lad.seed)
+        st = table["settings"]
+        out.append(Ladder(int(st["seed"]), tuple(table["rows"]), tuple(data["stage2"]), str(data["commit"]),
+                          str(st.get("task", "digits")), int(st["rl_steps"])))
+    return sorted(out, key=lambda lad: (lad.rl_steps, lad.seed))
 
 
 def features(row: dict[str, Any]) -> Features:
@@ -118,22 +133,27 @@ def coverage(lad: Ladder) -> float:
 
 def fitted_spearman(train: Sequence[Ladder], test: Ladder) -> float:
     """Fit the ridge model on ``train``'s rungs (features and the RL run's early entropy), predict ``test``'s."""
-    from dataclasses import replace
-
     from rankinv.predict import fit
 
-    def with_rl(r: dict[str, Any]) -> Features:
-        return replace(features(r), rl_entropy_start=r["rl_entropy_start"])
-
-    model = fit([(with_rl(r), r["actual"]) for lad in train for r in lad.rows])
+    try:
+        model = fit([(with_rl(r), r["actual"]) for lad in train for r in lad.rows])
+    except ValueError:  # too few training rungs: no fitted part to report
+        return math.nan
     return rho([model.predict(with_rl(r)).estimate for r in test.rows], test.actual)
+
+
+def with_rl(r: dict[str, Any]) -> Features:
+    """The stored pre-RL features plus the RL run's early entropy (what the fitted model may read)."""
+    from dataclasses import replace
+
+    return replace(features(r), rl_entropy_start=num(r, "rl_entropy_start"))
 
 
 def ladder_scores(lad: Ladder, everyone: Sequence[Ladder]) -> dict[str, float]:
     scores = {"predicted": rho([predict(r).estimate for r in lad.rows], lad.actual)}
     scores.update({key: rho([get(r) for r in lad.rows], lad.actual) for key, _, get in SIGNALS})
-    scores["lolo"] = fitted_spearman([o for o in everyone if o.seed != lad.seed], lad)
-    dev = [o for o in everyone if o.split == "dev" and o.seed != lad.seed]
+    scores["lolo"] = fitted_spearman([o for o in everyone if o is not lad], lad)
+    dev = [o for o in everyone if o.split == "dev" and o is not lad]
     scores["fit_dev"] = fitted_spearman(dev, lad) if lad.split == "held-out" and dev else math.nan
     scores["coverage"] = coverage(lad)
     return scores
@@ -156,7 +176,7 @@ def hump_table(ladders: Sequence[Ladder]) -> str:
         by_split.setdefault(lad.split, []).append(s)
         h = hump(lad)
         sides = f"{'yes' if h['left'] else 'no'} / {'yes' if h['right'] else 'no'}"
-        lines.append(_line(str(lad.seed), lad.split, sides, s))
+        lines.append(_line(lad.label, lad.split, sides, s))
     for split, scores in by_split.items():
         mean = {k: _mean([s[k] for s in scores]) for k in scores[0]}
         lines.append(_line(f"mean ({len(scores)})", split, "", mean))
@@ -181,9 +201,9 @@ def rung_table(lad: Ladder) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in lad.rows:
         p = predict(r)
-        lines.append(f"| {r['depth']} | {r['pass1']:.3f} | {r['entropy']:.2f} | {r['pre_passk']:.2f} | "
-                     f"{r['never_solved']:.2f} | {r['degenerate']:.2f} | {r['eval_loss']:.2f} | "
-                     f"{p.estimate:.2f} [{p.lo:.2f}, {p.hi:.2f}] | {r['pre_pass10']:.2f} | {r['actual']:.3f} |")
+        cells = [f"{num(r, k):.2f}" for k in ("pre_passk", "never_solved", "degenerate", "eval_loss")]
+        lines.append(f"| {r['depth']} | {r['pass1']:.3f} | {r['entropy']:.2f} | {' | '.join(cells)} | "
+                     f"{p.estimate:.2f} [{p.lo:.2f}, {p.hi:.2f}] | {num(r, 'pre_pass10'):.2f} | {r['actual']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -205,20 +225,32 @@ def qwen_table(path: Path = QWEN) -> str:
 
 
 def stage2_table(ladders: Sequence[Ladder]) -> str:
-    """The stage-2 confusion on the hump runs, development and held-out seeds apart, under both policies."""
+    """The stage-2 confusion on the ladders' runs, development and held-out seeds apart, under both policies."""
     from examples.ladder.stage2 import Replayed, markdown
 
     rows = []
     for lad in ladders:
         for r in lad.stage2:
-            rows.append(Replayed(**{**r, "source": f"hump ladder, {lad.split} seeds"}))
+            rows.append(Replayed(**{**r, "source": f"{lad.task} ladder, {lad.split} seeds"}))
     return markdown(rows)
 
 
+def tables(results: Path = RESULTS) -> dict[str, str]:
+    """Every table of the README's ladder evidence by name (each appears in the README as printed here)."""
+    hump_ladders, digits = load(results, "hump"), load(results, "digits")
+    held_out = [lad for lad in hump_ladders if lad.split == "held-out"]
+    return {
+        "hump ladder": hump_table(hump_ladders),
+        **{f"hump ladder, seed {lad.seed} rungs": rung_table(lad) for lad in held_out[-1:]},
+        "digits ladder": hump_table(digits),
+        **{"digits ladder, seed 0 rungs (30 GRPO steps)": rung_table(lad) for lad in digits[:1]},
+        "paper's Qwen table": qwen_table(),
+        "stage 2 on the hump ladder": stage2_table(hump_ladders),
+    }
+
+
 def markdown(results: Path = RESULTS) -> str:
-    ladders = load(results)
-    parts = [hump_table(ladders), qwen_table(), stage2_table(ladders)]
-    return "\n".join(parts)
+    return "\n".join(f"{name}:\n\n{table}" for name, table in tables(results).items())
 
 
 def main() -> int:
