@@ -67,3 +67,19 @@ def test_the_report_carries_it_to_the_features_and_old_reports_still_load(tmp_pa
     del old["sft"]
     f_old = features_from_report(TriageReport.from_json(json.dumps(old)))
     assert math.isnan(f_old.sft_eval_loss) and math.isnan(f_old.sft_eval_loss_rise)
+
+
+def test_the_triage_summary_shows_it_only_when_logged(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from rankinv.triage.summary import summary_table
+
+    def text(report: TriageReport) -> str:
+        console = Console(record=True, width=160)
+        console.print(summary_table(report))
+        return console.export_text()
+
+    report = make_report(tmp_path, [8, 4, 0, 16])
+    assert "SFT eval loss" not in text(report)
+    shown = text(dataclasses.replace(report, sft=read_sft_log(_state(tmp_path / "c", HISTORY))))
+    assert "SFT eval loss (held-out data)" in shown and "2.000" in shown and "lowest so far 1.250" in shown
