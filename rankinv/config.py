@@ -185,6 +185,17 @@ class PredictConfig:
     halfwidth: float = setting(
         0.15, "half-width of the prior's interval; widened when features are estimated", within="[0, 1]"
     )
+    interval_level: float = setting(
+        0.8, "central probability of the prior's interval under its stated error model", within="(0, 1)"
+    )
+    seed_spread: float = setting(
+        0.06, "between-seed spread (sd) of pass@10 after GRPO from one checkpoint; measured on the hump ladder's "
+        "development seeds: re-measure on your own runs", within="[0, 1]"
+    )
+    prior_error: float = setting(
+        0.05, "sd of the prior's own misfit beyond the seed spread; measured on the hump ladder's development "
+        "seeds: re-measure on your own runs", within="[0, 1]"
+    )
     trajectory_points: int = setting(
         20, "RL points at which the run's own trajectory weighs as much as the prior", within="[1, 1000000]"
     )

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -63,9 +64,13 @@ class Features:
     """Entropy at the RL baseline step (the paper's strongest single predictor, Spearman +0.82)."""
     rl_drop: float = NAN
     pass_at_k_hi: tuple[tuple[int, float], ...] = ()
+    """Upper ends of the measured pass@k intervals (bootstrap over prompts), where the triage report has them."""
     prompt_counts: tuple[tuple[int, int], ...] = ()
     """(passes, samples) of every triage prompt: coverage and the group signal are then read per prompt."""
-    """Upper ends of the measured pass@k intervals (bootstrap over prompts), where the triage report has them."""
+    sft_eval_loss: float = NAN
+    """The SFT run's held-out loss at the checkpoint (Kang et al. 2025's generalization loss)."""
+    sft_eval_loss_rise: float = NAN
+    """That loss over the lowest the SFT run logged up to the checkpoint (above 1: past its best)."""
 
     @property
     def pass1(self) -> float:
@@ -140,7 +145,14 @@ def features_from_report(report: Any, name: str = "") -> Features:
         headroom=_estimate(m.headroom), expected_variance=_estimate(m.expected_advantage_variance),
         pass_at_k_hi=tuple(sorted((k, v) for k, v in highs.items() if math.isfinite(v))),
         prompt_counts=tuple((int(r.passes), int(r.samples)) for r in getattr(report, "prompts", ()) if r.samples),
+        **_sft_fields(getattr(report, "sft", None)),
     )
+
+
+def _sft_fields(sft: Any) -> dict[str, float]:
+    if sft is None:
+        return {}
+    return {"sft_eval_loss": float(sft.eval_loss), "sft_eval_loss_rise": float(sft.eval_loss_rise)}
 
 
 def at_group_size(f: Features, g: int) -> Features:
@@ -180,9 +192,15 @@ def _signal(f: Features, p1: float, d: float) -> tuple[float, bool]:
 
 
 def _measured_or_model(f: Features, k: int, p1: float, d: float) -> tuple[float, bool]:
+    """pass@k: measured in the curve, else the mean of each prompt's unbiased pass@k when every prompt has at
+    least k samples, else the diversity model."""
     curve = dict(f.pass_at_k)
     if k in curve:
         return curve[k], True
+    if f.prompt_counts and min(n for _, n in f.prompt_counts) >= k:
+        from rankinv.passk import pass_at_k_single
+
+        return float(np.mean([pass_at_k_single(n, c, k) for c, n in f.prompt_counts])), True
     return _pass_at(k, p1, d), False
 
 
@@ -220,12 +238,32 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     half = cfg.halfwidth * (1.0 + estimated / 4)
     terms: tuple[tuple[str, float], ...] = (
         ("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
+    if f.prompt_counts:  # the stated model of uncertainty (prompt sampling, seeds, the prior's own error)
+        sd = _prediction_sd(f, cfg, learn)
+        z = NormalDist().inv_cdf(0.5 + cfg.interval_level / 2)
+        terms = (*terms, ("sd", sd))
+        return Prediction(est, max(0.0, est - z * sd), min(1.0, est + z * sd), "prior", terms)
     lo, hi = max(0.0, est - half), min(1.0, est + half)
     ceiling = _measured_ceiling(f, cfg) if cov_m else NAN
     if math.isfinite(ceiling):  # RL sharpens what the checkpoint samples: its measured pass@K (K >= k) bounds it
         hi = min(hi, max(ceiling, est))
         terms = (*terms, ("ceiling", ceiling))
     return Prediction(est, lo, hi, _beyond_measured(f, hi, math.isfinite(ceiling), "prior"), terms)
+
+
+def _prediction_sd(f: Features, cfg: PredictConfig, learn: float) -> float:
+    """Standard deviation of the prior's error under the stated model (README "Intervals"): three independent
+    parts added in quadrature — which prompts were drawn (the standard error, over prompts, of each prompt's own
+    pre + (C - pre) L), GRPO's between-seed spread (``seed_spread``) and the prior's own misfit
+    (``prior_error``), both measured on development ladders."""
+    from rankinv.passk import pass_at_k_single
+
+    per = []
+    for c, n in f.prompt_counts:
+        pre = pass_at_k_single(n, c, min(n, cfg.k))
+        per.append(pre + (max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre) - pre) * learn)
+    se = float(np.std(per, ddof=1) / math.sqrt(len(per))) if len(per) > 1 else 0.0
+    return math.sqrt(se**2 + cfg.seed_spread**2 + cfg.prior_error**2)
 
 
 def _measured_ceiling(f: Features, cfg: PredictConfig) -> float:
@@ -315,14 +353,15 @@ def predict(
     return _blend(base, traj, n / (n + cfg.trajectory_points))
 
 
-COLUMNS = ("prior", "pass1", "entropy", "signal", "coverage", "never_solved", "rl_entropy_start", "rl_drop")
+COLUMNS = ("prior", "pass1", "entropy", "signal", "coverage", "never_solved", "rl_entropy_start", "rl_drop",
+           "sft_eval_loss", "sft_eval_loss_rise")
 
 
 def _row(f: Features, cfg: PredictConfig) -> list[float]:
     p = prior(f, cfg)
     terms = dict(p.terms)
     return [p.estimate, f.pass1, f.entropy, terms.get("signal", NAN), terms.get("coverage", NAN),
-            f.never_solved_fraction, f.rl_entropy_start, f.rl_drop]
+            f.never_solved_fraction, f.rl_entropy_start, f.rl_drop, f.sft_eval_loss, f.sft_eval_loss_rise]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ settle whether rank inversion appears (the README reports the full run).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -21,7 +22,8 @@ from rankinv.stats import spearman
 ROOT = Path(__file__).resolve().parents[1]
 ROW_KEYS = {"depth", "epochs", "pass1", "entropy", "headroom", "pre_pass10", "predicted", "predicted_lo",
             "predicted_hi", "predicted_rl", "actual", "stage1", "stage1_reasons", "stage2", "stage2_summary",
-            "stage2_first_kill", "rl_zero_std", "run_dir"}
+            "stage2_first_kill", "rl_zero_std", "run_dir", "pre_passk", "never_solved", "degenerate", "eval_loss",
+            "rl_entropy_start", "after_counts", "features"}
 UNIT = ("pass1", "predicted", "predicted_lo", "predicted_hi", "predicted_rl", "actual")
 TITLES = ("SFT steps", "pre-RL pass@1", "rollout entropy", "headroom", "predicted pass@10", "actual pass@10",
           "stage 1", "stage 2")
@@ -124,3 +126,44 @@ def test_stage2_replay_reads_the_finished_ladder(quick: tuple[Path, dict[str, An
     assert "| toy ladder | groups | 3 (" in proc.stdout and "| toy ladder | tau2 | 3 (" in proc.stdout
     replayed = json.loads(rows_file.read_text())
     assert [r["first_kill"]["groups"] for r in replayed] == [r["stage2_first_kill"] for r in table["rows"]]
+
+
+@pytest.fixture(scope="module")
+def hump_quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("hump") / "out"
+    proc = _run("-m", "examples.ladder", "--task", "hump", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "ladder.json").read_text())
+
+
+def test_hump_rungs_carry_the_sft_runs_eval_loss(hump_quick: tuple[Path, dict[str, Any]]) -> None:
+    """The SFT run logs eval_loss on its held-out rows; each checkpoint's triage report, the stored features and the
+    row all hold the last one the checkpoint's own trainer_state.json logged (read here with plain json)."""
+    out, table = hump_quick
+    assert table["settings"]["task"] == "hump" and len(table["rows"]) == 3
+    for row in table["rows"]:
+        state = json.loads((out / "sft" / f"checkpoint-{row['depth']}" / "trainer_state.json").read_text())
+        logged = [h["eval_loss"] for h in state["log_history"] if "eval_loss" in h]
+        report = json.loads((out / "sft" / f"checkpoint-{row['depth']}" / "rankinv-triage.json").read_text())
+        assert logged and report["sft"]["eval_loss"] == pytest.approx(logged[-1])
+        assert row["eval_loss"] == row["features"]["sft_eval_loss"] == pytest.approx(logged[-1])
+        assert report["sft"]["eval_loss_min"] == pytest.approx(min(logged))
+        assert len(row["after_counts"]) == len(row["features"]["prompt_counts"]) == 58
+    assert set(ROW_KEYS) == set(table["rows"][0])
+
+
+def test_hump_stage2_replay_and_evidence_read_a_fresh_ladder(hump_quick: tuple[Path, dict[str, Any]]) -> None:
+    """The stored-results path end to end on a fresh quick ladder: replay, store, recompute the tables."""
+    out, table = hump_quick
+    proc = _run("-m", "examples.ladder.stage2", "--ladder", str(out))
+    assert proc.returncode == 0 and "| hump ladder | groups | 3 (" in proc.stdout, proc.stderr[-2000:]
+    from examples.ladder.evidence import hump_table, load
+    from examples.ladder.stage2 import ladder_rows
+
+    results = out.parent / "results"
+    results.mkdir()
+    stage2 = [dataclasses.asdict(r) for r in ladder_rows(out)]
+    (results / "hump-seed0.json").write_text(json.dumps({"commit": "x", "ladder": table, "stage2": stage2}))
+    ladders = load(results)
+    assert [lad.seed for lad in ladders] == [0] and ladders[0].split == "dev"
+    assert "| 0 | dev |" in hump_table(ladders)

@@ -1,5 +1,5 @@
-"""``python -m examples.ladder [--quick] [--rl-steps N] [--seed N] [--out DIR]``: run the ladder, print the table,
-save it as JSON and Markdown."""
+"""``python -m examples.ladder [--task digits|hump] [--quick] [--rl-steps N] [--seed N] [--out DIR]``: run the
+ladder, print the table, save it as JSON and Markdown."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from examples.ladder.settings import FULL, QUICK, LadderSettings
+from examples.ladder.settings import PRESETS, LadderSettings
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,11 +19,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", help="output directory, new or empty (default: a new temporary directory, kept)")
     p.add_argument("--rl-steps", type=int, help="GRPO steps per rung (default: 30 full, 6 quick)")
     p.add_argument("--seed", type=int, help="seed for the model, SFT, GRPO and sampling (default 0)")
+    p.add_argument("--task", choices=("digits", "hump"), default="digits",
+                   help="digits: the first toy task; hump: the task built to show both sides of the hump")
     return p.parse_args(argv)
 
 
 def settings_for(args: argparse.Namespace) -> LadderSettings:
-    settings = QUICK if args.quick else FULL
+    settings = PRESETS[(args.task, bool(args.quick))]
     if args.rl_steps is not None:
         settings = replace(settings, rl_steps=args.rl_steps)
     return settings if args.seed is None else replace(settings, seed=args.seed)
@@ -39,7 +41,7 @@ def problem(args: argparse.Namespace, out: Path) -> str | None:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    parts = ["python -m examples.ladder", "--quick" if args.quick else ""]
+    parts = ["python -m examples.ladder", "--task hump" if args.task == "hump" else "", "--quick" if args.quick else ""]
     parts += [f"--rl-steps {args.rl_steps}" if args.rl_steps is not None else ""]
     parts += [f"--seed {args.seed}" if args.seed is not None else ""]
     return " ".join(p for p in parts if p)

@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from examples.ladder import task, tinymodel
-from examples.ladder.rung import REWARD_SPEC, Row, measure
+from examples.ladder import tinymodel
+from examples.ladder.rung import Row, measure
 from examples.ladder.settings import LadderSettings, rankinv_toml
+from examples.ladder.tasks import eval_rows, reward_spec, task_module
 from rankinv.config import Config, load_config
 
 Log = Callable[[str], None]
@@ -17,17 +18,19 @@ Log = Callable[[str], None]
 def prepare(out: Path, s: LadderSettings) -> Config:
     """Write the prompt set and ``rl/rankinv.toml`` (read by the ladder and by ``rankinv explain``)."""
     (out / "rl").mkdir(parents=True, exist_ok=True)
-    prompts = task.write_prompt_set(out / "prompts.jsonl").resolve()
+    prompts = task_module(s.task).write_prompt_set(out / "prompts.jsonl").resolve()
     config_path = out / "rl" / "rankinv.toml"
-    config_path.write_text(rankinv_toml(s, str(prompts), REWARD_SPEC), encoding="utf-8")
+    config_path.write_text(rankinv_toml(s, str(prompts), reward_spec(s.task)), encoding="utf-8")
     return load_config(config_path)
 
 
 def sft_ladder(out: Path, s: LadderSettings) -> dict[int, Path]:
-    """An untrained tiny model, then SFT on the canonical answers, saving a checkpoint at every depth."""
+    """An untrained tiny model, then SFT on the canonical answers, saving a checkpoint at every depth (and
+    logging eval_loss on the task's held-out SFT rows, when it has them)."""
+    task = task_module(s.task)
     base = tinymodel.save_base(out / "base", task.corpus(), seed=s.seed, hidden=s.hidden, layers=s.layers)
     return tinymodel.sft(base, task.sft_rows(), out / "sft", steps=s.depths, learning_rate=s.sft_learning_rate,
-                         batch_size=s.sft_batch_size, seed=s.seed)
+                         batch_size=s.sft_batch_size, seed=s.seed, eval_rows=eval_rows(s.task))
 
 
 def run_ladder(out: Path, s: LadderSettings, log: Log = print) -> list[Row]:

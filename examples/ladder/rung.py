@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from examples.ladder import task, tinymodel
+from examples.ladder import tinymodel
 from examples.ladder.settings import LadderSettings
+from examples.ladder.tasks import task_module
 from rankinv import passk
 from rankinv.assess import assess
 from rankinv.config import Config
@@ -15,8 +17,6 @@ from rankinv.evaluate import evaluate_checkpoint, verdict_history
 from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.triage.report import TriageReport
 from rankinv.verdict import Decision
-
-REWARD_SPEC = "examples.ladder.task:reward"
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,20 @@ class Row:
     """The first step at which stage 2 said KILL (a daemon would have acted then), None if never."""
     rl_zero_std: float
     run_dir: str
+    pre_passk: float = float("nan")
+    """Pre-RL pass@K at the largest K the triage measured (K = its samples per prompt; unbiased, per prompt)."""
+    never_solved: float = float("nan")
+    degenerate: float = float("nan")
+    """Expected share of degenerate groups at the run's g, pre-RL (unbiased, per prompt)."""
+    eval_loss: float = float("nan")
+    """The SFT run's eval_loss on held-out SFT data at this checkpoint (NaN when the task has none)."""
+    rl_entropy_start: float = float("nan")
+    """The RL run's entropy at the stage-2 baseline step."""
+    after_counts: tuple[tuple[int, int], ...] = ()
+    """(passes, samples) per prompt after RL."""
+    features: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The pre-RL features rankinv's predictor read (``rankinv.predict.Features`` as a dict), so the stored
+    results can be re-predicted by later code without re-running anything."""
 
 
 def triage(checkpoint: Path, config: Config, samples: int, probe: bool) -> TriageReport:
@@ -71,11 +85,22 @@ def rl(checkpoint: Path, run_dir: Path, s: LadderSettings) -> Path:
     """Real TRL GRPO from ``checkpoint`` with rankinv's callback writing the run's log and manifest."""
     from rankinv.integrations.trl import RankinvCallback
 
+    task = task_module(s.task)
     return tinymodel.grpo(
         checkpoint, task.rl_prompts(), [task.reward], run_dir, callbacks=[RankinvCallback()],
         max_steps=s.rl_steps, learning_rate=s.rl_learning_rate, per_device_train_batch_size=s.rl_batch_size,
         num_generations=s.group_size, max_completion_length=s.max_completion_length, seed=s.seed,
     )
+
+
+def pass_at_n(report: TriageReport) -> float:
+    """Mean unbiased pass@K at K = the fewest samples any prompt had (the largest K measured for every prompt)."""
+    n = [p.samples for p in report.prompts]
+    return passk.mean_pass_at_k(n, [p.passes for p in report.prompts], min(n))
+
+
+def counts(report: TriageReport) -> tuple[tuple[int, int], ...]:
+    return tuple((p.passes, p.samples) for p in report.prompts)
 
 
 def _stage1(report: TriageReport) -> tuple[str, tuple[str, ...]]:
@@ -85,14 +110,15 @@ def _stage1(report: TriageReport) -> tuple[str, tuple[str, ...]]:
 def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, config: Config) -> Row:
     """Stage 1, GRPO, stage 2 and the outcome for one depth."""
     before = triage(checkpoint, config, s.triage_samples, probe=True)
-    predicted: Prediction = evaluate_checkpoint(features_from_report(before), config).prediction
+    features = features_from_report(before)
+    predicted: Prediction = evaluate_checkpoint(features, config).prediction
     final = rl(checkpoint, run_dir, s)
     after = triage(final, config, s.eval_samples, probe=False)
     judged = assess(run_dir, config)
     m = before.metrics
     stage1, reasons = _stage1(before)
     return Row(
-        depth=depth, epochs=round(depth * s.sft_batch_size / len(task.sft_rows()), 2),
+        depth=depth, epochs=round(depth * s.sft_batch_size / len(task_module(s.task).sft_rows()), 2),
         pass1=m.pass_at_1.estimate, entropy=_entropy(before), headroom=m.headroom.estimate,
         pre_pass10=pass_at_10(before) if s.triage_samples >= 10 else float("nan"),
         predicted=predicted.estimate, predicted_lo=predicted.lo, predicted_hi=predicted.hi,
@@ -100,6 +126,9 @@ def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, conf
         stage2=judged.verdict.decision.value, stage2_summary=judged.verdict.summary(),
         stage2_first_kill=first_kill(run_dir, config, judged.features),
         rl_zero_std=judged.monitor.zero_std_now, run_dir=str(run_dir),
+        pre_passk=pass_at_n(before), never_solved=m.never_solved_fraction.estimate,
+        degenerate=m.degenerate_fraction.estimate, eval_loss=features.sft_eval_loss,
+        rl_entropy_start=judged.monitor.baseline, after_counts=counts(after), features=dataclasses.asdict(features),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -24,6 +24,10 @@ class LadderSettings:
     triage_samples: int = 16
     eval_samples: int = 32
     seed: int = 0
+    task: str = "digits"
+    """``digits`` or ``hump`` (:mod:`examples.ladder.tasks`)."""
+    decision_fraction: float = 1.0
+    """Stage 2's decision step as a share of the run (the paper's is 150 of 400 steps: 0.375)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -31,14 +35,19 @@ class LadderSettings:
 
 FULL = LadderSettings()
 QUICK = LadderSettings(depths=(30, 120, 300), rl_steps=6, triage_samples=8, eval_samples=10)
+HUMP = LadderSettings(depths=(2, 5, 10, 20, 40, 80, 160, 320, 640), rl_steps=60, rl_learning_rate=1e-3, task="hump",
+                      decision_fraction=150 / 400)
+HUMP_QUICK = replace(HUMP, depths=(2, 20, 160), rl_steps=6, triage_samples=8, eval_samples=10)
+PRESETS = {("digits", False): FULL, ("digits", True): QUICK, ("hump", False): HUMP, ("hump", True): HUMP_QUICK}
 
 
 def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
     """Stage-1 and stage-2 settings for this ladder.
 
     The paper judges the entropy drop from step 10 to step 150 of a long run; the ladder's runs are
-    ``rl_steps`` long, so the window is scaled to them (baseline at 1/15 of the run, decision at its end, warm-up
-    and hold at 1/6). tau_h, tau_2 and every other threshold keep rankinv's defaults.
+    ``rl_steps`` long, so the window is scaled to them (baseline at 1/15 of the run, decision at
+    ``decision_fraction`` of it, warm-up and hold at 1/6). tau_h, tau_2 and every other threshold keep rankinv's
+    defaults.
     """
     sixth = max(2, s.rl_steps // 6)
     return "\n".join([
@@ -53,7 +62,7 @@ def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
         "",
         "[monitor]",
         f"baseline_step = {max(1, s.rl_steps // 15)}",
-        f"decision_step = {s.rl_steps}",
+        f"decision_step = {max(2, round(s.rl_steps * s.decision_fraction))}",
         f"slope_window = {s.rl_steps}",
         f"signal_window = {sixth}",
         "",

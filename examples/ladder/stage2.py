@@ -63,7 +63,8 @@ def ladder_rows(out: Path) -> list[Replayed]:
     table = json.loads((out / "ladder.json").read_text(encoding="utf-8"))
     steps = int(table["settings"]["rl_steps"])
     where = f"seed {table['settings']['seed']}, {steps} GRPO steps, SFT depth"
-    return [Replayed("toy ladder", f"{where} {r['depth']}", steps, _number(r["pre_pass10"]), _number(r["actual"]),
+    source = "hump ladder" if table["settings"].get("task") == "hump" else "toy ladder"
+    return [Replayed(source, f"{where} {r['depth']}", steps, _number(r["pre_pass10"]), _number(r["actual"]),
                      replay(Path(r["run_dir"]), out / "rl" / "rankinv.toml")) for r in table["rows"]]  # fmt: skip
 
 

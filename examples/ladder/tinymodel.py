@@ -94,8 +94,9 @@ def quiet_env() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def save_at(steps: Sequence[int]) -> Any:
-    """A TrainerCallback that saves a ``checkpoint-N`` exactly at each of ``steps`` (the SFT depths)."""
+def save_at(steps: Sequence[int], evaluate: bool = False) -> Any:
+    """A TrainerCallback that saves a ``checkpoint-N`` exactly at each of ``steps`` (the SFT depths), evaluating
+    first when there is held-out data, so each checkpoint's ``trainer_state.json`` ends with its ``eval_loss``."""
     from transformers import TrainerCallback
 
     wanted = set(steps)
@@ -103,6 +104,7 @@ def save_at(steps: Sequence[int]) -> Any:
     class SaveAt(TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             control.should_save = state.global_step in wanted
+            control.should_evaluate = control.should_evaluate or (evaluate and state.global_step in wanted)
             return control
 
     return SaveAt()
@@ -115,9 +117,11 @@ def _load(model_dir: str | Path) -> tuple[Any, Any]:
 
 
 def sft(model_dir: str | Path, rows: Sequence[dict[str, str]], out_dir: str | Path, *, steps: Sequence[int],
-        learning_rate: float, batch_size: int, seed: int = 0) -> dict[int, Path]:
+        learning_rate: float, batch_size: int, seed: int = 0,
+        eval_rows: Sequence[dict[str, str]] = ()) -> dict[int, Path]:
     """One TRL SFT run of ``max(steps)`` optimiser steps (linear decay), saving a checkpoint at each step in
-    ``steps``; returns {step: checkpoint directory}."""
+    ``steps``; returns {step: checkpoint directory}. With ``eval_rows`` the run logs ``eval_loss`` on them every
+    ``logging_steps`` and at every saved step (the generalization loss Kang et al. 2025 read)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -127,10 +131,11 @@ def sft(model_dir: str | Path, rows: Sequence[dict[str, str]], out_dir: str | Pa
             output_dir=str(out_dir), max_steps=max(steps), learning_rate=learning_rate,
             per_device_train_batch_size=batch_size, logging_steps=10, save_strategy="no", report_to=[],
             use_cpu=True, seed=seed, max_length=32, completion_only_loss=True, disable_tqdm=True,
-            dataloader_num_workers=0,
+            dataloader_num_workers=0, eval_strategy="steps" if eval_rows else "no", eval_steps=10,
         )
+        held_out = Dataset.from_list(list(eval_rows)) if eval_rows else None
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
-                             processing_class=tok, callbacks=[save_at(steps)])
+                             eval_dataset=held_out, processing_class=tok, callbacks=[save_at(steps, bool(eval_rows))])
         with contextlib.redirect_stdout(io.StringIO()):
             trainer.train()
     return {s: Path(out_dir) / f"checkpoint-{s}" for s in sorted(steps)}

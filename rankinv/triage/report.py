@@ -27,6 +27,8 @@ Schema (version 1). Every headline number is an interval object
 - ``prompts``: per prompt ``id``, ``passes`` (c), ``samples`` (n), ``pass_rate``, ``truncated``, ``tokens``,
   ``statuses`` ({pass, fail, timeout, oom: count}), ``entropy_exact_sum`` / ``entropy_mc_sum`` (sums over
   the prompt's generated tokens), ``entropy_sequence_mean``, ``probe_tokens``, ``entropy_probe_sum``.
+- ``sft`` (optional, null when the checkpoint's ``trainer_state.json`` logged no ``eval_loss``): ``eval_loss``
+  (the last logged at the checkpoint), ``eval_loss_min`` (the lowest logged up to it), ``points``, ``step``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from rankinv.boundary.atomic import write_atomic
 from rankinv.boundary.files import UnsafeFile, read_bytes
 from rankinv.errors import RankinvError
+from rankinv.sftlog import SftLog
 from rankinv.stats import Interval
 
 SCHEMA_VERSION = 1
@@ -138,6 +141,8 @@ class TriageReport:
     flag: Flag
     timing: Timing
     prompts: tuple[PromptResult, ...]
+    sft: SftLog | None = None
+    """The SFT run's held-out loss at this checkpoint, from its trainer_state.json (None: none logged)."""
     schema_version: int = SCHEMA_VERSION
     kind: str = KIND
 

@@ -12,6 +12,7 @@ from typing import Any
 from rankinv import __version__, advantage
 from rankinv.config import TriageConfig
 from rankinv.errors import RankinvError
+from rankinv.sftlog import read_sft_log
 from rankinv.triage import aggregate
 from rankinv.triage.backends import SamplingSettings, choose_backend, load_backend
 from rankinv.triage.backends.base import Backend, Rollout
@@ -72,6 +73,7 @@ def run_triage(request: TriageRequest, config: TriageConfig, progress: Phase | N
     reward = _reward(request.reward, prompt_set, config, conversational=backend.uses_chat_template)
     report = triage_with_backend(backend, prompt_set, reward, request, config=config, progress=progress,
                                  load_s=load_s)
+    report = replace(report, sft=read_sft_log(request.checkpoint))
     if request.output != "":
         _write(report, Path(request.output or Path(request.checkpoint) / REPORT_FILENAME))
     return report

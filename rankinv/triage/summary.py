@@ -55,6 +55,9 @@ def summary_table(report: TriageReport) -> Table:
     ]
     for label, interval in rows:
         table.add_row(label, *_fmt(interval))
+    if report.sft is not None:  # from the checkpoint's own trainer_state.json: a value, not an interval
+        table.add_row("SFT eval loss (held-out data)", f"{report.sft.eval_loss:.3f}",
+                      f"lowest so far {report.sft.eval_loss_min:.3f} ({report.sft.points} evaluations)")
     return table
 
 

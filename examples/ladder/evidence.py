@@ -1,0 +1,276 @@
+"""The README's ladder evidence, recomputed from stored results: ``python -m examples.ladder.evidence``.
+
+Reads ``examples/ladder/results/hump-seed*.json`` (written by :mod:`examples.ladder.collect`) and the paper's Qwen
+table, re-predicts every stored rung through rankinv's one evaluation path (``evaluate_checkpoint`` on the
+stored pre-RL features, so the tables show what the code predicts now), and prints the Markdown tables. The split
+(``VALIDATION.md``): development seeds 0 and 1, held-out seeds 2, 3 and 4, never pooled.
+
+Each single signal is read in the direction fixed before any result (higher is better for pass@1, entropy,
+pass@large-k and the RL run's early entropy; lower is better for the never-solved share and the eval loss), so a
+Spearman of +1 always means "ranks the rungs as they ended".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rankinv.predict import Features, Prediction
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "examples" / "ladder" / "results"
+QWEN = ROOT / "tests" / "data" / "paper_qwen_ladder.json"
+DEV_SEEDS = (0, 1)
+HELD_OUT_SEEDS = (2, 3, 4)
+P_STAR_8 = 0.083
+
+def num(row: dict[str, Any], key: str) -> float:
+    """A stored number; NaN where the JSON holds null (a value that was not measured)."""
+    value = row.get(key)
+    return math.nan if value is None else float(value)
+
+
+Signal = Callable[[dict[str, Any]], float]
+SIGNALS: tuple[tuple[str, str, Signal], ...] = (
+    ("pass1", "pass@1", lambda r: num(r, "pass1")),
+    ("entropy", "entropy", lambda r: num(r, "entropy")),
+    ("passk", "pass@16", lambda r: num(r, "pre_passk")),
+    ("never_solved", "−never-solved", lambda r: -num(r, "never_solved")),
+    ("eval_loss", "−eval loss", lambda r: -num(r, "eval_loss")),
+    ("rl_entropy", "RL entropy (baseline step)", lambda r: num(r, "rl_entropy_start")),
+)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One seed's stored ladder."""
+
+    seed: int
+    rows: tuple[dict[str, Any], ...]
+    stage2: tuple[dict[str, Any], ...]
+    commit: str
+    task: str = "hump"
+    rl_steps: int = 60
+
+    @property
+    def split(self) -> str:
+        if self.task != "hump":
+            return "dev"
+        return "dev" if self.seed in DEV_SEEDS else "held-out"
+
+    @property
+    def label(self) -> str:
+        return str(self.seed) if self.task == "hump" else f"{self.seed} ({self.rl_steps} GRPO steps)"
+
+    @property
+    def actual(self) -> list[float]:
+        return [r["actual"] for r in self.rows]
+
+
+def load(results: Path = RESULTS, task: str = "hump") -> list[Ladder]:
+    out = []
+    for path in sorted(results.glob(f"{task}-seed*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        table = data["ladder"]
+        st = table["settings"]
+        out.append(Ladder(int(st["seed"]), tuple(table["rows"]), tuple(data["stage2"]), str(data["commit"]),
+                          str(st.get("task", "digits")), int(st["rl_steps"])))
+    return sorted(out, key=lambda lad: (lad.rl_steps, lad.seed))
+
+
+def features(row: dict[str, Any]) -> Features:
+    """The stored pre-RL features (JSON nulls back to NaN, lists back to tuples)."""
+    stored = row["features"]
+    kwargs: dict[str, Any] = {}
+    for f in fields(Features):
+        value = stored.get(f.name)
+        if isinstance(value, list):
+            kwargs[f.name] = tuple(tuple(v) for v in value)
+        elif value is None:
+            kwargs[f.name] = math.nan
+        else:
+            kwargs[f.name] = value
+    return Features(**kwargs)
+
+
+def predict(row: dict[str, Any]) -> Prediction:
+    from rankinv.config import Config
+    from rankinv.evaluate import evaluate_checkpoint
+
+    return evaluate_checkpoint(features(row), Config()).prediction
+
+
+def rho(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman, NaN when undefined (a side constant or not finite)."""
+    from rankinv.stats import spearman
+
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2 or not all(map(math.isfinite, [*x, *y])):
+        return math.nan
+    return float(spearman(x, y))
+
+
+def hump(lad: Ladder) -> dict[str, bool]:
+    """The two sides of the hump as ``VALIDATION.md`` defines them."""
+    rows = lad.rows
+    best = max(rows, key=lambda r: r["actual"])
+    shallow, deep = rows[0], rows[-1]
+    left = shallow["pass1"] < P_STAR_8 and shallow["actual"] <= best["actual"] - 0.10
+    right = (deep["pass1"] >= best["pass1"] and deep["entropy"] <= best["entropy"] / 2
+             and deep["degenerate"] >= 0.5 and deep["actual"] <= best["actual"] - 0.10)
+    return {"left": left, "right": right}
+
+
+def coverage(lad: Ladder) -> float:
+    """Share of rungs whose actual pass@10 fell inside the stated interval."""
+    preds = [predict(r) for r in lad.rows]
+    return sum(p.lo <= r["actual"] <= p.hi for p, r in zip(preds, lad.rows, strict=True)) / len(preds)
+
+
+def fitted_spearman(train: Sequence[Ladder], test: Ladder) -> float:
+    """Fit the ridge model on ``train``'s rungs (features and the RL run's early entropy), predict ``test``'s."""
+    from rankinv.predict import fit
+
+    try:
+        model = fit([(with_rl(r), r["actual"]) for lad in train for r in lad.rows])
+    except ValueError:  # too few training rungs: no fitted part to report
+        return math.nan
+    return rho([model.predict(with_rl(r)).estimate for r in test.rows], test.actual)
+
+
+def with_rl(r: dict[str, Any]) -> Features:
+    """The stored pre-RL features plus the RL run's early entropy (what the fitted model may read)."""
+    from dataclasses import replace
+
+    return replace(features(r), rl_entropy_start=num(r, "rl_entropy_start"))
+
+
+def ladder_scores(lad: Ladder, everyone: Sequence[Ladder]) -> dict[str, float]:
+    scores = {"predicted": rho([predict(r).estimate for r in lad.rows], lad.actual)}
+    scores.update({key: rho([get(r) for r in lad.rows], lad.actual) for key, _, get in SIGNALS})
+    scores["lolo"] = fitted_spearman([o for o in everyone if o is not lad], lad)
+    dev = [o for o in everyone if o.split == "dev" and o is not lad]
+    scores["fit_dev"] = fitted_spearman(dev, lad) if lad.split == "held-out" and dev else math.nan
+    scores["coverage"] = coverage(lad)
+    return scores
+
+
+def _fmt(x: float, signed: bool = True) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:+.2f}" if signed else f"{x:.0%}"
+
+
+def hump_table(ladders: Sequence[Ladder]) -> str:
+    """One line per seed and a mean per split: Spearman of the prediction and of each single signal."""
+    head = ["seed", "split", "hump (left / right)", "predicted", *(t for _, t, _ in SIGNALS),
+            "fitted, leave-one-ladder-out", "fitted on dev", "in interval"]
+    lines = ["| " + " | ".join(head) + " |", "|---:|---|---|" + "---:|" * (len(head) - 3)]
+    by_split: dict[str, list[dict[str, float]]] = {}
+    for lad in ladders:
+        s = ladder_scores(lad, ladders)
+        by_split.setdefault(lad.split, []).append(s)
+        h = hump(lad)
+        sides = f"{'yes' if h['left'] else 'no'} / {'yes' if h['right'] else 'no'}"
+        lines.append(_line(lad.label, lad.split, sides, s))
+    for split, scores in by_split.items():
+        mean = {k: _mean([s[k] for s in scores]) for k in scores[0]}
+        lines.append(_line(f"mean ({len(scores)})", split, "", mean))
+    return "\n".join(lines) + "\n"
+
+
+def _line(seed: str, split: str, sides: str, s: dict[str, float]) -> str:
+    cells = [seed, split, sides, _fmt(s["predicted"]), *(_fmt(s[k]) for k, _, _ in SIGNALS), _fmt(s["lolo"]),
+             _fmt(s["fit_dev"]), _fmt(s["coverage"], signed=False)]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _mean(xs: Sequence[float]) -> float:
+    finite = [x for x in xs if math.isfinite(x)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def rung_table(lad: Ladder) -> str:
+    """Every rung of one seed: the signals, the prediction with its interval, and the outcome."""
+    lines = ["| SFT steps | pass@1 | entropy | pass@16 | never solved | degenerate (g=8) | eval loss | "
+             "predicted [lo, hi] | pass@10 before RL | actual pass@10 |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in lad.rows:
+        p = predict(r)
+        cells = [f"{num(r, k):.2f}" for k in ("pre_passk", "never_solved", "degenerate", "eval_loss")]
+        lines.append(f"| {r['depth']} | {r['pass1']:.3f} | {r['entropy']:.2f} | {' | '.join(cells)} | "
+                     f"{p.estimate:.2f} [{p.lo:.2f}, {p.hi:.2f}] | {num(r, 'pre_pass10'):.2f} | {r['actual']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def qwen_table(path: Path = QWEN) -> str:
+    """The paper's Qwen ladder through ``rankinv rank``'s reading and the one evaluation path."""
+    from rankinv.commands.rank import candidate, read_ladder
+    from rankinv.config import Config
+    from rankinv.evaluate import evaluate_checkpoint
+
+    rows, g = read_ladder(path)
+    cands = [candidate(r, i, g or 8) for i, r in enumerate(rows)]
+    actual = [a for _, a in cands]
+    pred = [evaluate_checkpoint(f, Config()).prediction.estimate for f, _ in cands]
+    top = max(range(len(pred)), key=lambda i: pred[i])
+    cells = [_fmt(rho(pred, actual)), _fmt(rho([f.pass1 for f, _ in cands], actual)),
+             _fmt(rho([f.entropy for f, _ in cands], actual)), f"{rows[top]['sft_epochs']} epochs"]
+    return ("| ladder | predicted | pass@1 | entropy | ranked first by rankinv |\n|---|---:|---:|---:|---|\n"
+            f"| paper's Qwen2.5-Coder-3B (5 rungs, 3-seed means) | {' | '.join(cells)} |\n")
+
+
+def stage2_table(ladders: Sequence[Ladder]) -> str:
+    """The stage-2 confusion on the ladders' runs, development and held-out seeds apart, under both policies."""
+    from examples.ladder.stage2 import Replayed, markdown
+
+    rows = []
+    for lad in ladders:
+        for r in lad.stage2:
+            rows.append(Replayed(**{**r, "source": f"{lad.task} ladder, {lad.split} seeds"}))
+    return markdown(rows)
+
+
+def cross_task_table(hump_ladders: Sequence[Ladder], digits: Sequence[Ladder]) -> str:
+    """The fitted model trained on every run of one task, predicting each ladder of the other (mean Spearman)."""
+    lines = ["| fitted on | predicting | mean Spearman (per ladder) |", "|---|---|---|"]
+    for (a, train), (b, test) in ((("hump", hump_ladders), ("digits", digits)),
+                                  (("digits", digits), ("hump", hump_ladders))):
+        scores = [fitted_spearman(train, lad) for lad in test]
+        each = ", ".join(_fmt(x) for x in scores)
+        lines.append(f"| {a} ladder, all runs | {b} ladder | {_fmt(_mean(scores))} ({each}) |")
+    return "\n".join(lines) + "\n"
+
+
+def tables(results: Path = RESULTS) -> dict[str, str]:
+    """Every table of the README's ladder evidence by name (each appears in the README as printed here)."""
+    hump_ladders, digits = load(results, "hump"), load(results, "digits")
+    out = {"hump ladder": hump_table(hump_ladders)}
+    held_out = [lad for lad in hump_ladders if lad.split == "held-out"]
+    if held_out:
+        out[f"hump ladder, seed {held_out[-1].seed} rungs"] = rung_table(held_out[-1])
+    out["digits ladder"] = hump_table(digits)
+    if digits:
+        out["digits ladder, seed 0 rungs (30 GRPO steps)"] = rung_table(digits[0])
+    if hump_ladders and digits:
+        out["fitted across tasks"] = cross_task_table(hump_ladders, digits)
+    out["paper's Qwen table"] = qwen_table()
+    out["stage 2 on the hump ladder"] = stage2_table(hump_ladders)
+    return out
+
+
+def markdown(results: Path = RESULTS) -> str:
+    return "\n".join(f"{name}:\n\n{table}" for name, table in tables(results).items())
+
+
+def main() -> int:
+    print(markdown(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
