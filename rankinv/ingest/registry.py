@@ -6,7 +6,7 @@ the optional package it needs. Detection (:mod:`rankinv.ingest.detect`), ``open_
 of a run's source all read this table; adding a format is one module and one entry here.
 
 Priority: a run's logs often carry the same numbers; the daemon reads the first available of them — live and
-full-precision first (the callback's JSONL, then other JSONL, TensorBoard), rounded stdout next,
+full-precision first (the callback's JSONL, then other JSONL, TensorBoard, W&B run files), rounded stdout next,
 ``trainer_state.json`` (written only at saves) last. A format whose optional package is missing is skipped
 with a message, and the run falls back to its other logs.
 """
@@ -47,11 +47,14 @@ class LogFormat:
         return f"{self.name} {self.hint}"
 
 
-def _has_tensorboard() -> bool:
-    try:
-        return importlib.util.find_spec("tensorboard") is not None
-    except (ImportError, ValueError, AttributeError):  # blocked or broken install: not readable either
-        return False
+def _installed(package: str) -> Callable[[], bool]:
+    def available() -> bool:
+        try:
+            return importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError, AttributeError):  # blocked or broken install: not readable either
+            return False
+
+    return available
 
 
 def _open_state(path: Path, run: str, _stride: int) -> Reader:
@@ -64,6 +67,12 @@ def _open_tensorboard(path: Path, run: str, _stride: int) -> Reader:
     from rankinv.ingest.tensorboard import TensorBoardReader
 
     return TensorBoardReader(path, run)
+
+
+def _open_wandb(path: Path, run: str, _stride: int) -> Reader:
+    from rankinv.ingest.wandb_run import WandbRunReader
+
+    return WandbRunReader(path, run)
 
 
 def _open_jsonl(path: Path, run: str, stride: int) -> Reader:
@@ -114,14 +123,18 @@ def _pydict_line(line: str) -> Record | None:
 
 CALLBACK_LOG_NAME = "rankinv.jsonl"  # written by rankinv.integrations.trl.RankinvCallback
 FORMATS: tuple[LogFormat, ...] = (
-    LogFormat("trainer_state", 6, _open_state, by_name=lambda n: n == "trainer_state.json"),
+    LogFormat("trainer_state", 7, _open_state, by_name=lambda n: n == "trainer_state.json"),
     LogFormat("jsonl", 1, _open_jsonl, by_name=lambda n: n.endswith((".jsonl", ".ndjson")), line=_jsonl_line),
-    LogFormat("pydict", 4, _open_pydict, line=_pydict_line),
-    LogFormat("verl_console", 3, _open_verl, line=_verl_line),
-    LogFormat("console", 5, _open_console),  # a text log mixing stdout dicts and verl lines
+    LogFormat("pydict", 5, _open_pydict, line=_pydict_line),
+    LogFormat("verl_console", 4, _open_verl, line=_verl_line),
+    LogFormat("console", 6, _open_console),  # a text log mixing stdout dicts and verl lines
     LogFormat(
-        "tensorboard", 2, _open_tensorboard, by_name=lambda n: bool(TFEVENTS.search(n)), available=_has_tensorboard,
-        hint="needs the tensorboard package: pip install 'rankinv[tensorboard]'",
+        "tensorboard", 2, _open_tensorboard, by_name=lambda n: bool(TFEVENTS.search(n)),
+        available=_installed("tensorboard"), hint="needs the tensorboard package: pip install 'rankinv[tensorboard]'",
+    ),
+    LogFormat(
+        "wandb", 3, _open_wandb, by_name=lambda n: n.startswith("run-") and n.endswith(".wandb"),
+        available=_installed("wandb"), hint="needs the wandb package: pip install 'rankinv[wandb]'",
     ),
 )
 BY_NAME = {f.name: f for f in FORMATS}
