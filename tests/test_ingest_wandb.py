@@ -148,7 +148,9 @@ def test_a_file_that_is_not_a_wandb_run_file_gets_a_message(tmp_path: Path, caps
     assert [s.fmt for s in primary_source(sources_for_run(tmp_path))] == ["pydict"]  # the junk is not a source
 
 
-def test_damaged_and_truncated_files_are_read_around_the_damage(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_damaged_and_truncated_files_are_read_around_the_damage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = bytearray(RUN_FILE.read_bytes())
     whole = read(RUN_FILE)
     data[25000] ^= 0xFF  # inside the step-4 row, in the first 32 KiB block

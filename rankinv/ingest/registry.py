@@ -96,6 +96,13 @@ def _open_pydict(path: Path, run: str, stride: int) -> Reader:
     return StdoutReader(path, run, "pydict", pydict.parse_line, stride)
 
 
+def _open_openrlhf(path: Path, run: str, stride: int) -> Reader:
+    from rankinv.ingest import openrlhf_console
+    from rankinv.ingest.stdout import StdoutReader
+
+    return StdoutReader(path, run, "openrlhf", openrlhf_console.parse_line, stride)
+
+
 def _open_console(path: Path, run: str, stride: int) -> Reader:
     from rankinv.ingest.lines import console_parser
     from rankinv.ingest.stdout import StdoutReader
@@ -115,6 +122,12 @@ def _verl_line(line: str) -> Record | None:
     return verl_console.parse_line(line)
 
 
+def _openrlhf_line(line: str) -> Record | None:
+    from rankinv.ingest import openrlhf_console
+
+    return openrlhf_console.parse_line(line)
+
+
 def _pydict_line(line: str) -> Record | None:
     from rankinv.ingest import pydict
 
@@ -123,11 +136,12 @@ def _pydict_line(line: str) -> Record | None:
 
 CALLBACK_LOG_NAME = "rankinv.jsonl"  # written by rankinv.integrations.trl.RankinvCallback
 FORMATS: tuple[LogFormat, ...] = (
-    LogFormat("trainer_state", 7, _open_state, by_name=lambda n: n == "trainer_state.json"),
+    LogFormat("trainer_state", 8, _open_state, by_name=lambda n: n == "trainer_state.json"),
     LogFormat("jsonl", 1, _open_jsonl, by_name=lambda n: n.endswith((".jsonl", ".ndjson")), line=_jsonl_line),
-    LogFormat("pydict", 5, _open_pydict, line=_pydict_line),
+    LogFormat("openrlhf", 5, _open_openrlhf, line=_openrlhf_line),  # before pydict: its step lines hold dicts
+    LogFormat("pydict", 6, _open_pydict, line=_pydict_line),
     LogFormat("verl_console", 4, _open_verl, line=_verl_line),
-    LogFormat("console", 6, _open_console),  # a text log mixing stdout dicts and verl lines
+    LogFormat("console", 7, _open_console),  # a text log mixing stdout dicts, verl and OpenRLHF lines
     LogFormat(
         "tensorboard", 2, _open_tensorboard, by_name=lambda n: bool(TFEVENTS.search(n)),
         available=_installed("tensorboard"), hint="needs the tensorboard package: pip install 'rankinv[tensorboard]'",
