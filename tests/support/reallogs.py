@@ -3,8 +3,9 @@
 Each case is a real TRL run on the CPU (a tiny Qwen2, :mod:`tests.support.tinylm`) started as its own process
 with stdout and stderr in one file (``stdout.out``, as Slurm writes ``slurm-%j.out``; ``PYTHONUNBUFFERED=1`` as
 ``python -u`` in an sbatch script). Kept per case: that file, the final checkpoint's ``trainer_state.json`` and the
-callback's ``rankinv.jsonl`` (the oracles a test compares the stdout reading with), TensorBoard files when
-transformers wrote them, and ``case.json`` (the spec and the package versions). Weights are not kept.
+callback's ``rankinv.jsonl`` (the oracles a test compares the stdout reading with), TensorBoard files and W&B
+offline run files when transformers wrote them, the callback's manifest for a log without a progress bar, and
+``case.json`` (the spec and the package versions). Weights are not kept.
 About two minutes on two cores; tests read the committed output.
 """
 
@@ -78,6 +79,11 @@ def run_job(spec: dict[str, Any], log: Path) -> None:
         raise RuntimeError(f"job failed ({code}): {log.read_text(errors='replace')[-3000:]}")
 
 
+def spec_keeps_manifest(specs: list[dict[str, Any]]) -> bool:
+    """Keep the callback's run manifest where a test reads the logging interval from it (a log without a bar)."""
+    return bool(specs[0]["config"].get("disable_tqdm"))
+
+
 def make_case(name: str, specs: list[dict[str, Any]], base: Path, work: Path, out: Path) -> None:
     run_dir = work / name
     run_dir.mkdir(parents=True)
@@ -94,6 +100,8 @@ def make_case(name: str, specs: list[dict[str, Any]], base: Path, work: Path, ou
     dest.mkdir(parents=True)
     shutil.copy(log, dest / "stdout.out")
     shutil.copy(run_dir / "rankinv.jsonl", dest / "rankinv.jsonl")
+    if spec_keeps_manifest(specs):
+        shutil.copy(run_dir / "rankinv-run.json", dest / "rankinv-run.json")
     last = max(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     shutil.copy(last / "trainer_state.json", dest / "trainer_state.json")
     for events in run_dir.rglob("events.out.tfevents.*"):
