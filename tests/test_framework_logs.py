@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -63,10 +64,24 @@ def test_verl_console_full_precision() -> None:
     check("verl-0.9.1", read(CORPUS / "verl-0.9.1" / "stdout.out"))  # np.float64(x) reprs: exact, NaN kept
 
 
-def test_verl_file_logger_null_is_a_missing_value() -> None:
+def test_verl_file_logger_null_is_a_missing_value_with_a_note(tmp_path: Path) -> None:
+    from rankinv.daemon.pipeline.ingest import Ingestor
+
+    from rankinv.store import Store
+
     got = read(CORPUS / "verl-0.9.1" / "metrics.jsonl")
     assert '"actor/grad_norm":null' in (CORPUS / "verl-0.9.1" / "metrics.jsonl").read_text()  # orjson's NaN
     check("verl-0.9.1", got)
+    run = tmp_path / "grpo"
+    run.mkdir()
+    shutil.copy(CORPUS / "verl-0.9.1" / "metrics.jsonl", run / "grpo.jsonl")
+    store = Store.open(tmp_path / "store.sqlite")
+    store.upsert_run("grpo", str(run), kind="grpo")
+    Ingestor(store).ingest_run("grpo", run)
+    assert math.isnan(store.series("grpo")["grad_norm"].values[6])  # step 7
+    notes = [e.message for e in store.events() if e.kind == "ingest"]
+    assert notes == ["grpo.jsonl: 1 value(s) logged as null/NaN kept as missing (first: grad_norm at step 7)"]
+    store.close()
 
 
 def test_verl_0_4_console_is_rounded_to_three_decimals_and_says_so() -> None:
