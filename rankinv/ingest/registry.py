@@ -1,8 +1,9 @@
 """The log formats rankinv reads: one registration each, and everything else derives from it.
 
 A format is a module (its parser) plus one :class:`LogFormat` entry in :data:`FORMATS`: its name, how a file is
-recognised (by its name, or by sniffing its lines), how it is opened, its priority as a run's one source, and
-the optional package it needs. Detection (:mod:`rankinv.ingest.detect`), ``open_source`` and the daemon's choice
+recognised (by its name, or by sniffing its lines), how it is opened, its priority as a run's one source, the
+optional package it needs, and for a format in a folder of its own (W&B), where its files are and which metric
+names a file starts with. Detection (:mod:`rankinv.ingest.detect`), ``open_source`` and the daemon's choice
 of a run's source all read this table; adding a format is one module and one entry here.
 
 Priority: a run's logs often carry the same numbers; the daemon reads the first available of them — live and
@@ -38,6 +39,9 @@ class LogFormat:
     by_name: Callable[[str], bool] = lambda _name: False  # recognised from the file name alone
     line: Callable[[str], Record | None] | None = None  # a line parser, for sniffing text logs
     available: Callable[[], bool] | None = None  # is the optional package the reader needs installed?
+    files: Callable[[Path], list[Path]] | None = None  # its files in a run directory, where the listing of text
+    # logs and TensorBoard events does not find them (a folder of its own)
+    names: Callable[[Path], set[str]] | None = None  # raw metric keys near a file's start (discovery's look)
     hint: str = ""  # what to install when it is not
 
     def missing(self) -> str | None:
@@ -73,6 +77,18 @@ def _open_wandb(path: Path, run: str, _stride: int) -> Reader:
     from rankinv.ingest.wandb_run import WandbRunReader
 
     return WandbRunReader(path, run)
+
+
+def _wandb_files(run_dir: Path) -> list[Path]:
+    from rankinv.ingest import wandb_run
+
+    return wandb_run.run_files(run_dir)
+
+
+def _wandb_names(path: Path) -> set[str]:
+    from rankinv.ingest import wandb_run
+
+    return wandb_run.head_names(path)
 
 
 def _open_jsonl(path: Path, run: str, stride: int) -> Reader:
@@ -149,6 +165,7 @@ FORMATS: tuple[LogFormat, ...] = (
     LogFormat(
         "wandb", 3, _open_wandb, by_name=lambda n: n.startswith("run-") and n.endswith(".wandb"),
         available=_installed("wandb"), hint="needs the wandb package: pip install 'rankinv[wandb]'",
+        files=_wandb_files, names=_wandb_names,
     ),
 )
 BY_NAME = {f.name: f for f in FORMATS}

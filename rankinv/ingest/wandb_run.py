@@ -46,6 +46,8 @@ RUN_DIRS = ("offline-run-*", "run-*")  # wandb/<run dir>/run-<id>.wandb; wandb/l
 def run_files(run_dir: Path) -> list[Path]:
     """A training run's W&B run files (``wandb/offline-run-*/run-*.wandb``, online runs' too) that look like one."""
     found: set[Path] = set()
+    if not (run_dir / "wandb").is_dir():
+        return []
     for pattern in RUN_DIRS:
         for path in (run_dir / "wandb").glob(f"{pattern}/run-*.wandb"):
             if not path.parent.is_symlink() and readable(path) and _header_ok(path):
@@ -195,7 +197,10 @@ class _Collect:
         self.framing.position, self.last_step = 0, None
 
 
-def head_names(path: Path, size: int) -> set[str]:
+HEAD_BYTES = 1 << 20
+
+
+def head_names(path: Path, size: int = HEAD_BYTES) -> set[str]:
     """Raw metric keys in the first ``size`` bytes (discovery's cheap look); empty without wandb or on junk."""
     try:
         proto = _proto()
