@@ -180,3 +180,19 @@ def test_random_bytes_after_a_valid_header_never_crash_the_reader(tmp_path: Path
         found, offset = open_source(path, "w").read_new(START)
         assert offset.position <= path.stat().st_size
         assert all(isinstance(p.value, float) for p in found)
+
+
+@pytest.mark.timeout(30)
+def test_a_sparse_hole_is_skipped_block_by_block_and_the_records_after_it_are_read(tmp_path: Path) -> None:
+    """64 MiB of NULs (a preallocated or sparse file) between the start of a run file and its last block."""
+    data = RUN_FILE.read_bytes()
+    hole = 64 << 20
+    path = tmp_path / "run-s.wandb"
+    with path.open("wb") as f:
+        f.write(data[:65536])
+        f.seek(65536 + hole)  # a hole: the file system stores no bytes for it
+        f.write(data[65536:])
+    got, whole = read(path), read(RUN_FILE)
+    eval_after = {k for k in whole if k[0] == 8 and k[1].startswith("eval/")}  # the row in the last block
+    assert eval_after and eval_after <= set(got)
+    assert all(whole[k] == v for k, v in got.items())
