@@ -156,3 +156,12 @@ def test_hostile_openrlhf_like_lines_are_not_records_and_not_slow() -> None:
     assert parse_line("Episode [1/2]: 1/1 [00:00<?, ?it/s, " + "k=" * 200_000) is None  # no closing bracket
     assert parse_line("✨ Global step 99999999999999999999999: {'kl': 1.0}") is None  # a step beyond 64 bits
     assert parse_line("Global step 3: {'kl': __import__('os').system('true')}") is None  # literals only
+
+
+@pytest.mark.parametrize("case", ["openrlhf-0.11.2", "openrlhf-0.5.9", "verl-0.9.1"])
+def test_a_bare_framework_stdout_is_a_grpo_run(case: str, tmp_path: Path) -> None:
+    from rankinv.discovery import discover
+
+    (tmp_path / "job").mkdir()
+    shutil.copy(CORPUS / case / "stdout.out", tmp_path / "job" / "slurm-77.out")
+    assert [(r.name, r.kind) for r in discover(tmp_path)] == [("job", "GRPO")]
