@@ -196,3 +196,30 @@ def test_a_sparse_hole_is_skipped_block_by_block_and_the_records_after_it_are_re
     eval_after = {k for k in whole if k[0] == 8 and k[1].startswith("eval/")}  # the row in the last block
     assert eval_after and eval_after <= set(got)
     assert all(whole[k] == v for k, v in got.items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["inotify", "polling"])
+def test_the_daemon_follows_a_wandb_run_file_as_it_grows(tmp_path: Path, mode: str) -> None:
+    """A real daemon: the run folder under wandb/ is watched, so appended rows arrive long before a rescan."""
+    from tests.support import daemon as D
+
+    root, state = tmp_path / "root", tmp_path / "state"
+    live = root / "grpo" / RUN_FILE.relative_to(CASE)
+    live.parent.mkdir(parents=True)
+    data = RUN_FILE.read_bytes()
+    live.write_bytes(data[:30000])  # the rows of steps 2 and 4, then half a record
+    config = tmp_path / "rankinv.toml"
+    config.write_text('[daemon]\nrescan_seconds = 3600\ntriage_executor = "none"\nevaluate_seconds = 0.5\n')
+    proc = D.start(root, state, "--config", str(config), *(["--poll"] if mode == "polling" else []))
+    try:
+        D.wait_for("steps 2 and 4", lambda: D.read(root, state, lambda st: {2}
+                   <= set(st.series("grpo")["loss"].steps)), timeout=60)  # fmt: skip
+        with live.open("ab") as f:
+            f.write(data[30000:])
+        want = state_points()
+        got = D.wait_for("step 8", lambda: (m := D.read(root, state, lambda st: D.metrics(st, "grpo")))
+                         and ("loss", 8) in m and m, timeout=30)  # fmt: skip
+        assert all(got[(n, s)] == v for (s, n), v in want.items())
+    finally:
+        assert D.stop(proc) == 0
