@@ -51,14 +51,19 @@ class LogFormat:
         return f"{self.name} {self.hint}"
 
 
-def _installed(package: str) -> Callable[[], bool]:
-    def available() -> bool:
-        try:
-            return importlib.util.find_spec(package) is not None
-        except (ImportError, ValueError, AttributeError):  # blocked or broken install: not readable either
-            return False
+def _found(find: Callable[[], object]) -> bool:
+    try:
+        return find() is not None
+    except (ImportError, ValueError, AttributeError):  # blocked or broken install: not readable either
+        return False
 
-    return available
+
+def _has_tensorboard() -> bool:
+    return _found(lambda: importlib.util.find_spec("tensorboard"))
+
+
+def _has_wandb() -> bool:
+    return _found(lambda: importlib.util.find_spec("wandb"))
 
 
 def _open_state(path: Path, run: str, _stride: int) -> Reader:
@@ -160,11 +165,11 @@ FORMATS: tuple[LogFormat, ...] = (
     LogFormat("console", 7, _open_console),  # a text log mixing stdout dicts, verl and OpenRLHF lines
     LogFormat(
         "tensorboard", 2, _open_tensorboard, by_name=lambda n: bool(TFEVENTS.search(n)),
-        available=_installed("tensorboard"), hint="needs the tensorboard package: pip install 'rankinv[tensorboard]'",
+        available=_has_tensorboard, hint="needs the tensorboard package: pip install 'rankinv[tensorboard]'",
     ),
     LogFormat(
         "wandb", 3, _open_wandb, by_name=lambda n: n.startswith("run-") and n.endswith(".wandb"),
-        available=_installed("wandb"), hint="needs the wandb package: pip install 'rankinv[wandb]'",
+        available=_has_wandb, hint="needs the wandb package: pip install 'rankinv[wandb]'",
         files=_wandb_files, names=_wandb_names,
     ),
 )
