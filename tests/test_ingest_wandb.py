@@ -223,3 +223,32 @@ def test_the_daemon_follows_a_wandb_run_file_as_it_grows(tmp_path: Path, mode: s
         assert all(got[(n, s)] == v for (s, n), v in want.items())
     finally:
         assert D.stop(proc) == 0
+
+
+def test_hostile_records_inside_valid_framing_are_skipped(tmp_path: Path) -> None:
+    """Well-framed chunks whose records are junk: deep JSON, an undecodable protobuf, a negative step."""
+    import struct
+    import zlib
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    def chunk(payload: bytes) -> bytes:
+        return struct.pack("<IHB", zlib.crc32(payload, zlib.crc32(b"\x01")) & 0xFFFFFFFF, len(payload), 1) + payload
+
+    def row(step: int, **values: str) -> bytes:
+        record = pb.Record()
+        record.history.step.num = step
+        for key, value in values.items():
+            item = record.history.item.add()
+            item.nested_key.append(key)
+            item.value_json = value
+        return record.SerializeToString()
+
+    body = [row(1, entropy="[" * 10_000 + "]" * 10_000), b"\xff\xff\xff", row(-5, entropy="0.5"),
+            row(3, entropy="0.25", kl="NaN")]  # fmt: skip
+    assert all(len(b) < 32_000 for b in body)  # each one FULL chunk of the first block
+    path = tmp_path / "run-h.wandb"
+    path.write_bytes(RUN_FILE.read_bytes()[:7] + b"".join(chunk(b) for b in body))
+    got = read(path)
+    assert got[(3, "entropy")] == 0.25 and math.isnan(got[(3, "kl")])
+    assert {s for s, _ in got} == {3}

@@ -38,8 +38,6 @@ MAX_RECORD = 64 << 20
 SKIPPED_PREFIXES = ("_", "profiling/")
 GLOBAL_STEP = "train/global_step"
 log = logging.getLogger("rankinv.ingest")
-
-
 RUN_DIRS = ("offline-run-*", "run-*")  # wandb/<run dir>/run-<id>.wandb; wandb/latest-run is a symlink to one
 
 
@@ -135,9 +133,6 @@ class Framing:
             self.warned = True
             log.warning("%s: %s", self.path, message)
 
-    def __call__(self, data: bytes) -> int:
-        return self.walk(data)[1]
-
 
 def _proto() -> Any:
     try:
@@ -157,7 +152,7 @@ def history_record(history: Any) -> Record | None:
         key = "epoch" if key == "train/epoch" else key  # transformers logs it beside eval rows too
         try:
             raw[key] = json.loads(item.value_json)
-        except ValueError:
+        except (ValueError, RecursionError):  # junk, or nested deeper than a metric ever is
             continue
     step = raw.get(GLOBAL_STEP)
     if not isinstance(step, int | float) or isinstance(step, bool):
