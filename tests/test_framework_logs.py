@@ -165,3 +165,18 @@ def test_a_bare_framework_stdout_is_a_grpo_run(case: str, tmp_path: Path) -> Non
     (tmp_path / "job").mkdir()
     shutil.copy(CORPUS / case / "stdout.out", tmp_path / "job" / "slurm-77.out")
     assert [(r.name, r.kind) for r in discover(tmp_path)] == [("job", "GRPO")]
+
+
+def test_verl_tensorboard_from_its_own_adapter_in_its_own_layout(tmp_path: Path) -> None:
+    """verl's ``tensorboard`` backend (torch's SummaryWriter, float32) beside verl's checkpoint folder: one GRPO run."""
+    pytest.importorskip("tensorboard")
+    from rankinv.discovery import discover
+    from tests.test_verl_layout import verl_checkpoint
+
+    shutil.copytree(CORPUS / "verl-0.9.1" / "tensorboard_log", tmp_path / "tensorboard_log")
+    verl_checkpoint(tmp_path / "checkpoints" / "reallogs" / "grpo" / "global_step_10")
+    (run,) = discover(tmp_path)
+    assert run.name == "tensorboard_log/reallogs/grpo" and run.kind == "GRPO"
+    assert [c.step for c in run.checkpoints] == [10]
+    (events,) = (tmp_path / "tensorboard_log" / "reallogs" / "grpo").glob("events.out.tfevents.*")
+    check("verl-0.9.1", read(events), rel=1e-6, abs_=1e-12)

@@ -8,10 +8,11 @@ seeded series of step metrics under that framework's metric names, in a process 
 stderr go to one file, as Slurm writes them. Kept per case in ``tests/data/frameworklogs/<case>/``: the log(s) and
 ``expected.json``, the values handed to the framework's logger at each step (the tests' oracle).
 
-What is the framework's own code: verl's ``Tracking`` (console and ``file`` backends, which format and write every
-byte), OpenRLHF's ``init_logger`` (its log format) and tqdm's ``set_postfix`` (how OpenRLHF ≤ 0.8 shows a step).
-What is re-typed from their trainers: the loop around them (one f-string for OpenRLHF ≥ 0.9's step line, the
-episode bar's ``set_postfix`` / ``update`` order for ≤ 0.8), copied from the versions named.
+What is the framework's own code: verl's ``Tracking`` (console, ``file`` and ``tensorboard`` backends, which format
+and write every byte; TensorBoard through torch's ``SummaryWriter``, as verl's), OpenRLHF's ``init_logger`` (its log
+format) and tqdm's ``set_postfix`` (how OpenRLHF ≤ 0.8 shows a step). What is re-typed from their trainers: the loop
+around them (one f-string for OpenRLHF ≥ 0.9's step line, the episode bar's ``set_postfix`` / ``update`` order for ≤
+0.8), copied from the versions named.
 """
 
 from __future__ import annotations
@@ -79,13 +80,16 @@ def run_verl(site: Path, out: Path) -> list[dict[str, Any]]:
     aggregate = load(site, "verl.utils.logger.aggregate_logger")
     sys.modules["verl.utils.logger"].LocalLogger = aggregate.LocalLogger
     tracking = load(site, "verl.utils.tracking")
-    backends = ["console", "file"] if hasattr(tracking, "FileLogger") else ["console"]
+    # 0.9.1 also writes its file logger's JSONL and TensorBoard (tensorboard_log/<project>/<experiment>)
+    backends = ["console", "file", "tensorboard"] if hasattr(tracking, "FileLogger") else ["console"]
     logger = tracking.Tracking(project_name="reallogs", experiment_name="grpo", default_backend=backends)
     rng, expected = random.Random(0), []
     for step in range(1, STEPS + 1):
         data = verl_metrics(rng, step)
         logger.log(data=data, step=step)
         expected.append({"step": step, "values": {k: float(v) for k, v in data.items()}})
+    if hasattr(logger, "finish"):  # verl 0.4 has none (its console logger needs no closing)
+        logger.finish()
     return expected
 
 
