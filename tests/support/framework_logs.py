@@ -31,8 +31,7 @@ from typing import Any
 from tests.support.tinylm import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "tests" / "data" / "frameworklogs"
-CASES = {"verl-0.9.1": "verl-0.9.1", "verl-0.4.0": "verl-0.4.0", "openrlhf-0.11.2": "openrlhf-0.11.2",
-         "openrlhf-0.5.9": "openrlhf-0.5.9"}  # fmt: skip
+CASES = ("verl-0.9.1", "verl-0.4.0", "openrlhf-0.11.2", "openrlhf-0.5.9")  # each read from SITES_DIR/<case>
 STEPS = 20
 NAN_STEP = 7  # one value is NaN, as a diverging run logs
 
@@ -166,12 +165,12 @@ def main(argv: list[str]) -> int:
         run_case(argv[1], Path(argv[2]), Path(argv[3]))
         return 0
     sites, out = Path(argv[0]).resolve(), (Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT).resolve()
-    for case, folder in CASES.items():
+    for case in CASES:
         dest = out / case
         dest.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(sites / folder)])}  # fmt: skip
-        command = [sys.executable, "-m", "tests.support.framework_logs", "--case", case, str(sites / folder), str(dest)]
+               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(sites / case)])}  # fmt: skip
+        command = [sys.executable, "-m", "tests.support.framework_logs", "--case", case, str(sites / case), str(dest)]
         with (dest / "stdout.out").open("wb") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=True, cwd=dest)
         print(f"wrote {dest}")
