@@ -180,3 +180,14 @@ def test_verl_tensorboard_from_its_own_adapter_in_its_own_layout(tmp_path: Path)
     assert [c.step for c in run.checkpoints] == [10]
     (events,) = (tmp_path / "tensorboard_log" / "reallogs" / "grpo").glob("events.out.tfevents.*")
     check("verl-0.9.1", read(events), rel=1e-6, abs_=1e-12)
+
+
+def test_openrlhf_wandb_logger_offline_run_at_its_global_steps() -> None:
+    """OpenRLHF's own WandbLogger: ``train/…`` rows at ``train/global_step``, evals at ``eval/global_step``."""
+    pytest.importorskip("wandb")
+    (run_file,) = (CORPUS / "openrlhf-0.11.2").glob("wandb/offline-run-*/run-*.wandb")
+    got = read(run_file)
+    synced = {k: got.pop(k) for k in list(got) if k[1] == "eval/epoch"}  # wandb's step_sync of a never-logged key
+    assert set(synced) == {(s, "eval/epoch") for s in (5, 10, 15, 20)}
+    check("openrlhf-0.11.2", got)  # exact, NaN kept
+    assert {s for s, n in got if n == "eval/math/pass@8"} == {5, 10, 15, 20}

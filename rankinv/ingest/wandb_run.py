@@ -6,12 +6,12 @@ write the same file. Its layout: a 7-byte header (``:W&B``, magic 0xBEE1, versio
 LAST), a block's last bytes zero padding when fewer than 7 remain — and each whole record a ``Record`` protobuf,
 decoded with the protos the ``wandb`` package ships (wandb itself no longer ships a Python reader of the file).
 
-History rows become records: the step is ``train/global_step`` when the row carries it (transformers' and
-OpenRLHF's W&B loggers), else wandb's own ``_step``; only numbers are kept (media, tables, histograms are not
-metrics). TRL's ``profiling/`` timings are left out: they are logged several times within one step. The file is
-untrusted: a chunk failing its CRC, or framing that makes no sense, skips the rest of its block with a warning
-(the records after it are still read); a record over :data:`MAX_RECORD` is dropped; a file that is not a W&B run
-file is refused with a message saying so.
+History rows become records: the step is ``train/global_step`` (or OpenRLHF's ``eval/global_step``) when the row
+carries it (transformers' and OpenRLHF's W&B loggers), else wandb's own ``_step``; only numbers are kept (media,
+tables, histograms are not metrics). TRL's ``profiling/`` timings are left out: they are logged several times within
+one step. The file is untrusted: a chunk failing its CRC, or framing that makes no sense, skips the rest of its
+block with a warning (the records after it are still read); a record over :data:`MAX_RECORD` is dropped; a file that
+is not a W&B run file is refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CHUNK = 7
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 MAX_RECORD = 64 << 20
 SKIPPED_PREFIXES = ("_", "profiling/")
-GLOBAL_STEP = "train/global_step"
+STEP_METRICS = ("train/global_step", "eval/global_step")  # what transformers and OpenRLHF log as the step
 log = logging.getLogger("rankinv.ingest")
 RUN_DIRS = ("offline-run-*", "run-*")  # wandb/<run dir>/run-<id>.wandb; wandb/latest-run is a symlink to one
 
@@ -154,13 +154,16 @@ def history_record(history: Any) -> Record | None:
             raw[key] = json.loads(item.value_json)
         except (ValueError, RecursionError):  # junk, or nested deeper than a metric ever is
             continue
-    step = raw.get(GLOBAL_STEP)
-    if not isinstance(step, int | float) or isinstance(step, bool):
-        step = history.step.num
+    logged = [raw[k] for k in STEP_METRICS if _number(raw.get(k))]
+    step = logged[0] if logged else history.step.num
     wall = raw.get("_timestamp")
-    values = {k: v for k, v in raw.items() if not k.startswith(SKIPPED_PREFIXES) and k != GLOBAL_STEP
-              and isinstance(v, int | float) and not isinstance(v, bool)}  # fmt: skip
+    values = {k: v for k, v in raw.items()
+              if not k.startswith(SKIPPED_PREFIXES) and k not in STEP_METRICS and _number(v)}  # fmt: skip
     return record_from_mapping(values, step=step, time=wall)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass

@@ -10,9 +10,10 @@ stderr go to one file, as Slurm writes them. Kept per case in ``tests/data/frame
 
 What is the framework's own code: verl's ``Tracking`` (console, ``file`` and ``tensorboard`` backends, which format
 and write every byte; TensorBoard through torch's ``SummaryWriter``, as verl's), OpenRLHF's ``init_logger`` (its log
-format) and tqdm's ``set_postfix`` (how OpenRLHF ≤ 0.8 shows a step). What is re-typed from their trainers: the loop
-around them (one f-string for OpenRLHF ≥ 0.9's step line, the episode bar's ``set_postfix`` / ``update`` order for ≤
-0.8), copied from the versions named.
+format) and ``WandbLogger`` (a W&B offline run under ``wandb/``; needs the ``wandb`` package) and tqdm's
+``set_postfix`` (how OpenRLHF ≤ 0.8 shows a step). What is re-typed from their trainers: the loop around them (one
+f-string for OpenRLHF ≥ 0.9's step line, the episode bar's ``set_postfix`` / ``update`` order for ≤ 0.8), copied
+from the versions named.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from tests.support.tinylm import REPO_ROOT
 DEFAULT_OUT = REPO_ROOT / "tests" / "data" / "frameworklogs"
 CASES = ("verl-0.9.1", "verl-0.4.0", "openrlhf-0.11.2", "openrlhf-0.5.9")  # each read from SITES_DIR/<case>
 STEPS = 20
+# W&B without network or an account: OpenRLHF's logger logs in only when wandb has no API key, so it gets a dummy
+WANDB_OFFLINE = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_API_KEY": "0" * 40,
+                 "WANDB_X_DISABLE_STATS": "true", "WANDB_X_DISABLE_MACHINE_INFO": "true"}  # fmt: skip
 NAN_STEP = 7  # one value is NaN, as a diverging run logs
 
 
@@ -113,20 +117,30 @@ def run_openrlhf(site: Path, _out: Path) -> list[dict[str, Any]]:
 
     logging_utils = load(site, "openrlhf.utils.logging_utils")
     logger = logging_utils.init_logger("openrlhf.trainer.ppo_trainer")
+    wandb_logger = logging_utils.WandbLogger(_wandb_args())  # offline: WANDB_MODE=offline, no network
     rng, expected = random.Random(1), []
     pbar = tqdm(range(STEPS * 4), desc="Episode [1/1]", initial=0)
     for global_step in range(1, STEPS + 1):
         log_status = openrlhf_status(rng, global_step, old=False)
         logger.info(f"✨ Global step {global_step}: {log_status}")
+        wandb_logger.log_train(global_step, log_status)
         expected.append({"step": global_step, "values": log_status})
         if global_step % 5 == 0:
             logs = {"eval_math_pass8": rng.uniform(0.3, 0.9), "eval_math_pass1": rng.uniform(0.1, 0.5),
                     "eval_response_length_mean": rng.uniform(200, 900)}  # fmt: skip
+            wandb_logger.log_eval(global_step, logs)
             logger.info(f"✨ Evaluation completed in 0:00:05, global_step {global_step}, eval_metrics: {logs}")
             expected.append({"step": global_step, "values": logs})
         pbar.update(4)
     pbar.close()
+    wandb_logger.close()
     return expected
+
+
+def _wandb_args() -> Any:
+    """The fields of OpenRLHF's parsed arguments its ``WandbLogger`` reads."""
+    wandb = types.SimpleNamespace(key="offline", org=None, project="reallogs", group=None, run_name="grpo")
+    return types.SimpleNamespace(logger=types.SimpleNamespace(wandb=wandb))
 
 
 def run_openrlhf_old(_site: Path, _out: Path) -> list[dict[str, Any]]:
@@ -155,9 +169,20 @@ def run_case(case: str, site: Path, out: Path) -> None:
     name, version = case.split("-", 1)
     runner = run_openrlhf_old if case == "openrlhf-0.5.9" else RUNNERS[name]
     expected = runner(site, out)
-    versions = {name: version, "tqdm": sys.modules["tqdm"].__version__} if "tqdm" in sys.modules else {name: version}
+    versions = {name: version, **{p: sys.modules[p].__version__ for p in ("tqdm", "wandb") if p in sys.modules}}
     payload = {"case": case, "versions": versions, "records": expected}
     (out / "expected.json").write_text(json.dumps(payload, indent=1, allow_nan=True) + "\n")
+
+
+def _keep_only_run_files(folder: Path) -> None:
+    """Of a W&B folder keep the run's data (``run-*.wandb``); its debug logs and package list are not needed."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):  # children before their folders
+        if path.is_symlink() or (path.is_file() and not path.name.endswith(".wandb")):
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def main(argv: list[str]) -> int:
@@ -168,11 +193,12 @@ def main(argv: list[str]) -> int:
     for case in CASES:
         dest = out / case
         dest.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **WANDB_OFFLINE, "WANDB_DIR": str(dest),
                "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(sites / case)])}  # fmt: skip
         command = [sys.executable, "-m", "tests.support.framework_logs", "--case", case, str(sites / case), str(dest)]
         with (dest / "stdout.out").open("wb") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=True, cwd=dest)
+        _keep_only_run_files(dest / "wandb")
         print(f"wrote {dest}")
     return 0
 
