@@ -27,7 +27,7 @@ _EVAL_DICT = re.compile(
     r"\bEvaluation completed in [^,]{0,40}, global_step (?P<n>\d{1,18}), eval_metrics: (?P<dict>\{.*\})"
 )
 _EPISODE_BAR = re.compile(  # every part but the postfix is short: a hostile long line cannot make it slow
-    r"Episode \[(?P<episode>\d{1,9})/\d{1,9}\]:.{0,300}?(?P<n>\d{1,18})/(?P<total>\d{1,18}) "
+    r"Episode \[(?P<episode>\d{1,9})/\d{1,9}\]:.{0,1000}?(?P<n>\d{1,18})/(?P<total>\d{1,18}) "
     r"\[[^,\]\r\n]{0,40}, [^,\]\r\n]{0,40}, (?P<postfix>[^\]]+)\]"
 )
 
