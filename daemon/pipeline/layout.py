@@ -2,8 +2,8 @@
 
 The service watches the root, every plain folder on the way to runs (so a new sweep folder is noticed), each
 run directory, its log subfolders (and a W&B run folder holding a run file), and checkpoints still being
-written. Checkpoint shard trees are never
-listed: a run's own subfolders named ``checkpoint-*``/``global_step_*`` are skipped here.
+written. Checkpoint shard trees are never listed: a run's own subfolders named ``checkpoint-*``/``global_step_*``
+are skipped here.
 """
 
 from __future__ import annotations
