@@ -252,3 +252,18 @@ def test_hostile_records_inside_valid_framing_are_skipped(tmp_path: Path) -> Non
     got = read(path)
     assert got[(3, "entropy")] == 0.25 and math.isnan(got[(3, "kl")])
     assert {s for s, _ in got} == {3}
+
+
+def test_metrics_on_a_run_without_wandb_notes_the_unread_file_and_reads_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rankinv.cli import main
+
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    run = tmp_path / "run"
+    shutil.copytree(CASE / "wandb", run / "wandb")
+    shutil.copy(CASE / "stdout.out", run / "slurm-8.out")
+    assert main(["metrics", str(run), "--name", "entropy"]) == 0
+    captured = capsys.readouterr()
+    assert f"{RUN_FILE.name} not read" in captured.err and "rankinv[wandb]" in captured.err
+    assert "slurm-8.out" in captured.out
