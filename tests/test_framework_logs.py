@@ -1,9 +1,9 @@
 """verl and OpenRLHF logs written by their own logging code, read at their steps and checked against what was logged.
 
 The corpus in ``tests/data/frameworklogs/`` comes from ``python -m tests.support.framework_logs`` (verl's
-``Tracking`` console and file backends from verl 0.9.1 and 0.4.0, OpenRLHF 0.11.2's logger, tqdm's ``set_postfix``
-as OpenRLHF 0.5.9 uses it). The oracle is each case's ``expected.json``: the values handed to the framework's logger
-at each step, read here with :mod:`json` alone.
+``Tracking`` console, file and TensorBoard backends from verl 0.9.1 and 0.4.0, OpenRLHF 0.11.2's logger and W&B
+logger, tqdm's ``set_postfix`` as OpenRLHF 0.5.9 uses it). The oracle is each case's ``expected.json``: the values
+handed to the framework's logger at each step, read here with :mod:`json` alone.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ CORPUS = Path(__file__).parent / "data" / "frameworklogs"
 
 def expected(case: str) -> dict[tuple[int, str], float]:
     records = json.loads((CORPUS / case / "expected.json").read_text())["records"]
-    return {(r["step"], canonical_name(k)): float(v) for r in records for k, v in r["values"].items()}
+    out = {(r["step"], canonical_name(k)): float(v) for r in records for k, v in r["values"].items()}
+    assert len(out) == sum(len(r["values"]) for r in records)  # no two logged keys share a name at one step
+    return out
 
 
 def read(path: Path, fmt: str = "auto") -> dict[tuple[int, str], float]:
