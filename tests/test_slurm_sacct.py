@@ -1,9 +1,9 @@
 """A stdout file in a shared ``logs/`` folder tied to its job once the controller has forgotten it: the sacct path.
 
-What this machine can run: Slurm 22.05 (Debian 12). Its sacct has no ``StdOut`` field (it came in 23.02) and the
+What this machine can run: Slurm 22.05 (Debian 12). Its sacct has no ``StdOut`` field (newer Slurm has) and the
 one-node test cluster keeps no accounting (no slurmdbd), so on the real cluster sacct can only say nothing, and the
 log is then shown as a run of its own, never guessed: that is tested against the real ``sacct``. The other half,
-what sacct ≥ 23.02 with accounting prints, is read from a named stand-in that prints exactly that format, with
+what a newer sacct with accounting prints, is read from a named stand-in that prints exactly that format, with
 StdOut as given to sbatch (``%x-%j`` patterns unexpanded), after a real ``scontrol`` would have forgotten the job.
 """
 
@@ -38,7 +38,7 @@ def test_patterns_sbatch_fills_in_are_filled_in_from_what_sacct_prints() -> None
 
 
 def _stand_ins(bin_dir: Path, workdir: Path, stdout: str, uid: int) -> None:
-    """scontrol as after MinJobAge (the job is gone), and sacct as Slurm >= 23.02 with accounting answers."""
+    """scontrol as after MinJobAge (the job is gone), and sacct as a newer Slurm with accounting answers."""
     bin_dir.mkdir()
     (bin_dir / "scontrol").write_text(
         "#!/bin/sh\necho 'slurm_load_jobs error: Invalid job id specified' >&2\nexit 1\n"

@@ -90,8 +90,8 @@ def _scontrol(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
 
 
 def _sacct(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
-    """sacct knows WorkDir (and, from Slurm 23.02, StdOut) after the job left the controller; without accounting,
-    or before 23.02 (no StdOut field: sacct refuses the query), it says nothing."""
+    """sacct knows WorkDir (and, in newer Slurm, StdOut) after the job left the controller; without accounting, or
+    on a Slurm whose sacct has no StdOut field (22.05 has none: sacct refuses the query), it says nothing."""
     fields = "JobID,UID,User,JobName,WorkDir,StdOut"
     out = _run(["sacct", "-n", "-P", "-X", f"--delimiter={_SEP}", "-j", job_id, "-o", fields], env)
     line = next((x for x in (out or "").splitlines() if x.split(_SEP)[0] == job_id), None)
