@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rankinv.errors import RankinvError
-from rankinv.ingest import START, open_source, sources_for_run
+from rankinv.ingest import START, Offset, open_source, sources_for_run
 from rankinv.ingest.primary import primary_source
 from rankinv.metrics import canonical_name
 from rankinv.store import Store
@@ -83,7 +83,7 @@ def test_reading_while_wandb_writes_gives_the_same_points(tmp_path: Path) -> Non
     assert [(p.step, p.name, p.value) for p in found] == [
         (p.step, p.name, p.value) for p in open_source(RUN_FILE, "w").read_new(START)[0]
     ]
-    assert Path(offset.to_json() and log).stat().st_size == offset.position
+    assert offset.position == log.stat().st_size and Offset.from_json(offset.to_json()) == offset
 
 
 WRITER = """
