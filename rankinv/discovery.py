@@ -25,6 +25,7 @@ from typing import Any
 from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
+from rankinv.ingest import registry
 from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
@@ -156,6 +157,8 @@ def is_run_dir(path: Path, *, bare_logs: bool = True, root: Path = Path("/")) ->
     if any("tfevents" in n for n in names):
         return True
     if "runs" in names and any("tfevents" in e.name for e in _walk_files(path / "runs", 2)):  # HF's layout
+        return True
+    if any(f.files is not None and f.files(path) for f in registry.FORMATS):  # a format in its own folder (W&B)
         return True
     return bare_logs and is_bare_log_run(path, root)
 

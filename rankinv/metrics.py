@@ -97,6 +97,8 @@ _BINARY_METRICS = ("acc", "pass", "correct")  # 0/1 per sample: best@N of them i
 def canonical_name(raw_key: str) -> str:
     """The canonical name for a raw log key; unknown keys keep their own name (cached: keys repeat every step)."""
     key = raw_key.strip().removeprefix("train/")
+    if key.startswith("eval/eval_"):  # OpenRLHF's W&B logger prefixes keys that already say eval
+        key = key[len("eval/") :]
     if key in ALIASES:
         return ALIASES[key]
     special = _special_name(key)

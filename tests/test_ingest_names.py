@@ -51,6 +51,7 @@ from rankinv.metrics import MetricPoint, canonical_name, kind_from_names
         ("train/kl", m.KL),
         ("train/response_length", m.COMPLETION_LENGTH_MEAN),
         ("eval_gsm8k_pass8", "eval/gsm8k/pass@8"),
+        ("eval/eval_gsm8k_pass8", "eval/gsm8k/pass@8"),  # as its W&B logger writes it
         ("train/group_reward_std", m.REWARD_STD),
         ("train/response_clip_ratio", m.CLIPPED_RATIO),
         ("train/ppo_clip_ratio", m.POLICY_CLIP_FRACTION),

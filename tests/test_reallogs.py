@@ -171,3 +171,52 @@ def test_without_a_training_bar_a_dict_is_read_as_soon_as_its_line_ends(tmp_path
     log.write_bytes(data[:first_dict_end])
     found, _ = open_source(log, "r", logging_steps=2).read_new(START)
     assert sorted({p.step for p in found if p.name == "loss"}) == [2]
+
+
+def _no_bar_run(tmp_path: Path, evidence: str) -> Path:
+    """The real ``disable_tqdm`` run's stdout as a Slurm log, beside one source of its logging interval."""
+    case = CORPUS / "grpo-ls2-notqdm"
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(case / "stdout.out", run / "slurm-12.out")
+    if evidence == "manifest":  # written by the callback during the real run
+        shutil.copy(case / "rankinv-run.json", run / "rankinv-run.json")
+    elif evidence == "trainer_state":  # the checkpoint the real run saved
+        (run / "checkpoint-8").mkdir()
+        shutil.copy(case / "trainer_state.json", run / "checkpoint-8" / "trainer_state.json")
+    return run
+
+
+@pytest.mark.parametrize("evidence", ["manifest", "trainer_state"])
+def test_a_stdout_without_a_bar_takes_its_interval_from_the_run(tmp_path: Path, evidence: str) -> None:
+    """disable_tqdm: no counter is printed, so the run's own logging_steps places each record."""
+    from rankinv.daemon.pipeline.ingest import Ingestor
+
+    from rankinv.store import Store
+
+    run = _no_bar_run(tmp_path, evidence)
+    assert "it/s" not in (run / "slurm-12.out").read_text().split("{'loss'")[1]  # no training bar at all
+    want = state_points("grpo-ls2-notqdm")
+    store = Store.open(tmp_path / "store.sqlite")
+    store.upsert_run("run", str(run), kind="grpo")
+    ingestor = Ingestor(store)
+    assert [s.path.name for s in ingestor.refresh("run", run)] == ["slurm-12.out"]
+    ingestor.ingest_run("run", run)
+    series = store.series("run")
+    assert series["loss"].steps == tuple(sorted(s for s, n in want if n == "loss")) == (2, 4, 6, 8)
+    entropy = series["entropy"]
+    assert entropy.steps == (2, 4, 6, 8)
+    assert all(close(v, want[(s, "entropy")]) for s, v in zip(entropy.steps, entropy.values, strict=True))
+    store.close()
+
+
+def test_a_stdout_without_a_bar_and_without_an_interval_is_counted_one_by_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The documented limit: nothing says the interval, so records are numbered 1, 2, 3 … (not the true 2, 4, …)."""
+    from rankinv.cli import main
+
+    run = _no_bar_run(tmp_path, "none")
+    assert main(["metrics", str(run), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["step"] for r in rows if r["name"] == "loss"] == [1, 2, 3, 4]

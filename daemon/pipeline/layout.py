@@ -1,8 +1,9 @@
 """Where the runs are and which directories to watch, without descending into any run.
 
 The service watches the root, every plain folder on the way to runs (so a new sweep folder is noticed), each
-run directory, its log subfolders, and checkpoints still being written. Checkpoint shard trees are never
-listed: a run's own subfolders named ``checkpoint-*``/``global_step_*`` are skipped here.
+run directory, its log subfolders (and a W&B run folder holding a run file), and checkpoints still being
+written. Checkpoint shard trees are never listed: a run's own subfolders named ``checkpoint-*``/``global_step_*``
+are skipped here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rankinv.discovery import MAX_DEPTH, walk
+from rankinv.ingest import registry
 
 CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)\d+$")
 SKIP = ("wandb", "__pycache__", "node_modules")
@@ -63,7 +65,8 @@ def run_watch_dirs(run_dir: Path) -> list[Path]:
         p for p in _subdirs(run_dir)
         if not CHECKPOINT_DIR.match(p.name) and not p.name.startswith(".") and p.name not in SKIP
     ]  # fmt: skip
-    return [run_dir, *subs]
+    own = sorted({p.parent for f in registry.FORMATS if f.files is not None for p in f.files(run_dir)})
+    return [run_dir, *subs, *own]  # ``own``: formats in a folder of their own (a W&B run folder)
 
 
 def owner(

@@ -17,7 +17,8 @@ def add_parser(sub: Any) -> None:
         description=(
             "Read PATH with rankinv's readers and print each canonical metric (entropy, reward_mean, kl …): "
             "points, step range, last value and the file it came from. PATH is a log file (stdout, verl console, "
-            "JSONL, TensorBoard events, trainer_state.json) or a run directory (all its logs)."
+            "OpenRLHF stdout, JSONL, TensorBoard events, a W&B run file, trainer_state.json) or a run directory "
+            "(all its logs)."
         ),
     )
     p.add_argument("path", help="log file or run directory")

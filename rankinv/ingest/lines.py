@@ -59,12 +59,12 @@ class LineReader:
 
 
 def console_parser() -> LineParser:
-    """verl console lines, stdout dict lines and JSON lines, whichever each line is."""
-    from rankinv.ingest import jsonl, pydict, verl_console
+    """verl console lines, OpenRLHF step lines, stdout dict lines and JSON lines, whichever each line is."""
+    from rankinv.ingest import jsonl, openrlhf_console, pydict, verl_console
 
     def parse(line: str) -> Record | None:
         if line.lstrip().startswith('{"'):
             return jsonl.parse_line(line) or pydict.parse_line(line)
-        return verl_console.parse_line(line) or pydict.parse_line(line)
+        return verl_console.parse_line(line) or openrlhf_console.parse_line(line) or pydict.parse_line(line)
 
     return parse

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
-from rankinv.ingest import Source, jsonl
+from rankinv.ingest import Source, jsonl, registry
 from rankinv.ingest.detect import CONSOLE, JSONL, PYDICT, TENSORBOARD, TRAINER_STATE
 from rankinv.ingest.lines import console_parser
 from rankinv.ingest.trainer_state import newest_state
@@ -42,6 +42,9 @@ def _names(source: Source) -> set[str]:
         return {str(k) for entry in history if isinstance(entry, dict) for k in entry}
     if source.fmt == TENSORBOARD:
         return _event_tags(source.path)
+    entry = registry.BY_NAME.get(source.fmt)
+    if entry is not None and entry.names is not None:
+        return entry.names(source.path)
     parse = console_parser()
     found: set[str] = set()
     for line in _head_lines(source.path, HEAD_BYTES):

@@ -52,8 +52,8 @@ def is_trainer_log(raw: dict[str, Any]) -> bool:
     return "epoch" in raw and all(v is None or to_float(v) is not None for v in raw.values())
 
 
-def parse_segment(segment: str) -> Record | None:
-    """The Trainer log dict in one ``\\r``-separated segment of a line, or None."""
+def literal_dict(segment: str) -> dict[str, Any] | None:
+    """The Python dict literal printed in ``segment`` (literals only: nothing is executed), or None."""
     source = _literal_source(segment)
     if source is None:
         return None
@@ -61,10 +61,13 @@ def parse_segment(segment: str) -> Record | None:
         value = ast.literal_eval(source)
     except _PARSE_ERRORS:
         return None
-    if not isinstance(value, dict):
-        return None
-    raw = {str(k): v for k, v in value.items()}
-    return record_from_mapping(raw) if is_trainer_log(raw) else None
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else None
+
+
+def parse_segment(segment: str) -> Record | None:
+    """The Trainer log dict in one ``\\r``-separated segment of a line, or None."""
+    raw = literal_dict(segment)
+    return record_from_mapping(raw) if raw is not None and is_trainer_log(raw) else None
 
 
 def parse_line(line: str) -> Record | None:

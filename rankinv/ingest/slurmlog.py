@@ -90,13 +90,39 @@ def _scontrol(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
 
 
 def _sacct(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
-    """sacct knows WorkDir (and, from Slurm 23.02, StdOut) after the job left the controller."""
-    out = _run(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "JobID,UID,WorkDir,StdOut"], env)
-    line = next((x for x in (out or "").splitlines() if x.split("|")[0] == job_id), None)
-    if line is None or line.count("|") != 3:
+    """sacct knows WorkDir (and, in newer Slurm, StdOut) after the job left the controller; without accounting, or
+    on a Slurm whose sacct has no StdOut field (22.05 has none: sacct refuses the query), it says nothing."""
+    fields = "JobID,UID,User,JobName,WorkDir,StdOut"
+    out = _run(["sacct", "-n", "-P", "-X", f"--delimiter={_SEP}", "-j", job_id, "-o", fields], env)
+    line = next((x for x in (out or "").splitlines() if x.split(_SEP)[0] == job_id), None)
+    if line is None or line.count(_SEP) != 5:
         return None
-    _, uid, workdir, stdout = line.split("|")
-    return SlurmJobInfo(job_id, int(uid) if uid.isdigit() else None, workdir, stdout.replace("%j", job_id))
+    _, uid, user, name, workdir, stdout = line.split(_SEP)
+    path = expand_pattern(stdout, job_id, name, user)
+    if path and workdir and not os.path.isabs(path):
+        path = os.path.join(workdir, path)
+    return SlurmJobInfo(job_id, int(uid) if uid.isdigit() else None, workdir, path)
+
+
+_SEP = "\x1f"  # job names and paths may hold "|"
+_PATTERN = re.compile(r"%(?:%|\d*[jxuA])")
+
+
+def expand_pattern(text: str, job_id: str, name: str, user: str) -> str:
+    """sacct prints StdOut as given to sbatch (``logs/%x-%j.out``); fill in the patterns that name the file from
+    what sacct printed: ``%j`` job id, ``%A`` (the same for a job that is not an array), ``%x`` job name, ``%u``
+    user, ``%%``. Any other pattern (``%N`` node, ``%a`` array task) is left as it is, so such a file is never
+    confirmed."""
+
+    def fill(match: re.Match[str]) -> str:
+        code = match[0]
+        if code == "%%":
+            return "%"
+        width, kind = code[1:-1], code[-1]
+        value = {"j": job_id, "A": job_id, "x": name, "u": user}[kind]
+        return value.zfill(int(width)) if width and value.isdigit() else value
+
+    return _PATTERN.sub(fill, text)
 
 
 def confirmed_job(log: Path, env: dict[str, str] | None = None) -> SlurmJobInfo | None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from rankinv.boundary.files import read_text, readable
-from rankinv.ingest import Source
+from rankinv.ingest import Source, registry
 from rankinv.ingest.detect import JSONL, TENSORBOARD, TEXT_SUFFIXES, TFEVENTS, TRAINER_STATE, sniff_text
 from rankinv.ingest.trainer_state import newest_state, state_files
 
@@ -33,6 +33,9 @@ def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) 
         if folder.is_dir():
             found.extend(_text_sources(folder, stride))
     found.extend(Source(p, TENSORBOARD) for p in sorted(_event_files(run_dir, EVENT_DEPTH)))
+    for fmt in registry.FORMATS:
+        if fmt.files is not None:
+            found.extend(Source(p, fmt.name) for p in fmt.files(run_dir))
     return found
 
 

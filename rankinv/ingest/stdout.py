@@ -2,7 +2,7 @@
 
 A stdout dict line carries no step, so the step comes from what was printed around it, best evidence first:
 
-1. the step in the record itself (verl's ``step:N``, a JSON ``"step"``);
+1. the step in the record itself (verl's ``step:N``, a JSON ``"step"``, OpenRLHF's ``Global step N``);
 2. the progress bar redrawn right after the dict: transformers writes a log dict with ``tqdm.write``, which
    clears the bars, prints the dict and redraws them at once — so the training bar's ``i/N`` on the segment
    just after the dict is the step it was logged at (the bar drawn *before* it is throttled to one redraw per
@@ -86,10 +86,11 @@ class _Collect:
         if not text.strip():
             return
         bar = bar_counter(text)
-        if bar is not None:
+        # a bar's postfix (OpenRLHF <= 0.8), or a step line printed right after a bar, may be a record with its step
+        record = self.parse(text) if bar is None or "=" in text or "{" in text else None
+        if bar is not None and (record is None or record.step is None):
             self.on_bar(*bar)
             return
-        record = self.parse(text)
         if record is not None and self.pending is not None and _digest(record) == self.digest:
             return  # another rank printed the record still waiting for its bar
         if self.pending is not None:

@@ -1,7 +1,7 @@
 """From one parsed log record (a mapping of raw keys to raw values) to canonical MetricPoints.
 
 Shared by every reader so that a value means the same thing whatever format carried it: numbers and numeric
-strings (TRL 1.x prints ``'entropy': '2.759'``) become floats, NaN and ±Inf are kept (a NaN entropy is news),
+strings (transformers 5 prints ``'entropy': '2.759'``) become floats, NaN and ±Inf are kept (a NaN entropy is news),
 None, booleans and text are skipped without losing the rest of the record, nested mappings are flattened
 with ``/``. A step beyond what SQLite's INTEGER holds (64-bit) rejects that one record, never the run.
 """

@@ -3,8 +3,9 @@
 Each case is a real TRL run on the CPU (a tiny Qwen2, :mod:`tests.support.tinylm`) started as its own process
 with stdout and stderr in one file (``stdout.out``, as Slurm writes ``slurm-%j.out``; ``PYTHONUNBUFFERED=1`` as
 ``python -u`` in an sbatch script). Kept per case: that file, the final checkpoint's ``trainer_state.json`` and the
-callback's ``rankinv.jsonl`` (the oracles a test compares the stdout reading with), TensorBoard files when
-transformers wrote them, and ``case.json`` (the spec and the package versions). Weights are not kept.
+callback's ``rankinv.jsonl`` (the oracles a test compares the stdout reading with), TensorBoard files and W&B
+offline run files when transformers wrote them, the callback's manifest for a log without a progress bar, and
+``case.json`` (the spec and the package versions). Weights are not kept.
 About two minutes on two cores; tests read the committed output.
 """
 
@@ -45,18 +46,25 @@ CASES: dict[str, list[dict[str, Any]]] = {
     # two processes under `accelerate launch` on the CPU (gloo): only the main process prints the log dicts
     "grpo-accelerate-2proc": [{"trainer": "grpo", "processes": 2, "config": {
         **STEPS, "max_steps": 6, "logging_steps": 2, "save_steps": 6, "per_device_train_batch_size": 4}}],
+    # W&B in offline mode (no network): transformers' own WandbCallback writes wandb/offline-run-*/run-*.wandb
+    "grpo-wandb-offline": [{"trainer": "grpo", "wandb": True, "eval": True, "from_sft_epochs": 10, "config": {
+        **STEPS, "max_steps": 8, "logging_steps": 2, "save_steps": 8, "eval_strategy": "steps", "eval_steps": 4,
+        "per_device_eval_batch_size": 8, "report_to": ["wandb"]}}],
     # held out of reader development: a GRPO run from an SFT checkpoint whose policy collapses onto wrong answers
     # (the task's own reward at a high learning rate), for the daemon's end-to-end KILL test
     "heldout-grpo-collapse": [{"trainer": "grpo", "from_sft_epochs": 10, "config": {
         **STEPS, "max_steps": 40, "logging_steps": 2, "learning_rate": 5e-2, "save_steps": 40}}],
 }  # fmt: skip
-PACKAGES = ("trl", "transformers", "torch", "tqdm", "accelerate", "tensorboard")
+PACKAGES = ("trl", "transformers", "torch", "tqdm", "accelerate", "tensorboard", "wandb")
 
 
 def run_job(spec: dict[str, Any], log: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     launcher = [sys.executable]
+    if spec.get("wandb"):
+        env.update({"WANDB_MODE": "offline", "WANDB_DIR": spec["out_dir"], "WANDB_PROJECT": "reallogs",
+                    "WANDB_SILENT": "true", "WANDB_X_DISABLE_STATS": "true", "WANDB_X_DISABLE_MACHINE_INFO": "true"})
     if spec.get("processes", 1) > 1:
         # torchrun under accelerate (its --cpu flag alone starts one process); the Trainer's use_cpu picks gloo
         launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
@@ -69,6 +77,11 @@ def run_job(spec: dict[str, Any], log: Path) -> None:
         )  # fmt: skip
     if code != 0:
         raise RuntimeError(f"job failed ({code}): {log.read_text(errors='replace')[-3000:]}")
+
+
+def spec_keeps_manifest(specs: list[dict[str, Any]]) -> bool:
+    """Keep the callback's run manifest where a test reads the logging interval from it (a log without a bar)."""
+    return bool(specs[0]["config"].get("disable_tqdm"))
 
 
 def make_case(name: str, specs: list[dict[str, Any]], base: Path, work: Path, out: Path) -> None:
@@ -87,12 +100,17 @@ def make_case(name: str, specs: list[dict[str, Any]], base: Path, work: Path, ou
     dest.mkdir(parents=True)
     shutil.copy(log, dest / "stdout.out")
     shutil.copy(run_dir / "rankinv.jsonl", dest / "rankinv.jsonl")
+    if spec_keeps_manifest(specs):
+        shutil.copy(run_dir / "rankinv-run.json", dest / "rankinv-run.json")
     last = max(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     shutil.copy(last / "trainer_state.json", dest / "trainer_state.json")
     for events in run_dir.rglob("events.out.tfevents.*"):
         (dest / "runs").mkdir(exist_ok=True)
         shutil.copy(events, dest / "runs" / "events.out.tfevents.real")
-    versions = {p: version(p) for p in PACKAGES}
+    for run_log in run_dir.glob("wandb/offline-run-*/run-*.wandb"):  # the run's data, not its files/ folder
+        (dest / "wandb" / run_log.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(run_log, dest / "wandb" / run_log.parent.name / run_log.name)
+    versions = {p: version(p) for p in PACKAGES if p != "wandb" or specs[0].get("wandb")}
     (dest / "case.json").write_text(json.dumps({"jobs": specs, "versions": versions}, indent=1) + "\n")
 
 
