@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rankinv.triage import _cgroup
+from rankinv.triage import sandbox as sandbox_module
 from rankinv.triage._sweep import marked_processes
 from rankinv.triage.isolation import bwrap_problem
 from rankinv.triage.sandbox import ExecLimits, ExecResult, Sandbox
@@ -88,9 +91,21 @@ def corpus(request: pytest.FixtureRequest, server: int, tmp_path_factory: pytest
                 .replace("__PORT__", str(server)) for n in names]
     before = _cgroups()
     sandbox = Sandbox(ExecLimits(**LIMITS, isolation=backend), workers=4, allowed=True, root=root)  # type: ignore[arg-type]
-    results = sandbox.run_many(programs)
+    ours: list[str] = []  # the run directories' names, which are their cgroups' names: other suites' are not ours
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        path = real_mkdtemp(*args, **kwargs)
+        ours.append(Path(path).name)
+        return path
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_module.tempfile, "mkdtemp", recording_mkdtemp)
+        results = sandbox.run_many(programs)
+    assert len(ours) >= len(programs), "the run directories were not recorded: the cgroup check would see nothing"
     return {"backend": backend, "results": dict(zip(names, results, strict=True)), "outside": outside,
-            "survivors": marked_processes(str(root)), "cgroups": _cgroups() - before}
+            "survivors": marked_processes(str(root)),
+            "cgroups": {c for c in _cgroups() - before if Path(c).name in ours}}
 
 
 def _result(corpus: dict[str, object], name: str) -> ExecResult:
