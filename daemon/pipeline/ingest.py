@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from rankinv.ingest import START, Offset, Source
@@ -33,9 +34,14 @@ def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (
     return primary_source(_all_sources(run_dir, extra_logs))
 
 
+Rows = list[tuple[int, str, float, float | None]]
+
+
 class Ingestor:
-    def __init__(self, store: Store, max_runs: int = 256):
+    def __init__(self, store: Store, max_runs: int = 256, stored: Callable[[str, Rows], None] | None = None):
+        """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them)."""
         self.store = store
+        self.stored = stored
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
@@ -112,4 +118,7 @@ class Ingestor:
         self._note_rounding(run, source, points)
         self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
-        return self.store.ingest(run, key, source.fmt, new.to_json(), rows)
+        written = self.store.ingest(run, key, source.fmt, new.to_json(), rows)
+        if self.stored is not None and rows:
+            self.stored(run, rows)
+        return written

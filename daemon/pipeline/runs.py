@@ -47,8 +47,8 @@ class Pipeline:
         self.root, self.config, self.store, self.triage, self.health = root, config, store, triage, health
         self.dirs, self.actions = dirs, actions
         self.layout = L.Layout({}, ())
-        self.ingestor = Ingestor(store, config.daemon.max_cached_runs)
         self.brain = Brain(store, config)
+        self.ingestor = Ingestor(store, config.daemon.max_cached_runs, stored=self.brain.stored)
         self.settling: dict[Path, tuple[float, float]] = {}  # run dir → (due, interval) while checkpoints settle
         self.watched_checkpoints: set[Path] = set()
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
@@ -268,6 +268,7 @@ class Pipeline:
             raise  # the store itself is broken: that is not one run's problem
         except Exception as exc:
             name = self.layout.runs.get(run_dir, run_dir.name)
+            self.brain.forget(name)  # its writes may have been rolled back: rebuild its monitor from the store
             message = f"{type(exc).__name__}: {exc}"
             log.exception("run %s: %s", name, message)
             self.health.error(f"{name}: {message}")
