@@ -196,3 +196,59 @@ def test_the_daemons_verdicts_on_a_growing_real_run_equal_a_fresh_evaluation(tmp
                                                                                zero_std_expected=math.nan))
             checked += 1
         assert checked >= len(lines) - 1
+
+
+class CountingTuple(tuple):  # type: ignore[type-arg]
+    """A tuple that counts the elements read from it (by index, slice or iteration)."""
+
+    reads = 0
+
+    def __getitem__(self, i: Any) -> Any:
+        got = super().__getitem__(i)
+        CountingTuple.reads += len(got) if isinstance(i, slice) else 1
+        return got
+
+    def __iter__(self) -> Any:
+        for x in super().__iter__():
+            CountingTuple.reads += 1
+            yield x
+
+
+def _collapsing(steps: int) -> Any:
+    curves = RunSeries(Curve(tuple(range(1, steps + 1)), tuple(2.0 * math.exp(-s / 50) for s in range(1, steps + 1))),
+                       Curve(tuple(range(1, steps + 1)), (0.05,) * steps),
+                       Curve(tuple(range(1, steps + 1)), (0.9,) * steps))  # fmt: skip
+    m = analyse(curves, MonitorConfig())
+    return dataclasses.replace(m, **{f: CountingTuple(getattr(m, f)) for f in
+                                     ("drops", "zero_std_rolling", "reward_rolling", "entropy_reward")})  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", [300, 30_000])
+def test_the_verdict_reads_only_its_hold_window(steps: int) -> None:
+    from rankinv.verdict import decide
+
+    m = _collapsing(steps)
+    CountingTuple.reads = 0
+    verdict = decide(m, None, None, Config(), group_size=8)
+    assert verdict.decision.value == "KILL"  # every hold check ran: entropy drop and the stuck groups
+    assert {r.metric for r in verdict.reasons} >= {"entropy drop", "all-fail group share"}
+    assert CountingTuple.reads <= 200  # log2 of the history for each bisection, plus the 20-step windows
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 5), st.floats(0, 1)), min_size=1, max_size=60), st.integers(0, 30),
+       st.integers(1, 8))  # fmt: skip
+def test_held_equals_the_whole_series_filter(
+    points: list[tuple[int, float]], hold_steps: int, hold_points: int
+) -> None:
+    from rankinv.verdict import held
+
+    series, step = [], 0
+    for gap, v in points:
+        step += gap
+        series.append((step, v))
+    window = [p for p in series if p[0] >= series[-1][0] - hold_steps]  # the rule as written before
+    if len(window) < hold_points:
+        window = series[-hold_points:]
+    expected = (all(v > 0.5 for _, v in window), window[0][0]) if len(series) >= hold_points else (False, None)
+    assert held(series, lambda v: v > 0.5, hold_steps, hold_points) == expected
