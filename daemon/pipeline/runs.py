@@ -8,9 +8,10 @@ mid-read) is marked in the store with the message and the rest carry on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -100,20 +101,38 @@ class Pipeline:
             full.update(dict.fromkeys(self.layout.runs, None))
         full.update(dict.fromkeys(self._settle_due(), None))
         touched: set[Path] = set()
-        if rescan:
-            for run_dir in set(self.layout.runs) - set(full) - set(logs):
-                self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
-        for run_dir in full:
-            if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
-                touched.add(run_dir)
-        for run_dir, files in logs.items():
-            if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files), atomic=True):
-                touched.add(run_dir)
+        with self._batch():  # one commit for the batch's points and offsets; each run undone alone on error
+            if rescan:
+                for run_dir in set(self.layout.runs) - set(full) - set(logs):
+                    self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
+            for run_dir in full:
+                if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
+                    touched.add(run_dir)
+            for run_dir, files in logs.items():
+                if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files),
+                                                       atomic=True):  # fmt: skip
+                    touched.add(run_dir)
         self._after_triage()
-        for run_dir in self._evaluations(touched):
-            self._guard(run_dir, partial(self.evaluate, run_dir))
+        outcomes: list[tuple[Outcome, str]] = []
+        with self._batch():  # one commit for the batch's monitors, predictions and verdicts
+            for run_dir in self._evaluations(touched):
+                self._guard(run_dir, partial(self.evaluate, run_dir, outcomes), atomic=True)
+        if self.actions is not None:  # after the commit: the escalator commits each step before taking it
+            for outcome, path in outcomes:
+                self.actions.on_outcome(outcome, path)
         self.health.flush()
         return len(touched)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One transaction around a phase; if the store itself fails, the live monitors (which followed writes
+        now rolled back) are dropped."""
+        try:
+            with self.store.transaction():
+                yield
+        except DatabaseError:
+            self.brain.forget()
+            raise
 
     def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]], bool]:
         """Runs to re-inspect, appended logs per run, and whether the folder structure changed."""
@@ -231,16 +250,14 @@ class Pipeline:
         if outcome is not None and self.actions is not None:
             self.actions.on_outcome(outcome, run.path)
 
-    def evaluate(self, run_dir: Path) -> None:
-        """Monitor, predict and decide for a GRPO run that got new data."""
+    def evaluate(self, run_dir: Path, outcomes: list[tuple[Outcome, str]]) -> None:
+        """Monitor, predict and decide for a GRPO run that got new data; the outcome goes to ``outcomes`` (the
+        actions see it once the batch is committed)."""
         name = self.layout.runs.get(run_dir)
         record = self.store.run(name) if name else None
         if record is None or record.kind != "grpo" or not self.store.has_metrics(record.name):
             return
-        with self.store.transaction():  # one commit for monitor, prediction and verdict
-            outcome = self.brain.evaluate_run(record)
-        if self.actions is not None:  # outside: the escalator commits each step before taking it
-            self.actions.on_outcome(outcome, record.path)
+        outcomes.append((self.brain.evaluate_run(record), record.path))
 
     def report_paths(self, paths: set[str]) -> None:
         """A triage report written next to a checkpoint (callback executor) is read at once."""
@@ -255,11 +272,11 @@ class Pipeline:
     def _guard(self, run_dir: Path, step: Callable[[], None], *, atomic: bool = False) -> bool:
         """Run one run's step; a failure marks that run (status=error) and is logged, the rest continue.
 
-        ``atomic`` commits the step's writes together (fewer commits under load) and rolls them back on failure.
+        ``atomic`` undoes the step's writes on failure (a savepoint inside the batch's transaction).
         """
         try:
             if atomic:
-                with self.store.transaction():
+                with self.store.savepoint():
                     step()
             else:
                 step()
