@@ -252,3 +252,20 @@ def test_held_equals_the_whole_series_filter(
         window = series[-hold_points:]
     expected = (all(v > 0.5 for _, v in window), window[0][0]) if len(series) >= hold_points else (False, None)
     assert held(series, lambda v: v > 0.5, hold_steps, hold_points) == expected
+
+
+def test_the_history_reads_every_runs_peak_eval_in_one_query_as_outcome_reads_each(tmp_path: Path) -> None:
+    from rankinv.daemon.pipeline.history import History
+
+    logged = {"a": [("eval/pass@10", 1, 0.2), ("eval/pass@10", 2, 0.5), ("eval/pass@10", 3, math.nan)],
+              "b": [("eval/code/pass@10", 4, 0.7), ("eval/pass@100", 4, 0.99), ("eval/pass@10", 5, math.inf)],
+              "c": [("train/pass@10", 1, 0.9), ("eval/pass@1", 1, 0.4)], "d": [("eval/pass@10", 1, -math.inf)],
+              "e": [("eval/pass@10", 7, 0.3), ("Eval/pass@10", 7, 0.8), ("eval/PASS@10", 7, 0.9)]}  # fmt: skip
+    with Store.open(tmp_path / "s.sqlite") as store:
+        for run, points in logged.items():
+            store.upsert_run(run, str(tmp_path / run))
+            store.add_metrics(run, [(step, name, value, None) for name, step, value in points])
+        history = History(store, Config(), lambda r: RunSeries(), lambda c: None)
+        expected = {run: y for run in logged if math.isfinite(y := history.outcome(run))}
+        assert expected == {"a": 0.5, "b": 0.7, "e": 0.3}  # the rule as outcome() reads it, run by run
+        assert store.peaks("eval/", "pass@10") == expected

@@ -165,6 +165,16 @@ class Reads(StoreBase):
             values.append(math.nan if value is None else float(value))
         return {n: Series(n, tuple(s), tuple(v)) for n, (s, v) in grouped.items()}
 
+    def peaks(self, prefix: str, suffix: str) -> dict[str, float]:
+        """Per run, the highest finite value of any metric named ``prefix…suffix`` (runs without one left out)."""
+        rows = self.conn.execute(
+            "SELECT r.name, MAX(m.value) FROM metrics m JOIN runs r ON r.id = m.run_id "
+            "WHERE substr(m.name, 1, ?) = ? AND substr(m.name, -?) = ? "
+            "AND m.value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308 GROUP BY r.name",
+            (len(prefix), prefix, len(suffix), suffix),
+        )
+        return {str(name): float(value) for name, value in rows}
+
     def metric_names(self, run: str) -> tuple[str, ...]:
         """The canonical names of every metric a run has logged."""
         rows = self.conn.execute(

@@ -29,6 +29,7 @@ class Writes(StoreBase):
         try:
             yield self.conn
         except BaseException:
+            self._ids.clear()
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
@@ -45,6 +46,7 @@ class Writes(StoreBase):
         try:
             yield self.conn
         except BaseException:
+            self._ids.clear()
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             raise
