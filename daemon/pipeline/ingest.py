@@ -46,10 +46,11 @@ class Ingestor:
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
 
-    def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
+                listed: tuple[Source, ...] | None = None) -> list[Source]:  # fmt: skip
         """Re-list the run's logs (after a structural change: a new file or folder); ``extra_logs``: stdout files
-        elsewhere attributed to the run."""
-        every = _all_sources(run_dir, extra_logs)
+        elsewhere attributed to the run; ``listed``: the run's logs just listed by discovery (not listed again)."""
+        every = list(listed) if listed is not None else _all_sources(run_dir, extra_logs)
         self._report_unreadable(run, every)
         found = primary_source(every)
         self.sources[run] = found

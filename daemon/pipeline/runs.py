@@ -198,7 +198,7 @@ class Pipeline:
         if info.kind.upper() == "SFT":
             for c in complete:
                 self.triage.offer(name, str(c.path))
-        self.ingestor.refresh(name, run_dir, extra)
+        self.ingestor.refresh(name, run_dir, extra, listed=info.sources)
         written = self.ingestor.ingest_run(name, run_dir, extra)
         if written:
             self.health.ingested(name, written)
