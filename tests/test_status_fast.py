@@ -61,3 +61,60 @@ def test_few_rows_are_left_to_rich(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert not plain_table.print_plain(Console(width=200), "t", ["a"], [[c] for c in ("x", "y")])
     assert "grpo-0" in _printed(dataclasses.replace(snap), capsys)
+
+
+def _status(root: Path, state: Path, *extra: str) -> dict[str, object]:
+    import json
+
+    from tests.support import daemon as D
+
+    done = D.cli("status", str(root), "--json", "--state-dir", str(state), *extra)
+    assert done.returncode == 0, done.stderr
+    data: dict[str, object] = json.loads(done.stdout)
+    return data
+
+
+def _judged_at(root: Path, state: Path) -> dict[str, float]:
+    from tests.support import daemon as D
+
+    def read(s: object) -> dict[str, float]:
+        return {r.name: v.updated_at for r in s.runs() if (v := s.latest_verdict(r.name))}  # type: ignore[attr-defined]
+
+    return D.read(root, state, read)
+
+
+def test_a_scan_judges_again_only_what_changed_and_prints_what_a_fresh_scan_prints(tmp_path: Path) -> None:
+    """Oracle: a status over a fresh store (every run judged from scratch) prints the same candidates."""
+    from rankinv.daemon.pipeline.ingest import Ingestor
+
+    from rankinv.store import Store, store_path_for
+    from tests.support.fakelog import append, make_run, record
+
+    root, state = tmp_path / "root", tmp_path / "state"
+    runs = [make_run(root / f"grpo-{i}") for i in range(4)]
+    for i, run in enumerate(runs):
+        append(run, "".join(record(s) for s in range(1, 30 + 40 * i)))
+    first = _status(root, state)
+    judged = _judged_at(root, state)
+    assert _status(root, state)["candidates"] == first["candidates"]
+    assert _judged_at(root, state) == judged  # nothing changed: nothing judged again
+
+    append(runs[1], record(70))  # new data for one run
+    with Store.open(store_path_for(root, state)) as store:
+        store.set_run_flags("grpo-2", pinned="continue")  # a pin the daemon consumed without judging again
+    with Store.open(store_path_for(root, state)) as store:  # a daemon killed after storing points, before judging
+        Ingestor(store).ingest_run("grpo-3", runs[3]) if append(runs[3], record(200)) is None else None
+    now = _status(root, state)
+    again = _judged_at(root, state)
+    assert again["grpo-0"] == judged["grpo-0"]
+    assert all(again[r] > judged[r] for r in ("grpo-1", "grpo-2", "grpo-3"))
+    fresh = _status(root, tmp_path / "fresh")  # (it knows no pin: grpo-2 is compared apart)
+    shown = [[{k: v for k, v in c.items() if k != "verdict_id"} for c in data["candidates"]  # type: ignore[attr-defined]
+              if c["run"] != "grpo-2"] for data in (now, fresh)]  # (row ids differ: the store keeps the history)
+    assert shown[0] == shown[1]
+    by_run = {c["run"]: c for c in now["candidates"]}  # type: ignore[attr-defined]
+    assert by_run["grpo-2"]["verdict"] == "CONTINUE" and by_run["grpo-3"]["step"] == 200
+
+    (tmp_path / "tau.toml").write_text("[monitor]\ntau_2 = 0.9\n")  # other rules: every run judged again
+    _status(root, state, "--config", str(tmp_path / "tau.toml"))
+    assert all(t > again[r] for r, t in _judged_at(root, state).items())

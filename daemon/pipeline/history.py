@@ -53,6 +53,11 @@ class History:
             self._model = self._fit(finished)
         return self._model
 
+    def key(self) -> tuple[tuple[str, float], ...]:
+        """The finished runs and outcomes the current model was fitted on (refreshed as :meth:`model` is)."""
+        self.model()
+        return self._key
+
     def _fit(self, finished: list[tuple[RunRecord, float]]) -> FittedModel | None:
         if len(finished) < self.config.predict.min_history:
             return None

@@ -16,11 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from rankinv.daemon.pipeline import judged
 from rankinv.daemon.pipeline import layout as L
 from rankinv.daemon.pipeline.brain import Brain, Outcome
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.ingest import Ingestor
-from rankinv.daemon.pipeline.record import mark, record_run
+from rankinv.daemon.pipeline.record import mark, record_run, recorded_as
 from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 
 from rankinv.boundary.files import confined
@@ -54,6 +55,7 @@ class Pipeline:
         self.watched_checkpoints: set[Path] = set()
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
         self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
+        self.unchanged: set[Path] = set()  # runs this pass re-inspected and found as recorded (see judged.py)
 
     # -- structure ------------------------------------------------------------------------------------------
     def rescan(self) -> set[Path]:
@@ -112,11 +114,19 @@ class Pipeline:
                 if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files),
                                                        atomic=True):  # fmt: skip
                     touched.add(run_dir)
-        self._after_triage()
+        reports = self._after_triage()
+        whole = rescan and set(self.layout.runs) <= set(full)  # every run re-inspected: a full pass
+        judged_with = judged.fingerprint(self.config, self.brain.history.key()) if whole else ""
+        if whole and not reports and self.store.health().get(judged.KEY) == judged_with:
+            current = self.store.judged_current(judged.PIN_REASON)
+            touched -= {d for d in self.unchanged if self.layout.runs.get(d) in current}
+        self.unchanged.clear()
         outcomes: list[tuple[Outcome, str]] = []
         with self._batch():  # one commit for the batch's monitors, predictions and verdicts
             for run_dir in self._evaluations(touched):
                 self._guard(run_dir, partial(self.evaluate, run_dir, outcomes), atomic=True)
+            if whole:
+                self.store.set_health(**{judged.KEY: judged_with})
         if self.actions is not None:  # after the commit: the escalator commits each step before taking it
             for outcome, path in outcomes:
                 self.actions.on_outcome(outcome, path)
@@ -193,6 +203,8 @@ class Pipeline:
         extra = self.layout.logs_of(run_dir)
         info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
                            twins=twins)  # fmt: skip
+        if judged.same_record(self.store.run(name), recorded_as(info)):
+            self.unchanged.add(run_dir)
         complete = record_run(self.store, info)
         self._watch_checkpoints(run_dir, info.checkpoints, twins)
         if info.kind.upper() == "SFT":
@@ -237,12 +249,15 @@ class Pipeline:
         else:
             self.settling.pop(run_dir, None)
 
-    def _after_triage(self) -> None:
-        for run, checkpoint in self.triage.tick():
+    def _after_triage(self) -> bool:
+        """Judge the checkpoints whose triage finished; whether any did."""
+        done = self.triage.tick()
+        for run, checkpoint in done:
             record = self.store.run(run)
             if record is not None:
                 step = next((c.step for c in self.store.checkpoints(run) if c.path == checkpoint), None)
                 self._guard(Path(record.path), partial(self._judge_checkpoint, record, checkpoint, step))
+        return bool(done)
 
     def _judge_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> None:
         with self.store.transaction():

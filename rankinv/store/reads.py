@@ -175,6 +175,18 @@ class Reads(StoreBase):
         )
         return {str(name): float(value) for name, value in rows}
 
+    def judged_current(self, pin_reason: str) -> set[str]:
+        """Runs whose monitor row was written after every ingest of their logs and whose latest verdict was made
+        with their current pin (its reasons name ``pin_reason`` exactly when the run is pinned)."""
+        rows = self.conn.execute(
+            "SELECT r.name FROM runs r JOIN monitor m ON m.run_id = r.id "
+            "JOIN verdicts v ON v.id = (SELECT MAX(id) FROM verdicts WHERE subject = r.name) "
+            "WHERE m.updated_at >= COALESCE((SELECT MAX(o.updated_at) FROM offsets o WHERE o.run_id = r.id), 0) "
+            "AND (COALESCE(r.pinned, '') = 'continue') = (instr(v.reasons, ?) > 0)",
+            (pin_reason,),
+        )
+        return {str(r[0]) for r in rows}
+
     def metric_names(self, run: str) -> tuple[str, ...]:
         """The canonical names of every metric a run has logged."""
         rows = self.conn.execute(
