@@ -42,6 +42,7 @@ class Ingestor:
         """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them)."""
         self.store = store
         self.stored = stored
+        self.offsets: dict[str, str] = {}  # path -> offset as last written (the daemon is the store's one writer)
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
@@ -103,6 +104,10 @@ class Ingestor:
     def forget(self, run: str) -> None:
         self.sources.pop(run, None)
 
+    def forget_offsets(self) -> None:
+        """Writes were rolled back: read offsets from the store again."""
+        self.offsets.clear()
+
     def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
         sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
@@ -111,7 +116,7 @@ class Ingestor:
     def ingest_source(self, run: str, source: Source) -> int:
         """Read what was appended to one source since its stored offset; returns the points written."""
         key = str(source.path)
-        stored = self.store.offset(key)
+        stored = self.offsets.get(key) or self.store.offset(key)
         offset = Offset.from_json(stored) if stored else START
         points, new = source.open(run).read_new(offset)
         if not points and new == offset:
@@ -119,7 +124,11 @@ class Ingestor:
         self._note_rounding(run, source, points)
         self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
-        written = self.store.ingest(run, key, source.fmt, new.to_json(), rows)
+        state = new.to_json()
+        written = self.store.ingest(run, key, source.fmt, state, rows)
+        if len(self.offsets) >= 4 * self.max_runs:
+            self.offsets.clear()
+        self.offsets[key] = state
         if self.stored is not None and rows:
             self.stored(run, rows)
         return written

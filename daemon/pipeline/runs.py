@@ -142,6 +142,7 @@ class Pipeline:
                 yield
         except DatabaseError:
             self.brain.forget()
+            self.ingestor.forget_offsets()
             raise
 
     def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]], bool]:
@@ -300,7 +301,8 @@ class Pipeline:
             raise  # the store itself is broken: that is not one run's problem
         except Exception as exc:
             name = self.layout.runs.get(run_dir, run_dir.name)
-            self.brain.forget(name)  # its writes may have been rolled back: rebuild its monitor from the store
+            self.brain.forget(name)  # its writes were rolled back: rebuild its monitor and offsets from the store
+            self.ingestor.forget_offsets()
             message = f"{type(exc).__name__}: {exc}"
             log.exception("run %s: %s", name, message)
             self.health.error(f"{name}: {message}")
