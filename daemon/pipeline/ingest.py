@@ -23,7 +23,7 @@ from pathlib import Path
 from rankinv.ingest import START, Offset, Source
 from rankinv.ingest import sources_for_run as _all_sources
 from rankinv.ingest.primary import primary_source, unreadable
-from rankinv.ingest.rounding import rounding_note
+from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
 from rankinv.metrics import MetricPoint
 from rankinv.store import Store
 
@@ -72,6 +72,9 @@ class Ingestor:
     def _note_rounding(self, run: str, source: Source, points: list[MetricPoint]) -> None:
         key = f"{run}\0rounding"
         if key in self.reported:
+            return
+        if any(math.isfinite(p.value) and _decimals(p.value) > MAX_DECIMALS for p in points):
+            self.reported.add(key)  # a value printed with more decimals: this log does not round (never asked again)
             return
         note = rounding_note(points, source.path.name)
         if note is not None:
