@@ -180,11 +180,13 @@ class Reads(StoreBase):
         with their current pin (its reasons name ``pin_reason`` exactly when the run is pinned)."""
         rows = self.conn.execute(
             "SELECT r.name FROM runs r JOIN monitor m ON m.run_id = r.id "
-            "JOIN verdicts v ON v.id = (SELECT MAX(id) FROM verdicts WHERE subject = r.name) "
-            "WHERE m.updated_at >= COALESCE((SELECT MAX(o.updated_at) FROM offsets o WHERE o.run_id = r.id), 0) "
+            "JOIN (SELECT subject, MAX(id) AS id FROM verdicts GROUP BY subject) last ON last.subject = r.name "
+            "JOIN verdicts v ON v.id = last.id "
+            "LEFT JOIN (SELECT run_id, MAX(updated_at) AS at FROM offsets GROUP BY run_id) o ON o.run_id = r.id "
+            "WHERE m.updated_at >= COALESCE(o.at, 0) "
             "AND (COALESCE(r.pinned, '') = 'continue') = (instr(v.reasons, ?) > 0)",
             (pin_reason,),
-        )
+        )  # grouped once, not looked up per run (offsets have no index by run)
         return {str(r[0]) for r in rows}
 
     def metric_names(self, run: str) -> tuple[str, ...]:
