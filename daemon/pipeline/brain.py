@@ -26,7 +26,7 @@ from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.store import RunRecord, Store
 from rankinv.verdict import CONVERGED, CONVERGING, Verdict
 
-LIVE_POINTS = 1_000_000  # about 200 bytes each: the live monitors' memory bound
+LIVE_POINTS = 300_000  # about 220 bytes each with their lists (tracemalloc): about 65 MB in all
 
 @dataclass(frozen=True)
 class Outcome:

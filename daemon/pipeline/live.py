@@ -70,9 +70,12 @@ class _Series:
         """Index of the first point of ``rankinv.monitor._recent``: steps after the last step minus ``window``."""
         return bisect_right(self.steps, self.steps[-1] - window) if self.steps else 0
 
-    def append(self, step: int, value: float, window: int) -> None:
+    def append(self, step: int, value: float, window: int | None) -> None:
+        """Add a point; ``window``: the rolling mean's, None for a series that has none (entropy)."""
         self.steps.append(step)
         self.values.append(value)
+        if window is None:
+            return
         self.sums.append(value if len(self.sums) == 1 else self.sums[-1] + value)
         i = len(self.steps) - 1
         low = float(step) - window
@@ -130,7 +133,7 @@ class LiveMonitor:
             v = float(value)
             if not math.isfinite(v):
                 continue
-            s.append(step, v, self.config.signal_window)
+            s.append(step, v, None if key == "entropy" else self.config.signal_window)
             if key == "reward":
                 self.reward_at[step] = v
         if self.exact:
