@@ -269,3 +269,25 @@ def test_the_history_reads_every_runs_peak_eval_in_one_query_as_outcome_reads_ea
         expected = {run: y for run in logged if math.isfinite(y := history.outcome(run))}
         assert expected == {"a": 0.5, "b": 0.7, "e": 0.3}  # the rule as outcome() reads it, run by run
         assert store.peaks("eval/", "pass@10") == expected
+
+
+def test_live_monitors_stay_within_their_point_budget_and_rebuild_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rankinv.daemon.pipeline.brain as B
+
+    monkeypatch.setattr(B, "LIVE_POINTS", 100)
+    with Store.open(tmp_path / "s.sqlite") as store:
+        brain = Brain(store, Config())
+        for run in ("a", "b", "c"):
+            store.upsert_run(run, str(tmp_path / run))
+            store.add_metrics(run, [r for s in range(1, 16) for r in _record(s)])  # 45 points each
+        first = {run: brain.monitor_of(run).result() for run in ("a", "b", "c")}
+        assert brain.live_points == sum(m.points for m in brain.live.values()) <= 100
+        assert list(brain.live) == ["b", "c"]  # the least recently judged went first
+        rows = _record(16)
+        store.add_metrics("c", rows)
+        brain.stored("c", rows)
+        assert brain.live_points == sum(m.points for m in brain.live.values())
+        assert same(brain.monitor_of("a").result(), first["a"])  # rebuilt from the store
+        assert same(brain.monitor_of("c").result(), analyse(stored_series(store, "c"), Config().monitor))
