@@ -32,7 +32,7 @@ def main() -> int:
         table.add_column(column)
     for row in result.rows:
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 220)
     console.print(table)
     for note in result.notes:
         console.print(f"- {note}")

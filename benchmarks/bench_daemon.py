@@ -4,7 +4,12 @@ For each watch mode (inotify, and stat-polling as on NFS/Lustre) a real ``rankin
 watches a temp root; this process writes the lines (spread evenly over each second) and measures the daemon's
 CPU (from /proc, idle and under load), its peak RSS (VmHWM), and write-to-verdict latency: for a sample of
 runs, the time from appending step s to the stored verdict's step reaching s (the verdict row's own
-``updated_at``, written by the daemon). Lines are rankinv-callback JSONL with TRL's metric names.
+``updated_at``, written by the daemon), and visibility: for every run, the time from appending its last record
+to that step being in the store. Lines are rankinv-callback JSONL with TRL's metric names.
+
+Figures are read against the targets of the daemon's speed goals (``TARGETS``). With ``RANKINV_BENCH_BASELINE``
+set to another interpreter (e.g. a checkout of main with its own venv), every plan is also measured with that
+interpreter's rankinv, in the same run, one after the other, and the ratios are printed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from rankinv.store import ReadStore, store_path_for
 
 CONFIG = "[daemon]\nheartbeat_seconds = 2.0\nevaluate_seconds = {evaluate}\n"
 SAMPLED = 20
+POLL_INTERVAL = 2.0  # the default [daemon] poll_interval
+TARGETS = {"cpu_500": 0.10, "visible_s": 1.0, "p99_inotify": 2.0, "p99_polling": POLL_INTERVAL + 2.0,
+           "rss_mb": 200.0, "idle": 0.005}  # fmt: skip
 
 
 def _line(step: int) -> str:
@@ -75,11 +83,13 @@ def _ready(path: Path, pid: int) -> bool:
         return bool(h.get("pid") == str(pid) and h.get("ready") == "true")
 
 
-def _load(dirs: list[Path], seconds: int, store: Path) -> tuple[list[float], float]:
-    """Append one line per run per second for ``seconds``; returns latencies of the sampled runs."""
+def _load(dirs: list[Path], seconds: int, store: Path) -> tuple[list[float], int, list[float]]:
+    """Append one line per run per second for ``seconds``; returns latencies of the sampled runs, how many of
+    them never got a verdict, and every run's delay from its last append to that step being stored."""
     sample = dirs[:: max(1, len(dirs) // SAMPLED)][:SAMPLED]
     pending: dict[str, tuple[int, float]] = {}
     latencies: list[float] = []
+    final: dict[str, float] = {}  # run -> when its last record was appended
     reader = ReadStore.open(store)
     start = time.monotonic()
     for second in range(seconds):
@@ -90,16 +100,25 @@ def _load(dirs: list[Path], seconds: int, store: Path) -> tuple[list[float], flo
                 time.sleep(min(left, 0.01))
             with (d / "rankinv.jsonl").open("a") as f:
                 f.write(_line(step))
+            if second == seconds - 1:
+                final[d.name] = time.time()
             if d in sample:
                 pending.setdefault(d.name, (step, time.time()))
             if i % 50 == 0:
                 _collect(reader, pending, latencies)
     drain = time.monotonic() + 30
-    while pending and time.monotonic() < drain:
+    last = {d.name: seconds + 1 for d in dirs}
+    visible: list[float] = []
+    while (pending or last) and time.monotonic() < drain:
         _collect(reader, pending, latencies)
+        now = time.time()
+        for run in reader.runs():
+            if run.name in last and run.last_step is not None and run.last_step >= last[run.name]:
+                visible.append(now - final[run.name])
+                del last[run.name]
         time.sleep(0.05)
     reader.close()
-    return latencies, len(pending)
+    return latencies, len(pending), visible
 
 
 def _collect(reader: ReadStore, pending: dict[str, tuple[int, float]], latencies: list[float]) -> None:
@@ -110,14 +129,15 @@ def _collect(reader: ReadStore, pending: dict[str, tuple[int, float]], latencies
             del pending[run]
 
 
-def _measure(mode: str, evaluate: float, runs: int, seconds: int) -> list[Any]:
+def _measure(mode: str, evaluate: float, runs: int, seconds: int, python: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-") as tmp:
         root, state = Path(tmp) / "root", Path(tmp) / "state"
         dirs = _setup(root, runs)
         (Path(tmp) / "c.toml").write_text(CONFIG.format(evaluate=evaluate))
-        argv = [sys.executable, "-m", "rankinv", "daemon", str(root), "--foreground", "--state-dir", str(state),
+        argv = [python, "-m", "rankinv", "daemon", str(root), "--foreground", "--state-dir", str(state),
                 "--config", str(Path(tmp) / "c.toml"), *(["--poll"] if mode == "polling" else [])]  # fmt: skip
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
             store = store_path_for(root, state)
             _wait(lambda: _ready(store, proc.pid), 600)
@@ -125,28 +145,64 @@ def _measure(mode: str, evaluate: float, runs: int, seconds: int) -> list[Any]:
             time.sleep(10)  # the idle window being measured
             idle = (_cpu_seconds(proc.pid) - idle_cpu) / (time.monotonic() - t0)
             cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
-            latencies, missed = _load(dirs, seconds, store)
+            latencies, missed, visible = _load(dirs, seconds, store)
             busy = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
             rss = _hwm_mb(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [math.nan] * 99
-    return [mode, f"{evaluate:g} s", runs, seconds, f"{idle:.1%}", f"{busy:.0%}", round(rss), round(q[49], 2),
-            round(q[98], 2), len(latencies), missed]  # fmt: skip
+    seen = sorted(visible) or [math.nan]
+    return {"idle": idle, "busy": busy, "rss": rss, "p50": q[49], "p99": q[98], "n": len(latencies),
+            "missed": missed, "visible_max": seen[-1], "visible_n": len(visible)}  # fmt: skip
+
+
+def _targets(runs: int, mode: str, m: dict[str, Any]) -> str:
+    """Which of the daemon's speed targets this measurement meets (the load targets are set at 500 and 1,000)."""
+    checks = [("idle", m["idle"] <= TARGETS["idle"]), ("RSS", m["rss"] <= TARGETS["rss_mb"])]
+    if runs == 500:
+        checks += [("CPU", m["busy"] <= TARGETS["cpu_500"]), ("visible", m["visible_max"] <= TARGETS["visible_s"])]
+    if runs == 1000:
+        checks.append(("p99", m["p99"] <= TARGETS[f"p99_{mode}"]))
+    return ", ".join(f"{name} {'ok' if ok else 'MISSED'}" for name, ok in checks)
+
+
+def _row(who: str, plan: tuple[int, str, float], seconds: int, m: dict[str, Any]) -> list[Any]:
+    runs, mode, evaluate = plan
+    return [who, mode, f"{evaluate:g} s", runs, seconds, f"{m['idle']:.1%}", f"{m['busy']:.1%}", round(m["rss"]),
+            round(m["p50"], 2), round(m["p99"], 2), f"{m['visible_max']:.2f} ({m['visible_n']})", m["missed"],
+            _targets(runs, mode, m)]  # fmt: skip
 
 
 def run(quick: bool) -> Result:
-    runs, seconds = (100, 10) if quick else (1000, 30)
-    plans = [("inotify", 5.0), ("polling", 5.0), ("inotify", 0.0)]
-    rows = [_measure(mode, evaluate, runs, seconds) for mode, evaluate in plans]
+    seconds = 10 if quick else 30
+    plans = [(500, "inotify", 5.0), (1000, "inotify", 5.0), (1000, "polling", 5.0), (1000, "inotify", 0.0)]
+    if quick:
+        plans = [(100, "inotify", 5.0)]
+    baseline = os.environ.get("RANKINV_BENCH_BASELINE", "")
+    rows, notes = [], []
+    for runs, mode, evaluate in plans:
+        ours = _measure(mode, evaluate, runs, seconds, sys.executable)
+        rows.append(_row("this", (runs, mode, evaluate), seconds, ours))
+        if baseline:
+            base = _measure(mode, evaluate, runs, seconds, baseline)
+            rows.append(_row("baseline", (runs, mode, evaluate), seconds, base))
+            notes.append(f"{runs} runs {mode} (judge every {evaluate:g} s): CPU {ours['busy'] / base['busy']:.2f}x "
+                         f"the baseline's, p99 {ours['p99'] / base['p99']:.2f}x, RSS {ours['rss'] / base['rss']:.2f}x")
+    load = os.getloadavg()[0]
     return Result(
-        f"daemon: {runs} runs, one log line per run per second",
-        ["watch", "judge every", "runs", "load s", "CPU idle", "CPU load", "peak RSS MB", "p50 s", "p99 s",
-         "latencies", "missed"],
+        f"daemon: one log line per run per second for {seconds} s",
+        ["daemon", "watch", "judge every", "runs", "load s", "CPU idle", "CPU load", "peak RSS MB", "p50 s",
+         "p99 s", "last record stored, max s (runs)", "missed", "targets"],
         rows,
-        ["CPU as a share of one core; latency = append of step s → stored verdict at step >= s",
+        [*notes,
+         f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}",
+         "CPU as a share of one core; latency = append of step s → stored verdict at step >= s",
          f"latency sampled on {SAMPLED} runs per second; 'missed' = samples still pending 30 s after the load",
+         "last record stored: for every run, from appending its final line to that step being in the store",
+         "targets: 500 runs <= 10% of a core and every last record stored within 1 s; 1,000 runs p99 <= 2 s "
+         f"(inotify) / <= poll interval + 2 s = {POLL_INTERVAL + 2:g} s (polling); RSS <= 200 MB; idle <= 0.5%",
          "default daemon settings (debounce 0.3 s, poll_interval 2 s, evaluate_seconds 5) except heartbeat 2 s;",
-         "'judge every' 0 s: every run re-judged on each batch of events (no throttle)"],
-    )
+         "'judge every' 0 s: every run re-judged on each batch of events (no throttle)",
+         f"load average {load:.1f} on {os.cpu_count()} cores at the end (the machine is shared)"],
+    )  # fmt: skip

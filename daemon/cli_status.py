@@ -13,6 +13,7 @@ from typing import Any
 
 from rankinv.daemon import control
 from rankinv.daemon.oneshot import scan_once
+from rankinv.daemon.plain_table import print_plain
 from rankinv.daemon.serve import plan
 
 from rankinv.assess import jsonable
@@ -99,6 +100,14 @@ def _job(c: Candidate) -> str:
     return " ".join(p for p in (c.job_id, c.job_state) if p) or c.status
 
 
+def _cells(rank: int, c: Candidate) -> tuple[str, ...]:
+    return (
+        str(rank), _label(c), KINDS.get(c.kind, c.kind), _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
+        _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
+        _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c),
+    )  # fmt: skip
+
+
 # The TUI's columns, in its order, named by the shared vocabulary (sparklines have no place in a printed table).
 COLUMNS = ("#", "run", "kind", "step", "predicted", "basis", "pre_rl_entropy", "headroom", "live_entropy",
            "entropy_drop", "zero_std_fraction", "verdict", "confidence", "job")  # fmt: skip
@@ -109,18 +118,17 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
     from rich.table import Table
 
     source = "daemon running" if running else ("one-shot scan (no daemon running)" if scanned else "store")
-    table = Table(title=rich_text(f"rankinv status: {root} — {source}"))
-    for key in COLUMNS:
-        table.add_column(label(key) if key != "#" else "#", overflow="fold")
-    for rank, c in enumerate(snap.candidates, start=1):
-        cells = (
-            str(rank), _label(c), KINDS.get(c.kind, c.kind), _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
-            _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
-            _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c),
-        )  # fmt: skip
-        table.add_row(*(rich_text(cell) for cell in cells))  # a run name is data, never markup
+    title = rich_text(f"rankinv status: {root} — {source}")
+    headers = [label(key) if key != "#" else "#" for key in COLUMNS]
+    rows = [[rich_text(cell) for cell in _cells(rank, c)] for rank, c in enumerate(snap.candidates, start=1)]
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
-    console.print(table)
+    if not print_plain(console, title, headers, rows):
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)  # a run name is data, never markup
+        console.print(table)
     if not snap.candidates:
         console.print(rich_text(f"no training runs found under {root} yet"))
     for c in snap.candidates:

@@ -35,6 +35,8 @@ def _signature(directory: str) -> Signature | None:
 
 
 def _changed(old: Signature | None, new: Signature | None) -> list[str]:
+    if old == new:
+        return []  # the common case when idle, compared in C
     if old is None or new is None:
         return [] if old is new else [""]
     names = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}

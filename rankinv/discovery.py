@@ -25,7 +25,7 @@ from typing import Any
 from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
-from rankinv.ingest import registry
+from rankinv.ingest import Source, registry
 from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
@@ -54,6 +54,8 @@ class RunInfo:
     manifest: dict[str, Any] | None
     last_step: int | None
     parent_run: str | None = None
+    sources: tuple[Source, ...] = ()
+    """Every log found in it (the daemon reads from these without listing the run again)."""
 
 
 def discover(
@@ -195,7 +197,7 @@ def inspect_run(
         steps.append(logged)
     kind = _manifest_kind(manifest) or guess_kind(sources) or "unknown"
     parent = _parent(path, manifest, checkpoints)
-    return RunInfo(name, path, kind, checkpoints, parent, manifest, max(steps, default=None))
+    return RunInfo(name, path, kind, checkpoints, parent, manifest, max(steps, default=None), sources=tuple(sources))
 
 
 def _checkpoints(path: Path, settle_seconds: float) -> list[CheckpointInfo]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rankinv.config import Config
@@ -48,11 +48,18 @@ def evaluate_run(
     manifest: Mapping[str, Any] | None = None,
     model: FittedModel | None = None,
     pinned: bool = False,
+    analysed: MonitorResult | None = None,
 ) -> Evaluation:
-    """Stage 2 for a run with logs: its monitor summary, the prediction and the verdict."""
+    """Stage 2 for a run with logs: its monitor summary, the prediction and the verdict.
+
+    ``analysed``: ``analyse(series, config.monitor)`` when the caller already holds it (the daemon keeps it up
+    to date point by point); its ``zero_std_expected`` is filled in here."""
     features = run_features(triage, name, manifest, config)
     expected = features.degenerate_fraction if triage is not None else math.nan
-    mon = analyse(series, config.monitor, expected_zero_std=expected)
+    if analysed is None:
+        mon = analyse(series, config.monitor, expected_zero_std=expected)
+    else:
+        mon = replace(analysed, zero_std_expected=expected)
     pred = predict(features, mon, model, config.predict)
     verdict = decide(mon, features if triage is not None else None, pred, config, pinned=pinned,
                      group_size=features.group_size,

@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from rankinv.config import PredictConfig
 from rankinv.monitor import MonitorResult
+from rankinv.monitor import _thin as thin
 from rankinv.stats import spearman, theil_sen
 
 FloatArray = npt.NDArray[np.float64]
@@ -286,7 +287,8 @@ def _beyond_measured(f: Features, hi: float, ceiling_measured: bool, basis: str)
 def trajectory(
     monitor: MonitorResult, config: PredictConfig | None = None, *, diversity: float = NAN, coverage: float = 1.0
 ) -> Prediction | None:
-    """Entropy–performance law fitted on the run's own points; None with fewer than 5 points.
+    """Entropy–performance law fitted on the run's own points; None with fewer than 5 points. The slope is
+    Theil–Sen on at most ``rankinv.monitor.MAX_SLOPE_POINTS`` of them, evenly spread (quadratic in its points).
 
     R at spent entropy is read as pass@k with the candidate's own ``diversity`` (from its triage pass@k curve),
     never more than the run's current entropy allows, capped at its ``coverage``.
@@ -296,7 +298,7 @@ def trajectory(
     if pairs.shape[0] < 5 or not math.isfinite(monitor.entropy_now):
         return None
     x, y = np.exp(pairs[:, 0]), pairs[:, 1]
-    fit = theil_sen(x, y)
+    fit = theil_sen(*thin(x, y))  # at most MAX_SLOPE_POINTS, evenly spread: the cost stays bounded as RL runs on
     flat = not fit.hi < 0  # reward not clearly rising as entropy falls: the law does not (yet) describe the run
     # R at H = 0 (x = 1) for the slope and its interval bounds; the current reward level when the law is absent
     slopes = () if flat else (fit.slope, fit.lo, fit.hi)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,6 +90,19 @@ class Slope:
     n: int
 
 
+@functools.lru_cache(maxsize=512)
+def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Index pairs i < j of n points (cached: the monitor fits windows of the same few sizes over and over)."""
+    i, j = np.triu_indices(n, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
+
+
+@functools.lru_cache(maxsize=16)
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
 def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> Slope:
     """Robust slope of y on x: the median of pairwise slopes; NaN points are dropped.
 
@@ -100,15 +114,16 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
     ok = np.isfinite(xs) & np.isfinite(ys)
     xs, ys = xs[ok], ys[ok]
     n = xs.size
-    i, j = np.triu_indices(n, k=1)
+    i, j = _pairs(n)
     dx = xs[j] - xs[i]
     keep = dx != 0
     slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
     if slopes.size == 0:
         return Slope(math.nan, math.nan, math.nan, math.nan, n)
-    slope = float(np.median(slopes))
+    half = slopes.size // 2  # the median of the sorted slopes, as np.median takes it
+    slope = float(slopes[half]) if slopes.size % 2 else float((slopes[half - 1] + slopes[half]) / 2)
     intercept = float(np.median(ys - slope * xs))
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = _z(confidence)
     c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
     m = slopes.size
     lo_rank = max(0, math.floor((m - c) / 2))

@@ -27,6 +27,7 @@ relative margin over the threshold (supporting WATCH reasons count half toward a
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -69,15 +70,19 @@ def held(
 ) -> tuple[bool, int | None]:
     """Whether ``condition`` holds at every point of the trailing window; returns (held, window start step).
 
-    The window is the last ``hold_steps`` steps, widened to at least ``hold_points`` points.
+    The window is the last ``hold_steps`` steps, widened to at least ``hold_points`` points. ``series`` is in step
+    order; only its window is read, so the cost does not grow with the run's length.
     """
     if len(series) < hold_points:
         return False, None
-    last = series[-1][0]
-    window = [p for p in series if p[0] >= last - hold_steps]
-    if len(window) < hold_points:
-        window = list(series[-hold_points:])
+    window = series[_window_start(series, hold_steps, hold_points) :]
     return all(condition(v) for _, v in window), window[0][0]
+
+
+def _window_start(series: Sequence[StepValue], hold_steps: int, hold_points: int) -> int:
+    """Index where :func:`held`'s window begins (``series`` in step order, at least ``hold_points`` long)."""
+    start = bisect_left(series, series[-1][0] - hold_steps, key=lambda p: p[0])
+    return min(start, len(series) - hold_points)
 
 
 def _entropy_reasons(m: MonitorResult, cfg: Config) -> list[Reason]:
@@ -165,10 +170,15 @@ def _collapse(reasons: list[Reason], s: GroupSplit, m: MonitorResult, cfg: Confi
 
 def _held_split(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> tuple[bool, int | None]:
     """Whether the run was stuck at every point of the hold window, as every kill condition must hold."""
-    rewards = dict(m.reward_rolling)
-    points = [(step, split(rewards.get(step, math.nan), z, g, ceiling)) for step, z in m.zero_std_rolling]
-    flags = [(step, 1.0 if s is not None and s.stuck else 0.0) for step, s in points]
-    return held(flags, lambda v: v > 0, cfg.verdict.hold_steps, cfg.verdict.hold_points)
+    roll, v = m.zero_std_rolling, cfg.verdict
+    if len(roll) < v.hold_points:
+        return False, None
+    window = roll[_window_start(roll, v.hold_steps, v.hold_points) :]
+    rewards = m.reward_rolling
+    first = bisect_left(rewards, window[0][0], key=lambda p: p[0])
+    reward_at = dict(rewards[first:])
+    points = [(step, split(reward_at.get(step, math.nan), z, g, ceiling)) for step, z in window]
+    return all(s is not None and s.stuck for _, s in points), window[0][0]
 
 
 def _regrade(reasons: list[Reason], grade: str) -> list[Reason]:

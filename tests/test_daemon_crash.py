@@ -77,3 +77,33 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> N
         assert D.read(root, state, lambda s: [a.id for a in s.actions("grpo") if a.kind == "kill"]) == [kills[0].id]
     finally:
         D.stop(proc)
+
+
+def test_sigkill_in_the_middle_of_a_batch_of_many_runs_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    """Points and offsets of a whole batch of runs share one transaction: a kill at any moment of it keeps all of
+    the batch or none, and the restarted daemon reads from the stored offsets of every run."""
+    rng = random.Random(11)
+    root, state = tmp_path / "root", tmp_path / "state"
+    runs = [make_run(root / f"grpo-{i:02d}") for i in range(40)]
+    (tmp_path / "c.toml").write_text(CONFIG)
+    text = "".join(record(step) for step in range(1, 61))
+    written = 0
+    for _ in range(5):
+        proc = D.start(root, state, "--config", str(tmp_path / "c.toml"))
+        D.wait_for("daemon ready", lambda p=proc: _ready(root, state, p.pid))
+        chunk = rng.randint(5, 12) * 40  # cut anywhere, often mid-line; every run gets it in the same burst
+        for run in runs:
+            append(run, text[written : written + chunk])
+        written += chunk
+        time.sleep(rng.uniform(0.0, 0.8))  # the random crash point: somewhere inside the batch (not an assertion)
+        assert D.stop(proc, signal.SIGKILL) == -signal.SIGKILL
+    proc = D.start(root, state, "--config", str(tmp_path / "c.toml"))
+    try:
+        for run in runs:
+            append(run, text[written:])
+        expected = {run.name: expected_points(run, run.name) for run in runs}
+        assert all(("entropy", 60) in e for e in expected.values())
+        D.wait_for("every point of every run exactly once", lambda: D.read(
+            root, state, lambda s: {run.name: D.metrics(s, run.name) for run in runs}) == expected)  # fmt: skip
+    finally:
+        D.stop(proc)

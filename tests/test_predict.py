@@ -285,3 +285,28 @@ def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> No
     assert dict(q.terms)["coverage"] == pytest.approx(max(0.75, dict(q.terms)["pre"]))
     homogeneous = prior(dataclasses.replace(small, prompt_counts=()))
     assert dict(homogeneous.terms)["coverage"] > 0.95 and q.estimate < homogeneous.estimate
+
+
+def test_the_trajectory_fit_reads_a_bounded_number_of_points_and_still_finds_the_law(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long run (5,000 paired points) is fitted on at most MAX_SLOPE_POINTS of them, and the law it recovers is
+    the one the run was generated from (the oracle: the generating a and b)."""
+    import rankinv.predict as P
+    from rankinv.monitor import MAX_SLOPE_POINTS
+
+    seen: list[int] = []
+    real = P.theil_sen
+
+    def counting(x: np.ndarray, y: np.ndarray) -> object:
+        seen.append(len(x))
+        return real(x, y)
+
+    monkeypatch.setattr(P, "theil_sen", counting)
+    s = list(range(1, 5001))
+    h = [1.0 * math.exp(-0.0005 * t) for t in s]
+    m = analyse(RunSeries(entropy=Curve.of(s, h), reward=Curve.of(s, [-0.3 * math.exp(x) + 1.0 for x in h])))
+    t = trajectory(m)
+    assert t is not None and seen == [MAX_SLOPE_POINTS]
+    assert dict(t.terms)["a"] == pytest.approx(0.3, rel=1e-6)
+    assert dict(t.terms)["points"] == len(m.entropy_reward)  # the blend still weighs every point

@@ -1,15 +1,21 @@
 """Monitor, predict, verdict: the core's pure functions applied to what the store holds, results written back.
 
 A GRPO run (or any run with metrics) gets a monitor summary, a predicted final pass@10 and a verdict; an SFT
-checkpoint with a triage report gets a prediction and a stage-1 verdict. Series are read from the store for
-one evaluation and dropped afterwards, so memory does not grow with the number or length of runs.
+checkpoint with a triage report gets a prediction and a stage-1 verdict. The monitor of a run is a
+:class:`~rankinv.daemon.pipeline.live.LiveMonitor` fed with the points as they are stored, so judging a run
+costs its new points, not its history; it is built from the store once (at the first judgement, after a
+restart of the run's steps, or after eviction). Live monitors are kept for at most ``LIVE_POINTS`` points in
+all (least recently judged evicted first), so memory stays bounded whatever the number or length of runs.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from rankinv.daemon.pipeline.history import History
+from rankinv.daemon.pipeline.ingest import Rows
+from rankinv.daemon.pipeline.live import LiveMonitor
 
 from rankinv.config import Config
 from rankinv.evaluate import evaluate_checkpoint, evaluate_run
@@ -20,6 +26,7 @@ from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.store import RunRecord, Store
 from rankinv.verdict import CONVERGED, CONVERGING, Verdict
 
+LIVE_POINTS = 300_000  # about 220 bytes each with their lists (tracemalloc): about 65 MB in all
 
 @dataclass(frozen=True)
 class Outcome:
@@ -36,12 +43,51 @@ class Brain:
     def __init__(self, store: Store, config: Config):
         self.store, self.config = store, config
         self.history = History(store, config, self.series, self.features_of)
+        self.live: OrderedDict[str, LiveMonitor] = OrderedDict()
+        self.live_points = 0
+        self.names = (config.monitor.entropy_metric, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
 
     def series(self, run: str) -> RunSeries:
-        names = (self.config.monitor.entropy_metric, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
-        got = self.store.series(run, names)
-        curves = [Curve.of(got[n].steps, got[n].values) if n in got else Curve() for n in names]
+        got = self.store.series(run, self.names)
+        curves = [Curve.of(got[n].steps, got[n].values) if n in got else Curve() for n in self.names]
         return RunSeries(*curves)
+
+    # -- live monitors ---------------------------------------------------------------------------------------
+    def stored(self, run: str, rows: Rows) -> None:
+        """New points of ``run`` were written to the store: its live monitor (if any) follows them."""
+        live = self.live.get(run)
+        if live is None:
+            return
+        before = live.points
+        if live.feed(rows):
+            self.live_points += live.points - before
+        else:  # not an append at the end (a restart): rebuilt from the store when next judged
+            self.live_points -= before
+            del self.live[run]
+
+    def forget(self, run: str | None = None) -> None:
+        """Drop a run's live monitor (all of them with no run), e.g. after its writes were rolled back."""
+        if run is None:
+            self.live.clear()
+            self.live_points = 0
+        elif (live := self.live.pop(run, None)) is not None:
+            self.live_points -= live.points
+
+    def monitor_of(self, run: str) -> LiveMonitor:
+        """The run's live monitor, built from the store when there is none."""
+        live = self.live.get(run)
+        if live is None:
+            live = LiveMonitor(self.config.monitor, *self.names)
+            got = self.store.series(run, self.names)
+            live.feed([(step, name, value, None) for name in self.names if name in got
+                       for step, value in zip(got[name].steps, got[name].values, strict=True)])  # fmt: skip
+            self.live[run] = live
+            self.live_points += live.points
+        self.live.move_to_end(run)
+        while self.live_points > LIVE_POINTS and len(self.live) > 1:
+            _, old = self.live.popitem(last=False)
+            self.live_points -= old.points
+        return live
 
     def features_of(self, checkpoint: str | None) -> Features | None:
         """Stage-1 features from the triage report stored for ``checkpoint`` (the run's parent), if any."""
@@ -51,8 +97,10 @@ class Brain:
         return None if report is None else features_from_report(report)
 
     def evaluate_run(self, run: RunRecord) -> Outcome:
-        e = evaluate_run(self.series(run.name), self.features_of(run.parent), self.config, name=run.name,
-                         manifest=run.manifest, model=self.history.model(), pinned=run.pinned == "continue")
+        live = self.monitor_of(run.name)
+        e = evaluate_run(live.series(), self.features_of(run.parent), self.config, name=run.name,
+                         manifest=run.manifest, model=self.history.model(), pinned=run.pinned == "continue",
+                         analysed=live.result())  # fmt: skip
         assert e.monitor is not None
         self._put_monitor(run.name, e.monitor)
         self._put_prediction(run.name, None, e.monitor.last_step, e.prediction)

@@ -45,12 +45,18 @@ class History:
         if now - self._checked < self.refresh_seconds:
             return self._model
         self._checked = now
-        finished = [(run, y) for run in self.store.runs() if math.isfinite(y := self.outcome(run.name))]
+        peaks = self.store.peaks(EVAL_PREFIX, f"pass@{self.config.predict.k}")  # outcome() of every run at once
+        finished = [(run, peaks[run.name]) for run in self.store.runs() if run.name in peaks]
         key = tuple(sorted((run.name, y) for run, y in finished))
         if key != self._key:
             self._key = key
             self._model = self._fit(finished)
         return self._model
+
+    def key(self) -> tuple[tuple[str, float], ...]:
+        """The finished runs and outcomes the current model was fitted on (refreshed as :meth:`model` is)."""
+        self.model()
+        return self._key
 
     def _fit(self, finished: list[tuple[RunRecord, float]]) -> FittedModel | None:
         if len(finished) < self.config.predict.min_history:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from rankinv.ingest import START, Offset, Source
 from rankinv.ingest import sources_for_run as _all_sources
 from rankinv.ingest.primary import primary_source, unreadable
-from rankinv.ingest.rounding import rounding_note
+from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
 from rankinv.metrics import MetricPoint
 from rankinv.store import Store
 
@@ -33,17 +34,24 @@ def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (
     return primary_source(_all_sources(run_dir, extra_logs))
 
 
+Rows = list[tuple[int, str, float, float | None]]
+
+
 class Ingestor:
-    def __init__(self, store: Store, max_runs: int = 256):
+    def __init__(self, store: Store, max_runs: int = 256, stored: Callable[[str, Rows], None] | None = None):
+        """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them)."""
         self.store = store
+        self.stored = stored
+        self.offsets: dict[str, str] = {}  # path -> offset as last written (the daemon is the store's one writer)
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
 
-    def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+    def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
+                listed: tuple[Source, ...] | None = None) -> list[Source]:  # fmt: skip
         """Re-list the run's logs (after a structural change: a new file or folder); ``extra_logs``: stdout files
-        elsewhere attributed to the run."""
-        every = _all_sources(run_dir, extra_logs)
+        elsewhere attributed to the run; ``listed``: the run's logs just listed by discovery (not listed again)."""
+        every = list(listed) if listed is not None else _all_sources(run_dir, extra_logs)
         self._report_unreadable(run, every)
         found = primary_source(every)
         self.sources[run] = found
@@ -64,6 +72,9 @@ class Ingestor:
     def _note_rounding(self, run: str, source: Source, points: list[MetricPoint]) -> None:
         key = f"{run}\0rounding"
         if key in self.reported:
+            return
+        if any(math.isfinite(p.value) and _decimals(p.value) > MAX_DECIMALS for p in points):
+            self.reported.add(key)  # a value printed with more decimals: this log does not round (never asked again)
             return
         note = rounding_note(points, source.path.name)
         if note is not None:
@@ -96,6 +107,10 @@ class Ingestor:
     def forget(self, run: str) -> None:
         self.sources.pop(run, None)
 
+    def forget_offsets(self) -> None:
+        """Writes were rolled back: read offsets from the store again."""
+        self.offsets.clear()
+
     def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
         sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
@@ -104,7 +119,7 @@ class Ingestor:
     def ingest_source(self, run: str, source: Source) -> int:
         """Read what was appended to one source since its stored offset; returns the points written."""
         key = str(source.path)
-        stored = self.store.offset(key)
+        stored = self.offsets.get(key) or self.store.offset(key)
         offset = Offset.from_json(stored) if stored else START
         points, new = source.open(run).read_new(offset)
         if not points and new == offset:
@@ -112,4 +127,11 @@ class Ingestor:
         self._note_rounding(run, source, points)
         self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
-        return self.store.ingest(run, key, source.fmt, new.to_json(), rows)
+        state = new.to_json()
+        written = self.store.ingest(run, key, source.fmt, state, rows)
+        if len(self.offsets) >= 4 * self.max_runs:
+            self.offsets.clear()
+        self.offsets[key] = state
+        if self.stored is not None and rows:
+            self.stored(run, rows)
+        return written

@@ -31,6 +31,11 @@ def record_run(store: Store, info: RunInfo) -> list[CheckpointInfo]:
     return [c for c in info.checkpoints if c.complete]
 
 
+def recorded_as(info: RunInfo) -> tuple[object, ...]:
+    """What :func:`record_run` writes of a run that a judgement reads: kind, parent, manifest, status."""
+    return KINDS.get(info.kind.upper(), "unknown"), info.parent, info.manifest, "active"
+
+
 def _manifest_job_id(manifest: dict[str, Any]) -> str:
     """The job id the manifest names, read by the same type-checked parser the actions use ("" if untrusted)."""
     try:

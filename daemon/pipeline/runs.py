@@ -8,18 +8,20 @@ mid-read) is marked in the store with the message and the rest carry on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from rankinv.daemon.pipeline import judged
 from rankinv.daemon.pipeline import layout as L
 from rankinv.daemon.pipeline.brain import Brain, Outcome
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.ingest import Ingestor
-from rankinv.daemon.pipeline.record import mark, record_run
+from rankinv.daemon.pipeline.record import mark, record_run, recorded_as
 from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 
 from rankinv.boundary.files import confined
@@ -47,12 +49,13 @@ class Pipeline:
         self.root, self.config, self.store, self.triage, self.health = root, config, store, triage, health
         self.dirs, self.actions = dirs, actions
         self.layout = L.Layout({}, ())
-        self.ingestor = Ingestor(store, config.daemon.max_cached_runs)
         self.brain = Brain(store, config)
+        self.ingestor = Ingestor(store, config.daemon.max_cached_runs, stored=self.brain.stored)
         self.settling: dict[Path, tuple[float, float]] = {}  # run dir → (due, interval) while checkpoints settle
         self.watched_checkpoints: set[Path] = set()
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
         self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
+        self.unchanged: set[Path] = set()  # runs this pass re-inspected and found as recorded (see judged.py)
 
     # -- structure ------------------------------------------------------------------------------------------
     def rescan(self) -> set[Path]:
@@ -100,20 +103,47 @@ class Pipeline:
             full.update(dict.fromkeys(self.layout.runs, None))
         full.update(dict.fromkeys(self._settle_due(), None))
         touched: set[Path] = set()
-        if rescan:
-            for run_dir in set(self.layout.runs) - set(full) - set(logs):
-                self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
-        for run_dir in full:
-            if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
-                touched.add(run_dir)
-        for run_dir, files in logs.items():
-            if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files), atomic=True):
-                touched.add(run_dir)
-        self._after_triage()
-        for run_dir in self._evaluations(touched):
-            self._guard(run_dir, partial(self.evaluate, run_dir))
+        with self._batch():  # one commit for the batch's points and offsets; each run undone alone on error
+            if rescan:
+                for run_dir in set(self.layout.runs) - set(full) - set(logs):
+                    self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
+            for run_dir in full:
+                if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
+                    touched.add(run_dir)
+            for run_dir, files in logs.items():
+                if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files),
+                                                       atomic=True):  # fmt: skip
+                    touched.add(run_dir)
+        reports = self._after_triage()
+        whole = rescan and set(self.layout.runs) <= set(full)  # every run re-inspected: a full pass
+        judged_with = judged.fingerprint(self.config, self.brain.history.key()) if whole else ""
+        if whole and not reports and self.store.health().get(judged.KEY) == judged_with:
+            current = self.store.judged_current(judged.PIN_REASON)
+            touched -= {d for d in self.unchanged if self.layout.runs.get(d) in current}
+        self.unchanged.clear()
+        outcomes: list[tuple[Outcome, str]] = []
+        with self._batch():  # one commit for the batch's monitors, predictions and verdicts
+            for run_dir in self._evaluations(touched):
+                self._guard(run_dir, partial(self.evaluate, run_dir, outcomes), atomic=True)
+            if whole:
+                self.store.set_health(**{judged.KEY: judged_with})
+        if self.actions is not None:  # after the commit: the escalator commits each step before taking it
+            for outcome, path in outcomes:
+                self.actions.on_outcome(outcome, path)
         self.health.flush()
         return len(touched)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One transaction around a phase; if the store itself fails, the live monitors (which followed writes
+        now rolled back) are dropped."""
+        try:
+            with self.store.transaction():
+                yield
+        except DatabaseError:
+            self.brain.forget()
+            self.ingestor.forget_offsets()
+            raise
 
     def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]], bool]:
         """Runs to re-inspect, appended logs per run, and whether the folder structure changed."""
@@ -174,12 +204,14 @@ class Pipeline:
         extra = self.layout.logs_of(run_dir)
         info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
                            twins=twins)  # fmt: skip
+        if judged.same_record(self.store.run(name), recorded_as(info)):
+            self.unchanged.add(run_dir)
         complete = record_run(self.store, info)
         self._watch_checkpoints(run_dir, info.checkpoints, twins)
         if info.kind.upper() == "SFT":
             for c in complete:
                 self.triage.offer(name, str(c.path))
-        self.ingestor.refresh(name, run_dir, extra)
+        self.ingestor.refresh(name, run_dir, extra, listed=info.sources)
         written = self.ingestor.ingest_run(name, run_dir, extra)
         if written:
             self.health.ingested(name, written)
@@ -218,12 +250,15 @@ class Pipeline:
         else:
             self.settling.pop(run_dir, None)
 
-    def _after_triage(self) -> None:
-        for run, checkpoint in self.triage.tick():
+    def _after_triage(self) -> bool:
+        """Judge the checkpoints whose triage finished; whether any did."""
+        done = self.triage.tick()
+        for run, checkpoint in done:
             record = self.store.run(run)
             if record is not None:
                 step = next((c.step for c in self.store.checkpoints(run) if c.path == checkpoint), None)
                 self._guard(Path(record.path), partial(self._judge_checkpoint, record, checkpoint, step))
+        return bool(done)
 
     def _judge_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> None:
         with self.store.transaction():
@@ -231,16 +266,14 @@ class Pipeline:
         if outcome is not None and self.actions is not None:
             self.actions.on_outcome(outcome, run.path)
 
-    def evaluate(self, run_dir: Path) -> None:
-        """Monitor, predict and decide for a GRPO run that got new data."""
+    def evaluate(self, run_dir: Path, outcomes: list[tuple[Outcome, str]]) -> None:
+        """Monitor, predict and decide for a GRPO run that got new data; the outcome goes to ``outcomes`` (the
+        actions see it once the batch is committed)."""
         name = self.layout.runs.get(run_dir)
         record = self.store.run(name) if name else None
         if record is None or record.kind != "grpo" or not self.store.has_metrics(record.name):
             return
-        with self.store.transaction():  # one commit for monitor, prediction and verdict
-            outcome = self.brain.evaluate_run(record)
-        if self.actions is not None:  # outside: the escalator commits each step before taking it
-            self.actions.on_outcome(outcome, record.path)
+        outcomes.append((self.brain.evaluate_run(record), record.path))
 
     def report_paths(self, paths: set[str]) -> None:
         """A triage report written next to a checkpoint (callback executor) is read at once."""
@@ -255,11 +288,11 @@ class Pipeline:
     def _guard(self, run_dir: Path, step: Callable[[], None], *, atomic: bool = False) -> bool:
         """Run one run's step; a failure marks that run (status=error) and is logged, the rest continue.
 
-        ``atomic`` commits the step's writes together (fewer commits under load) and rolls them back on failure.
+        ``atomic`` undoes the step's writes on failure (a savepoint inside the batch's transaction).
         """
         try:
             if atomic:
-                with self.store.transaction():
+                with self.store.savepoint():
                     step()
             else:
                 step()
@@ -268,6 +301,8 @@ class Pipeline:
             raise  # the store itself is broken: that is not one run's problem
         except Exception as exc:
             name = self.layout.runs.get(run_dir, run_dir.name)
+            self.brain.forget(name)  # its writes were rolled back: rebuild its monitor and offsets from the store
+            self.ingestor.forget_offsets()
             message = f"{type(exc).__name__}: {exc}"
             log.exception("run %s: %s", name, message)
             self.health.error(f"{name}: {message}")

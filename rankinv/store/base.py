@@ -40,6 +40,7 @@ class StoreBase:
         self.readonly = readonly
         self.recovered_from = recovered_from
         """Where a corrupt store file was moved when this one was created, else None."""
+        self._ids: dict[str, int] = {}  # run name -> id (ids never change; cleared when a write is rolled back)
 
     def close(self) -> None:
         self.conn.close()
@@ -55,9 +56,13 @@ class StoreBase:
         return time.time()
 
     def _run_id(self, name: str) -> int:
+        known = self._ids.get(name)
+        if known is not None:
+            return known
         row = self.conn.execute("SELECT id FROM runs WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise KeyError(f"unknown run {name!r}")
+        self._ids[name] = int(row[0])
         return int(row[0])
 
     def _checkpoint_id(self, path: str | None) -> int | None:

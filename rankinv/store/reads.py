@@ -165,6 +165,30 @@ class Reads(StoreBase):
             values.append(math.nan if value is None else float(value))
         return {n: Series(n, tuple(s), tuple(v)) for n, (s, v) in grouped.items()}
 
+    def peaks(self, prefix: str, suffix: str) -> dict[str, float]:
+        """Per run, the highest finite value of any metric named ``prefix…suffix`` (runs without one left out)."""
+        rows = self.conn.execute(
+            "SELECT r.name, MAX(m.value) FROM metrics m JOIN runs r ON r.id = m.run_id "
+            "WHERE substr(m.name, 1, ?) = ? AND substr(m.name, -?) = ? "
+            "AND m.value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308 GROUP BY r.name",
+            (len(prefix), prefix, len(suffix), suffix),
+        )
+        return {str(name): float(value) for name, value in rows}
+
+    def judged_current(self, pin_reason: str) -> set[str]:
+        """Runs whose monitor row was written after every ingest of their logs and whose latest verdict was made
+        with their current pin (its reasons name ``pin_reason`` exactly when the run is pinned)."""
+        rows = self.conn.execute(
+            "SELECT r.name FROM runs r JOIN monitor m ON m.run_id = r.id "
+            "JOIN (SELECT subject, MAX(id) AS id FROM verdicts GROUP BY subject) last ON last.subject = r.name "
+            "JOIN verdicts v ON v.id = last.id "
+            "LEFT JOIN (SELECT run_id, MAX(updated_at) AS at FROM offsets GROUP BY run_id) o ON o.run_id = r.id "
+            "WHERE m.updated_at >= COALESCE(o.at, 0) "
+            "AND (COALESCE(r.pinned, '') = 'continue') = (instr(v.reasons, ?) > 0)",
+            (pin_reason,),
+        )  # grouped once, not looked up per run (offsets have no index by run)
+        return {str(r[0]) for r in rows}
+
     def metric_names(self, run: str) -> tuple[str, ...]:
         """The canonical names of every metric a run has logged."""
         rows = self.conn.execute(

@@ -29,9 +29,28 @@ class Writes(StoreBase):
         try:
             yield self.conn
         except BaseException:
+            self._ids.clear()
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[sqlite3.Connection]:
+        """Inside a transaction: a part that is undone alone on error (the rest of the batch stays); outside one,
+        the same as :meth:`transaction`."""
+        if not self.conn.in_transaction:
+            with self.transaction() as conn:
+                yield conn
+            return
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield self.conn
+        except BaseException:
+            self._ids.clear()
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            raise
+        self.conn.execute("RELEASE part")
 
     # -- runs and checkpoints ------------------------------------------------------------------------------
     def upsert_run(self, name: str, path: str, **fields: Any) -> int:
