@@ -18,7 +18,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, label, row_label
+from rankinv.vocabulary import KINDS, job_text, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -96,7 +96,7 @@ def _label(c: Candidate) -> str:
 
 
 def _job(c: Candidate) -> str:
-    return " ".join(p for p in (c.job_id, c.job_state) if p) or c.status
+    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or c.status
 
 
 # The TUI's columns, in its order, named by the shared vocabulary (sparklines have no place in a printed table).

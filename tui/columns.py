@@ -108,7 +108,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("reward_curve", SPARK, 4, _unit_spark(metrics.REWARD_MEAN), None, right=False),
     Column("verdict", 10, 0, _verdict_cell, lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False),
     Column("confidence", 4, 2, lambda c, _: fmt.pct(c.confidence), lambda c: c.confidence),
-    Column("job", 18, 2, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False),
+    Column("job", 24, 2, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 PADDING = 2  # DataTable's cell padding, one space each side
