@@ -6,6 +6,7 @@ Pure data: the TUI's ``?`` glossary and the status table read it, so a column is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -77,6 +78,29 @@ def job_text(job_id: str | None, state: str | None, elapsed: float | None, node:
         return ""
     code = (state or "").upper()
     return " ".join(p for p in (job_id, SLURM_SHORT.get(code, state or ""), elapsed_text(elapsed), node or "") if p)
+
+
+def interval_text(value: float | None, lo: float | None, hi: float | None, *, compact: bool = False) -> str:
+    """``0.62±0.05`` only when the interval is symmetric as printed (both bounds, rounded to the two digits shown,
+    lie the same distance from the rounded value); else ``0.62 [0.55, 0.71]`` (``compact``: ``0.62 [.55,.71]``,
+    for a narrow column). The bare value when the interval is unknown, "" when the value is."""
+    if value is None or not math.isfinite(value):
+        return ""
+    v = round(value * 100)
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{value:.2f}"
+    low, high = round(lo * 100), round(hi * 100)
+    if v - low == high - v:
+        return f"{value:.2f}±{(high - v) / 100:.2f}"
+    if compact:
+        return f"{value:.2f} [{_short(lo)},{_short(hi)}]"
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _short(x: float) -> str:
+    """``.55`` for 0.55 (the bracket must fit a narrow column); ``1.00`` and negatives stay whole."""
+    text = f"{x:.2f}"
+    return text[1:] if text.startswith("0.") else text
 
 
 def label(key: str) -> str:

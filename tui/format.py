@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord, Candidate
-from rankinv.vocabulary import KINDS, job_text, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_text, row_label
 
 __all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
@@ -37,21 +37,8 @@ def pct(value: float | None) -> str:
 
 
 def interval(value: float | None, lo: float | None, hi: float | None) -> str:
-    """``0.62±0.05`` when [lo, hi] is symmetric about the value (to the digits shown), else ``0.62 [.55,.71]``;
-    the bare value when the interval is unknown."""
-    if value is None or missing(value):
-        return DASH
-    if lo is None or hi is None or missing(lo) or missing(hi):
-        return f"{value:.2f}"
-    if abs((hi - value) - (value - lo)) < 0.005:
-        return f"{value:.2f}±{(hi - lo) / 2:.2f}"
-    return f"{value:.2f} [{_short(lo)},{_short(hi)}]"
-
-
-def _short(x: float) -> str:
-    """``.55`` for 0.55 (the bracket must fit a narrow column); ``1.0`` and negatives stay whole."""
-    text = f"{x:.2f}"
-    return text[1:] if text.startswith("0.") else text
+    """The prediction and its interval, as ``rankinv status`` prints it but compact (``0.62 [.55,.71]``)."""
+    return interval_text(value, lo, hi, compact=True) or DASH
 
 
 def basis(text: str | None) -> str:
