@@ -77,16 +77,18 @@ def startup(root: Path, path: Path) -> tuple[float, float]:
 
 @contextlib.contextmanager
 def frame_stopwatch() -> Iterator[list[float]]:
-    """Seconds spent rendering frames (the screen's compositor) while inside: ``[total]``, reset by the caller."""
+    """Wall and CPU seconds spent rendering frames (the screen's compositor) while inside: ``[wall, cpu]``, reset
+    by the caller."""
     from textual.screen import Screen
 
-    spent = [0.0]
+    spent = [0.0, 0.0]
     compose = Screen._compositor_refresh
 
     def timed(screen: Screen[Any]) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         compose(screen)
         spent[0] += time.perf_counter() - t0
+        spent[1] += time.thread_time() - c0
 
     Screen._compositor_refresh = timed  # type: ignore[method-assign]
     try:
@@ -129,7 +131,7 @@ async def by_hand(app: Any, pilot: Any, writer: Store, reader: ReadStore, *, run
     idle again (which adds the driver's own wait, measured alone as "idle")."""
     from rankinv.tui.poller import read_rows
 
-    out: dict[str, list[float]] = {"read": [], "apply": [], "apply_cpu": [], "work": [], "idle": []}
+    out: dict[str, list[float]] = {"read": [], "apply": [], "apply_cpu": [], "work": [], "work_cpu": [], "idle": []}
     with frame_stopwatch() as rendering:
         for tick in ticks:
             update(writer, runs, tick)
@@ -137,13 +139,15 @@ async def by_hand(app: Any, pilot: Any, writer: Store, reader: ReadStore, *, run
             snap = reader.snapshot()
             rows = read_rows(reader, snap)  # the curves the sparklines and charts draw (top 60 runs)
             out["read"].append(time.perf_counter() - t0)
-            t0, c0, rendering[0] = time.perf_counter(), time.process_time(), 0.0
+            t0, c0, rendering[:] = time.perf_counter(), time.process_time(), [0.0, 0.0]
+            t1 = time.thread_time()
             app.main.show(snap, rows)
-            shown = time.perf_counter() - t0
+            shown, shown_cpu = time.perf_counter() - t0, time.thread_time() - t1
             await pilot.pause()
             out["apply"].append(time.perf_counter() - t0)
             out["apply_cpu"].append(time.process_time() - c0)
             out["work"].append(shown + rendering[0])
+            out["work_cpu"].append(shown_cpu + rendering[1])
             t0 = time.perf_counter()
             await pilot.pause()
             out["idle"].append(time.perf_counter() - t0)
@@ -174,7 +178,7 @@ def run(quick: bool) -> Result:
         ["start-up to first frame (fresh process; target ≤ 1.0 s)", runs, _ms([w for w, _ in launches]),
          _ms([c for _, c in launches])],
         ["store snapshot read", runs, _ms(t["read"]), "—"],
-        ["apply snapshot + render the frame (work; target ≤ 50 ms)", runs, _ms(t["work"]), "—"],
+        ["apply snapshot + render the frame (work; target ≤ 50 ms)", runs, _ms(t["work"]), _ms(t["work_cpu"])],
         ["apply + render, until the test driver is idle", runs, _ms(t["apply"]), _ms(t["apply_cpu"])],
         ["the test driver's idle pause alone", runs, _ms(t["idle"]), "—"],
         ["daemon commit → on screen (poll 0.3 s)", runs, _ms(t["end_to_end"]), "—"],
