@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rankinv.tui import columns as cols
@@ -17,6 +18,7 @@ from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets._data_table import RowKey as DTRowKey
 
 from rankinv.store import Candidate
 
@@ -231,6 +233,10 @@ class CandidatesTable(DataTable[Text]):
         else:  # every row is drawn in this mode, and the run label is unique per row: order by it
             position = {self._drawn[s][0].plain: i for i, s in enumerate(subjects)}
             self.sort(self.columns_shown[0].key, key=lambda label: position[label.plain])
+
+    def _update_dimensions(self, new_rows: Iterable[DTRowKey]) -> None:
+        if not (table_cells.supported(self) and table_cells.resize(self)):
+            super()._update_dimensions(new_rows)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed
