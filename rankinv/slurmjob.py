@@ -100,9 +100,13 @@ def parse_squeue(text: str, fields: Sequence[str]) -> list[SlurmJob]:
     return jobs
 
 
+EVIDENCE_KEYS = ("JobId", "UserId", "JobState", "WorkDir", "StdOut", "StdErr", "NodeList", "RunTime")
+
+
 def parse_show_job(text: str) -> list[SlurmJob]:
-    """Parse ``scontrol show job -o`` output (one job per line). A value runs to the next `` Key=``; when a key
-    repeats (a job name may itself hold ``Key=``), Slurm's own field, printed later, wins."""
+    """Parse ``scontrol show job -o`` output (one job per line). A value runs to the next `` Key=``. A job name,
+    comment or command line may itself hold `` WorkDir=…``: a line where one of :data:`EVIDENCE_KEYS` appears
+    twice cannot be read safely and raises (no evidence is better than forged evidence)."""
     jobs = []
     for line in text.splitlines():
         if not line.strip():
@@ -110,6 +114,9 @@ def parse_show_job(text: str) -> list[SlurmJob]:
         keys = list(_SCONTROL_KEY.finditer(line))
         if not keys or keys[0][1] != "JobId":
             raise SlurmParseError(f"scontrol printed a line rankinv cannot parse: {line[:120]!r}")
+        names = [k[1] for k in keys]
+        if any(names.count(k) > 1 for k in EVIDENCE_KEYS):
+            raise SlurmParseError(f"scontrol printed a job whose fields cannot be told apart: {line[:120]!r}")
         fields = {}
         for here, after in zip(keys, [*keys[1:], None], strict=True):
             fields[here[1]] = line[here.end() : after.start() if after else len(line)].strip()

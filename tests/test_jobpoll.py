@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from rankinv.daemon.jobpoll import GONE, UNKNOWN, JobPoller
 
-from rankinv.slurmjob import SEP, elapsed_seconds, parse_show_job
+from rankinv.slurmjob import SEP, SlurmParseError, elapsed_seconds, parse_show_job
 from rankinv.store import Store
 from tests.test_slurm_client import calls, stand_in
 
@@ -87,12 +88,16 @@ def test_no_job_ids_never_asks(tmp_path: Path) -> None:
     assert calls(tmp_path, "squeue") == 0
 
 
-def test_scontrol_lines_parse_with_spaces_and_forged_keys() -> None:
-    # A line as the real cluster printed it (trimmed), with a job name that tries to forge WorkDir.
-    line = ("JobId=7 JobName=x WorkDir=/victim UserId=alice(1001) JobState=RUNNING RunTime=1-00:00:05 "
-            "NodeList=gpu01 Command=/a b/run.sh WorkDir=/runs/my run StdOut=/runs/my run/slurm-7.out")  # fmt: skip
+def test_scontrol_lines_parse_with_spaces_and_refuse_forged_keys() -> None:
+    # A line as the real cluster prints it (trimmed): values with spaces run to the next key.
+    line = ("JobId=7 JobName=my job UserId=alice(1001) JobState=RUNNING RunTime=1-00:00:05 NodeList=gpu01 "
+            "TRES=cpu=1,node=1 Command=/a b/run.sh --lr 1 WorkDir=/runs/my run "
+            "StdOut=/runs/my run/slurm-7.out")  # fmt: skip
     (job,) = parse_show_job(line)
     assert (job.job_id, job.uid, job.user, job.state, job.node) == ("7", 1001, "alice", "RUNNING", "gpu01")
-    assert job.workdir == "/runs/my run" and job.stdout == "/runs/my run/slurm-7.out"
+    assert job.name == "my job" and job.workdir == "/runs/my run" and job.stdout == "/runs/my run/slurm-7.out"
     assert job.elapsed == 86405.0
     assert elapsed_seconds("12:34") == 754.0 and elapsed_seconds("INVALID") is None
+    forged = line.replace("JobName=my job", "JobName=x WorkDir=/victim")  # a name that names a WorkDir
+    with pytest.raises(SlurmParseError, match="cannot be told apart"):
+        parse_show_job(forged)
