@@ -71,7 +71,7 @@ async def test_a_batch_redraws_only_the_changed_rows(tmp_path: Path) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.main.query_one(CandidatesTable)
         await _settled(pilot, table, 12)
-        before = _renders(table)
+        before, rebuilds = _renders(table), table._update_count  # DataTable bumps it on clear, add_row, sort
         changed = {"grpo-002": 0.31, "grpo-007": 0.57, "grpo-010": 0.05}
         with Store.open(app.store_path) as store:
             for run, drop in changed.items():
@@ -79,6 +79,7 @@ async def test_a_batch_redraws_only_the_changed_rows(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: _cell(table, "grpo-007", "entropy_drop") == "57%", "the new value")
         await pilot.pause()
         assert table.redrawn == set(changed)
+        assert table._update_count == rebuilds, "the table was rebuilt or fully invalidated"
         assert _rendered_since(table, before) == set(changed), "rows the batch did not touch were rendered again"
         for i in range(12):
             run = f"grpo-{i:03d}"
@@ -92,6 +93,7 @@ async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> N
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.main.query_one(CandidatesTable)
         await _settled(pilot, table, 12)
+        rebuilds = table._update_count
         with Store.open(app.store_path) as store:  # the last run jumps to the top, the first falls to the bottom
             store.put_prediction("grpo-011", None, step=11, value=0.99, lo=0.97, hi=1.0, basis="prior")
             store.put_prediction("grpo-000", None, step=11, value=0.10, lo=0.05, hi=0.15, basis="prior")
@@ -102,6 +104,7 @@ async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> N
         assert str(table.get_row_at(0)[[c.key for c in table.columns_shown].index("predicted")]) == "0.99 [.97,1.00]"
         assert _cell(table, "grpo-000", "predicted") == "0.10±0.05"
         assert table.redrawn == {"grpo-011", "grpo-000"}
+        assert table._update_count == rebuilds, "reordering rebuilt the table"
 
 
 @sync
