@@ -22,7 +22,7 @@ from textual.widgets._data_table import RowKey as DTRowKey
 
 from rankinv.store import Candidate
 
-RowKey = tuple[Candidate, cols.RowContext, bool]
+RowInputs = tuple[Candidate, cols.RowContext, bool]
 MARGIN = 10  # rows drawn beyond the screen's edges, so a short scroll finds them ready
 
 
@@ -55,9 +55,9 @@ class CandidatesTable(DataTable[Text]):
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.thresholds = thresholds or Thresholds()
-        self._keys: dict[str, RowKey] = {}  # each row, in order, and what it is drawn from
+        self._keys: dict[str, RowInputs] = {}  # each row, in order, and what it is drawn from
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
-        self._pending: dict[str, RowKey] = {}  # rows whose cells changed but are not drawn yet (off screen)
+        self._pending: dict[str, RowInputs] = {}  # rows whose cells changed but are not drawn yet (off screen)
         self._cells = RowCells()
         self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
 
@@ -195,7 +195,7 @@ class CandidatesTable(DataTable[Text]):
             index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
             self.move_cursor(row=index, animate=False)
 
-    def _key(self, c: Candidate) -> RowKey:
+    def _key(self, c: Candidate) -> RowInputs:
         """What the row is drawn from: the candidate, its curves and kill, and whether it is marked."""
         run_row = c.checkpoint is None
         ctx = cols.RowContext(self.row_data.curves.get(c.run, {}) if run_row else {},
