@@ -1,9 +1,10 @@
-"""Slurm's record of a job, and the two parsers of what Slurm prints about jobs.
+"""Slurm's record of a job, and one parser per format Slurm prints jobs in.
 
 One record type for every reader: the actions (who owns a job, where it works and writes), the stdout reader
 (which job wrote a log) and the job poller (state, node, elapsed for the job column). ``squeue -O`` output is
 read field by field between :data:`SEP` separators (a person cannot type one into a job name or path);
-``scontrol show job -o`` output is ``Key=value`` words on one line per job. Pure: no Slurm command is run here.
+``scontrol show job -o`` output is ``Key=value`` words on one line per job; ``sacct -P`` output is
+read between :data:`SEP` separators too. Pure: no Slurm command is run here.
 """
 
 from __future__ import annotations
@@ -128,6 +129,28 @@ def parse_show_job(text: str) -> list[SlurmJob]:
             "stderr": fields.get("StdErr", ""), "comment": fields.get("Comment", ""),
             "node": fields.get("NodeList", ""), "elapsed": fields.get("RunTime", ""),
         }  # fmt: skip
+        jobs.append(_job(values, line))
+    return jobs
+
+
+# sacct -o field name → SlurmJob attribute.
+SACCT_FIELDS = {"JobID": "job_id", "UID": "uid", "User": "user", "JobName": "name", "State": "state",
+                "Elapsed": "elapsed", "NodeList": "node", "WorkDir": "workdir", "StdOut": "stdout"}  # fmt: skip
+
+
+def parse_sacct(text: str, fields: Sequence[str]) -> list[SlurmJob]:
+    """Parse ``sacct -n -P -X --delimiter=SEP -o`` output in ``fields`` order (a job name or path may hold ``|``;
+    a state may read ``CANCELLED by 1000``: its first word is the state)."""
+    jobs = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split(SEP)
+        if len(parts) != len(fields):
+            raise SlurmParseError(f"sacct printed a line rankinv cannot parse: {line[:120]!r}")
+        values = {SACCT_FIELDS[f]: v for f, v in zip(fields, parts, strict=True)}
+        words = values.get("state", "").split()
+        values["state"] = words[0] if words else ""
         jobs.append(_job(values, line))
     return jobs
 

@@ -58,6 +58,36 @@ def test_one_call_for_every_run_and_the_answer_is_written(tmp_path: Path) -> Non
     assert got["grpo-3"] == (GONE, None, None)
 
 
+def test_accounting_answers_for_jobs_the_controller_forgot_and_settled_jobs_are_not_asked_again(
+    tmp_path: Path,
+) -> None:
+    """squeue knows job 100 (running); sacct knows 101 (cancelled by a user); the rest are unknown to both. The
+    next poll asks squeue about 100 and the unknown ones only: 101 is settled."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    running = SEP.join(["100", "RUNNING", "2:00", "node7", ""])
+    for name, out in (("squeue", running), ("sacct", SEP.join(["101", "CANCELLED by 1000", "00:05:00", "node8"]))):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/{name}.argv\nprintf \'%s\\n\' \'{out}\'\n')
+        script.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    with _store(tmp_path) as store:
+        poller = _poller(store, env)
+        _until_written(store, poller)
+        got = {r.name: (r.job_state, r.job_node, r.job_elapsed) for r in store.runs()}
+        assert got["grpo-0"] == ("RUNNING", "node7", 120.0)
+        assert got["grpo-1"] == ("CANCELLED", "node8", 300.0)
+        assert got["grpo-2"] == (GONE, None, None)
+        poller.due = 0.0  # the next poll, now
+        poller.tick()
+        poller.stop()
+    squeue = (tmp_path / "squeue.argv").read_text().splitlines()
+    assert len(squeue) == 2 and "--jobs=100,101,102,103,104" in squeue[0]
+    assert squeue[1].endswith("--jobs=100")  # 101 is settled (CANCELLED), 102-104 gone: none asked again
+    sacct = (tmp_path / "sacct.argv").read_text().splitlines()
+    assert len(sacct) == 1 and sacct[0].endswith("--jobs=101,102,103,104")
+
+
 def test_a_hanging_slurm_never_stalls_the_loop_and_reads_unknown(tmp_path: Path) -> None:
     env = stand_in(tmp_path, "squeue", "exec sleep 30")
     with _store(tmp_path) as store:

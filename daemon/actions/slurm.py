@@ -15,7 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rankinv.errors import RankinvError
-from rankinv.slurmjob import GONE_STATES, JOB_ID, SEP, SlurmJob, SlurmParseError, squeue_format
+from rankinv.slurmjob import (
+    GONE_STATES,
+    JOB_ID,
+    SEP,
+    SlurmJob,
+    SlurmParseError,
+    parse_sacct,
+    squeue_format,
+)
 from rankinv.slurmjob import parse_squeue as parse_fields
 
 __all__ = ["GONE_STATES", "SEP", "Slurm", "SlurmError", "SlurmJob", "parse_squeue"]
@@ -133,6 +141,20 @@ class Slurm:
         too, for a while): one ``squeue`` call for all of them."""
         ids = [j for j in job_ids if JOB_ID.match(j)]
         return self._squeue(["-t", "all", f"--jobs={','.join(ids)}"], POLL_FIELDS) if ids else []
+
+    def accounting(self, job_ids: Sequence[str]) -> list[SlurmJob]:
+        """Final state, elapsed time and node of jobs that have left the controller, from accounting (``sacct``,
+        one call for all); a Slurm without accounting is a ``failed`` error."""
+        ids = [j for j in job_ids if JOB_ID.match(j)]
+        if not ids:
+            return []
+        fields = ("JobID", "State", "Elapsed", "NodeList")
+        result = self.run(["sacct", "-n", "-P", "-X", f"--delimiter={SEP}", "-o", ",".join(fields),
+                           f"--jobs={','.join(ids)}"])  # fmt: skip
+        try:
+            return parse_sacct(result.stdout, fields)
+        except SlurmParseError as exc:
+            raise SlurmError("garbage", str(exc)) from None
 
     def scancel(self, job_id: str, signal: str | None = None, batch: bool = False) -> None:
         argv = ["scancel"]

@@ -9,6 +9,7 @@ alone. Lookups are cached briefly: discovery may ask about every log on each sca
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from rankinv.slurmjob import SlurmJob, SlurmParseError, parse_show_job
+from rankinv.slurmjob import SEP, SlurmJob, SlurmParseError, parse_sacct, parse_show_job
 
 _JOB_IN_NAME = re.compile(r"(?:^|[-_.])(?P<id>\d+)(?:_\d+)?\.(?:out|log|err|stdout)$")
 _PRINTED_DIR = re.compile(
@@ -80,19 +81,20 @@ def _scontrol(job_id: str, env: dict[str, str] | None) -> SlurmJob | None:
 def _sacct(job_id: str, env: dict[str, str] | None) -> SlurmJob | None:
     """sacct knows WorkDir (and, in newer Slurm, StdOut) after the job left the controller; without accounting, or
     on a Slurm whose sacct has no StdOut field (22.05 has none: sacct refuses the query), it says nothing."""
-    fields = "JobID,UID,User,JobName,WorkDir,StdOut"
-    out = _run(["sacct", "-n", "-P", "-X", f"--delimiter={_SEP}", "-j", job_id, "-o", fields], env)
-    line = next((x for x in (out or "").splitlines() if x.split(_SEP)[0] == job_id), None)
-    if line is None or line.count(_SEP) != 5:
+    fields = ("JobID", "UID", "User", "JobName", "WorkDir", "StdOut")
+    out = _run(["sacct", "-n", "-P", "-X", f"--delimiter={SEP}", "-j", job_id, "-o", ",".join(fields)], env)
+    try:
+        job = next((j for j in parse_sacct(out or "", fields) if j.job_id == job_id), None)
+    except SlurmParseError:
         return None
-    _, uid, user, name, workdir, stdout = line.split(_SEP)
-    path = expand_pattern(stdout, job_id, name, user)
-    if path and workdir and not os.path.isabs(path):
-        path = os.path.join(workdir, path)
-    return SlurmJob(job_id, int(uid) if uid.isdigit() else None, workdir=workdir, stdout=path)
+    if job is None:
+        return None
+    path = expand_pattern(job.stdout, job_id, job.name, job.user)
+    if path and job.workdir and not os.path.isabs(path):
+        path = os.path.join(job.workdir, path)
+    return dataclasses.replace(job, stdout=path)
 
 
-_SEP = "\x1f"  # job names and paths may hold "|"
 _PATTERN = re.compile(r"%(?:%|\d*[jxuA])")
 
 
