@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from rankinv.daemon import control
 from rankinv.daemon.cli_status import typed
@@ -14,6 +15,7 @@ from rankinv.daemon.lock import holder
 from rankinv.daemon.serve import Plan, plan, serve
 
 from rankinv.boundary.text import shown
+from rankinv.commands import roots
 from rankinv.errors import RankinvError
 from rankinv.store.private import private_dir
 
@@ -24,8 +26,12 @@ def main(args: argparse.Namespace) -> int:
     words = list(args.target)
     if len(words) == 2 and words[0] in ACTIONS:
         action, root = words
+    elif len(words) == 1 and words[0] in ACTIONS and not Path(words[0]).is_dir():
+        action, root = words[0], str(roots.resolve(None))
     elif len(words) == 1:
         action, root = "start", words[0]
+    elif not words:
+        action, root = "start", str(roots.resolve(None))
     else:
         raise RankinvError("usage: rankinv daemon ROOT | rankinv daemon status ROOT | rankinv daemon stop ROOT")
     if action == "status":

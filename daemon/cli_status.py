@@ -19,7 +19,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, label, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_text, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,15 +81,7 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 
 
 def _predicted(c: Candidate) -> str:
-    """``0.62±0.05`` when the interval is symmetric, ``0.62 [0.55, 0.71]`` when not (as the TUI shows it)."""
-    v, lo, hi = c.predicted, c.predicted_lo, c.predicted_hi
-    if v is None or not math.isfinite(v):
-        return "-"
-    if lo is None or hi is None:
-        return f"{v:.2f}"
-    if abs((hi - v) - (v - lo)) < 0.005:
-        return f"{v:.2f}±{(hi - lo) / 2:.2f}"
-    return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+    return interval_text(c.predicted, c.predicted_lo, c.predicted_hi) or "-"
 
 
 def _label(c: Candidate) -> str:
@@ -97,7 +89,7 @@ def _label(c: Candidate) -> str:
 
 
 def _job(c: Candidate) -> str:
-    return " ".join(p for p in (c.job_id, c.job_state) if p) or c.status
+    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or c.status
 
 
 def _cells(rank: int, c: Candidate) -> tuple[str, ...]:

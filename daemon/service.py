@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from rankinv.daemon.fswatch import POLLING, EventQueue, FsEvent, InotifyLimit, Watcher, make_watcher
+from rankinv.daemon.jobpoll import JobPoller
 from rankinv.daemon.pipeline.commands import Commands, Hooks
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.runs import Pipeline
@@ -51,6 +52,7 @@ class Service:
         hooks = Hooks(retriage=self._retriage, kill=self._kill, armed_changed=self._armed_changed)
         self.commands = Commands(store, root, config.daemon.state_dir, hooks)
         self.seen_version = -1
+        self.jobs = JobPoller(store, config.daemon.job_poll_seconds, config.daemon.job_poll_timeout)
 
     # -- the directory set the pipeline asks for (forwarded to the watcher, with the inotify fallback) -------
     def add(self, directory: Path) -> None:
@@ -107,6 +109,7 @@ class Service:
     def close(self) -> None:
         self.watcher.stop()
         self.triage.stop()
+        self.jobs.stop()
         self.health.stopped()
         log.info("stopped")
 
@@ -173,6 +176,7 @@ class Service:
     def _housekeeping(self) -> None:
         if self.actions is not None:
             self.actions.tick()
+        self.jobs.tick()
         version = self.store.data_version()
         if version != self.seen_version:
             self.seen_version = version

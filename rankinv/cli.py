@@ -52,7 +52,6 @@ COMMAND_MODULES: tuple[str, ...] = tuple(m.__name__.rpartition(".")[2] for m in 
 def _watch(args: argparse.Namespace) -> int:
     from rankinv.tui.cli_watch import main as watch_main
 
-    args.root = str(roots.resolve(args.root))  # ROOT may be left out: $RANKINV_ROOT, or a runs root cwd
     return watch_main(args)
 
 
@@ -77,7 +76,6 @@ def _daemon(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from rankinv.daemon.cli_status import main as status_main
 
-    args.root = str(roots.resolve(args.root))
     return status_main(args)
 
 
@@ -130,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        roots.resolve_args(args)  # a left-out ROOT: $RANKINV_ROOT, or the current directory when it is a runs root
         result = args.func(args)
     except RankinvError as exc:
         print(f"rankinv: error: {shown_lines(exc)}", file=sys.stderr)

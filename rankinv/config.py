@@ -240,6 +240,12 @@ class DaemonConfig:
     follow_symlinks_outside_root: bool = setting(
         False, "read logs, manifests and configs through symlinks that point outside the runs root"
     )
+    job_poll_seconds: float = setting(
+        30.0, "ask Slurm this often about the runs' jobs (one squeue call for all; 0: never)", within="[0, 86400]"
+    )
+    job_poll_timeout: float = setting(
+        5.0, "seconds before that squeue call counts as unanswered (the job column shows slurm?)", within="(0, 600]"
+    )
 
 
 @dataclass(frozen=True)

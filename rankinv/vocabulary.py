@@ -6,6 +6,7 @@ Pure data: the TUI's ``?`` glossary and the status table read it, so a column is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -34,7 +35,9 @@ COLUMNS: tuple[Term, ...] = (
     Term("zero_std_curve", "0std 0–1", "zero-std fraction, fixed 0–1 scale; red above its kill line"),
     Term("verdict", "verdict", "✖ KILL, ● WATCH, ✔ CONTINUE, ⚑ FLAG (stage 1); pin: pinned; ack: acknowledged"),
     Term("confidence", "conf", "the verdict's confidence: how sure the rule is (0–100%), not a chance of success"),
-    Term("job", "job", "Slurm job id and state (R running, PD pending, CA cancelled …) or the run's status"),
+    Term("job", "job", "Slurm job id, state (R running, PD pending, CA cancelled, slurm?: Slurm did not answer), "
+         "elapsed and node, as Slurm last said; after a kill what the daemon did (USR1 sent, killed …); "
+         "else the run's status"),
 )
 
 TERMS: tuple[Term, ...] = (
@@ -48,6 +51,56 @@ TERMS: tuple[Term, ...] = (
 
 LABELS: dict[str, str] = {t.key: t.label for t in COLUMNS}
 KINDS = {"sft-checkpoint": "ckpt", "grpo": "grpo", "sft": "sft", "unknown": "?"}  # the kind column's short names
+
+
+# Slurm's own short state codes, as squeue prints them.
+SLURM_SHORT = {
+    "RUNNING": "R", "PENDING": "PD", "COMPLETING": "CG", "COMPLETED": "CD", "CANCELLED": "CA",
+    "FAILED": "F", "TIMEOUT": "TO", "SUSPENDED": "S", "PREEMPTED": "PR", "OUT_OF_MEMORY": "OOM",
+    "NODE_FAIL": "NF",
+}  # fmt: skip
+
+
+def elapsed_text(seconds: float | None) -> str:
+    """``4:05``, ``1:02:03``, ``2-03:04:05``: squeue's TIME format; empty when unknown."""
+    if seconds is None or not 0 <= seconds < 1e9:
+        return ""
+    s = int(seconds)
+    days, hours, minutes, secs = s // 86400, s // 3600 % 24, s // 60 % 60, s % 60
+    if days:
+        return f"{days}-{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def job_text(job_id: str | None, state: str | None, elapsed: float | None, node: str | None) -> str:
+    """``4102 R 12:04 node07``: the job column of the TUI and ``rankinv status`` (empty without a job id)."""
+    if not job_id:
+        return ""
+    code = (state or "").upper()
+    return " ".join(p for p in (job_id, SLURM_SHORT.get(code, state or ""), elapsed_text(elapsed), node or "") if p)
+
+
+def interval_text(value: float | None, lo: float | None, hi: float | None, *, compact: bool = False) -> str:
+    """``0.62±0.05`` only when the interval is symmetric as printed (both bounds, rounded to the two digits shown,
+    lie the same distance from the rounded value); else ``0.62 [0.55, 0.71]`` (``compact``: ``0.62 [.55,.71]``,
+    for a narrow column). The bare value when the interval is unknown, "" when the value is."""
+    if value is None or not math.isfinite(value):
+        return ""
+    v = round(value * 100)
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{value:.2f}"
+    low, high = round(lo * 100), round(hi * 100)
+    if v - low == high - v:
+        return f"{value:.2f}±{(high - v) / 100:.2f}"
+    if compact:
+        return f"{value:.2f} [{_short(lo)},{_short(hi)}]"
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _short(x: float) -> str:
+    """``.55`` for 0.55 (the bracket must fit a narrow column); ``1.00`` and negatives stay whole."""
+    text = f"{x:.2f}"
+    return text[1:] if text.startswith("0.") else text
 
 
 def label(key: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rankinv.daemon.actions.slurm import SEP, Slurm, SlurmError, parse_squeue
 
-LINE = SEP.join(["1234", "0", "root", "RUNNING", "grpo-a", "/runs/grpo-a", "(null)"])
+LINE = SEP.join(["1234", "0", "root", "RUNNING", "grpo-a", "/runs/grpo-a", "(null)", "(null)", "(null)", ""])
 
 
 def stand_in(tmp_path: Path, name: str, body: str) -> dict[str, str]:
@@ -74,7 +74,7 @@ def test_garbage_is_refused(tmp_path: Path) -> None:
         client(env, []).squeue(me=True)
     assert err.value.kind == "garbage"
     with pytest.raises(SlurmError):
-        parse_squeue(SEP.join(["12x", "0", "root", "R", "n", "/", ""]))
+        parse_squeue(SEP.join(["12x", "0", "root", "R", "n", "/", "", "", "", ""]))
 
 
 def test_a_job_that_left_the_queue_is_none(tmp_path: Path) -> None:

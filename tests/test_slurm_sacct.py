@@ -66,7 +66,7 @@ def test_a_finished_jobs_log_is_tied_by_saccts_stdout_and_workdir(
     _stand_ins(bin_dir, root / "grpo-a", f"{root}/logs/%x-%j.out", os.getuid())
     env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"}
     job = slurmlog.confirmed_job(root / "logs" / "grpo-4242.out", env)
-    assert job is not None and job.job_id == "4242" and job.user_id == os.getuid()
+    assert job is not None and job.job_id == "4242" and job.uid == os.getuid()
     assert slurmlog.owner_dir(root / "logs" / "grpo-4242.out", env) == (
         root / "grpo-a", "Slurm job 4242 (StdOut is this file, WorkDir)")  # fmt: skip
     monkeypatch.setenv("PATH", env["PATH"])

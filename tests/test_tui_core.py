@@ -12,7 +12,7 @@ from rankinv.tui.poller import StorePoller, read_detail
 from rankinv.tui.widgets.reasons_list import reason_line
 
 from rankinv.messages import Reason
-from rankinv.store import Candidate, ReadStore, Store, StoreError
+from rankinv.store import ActionRecord, Candidate, ReadStore, Store, StoreError
 from tests.support.tui_seed import TRIAGE_CKPT, make_store
 
 BASE = Candidate(
@@ -76,7 +76,25 @@ def test_formatting_reads_without_colour() -> None:
     assert fmt.ago(1000.0, 1000.0 + 3 * 3600 + 5) == "3h"
     assert fmt.ago(1000.0, 999.0) == "0s"
     assert fmt.job(cand(job_id="77", job_state="PENDING")) == "77 PD"
+    running = cand(job_id="4102", job_state="RUNNING", job_elapsed=3723.0, job_node="gpu07")
+    assert fmt.job(running) == "4102 R 1:02:03 gpu07"
+    assert fmt.job(cand(job_id="4102", job_state="CANCELLED", job_elapsed=90061.0, job_node="gpu07")) == (
+        "4102 CA 1-01:01:01 gpu07")
+    assert fmt.job(cand(job_id="4102", job_state="slurm?")) == "4102 slurm?"
+    assert fmt.job(cand(status="active")) == "active"  # no job known: the run's status
     assert fmt.candidate_label(cand(run="sft", checkpoint="/r/sft/checkpoint-40")) == "sft@ckpt-40"
+
+
+def test_job_cell_after_a_kill() -> None:
+    """What the kill did follows Slurm's state: the signal it sent during the grace period, then the outcome."""
+    def kill(state: str, detail: str = "") -> ActionRecord:
+        return ActionRecord(1, "r", 1, "kill", "slurm:4102", False, state, 0, None, "", {"detail": detail}, 0.0, 0.0)
+
+    running = cand(job_id="4102", job_state="RUNNING", job_elapsed=65.0, job_node="n1")
+    assert fmt.job(running, kill("signalled", "USR1 sent")) == "4102 R 1:05 n1 USR1 sent"
+    done = cand(job_id="4102", job_state="CANCELLED", job_elapsed=190.0, job_node="n1")
+    assert fmt.job(done, kill("done", "scancel sent")) == "4102 CA 3:10 n1 killed"
+    assert fmt.job(cand(status="active"), kill("dry_run")) == "4102 dry-kill"  # no job id known: the target's
 
 
 def test_curve_draws_line_window_and_threshold() -> None:

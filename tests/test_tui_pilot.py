@@ -324,3 +324,17 @@ async def test_a_crashed_store_reader_is_reported_and_restarted(tmp_path: Path) 
         with writer(app) as store:
             store.conn.execute("UPDATE runs SET manifest = NULL WHERE name = 'grpo-bad'")
         await wait_for(pilot, lambda: "grpo-late" in subjects(app), "the restarted reader's rows")
+
+
+@sync
+async def test_the_job_column_follows_what_the_daemon_heard_from_slurm(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        job = [c.key for c in table(app).columns_shown].index("job")
+        with writer(app) as store:
+            store.set_job_states({"grpo-good": ("4101", "RUNNING", "gpu01", 125.0)}, time.time())
+        await wait_for(pilot, lambda: str(table(app).get_row_at(0)[job]) == "4101 R 2:05 gpu01", "the job's state")
+        with writer(app) as store:
+            store.set_job_states({"grpo-good": ("4101", "slurm?", None, None)}, time.time())
+        await wait_for(pilot, lambda: str(table(app).get_row_at(0)[job]) == "4101 slurm?", "Slurm unanswered")

@@ -179,8 +179,7 @@ class RankinvApp(App[None]):
     def _snapshot(self, message: SnapshotTaken) -> None:
         snapshot = message.snapshot
         self.main.now = self.clock()
-        self.main.snapshot = snapshot
-        self.main.rows = message.rows
+        self.main.show(snapshot, message.rows)
         self._seen_alerts, fresh = alerts.new_alerts(self._seen_alerts, snapshot.candidates)
         for candidate, decision in fresh:
             self.post_message(VerdictIssued(candidate, decision))

@@ -37,6 +37,15 @@ class Column:
     render: Callable[[Candidate, RowContext], Cell]
     sort_value: Callable[[Candidate], float | str | None] | None
     right: bool = True
+    reads: tuple[str, ...] = ()  # the Candidate fields the cell shows: it is redrawn only when one changes
+    context: str = ""  # what of the RowContext it shows too: a curve's metric name, or "kill"
+
+    def inputs(self, candidate: Candidate, ctx: RowContext) -> tuple[object, ...]:
+        """Everything the cell is drawn from (equal inputs, equal cell)."""
+        values = tuple(getattr(candidate, name) for name in self.reads)
+        if self.context == "kill":
+            return (*values, ctx.kill)
+        return (*values, ctx.curves.get(self.context)) if self.context else values
 
     @property
     def label(self) -> str:
@@ -90,25 +99,33 @@ def _row_label(c: Candidate, _: RowContext) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("run", 22, 0, _row_label, lambda c: c.subject, right=False),
-    Column("kind", 4, 7, lambda c, _: fmt.KINDS.get(c.kind, c.kind), lambda c: c.kind, right=False),
-    Column("step", 5, 3, lambda c, _: fmt.DASH if c.step is None else str(c.step), lambda c: c.step),
+    Column("run", 22, 0, _row_label, lambda c: c.subject, right=False, reads=("run", "checkpoint")),
+    Column("kind", 4, 7, lambda c, _: fmt.KINDS.get(c.kind, c.kind), lambda c: c.kind, right=False, reads=("kind",)),
+    Column("step", 5, 3, lambda c, _: fmt.DASH if c.step is None else str(c.step), lambda c: c.step, reads=("step",)),
     Column("predicted", 15, 0, lambda c, _: fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi),
-           lambda c: c.predicted),
-    Column("basis", 10, 5, lambda c, _: fmt.basis(c.basis), lambda c: c.basis, right=False),
-    Column("pre_rl_entropy", 4, 2, lambda c, _: fmt.num(c.pre_rl_entropy), lambda c: c.pre_rl_entropy),
-    Column("headroom", 5, 1, lambda c, _: fmt.num(c.headroom, 1), lambda c: c.headroom),
-    Column("expected_variance", 5, 6, lambda c, _: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance),
-    Column("live_entropy", 4, 8, lambda c, _: fmt.num(c.live_entropy), lambda c: c.live_entropy),
-    Column("entropy_drop", 4, 1, lambda c, _: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop),
-    Column("entropy_curve", SPARK, 1, _entropy_spark, None, right=False),
-    Column("zero_std_fraction", 4, 3, lambda c, _: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction),
-    Column("zero_std_curve", SPARK, 5,
-           _unit_spark(metrics.FRAC_REWARD_ZERO_STD, lambda t: t.max_zero_std), None, right=False),
-    Column("reward_curve", SPARK, 4, _unit_spark(metrics.REWARD_MEAN), None, right=False),
-    Column("verdict", 10, 0, _verdict_cell, lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False),
-    Column("confidence", 4, 2, lambda c, _: fmt.pct(c.confidence), lambda c: c.confidence),
-    Column("job", 18, 2, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False),
+           lambda c: c.predicted, reads=("predicted", "predicted_lo", "predicted_hi")),
+    Column("basis", 10, 5, lambda c, _: fmt.basis(c.basis), lambda c: c.basis, right=False, reads=("basis",)),
+    Column("pre_rl_entropy", 4, 2, lambda c, _: fmt.num(c.pre_rl_entropy), lambda c: c.pre_rl_entropy,
+           reads=("pre_rl_entropy",)),
+    Column("headroom", 5, 1, lambda c, _: fmt.num(c.headroom, 1), lambda c: c.headroom, reads=("headroom",)),
+    Column("expected_variance", 5, 6, lambda c, _: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance,
+           reads=("expected_variance",)),
+    Column("live_entropy", 4, 8, lambda c, _: fmt.num(c.live_entropy), lambda c: c.live_entropy,
+           reads=("live_entropy",)),
+    Column("entropy_drop", 4, 1, lambda c, _: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop,
+           reads=("entropy_drop",)),
+    Column("entropy_curve", SPARK, 1, _entropy_spark, None, right=False, context=metrics.ENTROPY),
+    Column("zero_std_fraction", 4, 3, lambda c, _: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction,
+           reads=("zero_std_fraction",)),
+    Column("zero_std_curve", SPARK, 5, _unit_spark(metrics.FRAC_REWARD_ZERO_STD, lambda t: t.max_zero_std), None,
+           right=False, context=metrics.FRAC_REWARD_ZERO_STD),
+    Column("reward_curve", SPARK, 4, _unit_spark(metrics.REWARD_MEAN), None, right=False,
+           context=metrics.REWARD_MEAN),
+    Column("verdict", 10, 0, _verdict_cell, lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False,
+           reads=("verdict", "flagged", "acknowledged", "pinned")),
+    Column("confidence", 4, 2, lambda c, _: fmt.pct(c.confidence), lambda c: c.confidence, reads=("confidence",)),
+    Column("job", 24, 2, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False,
+           reads=("job_id", "job_state", "job_elapsed", "job_node", "status"), context="kill"),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 PADDING = 2  # DataTable's cell padding, one space each side

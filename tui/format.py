@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord, Candidate
-from rankinv.vocabulary import KINDS, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_text, row_label
 
 __all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
@@ -37,21 +37,8 @@ def pct(value: float | None) -> str:
 
 
 def interval(value: float | None, lo: float | None, hi: float | None) -> str:
-    """``0.62±0.05`` when [lo, hi] is symmetric about the value (to the digits shown), else ``0.62 [.55,.71]``;
-    the bare value when the interval is unknown."""
-    if value is None or missing(value):
-        return DASH
-    if lo is None or hi is None or missing(lo) or missing(hi):
-        return f"{value:.2f}"
-    if abs((hi - value) - (value - lo)) < 0.005:
-        return f"{value:.2f}±{(hi - lo) / 2:.2f}"
-    return f"{value:.2f} [{_short(lo)},{_short(hi)}]"
-
-
-def _short(x: float) -> str:
-    """``.55`` for 0.55 (the bracket must fit a narrow column); ``1.0`` and negatives stay whole."""
-    text = f"{x:.2f}"
-    return text[1:] if text.startswith("0.") else text
+    """The prediction and its interval, as ``rankinv status`` prints it but compact (``0.62 [.55,.71]``)."""
+    return interval_text(value, lo, hi, compact=True) or DASH
 
 
 def basis(text: str | None) -> str:
@@ -90,15 +77,9 @@ def candidate_label(candidate: Candidate) -> str:
     return shown(row_label(candidate.run, candidate.checkpoint))
 
 
-SLURM_SHORT = {
-    "RUNNING": "R", "PENDING": "PD", "COMPLETING": "CG", "COMPLETED": "CD", "CANCELLED": "CA",
-    "FAILED": "F", "TIMEOUT": "TO", "SUSPENDED": "S", "PREEMPTED": "PR", "OUT_OF_MEMORY": "OOM",
-}
-
-
 # What a kill action's state means for the job, in a few letters (the ledger's states, daemon/actions/ledger.py).
 KILL_SHORT = {
-    "dry_run": "dry-kill", "pending": "killing", "signalled": "SIGTERM", "cancelling": "scancel", "done": "killed",
+    "dry_run": "dry-kill", "pending": "killing", "signalled": "signalled", "cancelling": "scancel", "done": "killed",
     "gone": "gone", "aborted": "kill-abort", "not_owner": "not-yours", "unresolved": "no-job",
     "opted_out": "opted-out", "rate_limited": "rate-ltd", "planned": "dry-kill",
 }
@@ -113,15 +94,23 @@ def _target(kill: ActionRecord | None) -> str:
     return rest if kind == "slurm" else target
 
 
+def _kill_text(kill: ActionRecord) -> str:
+    """What the kill did: ``USR1 sent`` while in its grace period (the signal it sent), else the ledger state."""
+    sent = (kill.detail or {}).get("detail") if isinstance(kill.detail, dict) else None
+    if kill.state == "signalled" and isinstance(sent, str) and sent.endswith(" sent"):
+        return sent
+    return KILL_SHORT.get(kill.state, kill.state)
+
+
 def job(candidate: Candidate, kill: ActionRecord | None = None) -> str:
-    """``4102 R`` (Slurm's short state codes, as squeue prints them) and, once the daemon acted, what the kill
-    did (``4102 R killed``, ``pid 81 dry-kill``); the run's status when no job is known."""
-    ident = candidate.job_id or _target(kill)
-    state = (candidate.job_state or "").upper()
-    parts = [ident, SLURM_SHORT.get(state, state)] if ident else [candidate.status or DASH]
+    """``4102 R 12:04 node07`` (Slurm's short state codes, as squeue prints them, elapsed and node as Slurm last
+    said) and, once the daemon acted, what the kill did (``4102 CA 12:30 node07 killed``, ``pid 81 dry-kill``);
+    the run's status when no job is known."""
+    c = candidate
+    text = job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or _target(kill) or c.status or DASH
     if kill is not None:
-        parts.append(KILL_SHORT.get(kill.state, kill.state))
-    return shown(" ".join(p for p in parts if p))
+        text += " " + _kill_text(kill)
+    return shown(text)
 
 
 def ago(then: float | None, now: float) -> str:

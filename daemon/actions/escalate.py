@@ -154,8 +154,9 @@ class Escalator:
 
     def _signal(self, record: ActionState, target: Target) -> ActionState:
         now = self.clock()
-        record = self._put(record, state=L.SIGNALLED, armed=True, signalled_at=now, acted_at=now, attempts=0)
         name = self.config.graceful_signal
+        record = self._put(record, state=L.SIGNALLED, armed=True, signalled_at=now, acted_at=now, attempts=0,
+                           detail=f"{name} sent")  # fmt: skip
         try:
             self._send(target, name)
         except FAILURES as exc:

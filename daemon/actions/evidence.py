@@ -19,10 +19,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rankinv.daemon.actions.slurm import JobRecord
-
 from rankinv.ingest.sources import CALLBACK_LOG_NAME
 from rankinv.integrations.trl import RUN_DIR_ENV, TOKEN_ENV
+from rankinv.slurmjob import SlurmJob
 
 WRITE_MODES = (os.O_WRONLY, os.O_RDWR)
 
@@ -39,7 +38,7 @@ def inside(path: str, run_dir: Path) -> bool:
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def expand_pattern(path: str, job: JobRecord) -> str:
+def expand_pattern(path: str, job: SlurmJob) -> str:
     """Slurm's filename pattern (``%j``, ``%x``, ``%u``, ``%%``) filled in; unknown patterns are left as-is."""
     subs = {"j": job.job_id.split("_")[0], "A": job.job_id.split("_")[0], "x": job.name, "u": job.user, "%": "%"}
     out, i = [], 0
@@ -53,7 +52,7 @@ def expand_pattern(path: str, job: JobRecord) -> str:
     return "".join(out)
 
 
-def slurm_tie(job: JobRecord, run_dir: Path, run_name: str, token: str = "", by_name: bool = False) -> str | None:
+def slurm_tie(job: SlurmJob, run_dir: Path, run_name: str, token: str = "", by_name: bool = False) -> str | None:
     """How Slurm's own record of ``job`` ties it to ``run_dir``, or None when nothing does."""
     if inside(job.workdir, run_dir):
         return "Slurm's WorkDir is the run directory"

@@ -8,7 +8,6 @@ whose message says what to do. Nothing here raises anything else for a Slurm pro
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -16,25 +15,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rankinv.errors import RankinvError
-
-SEP = "\x1f"  # unit separator: cannot appear in a job name, path or comment typed by a person
-FIELDS = ("%i", "%U", "%u", "%T", "%j", "%Z", "%k")
-GONE_STATES = frozenset(
-    {
-        "COMPLETED",
-        "CANCELLED",
-        "FAILED",
-        "TIMEOUT",
-        "NODE_FAIL",
-        "PREEMPTED",
-        "BOOT_FAIL",
-        "DEADLINE",
-        "OUT_OF_MEMORY",
-        "REVOKED",
-        "SPECIAL_EXIT",
-    }
+from rankinv.slurmjob import (
+    GONE_STATES,
+    JOB_ID,
+    SEP,
+    SlurmJob,
+    SlurmParseError,
+    parse_sacct,
+    squeue_format,
 )
-_JOB_ID = re.compile(r"^\d+(_\d+)?$")
+from rankinv.slurmjob import parse_squeue as parse_fields
+
+__all__ = ["GONE_STATES", "SEP", "Slurm", "SlurmError", "SlurmJob", "parse_squeue"]
+
+RECORD_FIELDS = ("JobID", "UserID", "UserName", "State", "Name", "WorkDir", "STDOUT", "STDERR", "Comment")
+POLL_FIELDS = ("JobID", "State", "TimeUsed", "NodeList")  # what the job column shows
 
 
 class SlurmError(RankinvError):
@@ -45,78 +40,12 @@ class SlurmError(RankinvError):
         self.kind = kind
 
 
-@dataclass(frozen=True)
-class SlurmJob:
-    """One line of ``squeue``."""
-
-    job_id: str
-    uid: int
-    user: str
-    state: str
-    name: str
-    workdir: str
-    comment: str
-
-    @property
-    def active(self) -> bool:
-        return self.state not in GONE_STATES
-
-
-def parse_squeue(text: str) -> list[SlurmJob]:
-    """Parse ``squeue -h -o`` output in :data:`FIELDS` order; anything unexpected is ``garbage``."""
-    jobs = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = line.split(SEP)
-        if len(parts) != len(FIELDS) or not _JOB_ID.match(parts[0]) or not parts[1].isdigit():
-            raise SlurmError("garbage", f"squeue printed a line rankinv cannot parse: {line[:120]!r}")
-        comment = "" if parts[6] == "(null)" else parts[6]
-        jobs.append(SlurmJob(parts[0], int(parts[1]), parts[2], parts[3], parts[4], parts[5], comment))
-    return jobs
-
-
-RECORD_FIELDS = ("JobID", "UserID", "UserName", "State", "Name", "WorkDir", "STDOUT", "STDERR", "Comment")
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """Slurm's own record of a job: who owns it and where it works and writes (the evidence of whose run it is).
-
-    ``stdout``/``stderr`` are the patterns as submitted (``%j`` not yet filled in); empty when not set."""
-
-    job_id: str
-    uid: int
-    user: str
-    state: str
-    name: str
-    workdir: str
-    stdout: str
-    stderr: str
-    comment: str
-
-    @property
-    def active(self) -> bool:
-        return self.state not in GONE_STATES
-
-
-def _unset(value: str) -> str:
-    return "" if value in ("(null)", "N/A") else value
-
-
-def parse_records(text: str) -> list[JobRecord]:
-    """Parse ``squeue -h -O`` output in :data:`RECORD_FIELDS` order, each field ended by :data:`SEP`."""
-    records = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = [p.strip() for p in line.split(SEP)]
-        if len(parts) != len(RECORD_FIELDS) + 1 or not _JOB_ID.match(parts[0]) or not parts[1].isdigit():
-            raise SlurmError("garbage", f"squeue printed a line rankinv cannot parse: {line[:120]!r}")
-        job_id, uid, user, state, name, workdir, out, err, comment = parts[:-1]
-        paths = (_unset(out), _unset(err), _unset(comment))
-        records.append(JobRecord(job_id, int(uid), user, state, name, workdir, *paths))
-    return records
+def parse_squeue(text: str, fields: Sequence[str] = RECORD_FIELDS) -> list[SlurmJob]:
+    """``squeue -h -O`` output in ``fields`` order; anything unexpected is ``garbage``."""
+    try:
+        return parse_fields(text, fields)
+    except SlurmParseError as exc:
+        raise SlurmError("garbage", str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -187,31 +116,45 @@ class Slurm:
             self.sleep(self.backoff * 2 ** (attempt - 1))
         raise SlurmError(error.kind, f"{error} (after {attempt} attempt{'s' if attempt > 1 else ''})")
 
+    def _squeue(self, argv: list[str], fields: Sequence[str]) -> list[SlurmJob]:
+        result = self.run(["squeue", "-h", "-O", squeue_format(fields), *argv],
+                          ok=lambda a: a.returncode == 0 or _unknown_job(a))  # fmt: skip
+        return [] if _unknown_job(result) else parse_squeue(result.stdout, fields)
+
     def squeue(self, job_ids: Sequence[str] = (), me: bool = False) -> list[SlurmJob]:
-        argv = ["squeue", "-h", "-o", SEP.join(FIELDS)]
-        if me:
-            argv.append("--me")
-        if job_ids:
-            argv.append("--jobs=" + ",".join(job_ids))
-        result = self.run(argv, ok=lambda a: a.returncode == 0 or _unknown_job(a))
-        return [] if _unknown_job(result) else parse_squeue(result.stdout)
+        """Slurm's record (:data:`RECORD_FIELDS`) of the queued jobs: ``job_ids``, or the user's own."""
+        return self._squeue([*(["--me"] if me else []), *([f"--jobs={','.join(job_ids)}"] if job_ids else [])],
+                            RECORD_FIELDS)  # fmt: skip
 
     def job(self, job_id: str) -> SlurmJob | None:
         """The job, or None once it has left the queue."""
-        for job in self.squeue([job_id]):
-            if job.job_id == job_id:
-                return job if job.active else None
-        return None
+        return self.record(job_id)
 
-    def record(self, job_id: str) -> JobRecord | None:
+    def record(self, job_id: str) -> SlurmJob | None:
         """Slurm's record of one job (owner, working directory, output files, comment), or None once it has left."""
-        if not _JOB_ID.match(job_id):
+        if not JOB_ID.match(job_id):
             raise SlurmError("garbage", f"{job_id!r} is not a Slurm job id")
-        fmt = ",".join(f"{name}:0{SEP}" for name in RECORD_FIELDS)
-        argv = ["squeue", "-h", "-O", fmt, f"--jobs={job_id}"]
-        result = self.run(argv, ok=lambda a: a.returncode == 0 or _unknown_job(a))
-        found = [] if _unknown_job(result) else parse_records(result.stdout)
-        return next((r for r in found if r.job_id == job_id and r.active), None)
+        return next((r for r in self.squeue([job_id]) if r.job_id == job_id and r.active), None)
+
+    def poll(self, job_ids: Sequence[str]) -> list[SlurmJob]:
+        """State, elapsed time and node of every job in ``job_ids`` still known to the controller (finished ones
+        too, for a while): one ``squeue`` call for all of them."""
+        ids = [j for j in job_ids if JOB_ID.match(j)]
+        return self._squeue(["-t", "all", f"--jobs={','.join(ids)}"], POLL_FIELDS) if ids else []
+
+    def accounting(self, job_ids: Sequence[str]) -> list[SlurmJob]:
+        """Final state, elapsed time and node of jobs that have left the controller, from accounting (``sacct``,
+        one call for all); a Slurm without accounting is a ``failed`` error."""
+        ids = [j for j in job_ids if JOB_ID.match(j)]
+        if not ids:
+            return []
+        fields = ("JobID", "State", "Elapsed", "NodeList")
+        result = self.run(["sacct", "-n", "-P", "-X", f"--delimiter={SEP}", "-o", ",".join(fields),
+                           f"--jobs={','.join(ids)}"])  # fmt: skip
+        try:
+            return parse_sacct(result.stdout, fields)
+        except SlurmParseError as exc:
+            raise SlurmError("garbage", str(exc)) from None
 
     def scancel(self, job_id: str, signal: str | None = None, batch: bool = False) -> None:
         argv = ["scancel"]
@@ -220,7 +163,6 @@ class Slurm:
         if batch:
             argv.append("--batch")
         self.run([*argv, job_id], ok=lambda a: a.returncode == 0 or _already_done(a))
-
 
 
 def _unknown_job(attempt: Attempt) -> bool:

@@ -13,10 +13,11 @@ from pathlib import Path
 from rankinv.daemon.actions.slurm import Slurm, SlurmError
 
 from rankinv.ingest.barelogs import trainer_logs
-from rankinv.ingest.slurmlog import SlurmJobInfo, job_id_from_name, lookup
+from rankinv.ingest.slurmlog import job_id_from_name, lookup
+from rankinv.slurmjob import SlurmJob
 
 
-def _ties(info: SlurmJobInfo, run_dir: Path) -> bool:
+def _ties(info: SlurmJob, run_dir: Path) -> bool:
     stdout = Path(info.stdout) if info.stdout else None
     if stdout is None or job_id_from_name(stdout) != info.job_id or not stdout.is_file():
         return False

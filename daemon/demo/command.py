@@ -36,6 +36,9 @@ def main(args: argparse.Namespace, show: Show) -> int:
 
 def _headless(live: session.Session, timeout: float) -> int:
     print(f"rankinv demo: replaying {live.root} (dry-run daemon, state in {live.state})", flush=True)
+    if live.precomputed:
+        print("rankinv demo: torch is not installed, so checkpoints get the triage reports shipped with the demo "
+              "(pip install 'rankinv[triage]' to sample them here)", flush=True)  # fmt: skip
     snap = headless.follow(live, timeout, out=lambda line: print(line, flush=True))
     cli_status.print_table(snap, live.root, running=True, scanned=False)
     if not headless.settled(snap):

@@ -7,6 +7,10 @@ Each run gets a stand-in training process (a sleeping child, started with the ru
 environment) whose pid, start time and token go into the run's manifest, so the dry-run daemon can resolve
 "the job" and record what it would stop. It exits when the replay ends. Paths in the manifests are rewritten
 from where the runs were built to the demo root.
+
+With ``--reports`` (no torch here to sample a checkpoint) each checkpoint gets the triage report the demo itself
+wrote when the runs were bundled (``SRC/triage-reports/RUN/CHECKPOINT.json``), written next to it as a training
+callback would write it; ``@DEMO@`` in it becomes the demo's folder.
 """
 
 from __future__ import annotations
@@ -50,7 +54,21 @@ def _manifest(src: Path, dst: Path, run: str, job: subprocess.Popen[bytes], toke
     return json.dumps(data, indent=2)
 
 
-def _do(step: Step, src: Path, dst: Path, jobs: dict[str, subprocess.Popen[bytes]]) -> None:
+REPORTS = "triage-reports"
+REPORT_NAME = "rankinv-triage.json"
+
+
+def _report(src: Path, dst: Path, run: str, checkpoint: str) -> None:
+    shipped = src / REPORTS / run / f"{checkpoint}.json"
+    if shipped.is_file():
+        text = shipped.read_text(encoding="utf-8").replace("@DEMO@", str(dst.parent))
+        tmp = dst / run / checkpoint / f".{REPORT_NAME}.tmp"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(tmp.with_name(REPORT_NAME))  # whole, never half-written
+
+
+def _do(step: Step, src: Path, dst: Path, jobs: dict[str, subprocess.Popen[bytes]], reports: bool) -> None:
     run_dir = dst / step.run
     if step.kind == "manifest":
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -61,10 +79,12 @@ def _do(step: Step, src: Path, dst: Path, jobs: dict[str, subprocess.Popen[bytes
         with (run_dir / LOG).open("a", encoding="utf-8") as f:
             f.write(step.payload + "\n")
     else:
-        shutil.copytree(src / step.run / step.payload, run_dir / step.payload)
+        if reports:  # before the weights: the checkpoint is never complete without its report
+            _report(src, dst, step.run, step.payload)
+        shutil.copytree(src / step.run / step.payload, run_dir / step.payload, dirs_exist_ok=True)
 
 
-def replay(src: Path, dst: Path, seconds_per_run: float, done: Path) -> None:
+def replay(src: Path, dst: Path, seconds_per_run: float, done: Path, reports: bool = False) -> None:
     runs = [read_run(p) for p in sorted(src.iterdir()) if (p / LOG).is_file()]
     jobs: dict[str, subprocess.Popen[bytes]] = {}
     begin = time.monotonic()
@@ -73,7 +93,7 @@ def replay(src: Path, dst: Path, seconds_per_run: float, done: Path) -> None:
             delay = begin + step.at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            _do(step, src, dst, jobs)
+            _do(step, src, dst, jobs, reports)
         done.touch()
         sys.stdin.read()  # keep the stand-in jobs alive until the demo closes our stdin
     finally:
@@ -85,7 +105,7 @@ def replay(src: Path, dst: Path, seconds_per_run: float, done: Path) -> None:
 def main(argv: list[str]) -> int:
     src, dst, seconds, done = Path(argv[0]), Path(argv[1]), float(argv[2]), Path(argv[3])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    replay(src, dst, seconds, done)
+    replay(src, dst, seconds, done, reports="--reports" in argv[4:])
     return 0
 
 

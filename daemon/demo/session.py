@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -39,9 +40,18 @@ settle_seconds = 1.0
 evaluate_seconds = 1.0
 debounce_seconds = 0.2
 
+triage_executor = "{executor}"
+
 [actions]
 armed = false
 """
+
+
+def precomputed_triage() -> bool:
+    """Without torch (a plain ``pip install rankinv``) the checkpoints cannot be sampled here: the replay writes
+    the triage reports this very demo produced when the runs were bundled (``runs/triage-reports``) next to each
+    checkpoint, as a training job's callback would, and the daemon reads them."""
+    return importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None
 
 
 @dataclass
@@ -50,6 +60,7 @@ class Session:
     root: Path
     state: Path
     replay: subprocess.Popen[bytes]
+    precomputed: bool = False
 
     @property
     def done_marker(self) -> Path:
@@ -75,14 +86,16 @@ def start(src: Path, workdir: Path, seconds_per_run: float) -> Session:
     for d in (root, state, task):
         d.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "prompts.jsonl", task / "prompts.jsonl")
-    (root / "rankinv.toml").write_text(CONFIG.format(task=task), encoding="utf-8")
+    precomputed = precomputed_triage()
+    config = CONFIG.format(task=task, executor="callback" if precomputed else "auto")
+    (root / "rankinv.toml").write_text(config, encoding="utf-8")
     control.start_detached(root, state_base=state)
     replay = subprocess.Popen(
         [sys.executable, "-m", "rankinv.daemon.demo.replay", str(src), str(root), str(seconds_per_run),
-         str(workdir / "replay-finished")],
+         str(workdir / "replay-finished"), *(["--reports"] if precomputed else [])],
         stdin=subprocess.PIPE,
     )
-    return Session(workdir, root, state, replay)
+    return Session(workdir, root, state, replay, precomputed)
 
 
 def finish(session: Session) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rankinv.commands import roots
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -17,7 +19,7 @@ def add_parser(sub: Any) -> None:
             "Takes effect at once, overrides [actions] armed, undone by `rankinv disarm ROOT`."
         ),
     )
-    p.add_argument("root", help="the runs root")
+    roots.add_root(p)
     p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(disarm=False)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rankinv.commands import roots
 from rankinv.errors import RankinvError
 
 
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> None:
             "and accuracies, and the rankinv.toml lines to use. Writes nothing."
         ),
     )
-    p.add_argument("root", help="runs root holding finished runs")
+    roots.add_root(p, "runs root holding finished runs")
     p.add_argument("--eval", action="store_true",
                    help="triage the last checkpoint of runs without a measured pass@10 (needs [triage] prompts)")
     p.add_argument("--config", help="rankinv.toml (default: ROOT/rankinv.toml)")

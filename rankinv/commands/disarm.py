@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rankinv.commands import roots
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -14,6 +16,6 @@ def add_parser(sub: Any) -> None:
         help="disarm the daemon for ROOT: back to dry-run, even during a grace period",
         description="Disarm rankinv for a runs root. Overrides [actions] armed = true until `rankinv arm ROOT`.",
     )
-    p.add_argument("root", help="the runs root")
+    roots.add_root(p)
     p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")
     p.set_defaults(disarm=True, yes=True)

@@ -22,7 +22,9 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("run", help="a run directory, or a run name under --root")
-    p.add_argument("--root", help="runs root to resolve a run name in (and to find rankinv.toml)")
+    p.add_argument("--root", help="runs root to resolve a run name in (and to find rankinv.toml); default: "
+                   "$RANKINV_ROOT, else the current directory when it is a runs root")  # fmt: skip
+    p.set_defaults(root_default="optional")
     p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml, else the run's parent's)")
     p.add_argument("--pin", action="store_true", help="treat the run as pinned CONTINUE (a per-run override)")
     p.add_argument("--json", action="store_true", help="print JSON for machines")

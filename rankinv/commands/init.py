@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rankinv.commands import roots
 from rankinv.errors import RankinvError
 
 
@@ -16,7 +17,7 @@ def add_parser(sub: Any) -> None:
         help="write ROOT/rankinv.toml listing every setting with its documentation and default",
         description="Write a commented rankinv.toml at the runs root. Refuses to overwrite one without --force.",
     )
-    p.add_argument("root", metavar="ROOT", help="the runs root")
+    roots.add_root(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing rankinv.toml")
     p.set_defaults(func=run)
 

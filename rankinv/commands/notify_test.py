@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rankinv.commands import roots
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -14,5 +16,5 @@ def add_parser(sub: Any) -> None:
         help="send one test alert through every configured channel (terminal, desktop, webhooks, command)",
         description="Send a test alert through every channel in [notify] and report what each one did.",
     )
-    p.add_argument("root", nargs="?", help="runs root whose rankinv.toml to use (default: the current directory)")
+    roots.add_root(p, "runs root whose rankinv.toml to use", required=False)
     p.add_argument("--config", help="config file (default: ROOT/rankinv.toml)")

@@ -1,14 +1,33 @@
 """Which runs root a command means when ``ROOT`` is left out: ``$RANKINV_ROOT``, else the current directory when
-it is one (it holds a ``rankinv.toml`` or training runs). Shared by the commands whose ROOT is optional."""
+it is one (it holds a ``rankinv.toml`` or training runs). Every command that takes a ROOT declares it with
+:func:`add_root`; :mod:`rankinv.cli` resolves it before the command runs."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from rankinv.errors import RankinvError
 
-HELP = "the runs root (default: $RANKINV_ROOT, else the current directory when it holds runs or a rankinv.toml)"
+DEFAULT = "default: $RANKINV_ROOT, else the current directory when it holds runs or a rankinv.toml"
+HELP = f"the runs root ({DEFAULT})"
+
+
+def add_root(p: Any, what: str = "the runs root", required: bool = True) -> None:
+    """A ``ROOT`` positional that may be left out; ``required=False``: with no default found, ROOT stays None."""
+    p.add_argument("root", nargs="?", metavar="ROOT", help=f"{what} ({DEFAULT})")
+    p.set_defaults(root_default="required" if required else "optional")
+
+
+def resolve_args(args: Any) -> None:
+    """Fill a left-out ROOT in parsed arguments (commands declared with :func:`add_root`)."""
+    how = getattr(args, "root_default", None)
+    if how is None or args.root:
+        return
+    if how == "optional" and not os.environ.get("RANKINV_ROOT") and not is_runs_root(Path.cwd()):
+        return
+    args.root = str(resolve(args.root))
 
 
 def is_runs_root(path: Path) -> bool:

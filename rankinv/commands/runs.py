@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.boundary.text import rich_text, shown
+from rankinv.commands import roots
 
 
 def add_parser(sub: Any) -> None:
@@ -20,7 +21,7 @@ def add_parser(sub: Any) -> None:
             "the last logged step, and the SFT checkpoint a GRPO run started from."
         ),
     )
-    p.add_argument("root", help="folder holding training runs (searched recursively)")
+    roots.add_root(p, "folder holding training runs, searched recursively")
     p.add_argument("--settle", type=float, default=10.0, help="seconds a checkpoint must be unchanged (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.set_defaults(func=run)

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
             "callback triage reports, verdicts; never acts on a job), so it always answers."
         ),
     )
-    p.add_argument("root", nargs="?", metavar="ROOT", help=roots.HELP)
+    roots.add_root(p)
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.add_argument("--config", help="rankinv.toml to use (default: ROOT/rankinv.toml if present)")
     p.add_argument("--state-dir", help="base directory of the store (default: XDG state dir)")

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
             "and GRPO run ranked by predicted final pass@10. Quitting never stops the daemon. Press ? for keys."
         ),
     )
-    p.add_argument("root", nargs="?", metavar="ROOT", help=roots.HELP)
+    roots.add_root(p)
     p.add_argument("--no-daemon", action="store_true", help="never start a daemon; view the store read-only")
     p.add_argument("--readonly", action="store_true", help="turn off every key that acts (for shared sessions)")
     p.add_argument("--state-dir", help="where daemon state and the store live (default: $XDG_STATE_HOME/rankinv)")

@@ -9,32 +9,23 @@ alone. Lookups are cached briefly: discovery may ask about every log on each sca
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from rankinv.slurmjob import SEP, SlurmJob, SlurmParseError, parse_sacct, parse_show_job
 
 _JOB_IN_NAME = re.compile(r"(?:^|[-_.])(?P<id>\d+)(?:_\d+)?\.(?:out|log|err|stdout)$")
 _PRINTED_DIR = re.compile(
     r"(?:Saving model checkpoint to|output_dir['\"]?\s*[:=]\s*['\"]?)\s*(?P<path>/[^\s'\",}]+)"
 )  # fmt: skip
-_FIELD = re.compile(r"(?P<key>\w+)=(?P<value>\S*)")
 TIMEOUT_S = 5.0
 CACHE_S = 30.0
 HEAD_BYTES = 64 << 10
-
-
-@dataclass(frozen=True)
-class SlurmJobInfo:
-    """What Slurm says about one job: its id, owner, working directory and stdout file."""
-
-    job_id: str
-    user_id: int | None
-    workdir: str
-    stdout: str
 
 
 def job_id_from_name(path: Path) -> str | None:
@@ -43,11 +34,11 @@ def job_id_from_name(path: Path) -> str | None:
     return match["id"] if match else None
 
 
-_cache: dict[str, tuple[float, SlurmJobInfo | None]] = {}
+_cache: dict[str, tuple[float, SlurmJob | None]] = {}
 _slow_until = [0.0]  # after a Slurm command timed out, skip lookups for a while: a scan must never stall on it
 
 
-def lookup(job_id: str, env: dict[str, str] | None = None) -> SlurmJobInfo | None:
+def lookup(job_id: str, env: dict[str, str] | None = None) -> SlurmJob | None:
     """Slurm's record of a job (``scontrol show job``, then ``sacct``); None when Slurm is absent, slow or forgot
     it."""
     now = time.monotonic()
@@ -78,33 +69,32 @@ def _run(argv: list[str], env: dict[str, str] | None) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def _scontrol(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
+def _scontrol(job_id: str, env: dict[str, str] | None) -> SlurmJob | None:
     out = _run(["scontrol", "show", "job", "-o", job_id], env)
-    if not out:
+    try:
+        jobs = parse_show_job(out or "")
+    except SlurmParseError:
         return None
-    fields = {m["key"]: m["value"] for m in _FIELD.finditer(out.splitlines()[0])}
-    if fields.get("JobId") != job_id:
-        return None
-    uid = re.match(r"[^(]*\((\d+)\)", fields.get("UserId", ""))
-    return SlurmJobInfo(job_id, int(uid[1]) if uid else None, fields.get("WorkDir", ""), fields.get("StdOut", ""))
+    return next((j for j in jobs if j.job_id == job_id), None)
 
 
-def _sacct(job_id: str, env: dict[str, str] | None) -> SlurmJobInfo | None:
+def _sacct(job_id: str, env: dict[str, str] | None) -> SlurmJob | None:
     """sacct knows WorkDir (and, in newer Slurm, StdOut) after the job left the controller; without accounting, or
     on a Slurm whose sacct has no StdOut field (22.05 has none: sacct refuses the query), it says nothing."""
-    fields = "JobID,UID,User,JobName,WorkDir,StdOut"
-    out = _run(["sacct", "-n", "-P", "-X", f"--delimiter={_SEP}", "-j", job_id, "-o", fields], env)
-    line = next((x for x in (out or "").splitlines() if x.split(_SEP)[0] == job_id), None)
-    if line is None or line.count(_SEP) != 5:
+    fields = ("JobID", "UID", "User", "JobName", "WorkDir", "StdOut")
+    out = _run(["sacct", "-n", "-P", "-X", f"--delimiter={SEP}", "-j", job_id, "-o", ",".join(fields)], env)
+    try:
+        job = next((j for j in parse_sacct(out or "", fields) if j.job_id == job_id), None)
+    except SlurmParseError:
         return None
-    _, uid, user, name, workdir, stdout = line.split(_SEP)
-    path = expand_pattern(stdout, job_id, name, user)
-    if path and workdir and not os.path.isabs(path):
-        path = os.path.join(workdir, path)
-    return SlurmJobInfo(job_id, int(uid) if uid.isdigit() else None, workdir, path)
+    if job is None:
+        return None
+    path = expand_pattern(job.stdout, job_id, job.name, job.user)
+    if path and job.workdir and not os.path.isabs(path):
+        path = os.path.join(job.workdir, path)
+    return dataclasses.replace(job, stdout=path)
 
 
-_SEP = "\x1f"  # job names and paths may hold "|"
 _PATTERN = re.compile(r"%(?:%|\d*[jxuA])")
 
 
@@ -125,7 +115,7 @@ def expand_pattern(text: str, job_id: str, name: str, user: str) -> str:
     return _PATTERN.sub(fill, text)
 
 
-def confirmed_job(log: Path, env: dict[str, str] | None = None) -> SlurmJobInfo | None:
+def confirmed_job(log: Path, env: dict[str, str] | None = None) -> SlurmJob | None:
     """The job that wrote ``log``: the id from its name, confirmed by Slurm's StdOut being this very file."""
     job_id = job_id_from_name(log)
     if job_id is None:

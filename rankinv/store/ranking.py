@@ -86,6 +86,9 @@ def candidates_of(conn: sqlite3.Connection, runs: Sequence[RunRecord]) -> list[C
                     acknowledged=v[1] is not None and run.acknowledged_verdict == v[1],
                     pinned=run.pinned == "continue",
                     opt_out=run.opt_out,
+                    job_node=run.job_node,
+                    job_elapsed=run.job_elapsed,
+                    job_checked_at=run.job_checked_at,
                 )
             )
     return out

@@ -39,7 +39,7 @@ HEARTBEAT_STALE_SECONDS = 30.0
 
 _RUN_COLUMNS = (
     "name, path, kind, parent, status, error, manifest, job_id, job_state, last_step, pinned, opt_out, "
-    "acknowledged_verdict, updated_at"
+    "acknowledged_verdict, updated_at, job_node, job_elapsed, job_checked_at"
 )
 
 
@@ -59,6 +59,9 @@ def _run(r: Sequence[Any]) -> RunRecord:
         opt_out=bool(r[11]),
         acknowledged_verdict=r[12],
         updated_at=r[13],
+        job_node=r[14],
+        job_elapsed=r[15],
+        job_checked_at=r[16],
     )
 
 
@@ -264,6 +267,16 @@ class Reads(StoreBase):
         sql = _ACTION_SELECT + " WHERE r.name = ? AND a.kind = ? AND a.verdict_id IS ?"
         row = self.conn.execute(sql, (run, kind, verdict_id)).fetchone()
         return _action(row) if row else None
+
+    def slurm_jobs(self) -> dict[str, str]:
+        """Each run's Slurm job id: the one its latest kill acted on, else the one its manifest names."""
+        jobs = {r[0]: r[1] for r in self.conn.execute("SELECT name, job_id FROM runs WHERE job_id IS NOT NULL")}
+        for name, target in self.conn.execute(
+            "SELECT r.name, a.target FROM actions a JOIN runs r ON r.id = a.run_id WHERE a.kind = 'kill' "
+            "AND a.target LIKE 'slurm:%' ORDER BY a.id"
+        ):
+            jobs[name] = target.removeprefix("slurm:")
+        return jobs
 
     def actions_in(self, states: Sequence[str]) -> tuple[ActionRecord, ...]:
         """Every action in one of ``states``, oldest first."""

@@ -24,6 +24,9 @@ class RunRecord:
     opt_out: bool
     acknowledged_verdict: int | None
     updated_at: float
+    job_node: str | None = None
+    job_elapsed: float | None = None
+    job_checked_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ class Candidate:
     acknowledged: bool
     pinned: bool
     opt_out: bool
+    job_node: str | None = None
+    job_elapsed: float | None = None  # seconds the job had run at job_checked_at
+    job_checked_at: float | None = None
 
 
 @dataclass(frozen=True)

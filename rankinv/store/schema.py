@@ -169,6 +169,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         to_v2,
     ),
+    Migration(
+        3,
+        "the job column: what Slurm last said about each run's job",
+        """
+        ALTER TABLE runs ADD COLUMN job_node TEXT;        -- the node(s) the job runs on
+        ALTER TABLE runs ADD COLUMN job_elapsed REAL;     -- seconds the job had run when last polled
+        ALTER TABLE runs ADD COLUMN job_checked_at REAL;  -- when Slurm was last asked
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -115,6 +115,15 @@ class Writes(StoreBase):
                 (state, error, job, self.now(), checkpoint),
             )
 
+    def set_job_states(
+        self, states: Mapping[str, tuple[str, str, str | None, float | None]], checked_at: float
+    ) -> None:
+        """What Slurm said about each run's job: run name → (job id, state, node, elapsed seconds)."""
+        rows = [(job, state, node, elapsed, checked_at, run) for run, (job, state, node, elapsed) in states.items()]
+        with self.transaction() as conn:
+            conn.executemany("UPDATE runs SET job_id = ?, job_state = ?, job_node = ?, job_elapsed = ?, "
+                             "job_checked_at = ? WHERE name = ?", rows)  # fmt: skip
+
     # -- metrics and offsets -------------------------------------------------------------------------------
     def add_metrics(self, run: str, points: Iterable[tuple[int, str, float, float | None]]) -> int:
         """Insert (step, name, value, time) points; a repeated (name, step) replaces the old value, never duplicates.

@@ -99,7 +99,7 @@ class MainScreen(Screen[None]):
         if new is None:
             return
         table = self.query_one(CandidatesTable)
-        table.candidates = new.candidates
+        table.show(new.candidates, self.rows)
         status = self.query_one(StatusBar)
         status.health, status.store_note = new.health, ""
         status.counts = (len(table.shown), len(new.candidates))
@@ -112,6 +112,11 @@ class MainScreen(Screen[None]):
     def watch_rows(self, rows: RowData) -> None:
         self.query_one(CandidatesTable).row_data = rows
         self._update_charts()
+
+    def show(self, snapshot: Snapshot, rows: RowData) -> None:
+        """A new snapshot and its row data: the table is updated once, with both."""
+        self.set_reactive(MainScreen.rows, rows)
+        self.snapshot = snapshot
 
     @property
     def armed(self) -> bool:

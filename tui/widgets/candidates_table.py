@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rankinv.tui import columns as cols
 from rankinv.tui.poller import RowData
 from rankinv.tui.thresholds import Thresholds
+from rankinv.tui.widgets import table_cells
+from rankinv.tui.widgets.row_cells import RowCells
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
 from textual.events import Key, Resize
+from textual.geometry import Region
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets._data_table import RowKey as DTRowKey
 
 from rankinv.store import Candidate
+
+RowInputs = tuple[Candidate, cols.RowContext, bool]
+MARGIN = 10  # rows drawn beyond the screen's edges, so a short scroll finds them ready
 
 
 class CandidatesTable(DataTable[Text]):
@@ -46,8 +55,11 @@ class CandidatesTable(DataTable[Text]):
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.thresholds = thresholds or Thresholds()
-        self._rows: dict[str, tuple[Text, ...]] = {}
-        self._cache: dict[str, tuple[object, tuple[Text, ...]]] = {}
+        self._keys: dict[str, RowInputs] = {}  # each row, in order, and what it is drawn from
+        self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
+        self._pending: dict[str, RowInputs] = {}  # rows whose cells changed but are not drawn yet (off screen)
+        self._cells = RowCells()
+        self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
 
     def on_mount(self) -> None:
         self._set_columns(cols.fitting(self.size.width or 80))
@@ -57,6 +69,12 @@ class CandidatesTable(DataTable[Text]):
         fitted = cols.fitting(event.size.width)
         if fitted != self.columns_shown:
             self._set_columns(fitted)
+
+    def show(self, candidates: tuple[Candidate, ...], row_data: RowData) -> None:
+        """New candidates and row data in one update (setting both reactives would fill the table twice)."""
+        self.set_reactive(CandidatesTable.candidates, candidates)
+        self.set_reactive(CandidatesTable.row_data, row_data)
+        self._fill()
 
     def watch_candidates(self) -> None:
         self._fill()
@@ -144,7 +162,8 @@ class CandidatesTable(DataTable[Text]):
     def _set_columns(self, visible: tuple[cols.Column, ...]) -> None:
         self.columns_shown = visible
         self.clear(columns=True)
-        self._rows, self._cache = {}, {}
+        self._keys, self._drawn, self._pending = {}, {}, {}
+        self._cells.clear()
         for column in visible:
             self.add_column(self._label(column), width=column.cells, key=column.key)
         self._fill()
@@ -152,56 +171,81 @@ class CandidatesTable(DataTable[Text]):
     def _fill(self) -> None:
         """Show the candidates, keeping the cursor on the same one.
 
-        A daemon cycle usually changes values, not which rows exist: then only the changed cells are replaced
-        and the rows re-ordered, which stays cheap at 1,000 runs. New or vanished rows rebuild the table.
+        A daemon cycle usually changes values, not which rows exist: then a changed row is drawn when it is on
+        screen (at once, or when it scrolls into view), only its changed cells are written, and only those rows
+        and the rows that moved are rendered again (:mod:`.table_cells`). New or vanished rows rebuild the table.
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
-        rows = {c.subject: self._cells(c) for c in ordered}
-        if rows.keys() == self._rows.keys() and self.row_count == len(rows):
-            self._patch(rows)
+        keys = {c.subject: self._key(c) for c in ordered}
+        self.redrawn = set()
+        if keys.keys() == self._keys.keys() and self.row_count == len(keys):
+            self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
+            if list(keys) != list(self._keys):
+                self._reorder(list(keys))
         else:
             self.clear()
-            for subject, cells in rows.items():
-                self.add_row(*cells, key=subject)
-        self._rows, self.shown = rows, tuple(ordered)
+            blank = tuple(Text() for _ in self.columns_shown)
+            for subject in keys:
+                self.add_row(*blank, key=subject)
+            self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
+        self._keys, self.shown = keys, tuple(ordered)
+        self._draw(self._in_view() if table_cells.supported(self) else list(self._pending))
         if current is not None:
             index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
             self.move_cursor(row=index, animate=False)
 
-    def _patch(self, rows: dict[str, tuple[Text, ...]]) -> None:
-        for subject, cells in rows.items():
-            for column, new, old in zip(self.columns_shown, cells, self._rows[subject], strict=True):
-                if new != old:
-                    self.update_cell(subject, column.key, new)
-        if list(rows) != list(self._rows):
-            # The first column (the run label) is unique per candidate: order the rows by it.
-            position = {cells[0].plain: i for i, cells in enumerate(rows.values())}
+    def _key(self, c: Candidate) -> RowInputs:
+        """What the row is drawn from: the candidate, its curves and kill, and whether it is marked."""
+        run_row = c.checkpoint is None
+        ctx = cols.RowContext(self.row_data.curves.get(c.run, {}) if run_row else {},
+                              self.row_data.kills.get(c.run) if run_row else None, self.thresholds)  # fmt: skip
+        return c, ctx, c.subject in self.marked
+
+    def _in_view(self) -> list[str]:
+        first = max(0, int(self.scroll_y) - MARGIN)
+        return [c.subject for c in self.shown[first : int(self.scroll_y) + self.size.height + MARGIN]]
+
+    def _draw(self, subjects: list[str], refresh: bool = True) -> None:
+        """Draw these rows' pending cells; only the cells that changed are written."""
+        changed: dict[str, dict[str, Text]] = {}
+        for subject in subjects:
+            key = self._pending.pop(subject, None)
+            if key is None:
+                continue
+            cells = self._cells.row(self.columns_shown, *key)
+            pairs = zip(self.columns_shown, cells, self._drawn[subject], strict=True)
+            self._drawn[subject] = cells
+            diff = {column.key: new for column, new, was in pairs if new is not was}
+            if diff:
+                changed[subject] = diff
+        self.redrawn |= changed.keys()
+        if changed and table_cells.supported(self):
+            table_cells.write(self, changed, refresh=refresh)
+        else:
+            for subject, diff in changed.items():
+                for column_key, cell in diff.items():
+                    self.update_cell(subject, column_key, cell)
+
+    def _reorder(self, subjects: list[str]) -> None:
+        if table_cells.supported(self):
+            table_cells.reorder(self, subjects)
+        else:  # every row is drawn in this mode, and the run label is unique per row: order by it
+            position = {self._drawn[s][0].plain: i for i, s in enumerate(subjects)}
             self.sort(self.columns_shown[0].key, key=lambda label: position[label.plain])
 
-    def _cells(self, candidate: Candidate) -> tuple[Text, ...]:
-        """The row's cells, reused while the candidate is unchanged (most rows, most cycles)."""
-        ctx = cols.RowContext(
-            self.row_data.curves.get(candidate.run, {}) if candidate.checkpoint is None else {},
-            self.row_data.kills.get(candidate.run) if candidate.checkpoint is None else None,
-            self.thresholds,
-        )
-        key = (candidate, ctx, candidate.subject in self.marked)
-        cached = self._cache.get(candidate.subject)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        cells = tuple(self._cell(column, candidate, ctx) for column in self.columns_shown)
-        if key[2]:
-            cells = (Text("◆ ", style="bold magenta") + cells[0], *cells[1:])
-        self._cache[candidate.subject] = (key, cells)
-        return cells
+    def _update_dimensions(self, new_rows: Iterable[DTRowKey]) -> None:
+        if not (table_cells.supported(self) and table_cells.resize(self)):
+            super()._update_dimensions(new_rows)
 
-    @staticmethod
-    def _cell(column: cols.Column, candidate: Candidate, ctx: cols.RowContext) -> Text:
-        """Cells are ready-made Rich Text: a str cell would be parsed as markup on every rebuild."""
-        value = column.render(candidate, ctx)
-        text = value if isinstance(value, Text) else Text(value)
-        text.no_wrap, text.overflow = True, "ellipsis"
-        if column.right:
-            text.justify = "right"
-        return text
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._pending:  # rows that scrolled into view since they changed
+            self._draw(self._in_view(), refresh=False)
+        lines: list[Strip] = super().render_lines(crop)
+        return lines
+
+    def cells_of(self, subject: str) -> list[Text]:
+        """The row's cells as the screen shows (or, scrolled to, will show) them: drawn first if it changed off
+        screen. DataTable's own ``get_row`` returns what is drawn so far."""
+        self._draw([subject])
+        return list(self.get_row(subject))

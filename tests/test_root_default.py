@@ -1,0 +1,85 @@
+"""Every command that takes a ROOT may leave it out: ``$RANKINV_ROOT``, else the current directory when it is a runs
+root; otherwise a clear error. Checked on the parser for every command, and end to end for a few."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rankinv.cli import build_parser
+from rankinv.commands import roots
+from rankinv.errors import RankinvError
+
+RANKINV = [sys.executable, "-m", "rankinv"]
+# The commands whose ROOT (or --root) is a runs root, and one invocation of each without it.
+WITHOUT_ROOT = {
+    "watch": ["watch"], "status": ["status"], "arm": ["arm"], "disarm": ["disarm"], "init": ["init"],
+    "runs": ["runs"], "calibrate": ["calibrate"], "notify-test": ["notify-test"], "explain": ["explain", "grpo-x"],
+}  # fmt: skip
+
+
+def _root(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    (root / "grpo-x").mkdir(parents=True)
+    (root / "grpo-x" / "trainer_state.json").write_text('{"log_history": []}')
+    return root
+
+
+def _parsed(argv: list[str]) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    roots.resolve_args(args)
+    return args
+
+
+def test_every_root_positional_may_be_left_out() -> None:
+    """No command declares a required ROOT of its own (they all go through roots.add_root)."""
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.dest in ("root", "target") and not action.option_strings:
+                assert action.nargs in ("?", "*"), f"`rankinv {name}` still requires its ROOT"
+    assert set(WITHOUT_ROOT) | {"daemon"} == {
+        name for name, p in sub.choices.items() if any(a.dest in ("root", "target") for a in p._actions)
+    }
+
+
+@pytest.mark.parametrize("command", sorted(WITHOUT_ROOT))
+def test_rankinv_root_then_cwd(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, elsewhere = _root(tmp_path), tmp_path / "empty"
+    elsewhere.mkdir()
+    monkeypatch.setenv("RANKINV_ROOT", str(root))
+    monkeypatch.chdir(elsewhere)
+    assert _parsed(WITHOUT_ROOT[command]).root == str(root)
+    monkeypatch.delenv("RANKINV_ROOT")
+    monkeypatch.chdir(root)
+    assert Path(_parsed(WITHOUT_ROOT[command]).root) == root
+    monkeypatch.chdir(elsewhere)  # neither: an error that says what to do, or (optional ROOTs) no root
+    if command in ("notify-test", "explain"):
+        assert _parsed(WITHOUT_ROOT[command]).root is None
+    else:
+        with pytest.raises(RankinvError, match=r"no ROOT given.*RANKINV_ROOT"):
+            _parsed(WITHOUT_ROOT[command])
+
+
+def _run(argv: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "RANKINV_ROOT"} | extra
+    return subprocess.run([*RANKINV, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+                          check=False)  # fmt: skip
+
+
+def test_commands_run_on_the_default_root(tmp_path: Path) -> None:
+    root, elsewhere = _root(tmp_path), tmp_path / "empty"
+    elsewhere.mkdir()
+    out = _run(["runs", "--json"], root)
+    assert out.returncode == 0 and "grpo-x" in out.stdout, out.stderr
+    out = _run(["init"], elsewhere, RANKINV_ROOT=str(root))
+    assert out.returncode == 0 and (root / "rankinv.toml").is_file(), out.stderr
+    out = _run(["daemon", "status", "--state-dir", str(tmp_path / "state")], root)
+    assert str(root) in out.stdout + out.stderr and "Traceback" not in out.stderr
+    out = _run(["daemon", "status"], elsewhere)
+    assert out.returncode == 2 and "no ROOT given" in out.stderr

@@ -1,0 +1,152 @@
+"""The fast table path is correct: after a batch of daemon writes the table's cells equal the store's values,
+only the changed rows are drawn and rendered again (counted), a new ranking reorders the rows, and a row that
+changed off screen is right when it scrolls into view. Time is the benchmark's business
+(benchmarks/bench_tui.py); these tests only count.
+
+Expected cell texts are written out from the numbers the test stores, not through the TUI's formatters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from rankinv.tui import columns
+from rankinv.tui.app import RankinvApp, make_app
+from rankinv.tui.widgets.candidates_table import CandidatesTable
+from rankinv.tui.widgets.row_cells import draw
+from textual.pilot import Pilot
+
+from rankinv.store import Candidate, Store
+from tests.test_tui_core import cand
+from tests.test_tui_pilot import sync, wait_for
+
+
+def _seed(path: Path, runs: int) -> Path:
+    with Store.open(path) as store, store.transaction():
+        for i in range(runs):
+            name = f"grpo-{i:03d}"
+            store.upsert_run(name, f"/runs/{name}", kind="grpo")
+            store.put_monitor(name, step=10, entropy=0.5, entropy_drop=0.10, zero_std_fraction=0.2)
+            store.put_prediction(name, None, step=10, value=0.90 - i / 100, lo=0.85 - i / 100,
+                                 hi=0.95 - i / 100, basis="prior")  # fmt: skip
+    return path
+
+
+def _app(tmp_path: Path, runs: int) -> RankinvApp:
+    store = _seed(tmp_path / "store.sqlite", runs)
+    return make_app(tmp_path, store_path=store, manage_daemon=False, alerts_on=False, poll_interval=0.05)
+
+
+def _cell(table: CandidatesTable, subject: str, key: str) -> str:
+    column = [c.key for c in table.columns_shown].index(key)
+    return str(table.cells_of(subject)[column])
+
+
+def _rendered_rows(table: CandidatesTable) -> set[str]:
+    return {str(k[0].value) for k in table._cell_render_cache.keys()}  # noqa: SIM118
+
+
+def _renders(table: CandidatesTable) -> dict[object, object]:
+    """DataTable's rendered cells (kept, so a fresh render is a new object even under the same key)."""
+    cache = table._cell_render_cache
+    return {k: cache.get(k) for k in cache.keys()}  # noqa: SIM118
+
+
+def _rendered_since(table: CandidatesTable, before: dict[object, object]) -> set[str]:
+    """The rows any of whose cells DataTable rendered again since ``before``."""
+    return {str(k[0].value) for k, v in _renders(table).items() if before.get(k) is not v}  # type: ignore[index]
+
+
+async def _settled(pilot: Pilot[None], table: CandidatesTable, runs: int) -> None:
+    await wait_for(pilot, lambda: len(table.shown) == runs, "the rows")
+    await pilot.pause(0.2)
+    table.refresh()  # a resize during start-up clears DataTable's caches: render once more, then count from here
+    await pilot.pause()
+
+
+@sync
+async def test_a_batch_redraws_only_the_changed_rows(tmp_path: Path) -> None:
+    app = _app(tmp_path, 12)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 12)
+        before, rebuilds = _renders(table), table._update_count  # DataTable bumps it on clear, add_row, sort
+        changed = {"grpo-002": 0.31, "grpo-007": 0.57, "grpo-010": 0.05}
+        with Store.open(app.store_path) as store:
+            for run, drop in changed.items():
+                store.put_monitor(run, step=11, entropy=0.4, entropy_drop=drop, zero_std_fraction=0.2)
+        await wait_for(pilot, lambda: _cell(table, "grpo-007", "entropy_drop") == "57%", "the new value")
+        await pilot.pause()
+        assert table.redrawn == set(changed)
+        assert table._update_count == rebuilds, "the table was rebuilt or fully invalidated"
+        assert _rendered_since(table, before) == set(changed), "rows the batch did not touch were rendered again"
+        for i in range(12):
+            run = f"grpo-{i:03d}"
+            assert _cell(table, run, "entropy_drop") == f"{changed.get(run, 0.10) * 100:.0f}%"
+            assert _cell(table, run, "predicted") == f"{0.90 - i / 100:.2f}±0.05"
+
+
+@sync
+async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> None:
+    app = _app(tmp_path, 12)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 12)
+        rebuilds = table._update_count
+        with Store.open(app.store_path) as store:  # the last run jumps to the top, the first falls to the bottom
+            store.put_prediction("grpo-011", None, step=11, value=0.99, lo=0.97, hi=1.0, basis="prior")
+            store.put_prediction("grpo-000", None, step=11, value=0.10, lo=0.05, hi=0.15, basis="prior")
+        await wait_for(pilot, lambda: table.shown[0].run == "grpo-011", "the new ranking")
+        await pilot.pause()
+        order = ["grpo-011", *(f"grpo-{i:03d}" for i in range(1, 11)), "grpo-000"]
+        assert [str(table.get_row_at(i)[0]) for i in range(12)] == order
+        assert str(table.get_row_at(0)[[c.key for c in table.columns_shown].index("predicted")]) == "0.99 [.97,1.00]"
+        assert _cell(table, "grpo-000", "predicted") == "0.10±0.05"
+        assert table.redrawn == {"grpo-011", "grpo-000"}
+        assert table._update_count == rebuilds, "reordering rebuilt the table"
+
+
+@sync
+async def test_a_row_changed_off_screen_is_right_when_it_scrolls_into_view(tmp_path: Path) -> None:
+    app = _app(tmp_path, 300)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 300)
+        with Store.open(app.store_path) as store:
+            store.put_monitor("grpo-290", step=11, entropy=0.4, entropy_drop=0.77, zero_std_fraction=0.2)
+            store.put_monitor("grpo-001", step=11, entropy=0.4, entropy_drop=0.66, zero_std_fraction=0.2)
+        await wait_for(pilot, lambda: _cell(table, "grpo-001", "entropy_drop") == "66%", "the on-screen change")
+        assert "grpo-290" not in table.redrawn and "grpo-290" not in _rendered_rows(table)  # not drawn yet
+        await pilot.press("G")  # to the bottom: the row is drawn as it comes into view
+        await wait_for(pilot, lambda: "grpo-290" in _rendered_rows(table), "the row rendered in view")
+        drop = [c.key for c in table.columns_shown].index("entropy_drop")
+        assert str(table.get_row("grpo-290")[drop]) == "77%"  # as drawn for the screen, not drawn on request
+
+
+def _other(value: object) -> object:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 7
+    if isinstance(value, float):
+        return value / 2 + 0.1
+    return f"{value}x"
+
+
+def test_a_cell_reads_only_the_fields_it_declares() -> None:
+    """A cell is redrawn only when a field in its ``reads`` changes: any other field must not change it."""
+    full = cand(checkpoint=None, job_id="4102", job_state="RUNNING", job_node="n1", job_elapsed=75.0,
+                job_checked_at=1.0, triage_state="done", pre_rl_entropy=0.3, pass1=0.4, headroom=2.0,
+                expected_variance=0.1, degenerate_fraction=0.2, flagged=True, live_entropy=0.2, entropy_drop=0.4,
+                zero_std_fraction=0.3, predicted=0.6, predicted_lo=0.5, predicted_hi=0.7, basis="prior",
+                verdict="KILL", verdict_id=3, verdict_summary="s", confidence=0.8, acknowledged=True, pinned=True,
+                opt_out=True)  # fmt: skip
+    ctx = columns.RowContext()
+    for column in columns.COLUMNS:
+        if column.context and column.context != "kill":
+            continue  # a curve: drawn from the context, tested through the sparkline tests
+        drawn = draw(column, full, ctx)
+        for name in {f.name for f in dataclasses.fields(Candidate)} - set(column.reads) - {"subject"}:
+            changed = draw(column, dataclasses.replace(full, **{name: _other(getattr(full, name))}), ctx)
+            assert (changed.plain, changed.spans) == (drawn.plain, drawn.spans), f"{column.key} reads {name}"
