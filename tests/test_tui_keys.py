@@ -18,6 +18,7 @@ from rankinv.tui.widgets.run_charts import Chart, RunCharts
 from rankinv.tui.widgets.status_bar import StatusBar
 from rankinv.tui.widgets.verdict_feed import VerdictFeed
 from rich.console import Console
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Static
 
@@ -251,3 +252,25 @@ async def test_mouse_click_selects_a_row_and_untrusted_names_print_as_data(tmp_p
         await pilot.click(table(app).__class__, offset=(3, 3))
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "a click on it opens the detail")
         assert app.screen.candidate is not None and app.screen.candidate.subject == subjects(app)[2]
+
+
+@sync
+async def test_charts_legend_prints_an_untrusted_name_as_written(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    name, label = "evil\x1b[31m[b]x[/b]", "evil\\x1b[31m[b]x[/b]"  # the label: the control byte made visible
+    with writer(app) as store:
+        store.upsert_run(name, "/runs/evil", kind="grpo")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: len(subjects(app)) == 5, "five rows")
+        charts = app.main.query_one(RunCharts)
+        for _ in range(5):
+            if [r.label for r in charts.runs] == [label]:
+                break
+            await pilot.press("j")
+            await pilot.pause()
+        await wait_for(pilot, lambda: [r.label for r in charts.runs] == [label], "the hostile run charted")
+        # What Textual draws is the stored title; the public getter re-encodes it as markup, which Textual's own
+        # parser does not read back exactly for text like this, so the stored one is checked.
+        drawn = getattr(charts, "_border_title", None)
+        plain = drawn.plain if isinstance(drawn, Content) else str(drawn)
+        assert plain == f"━ {label}"  # markup-looking text kept as written, nothing added or lost

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from rankinv.tui import format as fmt
 from rankinv.tui import plot
 from rankinv.tui.thresholds import Thresholds, baseline, kill_line
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -97,6 +97,10 @@ class RunCharts(Horizontal):
     def watch_runs(self, runs: tuple[Plotted, ...]) -> None:
         for chart in self.query(Chart):
             chart.runs = runs
-        legend = " ".join(f"[{STYLES[i % len(STYLES)]}]━ {escape(shown(r.label))}[/]" for i, r in enumerate(runs))
-        self.border_title = legend or "charts"
+        # Content, never markup: a run name is untrusted text, and "[31m" in it is not an escapable tag
+        parts: list[tuple[str, str] | str] = []
+        for i, r in enumerate(runs):
+            parts += [" "] if i else []
+            parts.append((f"━ {shown(r.label)}", STYLES[i % len(STYLES)]))
+        self.border_title = Content.assemble(*parts) if parts else "charts"
         self.border_subtitle = "space marks rows to overlay" if len(runs) < 2 else f"{len(runs)} runs overlaid"
