@@ -7,19 +7,22 @@ entries past the last step it emitted. A state file that is mid-write (not valid
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rankinv.boundary.files import read_text
+import msgspec
+
+from rankinv.boundary.files import read_bytes
+from rankinv.ingest.jsonl import loads
 from rankinv.ingest.tail import START, Offset
-from rankinv.ingest.values import points, record_from_mapping
+from rankinv.ingest.values import float_points, points, record_from_mapping
 from rankinv.metrics import MetricPoint
 
 STATE_NAME = "trainer_state.json"
 STATE_BYTES = 128 << 20
+FLOATS = "\0floats"  # marks a loaded state whose history msgspec decoded as floats
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -37,10 +40,30 @@ def state_files(path: Path) -> list[Path]:
     return [root, *ranked] if root.is_file() else ranked
 
 
+class _State(msgspec.Struct):
+    """The usual state file: every logged value a number, decoded straight into floats."""
+
+    log_history: list[dict[str, float]]
+    global_step: Any = None
+
+
+_STATE = msgspec.json.Decoder(_State)
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(read_text(path, STATE_BYTES))
-    except (OSError, ValueError, RecursionError):
+        raw = read_bytes(path, STATE_BYTES)
+    except OSError:
+        return None
+    try:
+        state = _STATE.decode(raw)
+    except msgspec.DecodeError:
+        pass
+    else:
+        return {"global_step": state.global_step, "log_history": state.log_history, FLOATS: True}
+    try:
+        data = loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("log_history"), list) else None
 
@@ -87,8 +110,21 @@ class TrainerStateReader:
         newest = newest_state(self.path)
         if newest is None:
             return [], offset
-        found, last = self._entries(newest[1]["log_history"], offset.last_step)
+        entries = self._floats if newest[1].get(FLOATS) is True else self._entries
+        found, last = entries(newest[1]["log_history"], offset.last_step)
         return found, replace(offset, last_step=last, signature=signature, records=len(newest[1]["log_history"]))
+
+    def _floats(self, history: list[dict[str, float]], after: int | None) -> tuple[list[MetricPoint], int | None]:
+        """:meth:`_entries` for a history msgspec decoded as floats: the same points, without Records."""
+        found: list[MetricPoint] = []
+        last = after
+        for entry in history:
+            step, made = float_points(self.run, entry)
+            if step is None or not made or (after is not None and step <= after):
+                continue
+            found.extend(made)
+            last = step if last is None else max(last, step)
+        return found, last
 
     def _entries(self, history: list[Any], after: int | None) -> tuple[list[MetricPoint], int | None]:
         found: list[MetricPoint] = []

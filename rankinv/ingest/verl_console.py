@@ -16,6 +16,12 @@ _WRAPPED = re.compile(r"^(?:np\.|numpy\.)?\w*\((?P<v>[^()]*)\)$")
 
 def _value(text: str) -> str:
     text = text.strip()
+    if not text.endswith(")"):
+        return text
+    if text.startswith("np.float64("):  # NumPy 2's repr: what _WRAPPED would give, without the regex
+        inner = text[11:-1]
+        if "(" not in inner and ")" not in inner:
+            return inner.strip()
     match = _WRAPPED.match(text)
     return match["v"].strip() if match else text
 
@@ -25,9 +31,6 @@ def parse_line(line: str) -> Record | None:
     match = _STEP.search(segment)
     if match is None:
         return None
-    values: dict[str, str] = {}
-    for part in match["rest"].split(" - ")[1:]:
-        key, sep, raw = part.rpartition(":")
-        if sep and key.strip():
-            values[key.strip()] = _value(raw)
+    pairs = (part.rpartition(":") for part in match["rest"].split(" - ")[1:])
+    values = {key.strip(): _value(raw) for key, _, raw in pairs if key.strip()}  # no colon: key is ""
     return record_from_mapping(values, step=match["step"])
