@@ -1,7 +1,8 @@
 """The readers' fast paths give exactly the points of their general paths.
 
-Every fast path (msgspec JSON in whole blocks and straight into floats, a regular expression for flat stdout
-dicts, C-speed records and points, skimming tqdm redraws) has a general path beside it that reads the same input
+Every fast path (msgspec JSON straight into floats, points of whole blocks made as columns, verl console lines
+rewritten as JSON, a regular expression for flat stdout dicts, C-speed records and points, skimming tqdm redraws)
+has a general path beside it that reads the same input
 key by key (``json``, ``ast.literal_eval``, every redraw read in turn). :func:`general_paths` switches every fast
 path off; the tests read the real-log corpus (``tests/data/reallogs``, written by real TRL runs) and hand-made
 lines the fast paths must refuse, both ways, and compare steps, names, values (bit for bit) and offsets.
@@ -22,7 +23,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankinv.ingest import START, Offset, flatdict, jsonl, lines, open_source, pydict, stdout, trainer_state, values
+from rankinv.ingest import (
+    START,
+    Offset,
+    columns,
+    flatdict,
+    jsonl,
+    lines,
+    open_source,
+    pydict,
+    stdout,
+    trainer_state,
+    values,
+    verl_console,
+)
 from rankinv.metrics import MetricPoint, canonical_name
 
 CORPUS = Path(__file__).parent / "data" / "reallogs"
@@ -60,6 +74,8 @@ def general_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(stdout, "MARKS", None)
     monkeypatch.setattr(lines, "CONSOLE_MARKS", None)
     monkeypatch.setattr(trainer_state, "_STATE", _Refuse())
+    monkeypatch.setattr(verl_console, "_block", lambda _data: None)
+    monkeypatch.setattr(verl_console, "_pairs", lambda _rest: None)
     yield
 
 
@@ -280,3 +296,175 @@ def test_trainer_state_with_a_value_msgspec_cannot_make_a_float(tmp_path: Path, 
     (tmp_path / "trainer_state.json").write_text(json.dumps(state))
     (fast, _), (general, _) = _read_both(tmp_path / "trainer_state.json", "trainer_state", request)
     assert fast and fast == general
+
+
+HARD_NUMBERS = ["0.1", "-0.0", "0", "1e-06", "2.2250738585072011e-308", "4.9e-324", "1.7976931348623157e308",
+                "123456789012345678901234567890", "9007199254740993", "0.30000000000000004", "5e-324", "1E+2",
+                "-12.5e-3", "1e400", "1e-400"]  # fmt: skip
+USUAL_VERL = "(TaskRunner pid=7) step:{step} - actor/entropy:np.float64({a}) - actor/lr:{b} - critic/score/mean:{a}"
+VERL_LINES = [
+    "step:1 - a:np.float64(0.5) - b:1e-06 - training/epoch:0",  # mixed, as verl prints
+    "step:2 - a:0.25 - b:-3",  # plain
+    "step:3 - a:np.float64(0.5 - b:2)",  # a wrapper closed in the next pair
+    "step:4 - a:np.float64(1) - b:(2)",  # a stray parenthesis
+    "step:5 - a):np.float64(1",  # a key with a parenthesis, an unclosed wrapper
+    'step:6 - "a":1 - b\\u0041:2',  # quotes and backslashes in keys
+    "step:7 - :1 - b:2",  # an empty key
+    "step:8 -  a:1 - b :2",  # spaces around keys
+    "step:9 - a:b:np.float64(1) - c:d:2",  # colons in keys
+    "step:10 - a:np.float64(nan) - b:inf - c:NaN",  # not JSON numbers
+    "step:11 - a:1. - b:+1 - c:.5 - d:01",  # float() reads them, JSON does not
+    "step:12 - a:np.int64(3) - b:tensor(0.5)",  # other wrappers
+    "step:13 - a:1 - a:2 - b:np.float64(3) - b:4",  # repeated keys
+    "step:14 - step:99 - time:5 - a:1",  # step and time keys among the pairs
+    "step:15",  # no pairs
+    "step:16 - ",  # an empty pair
+    "step:17 - a:1   ",  # trailing spaces
+    "step:18 - a:np.float64(1)  ",
+    "timing_step:19 - a:1 step:20 - b:2",  # the first "step:" is no step
+    "x\x1cstep:21 - a:1",  # a separator text counts as whitespace before the step
+    "step:12345678901234567 - a:1",  # a step past what a float holds exactly
+    "step:99999999999999999999 - a:1",  # past 64 bits
+    "step:٢٣ - a:1",  # non-ASCII digits
+    "step:24 - a:np.float64( 0.5 ) - b:np.float64(-1e-3)",
+    "step:25 - a:np.float64(1)x - b:2",
+    "step:26 - a:1 - b",  # a pair without a colon
+    "step:27 - a:1\tb:2",
+    "Training Progress:  10%|#         | 1/10 [00:01<00:09]",
+    "(WorkerDict pid=9) not a step line: step 28",
+    "step:29 - é:1 - b:2",  # non-ASCII key
+    "step:30 - a:1 - b:2\r",  # a CR before the line end
+    "step:31 - a:1\rstep:32 - b:2",  # a redraw: the last segment counts
+    "step:33 - a:np.float64(1) - b:np.float64(2) - c:np.float64(3)",
+]
+
+
+def _verl_block(rows: list[str]) -> bytes:
+    return ("\n".join(rows) + "\n").encode()
+
+
+def _both(path: Path, fmt: str, request: pytest.FixtureRequest) -> tuple[tuple, tuple]:
+    fast = _read(path, fmt)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, replacement in _GENERAL.items():
+            patch.setattr(*name, replacement)
+        general = _read(path, fmt)
+    return fast, general
+
+
+_GENERAL = {
+    (verl_console, "_block"): lambda _data: None,
+    (verl_console, "_pairs"): lambda _rest: None,
+    (values, "_flat_record"): lambda *_args: values._SLOW,
+    (jsonl, "_columns"): lambda _payloads: None,
+    (jsonl, "_PAYLOADS"): _Refuse(),
+    (jsonl, "loads"): json.loads,
+}
+
+
+@pytest.mark.parametrize("line", VERL_LINES)
+@pytest.mark.parametrize("fmt", ["verl_console", "console"])
+def test_a_verl_line_reads_the_same_both_ways(line: str, fmt: str, tmp_path: Path,
+                                             request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """Each hard line alone, and between usual lines (so the block path sees it)."""
+    usual = [USUAL_VERL.format(step=100 + i, a=HARD_NUMBERS[i % len(HARD_NUMBERS)], b="1e-06") for i in range(3)]
+    for rows in ([line], [usual[0], line, usual[1]]):
+        path = tmp_path / "verl.log"
+        path.write_bytes(_verl_block(rows))
+        fast, general = _both(path, fmt, request)
+        assert fast == general
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_verl_blocks_of_usual_and_hard_lines_read_the_same(seed: int, tmp_path: Path,
+                                                          request: pytest.FixtureRequest) -> None:  # fmt: skip
+    rng = random.Random(seed)
+    rows = [USUAL_VERL.format(step=i, a=rng.choice(HARD_NUMBERS), b=rng.choice(HARD_NUMBERS)) for i in range(200)]
+    if seed % 2:
+        rows[rng.randrange(200)] = rng.choice(VERL_LINES)
+    path = tmp_path / "verl.log"
+    path.write_bytes(_verl_block(rows))
+    (fast, fast_offset), (general, general_offset) = _both(path, "verl_console", request)
+    assert len(fast) >= 3 * 199
+    assert fast == general and fast_offset == general_offset
+
+
+def test_a_usual_verl_log_takes_the_block_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guard: the comparisons above compare something; values come from the text, not from the code under test."""
+    calls = []
+    real = verl_console._block
+    monkeypatch.setattr(verl_console, "_block", lambda data: calls.append(real(data)) or calls[-1])
+    path = tmp_path / "verl.log"
+    path.write_bytes(_verl_block([USUAL_VERL.format(step=i, a=f"{i}.5", b="1e-06") for i in range(1, 4)]))
+    found, _ = open_source(path, "r", "verl_console").read_new(START)
+    assert calls and all(isinstance(c, columns.Columns) for c in calls)
+    assert [(p.step, p.name, p.value) for p in found[:3]] == [(1, "entropy", 1.5), (1, "learning_rate", 1e-06),
+                                                              (1, "reward_mean", 1.5)]  # fmt: skip
+
+
+JSONL_TRAPS = [
+    '{"step": 1, "logs": {"loss": 0.5}} {"step": 2, "logs": {"loss": 0.6}}',  # two objects on one line
+    '{"step": 3, "logs":',  # an object across two lines
+    '{"loss": 0.7}}',
+    '{"step": 4, "logs": {"loss": 0.8}, "data": {"loss": 0.9}}',  # both payloads: logs wins
+    '{"step": 5, "data": {"actor/entropy": 0.4}}',
+    '{"step": 6, "time": 0.0, "logs": {"loss": 0.1}}',
+    '{"step": 7, "time": 1e400, "logs": {"loss": 0.1}}',
+    '{"step": 8, "time": 12, "logs": {"loss": 0.1}}',
+    '{"step": true, "logs": {"loss": 0.1}}',
+    '{"step": 9223372036854775808, "logs": {"loss": 0.1}}',
+    '{"step": 10, "logs": {}}',
+    '{"step": 11, "logs": {"time": 3, "loss": 0.2}}',
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_jsonl_blocks_with_traps_read_the_same(seed: int, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    rng = random.Random(seed)
+    rows = [json.dumps({"step": i, "time": 1.7e9 + i, "logs": {"loss": float(rng.choice(HARD_NUMBERS)),
+                                                                "entropy": i / 7}}) for i in range(100)]  # fmt: skip
+    if seed:
+        at = rng.randrange(100)
+        rows[at:at] = rng.sample(JSONL_TRAPS, k=min(seed, len(JSONL_TRAPS)))
+    path = tmp_path / "rankinv.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    (fast, fast_offset), (general, general_offset) = _both(path, "jsonl", request)
+    assert len(fast) >= 190
+    assert fast == general and fast_offset == general_offset
+
+
+def test_the_corpus_jsonl_takes_the_columns_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = []
+    real = columns.make_points
+    monkeypatch.setattr(columns, "make_points", lambda *args: made.append(real(*args)) or made[-1])
+    found, _ = open_source(CORPUS / "heldout-grpo-collapse" / "rankinv.jsonl", "r", "jsonl").read_new(START)
+    assert made and sum(map(len, made)) == len(found) > 0
+
+
+_USUAL_LINES = st.builds(lambda i, a, b: USUAL_VERL.format(step=i, a=a, b=b), st.integers(0, 10**6),
+                         st.sampled_from(HARD_NUMBERS), st.sampled_from(HARD_NUMBERS))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.one_of(st.sampled_from(VERL_LINES), _USUAL_LINES), min_size=1, max_size=40),
+       cuts=st.lists(st.integers(0, 6000), max_size=4))  # fmt: skip
+def test_verl_logs_grown_in_pieces_read_the_same(rows: list[str], cuts: list[int],
+                                                tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    data = _verl_block(rows)
+    path = tmp_path_factory.mktemp("verl") / "verl.log"
+    fast = _read_in_pieces(path, data, "verl_console", [c for c in cuts if c < len(data)])
+    with pytest.MonkeyPatch.context() as patch:
+        for name, replacement in _GENERAL.items():
+            patch.setattr(*name, replacement)
+        general = _read_in_pieces(path, data, "verl_console", [c for c in cuts if c < len(data)])
+    assert fast == general
+
+
+@pytest.mark.parametrize("number", HARD_NUMBERS)
+def test_trainer_state_hard_numbers_read_the_same(number: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    entries = [f'{{"loss": {number}, "grad_norm": {number}, "epoch": 0.5, "step": {i}}}' for i in range(1, 4)]
+    entries.append(f'{{"eval_loss": {number}, "epoch": 0.5, "step": 3}}')
+    path = tmp_path / "trainer_state.json"
+    path.write_text('{"global_step": 3, "log_history": [' + ", ".join(entries) + "]}")
+    (fast, _), (general, _) = _read_both(path, "trainer_state", request)
+    assert fast == general and len(fast) == 3 * 3 + 1

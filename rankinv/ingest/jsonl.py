@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
+from operator import attrgetter
 from typing import Any
 
 import msgspec
 
-from rankinv.ingest.values import Record, record_from_mapping, to_float, to_step
+from rankinv.ingest import columns
+from rankinv.ingest.columns import Columns
+from rankinv.ingest.values import EXACT_STEP, Record, out_of_range, record_from_mapping, to_float, to_step
 from rankinv.metrics import STEP_KEYS, TIME_KEYS
 
 _PARSE_ERRORS = (ValueError, RecursionError, MemoryError)
@@ -63,23 +66,56 @@ def parse_line(line: str) -> Record | None:
     return parse_object(obj) if isinstance(obj, dict) else None
 
 
-def parse_block(data: bytes) -> Iterator[Record]:
+def parse_block(data: bytes) -> Columns | Iterator[Record]:
     """The records in a block of complete lines, as :func:`parse_line` gives them, parsed as fast as the lines allow.
 
-    Fastest: every line has the callback's or verl's shape with numeric metrics, decoded by msgspec in one call
-    straight into floats. Else each line on its own: that shape, or any JSON object (:func:`parse_line`).
+    Fastest: every line has the callback's or verl's shape with numeric metrics and a plain step, decoded by msgspec
+    straight into floats and returned as columns (their points are made all at once). Else each line on its own:
+    that shape, or any JSON object (:func:`parse_line`). Lines are decoded one by one, never with ``decode_lines``,
+    which would also take two objects on one line, or one object across two lines.
     """
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
     try:
-        payloads = _PAYLOADS.decode_lines(data)
-    except msgspec.DecodeError:
-        payloads = None
-    if payloads is not None and all(p.logs is not None or p.data is not None for p in payloads):
-        for payload in payloads:
+        payloads = list(map(_PAYLOADS.decode, lines))
+    except msgspec.DecodeError:  # a blank line, NaN, a null, text, nesting, junk: each line on its own
+        return _each_line(lines)
+    found = _columns(payloads)
+    return found if found is not None else _payload_records(payloads, lines)
+
+
+_LOGS, _DATA, _STEP, _TIME = (attrgetter(name) for name in ("logs", "data", "step", "time"))
+
+
+def _columns(payloads: list[_Payload]) -> Columns | None:
+    """The payloads as columns, when each is what the columns path reads exactly as :func:`parse_object` would."""
+    rows = list(map(_LOGS, payloads))
+    if None in rows:
+        if rows.count(None) != len(rows):
+            return None  # callback and verl lines mixed: record by record
+        rows = list(map(_DATA, payloads))
+        if None in rows:
+            return None
+    steps, times = list(map(_STEP, payloads)), list(map(_TIME, payloads))
+    shapes = columns.layouts(rows)
+    if shapes is None or not columns.plain(shapes) or not columns.plain_steps(steps) or not columns.plain_times(times):
+        return None
+    return Columns(steps, times, rows, shapes)
+
+
+def _payload_records(payloads: list[_Payload], lines: list[bytes]) -> Iterator[Record]:
+    for payload, line in zip(payloads, lines, strict=True):
+        if payload.logs is None and payload.data is None:  # a flat record: any JSON object
+            record = parse_line(line.decode("utf-8", errors="replace").rstrip("\r"))
+        else:
             record = _payload_record(payload)
-            if record is not None:
-                yield record
-        return
-    for line in data.split(b"\n"):
+        if record is not None:
+            yield record
+
+
+def _each_line(lines: list[bytes]) -> Iterator[Record]:
+    for line in lines:
         record = _line_record(line) if line.strip() else None
         if record is not None:
             yield record
@@ -104,7 +140,9 @@ def _payload_record(payload: _Payload) -> Record | None:
     step, time = payload.step, payload.time
     if not _STEP_OR_TIME.isdisjoint(inner):
         return record_from_mapping(inner, step=step, time=time, null_is_nan=True)
-    if type(step) is not int or step < 0:
+    if type(step) is not int or not 0 <= step <= EXACT_STEP:
+        if out_of_range(step):
+            return None
         step = to_step(step)
     if type(time) is not float or not math.isfinite(time):
         wall = to_float(time)

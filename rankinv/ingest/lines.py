@@ -6,13 +6,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rankinv.ingest import columns
+from rankinv.ingest.columns import Columns
 from rankinv.ingest.tail import START, Offset, lines_framing, tail
 from rankinv.ingest.values import Record, points, shape
 from rankinv.metrics import MetricPoint
 
 LineParser = Callable[[str], "Record | None"]
-BlockParser = Callable[[bytes], Iterable[Record]]
-"""The records in a block of complete lines, in order: a format may parse a whole block at once."""
+BlockParser = Callable[[bytes], "Iterable[Record] | Columns"]
+"""The records in a block of complete lines, in order: a format may parse a whole block at once, and give records
+that all carry their step as columns."""
 
 
 def each_line(parse: LineParser) -> BlockParser:
@@ -39,8 +42,20 @@ class _Collect:
     found: list[MetricPoint] = field(default_factory=list)
 
     def feed(self, data: bytes) -> None:
-        for record in self.parse(data):
+        parsed = self.parse(data)
+        if isinstance(parsed, Columns):
+            self.add_columns(parsed)
+            return
+        for record in parsed:
             self.add(record)
+
+    def add_columns(self, block: Columns) -> None:
+        """What :meth:`add` of each record would do, for records that all carry their step."""
+        if not block.steps:
+            return
+        self.records += columns.training_records(block.shapes)
+        self.last_step = block.steps[-1]
+        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
 
     def restart(self) -> None:
         self.records, self.last_step = 0, None

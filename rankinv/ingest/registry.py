@@ -107,7 +107,7 @@ def _open_verl(path: Path, run: str, stride: int) -> Reader:
     from rankinv.ingest import verl_console
     from rankinv.ingest.lines import LineReader
 
-    return LineReader(path, run, "verl_console", verl_console.parse_line, stride)
+    return LineReader(path, run, "verl_console", verl_console.parse_line, stride, parse_block=verl_console.parse_block)
 
 
 def _open_pydict(path: Path, run: str, stride: int) -> Reader:

@@ -7,17 +7,21 @@ entries past the last step it emitted. A state file that is mid-write (not valid
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from rankinv.boundary.files import read_bytes
+from rankinv.ingest import columns
 from rankinv.ingest.jsonl import loads
 from rankinv.ingest.tail import START, Offset
-from rankinv.ingest.values import float_points, points, record_from_mapping
+from rankinv.ingest.values import MAX_STEP, float_points, points, record_from_mapping
 from rankinv.metrics import MetricPoint
 
 STATE_NAME = "trainer_state.json"
@@ -88,6 +92,27 @@ def _signature(path: Path) -> str:
     return f"{path}:{st.st_mtime_ns}:{st.st_size}"
 
 
+_STEP_KEY, _TIME_KEY, _POINTS = (attrgetter(name) for name in ("step_key", "time_key", "points"))
+
+
+def _columns(history: list[dict[str, float]]) -> tuple[list[int], list[float | None], list[columns.Layout]] | None:
+    """Steps, times and layouts of the entries, when every entry has a metric and a step ``int(step)`` reads as
+    :func:`~rankinv.ingest.values.to_step` does (finite, 0 to 2^63-1); else None."""
+    shapes = columns.layouts(history)
+    if shapes is None or not all(map(_POINTS, shapes)):
+        return None
+    raw: list[float | None] = list(map(dict.get, history, map(_STEP_KEY, shapes)))
+    if None in raw:
+        return None
+    steps = cast("list[float]", raw)
+    if not (all(map(math.isfinite, steps)) and min(steps, default=0) >= 0 and max(steps, default=0) <= MAX_STEP):
+        return None
+    times: list[float | None] = list(map(dict.get, history, map(_TIME_KEY, shapes)))
+    if not columns.plain_times(times):
+        times = [t if t is None or math.isfinite(t) else None for t in times]
+    return list(map(int, steps)), times, shapes
+
+
 class TrainerStateReader:
     """Incremental reader over a run's (or one file's) trainer_state log_history."""
 
@@ -115,7 +140,24 @@ class TrainerStateReader:
         return found, replace(offset, last_step=last, signature=signature, records=len(newest[1]["log_history"]))
 
     def _floats(self, history: list[dict[str, float]], after: int | None) -> tuple[list[MetricPoint], int | None]:
-        """:meth:`_entries` for a history msgspec decoded as floats: the same points, without Records."""
+        """:meth:`_entries` for a history msgspec decoded as floats: the same points, made all at once (columns)
+        when every entry carries a plain step and a metric, else entry by entry."""
+        found = _columns(history)
+        if found is None:
+            return self._float_entries(history, after)
+        steps, times, shapes = found
+        if after is not None:
+            keep = list(map(after.__lt__, steps))
+            history, steps = list(compress(history, keep)), list(compress(steps, keep))
+            times, shapes = list(compress(times, keep)), list(compress(shapes, keep))
+        if not steps:
+            return [], after
+        last = max(steps) if after is None else max(after, *steps)
+        return columns.make_points(self.run, steps, times, history, shapes), last
+
+    def _float_entries(
+        self, history: list[dict[str, float]], after: int | None
+    ) -> tuple[list[MetricPoint], int | None]:  # fmt: skip
         found: list[MetricPoint] = []
         last = after
         for entry in history:

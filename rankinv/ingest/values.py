@@ -20,6 +20,7 @@ import msgspec
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
 
 MAX_STEP = 2**63 - 1
+EXACT_STEP = 2**53  # an int step up to this is the step; beyond, it is read through a float (``to_step``)
 Shape = tuple[str, tuple[str, ...], int]
 """A record's role, canonical names and the index of an ``epoch`` its points leave out (-1: none)."""
 
@@ -159,7 +160,7 @@ def _flat_record(raw: Mapping[str, Any], step: Any, time: Any) -> Record | None:
             return _SLOW  # type: ignore[no-any-return]
     if step is None and step_key is not None:
         step = raw[step_key]
-    if not values or _out_of_range(step):
+    if not values or out_of_range(step):
         return None
     if time is None and time_key is not None:
         time = raw[time_key]
@@ -179,13 +180,13 @@ def _record(raw: Mapping[str, Any], step: Any, time: Any, null_is_nan: bool) -> 
             values[str(key)] = number
         elif value is None and null_is_nan:
             values[str(key)] = math.nan
-    if not values or _out_of_range(step):
+    if not values or out_of_range(step):
         return None
     wall = to_float(time)
     return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
 
 
-def _out_of_range(step: Any) -> bool:
+def out_of_range(step: Any) -> bool:
     number = to_float(step)
     return number is not None and number > MAX_STEP  # +inf too (a 400-digit step); NaN compares false
 
@@ -220,7 +221,7 @@ def float_points(run: str, raw: Mapping[str, float]) -> tuple[int | None, list[M
     metric, getter, step_key, time_key = layout
     if step_key is None:
         return None, []
-    if _out_of_range(raw[step_key]):
+    if out_of_range(raw[step_key]):
         return None, []
     step = to_step(raw[step_key])
     if step is None or not metric:
