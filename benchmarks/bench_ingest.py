@@ -61,13 +61,20 @@ def _slurm(i: int) -> str:
     return f"{_GENERATION}\r{' ' * 80}\r{_stdout(i, 1)}"
 
 
+def _verl(i: int) -> str:
+    """A verl console line as verl prints it: NumPy 2 reprs for the metrics, plain numbers for lr and epoch."""
+    pairs = [f"actor/{k}:np.float64({v})" for k, v in _logs(i).items()]
+    pairs += ["actor/lr:1e-06", f"training/epoch:{i // 100}"]
+    return f"(TaskRunner pid=7) step:{i} - " + " - ".join(pairs) + "\n"
+
+
 LOGS: dict[str, Callable[[int], str]] = {  # one logging call of a TRL GRPO run, in each text format
     "jsonl": lambda i: json.dumps({"step": i, "time": 1.7e9 + i, "epoch": i / 100, "logs": _logs(i)}) + "\n",
     "pydict": _stdout,
-    "verl_console": lambda i: f"(TaskRunner pid=7) step:{i} - "
-    + " - ".join(f"actor/{k}:np.float64({v})" for k, v in _logs(i).items())
-    + "\n",
+    "verl_console": _verl,
+    "verl_jsonl": lambda i: json.dumps({"step": i, "data": {f"actor/{k}": v for k, v in _logs(i).items()}}) + "\n",
 }
+
 
 
 def _fill(path: Path, line: Callable[[int], str], size: int, *, repeat_block: bool = False) -> None:
@@ -208,11 +215,17 @@ def _append_cost(path: Path, repeat: int) -> float:
 
 BASELINES: dict[str, tuple[str, Callable[[Path], int]]] = {
     "jsonl": ("json.loads loop over the lines", _json_loop),
+    "verl_jsonl": ("json.loads loop over the lines", _json_loop),
     "pydict": ("ast.literal_eval loop over each line's dict", _literal_loop),
+    "console": ("ast.literal_eval loop over each line's dict", _literal_loop),
     "verl_console": ("split / rpartition / float loop", _verl_loop),
+    "console_verl": ("split / rpartition / float loop", _verl_loop),
     "trainer_state": ("json.loads of the file", _state_loop),
     "tensorboard": ("EventAccumulator, every scalar kept", _accumulator),
 }
+
+
+READS = {"verl_jsonl": "jsonl", "console_verl": "console"}  # benchmark row → the reader (format) it runs
 
 
 def run(quick: bool) -> Result:
@@ -224,13 +237,14 @@ def run(quick: bool) -> Result:
         for fmt, line in LOGS.items():
             paths[fmt] = base / f"t.{fmt}"
             _fill(paths[fmt], line, per_reader)
+        paths["console"], paths["console_verl"] = paths["pydict"], paths["verl_console"]
         paths["trainer_state"] = _trainer_state(base / "state", per_reader // 600)
         paths["tensorboard"] = _events(base, per_reader)
         for fmt, path in paths.items():
             label, baseline = BASELINES[fmt]
             files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
             size = sum(p.stat().st_size for p in files) / MB
-            seconds, reader, points = _side_by_side(path, fmt, baseline, repeat)
+            seconds, reader, points = _side_by_side(path, READS.get(fmt, fmt), baseline, repeat)
             rows.append([f"{fmt} reader ({points:,} points, {size:.0f} MB) vs {label}",
                          round(size / reader, 1), round(size / seconds, 1), round(seconds / reader, 2)])  # fmt: skip
         slurm = base / "slurm-4242.out"

@@ -26,8 +26,9 @@ which leaves the reader in the state reading every redraw would.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -154,7 +155,7 @@ class _Collect:
         if bar is not None and (record is None or record.step is None):
             self.on_bar(*bar)
             return
-        if record is not None and self.pending is not None and _digest(record) == self.last_digest():
+        if record is not None and self.pending is not None and self.repeats_last(record):
             return  # another rank printed the record still waiting for its bar
         if self.pending is not None:
             self.resolve(None)
@@ -191,7 +192,7 @@ class _Collect:
         if record.role == "summary":
             self.progress.train_total = NONE  # a later train() (a resumed run) draws a new bar
             return
-        if not self.progress.fresh and _digest(record) == self.last_digest():
+        if not self.progress.fresh and self.repeats_last(record):
             return  # the same line printed again by another rank
         self.last = record
         if record.step is not None:
@@ -233,6 +234,12 @@ class _Collect:
             self.last_step = step
         self.found.extend(points(self.run, step, record))
 
+    def repeats_last(self, record: Record) -> bool:
+        """Is ``record`` the last record again (the same digest)? Told by comparing values where they differ."""
+        if self.last is not None and not _may_repeat(record.values, self.last.values):
+            return False
+        return _digest(record) == self.last_digest()
+
     def last_digest(self) -> str:
         """The last record's digest, computed only when asked (a comparison, or the offset at the end)."""
         if self.last is not None:
@@ -273,6 +280,14 @@ def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _may_repeat(new: Mapping[str, float], last: Mapping[str, float]) -> bool:
+    """False only when the digests must differ: other keys, or other values none of which is NaN (values with the
+    same repr are equal unless NaN)."""
+    if new.keys() != last.keys():
+        return False
+    return new == last or any(map(math.isnan, new.values()))
 
 
 def _digest(record: Record) -> str:

@@ -8,14 +8,13 @@ Fast paths, each giving exactly the record the pair-by-pair reading (:func:`_gen
 - a block of usual lines (ASCII, no ``\r``; one colon per pair, keys without quotes, backslashes or surrounding
   spaces, every value a JSON number, all plain or all ``np.float64(…)``) is rewritten by a few ``bytes.replace``
   passes into one JSON array of objects and decoded by msgspec straight into floats (:func:`_block`);
-- a usual line on its own is split by string methods over the whole line (:func:`_pairs`).
+- a usual line on its own the same way (:func:`_pairs`), as a console log mixing formats reads it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import repeat
 
 import msgspec
 
@@ -23,13 +22,15 @@ from rankinv.ingest import columns
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.values import Record, record_from_mapping
 
-_STEP = re.compile(r"(?:^|[\s)\]])step:(?P<step>\d+)(?P<rest>(?: - [^\r\n]*)?)$")
+_STEP = re.compile(r"(?<![^\s)\]])step:(?P<step>\d+)(?P<rest>(?: - [^\n]*)?)$")
+"""A ``step:N`` at the start or after a space or bracket, its pairs to the end of the segment (which holds no CR)."""
 _WRAPPED = re.compile(r"^(?:np\.|numpy\.)?\w*\((?P<v>[^()]*)\)$")
 _NP = "np.float64("
 _STEP_LINES = re.compile(rb"(?<![^\s\x1c-\x1f)\]])step:([0-9]+)((?: - [^\n]*)?)$", re.MULTILINE)
 """What :data:`_STEP` finds in each line of an ASCII block without CR (text's whitespace also holds 0x1c-0x1f)."""
 _NOT_MARKS = bytes(set(range(256)) - set(b"\0),"))
 _ROWS = msgspec.json.Decoder(list[dict[str, float]])
+_ROW = msgspec.json.Decoder(dict[str, float])
 MAX_FAST_STEP_DIGITS = 15  # int(text) equals int(float(text)), as the general path reads a step
 
 
@@ -52,24 +53,15 @@ def _general(step: str, rest: str) -> Record | None:
 
 
 def _pairs(rest: str) -> dict[str, float] | None:
-    """The values of the usual line's pairs (``rest`` after its step), or None for any other line."""
-    parts = rest.split(" - ")[1:]
-    if not parts or set(map(str.count, parts, repeat(":"))) != {1}:
-        return None  # no pairs, or a part with no colon or several: pair by pair
-    items = ":".join(parts).split(":")
-    keys, raws = items[::2], items[1::2]
-    if "" in keys or keys != list(map(str.strip, keys)):
+    """The values of a usual line's pairs (``rest`` after its step) read as :func:`_block` reads them, or None."""
+    if not rest.isascii():
         return None
-    if "(" in rest or ")" in rest:
-        joined = ":".join(raws)
-        n = len(raws)
-        if not (joined.startswith(_NP) and joined.count(":" + _NP) == n - 1 and joined.count("(") == n
-                and joined.count(")") == n and joined.count("):") == n - 1 and joined.endswith(")")):  # fmt: skip
-            return None
-        raws = joined.replace(_NP, "").replace(")", "").split(":")
+    doc = _as_json([rest.encode()])
+    if doc is None:
+        return None
     try:
-        return dict(zip(keys, map(float, raws), strict=True))
-    except ValueError:  # text or a bare word among the values
+        return _ROW.decode(doc[1:-1])
+    except msgspec.DecodeError:
         return None
 
 
@@ -80,11 +72,11 @@ def _parse(line: str) -> tuple[int, dict[str, float]] | Record | None:
     if match is None:
         return None
     step, rest = match["step"], match["rest"]
-    values = _pairs(rest) if len(step) <= MAX_FAST_STEP_DIGITS else None
+    values = _pairs(rest) if rest and len(step) <= MAX_FAST_STEP_DIGITS else None
     if values is None:
         return _general(step, rest)
     shape = columns.layout(tuple(values))
-    if shape is None or not shape.plain:  # a step or time key among the pairs
+    if shape is None or not shape.plain or not shape.clean:  # a step or time key among the pairs, a spaced key
         return _general(step, rest)
     return int(step), values
 
