@@ -468,3 +468,25 @@ def test_trainer_state_hard_numbers_read_the_same(number: str, tmp_path: Path, r
     path.write_text('{"global_step": 3, "log_history": [' + ", ".join(entries) + "]}")
     (fast, _), (general, _) = _read_both(path, "trainer_state", request)
     assert fast == general and len(fast) == 3 * 3 + 1
+
+
+FIXTURES = Path(__file__).parent / "data" / "logs"
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("verl_console.log", "verl_console"), ("verl_file.jsonl", "jsonl"),
+                                           ("openrlhf_wandb.jsonl", "jsonl"), ("verl_console.log", "console")])
+def test_fixture_logs_give_the_same_points_and_notes_both_ways(name: str, fmt: str) -> None:
+    """The daemon's once-per-run notes (rounding, values logged as null/NaN) come from the points: the same too."""
+    from rankinv.ingest.rounding import rounding_note
+
+    def read() -> tuple[list[tuple[object, ...]], str | None, set[tuple[str, int]]]:
+        found, _ = open_source(FIXTURES / name, "r", fmt).read_new(START)
+        missing = {(p.name, p.step) for p in found if math.isnan(p.value)}
+        return [_key(p) for p in found], rounding_note(found, name), missing
+
+    fast = read()
+    with pytest.MonkeyPatch.context() as patch:
+        for target, replacement in _GENERAL.items():
+            patch.setattr(*target, replacement)
+        general = read()
+    assert fast[0] and fast == general

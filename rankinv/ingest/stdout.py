@@ -97,13 +97,13 @@ class _Collect:
         for at in _marked(data.lower(), self.marks):
             if at < pos:
                 continue  # a second mark in the segment just read
-            end = _SEGMENT_END.search(data, at)
-            if end is None:
+            end = _segment_end(data, at)
+            if end < 0:
                 break  # an unterminated tail is never fed (framing), and never read
             start = max(data.rfind(b"\r", pos, at), data.rfind(b"\n", pos, at)) + 1 or pos
             self.stretch(data, pos, start)
-            self.segment(_text(data[start : end.end()]))
-            pos = end.end()
+            self.segment(_text(data[start:end]))
+            pos = end
         self.stretch(data, pos, len(data))
 
     def stretch(self, data: bytes, start: int, end: int) -> None:
@@ -276,6 +276,15 @@ def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
         here = min(live)
         yield here
         at = [data.find(n, here + 1) if p == here else p for n, p in zip(needles, at, strict=True)]
+
+
+def _segment_end(data: bytes, at: int) -> int:
+    """Just past the CR or LF that ends the segment holding ``at``, or -1 (two bounded ``bytes.find``, no regex)."""
+    newline = data.find(b"\n", at)
+    stop = newline if newline >= 0 else len(data)
+    cr = data.find(b"\r", at, stop)
+    end = cr if cr >= 0 else newline
+    return end + 1 if end >= 0 else -1
 
 
 def _text(raw: bytes) -> str:
