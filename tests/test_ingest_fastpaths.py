@@ -298,9 +298,10 @@ def test_trainer_state_with_a_value_msgspec_cannot_make_a_float(tmp_path: Path, 
     assert fast and fast == general
 
 
-HARD_NUMBERS = ["0.1", "-0.0", "0", "1e-06", "2.2250738585072011e-308", "4.9e-324", "1.7976931348623157e308",
-                "123456789012345678901234567890", "9007199254740993", "0.30000000000000004", "5e-324", "1E+2",
-                "-12.5e-3", "1e400", "1e-400"]  # fmt: skip
+HARD_NUMBERS = ["0.1", "-0.0", "0", "-0", "-0e0", "1e-06", "2.2250738585072011e-308", "4.9e-324",
+                "1.7976931348623157e308", "123456789012345678901234567890", "9007199254740993",
+                "0.30000000000000004", "5e-324", "1E+2", "-12.5e-3", "1e400", "1e-400", "-1e-400", "-9007199254740993",
+                "18446744073709551617", "1.00000000000000011102230246251565404236316680908203125"]  # fmt: skip
 USUAL_VERL = "(TaskRunner pid=7) step:{step} - actor/entropy:np.float64({a}) - actor/lr:{b} - critic/score/mean:{a}"
 VERL_LINES = [
     "step:1 - a:np.float64(0.5) - b:1e-06 - training/epoch:0",  # mixed, as verl prints
@@ -336,6 +337,7 @@ VERL_LINES = [
     "step:30 - a:1 - b:2\r",  # a CR before the line end
     "step:31 - a:1\rstep:32 - b:2",  # a redraw: the last segment counts
     "step:33 - a:np.float64(1) - b:np.float64(2) - c:np.float64(3)",
+    "step:34 - a:-0 - b:np.float64(-0) - c:np.float64( -0 ) - gpu-0/mem:1 - d:-0.0 - e:-0e1",  # float("-0") is -0.0
 ]
 
 

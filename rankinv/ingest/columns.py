@@ -16,7 +16,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from rankinv.ingest.values import EXACT_STEP, _role
+from rankinv.ingest.values import EXACT_STEP, role_of
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
 
 
@@ -48,7 +48,7 @@ def layout(keys: tuple[str, ...]) -> Layout | None:
     if not all(type(k) is str for k in keys):
         return None
     metric = [k for k in keys if k not in STEP_KEYS and k not in TIME_KEYS]
-    role = _role(tuple(metric))
+    role = role_of(tuple(metric))
     keep = tuple(k not in STEP_KEYS and k not in TIME_KEYS and (role == "train" or k != "epoch") for k in keys)
     names = tuple(canonical_name(k) if kept else "" for k, kept in zip(keys, keep, strict=True))
     step = next((k for k in keys if k in STEP_KEYS), None)

@@ -47,12 +47,13 @@ def _shape(keys: tuple[str, ...]) -> Shape:
 
     All three depend only on the record's keys, which repeat every logging call: computed once per key set.
     """
-    role = _role(keys)
+    role = role_of(keys)
     drop = keys.index("epoch") if "epoch" in keys and role != "train" else -1
     return role, tuple(canonical_name(k) for k in keys), drop
 
 
-def _role(keys: tuple[str, ...]) -> str:
+def role_of(keys: tuple[str, ...]) -> str:
+    """train, eval or summary, for a record with these metric keys."""
     if "train_runtime" in keys:
         return "summary"
     metrics = len(keys) - ("epoch" in keys)

@@ -29,6 +29,7 @@ _NP = "np.float64("
 _STEP_LINES = re.compile(rb"(?<![^\s\x1c-\x1f)\]])step:([0-9]+)((?: - [^\n]*)?)$", re.MULTILINE)
 """What :data:`_STEP` finds in each line of an ASCII block without CR (text's whitespace also holds 0x1c-0x1f)."""
 _NOT_MARKS = bytes(set(range(256)) - set(b"\0),"))
+_NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])(?<=[:\s]-0)")  # a value ``-0``, found by its literal first
 _ROWS = msgspec.json.Decoder(list[dict[str, float]])
 _ROW = msgspec.json.Decoder(dict[str, float])
 MAX_FAST_STEP_DIGITS = 15  # int(text) equals int(float(text)), as the general path reads a step
@@ -132,7 +133,10 @@ def _as_json(rests: list[bytes]) -> bytes | None:
         return None  # a parenthesis in a plain value
     if b":" in body:  # plain pairs
         body = body.replace(b":", b'":')
-    return b'[{"' + body.replace(b"\0", b'":') + b"}]"
+    body = body.replace(b"\0", b'":')
+    if b"-0" in body and _NEGATIVE_ZERO.search(body):
+        return None  # JSON reads the integer -0 as 0.0, float() as -0.0
+    return b'[{"' + body + b"}]"
 
 
 def parse_block(data: bytes) -> Columns | Iterator[Record]:
