@@ -76,6 +76,7 @@ def general_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(trainer_state, "_STATE", _Refuse())
     monkeypatch.setattr(verl_console, "_block", lambda _data: None)
     monkeypatch.setattr(verl_console, "_pairs", lambda _rest: None)
+    monkeypatch.setattr(stdout._Collect, "whole_block", lambda _self, _data: False)
     yield
 
 
@@ -338,6 +339,11 @@ VERL_LINES = [
     "step:31 - a:1\rstep:32 - b:2",  # a redraw: the last segment counts
     "step:33 - a:np.float64(1) - b:np.float64(2) - c:np.float64(3)",
     "step:34 - a:-0 - b:np.float64(-0) - c:np.float64( -0 ) - gpu-0/mem:1 - d:-0.0 - e:-0e1",  # float("-0") is -0.0
+    "{'loss': 0.5, 'epoch': 0.1}",  # stdout evidence a console log may mix in
+    "Global step 7",
+    "step:35 - training/global_step:35 - a:1",
+    "step:36 - train_runtime:12.5 - train_loss:0.4",  # an end-of-training summary
+    "step:37 - eval_loss:0.5 - epoch:1.0",
 ]
 
 
@@ -355,6 +361,7 @@ def _both(path: Path, fmt: str, request: pytest.FixtureRequest) -> tuple[tuple, 
 
 
 _GENERAL = {
+    (stdout._Collect, "whole_block"): lambda _self, _data: False,
     (verl_console, "_block"): lambda _data: None,
     (verl_console, "_pairs"): lambda _rest: None,
     (values, "_flat_record"): lambda *_args: values._SLOW,
@@ -389,6 +396,17 @@ def test_verl_blocks_of_usual_and_hard_lines_read_the_same(seed: int, tmp_path: 
     (fast, fast_offset), (general, general_offset) = _both(path, "verl_console", request)
     assert len(fast) >= 3 * 199
     assert fast == general and fast_offset == general_offset
+
+
+def test_a_usual_verl_log_takes_the_block_path_in_the_console_reader_too(tmp_path: Path) -> None:
+    path = tmp_path / "verl.log"
+    path.write_bytes(_verl_block([USUAL_VERL.format(step=i, a=f"{i}.5", b="1e-06") for i in range(1, 40)]))
+    taken = []
+    real = stdout._Collect.whole_block
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stdout._Collect, "whole_block", lambda self, data: taken.append(real(self, data)) or taken[-1])
+        found, _ = open_source(path, "r", "console").read_new(START)
+    assert taken == [True] and len(found) == 39 * 3
 
 
 def test_a_usual_verl_log_takes_the_block_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -447,18 +465,22 @@ _USUAL_LINES = st.builds(lambda i, a, b: USUAL_VERL.format(step=i, a=a, b=b), st
                          st.sampled_from(HARD_NUMBERS), st.sampled_from(HARD_NUMBERS))  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(rows=st.lists(st.one_of(st.sampled_from(VERL_LINES), _USUAL_LINES), min_size=1, max_size=40),
-       cuts=st.lists(st.integers(0, 6000), max_size=4))  # fmt: skip
-def test_verl_logs_grown_in_pieces_read_the_same(rows: list[str], cuts: list[int],
+       cuts=st.lists(st.integers(0, 6000), max_size=4), fmt=st.sampled_from(["verl_console", "console"]),
+       repeat=st.booleans())  # fmt: skip
+def test_verl_logs_grown_in_pieces_read_the_same(rows: list[str], cuts: list[int], fmt: str, repeat: bool,
                                                 tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    """Usual and hard lines, stdout evidence, a line printed twice (as by two ranks), read in any pieces."""
+    if repeat:
+        rows = [*rows, rows[-1]]
     data = _verl_block(rows)
     path = tmp_path_factory.mktemp("verl") / "verl.log"
-    fast = _read_in_pieces(path, data, "verl_console", [c for c in cuts if c < len(data)])
+    fast = _read_in_pieces(path, data, fmt, [c for c in cuts if c < len(data)])
     with pytest.MonkeyPatch.context() as patch:
         for name, replacement in _GENERAL.items():
             patch.setattr(*name, replacement)
-        general = _read_in_pieces(path, data, "verl_console", [c for c in cuts if c < len(data)])
+        general = _read_in_pieces(path, data, fmt, [c for c in cuts if c < len(data)])
     assert fast == general
 
 

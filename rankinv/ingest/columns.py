@@ -31,6 +31,7 @@ class Layout(NamedTuple):
     points: int  # how many of its keys become points
     plain: bool  # every key is a metric (no step or time key), at least one
     clean: bool  # no key is empty or has spaces around it
+    summary: bool  # the end-of-training summary (``train_runtime``)
 
 
 class Columns(NamedTuple):
@@ -55,7 +56,7 @@ def layout(keys: tuple[str, ...]) -> Layout | None:
     time = next((k for k in keys if k in TIME_KEYS), None)
     plain = len(metric) == len(keys) > 0
     clean = all(k and k == k.strip() for k in keys)
-    return Layout(names, keep, role == "train" and bool(metric), step, time, sum(keep), plain, clean)
+    return Layout(names, keep, role == "train" and bool(metric), step, time, sum(keep), plain, clean, role == "summary")
 
 
 _NAMES, _KEEP, _TRAIN, _PLAIN, _CLEAN, _POINTS = (

@@ -127,8 +127,9 @@ def _open_openrlhf(path: Path, run: str, stride: int) -> Reader:
 def _open_console(path: Path, run: str, stride: int) -> Reader:
     from rankinv.ingest.lines import CONSOLE_MARKS, console_parser
     from rankinv.ingest.stdout import StdoutReader
+    from rankinv.ingest.verl_console import split_block
 
-    return StdoutReader(path, run, "console", console_parser(), stride, marks=CONSOLE_MARKS)
+    return StdoutReader(path, run, "console", console_parser(), stride, marks=CONSOLE_MARKS, block=split_block)
 
 
 def _jsonl_line(line: str) -> Record | None:

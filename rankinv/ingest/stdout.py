@@ -28,10 +28,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from operator import eq
 from pathlib import Path
 
+from rankinv.ingest import columns
+from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, points
@@ -42,6 +45,8 @@ _PLAIN_BAR = re.compile(r"^\W*\d+%\|")  # no description before the percentage, 
 _ANY_PLAIN_BAR = re.compile(r"(?:^|[\r\n])[^\w\r\n]*\d+%\|[^\r\n]*?\d+/\d+ \[\d+:\d")
 _GLOBAL_STEP = re.compile(r"\bglobal[ _]step[ :=]+(?P<n>\d+)\b", re.IGNORECASE)
 _SEGMENTS = re.compile(rb"[^\r\n]*(?:\r|\n)")
+_GLOBAL_STEP_BYTES = re.compile(_GLOBAL_STEP.pattern.encode(), re.IGNORECASE)  # on ASCII text, as _GLOBAL_STEP
+BlockSplitter = Callable[[bytes], "tuple[Columns, bytes] | None"]
 _SEGMENT_END = re.compile(rb"[\r\n]")
 MARKS = (b"{'", b'{"', b"global")
 """One of these is found, in the ASCII-lowercased block, in every segment a stdout dict parser or
@@ -84,11 +89,14 @@ class _Collect:
     progress: _Progress
     digest: str  # of the last record, or "" (see last_digest)
     marks: tuple[bytes, ...] | None = None  # None: read every segment
+    block: BlockSplitter | None = None  # reads a block of records that all carry their step at once
     last: Record | None = None  # the last record, while its digest is not computed yet
     pending: Record | None = None
     found: list[MetricPoint] = field(default_factory=list)
 
     def feed(self, data: bytes) -> None:
+        if self.block is not None and self.pending is None and self.whole_block(data):
+            return
         if self.marks is None:
             for raw in _SEGMENTS.findall(data):
                 self.segment(_text(raw))
@@ -105,6 +113,28 @@ class _Collect:
             self.segment(_text(data[start:end]))
             pos = end
         self.stretch(data, pos, len(data))
+
+    def whole_block(self, data: bytes) -> bool:
+        """Read a block of step lines (verl's) at once, when nothing else in it is step evidence: no dict, bar or
+        printed global step outside them, no record repeated. Leaves the state reading each segment would."""
+        if b"{" in data or b"[" in data:
+            return False
+        found = self.block(data) if self.block is not None else None
+        if found is None or _GLOBAL_STEP_BYTES.search(found[1]):
+            return False
+        block = found[0]
+        if any(s.summary for s in block.shapes) or any(map(eq, block.rows[1:], block.rows[:-1])):
+            return False  # an end-of-training summary, or a line printed again by another rank: segment by segment
+        first = Record(block.steps[0], None, block.rows[0])
+        if not self.progress.fresh and self.repeats_last(first):
+            return False
+        trained = [step for step, shape in zip(block.steps, block.shapes, strict=True) if shape.train]
+        if trained:
+            self.records += len(trained)
+            self.last_step, self.progress.fresh = trained[-1], False
+        self.last = Record(block.steps[-1], None, block.rows[-1])
+        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
+        return True
 
     def stretch(self, data: bytes, start: int, end: int) -> None:
         """Segments holding no record and no global step: the first one settles a waiting record, then skim."""
@@ -249,7 +279,7 @@ class _Collect:
     def held_back(self, data: bytes) -> int:
         """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
         end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if not (self.progress.bars or _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", errors="replace"))):
+        if not (self.progress.bars or (b"%|" in data and _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")))):
             return end  # no training bar in this log (disable_tqdm): nothing to wait for
         cut = end
         while cut > 0:
@@ -307,16 +337,17 @@ class StdoutReader:
     """Incremental reader of a trainer's stdout or a mixed console log (stdout dicts and verl lines)."""
 
     def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1, *,
-                 marks: tuple[bytes, ...] | None = None) -> None:  # fmt: skip
+                 marks: tuple[bytes, ...] | None = None, block: BlockSplitter | None = None) -> None:  # fmt: skip
         """``marks``: found (in the ASCII-lowercased bytes) in every segment ``parse`` can read a record from (see
-        :data:`MARKS`), so the segments between them are skimmed; None reads every segment."""
-        self.path, self.run, self.fmt, self.parse, self.marks = path, run, fmt, parse, marks
+        :data:`MARKS`), so the segments between them are skimmed; None reads every segment. ``block``: reads a
+        block whose records all carry their step (:func:`rankinv.ingest.verl_console.split_block`)."""
+        self.path, self.run, self.fmt, self.parse, self.marks, self.block = path, run, fmt, parse, marks, block
         self.logging_steps = max(1, logging_steps)
 
     def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step,
-                           _Progress.decode(offset.progress), offset.signature, self.marks)  # fmt: skip
+                           _Progress.decode(offset.progress), offset.signature, self.marks, self.block)  # fmt: skip
         new = tail(self.path, offset, collect.held_back, collect)
         if collect.pending is not None:  # cannot happen: framing holds a trailing record back
             collect.resolve(None)

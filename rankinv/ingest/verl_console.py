@@ -89,12 +89,19 @@ def parse_line(line: str) -> Record | None:
 
 def _block(data: bytes) -> Columns | None:
     """The block's records as columns when every line is usual (see the module), else None."""
+    found = split_block(data)
+    return found[0] if found is not None else None
+
+
+def split_block(data: bytes) -> tuple[Columns, bytes] | None:
+    """The records of a block of usual lines as columns, and the block's other text (all but the step lines, from
+    their ``step:`` on), or None when a line is unusual."""
     if b"\r" in data or not data.isascii():
         return None
-    found = _STEP_LINES.findall(data)
-    steps, rests = [step for step, _ in found], [rest for _, rest in found]
+    parts = _STEP_LINES.split(data)  # text, step, pairs, text, step, pairs, …, text
+    steps, rests = parts[1::3], parts[2::3]
     if b"" in rests:  # a step line without pairs is no record
-        steps, rests = [s for s, r in found if r], [r for _, r in found if r]
+        steps, rests = [s for s, r in zip(steps, rests, strict=True) if r], [r for r in rests if r]
     if not steps or max(map(len, steps)) > MAX_FAST_STEP_DIGITS:
         return None
     doc = _as_json(rests)
@@ -107,7 +114,7 @@ def _block(data: bytes) -> Columns | None:
     shapes = columns.layouts(rows)
     if len(rows) != len(steps) or shapes is None or not columns.plain(shapes) or not columns.clean(shapes):
         return None
-    return Columns(list(map(int, steps)), [None] * len(rows), rows, shapes)
+    return Columns(list(map(int, steps)), [None] * len(rows), rows, shapes), b"".join(parts[0::3])
 
 
 def _as_json(rests: list[bytes]) -> bytes | None:
