@@ -5,8 +5,10 @@
 - flat (W&B exports, OpenRLHF, home-grown loggers): ``{"step": 12, "train/kl": 0.01, ...}``; the step may be
   ``global_step``, ``_step`` or ``iteration`` and nested mappings are flattened with ``/``.
 
-Lines are parsed with msgspec; a line it refuses (``NaN``, ``Infinity``, numbers beyond a double) goes to Python's
-JSON parser, which accepts ``NaN`` and ``Infinity``; they are kept as values. A ``null`` metric (verl's
+Lines are decoded one by one with msgspec, straight into floats; a block of callback or verl lines with plain
+steps becomes columns whose points are made all at once (:mod:`rankinv.ingest.columns`). A line msgspec refuses
+(``NaN``, ``Infinity``, numbers beyond a double) goes to Python's JSON parser, which accepts ``NaN`` and
+``Infinity``; they are kept as values. A ``null`` metric (verl's
 file logger writes a NaN as null) is kept as a missing value (NaN), never dropped.
 """
 
