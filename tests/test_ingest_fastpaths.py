@@ -514,3 +514,18 @@ def test_fixture_logs_give_the_same_points_and_notes_both_ways(name: str, fmt: s
             patch.setattr(*target, replacement)
         general = read()
     assert fast[0] and fast == general
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_state_fields_readers_use_are_the_same_both_ways(case: str, request: pytest.FixtureRequest) -> None:
+    """Discovery and the stdout reader take global_step and logging_steps from the decoded state."""
+    from rankinv.ingest.sources import logging_steps
+
+    def fields() -> tuple[object, ...]:
+        state = trainer_state.newest_state(CORPUS / case)
+        assert state is not None
+        return state[1].get("global_step"), state[1].get("logging_steps"), logging_steps(CORPUS / case)
+
+    fast = fields()
+    request.getfixturevalue("general_paths")
+    assert fast == fields() and fast[0] is not None and fast[1] is not None

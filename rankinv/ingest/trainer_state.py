@@ -45,10 +45,12 @@ def state_files(path: Path) -> list[Path]:
 
 
 class _State(msgspec.Struct):
-    """The usual state file: every logged value a number, decoded straight into floats."""
+    """The usual state file: every logged value a number, decoded straight into floats; the other top-level
+    fields readers use kept as they are."""
 
     log_history: list[dict[str, float]]
     global_step: Any = None
+    logging_steps: Any = None
 
 
 _STATE = msgspec.json.Decoder(_State)
@@ -64,7 +66,8 @@ def _load(path: Path) -> dict[str, Any] | None:
     except msgspec.DecodeError:
         pass
     else:
-        return {"global_step": state.global_step, "log_history": state.log_history, FLOATS: True}
+        fields = {"global_step": state.global_step, "logging_steps": state.logging_steps}
+        return {**{k: v for k, v in fields.items() if v is not None}, "log_history": state.log_history, FLOATS: True}
     try:
         data = loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):
