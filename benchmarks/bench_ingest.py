@@ -73,6 +73,8 @@ LOGS: dict[str, Callable[[int], str]] = {  # one logging call of a TRL GRPO run,
     "jsonl": lambda i: json.dumps({"step": i, "time": 1.7e9 + i, "epoch": i / 100, "logs": _logs(i)}) + "\n",
     "pydict": _stdout,
     "verl_console": _verl,
+    "openrlhf": lambda i: f"(PPOTrainer pid=7) INFO 12-01 12:00:00 ppo_trainer.py:551] ✨ Global step {i}: "
+    + str({f"{k}": v for k, v in _logs(i).items()}) + "\n",
     "verl_jsonl": lambda i: json.dumps({"step": i, "data": {f"actor/{k}": v for k, v in _logs(i).items()}}) + "\n",
 }
 
@@ -219,6 +221,7 @@ BASELINES: dict[str, tuple[str, Callable[[Path], int]]] = {
     "verl_jsonl": ("json.loads loop over the lines", _json_loop),
     "pydict": ("ast.literal_eval loop over each line's dict", _literal_loop),
     "console": ("ast.literal_eval loop over each line's dict", _literal_loop),
+    "openrlhf": ("ast.literal_eval loop over each line's dict", _literal_loop),
     "verl_console": ("split / rpartition / float loop", _verl_loop),
     "console_verl": ("split / rpartition / float loop", _verl_loop),
     "trainer_state": ("json.loads of the file", _state_loop),

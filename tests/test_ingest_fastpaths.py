@@ -529,3 +529,22 @@ def test_the_state_fields_readers_use_are_the_same_both_ways(case: str, request:
     fast = fields()
     request.getfixturevalue("general_paths")
     assert fast == fields() and fast[0] is not None and fast[1] is not None
+
+
+FRAMEWORKS = Path(__file__).parent / "data" / "frameworklogs"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in FRAMEWORKS.rglob("*") if p.is_file() and p.suffix in
+                                        (".out", ".log", ".jsonl")), ids=lambda p: str(p.relative_to(FRAMEWORKS)))
+@pytest.mark.parametrize("fmt", ["auto", "console"])
+def test_framework_logs_read_the_same_both_ways(path: Path, fmt: str) -> None:
+    """Lines written by verl's and OpenRLHF's own logging code: every fast path against its general path."""
+    from rankinv.ingest.detect import detect_format
+
+    chosen = detect_format(path) if fmt == "auto" else fmt
+    fast = _read(path, chosen)
+    with pytest.MonkeyPatch.context() as patch:
+        for target, replacement in {**_GENERAL, (flatdict, "parse"): lambda _text: None}.items():
+            patch.setattr(*target, replacement)
+        general = _read(path, chosen)
+    assert fast[0] and fast == general

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from rankinv.ingest.pydict import literal_dict
+from rankinv.ingest.pydict import printed_dict
 from rankinv.ingest.values import Record, record_from_mapping
 
 _STEP_DICT = re.compile(r"\bGlobal step (?P<n>\d{1,18}): (?P<dict>\{.*\})")
@@ -37,7 +37,7 @@ def parse_segment(segment: str) -> Record | None:
     for pattern in (_STEP_DICT, _EVAL_DICT):
         match = pattern.search(segment)
         if match:
-            raw = literal_dict(match["dict"])
+            raw, _ = printed_dict(match["dict"])
             return record_from_mapping(raw, step=int(match["n"])) if raw else None
     match = _EPISODE_BAR.search(segment)
     if match is None:

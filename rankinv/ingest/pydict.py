@@ -68,14 +68,18 @@ def is_trainer_log(raw: dict[str, Any], *, flat: bool = False) -> bool:
 
 def parse_segment(segment: str) -> Record | None:
     """The Trainer log dict in one ``\\r``-separated segment of a line, or None."""
+    raw, flat = printed_dict(segment)
+    return record_from_mapping(raw) if raw is not None and is_trainer_log(raw, flat=flat) else None
+
+
+def printed_dict(segment: str) -> tuple[dict[str, Any] | None, bool]:
+    """The dict printed in ``segment`` as :func:`literal_dict` reads it, by one regular expression when it is a
+    plain flat dict (:mod:`rankinv.ingest.flatdict`); and whether that was so (then no value is a container)."""
     text = _dict_text(segment)
     if text is None:
-        return None
+        return None, False
     raw = flatdict.parse(text) if not _needs_rewrite(text) else None
-    if raw is not None:
-        return record_from_mapping(raw) if is_trainer_log(raw, flat=True) else None
-    raw = literal_dict(segment)
-    return record_from_mapping(raw) if raw is not None and is_trainer_log(raw) else None
+    return (raw, True) if raw is not None else (literal_dict(segment), False)
 
 
 def literal_dict(segment: str) -> dict[str, Any] | None:
