@@ -1,12 +1,27 @@
-"""Ingest cost: appending a line to a 1 GB log costs what it costs on a 1 KB log; MB/s for each reader.
+"""Ingest cost: each reader against the plain standard-library loop parsing the same file, in the same process.
 
-The 1 GB log is generated in a temporary directory at run time and deleted afterwards (never committed).
+Rows (every ratio is baseline seconds / reader seconds, each the best of interleaved repeats — on a shared machine
+the least disturbed run is the one that measures the code — so > 1 means the reader is
+faster although it also names, steps and canonicalises every value):
+
+- callback JSONL vs a ``json.loads`` loop over its lines;
+- TRL stdout (dict lines amid tqdm redraws) vs an ``ast.literal_eval`` loop over each line's dict;
+- verl console vs a ``split(" - ")`` / ``rpartition(":")`` / ``float`` loop;
+- ``trainer_state.json`` vs ``json.loads`` of the file;
+- TensorBoard vs TensorBoard's own ``EventAccumulator`` keeping every scalar;
+- the first read of a 1 GB Slurm ``.out`` (mostly generation-bar redraws), in a child process for its peak RSS;
+- the cost of reading one appended line on a 1 KB and on a 1 GB log.
+
+Every log is generated in a temporary directory at run time and deleted afterwards (never committed).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,12 +32,7 @@ from rankinv.ingest import open_source
 from rankinv.ingest.tail import offset_at_end
 
 MB = 1 << 20
-LOGS = {  # one logging call of a TRL GRPO run, in each format
-    "jsonl": lambda i: json.dumps({"step": i, "time": 1.7e9 + i, "logs": _logs(i)}),
-    "pydict": lambda i: str({k: f"{v:.4g}" for k, v in _logs(i).items()}),
-    "verl_console": lambda i: f"(TaskRunner pid=7) step:{i} - "
-    + " - ".join(f"actor/{k}:np.float64({v})" for k, v in _logs(i).items()),
-}
+BAR_TOTAL = 10**7
 
 
 def _logs(i: int) -> dict[str, float]:
@@ -31,39 +41,120 @@ def _logs(i: int) -> dict[str, float]:
     return {n: round(0.001 * i + j / 7, 6) for j, n in enumerate(names)}
 
 
-def _fill(path: Path, line: Callable[[int], str], size: int) -> None:
-    """Write numbered lines until the file reaches ``size`` bytes (a ~1 MiB block repeated for big files)."""
-    block = b""
-    i = 0
-    while len(block) < min(size, MB):
-        block += (line(i) + "\n").encode()
-        i += 1
+def _bar(n: int, total: int = BAR_TOTAL, desc: str = "") -> str:
+    pct = n * 100 // total
+    return f"\r{desc}{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [01:02<3:04:05, 15.40it/s]"
+
+
+def _stdout(i: int, redraws: int = 10) -> str:
+    """One TRL logging call: training-bar redraws, the cleared line, the dict, the bar redrawn after it."""
+    bars = "".join(_bar(i * redraws + k) for k in range(redraws))
+    record = str({k: f"{v:.4g}" for k, v in _logs(i).items()})
+    return f"{bars}\r{' ' * 40}\r{record}\n{_bar(i * redraws + redraws)}"
+
+
+_SPEED = ", est. speed input: 1234.5 toks/s]"
+_GENERATION = "".join(_bar(k, 256, "Processed prompts: ")[:-1] + _SPEED for k in range(200))
+
+
+def _slurm(i: int) -> str:
+    """A large Slurm log's logging call: 200 generation-bar redraws (vLLM's Processed prompts) per dict."""
+    return f"{_GENERATION}\r{' ' * 80}\r{_stdout(i, 1)}"
+
+
+def _verl(i: int) -> str:
+    """A verl console line as verl prints it: NumPy 2 reprs for the metrics, plain numbers for lr and epoch."""
+    pairs = [f"actor/{k}:np.float64({v})" for k, v in _logs(i).items()]
+    pairs += ["actor/lr:1e-06", f"training/epoch:{i // 100}"]
+    return f"(TaskRunner pid=7) step:{i} - " + " - ".join(pairs) + "\n"
+
+
+LOGS: dict[str, Callable[[int], str]] = {  # one logging call of a TRL GRPO run, in each text format
+    "jsonl": lambda i: json.dumps({"step": i, "time": 1.7e9 + i, "epoch": i / 100, "logs": _logs(i)}) + "\n",
+    "pydict": _stdout,
+    "verl_console": _verl,
+    "openrlhf": lambda i: f"(PPOTrainer pid=7) INFO 12-01 12:00:00 ppo_trainer.py:551] ✨ Global step {i}: "
+    + str({f"{k}": v for k, v in _logs(i).items()}) + "\n",
+    "verl_jsonl": lambda i: json.dumps({"step": i, "data": {f"actor/{k}": v for k, v in _logs(i).items()}}) + "\n",
+}
+
+
+
+def _fill(path: Path, line: Callable[[int], str], size: int, *, repeat_block: bool = False) -> None:
+    """Write logging calls numbered from 1 until the file reaches ``size`` bytes; ``repeat_block``: write a ~1 MiB
+    block again and again instead (steps then go back at each repeat: only for the append cost)."""
+    i, written = 1, 0
     with path.open("wb") as f:
-        for _ in range(max(1, size // len(block))):
-            f.write(block)
+        while written < size:
+            parts, n = [], 0
+            while n < min(size, MB):
+                parts.append(line(i))
+                n += len(parts[-1])
+                i += 1
+            block = "".join(parts).encode()
+            for _ in range(max(1, size // len(block)) if repeat_block else 1):
+                f.write(block)
+                written += len(block)
 
 
-def _append_cost(path: Path, repeat: int) -> float:
-    """Median microseconds to read one appended line, the offset being at the end of the file."""
-    reader = open_source(path, "bench", "jsonl")
-    offset = offset_at_end(path)
-    times = []
-    for i in range(repeat):
-        with path.open("a") as f:
-            f.write(LOGS["jsonl"](10**6 + i) + "\n")
-        start = time.perf_counter()
-        found, offset = reader.read_new(offset)
-        times.append(time.perf_counter() - start)
-        assert len(found) == len(_logs(0)), "the appended line must be read, and only it"
-    return statistics.median(times) * 1e6
+def _json_loop(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(len(json.loads(line)) for line in f if line.strip())
 
 
-def _throughput(path: Path, fmt: str) -> tuple[float, float, int]:
-    """(MB, seconds, points) reading the whole file (all files of a run directory) once."""
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    start = time.perf_counter()
+def _literal_loop(path: Path) -> int:
+    """The last ``\\r`` segment of each line that holds a dict, through ``ast.literal_eval``."""
+    n = 0
+    with path.open("rb") as f:
+        for line in f:
+            segment = line.rsplit(b"\r", 1)[-1].decode("utf-8", errors="replace")
+            start = segment.find("{'")
+            if start >= 0:
+                n += len(ast.literal_eval(segment[start : segment.rfind("}") + 1]))
+    return n
+
+
+def _verl_loop(path: Path) -> int:
+    n = 0
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            values = {}
+            for part in line.rstrip().split(" - ")[1:]:
+                key, _, raw = part.rpartition(":")
+                raw = raw.strip()
+                values[key.strip()] = float(raw[raw.find("(") + 1 : -1] if raw.endswith(")") else raw)
+            n += len(values)
+    return n
+
+
+def _state_loop(path: Path) -> int:
+    return len(json.loads((path / "checkpoint-1" / "trainer_state.json").read_text())["log_history"])
+
+
+def _accumulator(path: Path) -> int:
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    acc = ea.EventAccumulator(str(path), size_guidance={ea.SCALARS: 0})
+    acc.Reload()
+    return sum(len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"])
+
+
+def _reader(path: Path, fmt: str) -> int:
     found, _ = open_source(path, "bench", fmt).read_new(None)
-    return sum(p.stat().st_size for p in files) / MB, time.perf_counter() - start, len(found)
+    return len(found)
+
+
+def _side_by_side(path: Path, fmt: str, baseline: Callable[[Path], int], repeat: int) -> tuple[float, float, int]:
+    """(baseline s, reader s, points): the best of ``repeat`` interleaved runs each."""
+    base, mine, points = [], [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        baseline(path)
+        base.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        points = _reader(path, fmt)
+        mine.append(time.perf_counter() - start)
+    return min(base), min(mine), points
 
 
 def _trainer_state(path: Path, entries: int) -> Path:
@@ -86,37 +177,92 @@ def _events(path: Path, size: int) -> Path:
     writer.close()
     (source,) = (path / "tb").glob("events.out.tfevents.*")
     block = source.read_bytes()
-    target = path / "events.out.tfevents.bench"
+    target = path / "tbcopy" / "events.out.tfevents.bench"
+    target.parent.mkdir()
     with target.open("wb") as f:
         for _ in range(max(1, size // len(block))):
             f.write(block)
     return target
 
 
+_FIRST_READ = """
+import resource, sys, time
+from rankinv.ingest import open_source
+start = time.perf_counter()
+found, offset = open_source(sys.argv[1], "bench", "pydict").read_new(None)
+print(time.perf_counter() - start, len(found), offset.position, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _first_read(path: Path) -> tuple[float, int, int, float]:
+    """(seconds, points, bytes read, peak RSS MB) of one first read, in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", _FIRST_READ, str(path)], capture_output=True, text=True, check=True)
+    seconds, points, position, rss_kb = out.stdout.split()
+    return float(seconds), int(points), int(position), int(rss_kb) / 1024
+
+
+def _append_cost(path: Path, repeat: int) -> float:
+    """Median microseconds to read one appended line, the offset being at the end of the file."""
+    reader = open_source(path, "bench", "jsonl")
+    offset = offset_at_end(path)
+    times = []
+    for i in range(repeat):
+        with path.open("a") as f:
+            f.write(LOGS["jsonl"](10**6 + i))
+        start = time.perf_counter()
+        found, offset = reader.read_new(offset)
+        times.append(time.perf_counter() - start)
+        assert len(found) == len(_logs(0)), "the appended line must be read, and only it"
+    return statistics.median(times) * 1e6
+
+
+BASELINES: dict[str, tuple[str, Callable[[Path], int]]] = {
+    "jsonl": ("json.loads loop over the lines", _json_loop),
+    "verl_jsonl": ("json.loads loop over the lines", _json_loop),
+    "pydict": ("ast.literal_eval loop over each line's dict", _literal_loop),
+    "console": ("ast.literal_eval loop over each line's dict", _literal_loop),
+    "openrlhf": ("ast.literal_eval loop over each line's dict", _literal_loop),
+    "verl_console": ("split / rpartition / float loop", _verl_loop),
+    "console_verl": ("split / rpartition / float loop", _verl_loop),
+    "trainer_state": ("json.loads of the file", _state_loop),
+    "tensorboard": ("EventAccumulator, every scalar kept", _accumulator),
+}
+
+
+READS = {"verl_jsonl": "jsonl", "console_verl": "console"}  # benchmark row → the reader (format) it runs
+
+
 def run(quick: bool) -> Result:
-    big, per_reader, repeat = (64 * MB, 4 * MB, 20) if quick else (1024 * MB, 32 * MB, 200)
+    big, per_reader, repeat, appends = (64 * MB, 4 * MB, 5, 20) if quick else (1024 * MB, 32 * MB, 7, 200)
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-") as tmp:
         base = Path(tmp)
+        paths: dict[str, Path] = {}
+        for fmt, line in LOGS.items():
+            paths[fmt] = base / f"t.{fmt}"
+            _fill(paths[fmt], line, per_reader)
+        paths["console"], paths["console_verl"] = paths["pydict"], paths["verl_console"]
+        paths["trainer_state"] = _trainer_state(base / "state", per_reader // 600)
+        paths["tensorboard"] = _events(base, per_reader)
+        for fmt, path in paths.items():
+            label, baseline = BASELINES[fmt]
+            files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+            size = sum(p.stat().st_size for p in files) / MB
+            seconds, reader, points = _side_by_side(path, READS.get(fmt, fmt), baseline, repeat)
+            rows.append([f"{fmt} reader ({points:,} points, {size:.0f} MB) vs {label}",
+                         round(size / reader, 1), round(size / seconds, 1), round(seconds / reader, 2)])  # fmt: skip
+        slurm = base / "slurm-4242.out"
+        _fill(slurm, _slurm, big)
+        seconds, points, position, rss = _first_read(slurm)
+        label = f"first read of a {slurm.stat().st_size / MB:,.0f} MB Slurm .out: {seconds:.1f} s, {points:,} points"
+        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", ""])
         for label, size in (("1 KB", 1024), (f"{big // MB} MB", big)):
             path = base / f"append-{size}.jsonl"
-            _fill(path, LOGS["jsonl"], size)
-            rows.append([f"read 1 appended line, log of {label}", round(path.stat().st_size / MB, 3),
-                         round(_append_cost(path, repeat), 1), "µs (median)"])
+            _fill(path, LOGS["jsonl"], size, repeat_block=True)
+            rows.append([f"read 1 appended line, log of {label}: {_append_cost(path, appends):.0f} µs (median)",
+                         "", "", ""])  # fmt: skip
             path.unlink()
-        for fmt, line in LOGS.items():
-            path = base / f"t.{fmt}"
-            _fill(path, line, per_reader)
-            rows.append(_throughput_row(fmt, path, fmt))
-            path.unlink()
-        state = _trainer_state(base / "state", per_reader // 600)
-        rows.append(_throughput_row("trainer_state", state, "trainer_state"))
-        rows.append(_throughput_row("tensorboard", _events(base, per_reader), "tensorboard"))
-    notes = [f"append cost: median of {repeat} appends, offset already at the end of the file",
-             "throughput: one full read, parsing into canonical MetricPoints included"]
-    return Result("ingest", ["measurement", "file MB", "value", "unit"], rows, notes)
-
-
-def _throughput_row(label: str, path: Path, fmt: str) -> list[object]:
-    size, seconds, points = _throughput(path, fmt)
-    return [f"{label} reader ({points:,} points)", round(size, 1), round(size / seconds, 1), "MB/s"]
+    notes = [f"ratio = baseline seconds / reader seconds, each the best of {repeat} interleaved runs in one process",
+             "the reader's time includes steps, canonical names and MetricPoints; the baseline only parses",
+             f"append cost: median of {appends} appends, offset already at the end of the file"]  # fmt: skip
+    return Result("ingest", ["measurement", "reader MB/s", "baseline MB/s", "ratio"], rows, notes)

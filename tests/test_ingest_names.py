@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from rankinv import metrics as m
@@ -87,10 +85,11 @@ def test_constants_are_the_documented_strings() -> None:
     )
 
 
-def test_metric_point_is_frozen() -> None:
+def test_metric_point_is_immutable() -> None:
     point = MetricPoint("r", 1, "entropy", 0.5, None)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         point.value = 1.0  # type: ignore[misc]
+    assert point == MetricPoint("r", 1, "entropy", 0.5) and point.time is None
 
 
 def test_kind_from_names() -> None:

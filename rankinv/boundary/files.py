@@ -100,7 +100,10 @@ def open_regular(path: str | Path) -> BinaryIO:
 def read_bytes(path: str | Path, limit: int) -> bytes:
     """At most ``limit`` bytes of a regular file (manifests, configs, reports: small by nature)."""
     with open_regular(path) as f:
-        data = f.read(limit + 1)
+        want = min(os.fstat(f.fileno()).st_size, limit) + 1  # a buffer of the file's size, not of the limit
+        data = f.read(want)
+        if len(data) == want <= limit:  # the file grew since fstat: read on to the limit
+            data += f.read(limit + 1 - want)
     if len(data) > limit:
         raise UnsafeFile(f"{path}: larger than {limit} bytes; not read")
     return data

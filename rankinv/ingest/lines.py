@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rankinv.ingest import columns
+from rankinv.ingest.columns import Columns
 from rankinv.ingest.tail import START, Offset, lines_framing, tail
-from rankinv.ingest.values import Record, points
+from rankinv.ingest.values import Record, points, shape
 from rankinv.metrics import MetricPoint
 
 LineParser = Callable[[str], "Record | None"]
+BlockParser = Callable[[bytes], "Iterable[Record] | Columns"]
+"""The records in a block of complete lines, in order: a format may parse a whole block at once, and give records
+that all carry their step as columns."""
+
+
+def each_line(parse: LineParser) -> BlockParser:
+    """A block parser that hands ``parse`` each non-blank line (decoded leniently, ``\r\n`` endings removed)."""
+
+    def parse_block(data: bytes) -> Iterable[Record]:
+        for line in data.decode("utf-8", errors="replace").split("\n"):
+            record = parse(line.rstrip("\r")) if line.strip() else None
+            if record is not None:
+                yield record
+
+    return parse_block
 
 
 @dataclass
@@ -18,44 +35,62 @@ class _Collect:
     """Consumer that parses fed lines; a record without a step gets one from the count of training records."""
 
     run: str
-    parse: LineParser
+    parse: BlockParser
     stride: int
     records: int
     last_step: int | None
     found: list[MetricPoint] = field(default_factory=list)
 
     def feed(self, data: bytes) -> None:
-        for line in data.decode("utf-8", errors="replace").split("\n"):
-            record = self.parse(line.rstrip("\r")) if line.strip() else None
-            if record is not None:
-                self.add(record)
+        parsed = self.parse(data)
+        if isinstance(parsed, Columns):
+            self.add_columns(parsed)
+            return
+        for record in parsed:
+            self.add(record)
+
+    def add_columns(self, block: Columns) -> None:
+        """What :meth:`add` of each record would do, for records that all carry their step."""
+        if not block.steps:
+            return
+        self.records += columns.training_records(block.shapes)
+        self.last_step = block.steps[-1]
+        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
 
     def restart(self) -> None:
         self.records, self.last_step = 0, None
 
     def add(self, record: Record) -> None:
-        role = record.role
+        known = shape(record)
+        role = known[0]
         if role == "train":
             self.records += 1
         step = record.step
         if step is None:
             step = self.records * self.stride if role == "train" else (self.last_step or 0)
         self.last_step = step
-        self.found.extend(points(self.run, step, record))
+        self.found.extend(points(self.run, step, record, known))
 
 
 class LineReader:
     """Incremental reader of a log whose records are lines that carry their own step (verl console, JSONL)."""
 
-    def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1) -> None:
+    def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1, *,
+                 parse_block: BlockParser | None = None) -> None:  # fmt: skip
         self.path, self.run, self.fmt, self.parse = path, run, fmt, parse
+        self.parse_block = parse_block or each_line(parse)
         self.logging_steps = max(1, logging_steps)
 
     def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
         offset = offset or START
-        collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step)
+        collect = _Collect(self.run, self.parse_block, self.logging_steps, offset.records, offset.last_step)
         new = tail(self.path, offset, lines_framing, collect)
         return collect.found, replace(new, records=collect.records, last_step=collect.last_step)
+
+
+CONSOLE_MARKS = (b"{'", b'{"', b"global", b"step:", b"episode [")
+"""Found, in the ASCII-lowercased bytes, in every segment :func:`console_parser` can read (a dict, a verl
+``step:`` line, an OpenRLHF episode bar with its status) and every printed global step."""
 
 
 def console_parser() -> LineParser:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from rankinv.ingest.pydict import literal_dict
+from rankinv.ingest.pydict import printed_dict
 from rankinv.ingest.values import Record, record_from_mapping
 
 _STEP_DICT = re.compile(r"\bGlobal step (?P<n>\d{1,18}): (?P<dict>\{.*\})")
@@ -34,12 +34,12 @@ _EPISODE_BAR = re.compile(  # every part but the postfix is short: a hostile lon
 
 def parse_segment(segment: str) -> Record | None:
     """The step status in one ``\\r``-separated segment, or None."""
-    for pattern in (_STEP_DICT, _EVAL_DICT):
-        match = pattern.search(segment)
+    for pattern, literal in ((_STEP_DICT, "Global step "), (_EVAL_DICT, "Evaluation completed in ")):
+        match = pattern.search(segment) if literal in segment else None  # the literal first: most lines are others
         if match:
-            raw = literal_dict(match["dict"])
+            raw, _ = printed_dict(match["dict"])
             return record_from_mapping(raw, step=int(match["n"])) if raw else None
-    match = _EPISODE_BAR.search(segment)
+    match = _EPISODE_BAR.search(segment) if "Episode [" in segment else None
     if match is None:
         return None
     pairs = (part.partition("=") for part in match["postfix"].split(", "))

@@ -100,21 +100,21 @@ def _open_jsonl(path: Path, run: str, stride: int) -> Reader:
     from rankinv.ingest import jsonl
     from rankinv.ingest.lines import LineReader
 
-    return LineReader(path, run, "jsonl", jsonl.parse_line, stride)
+    return LineReader(path, run, "jsonl", jsonl.parse_line, stride, parse_block=jsonl.parse_block)
 
 
 def _open_verl(path: Path, run: str, stride: int) -> Reader:
     from rankinv.ingest import verl_console
     from rankinv.ingest.lines import LineReader
 
-    return LineReader(path, run, "verl_console", verl_console.parse_line, stride)
+    return LineReader(path, run, "verl_console", verl_console.parse_line, stride, parse_block=verl_console.parse_block)
 
 
 def _open_pydict(path: Path, run: str, stride: int) -> Reader:
-    from rankinv.ingest import pydict
+    from rankinv.ingest import pydict, stdout
     from rankinv.ingest.stdout import StdoutReader
 
-    return StdoutReader(path, run, "pydict", pydict.parse_line, stride)
+    return StdoutReader(path, run, "pydict", pydict.parse_line, stride, marks=stdout.MARKS)
 
 
 def _open_openrlhf(path: Path, run: str, stride: int) -> Reader:
@@ -125,10 +125,11 @@ def _open_openrlhf(path: Path, run: str, stride: int) -> Reader:
 
 
 def _open_console(path: Path, run: str, stride: int) -> Reader:
-    from rankinv.ingest.lines import console_parser
+    from rankinv.ingest.lines import CONSOLE_MARKS, console_parser
     from rankinv.ingest.stdout import StdoutReader
+    from rankinv.ingest.verl_console import split_block
 
-    return StdoutReader(path, run, "console", console_parser(), stride)
+    return StdoutReader(path, run, "console", console_parser(), stride, marks=CONSOLE_MARKS, block=split_block)
 
 
 def _jsonl_line(line: str) -> Record | None:

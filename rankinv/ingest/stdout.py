@@ -16,25 +16,41 @@ A stdout dict line carries no step, so the step comes from what was printed arou
 Eval dicts sit at the step they were made (they do not advance the count); the end-of-training summary
 (``train_runtime``) is not a step; a record identical to the one before it with no progress in between (several
 ranks printing the same line) is read once. The training bar is told from eval and loading bars by its total.
+
+tqdm redraws are most of a large stdout's bytes. Only segments that may hold a record or a printed global step
+(found by a regular expression over the whole block) are read one by one; of each stretch of redraws between
+them only the segment after a waiting record and the last training bar are looked at (:meth:`_Collect.skim`),
+which leaves the reader in the state reading every redraw would.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from operator import eq
 from pathlib import Path
 
+from rankinv.ingest import columns
+from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, points
 from rankinv.metrics import MetricPoint
 
-_BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d")
+_BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d", re.ASCII)  # tqdm prints ASCII digits
 _PLAIN_BAR = re.compile(r"^\W*\d+%\|")  # no description before the percentage, as the Trainer's bar
 _ANY_PLAIN_BAR = re.compile(r"(?:^|[\r\n])[^\w\r\n]*\d+%\|[^\r\n]*?\d+/\d+ \[\d+:\d")
 _GLOBAL_STEP = re.compile(r"\bglobal[ _]step[ :=]+(?P<n>\d+)\b", re.IGNORECASE)
 _SEGMENTS = re.compile(rb"[^\r\n]*(?:\r|\n)")
+_GLOBAL_STEP_BYTES = re.compile(_GLOBAL_STEP.pattern.encode(), re.IGNORECASE)  # on ASCII text, as _GLOBAL_STEP
+BlockSplitter = Callable[[bytes], "tuple[Columns, bytes] | None"]
+_SEGMENT_END = re.compile(rb"[\r\n]")
+MARKS = (b"{'", b'{"', b"global")
+"""One of these is found, in the ASCII-lowercased block, in every segment a stdout dict parser or
+:data:`_GLOBAL_STEP` can match (``global`` in any case: it has no non-ASCII case variants)."""
 _DICT_HINT = re.compile(r"\{['\"]")
 NONE = -1
 
@@ -59,7 +75,7 @@ class _Progress:
 
 def bar_counter(segment: str) -> tuple[int, int, bool] | None:
     """(counter, total, plain) of a tqdm bar segment, or None; ``plain``: no description, as the Trainer's."""
-    match = _BAR.search(segment)
+    match = _BAR.search(segment) if " [" in segment else None
     return (int(match["n"]), int(match["total"]), bool(_PLAIN_BAR.match(segment))) if match else None
 
 
@@ -71,16 +87,94 @@ class _Collect:
     records: int
     last_step: int | None
     progress: _Progress
-    digest: str
+    digest: str  # of the last record, or "" (see last_digest)
+    marks: tuple[bytes, ...] | None = None  # None: read every segment
+    block: BlockSplitter | None = None  # reads a block of records that all carry their step at once
+    last: Record | None = None  # the last record, while its digest is not computed yet
     pending: Record | None = None
     found: list[MetricPoint] = field(default_factory=list)
 
     def feed(self, data: bytes) -> None:
-        for raw in _SEGMENTS.findall(data):
-            self.segment(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+        if self.block is not None and self.pending is None and self.whole_block(data):
+            return
+        if self.marks is None:
+            for raw in _SEGMENTS.findall(data):
+                self.segment(_text(raw))
+            return
+        pos = 0
+        for at in _marked(data.lower(), self.marks):
+            if at < pos:
+                continue  # a second mark in the segment just read
+            end = _segment_end(data, at)
+            if end < 0:
+                break  # an unterminated tail is never fed (framing), and never read
+            start = max(data.rfind(b"\r", pos, at), data.rfind(b"\n", pos, at)) + 1 or pos
+            self.stretch(data, pos, start)
+            self.segment(_text(data[start:end]))
+            pos = end
+        self.stretch(data, pos, len(data))
+
+    def whole_block(self, data: bytes) -> bool:
+        """Read a block of step lines (verl's) at once, when nothing else in it is step evidence: no dict, bar or
+        printed global step outside them, no record repeated. Leaves the state reading each segment would."""
+        if b"{" in data or b"[" in data:
+            return False
+        found = self.block(data) if self.block is not None else None
+        if found is None or _GLOBAL_STEP_BYTES.search(found[1]):
+            return False
+        block = found[0]
+        if any(s.summary for s in block.shapes) or any(map(eq, block.rows[1:], block.rows[:-1])):
+            return False  # an end-of-training summary, or a line printed again by another rank: segment by segment
+        first = Record(block.steps[0], None, block.rows[0])
+        if not self.progress.fresh and self.repeats_last(first):
+            return False
+        trained = [step for step, shape in zip(block.steps, block.shapes, strict=True) if shape.train]
+        if trained:
+            self.records += len(trained)
+            self.last_step, self.progress.fresh = trained[-1], False
+        self.last = Record(block.steps[-1], None, block.rows[-1])
+        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
+        return True
+
+    def stretch(self, data: bytes, start: int, end: int) -> None:
+        """Segments holding no record and no global step: the first one settles a waiting record, then skim."""
+        if self.pending is not None:
+            for raw in _SEGMENTS.finditer(data, start, end):
+                start = raw.end()
+                text = _text(raw[0])
+                if text.strip():
+                    self.segment(text)
+                    break
+        if start < end:
+            self.skim(data, start, end)
+
+    def skim(self, data: bytes, start: int, end: int) -> None:
+        """What :meth:`on_bar` on every segment would leave: the bars flag, and the last training bar's counter.
+
+        Nothing in the stretch changes which bar counts as training (the known total, the last step), so the last
+        bar that counts, looked for from the end, is the one every redraw in turn would have left.
+        """
+        if not self.progress.bars and _BAR.search(_text(data[start:end])):
+            self.progress.bars = any(bar is not None and self.marks_bars(*bar[1:]) for bar in
+                                     map(bar_counter, map(_text, _SEGMENTS.findall(data, start, end))))  # fmt: skip
+        known = self.progress.train_total
+        needle = f"/{known} [".encode() if known != NONE else None  # the training bar's total, once known
+        cut = end
+        while cut > start:
+            at = cut - 1 if needle is None else data.rfind(needle, start, cut)
+            if at < 0:
+                return  # no bar with the training total left in the stretch
+            begin = max(data.rfind(b"\r", start, at), data.rfind(b"\n", start, at)) + 1 or start
+            stop = _SEGMENT_END.search(data, at, cut)
+            text = _text(data[begin : stop.end() if stop else cut])
+            bar = bar_counter(text) if text.strip() else None
+            if bar is not None and self.is_training(*bar):
+                self.progress.counter, self.progress.fresh = bar[0], True
+                return
+            cut = begin
 
     def restart(self) -> None:
-        self.records, self.last_step, self.progress, self.digest = 0, None, _Progress(), ""
+        self.records, self.last_step, self.progress, self.digest, self.last = 0, None, _Progress(), "", None
 
     def segment(self, text: str) -> None:
         if not text.strip():
@@ -91,7 +185,7 @@ class _Collect:
         if bar is not None and (record is None or record.step is None):
             self.on_bar(*bar)
             return
-        if record is not None and self.pending is not None and _digest(record) == self.digest:
+        if record is not None and self.pending is not None and self.repeats_last(record):
             return  # another rank printed the record still waiting for its bar
         if self.pending is not None:
             self.resolve(None)
@@ -102,13 +196,20 @@ class _Collect:
         if match:
             self.progress.counter, self.progress.fresh = int(match["n"]), True
 
-    def on_bar(self, n: int, total: int, plain: bool) -> None:
+    def is_training(self, n: int, total: int, plain: bool) -> bool:
+        """Is this the training bar (not an eval or loading bar)?"""
         known = self.progress.train_total
-        if plain or total == known:  # "Loading weights: …" bars say nothing about training progress
-            self.progress.bars = True
         training = total == known or (known == NONE and plain)
-        if training and self.last_step is not None and n < self.last_step:
-            training = False  # steps never go back within one training session
+        return training and not (self.last_step is not None and n < self.last_step)  # steps never go back
+
+    def marks_bars(self, total: int, plain: bool) -> bool:
+        """Does this bar show the log draws a training bar? ("Loading weights: …" bars say nothing of training)"""
+        return plain or total == self.progress.train_total
+
+    def on_bar(self, n: int, total: int, plain: bool) -> None:
+        if self.marks_bars(total, plain):
+            self.progress.bars = True
+        training = self.is_training(n, total, plain)
         if self.pending is not None:
             if training:
                 self.resolve(n, total)
@@ -121,10 +222,9 @@ class _Collect:
         if record.role == "summary":
             self.progress.train_total = NONE  # a later train() (a resumed run) draws a new bar
             return
-        digest = _digest(record)
-        if digest == self.digest and not self.progress.fresh:
+        if not self.progress.fresh and self.repeats_last(record):
             return  # the same line printed again by another rank
-        self.digest = digest
+        self.last = record
         if record.step is not None:
             self.emit(record, record.step)
         elif self.progress.bars:
@@ -164,10 +264,22 @@ class _Collect:
             self.last_step = step
         self.found.extend(points(self.run, step, record))
 
+    def repeats_last(self, record: Record) -> bool:
+        """Is ``record`` the last record again (the same digest)? Told by comparing values where they differ."""
+        if self.last is not None and not _may_repeat(record.values, self.last.values):
+            return False
+        return _digest(record) == self.last_digest()
+
+    def last_digest(self) -> str:
+        """The last record's digest, computed only when asked (a comparison, or the offset at the end)."""
+        if self.last is not None:
+            self.digest, self.last = _digest(self.last), None
+        return self.digest
+
     def held_back(self, data: bytes) -> int:
         """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
         end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if not (self.progress.bars or _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", errors="replace"))):
+        if not (self.progress.bars or (b"%|" in data and _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")))):
             return end  # no training bar in this log (disable_tqdm): nothing to wait for
         cut = end
         while cut > 0:
@@ -184,6 +296,39 @@ class _Collect:
         return end
 
 
+def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
+    """Where any of ``needles`` occurs in ``data``, in order (``bytes.find``: no Python work between them)."""
+    at = [data.find(n) for n in needles]
+    while True:
+        live = [p for p in at if p >= 0]
+        if not live:
+            return
+        here = min(live)
+        yield here
+        at = [data.find(n, here + 1) if p == here else p for n, p in zip(needles, at, strict=True)]
+
+
+def _segment_end(data: bytes, at: int) -> int:
+    """Just past the CR or LF that ends the segment holding ``at``, or -1 (two bounded ``bytes.find``, no regex)."""
+    newline = data.find(b"\n", at)
+    stop = newline if newline >= 0 else len(data)
+    cr = data.find(b"\r", at, stop)
+    end = cr if cr >= 0 else newline
+    return end + 1 if end >= 0 else -1
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _may_repeat(new: Mapping[str, float], last: Mapping[str, float]) -> bool:
+    """False only when the digests must differ: other keys, or other values none of which is NaN (values with the
+    same repr are equal unless NaN)."""
+    if new.keys() != last.keys():
+        return False
+    return new == last or any(map(math.isnan, new.values()))
+
+
 def _digest(record: Record) -> str:
     return hashlib.sha1(repr(sorted(record.values.items())).encode()).hexdigest()[:16]
 
@@ -191,18 +336,22 @@ def _digest(record: Record) -> str:
 class StdoutReader:
     """Incremental reader of a trainer's stdout or a mixed console log (stdout dicts and verl lines)."""
 
-    def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1) -> None:
-        self.path, self.run, self.fmt, self.parse = path, run, fmt, parse
+    def __init__(self, path: Path, run: str, fmt: str, parse: LineParser, logging_steps: int = 1, *,
+                 marks: tuple[bytes, ...] | None = None, block: BlockSplitter | None = None) -> None:  # fmt: skip
+        """``marks``: found (in the ASCII-lowercased bytes) in every segment ``parse`` can read a record from (see
+        :data:`MARKS`), so the segments between them are skimmed; None reads every segment. ``block``: reads a
+        block whose records all carry their step (:func:`rankinv.ingest.verl_console.split_block`)."""
+        self.path, self.run, self.fmt, self.parse, self.marks, self.block = path, run, fmt, parse, marks, block
         self.logging_steps = max(1, logging_steps)
 
     def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step,
-                           _Progress.decode(offset.progress), offset.signature)  # fmt: skip
+                           _Progress.decode(offset.progress), offset.signature, self.marks, self.block)  # fmt: skip
         new = tail(self.path, offset, collect.held_back, collect)
         if collect.pending is not None:  # cannot happen: framing holds a trailing record back
             collect.resolve(None)
         return collect.found, replace(
             new, records=collect.records, last_step=collect.last_step, progress=collect.progress.encode(),
-            signature=collect.digest,
+            signature=collect.last_digest(),
         )  # fmt: skip

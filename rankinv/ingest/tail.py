@@ -217,7 +217,7 @@ def _find_copy(path: Path, offset: Offset) -> Path | None:
 def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
     """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position."""
     position = start
-    pending = bytearray()
+    pending = b""  # the unfinished unit held over from the block before
     skipping = 0
     with open_regular(path) as f:
         f.seek(start)
@@ -230,15 +230,17 @@ def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max
                     continue
                 _skipped(path, position, skipping, max_unit)
                 skipping, block = 0, block[end + 1 :]
-            pending += block
-            n = framing(bytes(pending))
+            data = pending + block if pending else block  # the common block is fed as read, never copied
+            n = framing(data)
             if n:
-                consumer.feed(bytes(pending[:n]))
-                del pending[:n]
+                consumer.feed(data[:n] if n < len(data) else data)
+                pending = data[n:]
                 position += n
-            elif len(pending) > max_unit:
-                skipping, position = len(pending), position + len(pending)
-                pending.clear()
+            elif len(data) > max_unit:
+                skipping, position = len(data), position + len(data)
+                pending = b""
+            else:
+                pending = data
     if skipping:  # the file ends inside the long line: the rest of it, once written, reads as one junk line
         _skipped(path, position, skipping, max_unit)
     return position

@@ -7,19 +7,26 @@ entries past the last step it emitted. A state file that is mid-write (not valid
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import replace
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from rankinv.boundary.files import read_text
+import msgspec
+
+from rankinv.boundary.files import read_bytes
+from rankinv.ingest import columns
+from rankinv.ingest.jsonl import loads
 from rankinv.ingest.tail import START, Offset
-from rankinv.ingest.values import points, record_from_mapping
+from rankinv.ingest.values import MAX_STEP, float_points, points, record_from_mapping
 from rankinv.metrics import MetricPoint
 
 STATE_NAME = "trainer_state.json"
 STATE_BYTES = 128 << 20
+FLOATS = "\0floats"  # marks a loaded state whose history msgspec decoded as floats
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -37,10 +44,33 @@ def state_files(path: Path) -> list[Path]:
     return [root, *ranked] if root.is_file() else ranked
 
 
+class _State(msgspec.Struct):
+    """The usual state file: every logged value a number, decoded straight into floats; the other top-level
+    fields readers use kept as they are."""
+
+    log_history: list[dict[str, float]]
+    global_step: Any = None
+    logging_steps: Any = None
+
+
+_STATE = msgspec.json.Decoder(_State)
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(read_text(path, STATE_BYTES))
-    except (OSError, ValueError, RecursionError):
+        raw = read_bytes(path, STATE_BYTES)
+    except OSError:
+        return None
+    try:
+        state = _STATE.decode(raw)
+    except msgspec.DecodeError:
+        pass
+    else:
+        fields = {"global_step": state.global_step, "logging_steps": state.logging_steps}
+        return {**{k: v for k, v in fields.items() if v is not None}, "log_history": state.log_history, FLOATS: True}
+    try:
+        data = loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("log_history"), list) else None
 
@@ -65,6 +95,27 @@ def _signature(path: Path) -> str:
     return f"{path}:{st.st_mtime_ns}:{st.st_size}"
 
 
+_STEP_KEY, _TIME_KEY, _POINTS = (attrgetter(name) for name in ("step_key", "time_key", "points"))
+
+
+def _columns(history: list[dict[str, float]]) -> tuple[list[int], list[float | None], list[columns.Layout]] | None:
+    """Steps, times and layouts of the entries, when every entry has a metric and a step ``int(step)`` reads as
+    :func:`~rankinv.ingest.values.to_step` does (finite, 0 to 2^63-1); else None."""
+    shapes = columns.layouts(history)
+    if shapes is None or not all(map(_POINTS, shapes)):
+        return None
+    raw: list[float | None] = list(map(dict.get, history, map(_STEP_KEY, shapes)))
+    if None in raw:
+        return None
+    steps = cast("list[float]", raw)
+    if not (all(map(math.isfinite, steps)) and min(steps, default=0) >= 0 and max(steps, default=0) <= MAX_STEP):
+        return None
+    times: list[float | None] = list(map(dict.get, history, map(_TIME_KEY, shapes)))
+    if not columns.plain_times(times):
+        times = [t if t is None or math.isfinite(t) else None for t in times]
+    return list(map(int, steps)), times, shapes
+
+
 class TrainerStateReader:
     """Incremental reader over a run's (or one file's) trainer_state log_history."""
 
@@ -87,8 +138,38 @@ class TrainerStateReader:
         newest = newest_state(self.path)
         if newest is None:
             return [], offset
-        found, last = self._entries(newest[1]["log_history"], offset.last_step)
+        entries = self._floats if newest[1].get(FLOATS) is True else self._entries
+        found, last = entries(newest[1]["log_history"], offset.last_step)
         return found, replace(offset, last_step=last, signature=signature, records=len(newest[1]["log_history"]))
+
+    def _floats(self, history: list[dict[str, float]], after: int | None) -> tuple[list[MetricPoint], int | None]:
+        """:meth:`_entries` for a history msgspec decoded as floats: the same points, made all at once (columns)
+        when every entry carries a plain step and a metric, else entry by entry."""
+        found = _columns(history)
+        if found is None:
+            return self._float_entries(history, after)
+        steps, times, shapes = found
+        if after is not None:
+            keep = list(map(after.__lt__, steps))
+            history, steps = list(compress(history, keep)), list(compress(steps, keep))
+            times, shapes = list(compress(times, keep)), list(compress(shapes, keep))
+        if not steps:
+            return [], after
+        last = max(steps) if after is None else max(after, *steps)
+        return columns.make_points(self.run, steps, times, history, shapes), last
+
+    def _float_entries(
+        self, history: list[dict[str, float]], after: int | None
+    ) -> tuple[list[MetricPoint], int | None]:  # fmt: skip
+        found: list[MetricPoint] = []
+        last = after
+        for entry in history:
+            step, made = float_points(self.run, entry)
+            if step is None or not made or (after is not None and step <= after):
+                continue
+            found.extend(made)
+            last = step if last is None else max(last, step)
+        return found, last
 
     def _entries(self, history: list[Any], after: int | None) -> tuple[list[MetricPoint], int | None]:
         found: list[MetricPoint] = []

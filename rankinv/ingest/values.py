@@ -9,33 +9,57 @@ with ``/``. A step beyond what SQLite's INTEGER holds (64-bit) rejects that one 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
+
+import msgspec
 
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
 
 MAX_STEP = 2**63 - 1
+EXACT_STEP = 2**53  # an int step up to this is the step; beyond, it is read through a float (``to_step``)
+Shape = tuple[str, tuple[str, ...], int]
+"""A record's role, canonical names and the index of an ``epoch`` its points leave out (-1: none)."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """One logging call: its step (None when the format has none), wall time and numeric values by raw key."""
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One logging call: its step (None when the format has none), wall time and numeric values by raw key.
+
+    A msgspec Struct (built at C speed, never tracked by the garbage collector): one is made per logged line.
+    """
 
     step: int | None
     time: float | None
     values: Mapping[str, float]
 
-    @cached_property
+    @property
     def role(self) -> str:
         """train, eval or summary: how a record without a step number advances the step counter."""
-        if "train_runtime" in self.values:
-            return "summary"
-        metrics = len(self.values) - ("epoch" in self.values)
-        if metrics and all(k.startswith(("eval_", "eval/")) or k == "epoch" for k in self.values):
-            return "eval"
-        return "train"
+        return _shape(tuple(self.values))[0]
+
+
+@lru_cache(maxsize=4096)
+def _shape(keys: tuple[str, ...]) -> Shape:
+    """A record's role, canonical names and the index of an ``epoch`` its points leave out (-1: none).
+
+    All three depend only on the record's keys, which repeat every logging call: computed once per key set.
+    """
+    role = role_of(keys)
+    drop = keys.index("epoch") if "epoch" in keys and role != "train" else -1
+    return role, tuple(canonical_name(k) for k in keys), drop
+
+
+def role_of(keys: tuple[str, ...]) -> str:
+    """train, eval or summary, for a record with these metric keys."""
+    if "train_runtime" in keys:
+        return "summary"
+    metrics = len(keys) - ("epoch" in keys)
+    if metrics and all(k.startswith(("eval_", "eval/")) or k == "epoch" for k in keys):
+        return "eval"
+    return "train"
 
 
 def to_float(value: Any) -> float | None:
@@ -88,6 +112,65 @@ def record_from_mapping(
 
     ``null_is_nan``: a ``null`` is a missing value kept as NaN (JSON has no NaN, so verl writes a NaN as null).
     """
+    fast = _flat_record(raw, step, time)
+    return fast if fast is not _SLOW else _record(raw, step, time, null_is_nan)
+
+
+_SLOW: Any = object()
+_NUMBER_TYPES = frozenset((float, int))
+_STRING_TYPES = frozenset((str,))
+_FLOAT_TYPES = frozenset((float,))
+Getter = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+
+@lru_cache(maxsize=4096)
+def _layout(keys: tuple[Any, ...]) -> tuple[tuple[str, ...], Getter | None, str | None, str | None] | None:
+    """For a flat record's key set: its metric keys, a getter of their values (None: every key is a metric), its
+    first step key and first time key. None when a key is not a string (the general path handles that)."""
+    if not all(type(k) is str for k in keys):
+        return None
+    metric = tuple(k for k in keys if k not in STEP_KEYS and k not in TIME_KEYS)
+    step = next((k for k in keys if k in STEP_KEYS), None)
+    time = next((k for k in keys if k in TIME_KEYS), None)
+    getter: Getter | None = None
+    if len(metric) != len(keys):
+        pick = itemgetter(*metric) if metric else (lambda _raw: ())
+        getter = (lambda raw: (pick(raw),)) if len(metric) == 1 else pick
+    return metric, getter, step, time
+
+
+def _flat_record(raw: Mapping[str, Any], step: Any, time: Any) -> Record | None:
+    """The common case at C speed: a flat record whose values are all numbers, or all numeric strings.
+
+    Returns ``_SLOW`` for anything else (nesting, None, booleans, text), which :func:`_record` reads key by key;
+    both give the same Record (tests compare them on the real-log corpus).
+    """
+    layout = _layout(tuple(raw))
+    if layout is None:
+        return _SLOW  # type: ignore[no-any-return]
+    keys, getter, step_key, time_key = layout
+    kinds = set(map(type, raw.values()))
+    if not (kinds <= _NUMBER_TYPES or kinds == _STRING_TYPES):
+        return _SLOW  # type: ignore[no-any-return]
+    if getter is None and kinds == _FLOAT_TYPES:
+        values = dict(raw)
+    else:
+        try:
+            values = dict(zip(keys, map(float, raw.values() if getter is None else getter(raw)), strict=True))
+        except (ValueError, OverflowError):  # text, or an int beyond float's range (the general path gives ±inf)
+            return _SLOW  # type: ignore[no-any-return]
+    if step is None and step_key is not None:
+        step = raw[step_key]
+    if not values or out_of_range(step):
+        return None
+    if time is None and time_key is not None:
+        time = raw[time_key]
+    wall = to_float(time)
+    return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
+
+
+def _record(raw: Mapping[str, Any], step: Any, time: Any, null_is_nan: bool) -> Record | None:
+    """The general path: nested mappings flattened, each value converted or skipped on its own."""
     values: dict[str, float] = {}
     for key, value in flatten(raw):
         if key in STEP_KEYS:
@@ -98,19 +181,56 @@ def record_from_mapping(
             values[str(key)] = number
         elif value is None and null_is_nan:
             values[str(key)] = math.nan
-    if not values or _out_of_range(step):
+    if not values or out_of_range(step):
         return None
     wall = to_float(time)
     return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
 
 
-def _out_of_range(step: Any) -> bool:
+def out_of_range(step: Any) -> bool:
     number = to_float(step)
     return number is not None and number > MAX_STEP  # +inf too (a 400-digit step); NaN compares false
 
 
-def points(run: str, step: int, record: Record) -> list[MetricPoint]:
-    """The record's values as MetricPoints; an eval or summary record's ``epoch`` repeats the training one's."""
-    keep_epoch = record.role == "train"
-    items = [(k, v) for k, v in record.values.items() if keep_epoch or k != "epoch"]
-    return [MetricPoint(run, step, canonical_name(k), v, record.time) for k, v in items]
+def shape(record: Record) -> Shape:
+    """The record's role, canonical names and the index of an ``epoch`` its points leave out (-1: none)."""
+    return _shape(tuple(record.values))
+
+
+def points(run: str, step: int, record: Record, known: Shape | None = None) -> list[MetricPoint]:
+    """The record's values as MetricPoints; an eval or summary record's ``epoch`` repeats the training one's.
+
+    Built at C speed (``map``): a large log holds millions of values. ``known``: the record's :func:`shape`.
+    """
+    _, names, drop = known or _shape(tuple(record.values))
+    values: Any = record.values.values()
+    if drop >= 0:
+        names, values = names[:drop] + names[drop + 1 :], [v for i, v in enumerate(values) if i != drop]
+    return list(map(MetricPoint, repeat(run), repeat(step), names, values, repeat(record.time)))
+
+
+def float_points(run: str, raw: Mapping[str, float]) -> tuple[int | None, list[MetricPoint]]:
+    """The step and points of a flat record whose values are all floats, made without an intermediate Record.
+
+    The same as ``points(run, record.step, record)`` for ``record = record_from_mapping(raw)`` (no points when that
+    is None or has no step): for readers that already hold floats, as msgspec decodes them.
+    """
+    keys = tuple(raw)
+    layout = _layout(keys)
+    if layout is None:
+        return None, []
+    metric, getter, step_key, time_key = layout
+    if step_key is None:
+        return None, []
+    if out_of_range(raw[step_key]):
+        return None, []
+    step = to_step(raw[step_key])
+    if step is None or not metric:
+        return step, []
+    wall = raw[time_key] if time_key is not None else None
+    time = wall if wall is not None and math.isfinite(wall) else None
+    _, names, drop = _shape(metric)
+    values: Any = raw.values() if getter is None else getter(raw)
+    if drop >= 0:
+        names, values = names[:drop] + names[drop + 1 :], [v for i, v in enumerate(values) if i != drop]
+    return step, list(map(MetricPoint, repeat(run), repeat(step), names, values, repeat(time)))

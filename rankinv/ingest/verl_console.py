@@ -2,32 +2,161 @@
 
 verl's console logger joins ``key:value`` pairs with `` - ``; values are ``pprint`` reprs (``np.float64(x)`` under
 NumPy 2, plain numbers before), and Ray prefixes worker output with ``(TaskRunner pid=1234)``.
+
+Fast paths, each giving exactly the record the pair-by-pair reading (:func:`_general`) gives (tests compare):
+
+- a block of usual lines (ASCII, no ``\r``; one colon per pair, keys without quotes, backslashes or surrounding
+  spaces, every value a JSON number, all plain or all ``np.float64(…)``) is rewritten by a few ``bytes.replace``
+  passes into one JSON array of objects and decoded by msgspec straight into floats (:func:`_block`);
+- a usual line on its own the same way (:func:`_pairs`), as a console log mixing formats reads it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import msgspec
+
+from rankinv.ingest import columns
+from rankinv.ingest.columns import Columns
 from rankinv.ingest.values import Record, record_from_mapping
 
-_STEP = re.compile(r"(?:^|[\s)\]])step:(?P<step>\d+)(?P<rest>(?: - [^\r\n]*)?)$")
+_STEP = re.compile(r"(?<![^\s)\]])step:(?P<step>\d+)(?P<rest>(?: - [^\n]*)?)$")
+"""A ``step:N`` at the start or after a space or bracket, its pairs to the end of the segment (which holds no CR)."""
 _WRAPPED = re.compile(r"^(?:np\.|numpy\.)?\w*\((?P<v>[^()]*)\)$")
+_NP = "np.float64("
+_STEP_LINES = re.compile(rb"(?<![^\s\x1c-\x1f)\]])step:([0-9]+)((?: - [^\n]*)?)$", re.MULTILINE)
+"""What :data:`_STEP` finds in each line of an ASCII block without CR (text's whitespace also holds 0x1c-0x1f)."""
+_NOT_MARKS = bytes(set(range(256)) - set(b"\0),"))
+_NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])(?<=[:\s]-0)")  # a value ``-0``, found by its literal first
+_ROWS = msgspec.json.Decoder(list[dict[str, float]])
+_ROW = msgspec.json.Decoder(dict[str, float])
+MAX_FAST_STEP_DIGITS = 15  # int(text) equals int(float(text)), as the general path reads a step
 
 
 def _value(text: str) -> str:
     text = text.strip()
+    if not text.endswith(")"):
+        return text
+    if text.startswith(_NP):  # NumPy 2's repr: what _WRAPPED would give, without the regex
+        inner = text[11:-1]
+        if "(" not in inner and ")" not in inner:
+            return inner.strip()
     match = _WRAPPED.match(text)
     return match["v"].strip() if match else text
 
 
-def parse_line(line: str) -> Record | None:
+def _general(step: str, rest: str) -> Record | None:
+    pairs = (part.rpartition(":") for part in rest.split(" - ")[1:])
+    values = {key.strip(): _value(raw) for key, _, raw in pairs if key.strip()}  # no colon: key is ""
+    return record_from_mapping(values, step=step)
+
+
+def _pairs(rest: str) -> dict[str, float] | None:
+    """The values of a usual line's pairs (``rest`` after its step) read as :func:`_block` reads them, or None."""
+    if not rest.isascii():
+        return None
+    doc = _as_json([rest.encode()])
+    if doc is None:
+        return None
+    try:
+        return _ROW.decode(doc[1:-1])
+    except msgspec.DecodeError:
+        return None
+
+
+def _parse(line: str) -> tuple[int, dict[str, float]] | Record | None:
+    """(step, values) for the usual line, a Record for any other record, or None for a line that is not one."""
     segment = line.rsplit("\r", 1)[-1].rstrip()
     match = _STEP.search(segment)
     if match is None:
         return None
-    values: dict[str, str] = {}
-    for part in match["rest"].split(" - ")[1:]:
-        key, sep, raw = part.rpartition(":")
-        if sep and key.strip():
-            values[key.strip()] = _value(raw)
-    return record_from_mapping(values, step=match["step"])
+    step, rest = match["step"], match["rest"]
+    values = _pairs(rest) if rest and len(step) <= MAX_FAST_STEP_DIGITS else None
+    if values is None:
+        return _general(step, rest)
+    shape = columns.layout(tuple(values))
+    if shape is None or not shape.plain or not shape.clean:  # a step or time key among the pairs, a spaced key
+        return _general(step, rest)
+    return int(step), values
+
+
+def parse_line(line: str) -> Record | None:
+    found = _parse(line)
+    return Record(found[0], None, found[1]) if isinstance(found, tuple) else found
+
+
+def _block(data: bytes) -> Columns | None:
+    """The block's records as columns when every line is usual (see the module), else None."""
+    found = split_block(data)
+    return found[0] if found is not None else None
+
+
+def split_block(data: bytes) -> tuple[Columns, bytes] | None:
+    """The records of a block of usual lines as columns, and the block's other text (all but the step lines, from
+    their ``step:`` on), or None when a line is unusual."""
+    if b"\r" in data or not data.isascii():
+        return None
+    parts = _STEP_LINES.split(data)  # text, step, pairs, text, step, pairs, …, text
+    steps, rests = parts[1::3], parts[2::3]
+    if b"" in rests:  # a step line without pairs is no record
+        steps, rests = [s for s, r in zip(steps, rests, strict=True) if r], [r for r in rests if r]
+    if not steps or max(map(len, steps)) > MAX_FAST_STEP_DIGITS:
+        return None
+    doc = _as_json(rests)
+    if doc is None:
+        return None
+    try:
+        rows = _ROWS.decode(doc)
+    except msgspec.DecodeError:  # a value that is no JSON number (nan, 1., +1, text), a colon too many or too few
+        return None
+    shapes = columns.layouts(rows)
+    if len(rows) != len(steps) or shapes is None or not columns.plain(shapes) or not columns.clean(shapes):
+        return None
+    return Columns(list(map(int, steps)), [None] * len(rows), rows, shapes), b"".join(parts[0::3])
+
+
+def _as_json(rests: list[bytes]) -> bytes | None:
+    """The pairs of each line (`` - key:value …``) as one JSON array of objects, or None when a line is unusual.
+
+    Each value is a number or ``np.float64(number)`` closed where its pair ends. Every way a line can be unusual
+    either leaves a byte the checks refuse or makes invalid JSON; keys with spaces around them, or empty, are
+    refused after decoding (:func:`rankinv.ingest.columns.clean`).
+    """
+    body = b'},{"'.join(r[3:] for r in rests)
+    if body.count(b'"') != len(rests) - 1 or b"\\" in body or b"\0" in body:
+        return None  # a quote of its own (the joins hold one each), a backslash, a NUL
+    body = body.replace(b":np.float64(", b"\0").replace(b" - ", b',"')
+    wrapped = body.count(b"\0")
+    if wrapped:
+        marks = body.translate(None, _NOT_MARKS)  # wrappers, closers and separators, in order
+        if not marks.count(b"\0)") == marks.count(b")") == wrapped:
+            return None  # a closer without its wrapper in the same pair, or a wrapper without one
+        if body.count(b'),"') + body.count(b')},{"') + body.endswith(b")") != wrapped:
+            return None  # a closer before its pair ends
+        body = body.translate(None, b")")
+    elif b")" in body:
+        return None  # a parenthesis in a plain value
+    if b":" in body:  # plain pairs
+        body = body.replace(b":", b'":')
+    body = body.replace(b"\0", b'":')
+    if b"-0" in body and _NEGATIVE_ZERO.search(body):
+        return None  # JSON reads the integer -0 as 0.0, float() as -0.0
+    return b'[{"' + body + b"}]"
+
+
+def parse_block(data: bytes) -> Columns | Iterator[Record]:
+    """The records of a block of complete lines, as :func:`parse_line` gives them: as columns when every record is
+    a usual line."""
+    block = _block(data)
+    if block is not None:
+        return block
+    return _each_line(data)
+
+
+def _each_line(data: bytes) -> Iterator[Record]:
+    for line in data.decode("utf-8", errors="replace").split("\n"):
+        record = parse_line(line.rstrip("\r")) if line.strip() else None
+        if record is not None:
+            yield record
