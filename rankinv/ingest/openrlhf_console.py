@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from rankinv.ingest.pydict import printed_dict
-from rankinv.ingest.values import Record, record_from_mapping
+from rankinv.ingest.values import Record, last_of_redraws, record_from_mapping
 
 _STEP_DICT = re.compile(r"\bGlobal step (?P<n>\d{1,18}): (?P<dict>\{.*\})")
 _EVAL_DICT = re.compile(
@@ -50,8 +50,4 @@ def parse_segment(segment: str) -> Record | None:
 
 def parse_line(line: str) -> Record | None:
     """The last step status on the line (a tqdm bar redraws on one line, separated by ``\\r``), or None."""
-    for segment in reversed(line.split("\r")):
-        record = parse_segment(segment)
-        if record is not None:
-            return record
-    return None
+    return last_of_redraws(line, parse_segment)

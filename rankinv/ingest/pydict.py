@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from rankinv.ingest import flatdict
-from rankinv.ingest.values import Record, record_from_mapping, to_float
+from rankinv.ingest.values import Record, last_of_redraws, record_from_mapping, to_float
 from rankinv.metrics import STEP_KEYS
 
 _WRAPPED = re.compile(
@@ -97,8 +97,4 @@ def literal_dict(segment: str) -> dict[str, Any] | None:
 
 def parse_line(line: str) -> Record | None:
     """The last Trainer log dict on the line (after the final tqdm redraw), or None."""
-    for segment in reversed(line.split("\r")):
-        record = parse_segment(segment)
-        if record is not None:
-            return record
-    return None
+    return last_of_redraws(line, parse_segment)

@@ -187,6 +187,15 @@ def _record(raw: Mapping[str, Any], step: Any, time: Any, null_is_nan: bool) -> 
     return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
 
 
+def last_of_redraws(line: str, parse_segment: Callable[[str], Record | None]) -> Record | None:
+    """The last record on a line a progress bar redrew (its segments split by ``\\r``), read from the end, or None."""
+    for segment in reversed(line.split("\r")):
+        record = parse_segment(segment)
+        if record is not None:
+            return record
+    return None
+
+
 def out_of_range(step: Any) -> bool:
     number = to_float(step)
     return number is not None and number > MAX_STEP  # +inf too (a 400-digit step); NaN compares false
