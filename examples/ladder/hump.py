@@ -17,11 +17,12 @@ pass@k is measured on all RL prompts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from examples.ladder import task
 
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
            "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
@@ -87,8 +88,7 @@ def corpus() -> list[str]:
 
 
 def first_word_valid(prompt: str, completion: str) -> bool:
-    words = completion.split()
-    return bool(words) and words[0] in VALID.get(prompt.strip(), frozenset())
+    return task.first_word_in(VALID, prompt, completion)
 
 
 def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
@@ -98,8 +98,5 @@ def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list
 
 
 def write_prompt_set(path: str | Path) -> Path:
-    """The RL prompts as a rankinv triage prompt set (JSONL: id, prompt, and the valid answers for reading)."""
-    target = Path(path)
-    lines = [json.dumps({"id": i.id, "prompt": i.prompt, "valid": sorted(i.valid)}) for i in ITEMS]
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
+    """The RL prompts as a rankinv triage prompt set."""
+    return task.write_items(ITEMS, path)

@@ -15,10 +15,10 @@ collapsed checkpoint must explore to learn anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -70,9 +70,14 @@ def corpus() -> list[str]:
     return [*rl_prompts(), " ".join(DIGITS)]
 
 
-def first_word_valid(prompt: str, completion: str) -> bool:
+def first_word_in(valid: Mapping[str, frozenset[str]], prompt: str, completion: str) -> bool:
+    """The completion's first word is one of the prompt's valid answers (a task's reward, for any task's table)."""
     words = completion.split()
-    return bool(words) and words[0] in VALID.get(prompt.strip(), frozenset())
+    return bool(words) and words[0] in valid.get(prompt.strip(), frozenset())
+
+
+def first_word_valid(prompt: str, completion: str) -> bool:
+    return first_word_in(VALID, prompt, completion)
 
 
 def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
@@ -81,9 +86,20 @@ def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list
     return [float(first_word_valid(p, c)) for p, c in zip(prompts, completions, strict=True)]
 
 
-def write_prompt_set(path: str | Path) -> Path:
-    """The RL prompts as a rankinv triage prompt set (JSONL: id, prompt, and the valid answers for reading)."""
+class Prompted(Protocol):
+    id: str
+    prompt: str
+    valid: frozenset[str]
+
+
+def write_items(items: Iterable[Prompted], path: str | Path) -> Path:
+    """Items as a rankinv triage prompt set (JSONL: id, prompt, and the valid answers for reading)."""
     target = Path(path)
-    lines = [json.dumps({"id": i.id, "prompt": i.prompt, "valid": sorted(i.valid)}) for i in ITEMS]
+    lines = [json.dumps({"id": i.id, "prompt": i.prompt, "valid": sorted(i.valid)}) for i in items]
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def write_prompt_set(path: str | Path) -> Path:
+    """The RL prompts as a rankinv triage prompt set."""
+    return write_items(ITEMS, path)
