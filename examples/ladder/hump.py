@@ -32,13 +32,9 @@ FAR = 5
 
 
 @dataclass(frozen=True)
-class Item:
-    """One prompt: its valid answers, the answer SFT shows (None when the relation is held out of SFT)."""
+class Item(task.Item):
+    """A prompt of the digits task's kind, with the X its relation is about (SFT's held-out rows are chosen by X)."""
 
-    id: str
-    prompt: str
-    valid: frozenset[str]
-    canonical: str | None
     x: int
 
 
