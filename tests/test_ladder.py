@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,22 @@ def test_hump_stage2_replay_and_evidence_read_a_fresh_ladder(hump_quick: tuple[P
     ladders = load(results)
     assert [lad.seed for lad in ladders] == [0] and ladders[0].split == "dev"
     assert "| 0 | dev |" in hump_table(ladders)
+
+
+def test_archived_runs_replay_as_the_run_directories_do(
+    hump_quick: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A seed's archive keeps what a replay reads: replayed from the unpacked archive alone (the run directories'
+    checkpoints and the SFT run not in it), every rung's first KILL is the one the ladder recorded while it ran."""
+    out, table = hump_quick
+    from examples.ladder.collect import archive, unpack
+    from examples.ladder.stage2 import ladder_rows
+
+    stored = tmp_path / "runs" / "hump-seed0.tar.gz"
+    archive(out, stored)
+    with tarfile.open(stored) as tar:
+        names = tar.getnames()
+    assert not any("checkpoint" in n or n.endswith((".safetensors", ".pth")) for n in names)
+    replayed = ladder_rows(unpack(stored, tmp_path / "unpacked"))
+    assert [r.first_kill["groups"] for r in replayed] == [r["stage2_first_kill"] for r in table["rows"]]
+    assert [r.after for r in replayed] == [r["actual"] for r in table["rows"]]

@@ -3,7 +3,9 @@ full ladder, one seed at a time.
 
 Each seed runs ``python -m examples.ladder --task TASK --seed N`` in a temporary directory, replays its stage 2
 under both policies (:mod:`examples.ladder.stage2`) and stores one JSON per seed in ``--results`` (default
-``examples/ladder/results``): the ladder's table, the replayed rows and the commit the code was at. The README's
+``examples/ladder/results``): the ladder's table, the replayed rows and the commit the code was at; beside it
+``runs/NAME.tar.gz`` keeps what a replay needs (each rung's RL log and manifest, its starting checkpoint's triage
+report, the ladder's config), so stage 2 can be replayed again from the repository alone. The README's
 hump tables are recomputed from these files by :mod:`examples.ladder.evidence` (and by the tests). Prints only
 that each seed finished, so held-out seeds can be run without their numbers being seen.
 """
@@ -15,6 +17,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -50,17 +53,50 @@ def run_seed(seed: int, results: Path, task: str = "hump", rl_steps: int | None 
     target = results / f"{name}.json"
     target.write_text(json.dumps({"commit": commit(), "ladder": table, "stage2": stage2}, indent=1) + "\n",
                       encoding="utf-8")
+    archive(out, results / "runs" / f"{name}.tar.gz")
     return target
 
 
+def archive(out: Path, target: Path) -> None:
+    """Keep the small files a stage-2 replay reads, laid out as a ladder ``--out`` directory: ``ladder.json``,
+    ``rl/rankinv.toml`` and per rung its RL log, its manifest and (as ``rankinv-triage.json`` in the run directory,
+    where :func:`rankinv.assess.start_report` looks first) the triage report of the checkpoint it started from."""
+    from rankinv.assess import start_report
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads((out / "ladder.json").read_text(encoding="utf-8"))
+    with tarfile.open(target, "w:gz") as tar:
+        tar.add(out / "ladder.json", arcname="ladder/ladder.json")
+        tar.add(out / "rl" / "rankinv.toml", arcname="ladder/rl/rankinv.toml")
+        for row in table["rows"]:
+            run_dir = Path(row["run_dir"])
+            where = f"ladder/rl/{run_dir.name}"
+            for name in ("rankinv.jsonl", "rankinv-run.json"):
+                tar.add(run_dir / name, arcname=f"{where}/{name}")
+            report = start_report(run_dir)
+            if report is None:
+                raise SystemExit(f"{run_dir}: no triage report of its starting checkpoint to archive")
+            tar.add(report, arcname=f"{where}/rankinv-triage.json")
+
+
+def unpack(stored: Path, into: Path) -> Path:
+    """Extract an archive written by :func:`archive`; returns its ladder directory."""
+    with tarfile.open(stored, "r:gz") as tar:
+        tar.extractall(into, filter="data")
+    return into / "ladder"
+
+
 def replay(stored: Path) -> None:
-    """Replay a stored seed's stage 2 again with the code as it is now (its run directories must still exist);
-    the measurements are kept, ``stage2_commit`` records the code that replayed."""
+    """Replay a stored seed's stage 2 again with the code as it is now, from its archive (``runs/NAME.tar.gz``
+    beside it) or else its run directories, which must still exist; the measurements are kept,
+    ``stage2_commit`` records the code that replayed."""
     from examples.ladder.stage2 import ladder_rows
 
     data = json.loads(stored.read_text(encoding="utf-8"))
-    out = Path(data["ladder"]["rows"][0]["run_dir"]).parents[1]
-    data["stage2"] = [dataclasses.asdict(r) for r in ladder_rows(out)]
+    runs = stored.parent / "runs" / f"{stored.stem}.tar.gz"
+    with tempfile.TemporaryDirectory(prefix="rankinv-replay-") as tmp:
+        out = unpack(runs, Path(tmp)) if runs.is_file() else Path(data["ladder"]["rows"][0]["run_dir"]).parents[1]
+        data["stage2"] = [dataclasses.asdict(r) for r in ladder_rows(out)]
     data["stage2_commit"] = commit()
     stored.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 

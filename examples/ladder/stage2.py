@@ -65,7 +65,8 @@ def ladder_rows(out: Path) -> list[Replayed]:
     where = f"seed {table['settings']['seed']}, {steps} GRPO steps, SFT depth"
     source = "hump ladder" if table["settings"].get("task") == "hump" else "toy ladder"
     return [Replayed(source, f"{where} {r['depth']}", steps, _number(r["pre_pass10"]), _number(r["actual"]),
-                     replay(Path(r["run_dir"]), out / "rl" / "rankinv.toml")) for r in table["rows"]]  # fmt: skip
+                     replay(out / "rl" / Path(r["run_dir"]).name, out / "rl" / "rankinv.toml"))
+            for r in table["rows"]]  # fmt: skip
 
 
 def _number(value: float | None) -> float:
