@@ -234,13 +234,15 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     h = f.entropy if math.isfinite(f.entropy) else -cfg.entropy_scale * math.log(max(1.0 - d, 1e-9))
     budget = math.expm1(max(h, 0.0))
     learn = 1.0 - math.exp(-s * budget / math.expm1(cfg.entropy_scale))
-    est = pre + (cov - pre) * learn
+    reach = _reach(cov, s)
+    est = pre + (reach - pre) * learn
     estimated = sum(not m for m in (d_measured or math.isfinite(f.entropy), pre_m, cov_m, s_m))
     half = cfg.halfwidth * (1.0 + estimated / 4)
     terms: tuple[tuple[str, float], ...] = (
-        ("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
+        ("pre", pre), ("coverage", cov), ("reach", reach), ("diversity", d), ("signal", s), ("budget", budget),
+        ("learn", learn))
     if f.prompt_counts:  # the stated model of uncertainty (prompt sampling, seeds, the prior's own error)
-        sd = _prediction_sd(f, cfg, learn)
+        sd = _prediction_sd(f, cfg, learn, s)
         z = NormalDist().inv_cdf(0.5 + cfg.interval_level / 2)
         terms = (*terms, ("sd", sd))
         return Prediction(est, max(0.0, est - z * sd), min(1.0, est + z * sd), "prior", terms)
@@ -252,7 +254,15 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     return Prediction(est, lo, hi, _beyond_measured(f, hi, math.isfinite(ceiling), "prior"), terms)
 
 
-def _prediction_sd(f: Features, cfg: PredictConfig, learn: float) -> float:
+def _reach(coverage: float, signal: float) -> float:
+    """What RL can turn into pass@10: the covered share, plus the uncovered share reached through the prompts
+    that give gradient. The policy's parameters are shared, so what GRPO learns from a mixed group also moves
+    prompts it never solved; the prior takes a never-solved prompt to be reached with the probability that a
+    prompt gives gradient at all, the share with signal."""
+    return coverage + (1.0 - coverage) * signal
+
+
+def _prediction_sd(f: Features, cfg: PredictConfig, learn: float, signal: float) -> float:
     """Standard deviation of the prior's error under the stated model (README "Intervals"): three independent
     parts added in quadrature — which prompts were drawn (the standard error, over prompts, of each prompt's own
     pre + (C - pre) L), GRPO's between-seed spread (``seed_spread``) and the prior's own misfit
@@ -262,7 +272,8 @@ def _prediction_sd(f: Features, cfg: PredictConfig, learn: float) -> float:
     per = []
     for c, n in f.prompt_counts:
         pre = pass_at_k_single(n, c, min(n, cfg.k))
-        per.append(pre + (max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre) - pre) * learn)
+        cov = max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre)
+        per.append(pre + (_reach(cov, signal) - pre) * learn)
     se = float(np.std(per, ddof=1) / math.sqrt(len(per))) if len(per) > 1 else 0.0
     return math.sqrt(se**2 + cfg.seed_spread**2 + cfg.prior_error**2)
 

@@ -261,15 +261,21 @@ def _pass_at(n: int, c: int, k: int) -> float:
 
 def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> None:
     """With per-prompt counts the interval is the central 80% of a normal whose variance adds the standard error
-    over prompts of each prompt's own pre + (C - pre) L, the between-seed spread and the prior's own misfit."""
+    over prompts of each prompt's own pre + (R - pre) L, the between-seed spread and the prior's own misfit; R is
+    the prompt's coverage C plus its uncovered share 1 - C reached with the share of prompts whose groups of 8
+    differ (a never-solved prompt is reached through the prompts that give gradient)."""
     counts = [16] * 32 + [2, 1] + [0] * 6
     f = features_from_report(make_report(tmp_path, counts, n=16))
     p = prior(f)
     learn = dict(p.terms)["learn"]
-    per = [_pass_at(16, c, 10) + (_pass_at(16, c, 16) - _pass_at(16, c, 10)) * learn for c in counts]
+    # degenerate group of 8 drawn from a prompt's 16 samples: all pass or all fail (exact hypergeometric)
+    signal = 1.0 - sum((math.comb(c, 8) + math.comb(16 - c, 8)) / math.comb(16, 8) for c in counts) / len(counts)
+    assert dict(p.terms)["signal"] == pytest.approx(signal)
+    reach = [_pass_at(16, c, 16) + (1.0 - _pass_at(16, c, 16)) * signal for c in counts]
+    per = [_pass_at(16, c, 10) + (r - _pass_at(16, c, 10)) * learn for c, r in zip(counts, reach, strict=True)]
     mean = sum(per) / len(per)
     se2 = sum((v - mean) ** 2 for v in per) / (len(per) - 1) / len(per)
-    sd = math.sqrt(se2 + 0.06**2 + 0.05**2)
+    sd = math.sqrt(se2 + 0.06**2 + 0.06**2)
     z = 1.2815515655446004  # the standard normal's 90th percentile
     assert p.estimate == pytest.approx(mean)
     assert (p.lo, p.hi) == pytest.approx((p.estimate - z * sd, min(1.0, p.estimate + z * sd)))
