@@ -293,6 +293,20 @@ def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> No
     assert dict(homogeneous.terms)["coverage"] > 0.95 and q.estimate < homogeneous.estimate
 
 
+def test_never_solved_prompts_are_reached_only_through_prompts_that_give_gradient(tmp_path: Path) -> None:
+    """Half the prompts never solved: beside prompts whose groups differ they are reached (the prediction passes
+    the checkpoint's coverage), beside prompts whose groups all pass they are not (no gradient to learn from)."""
+    mixed = prior(features_from_report(make_report(tmp_path, [8] * 20 + [0] * 20, n=16)))
+    solved = prior(features_from_report(make_report(tmp_path, [16] * 20 + [0] * 20, n=16)))
+    t_mixed, t_solved = dict(mixed.terms), dict(solved.terms)
+    assert t_mixed["coverage"] == pytest.approx(0.5) == t_solved["coverage"]
+    # groups of 8 from a prompt's 16 samples with 8 passes: degenerate with probability 2 / C(16, 8)
+    p_degenerate = (0.5 * 2 / math.comb(16, 8)) + 0.5
+    assert t_mixed["reach"] == pytest.approx(0.5 + 0.5 * (1 - p_degenerate))
+    assert mixed.estimate > 0.5 + 0.1
+    assert t_solved["reach"] == pytest.approx(0.5) and solved.estimate == pytest.approx(0.5)
+
+
 def test_the_trajectory_fit_reads_a_bounded_number_of_points_and_still_finds_the_law(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

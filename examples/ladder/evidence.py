@@ -158,8 +158,16 @@ def with_rl(r: dict[str, Any]) -> Features:
     return replace(features(r), rl_entropy_start=num(r, "rl_entropy_start"))
 
 
+def without_reach(row: dict[str, Any]) -> float:
+    """The prior as it was before its reach term, pre + (C - pre) L from the prediction's own terms: a
+    never-solved prompt held at zero (shown beside the prediction so the change is measured, not assumed)."""
+    t = dict(predict(row).terms)
+    return t["pre"] + (t["coverage"] - t["pre"]) * t["learn"]
+
+
 def ladder_scores(lad: Ladder, everyone: Sequence[Ladder]) -> dict[str, float]:
-    scores = {"predicted": rho([predict(r).estimate for r in lad.rows], lad.actual)}
+    scores = {"predicted": rho([predict(r).estimate for r in lad.rows], lad.actual),
+              "no_reach": rho([without_reach(r) for r in lad.rows], lad.actual)}
     scores.update({key: rho([get(r) for r in lad.rows], lad.actual) for key, _, get in SIGNALS})
     scores["lolo"] = fitted_spearman([o for o in everyone if o is not lad], lad)
     dev = [o for o in everyone if o.split == "dev" and o is not lad]
@@ -176,7 +184,7 @@ def _fmt(x: float, signed: bool = True) -> str:
 
 def hump_table(ladders: Sequence[Ladder]) -> str:
     """One line per seed and a mean per split: Spearman of the prediction and of each single signal."""
-    head = ["seed", "split", "hump (left / right)", "predicted", *(t for _, t, _ in SIGNALS),
+    head = ["seed", "split", "hump (left / right)", "predicted", "prior without reach", *(t for _, t, _ in SIGNALS),
             "fitted, leave-one-ladder-out", "fitted on dev", "in interval"]
     lines = ["| " + " | ".join(head) + " |", "|---:|---|---|" + "---:|" * (len(head) - 3)]
     by_split: dict[str, list[dict[str, float]]] = {}
@@ -193,8 +201,8 @@ def hump_table(ladders: Sequence[Ladder]) -> str:
 
 
 def _line(seed: str, split: str, sides: str, s: dict[str, float]) -> str:
-    cells = [seed, split, sides, _fmt(s["predicted"]), *(_fmt(s[k]) for k, _, _ in SIGNALS), _fmt(s["lolo"]),
-             _fmt(s["fit_dev"]), _fmt(s["coverage"], signed=False)]
+    cells = [seed, split, sides, _fmt(s["predicted"]), _fmt(s["no_reach"]), *(_fmt(s[k]) for k, _, _ in SIGNALS),
+             _fmt(s["lolo"]), _fmt(s["fit_dev"]), _fmt(s["coverage"], signed=False)]
     return "| " + " | ".join(cells) + " |"
 
 
