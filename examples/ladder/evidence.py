@@ -248,7 +248,7 @@ def stage2_table(ladders: Sequence[Ladder]) -> str:
     rows = []
     for lad in ladders:
         for r in lad.stage2:
-            rows.append(Replayed(**{**r, "source": f"{lad.task} ladder, {lad.split} seeds"}))
+            rows.append(Replayed(**{**r, "source": f"{lad.task} ladder, {lad.group} seeds"}))
     return markdown(rows)
 
 
