@@ -145,6 +145,22 @@ def test_prediction_blends_the_trajectory_once_rl_runs() -> None:
     assert trajectory(analyse(RunSeries())) is None
 
 
+def test_the_trajectory_may_pass_the_coverage_but_not_the_reach(tmp_path: Path) -> None:
+    """A run whose reward climbs to 1 on a checkpoint with half its prompts never solved: the trajectory part is
+    read up to the prior's reach (coverage plus what the mixed groups reach), not stopped at the coverage."""
+    f = features_from_report(make_report(tmp_path, [8] * 20 + [0] * 20, n=16))
+    terms = dict(prior(f).terms)
+    s = list(range(1, 61))
+    rising = analyse(RunSeries(entropy=Curve.of(s, [1.0] * 60), reward=Curve.of(s, [t / 60 for t in s])))
+    assert terms["coverage"] == pytest.approx(0.5) and 0.5 < terms["reach"] < 1.0
+    alone = predict(f)
+    blended = predict(f, rising)
+    w = dict(blended.terms)["trajectory_weight"]
+    assert 0 < w < 1
+    # the trajectory part sits at the reach (its reward, read as pass@10, would pass it), not at the coverage
+    assert blended.estimate == pytest.approx((1 - w) * alone.estimate + w * terms["reach"])
+
+
 def test_fit_on_history_reports_leave_one_out_metrics() -> None:
     rng = np.random.default_rng(1)
     history = []
