@@ -193,7 +193,7 @@ class PredictConfig:
         "development seeds: re-measure on your own runs", within="[0, 1]"
     )
     prior_error: float = setting(
-        0.05, "sd of the prior's own misfit beyond the seed spread; measured on the hump ladder's development "
+        0.06, "sd of the prior's own misfit beyond the seed spread; measured on the hump ladder's development "
         "seeds: re-measure on your own runs", within="[0, 1]"
     )
     trajectory_points: int = setting(

@@ -11,14 +11,19 @@ through groups whose rewards differ, and only while it has entropy left to spend
     s      = share of groups with signal: 1 - measured degenerate fraction at g, else 1 - f(p1) at g_eff = 1+(g-1)d
     B      = e^H - 1: the exploration budget (Cui et al. 2025: reward gained while entropy falls is a(e^H0 - e^H))
     L      = 1 - exp(-s B / (e^H_s - 1))                  (learnability: signal times budget, saturating)
-    final  = pre + (C - pre) L
+    R      = C + (1 - C) s: the reach. The policy's parameters are shared, so what GRPO learns from the prompts
+            whose groups differ also moves prompts it never solved; an uncovered prompt is taken to be reached
+            with the probability that a prompt gives gradient at all (s). Per prompt when counts are known.
+    final  = pre + (R - pre) L
 
 H_s is the paper's collapse threshold τ_H = 0.18 nats (``[predict] entropy_scale``), not fitted to any table.
 Both sides of the SFT-depth hump are seen: too little SFT gives p below p*(g), so s ≈ 0 and C small; too much
-collapses entropy, so d, B and L shrink and groups agree. When the pass rates of a ladder are similar and well
-above p*(g) (the paper's Qwen ladder) the saturating signal term leaves entropy to decide the order; where pass
-rates differ a lot, coverage and signal decide it. Limits: p1 is a mean over prompts, so the homogeneous formula
-over-states coverage when only pass@1 is known; the absolute level is a prior, not a calibrated number.
+collapses entropy, so d, B and L shrink and groups agree; a collapsed rung's uncovered prompts stay out of reach
+(s and L small), a middle rung's are reached through its mixed groups. When the pass rates of a ladder are
+similar and well above p*(g) (the paper's Qwen ladder) the saturating signal term leaves entropy to decide the
+order; where pass rates differ a lot, coverage and signal decide it. Limits: p1 is a mean over prompts, so the
+homogeneous formula over-states coverage when only pass@1 is known; the absolute level is a prior, not a
+calibrated number; the prior knows nothing of the RL run's learning rate or length.
 
 **Trajectory** (once RL runs): the entropy–performance law R = -a e^H + b (Cui et al. 2025) is fitted
 (Theil–Sen) on the run's own (entropy, reward) points; R∞ = b - a is the reward when entropy is spent, read as
@@ -221,7 +226,7 @@ def _coverage(f: Features, cfg: PredictConfig, p1: float, d: float) -> tuple[flo
 
 
 def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
-    """The documented prior (module docstring): pre + (C - pre) * L."""
+    """The documented prior (module docstring): pre + (R - pre) * L, R = C + (1 - C) s."""
     cfg = config or PredictConfig()
     p1 = f.pass1
     if not 0.0 <= p1 <= 1.0:
@@ -234,13 +239,15 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     h = f.entropy if math.isfinite(f.entropy) else -cfg.entropy_scale * math.log(max(1.0 - d, 1e-9))
     budget = math.expm1(max(h, 0.0))
     learn = 1.0 - math.exp(-s * budget / math.expm1(cfg.entropy_scale))
-    est = pre + (cov - pre) * learn
+    reach = _reach(cov, s)
+    est = pre + (reach - pre) * learn
     estimated = sum(not m for m in (d_measured or math.isfinite(f.entropy), pre_m, cov_m, s_m))
     half = cfg.halfwidth * (1.0 + estimated / 4)
     terms: tuple[tuple[str, float], ...] = (
-        ("pre", pre), ("coverage", cov), ("diversity", d), ("signal", s), ("budget", budget), ("learn", learn))
+        ("pre", pre), ("coverage", cov), ("reach", reach), ("diversity", d), ("signal", s), ("budget", budget),
+        ("learn", learn))
     if f.prompt_counts:  # the stated model of uncertainty (prompt sampling, seeds, the prior's own error)
-        sd = _prediction_sd(f, cfg, learn)
+        sd = _prediction_sd(f, cfg, learn, s)
         z = NormalDist().inv_cdf(0.5 + cfg.interval_level / 2)
         terms = (*terms, ("sd", sd))
         return Prediction(est, max(0.0, est - z * sd), min(1.0, est + z * sd), "prior", terms)
@@ -252,17 +259,26 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     return Prediction(est, lo, hi, _beyond_measured(f, hi, math.isfinite(ceiling), "prior"), terms)
 
 
-def _prediction_sd(f: Features, cfg: PredictConfig, learn: float) -> float:
+def _reach(coverage: float, signal: float) -> float:
+    """What RL can turn into pass@10: the covered share, plus the uncovered share reached through the prompts
+    that give gradient. The policy's parameters are shared, so what GRPO learns from a mixed group also moves
+    prompts it never solved; the prior takes a never-solved prompt to be reached with the probability that a
+    prompt gives gradient at all, the share with signal."""
+    return coverage + (1.0 - coverage) * signal
+
+
+def _prediction_sd(f: Features, cfg: PredictConfig, learn: float, signal: float) -> float:
     """Standard deviation of the prior's error under the stated model (README "Intervals"): three independent
     parts added in quadrature — which prompts were drawn (the standard error, over prompts, of each prompt's own
-    pre + (C - pre) L), GRPO's between-seed spread (``seed_spread``) and the prior's own misfit
+    pre + (R - pre) L), GRPO's between-seed spread (``seed_spread``) and the prior's own misfit
     (``prior_error``), both measured on development ladders."""
     from rankinv.passk import pass_at_k_single
 
     per = []
     for c, n in f.prompt_counts:
         pre = pass_at_k_single(n, c, min(n, cfg.k))
-        per.append(pre + (max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre) - pre) * learn)
+        cov = max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre)
+        per.append(pre + (_reach(cov, signal) - pre) * learn)
     se = float(np.std(per, ddof=1) / math.sqrt(len(per))) if len(per) > 1 else 0.0
     return math.sqrt(se**2 + cfg.seed_spread**2 + cfg.prior_error**2)
 
@@ -291,7 +307,8 @@ def trajectory(
     Theil–Sen on at most ``rankinv.monitor.MAX_SLOPE_POINTS`` of them, evenly spread (quadratic in its points).
 
     R at spent entropy is read as pass@k with the candidate's own ``diversity`` (from its triage pass@k curve),
-    never more than the run's current entropy allows, capped at its ``coverage``.
+    never more than the run's current entropy allows, capped at ``coverage`` (the prior's reach: what RL can turn
+    into pass@10).
     """
     cfg = config or PredictConfig()
     pairs = np.asarray(monitor.entropy_reward, dtype=np.float64)
@@ -348,7 +365,7 @@ def predict(
     base = model.predict(features, cfg) if model is not None else first
     terms = dict(first.terms)
     traj = None if monitor is None else trajectory(
-        monitor, cfg, diversity=terms.get("diversity", NAN), coverage=terms.get("coverage", 1.0))
+        monitor, cfg, diversity=terms.get("diversity", NAN), coverage=terms.get("reach", 1.0))
     if traj is None or not math.isfinite(base.estimate):
         return base
     n = float(len(monitor.entropy_reward)) if monitor is not None else 0.0

@@ -33,10 +33,13 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
-    assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"), (2, "held-out"), (3, "held-out"),
-                                                          (4, "held-out")]
+    assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
+                                                          *((s, "held-out") for s in range(2, 8))]
+    # the ranking tables keep the two held-out sets apart (2-4 read before this session's changes, 5-7 after)
+    assert [lad.group for lad in ladders] == ["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
+    assert "new held-out seeds 5, 6 and 7" in validation
     for path in sorted(evidence.RESULTS.glob("hump-seed*.json")):
         stored = json.loads(path.read_text())["ladder"]["settings"]
         expected = dataclasses.replace(HUMP, seed=stored["seed"]).as_dict()

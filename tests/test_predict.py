@@ -145,6 +145,22 @@ def test_prediction_blends_the_trajectory_once_rl_runs() -> None:
     assert trajectory(analyse(RunSeries())) is None
 
 
+def test_the_trajectory_may_pass_the_coverage_but_not_the_reach(tmp_path: Path) -> None:
+    """A run whose reward climbs to 1 on a checkpoint with half its prompts never solved: the trajectory part is
+    read up to the prior's reach (coverage plus what the mixed groups reach), not stopped at the coverage."""
+    f = features_from_report(make_report(tmp_path, [8] * 20 + [0] * 20, n=16))
+    terms = dict(prior(f).terms)
+    s = list(range(1, 61))
+    rising = analyse(RunSeries(entropy=Curve.of(s, [1.0] * 60), reward=Curve.of(s, [t / 60 for t in s])))
+    assert terms["coverage"] == pytest.approx(0.5) and 0.5 < terms["reach"] < 1.0
+    alone = predict(f)
+    blended = predict(f, rising)
+    w = dict(blended.terms)["trajectory_weight"]
+    assert 0 < w < 1
+    # the trajectory part sits at the reach (its reward, read as pass@10, would pass it), not at the coverage
+    assert blended.estimate == pytest.approx((1 - w) * alone.estimate + w * terms["reach"])
+
+
 def test_fit_on_history_reports_leave_one_out_metrics() -> None:
     rng = np.random.default_rng(1)
     history = []
@@ -261,15 +277,21 @@ def _pass_at(n: int, c: int, k: int) -> float:
 
 def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> None:
     """With per-prompt counts the interval is the central 80% of a normal whose variance adds the standard error
-    over prompts of each prompt's own pre + (C - pre) L, the between-seed spread and the prior's own misfit."""
+    over prompts of each prompt's own pre + (R - pre) L, the between-seed spread and the prior's own misfit; R is
+    the prompt's coverage C plus its uncovered share 1 - C reached with the share of prompts whose groups of 8
+    differ (a never-solved prompt is reached through the prompts that give gradient)."""
     counts = [16] * 32 + [2, 1] + [0] * 6
     f = features_from_report(make_report(tmp_path, counts, n=16))
     p = prior(f)
     learn = dict(p.terms)["learn"]
-    per = [_pass_at(16, c, 10) + (_pass_at(16, c, 16) - _pass_at(16, c, 10)) * learn for c in counts]
+    # degenerate group of 8 drawn from a prompt's 16 samples: all pass or all fail (exact hypergeometric)
+    signal = 1.0 - sum((math.comb(c, 8) + math.comb(16 - c, 8)) / math.comb(16, 8) for c in counts) / len(counts)
+    assert dict(p.terms)["signal"] == pytest.approx(signal)
+    reach = [_pass_at(16, c, 16) + (1.0 - _pass_at(16, c, 16)) * signal for c in counts]
+    per = [_pass_at(16, c, 10) + (r - _pass_at(16, c, 10)) * learn for c, r in zip(counts, reach, strict=True)]
     mean = sum(per) / len(per)
     se2 = sum((v - mean) ** 2 for v in per) / (len(per) - 1) / len(per)
-    sd = math.sqrt(se2 + 0.06**2 + 0.05**2)
+    sd = math.sqrt(se2 + 0.06**2 + 0.06**2)
     z = 1.2815515655446004  # the standard normal's 90th percentile
     assert p.estimate == pytest.approx(mean)
     assert (p.lo, p.hi) == pytest.approx((p.estimate - z * sd, min(1.0, p.estimate + z * sd)))
@@ -285,6 +307,20 @@ def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> No
     assert dict(q.terms)["coverage"] == pytest.approx(max(0.75, dict(q.terms)["pre"]))
     homogeneous = prior(dataclasses.replace(small, prompt_counts=()))
     assert dict(homogeneous.terms)["coverage"] > 0.95 and q.estimate < homogeneous.estimate
+
+
+def test_never_solved_prompts_are_reached_only_through_prompts_that_give_gradient(tmp_path: Path) -> None:
+    """Half the prompts never solved: beside prompts whose groups differ they are reached (the prediction passes
+    the checkpoint's coverage), beside prompts whose groups all pass they are not (no gradient to learn from)."""
+    mixed = prior(features_from_report(make_report(tmp_path, [8] * 20 + [0] * 20, n=16)))
+    solved = prior(features_from_report(make_report(tmp_path, [16] * 20 + [0] * 20, n=16)))
+    t_mixed, t_solved = dict(mixed.terms), dict(solved.terms)
+    assert t_mixed["coverage"] == pytest.approx(0.5) == t_solved["coverage"]
+    # groups of 8 from a prompt's 16 samples with 8 passes: degenerate with probability 2 / C(16, 8)
+    p_degenerate = (0.5 * 2 / math.comb(16, 8)) + 0.5
+    assert t_mixed["reach"] == pytest.approx(0.5 + 0.5 * (1 - p_degenerate))
+    assert mixed.estimate > 0.5 + 0.1
+    assert t_solved["reach"] == pytest.approx(0.5) and solved.estimate == pytest.approx(0.5)
 
 
 def test_the_trajectory_fit_reads_a_bounded_number_of_points_and_still_finds_the_law(
