@@ -276,6 +276,10 @@ def tables(results: Path = RESULTS) -> dict[str, str]:
         out["digits ladder, seed 0 rungs (30 GRPO steps)"] = rung_table(digits[0])
     if hump_ladders and digits:
         out["fitted across tasks"] = cross_task_table(hump_ladders, digits)
+    if hump_ladders:
+        from examples.ladder.early import early_table
+
+        out["hump ladder, early RL"] = early_table(hump_ladders, results)
     out["paper's Qwen table"] = qwen_table()
     out["stage 2 on the hump ladder"] = stage2_table(hump_ladders)
     return out
