@@ -289,6 +289,12 @@ def test_skimming_redraws_leaves_the_reader_where_reading_each_would(
     assert fast == general
 
 
+@given(data=st.binary(max_size=40).map(lambda b: b.translate(bytes(b"\r\nx"[i % 3] for i in range(256)))),
+       start=st.integers(0, 45), end=st.integers(0, 45))
+def test_the_last_line_break_is_found_as_by_both_searches(data: bytes, start: int, end: int) -> None:
+    assert stdout._last_break(data, start, end) == max(data.rfind(b"\r", start, end), data.rfind(b"\n", start, end))
+
+
 def test_trainer_state_with_a_value_msgspec_cannot_make_a_float(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     state = json.loads((CORPUS / "grpo-ls1" / "trainer_state.json").read_text())
     state["log_history"][1]["grad_norm"] = math.nan  # json writes NaN: the typed decode refuses the file
@@ -395,6 +401,34 @@ def test_verl_blocks_of_usual_and_hard_lines_read_the_same(seed: int, tmp_path: 
     path.write_bytes(_verl_block(rows))
     (fast, fast_offset), (general, general_offset) = _both(path, "verl_console", request)
     assert len(fast) >= 3 * 199
+    assert fast == general and fast_offset == general_offset
+
+
+@pytest.mark.parametrize("piece", [1, 300, 5000])
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("fmt", ["verl_console", "console"])
+def test_verl_blocks_read_in_pieces_read_the_same(piece: int, seed: int, fmt: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """A block is rewritten piece by piece (cut at line ends): the same points as the general path, and the same
+    columns and other text as one piece."""
+    rng = random.Random(seed)
+    easy = ["0.5", "-2.25", "1e-06", "3", "0.30000000000000004", "5e-324"]  # numbers the block path takes
+    rows = [USUAL_VERL.format(step=i, a=f"{i}.25", b=rng.choice(easy)) for i in range(200)]
+    rows.insert(rng.randrange(200), "(TaskRunner pid=7) Training Progress: a line between the step lines")
+    rows.insert(rng.randrange(200), "(TaskRunner pid=7) step:7")  # a step line without pairs: no record
+    if seed % 2:
+        rows[rng.randrange(200)] = rng.choice(VERL_LINES)
+    data = _verl_block(rows)
+    monkeypatch.setattr(verl_console, "PIECE_BYTES", 1 << 30)
+    whole = verl_console.split_block(data)
+    assert whole is not None or seed % 2
+    monkeypatch.setattr(verl_console, "PIECE_BYTES", piece)
+    assert verl_console.split_block(data) == whole
+    path = tmp_path / "verl.log"
+    path.write_bytes(data)
+    (fast, fast_offset), (general, general_offset) = _both(path, fmt, request)
+    assert len(fast) >= 3 * 198
     assert fast == general and fast_offset == general_offset
 
 

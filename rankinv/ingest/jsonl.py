@@ -33,7 +33,7 @@ _PARSE_ERRORS = (ValueError, RecursionError, MemoryError)
 _DECODE = msgspec.json.Decoder().decode
 
 
-class _Payload(msgspec.Struct):
+class _Payload(msgspec.Struct, gc=False):
     """A line of the callback (``logs``) or verl file logger (``data``) shape, metrics decoded as floats."""
 
     logs: dict[str, float] | None = None

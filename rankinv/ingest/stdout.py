@@ -108,7 +108,7 @@ class _Collect:
             end = _segment_end(data, at)
             if end < 0:
                 break  # an unterminated tail is never fed (framing), and never read
-            start = max(data.rfind(b"\r", pos, at), data.rfind(b"\n", pos, at)) + 1 or pos
+            start = _last_break(data, pos, at) + 1 or pos
             self.stretch(data, pos, start)
             self.segment(_text(data[start:end]))
             pos = end
@@ -164,7 +164,7 @@ class _Collect:
             at = cut - 1 if needle is None else data.rfind(needle, start, cut)
             if at < 0:
                 return  # no bar with the training total left in the stretch
-            begin = max(data.rfind(b"\r", start, at), data.rfind(b"\n", start, at)) + 1 or start
+            begin = _last_break(data, start, at) + 1 or start
             stop = _SEGMENT_END.search(data, at, cut)
             text = _text(data[begin : stop.end() if stop else cut])
             bar = bar_counter(text) if text.strip() else None
@@ -278,12 +278,12 @@ class _Collect:
 
     def held_back(self, data: bytes) -> int:
         """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
-        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        end = _last_break(data, 0, len(data)) + 1
         if not (self.progress.bars or (b"%|" in data and _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")))):
             return end  # no training bar in this log (disable_tqdm): nothing to wait for
         cut = end
         while cut > 0:
-            start = max(data.rfind(b"\n", 0, cut - 1), data.rfind(b"\r", 0, cut - 1)) + 1
+            start = _last_break(data, 0, cut - 1) + 1
             text = data[start:cut].decode("utf-8", errors="replace").rstrip("\r\n")
             if not text.strip():
                 cut = start
@@ -306,6 +306,13 @@ def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
         here = min(live)
         yield here
         at = [data.find(n, here + 1) if p == here else p for n, p in zip(needles, at, strict=True)]
+
+
+def _last_break(data: bytes, start: int, end: int) -> int:
+    """The last CR or LF in ``data[start:end]`` (-1: none); the CR is looked for only after the last LF, so a log
+    without CRs is not scanned back to ``start`` for one."""
+    newline = data.rfind(b"\n", start, end)
+    return max(newline, data.rfind(b"\r", newline + 1 if newline >= 0 else start, end))
 
 
 def _segment_end(data: bytes, at: int) -> int:
