@@ -353,6 +353,38 @@ VERL_LINES = [
 ]
 
 
+_HARD_DICTS = [f"{{'loss': {n}, 'entropy': '{n}', 'epoch': 0.5}}" for n in HARD_NUMBERS] + [
+    "{'loss': '0.1', 'note\tkey': '1', 'epoch': 0.5}",  # a tab JSON refuses in a string
+    "{'loss': '0.1', 'é€😀': 'x\x01y', 'epoch': 0.5}",
+    "{'loss': 0.5, 'steps': 3, 'epoch': 0.5}",  # an int: left to the pairs
+    "{'loss': 1.e5, 'epoch': 0.5}",
+    "{'loss': 0" + "0" * 5000 + ", 'epoch': 1.5}",
+    "{'loss': 1" + "0" * 4400 + ", 'epoch': 1.5}",  # longer than Python converts
+    "{'loss': 1" + "0" * 400 + ".5, 'epoch': 1.5}",  # beyond a double
+]
+
+
+@pytest.mark.parametrize("text", _HARD_DICTS)
+def test_a_simple_dict_read_as_json_is_the_dict_its_pairs_give(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON reading of a printed dict gives the pairs' reading (same keys, order, types, bits), and a record
+    equal to the one ``ast.literal_eval`` gives."""
+    fast = flatdict.as_json(text)
+    if flatdict._DICT.fullmatch(text) and fast is not None:
+        pairs = flatdict._items(text)
+        assert pairs is not None and list(fast) == list(pairs)
+        assert [(type(v), struct.pack("<d", v) if type(v) is float else v) for v in fast.values()] == [
+            (type(v), struct.pack("<d", v) if type(v) is float else v) for v in pairs.values()
+        ]  # fmt: skip
+    test_a_printed_dict_parses_the_same_both_ways(text, monkeypatch)
+
+
+def test_a_simple_dict_is_read_as_json() -> None:
+    """Guard: the comparison above compares something."""
+    assert flatdict.as_json("{'loss': '0.5', 'grad_norm': 1e-06, 'epoch': 0.25}") == {
+        "loss": "0.5", "grad_norm": 1e-06, "epoch": 0.25}  # fmt: skip
+    assert sum(flatdict.as_json(t) is not None for t in _HARD_DICTS) >= len(HARD_NUMBERS) // 2
+
+
 def _verl_block(rows: list[str]) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
@@ -407,7 +439,7 @@ def test_verl_blocks_of_usual_and_hard_lines_read_the_same(seed: int, tmp_path: 
 @pytest.mark.parametrize("piece", [1, 300, 5000])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("fmt", ["verl_console", "console"])
-def test_verl_blocks_read_in_pieces_read_the_same(piece: int, seed: int, fmt: str, tmp_path: Path,
+def test_verl_blocks_read_in_pieces_read_the_same(piece: int, seed: int, fmt: str, *, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  request: pytest.FixtureRequest) -> None:  # fmt: skip
     """A block is rewritten piece by piece (cut at line ends): the same points as the general path, and the same
