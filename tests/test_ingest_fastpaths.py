@@ -464,6 +464,37 @@ def test_verl_blocks_read_in_pieces_read_the_same(piece: int, seed: int, fmt: st
     assert fast == general and fast_offset == general_offset
 
 
+_VERL_KEYS = st.sampled_from(["a", "b/c", "x y", "a,b", "f(x)", "g(", " k", ""])
+_VERL_VALUES = st.sampled_from(["1", "0.5", "-0", "-0.0", "1e-06", "x", " 2 ", "1.", "-1e400", "", "{}", '"1"'])
+_VERL_WRAPS = st.sampled_from(["np.float64({})", "np.float64({})", "{}", "np.float64({}", "{})", "np.float64({})1",
+                               "np.float64({})\t", "np.float64( {} )", "({})", "np.float64({})}},{{"])
+_VERL_PAIR = st.builds(lambda k, v, w: f"{k}:{w.format(v)}", _VERL_KEYS, _VERL_VALUES, _VERL_WRAPS)
+_VERL_JUNK = st.lists(st.sampled_from([" - ", ":", "np.float64(", ")", "(", "a", "1", "-0", " ", ",", '"', "\\",
+                                       "-", "\t", "},{", "]", "{"]), min_size=1, max_size=8).map("".join)  # fmt: skip
+_VERL_RESTS = st.one_of(st.lists(_VERL_PAIR, min_size=1, max_size=3).map(" - ".join), _VERL_JUNK)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rests=st.lists(_VERL_RESTS, min_size=1, max_size=3))
+def test_pairs_the_json_rewrite_accepts_read_as_the_pair_by_pair_path(rests: list[str]) -> None:
+    """Each line's object in the rewritten block is what the pair-by-pair reading gives, for every line the block
+    path goes on with (one object per line, keys non-empty without spaces around them)."""
+    doc = verl_console._as_json([r.encode() for r in rests])
+    try:
+        rows = verl_console._ROWS.decode(doc) if doc is not None else None
+    except msgspec.DecodeError:
+        rows = None
+    if rows is None or len(rows) != len(rests):
+        return
+    for row, rest in zip(rows, rests, strict=True):
+        if row and all(k and k == k.strip() for k in row):
+            general = verl_console._general("1", " - " + rest)
+            assert general is not None
+            assert [(k, struct.pack("<d", v)) for k, v in general.values.items()] == [
+                (k, struct.pack("<d", v)) for k, v in row.items()
+            ]  # fmt: skip
+
+
 def test_a_usual_verl_log_takes_the_block_path_in_the_console_reader_too(tmp_path: Path) -> None:
     path = tmp_path / "verl.log"
     path.write_bytes(_verl_block([USUAL_VERL.format(step=i, a=f"{i}.5", b="1e-06") for i in range(1, 40)]))
