@@ -30,7 +30,8 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from operator import eq
+from itertools import compress
+from operator import attrgetter, eq
 from pathlib import Path
 
 from rankinv.ingest import columns
@@ -53,6 +54,7 @@ MARKS = (b"{'", b'{"', b"global")
 :data:`_GLOBAL_STEP` can match (``global`` in any case: it has no non-ASCII case variants)."""
 _DICT_HINT = re.compile(r"\{['\"]")
 NONE = -1
+_SUMMARY, _TRAIN = attrgetter("summary"), attrgetter("train")
 
 
 @dataclass
@@ -123,12 +125,12 @@ class _Collect:
         if found is None or _GLOBAL_STEP_BYTES.search(found[1]):
             return False
         block = found[0]
-        if any(s.summary for s in block.shapes) or any(map(eq, block.rows[1:], block.rows[:-1])):
+        if any(map(_SUMMARY, block.shapes)) or any(map(eq, block.rows[1:], block.rows[:-1])):
             return False  # an end-of-training summary, or a line printed again by another rank: segment by segment
         first = Record(block.steps[0], None, block.rows[0])
         if not self.progress.fresh and self.repeats_last(first):
             return False
-        trained = [step for step, shape in zip(block.steps, block.shapes, strict=True) if shape.train]
+        trained = list(compress(block.steps, map(_TRAIN, block.shapes)))
         if trained:
             self.records += len(trained)
             self.last_step, self.progress.fresh = trained[-1], False
@@ -279,7 +281,7 @@ class _Collect:
     def held_back(self, data: bytes) -> int:
         """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
         end = _last_break(data, 0, len(data)) + 1
-        if not (self.progress.bars or (b"%|" in data and _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")))):
+        if not (self.progress.bars or _draws_plain_bar(data, end)):
             return end  # no training bar in this log (disable_tqdm): nothing to wait for
         cut = end
         while cut > 0:
@@ -306,6 +308,14 @@ def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
         here = min(live)
         yield here
         at = [data.find(n, here + 1) if p == here else p for n, p in zip(needles, at, strict=True)]
+
+
+def _draws_plain_bar(data: bytes, end: int) -> bool:
+    """Does ``data[:end]`` hold a bar without a description (the Trainer's)? ``%`` is looked for first: one byte is
+    found much faster than ``%|``, which a log without bars (verl's) would be searched through for."""
+    if b"%" not in data or b"%|" not in data:
+        return False
+    return _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")) is not None
 
 
 def _last_break(data: bytes, start: int, end: int) -> int:
