@@ -289,6 +289,13 @@ def test_skimming_redraws_leaves_the_reader_where_reading_each_would(
     assert fast == general
 
 
+@given(data=st.lists(st.sampled_from([b"{'", b'{"', b"global", b"x", b"{", b"'"]), max_size=20).map(b"".join))
+def test_the_marks_are_found_in_order_once_each(data: bytes) -> None:
+    needles = (b"{'", b'{"', b"global", b"{")
+    assert list(stdout._marked(data, needles)) == sorted({i for n in needles for i in range(len(data))
+                                                          if data.startswith(n, i)})  # fmt: skip
+
+
 @given(data=st.binary(max_size=40).map(lambda b: b.translate(bytes(b"\r\nx"[i % 3] for i in range(256)))),
        start=st.integers(0, 45), end=st.integers(0, 45))
 def test_the_last_line_break_is_found_as_by_both_searches(data: bytes, start: int, end: int) -> None:

@@ -299,15 +299,19 @@ class _Collect:
 
 
 def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
-    """Where any of ``needles`` occurs in ``data``, in order (``bytes.find``: no Python work between them)."""
-    at = [data.find(n) for n in needles]
-    while True:
-        live = [p for p in at if p >= 0]
-        if not live:
-            return
-        here = min(live)
+    """Where any of ``needles`` occurs in ``data``, in order (``bytes.find``: no Python work between them). A needle
+    not found again is dropped; once one is left, it is followed alone."""
+    live = [(at, n) for n in needles if (at := data.find(n)) >= 0]
+    while len(live) > 1:
+        here = min(live)[0]
         yield here
-        at = [data.find(n, here + 1) if p == here else p for n, p in zip(needles, at, strict=True)]
+        live = [(data.find(n, here + 1) if at == here else at, n) for at, n in live]
+        live = [(at, n) for at, n in live if at >= 0]
+    if live:
+        here, needle = live[0]
+        while here >= 0:
+            yield here
+            here = data.find(needle, here + 1)
 
 
 def _draws_plain_bar(data: bytes, end: int) -> bool:
