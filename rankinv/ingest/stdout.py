@@ -38,7 +38,7 @@ from rankinv.ingest import columns
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
 from rankinv.ingest.tail import START, Offset, tail
-from rankinv.ingest.values import Record, points
+from rankinv.ingest.values import Record, Shape, points, shape
 from rankinv.metrics import MetricPoint
 
 _BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d", re.ASCII)  # tqdm prints ASCII digits
@@ -239,7 +239,8 @@ class _Collect:
         record = record or self.pending
         self.pending = None
         assert record is not None
-        train = record.role == "train"
+        known = shape(record)
+        train = known[0] == "train"
         if counter is not None and total is not None and train:
             self.progress.train_total = total
         before = self.progress.counter if self.progress.fresh else None
@@ -257,14 +258,16 @@ class _Collect:
             step = (self.last_step or 0) + self.stride
         else:
             step = self.last_step or 0
-        self.emit(record, step)
+        self.emit(record, step, known)
 
-    def emit(self, record: Record, step: int) -> None:
-        if record.role == "train":
+    def emit(self, record: Record, step: int, known: Shape | None = None) -> None:
+        """Add the record's points at ``step``; ``known``: its :func:`~rankinv.ingest.values.shape`, if made."""
+        known = known or shape(record)
+        if known[0] == "train":
             self.records += 1
             self.progress.fresh = False
             self.last_step = step
-        self.found.extend(points(self.run, step, record))
+        self.found.extend(points(self.run, step, record, known))
 
     def repeats_last(self, record: Record) -> bool:
         """Is ``record`` the last record again (the same digest)? Told by comparing values where they differ."""
