@@ -558,11 +558,17 @@ def test_jsonl_blocks_with_traps_read_the_same(seed: int, tmp_path: Path, reques
 
 
 def test_the_corpus_jsonl_takes_the_columns_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    made = []
-    real = columns.make_points
-    monkeypatch.setattr(columns, "make_points", lambda *args: made.append(real(*args)) or made[-1])
+    made: list[int] = []
+    real = columns.add_points
+
+    def counting(found: list[MetricPoint], *args: object) -> None:
+        before = len(found)
+        real(found, *args)  # type: ignore[arg-type]
+        made.append(len(found) - before)
+
+    monkeypatch.setattr(columns, "add_points", counting)
     found, _ = open_source(CORPUS / "heldout-grpo-collapse" / "rankinv.jsonl", "r", "jsonl").read_new(START)
-    assert made and sum(map(len, made)) == len(found) > 0
+    assert made and sum(made) == len(found) > 0
 
 
 _USUAL_LINES = st.builds(lambda i, a, b: USUAL_VERL.format(step=i, a=a, b=b), st.integers(0, 10**6),

@@ -135,7 +135,7 @@ class _Collect:
             self.records += len(trained)
             self.last_step, self.progress.fresh = trained[-1], False
         self.last = Record(block.steps[-1], None, block.rows[-1])
-        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
+        columns.add_points(self.found, self.run, block)
         return True
 
     def stretch(self, data: bytes, start: int, end: int) -> None:
