@@ -2,7 +2,8 @@
 
 Rows (every ratio is baseline seconds / reader seconds, each the best of interleaved repeats — on a shared machine
 the least disturbed run is the one that measures the code — so > 1 means the reader is
-faster although it also names, steps and canonicalises every value):
+faster although it also names, steps and canonicalises every value; wall clock, and beside it the same ratio in
+process CPU seconds, which other work on the machine disturbs less):
 
 - callback JSONL vs a ``json.loads`` loop over its lines;
 - TRL stdout (dict lines amid tqdm redraws) vs an ``ast.literal_eval`` loop over each line's dict;
