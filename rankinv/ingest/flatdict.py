@@ -1,9 +1,10 @@
-"""Read a printed flat dict (``{'loss': '0.12', 'epoch': 0.5}``) with one regular expression, not a parser.
+"""Read a printed flat dict (``{'loss': '0.12', 'epoch': 0.5}``) recognised by one regular expression, not a parser.
 
 Covers exactly what Python prints for a flat dict of string keys and numbers or strings: quoted keys and strings
 without backslashes, decimal ints and floats, ``', '`` and ``': '`` separators. For such text the mapping is the
 one :func:`ast.literal_eval` returns (same keys, order, types and values); anything else (escapes, ``True``,
-``None``, nesting, other spacing) returns None and is left to the general path.
+``None``, nesting, other spacing) returns None and is left to the general path. The usual dict (no double quote,
+no int) is then decoded by msgspec once its quotes are swapped (:func:`as_json`), else read pair by pair.
 """
 
 from __future__ import annotations
