@@ -2,7 +2,8 @@
 
 Rows (every ratio is baseline seconds / reader seconds, each the best of interleaved repeats — on a shared machine
 the least disturbed run is the one that measures the code — so > 1 means the reader is
-faster although it also names, steps and canonicalises every value):
+faster although it also names, steps and canonicalises every value; wall clock, and beside it the same ratio in
+process CPU seconds, which other work on the machine disturbs less):
 
 - callback JSONL vs a ``json.loads`` loop over its lines;
 - TRL stdout (dict lines amid tqdm redraws) vs an ``ast.literal_eval`` loop over each line's dict;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -144,17 +146,22 @@ def _reader(path: Path, fmt: str) -> int:
     return len(found)
 
 
-def _side_by_side(path: Path, fmt: str, baseline: Callable[[Path], int], repeat: int) -> tuple[float, float, int]:
-    """(baseline s, reader s, points): the best of ``repeat`` interleaved runs each."""
+def _timed(work: Callable[[], int]) -> tuple[float, float, int]:
+    """(wall s, process CPU s, result) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def _side_by_side(path: Path, fmt: str, baseline: Callable[[Path], int], repeat: int) -> tuple[float, float, float,
+                                                                                              float, int]:  # fmt: skip
+    """(baseline s, reader s, baseline CPU s, reader CPU s, points): the best of ``repeat`` interleaved runs each."""
     base, mine, points = [], [], 0
     for _ in range(repeat):
-        start = time.perf_counter()
-        baseline(path)
-        base.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        points = _reader(path, fmt)
-        mine.append(time.perf_counter() - start)
-    return min(base), min(mine), points
+        base.append(_timed(lambda: baseline(path)))
+        mine.append(_timed(lambda: _reader(path, fmt)))
+        points = mine[-1][2]
+    return min(b[0] for b in base), min(m[0] for m in mine), min(b[1] for b in base), min(m[1] for m in mine), points
 
 
 def _trainer_state(path: Path, entries: int) -> Path:
@@ -233,6 +240,7 @@ READS = {"verl_jsonl": "jsonl", "console_verl": "console"}  # benchmark row → 
 
 
 def run(quick: bool) -> Result:
+    load = os.getloadavg()
     big, per_reader, repeat, appends = (64 * MB, 4 * MB, 5, 20) if quick else (1024 * MB, 32 * MB, 7, 200)
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-") as tmp:
@@ -248,21 +256,24 @@ def run(quick: bool) -> Result:
             label, baseline = BASELINES[fmt]
             files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
             size = sum(p.stat().st_size for p in files) / MB
-            seconds, reader, points = _side_by_side(path, READS.get(fmt, fmt), baseline, repeat)
-            rows.append([f"{fmt} reader ({points:,} points, {size:.0f} MB) vs {label}",
-                         round(size / reader, 1), round(size / seconds, 1), round(seconds / reader, 2)])  # fmt: skip
+            seconds, reader, base_cpu, reader_cpu, points = _side_by_side(path, READS.get(fmt, fmt), baseline, repeat)
+            ratios = [round(seconds / reader, 2), round(base_cpu / reader_cpu, 2)]
+            rows.append([f"{fmt} reader ({points:,} points, {size:.0f} MB) vs {label}", round(size / reader, 1),
+                         round(size / seconds, 1), *ratios])  # fmt: skip
         slurm = base / "slurm-4242.out"
         _fill(slurm, _slurm, big)
         seconds, points, position, rss = _first_read(slurm)
         label = f"first read of a {slurm.stat().st_size / MB:,.0f} MB Slurm .out: {seconds:.1f} s, {points:,} points"
-        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", ""])
+        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", "", ""])
         for label, size in (("1 KB", 1024), (f"{big // MB} MB", big)):
             path = base / f"append-{size}.jsonl"
             _fill(path, LOGS["jsonl"], size, repeat_block=True)
             rows.append([f"read 1 appended line, log of {label}: {_append_cost(path, appends):.0f} µs (median)",
-                         "", "", ""])  # fmt: skip
+                         "", "", "", ""])  # fmt: skip
             path.unlink()
-    notes = [f"ratio = baseline seconds / reader seconds, each the best of {repeat} interleaved runs in one process",
+    notes = [f"ratio = baseline seconds / reader seconds, each the best of {repeat} interleaved runs in one process;"
+             " ratio (CPU): the same with process CPU seconds (user + system)",
              "the reader's time includes steps, canonical names and MetricPoints; the baseline only parses",
-             f"append cost: median of {appends} appends, offset already at the end of the file"]  # fmt: skip
-    return Result("ingest", ["measurement", "reader MB/s", "baseline MB/s", "ratio"], rows, notes)
+             f"append cost: median of {appends} appends, offset already at the end of the file",
+             f"load average (1 min) at the start {load[0]:.1f}, at the end {os.getloadavg()[0]:.1f}"]  # fmt: skip
+    return Result("ingest", ["measurement", "reader MB/s", "baseline MB/s", "ratio", "ratio (CPU)"], rows, notes)

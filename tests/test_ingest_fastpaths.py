@@ -289,6 +289,19 @@ def test_skimming_redraws_leaves_the_reader_where_reading_each_would(
     assert fast == general
 
 
+@given(data=st.lists(st.sampled_from([b"{'", b'{"', b"global", b"x", b"{", b"'"]), max_size=20).map(b"".join))
+def test_the_marks_are_found_in_order_once_each(data: bytes) -> None:
+    needles = (b"{'", b'{"', b"global", b"{")
+    assert list(stdout._marked(data, needles)) == sorted({i for n in needles for i in range(len(data))
+                                                          if data.startswith(n, i)})  # fmt: skip
+
+
+@given(data=st.binary(max_size=40).map(lambda b: b.translate(bytes(b"\r\nx"[i % 3] for i in range(256)))),
+       start=st.integers(0, 45), end=st.integers(0, 45))
+def test_the_last_line_break_is_found_as_by_both_searches(data: bytes, start: int, end: int) -> None:
+    assert stdout._last_break(data, start, end) == max(data.rfind(b"\r", start, end), data.rfind(b"\n", start, end))
+
+
 def test_trainer_state_with_a_value_msgspec_cannot_make_a_float(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     state = json.loads((CORPUS / "grpo-ls1" / "trainer_state.json").read_text())
     state["log_history"][1]["grad_norm"] = math.nan  # json writes NaN: the typed decode refuses the file
@@ -347,6 +360,38 @@ VERL_LINES = [
 ]
 
 
+_HARD_DICTS = [f"{{'loss': {n}, 'entropy': '{n}', 'epoch': 0.5}}" for n in HARD_NUMBERS] + [
+    "{'loss': '0.1', 'note\tkey': '1', 'epoch': 0.5}",  # a tab JSON refuses in a string
+    "{'loss': '0.1', 'é€😀': 'x\x01y', 'epoch': 0.5}",
+    "{'loss': 0.5, 'steps': 3, 'epoch': 0.5}",  # an int: left to the pairs
+    "{'loss': 1.e5, 'epoch': 0.5}",
+    "{'loss': 0" + "0" * 5000 + ", 'epoch': 1.5}",
+    "{'loss': 1" + "0" * 4400 + ", 'epoch': 1.5}",  # longer than Python converts
+    "{'loss': 1" + "0" * 400 + ".5, 'epoch': 1.5}",  # beyond a double
+]
+
+
+@pytest.mark.parametrize("text", _HARD_DICTS)
+def test_a_simple_dict_read_as_json_is_the_dict_its_pairs_give(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON reading of a printed dict gives the pairs' reading (same keys, order, types, bits), and a record
+    equal to the one ``ast.literal_eval`` gives."""
+    fast = flatdict.as_json(text)
+    if flatdict._DICT.fullmatch(text) and fast is not None:
+        pairs = flatdict._items(text)
+        assert pairs is not None and list(fast) == list(pairs)
+        assert [(type(v), struct.pack("<d", v) if type(v) is float else v) for v in fast.values()] == [
+            (type(v), struct.pack("<d", v) if type(v) is float else v) for v in pairs.values()
+        ]  # fmt: skip
+    test_a_printed_dict_parses_the_same_both_ways(text, monkeypatch)
+
+
+def test_a_simple_dict_is_read_as_json() -> None:
+    """Guard: the comparison above compares something."""
+    assert flatdict.as_json("{'loss': '0.5', 'grad_norm': 1e-06, 'epoch': 0.25}") == {
+        "loss": "0.5", "grad_norm": 1e-06, "epoch": 0.25}  # fmt: skip
+    assert sum(flatdict.as_json(t) is not None for t in _HARD_DICTS) >= len(HARD_NUMBERS) // 2
+
+
 def _verl_block(rows: list[str]) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
@@ -396,6 +441,65 @@ def test_verl_blocks_of_usual_and_hard_lines_read_the_same(seed: int, tmp_path: 
     (fast, fast_offset), (general, general_offset) = _both(path, "verl_console", request)
     assert len(fast) >= 3 * 199
     assert fast == general and fast_offset == general_offset
+
+
+@pytest.mark.parametrize("piece", [1, 300, 5000])
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("fmt", ["verl_console", "console"])
+def test_verl_blocks_read_in_pieces_read_the_same(piece: int, seed: int, fmt: str, *, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """A block is rewritten piece by piece (cut at line ends): the same points as the general path, and the same
+    columns and other text as one piece."""
+    rng = random.Random(seed)
+    easy = ["0.5", "-2.25", "1e-06", "3", "0.30000000000000004", "5e-324"]  # numbers the block path takes
+    rows = [USUAL_VERL.format(step=i, a=f"{i}.25", b=rng.choice(easy)) for i in range(200)]
+    rows.insert(rng.randrange(200), "(TaskRunner pid=7) Training Progress: a line between the step lines")
+    rows.insert(rng.randrange(200), "(TaskRunner pid=7) step:7")  # a step line without pairs: no record
+    if seed % 2:
+        rows[rng.randrange(200)] = rng.choice(VERL_LINES)
+    data = _verl_block(rows)
+    monkeypatch.setattr(verl_console, "PIECE_BYTES", 1 << 30)
+    whole = verl_console.split_block(data)
+    assert whole is not None or seed % 2
+    monkeypatch.setattr(verl_console, "PIECE_BYTES", piece)
+    assert verl_console.split_block(data) == whole
+    path = tmp_path / "verl.log"
+    path.write_bytes(data)
+    (fast, fast_offset), (general, general_offset) = _both(path, fmt, request)
+    assert len(fast) >= 3 * 198
+    assert fast == general and fast_offset == general_offset
+
+
+_VERL_KEYS = st.sampled_from(["a", "b/c", "x y", "a,b", "f(x)", "g(", " k", ""])
+_VERL_VALUES = st.sampled_from(["1", "0.5", "-0", "-0.0", "1e-06", "x", " 2 ", "1.", "-1e400", "", "{}", '"1"'])
+_VERL_WRAPS = st.sampled_from(["np.float64({})", "np.float64({})", "{}", "np.float64({}", "{})", "np.float64({})1",
+                               "np.float64({})\t", "np.float64( {} )", "({})", "np.float64({})}},{{"])
+_VERL_PAIR = st.builds(lambda k, v, w: f"{k}:{w.format(v)}", _VERL_KEYS, _VERL_VALUES, _VERL_WRAPS)
+_VERL_JUNK = st.lists(st.sampled_from([" - ", ":", "np.float64(", ")", "(", "a", "1", "-0", " ", ",", '"', "\\",
+                                       "-", "\t", "},{", "]", "{"]), min_size=1, max_size=8).map("".join)  # fmt: skip
+_VERL_RESTS = st.one_of(st.lists(_VERL_PAIR, min_size=1, max_size=3).map(" - ".join), _VERL_JUNK)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rests=st.lists(_VERL_RESTS, min_size=1, max_size=3))
+def test_pairs_the_json_rewrite_accepts_read_as_the_pair_by_pair_path(rests: list[str]) -> None:
+    """Each line's object in the rewritten block is what the pair-by-pair reading gives, for every line the block
+    path goes on with (one object per line, keys non-empty without spaces around them)."""
+    doc = verl_console._as_json([r.encode() for r in rests])
+    try:
+        rows = verl_console._ROWS.decode(doc) if doc is not None else None
+    except msgspec.DecodeError:
+        rows = None
+    if rows is None or len(rows) != len(rests):
+        return
+    for row, rest in zip(rows, rests, strict=True):
+        if row and all(k and k == k.strip() for k in row):
+            general = verl_console._general("1", " - " + rest)
+            assert general is not None
+            assert [(k, struct.pack("<d", v)) for k, v in general.values.items()] == [
+                (k, struct.pack("<d", v)) for k, v in row.items()
+            ]  # fmt: skip
 
 
 def test_a_usual_verl_log_takes_the_block_path_in_the_console_reader_too(tmp_path: Path) -> None:
@@ -454,11 +558,17 @@ def test_jsonl_blocks_with_traps_read_the_same(seed: int, tmp_path: Path, reques
 
 
 def test_the_corpus_jsonl_takes_the_columns_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    made = []
-    real = columns.make_points
-    monkeypatch.setattr(columns, "make_points", lambda *args: made.append(real(*args)) or made[-1])
+    made: list[int] = []
+    real = columns.add_points
+
+    def counting(found: list[MetricPoint], *args: object) -> None:
+        before = len(found)
+        real(found, *args)  # type: ignore[arg-type]
+        made.append(len(found) - before)
+
+    monkeypatch.setattr(columns, "add_points", counting)
     found, _ = open_source(CORPUS / "heldout-grpo-collapse" / "rankinv.jsonl", "r", "jsonl").read_new(START)
-    assert made and sum(map(len, made)) == len(found) > 0
+    assert made and sum(made) == len(found) > 0
 
 
 _USUAL_LINES = st.builds(lambda i, a, b: USUAL_VERL.format(step=i, a=a, b=b), st.integers(0, 10**6),

@@ -55,7 +55,7 @@ class _Collect:
             return
         self.records += columns.training_records(block.shapes)
         self.last_step = block.steps[-1]
-        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
+        columns.add_points(self.found, self.run, block)
 
     def restart(self) -> None:
         self.records, self.last_step = 0, None

@@ -30,14 +30,15 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from operator import eq
+from itertools import compress
+from operator import attrgetter, eq
 from pathlib import Path
 
 from rankinv.ingest import columns
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
 from rankinv.ingest.tail import START, Offset, tail
-from rankinv.ingest.values import Record, points
+from rankinv.ingest.values import Record, Shape, points, shape
 from rankinv.metrics import MetricPoint
 
 _BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d", re.ASCII)  # tqdm prints ASCII digits
@@ -53,6 +54,7 @@ MARKS = (b"{'", b'{"', b"global")
 :data:`_GLOBAL_STEP` can match (``global`` in any case: it has no non-ASCII case variants)."""
 _DICT_HINT = re.compile(r"\{['\"]")
 NONE = -1
+_SUMMARY, _TRAIN = attrgetter("summary"), attrgetter("train")
 
 
 @dataclass
@@ -108,7 +110,7 @@ class _Collect:
             end = _segment_end(data, at)
             if end < 0:
                 break  # an unterminated tail is never fed (framing), and never read
-            start = max(data.rfind(b"\r", pos, at), data.rfind(b"\n", pos, at)) + 1 or pos
+            start = _last_break(data, pos, at) + 1 or pos
             self.stretch(data, pos, start)
             self.segment(_text(data[start:end]))
             pos = end
@@ -123,17 +125,17 @@ class _Collect:
         if found is None or _GLOBAL_STEP_BYTES.search(found[1]):
             return False
         block = found[0]
-        if any(s.summary for s in block.shapes) or any(map(eq, block.rows[1:], block.rows[:-1])):
+        if any(map(_SUMMARY, block.shapes)) or any(map(eq, block.rows[1:], block.rows[:-1])):
             return False  # an end-of-training summary, or a line printed again by another rank: segment by segment
         first = Record(block.steps[0], None, block.rows[0])
         if not self.progress.fresh and self.repeats_last(first):
             return False
-        trained = [step for step, shape in zip(block.steps, block.shapes, strict=True) if shape.train]
+        trained = list(compress(block.steps, map(_TRAIN, block.shapes)))
         if trained:
             self.records += len(trained)
             self.last_step, self.progress.fresh = trained[-1], False
         self.last = Record(block.steps[-1], None, block.rows[-1])
-        self.found.extend(columns.make_points(self.run, block.steps, block.times, block.rows, block.shapes))
+        columns.add_points(self.found, self.run, block)
         return True
 
     def stretch(self, data: bytes, start: int, end: int) -> None:
@@ -164,7 +166,7 @@ class _Collect:
             at = cut - 1 if needle is None else data.rfind(needle, start, cut)
             if at < 0:
                 return  # no bar with the training total left in the stretch
-            begin = max(data.rfind(b"\r", start, at), data.rfind(b"\n", start, at)) + 1 or start
+            begin = _last_break(data, start, at) + 1 or start
             stop = _SEGMENT_END.search(data, at, cut)
             text = _text(data[begin : stop.end() if stop else cut])
             bar = bar_counter(text) if text.strip() else None
@@ -237,7 +239,8 @@ class _Collect:
         record = record or self.pending
         self.pending = None
         assert record is not None
-        train = record.role == "train"
+        known = shape(record)
+        train = known[0] == "train"
         if counter is not None and total is not None and train:
             self.progress.train_total = total
         before = self.progress.counter if self.progress.fresh else None
@@ -255,14 +258,16 @@ class _Collect:
             step = (self.last_step or 0) + self.stride
         else:
             step = self.last_step or 0
-        self.emit(record, step)
+        self.emit(record, step, known)
 
-    def emit(self, record: Record, step: int) -> None:
-        if record.role == "train":
+    def emit(self, record: Record, step: int, known: Shape | None = None) -> None:
+        """Add the record's points at ``step``; ``known``: its :func:`~rankinv.ingest.values.shape`, if made."""
+        known = known or shape(record)
+        if known[0] == "train":
             self.records += 1
             self.progress.fresh = False
             self.last_step = step
-        self.found.extend(points(self.run, step, record))
+        self.found.extend(points(self.run, step, record, known))
 
     def repeats_last(self, record: Record) -> bool:
         """Is ``record`` the last record again (the same digest)? Told by comparing values where they differ."""
@@ -278,12 +283,12 @@ class _Collect:
 
     def held_back(self, data: bytes) -> int:
         """Framing: complete segments, except a trailing record still waiting for the bar redrawn after it."""
-        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if not (self.progress.bars or (b"%|" in data and _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")))):
+        end = _last_break(data, 0, len(data)) + 1
+        if not (self.progress.bars or _draws_plain_bar(data, end)):
             return end  # no training bar in this log (disable_tqdm): nothing to wait for
         cut = end
         while cut > 0:
-            start = max(data.rfind(b"\n", 0, cut - 1), data.rfind(b"\r", 0, cut - 1)) + 1
+            start = _last_break(data, 0, cut - 1) + 1
             text = data[start:cut].decode("utf-8", errors="replace").rstrip("\r\n")
             if not text.strip():
                 cut = start
@@ -297,15 +302,34 @@ class _Collect:
 
 
 def _marked(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
-    """Where any of ``needles`` occurs in ``data``, in order (``bytes.find``: no Python work between them)."""
-    at = [data.find(n) for n in needles]
-    while True:
-        live = [p for p in at if p >= 0]
-        if not live:
-            return
-        here = min(live)
+    """Where any of ``needles`` occurs in ``data``, in order (``bytes.find``: no Python work between them). A needle
+    not found again is dropped; once one is left, it is followed alone."""
+    live = [(at, n) for n in needles if (at := data.find(n)) >= 0]
+    while len(live) > 1:
+        here = min(live)[0]
         yield here
-        at = [data.find(n, here + 1) if p == here else p for n, p in zip(needles, at, strict=True)]
+        live = [(data.find(n, here + 1) if at == here else at, n) for at, n in live]
+        live = [(at, n) for at, n in live if at >= 0]
+    if live:
+        here, needle = live[0]
+        while here >= 0:
+            yield here
+            here = data.find(needle, here + 1)
+
+
+def _draws_plain_bar(data: bytes, end: int) -> bool:
+    """Does ``data[:end]`` hold a bar without a description (the Trainer's)? ``%`` is looked for first: one byte is
+    found much faster than ``%|``, which a log without bars (verl's) would be searched through for."""
+    if b"%" not in data or b"%|" not in data:
+        return False
+    return _ANY_PLAIN_BAR.search(data[:end].decode("utf-8", "replace")) is not None
+
+
+def _last_break(data: bytes, start: int, end: int) -> int:
+    """The last CR or LF in ``data[start:end]`` (-1: none); the CR is looked for only after the last LF, so a log
+    without CRs is not scanned back to ``start`` for one."""
+    newline = data.rfind(b"\n", start, end)
+    return max(newline, data.rfind(b"\r", newline + 1 if newline >= 0 else start, end))
 
 
 def _segment_end(data: bytes, at: int) -> int:

@@ -156,7 +156,9 @@ class TrainerStateReader:
         if not steps:
             return [], after
         last = max(steps) if after is None else max(after, *steps)
-        return columns.make_points(self.run, steps, times, history, shapes), last
+        made: list[MetricPoint] = []
+        columns.add_points(made, self.run, columns.Columns(steps, times, history, shapes))
+        return made, last
 
     def _float_entries(
         self, history: list[dict[str, float]], after: int | None

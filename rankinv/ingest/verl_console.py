@@ -5,9 +5,10 @@ NumPy 2, plain numbers before), and Ray prefixes worker output with ``(TaskRunne
 
 Fast paths, each giving exactly the record the pair-by-pair reading (:func:`_general`) gives (tests compare):
 
-- a block of usual lines (ASCII, no ``\r``; one colon per pair, keys without quotes, backslashes or surrounding
-  spaces, every value a JSON number, all plain or all ``np.float64(…)``) is rewritten by a few ``bytes.replace``
-  passes into one JSON array of objects and decoded by msgspec straight into floats (:func:`_block`);
+- a block of usual lines (ASCII, no ``\r``; one colon per pair, keys without quotes, backslashes, parentheses,
+  braces or surrounding spaces, every value a JSON number, plain or in ``np.float64(…)``) is rewritten, in pieces
+  cut at line ends, by four ``bytes.replace``/``translate`` passes into one JSON array of objects and decoded by
+  msgspec straight into floats (:func:`_block`);
 - a usual line on its own the same way (:func:`_pairs`), as a console log mixing formats reads it.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import cast
 
 import msgspec
 
@@ -26,12 +28,14 @@ _STEP = re.compile(r"(?<![^\s)\]])step:(?P<step>\d+)(?P<rest>(?: - [^\n]*)?)$")
 """A ``step:N`` at the start or after a space or bracket, its pairs to the end of the segment (which holds no CR)."""
 _WRAPPED = re.compile(r"^(?:np\.|numpy\.)?\w*\((?P<v>[^()]*)\)$")
 _NP = "np.float64("
-_STEP_LINES = re.compile(rb"(?<![^\s\x1c-\x1f)\]])step:([0-9]+)((?: - [^\n]*)?)$", re.MULTILINE)
+_STEP_LINES = re.compile(rb"(?<![^\s\x1c-\x1f)\]])step:([0-9]+)(?: - ([^\n]*))?$", re.MULTILINE)
 """What :data:`_STEP` finds in each line of an ASCII block without CR (text's whitespace also holds 0x1c-0x1f)."""
-_NOT_MARKS = bytes(set(range(256)) - set(b"\0),"))
+_NOT_MARKS = bytes(set(range(256)) - set(b'"\\(),{}'))
+_PARENS_TO_SPACES = bytes.maketrans(b"()", b"  ")
 _NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])(?<=[:\s]-0)")  # a value ``-0``, found by its literal first
 _ROWS = msgspec.json.Decoder(list[dict[str, float]])
 _ROW = msgspec.json.Decoder(dict[str, float])
+PIECE_BYTES = 128 << 10
 MAX_FAST_STEP_DIGITS = 15  # int(text) equals int(float(text)), as the general path reads a step
 
 
@@ -57,7 +61,7 @@ def _pairs(rest: str) -> dict[str, float] | None:
     """The values of a usual line's pairs (``rest`` after its step) read as :func:`_block` reads them, or None."""
     if not rest.isascii():
         return None
-    doc = _as_json([rest.encode()])
+    doc = _as_json([rest[3:].encode()])
     if doc is None:
         return None
     try:
@@ -69,7 +73,7 @@ def _pairs(rest: str) -> dict[str, float] | None:
 def _parse(line: str) -> tuple[int, dict[str, float]] | Record | None:
     """(step, values) for the usual line, a Record for any other record, or None for a line that is not one."""
     segment = line.rsplit("\r", 1)[-1].rstrip()
-    match = _STEP.search(segment)
+    match = _STEP.search(segment) if "step:" in segment else None  # the literal first: the regex tries every byte
     if match is None:
         return None
     step, rest = match["step"], match["rest"]
@@ -95,14 +99,49 @@ def _block(data: bytes) -> Columns | None:
 
 def split_block(data: bytes) -> tuple[Columns, bytes] | None:
     """The records of a block of usual lines as columns, and the block's other text (all but the step lines, from
-    their ``step:`` on), or None when a line is unusual."""
+    their ``step:`` on), or None when a line is unusual.
+
+    Read in pieces of about :data:`PIECE_BYTES` cut at line ends: each rewrite pass then runs over bytes still in
+    the CPU cache (measured: a fifth faster than over a whole 8 MiB block at once).
+    """
     if b"\r" in data or not data.isascii():
         return None
+    found = list(map(_split_piece, _pieces(data, PIECE_BYTES)))
+    if None in found:
+        return None
+    pieces = cast("list[tuple[Columns, bytes]]", found)
+    if len(pieces) == 1:
+        return pieces[0] if pieces[0][0].steps else None
+    if not any(block.steps for block, _ in pieces):
+        return None
+    steps, times, rows, shapes = ([] for _ in range(4))
+    for block, _ in pieces:
+        steps += block.steps
+        times += block.times
+        rows += block.rows
+        shapes += block.shapes
+    return Columns(steps, times, rows, shapes), b"".join(other for _, other in pieces)
+
+
+def _pieces(data: bytes, size: int) -> Iterator[bytes]:
+    """``data`` in pieces of at least ``size`` bytes (the last may be shorter), each ending where a line does."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + size) + 1 or len(data)
+        yield data[start:end]
+        start = end
+
+
+def _split_piece(data: bytes) -> tuple[Columns, bytes] | None:
+    """:func:`split_block` of one piece (ASCII, no CR); a piece without records gives no columns and its text."""
     parts = _STEP_LINES.split(data)  # text, step, pairs, text, step, pairs, …, text
     steps, rests = parts[1::3], parts[2::3]
-    if b"" in rests:  # a step line without pairs is no record
-        steps, rests = [s for s, r in zip(steps, rests, strict=True) if r], [r for r in rests if r]
-    if not steps or max(map(len, steps)) > MAX_FAST_STEP_DIGITS:
+    if None in rests:  # a step line without pairs is no record
+        steps = [s for s, r in zip(steps, rests, strict=True) if r is not None]
+        rests = [r for r in rests if r is not None]
+    if not steps:
+        return Columns([], [], [], []), b"".join(parts[0::3])
+    if max(map(len, steps)) > MAX_FAST_STEP_DIGITS:
         return None
     doc = _as_json(rests)
     if doc is None:
@@ -118,29 +157,36 @@ def split_block(data: bytes) -> tuple[Columns, bytes] | None:
 
 
 def _as_json(rests: list[bytes]) -> bytes | None:
-    """The pairs of each line (`` - key:value …``) as one JSON array of objects, or None when a line is unusual.
+    """The pairs of each line (``key:value - key:value …``, after the step's `` - ``) as one JSON array of
+    objects, or None when a line is unusual.
 
     Each value is a number or ``np.float64(number)`` closed where its pair ends. Every way a line can be unusual
     either leaves a byte the checks refuse or makes invalid JSON; keys with spaces around them, or empty, are
-    refused after decoding (:func:`rankinv.ingest.columns.clean`).
+    refused after decoding (:func:`rankinv.ingest.columns.clean`). Four passes make the JSON (separators, colons,
+    wrappers, then the wrappers' parentheses made spaces, which JSON skips); the checks count bytes, and a count
+    of wrappers comes from the length the replacement took off.
     """
-    body = b'},{"'.join(r[3:] for r in rests)
-    if body.count(b'"') != len(rests) - 1 or b"\\" in body or b"\0" in body:
-        return None  # a quote of its own (the joins hold one each), a backslash, a NUL
-    body = body.replace(b":np.float64(", b"\0").replace(b" - ", b',"')
-    wrapped = body.count(b"\0")
+    body = b'},{"'.join(rests)
+    joined = len(body)
+    body = body.replace(b" - ", b',"')
+    separators = joined - len(body)  # each made one byte shorter (and added a quote)
+    size = len(body)
+    body = body.replace(b":", b'":')
+    colons = len(body) - size  # each made one byte longer (and added a quote)
+    size = len(body)
+    body = body.replace(b'":np.float64(', b'":(')
+    wrapped = (size - len(body)) // (len(b'":np.float64(') - len(b'":('))
+    marks = body.translate(None, _NOT_MARKS)  # quotes, backslashes, parentheses, braces and commas, in order
+    if marks.count(b'"') != len(rests) - 1 + separators + colons or b"\\" in marks:
+        return None  # a quote of its own (the joins and the rewrite made all the others), a backslash
+    if not marks.count(b"(") == marks.count(b"()") == marks.count(b")") == wrapped:
+        return None  # a parenthesis of its own, a closer without its wrapper in the same pair, or a wrapper without
+    if not marks.count(b"{") == marks.count(b"}") == len(rests) - 1:
+        return None  # a brace of its own (the joins hold one of each)
     if wrapped:
-        marks = body.translate(None, _NOT_MARKS)  # wrappers, closers and separators, in order
-        if not marks.count(b"\0)") == marks.count(b")") == wrapped:
-            return None  # a closer without its wrapper in the same pair, or a wrapper without one
         if body.count(b'),"') + body.count(b')},{"') + body.endswith(b")") != wrapped:
             return None  # a closer before its pair ends
-        body = body.translate(None, b")")
-    elif b")" in body:
-        return None  # a parenthesis in a plain value
-    if b":" in body:  # plain pairs
-        body = body.replace(b":", b'":')
-    body = body.replace(b"\0", b'":')
+        body = body.translate(_PARENS_TO_SPACES)
     if b"-0" in body and _NEGATIVE_ZERO.search(body):
         return None  # JSON reads the integer -0 as 0.0, float() as -0.0
     return b'[{"' + body + b"}]"
