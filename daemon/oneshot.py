@@ -2,7 +2,8 @@
 
 ``rankinv status`` uses it when no daemon runs, so the command always answers. It writes to the same store
 (offsets included) a daemon would, under the daemon's lock, so a daemon started later resumes from it. It
-never acts on a verdict and never starts triage jobs.
+never acts on a verdict and never starts triage jobs. A run whose folder did not change since the last pass
+is not read again (:mod:`rankinv.daemon.unchanged`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
+from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.store import Store
 
@@ -27,8 +29,45 @@ class _NoWatch:
         """Nothing watches during a one-shot scan."""
 
 
-def scan_once(p: Plan) -> bool:
-    """Bring the store up to date; False when a daemon took the lock meanwhile (it keeps the store current)."""
+class OneShot(Pipeline):
+    """The daemon's pipeline, leaving unread the runs :class:`Seen` vouches for (``seen`` None: reads all)."""
+
+    seen: Seen | None = None
+
+    def rescan(self) -> set[Path]:
+        """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
+        starts with no layout to compare against)."""
+        added = super().rescan()
+        found = set(self.layout.runs.values())
+        for record in self.store.runs():
+            if record.name not in found and record.status != "vanished":
+                self._vanished(Path(record.path), record.name)
+        return added
+
+    def process_run(self, run_dir: Path) -> None:
+        name = self.layout.runs[run_dir]
+        if self.seen is None:
+            super().process_run(run_dir)
+            return
+        folder = self.seen.unchanged(name, run_dir, self.layout.logs_of(run_dir), self.layout.twins_of(run_dir))
+        if folder is None:
+            self.unchanged.add(run_dir)  # as the full path finds it: re-inspected, the same record
+            return
+        super().process_run(run_dir)
+        logs = [str(s.path) for s in self.ingestor.sources.get(name, ())]
+        self.seen.inspected(name, folder, logs, clean=not _unreadable_noted(self.ingestor.reported, name))
+
+
+def _unreadable_noted(reported: set[str], name: str) -> bool:
+    """Whether the ingestor said one of the run's logs cannot be read here (its keys: run NUL path, or a note)."""
+    prefix = f"{name}\0"
+    return any(k.startswith(prefix) and k[len(prefix):] not in ("rounding", "missing") for k in reported)
+
+
+def scan_once(p: Plan, *, reuse: bool = True) -> bool:
+    """Bring the store up to date; False when a daemon took the lock meanwhile (it keeps the store current).
+
+    ``reuse`` False reads every run in full (the slow path the fast one is tested against)."""
     lock = DaemonLock(p.state_dir)
     try:
         lock.acquire()
@@ -38,9 +77,15 @@ def scan_once(p: Plan) -> bool:
         config = dataclasses.replace(p.config, daemon=dataclasses.replace(p.config.daemon, triage_executor="callback"))
         with Store.open(p.store_path) as store:
             triage = TriageStage(store, config, p.state_dir, p.config_path)
-            pipeline = Pipeline(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
-                                actions=None)
+            pipeline = OneShot(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
+                               actions=None)  # fmt: skip
+            seen = Seen(p.state_dir / FILE_NAME, config, store)
+            pipeline.seen = seen if reuse else None
             pipeline.handle(set(), rescan=True)
+            if reuse:
+                seen.save()
+            else:
+                seen.forget()
     finally:
         lock.release()
     return True

@@ -226,11 +226,11 @@ def _parent(path: Path, manifest: dict[str, Any] | None, checkpoints: tuple[Chec
     for key in ("parent", "model_path"):
         value = (manifest or {}).get(key)
         if isinstance(value, str) and value:
-            return _resolve(value, path)
+            return resolve_parent(value, path)
     for checkpoint in reversed(checkpoints):
         base = _base_model(checkpoint.path)
         if base:
-            return _resolve(base, path)
+            return resolve_parent(base, path)
     return None
 
 
@@ -245,7 +245,7 @@ def _base_model(weights_dir: Path) -> str | None:
     return None
 
 
-def _resolve(value: str, run_dir: Path) -> str:
+def resolve_parent(value: str, run_dir: Path) -> str:
     """A local path made absolute (relative ones against the run); a hub id or missing path as written."""
     candidate = Path(value).expanduser()
     for option in (candidate, run_dir / candidate):
