@@ -33,8 +33,9 @@ from rankinv import __version__
 from rankinv.config import Config
 from rankinv.discovery import resolve_parent
 from rankinv.ingest import registry
-from rankinv.store import ReadStore, RunRecord
+from rankinv.store import RunRecord
 from rankinv.store.private import FILE_MODE
+from rankinv.store.reads import Reads
 
 FILE_NAME = "oneshot-seen.json"
 _FORMAT = 1
@@ -107,7 +108,7 @@ def parent_named(record: RunRecord) -> str | None:
 class Seen:
     """The last scan's fingerprints, checked against the disk and the store, and the ones this scan keeps."""
 
-    def __init__(self, path: Path, config: Config, store: ReadStore):
+    def __init__(self, path: Path, config: Config, store: Reads):
         self.path, self.setting, self.store = path, setting(config), store
         self.old = self._load()
         self.records: dict[str, RunRecord] = {r.name: r for r in store.runs()} if self.old else {}
@@ -130,7 +131,7 @@ class Seen:
         folder = None if twins else folder_print(run_dir, extra_logs)
         if folder is None:
             return ""
-        old = self.old.get(name)
+        old: Any = self.old.get(name)
         if self._still(old, self.records.get(name), run_dir, folder):
             self.kept[name] = old
             return None

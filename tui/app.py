@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rankinv.tui import alerts, attach, context, logs
+from rankinv.tui.gcpause import Collector
 from rankinv.tui.messages import (
     AlertChannelResolved,
     AlertSent,
@@ -91,6 +92,7 @@ class RankinvApp(App[None]):
         self.alerts_sent: list[bytes] = []
         self._seen_alerts: set[str] | None = None
         self._stop = threading.Event()
+        self._gc = Collector()
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -105,6 +107,7 @@ class RankinvApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop.set()  # wakes the poller at once, so no thread outlives the app
+        self._gc.stop()
 
     # -- workers (threads: they only post messages) --------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll", name="store-poller")
@@ -180,6 +183,7 @@ class RankinvApp(App[None]):
         snapshot = message.snapshot
         self.main.now = self.clock()
         self.main.show(snapshot, message.rows)
+        self.call_after_refresh(self._gc.frame_drawn if self._gc.started else self._gc.first_frame)
         self._seen_alerts, fresh = alerts.new_alerts(self._seen_alerts, snapshot.candidates)
         for candidate, decision in fresh:
             self.post_message(VerdictIssued(candidate, decision))
