@@ -18,6 +18,8 @@ from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
+from rankinv.discovery import RunInfo
+from rankinv.ingest.primary import unreadable
 from rankinv.store import Store
 
 
@@ -33,6 +35,7 @@ class OneShot(Pipeline):
     """The daemon's pipeline, leaving unread the runs :class:`Seen` vouches for (``seen`` None: reads all)."""
 
     seen: Seen | None = None
+    unreadable_logs = False  # whether the run just inspected has a log whose optional reader is missing here
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
@@ -44,30 +47,28 @@ class OneShot(Pipeline):
                 self._vanished(Path(record.path), record.name)
         return added
 
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
+        info = super().inspect(run_dir, name, extra, twins)
+        self.unreadable_logs = bool(unreadable(list(info.sources)))
+        return info
+
     def process_run(self, run_dir: Path) -> None:
-        name = self.layout.runs[run_dir]
         if self.seen is None:
             super().process_run(run_dir)
             return
+        name = self.layout.runs[run_dir]
         folder = self.seen.unchanged(name, run_dir, self.layout.logs_of(run_dir), self.layout.twins_of(run_dir))
         if folder is None:
             self.unchanged.add(run_dir)  # as the full path finds it: re-inspected, the same record
             return
+        self.unreadable_logs = True  # until the inspection says otherwise
         super().process_run(run_dir)
         logs = [str(s.path) for s in self.ingestor.sources.get(name, ())]
-        self.seen.inspected(name, folder, logs, clean=not _unreadable_noted(self.ingestor.reported, name))
+        self.seen.inspected(name, folder, logs, clean=not self.unreadable_logs)
 
 
-def _unreadable_noted(reported: set[str], name: str) -> bool:
-    """Whether the ingestor said one of the run's logs cannot be read here (its keys: run NUL path, or a note)."""
-    prefix = f"{name}\0"
-    return any(k.startswith(prefix) and k[len(prefix):] not in ("rounding", "missing") for k in reported)
-
-
-def scan_once(p: Plan, *, reuse: bool = True) -> bool:
-    """Bring the store up to date; False when a daemon took the lock meanwhile (it keeps the store current).
-
-    ``reuse`` False reads every run in full (the slow path the fast one is tested against)."""
+def scan_once(p: Plan) -> bool:
+    """Bring the store up to date; False when a daemon took the lock meanwhile (it keeps the store current)."""
     lock = DaemonLock(p.state_dir)
     try:
         lock.acquire()
@@ -79,13 +80,9 @@ def scan_once(p: Plan, *, reuse: bool = True) -> bool:
             triage = TriageStage(store, config, p.state_dir, p.config_path)
             pipeline = OneShot(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
                                actions=None)  # fmt: skip
-            seen = Seen(p.state_dir / FILE_NAME, config, store)
-            pipeline.seen = seen if reuse else None
+            pipeline.seen = Seen(p.state_dir / FILE_NAME, config, store)
             pipeline.handle(set(), rescan=True)
-            if reuse:
-                seen.save()
-            else:
-                seen.forget()
+            pipeline.seen.save()
     finally:
         lock.release()
     return True

@@ -155,10 +155,6 @@ class Seen:
         else:
             self.read.pop(name, None)
 
-    def forget(self) -> None:
-        """A scan that read every run in full keeps no fingerprints."""
-        self.path.unlink(missing_ok=True)
-
     def save(self) -> None:
         """Store every fingerprint still true after this scan's commit (atomically: a reader sees old or new)."""
         records = {r.name: r for r in self.store.runs()}
