@@ -178,7 +178,7 @@ def _ms(values: list[float]) -> str:
 
 
 def run(quick: bool) -> Result:
-    runs, ticks, starts = (100, 3, 1) if quick else (1000, 10, 3)
+    runs, ticks, starts = (100, 3, 1) if quick else (1000, 20, 3)
     with tempfile.TemporaryDirectory() as tmp:
         root, path = Path(tmp), Path(tmp) / "store.sqlite"
         seed(path, runs)
