@@ -4,8 +4,9 @@ A full collection walks every object the process tracks: after start-up that is 
 first snapshot, several hundred thousand objects, and one such pass (70–80 ms at 1,000 runs) landed inside a
 frame every ten updates or so. Two changes:
 
-- what exists once the first frame is drawn lives as long as the app, so it is frozen (``gc.freeze``: moved out of
-  the collector's generations); a full pass then walks only what came since (about 30 ms at 1,000 runs);
+- what exists a second after the first frame is drawn lives as long as the app, so it is frozen (``gc.freeze``:
+  moved out of the collector's generations); a full pass then walks only what came since (about 30 ms at 1,000
+  runs);
 - the collector no longer starts a full pass on its own: after a frame is drawn, the app runs one when the
   collector would have (``DUE`` younger passes since the last), in the time before the next update.
 
@@ -19,6 +20,7 @@ import gc
 
 DUE = 10  # younger (generation 1) passes between full ones: CPython's default third threshold
 NEVER = 1 << 30
+START_DELAY = 1.0  # seconds after the first snapshot is shown: start-up's own work is done by then
 
 
 class Collector:
