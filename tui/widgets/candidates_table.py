@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from rankinv.tui import columns as cols
 from rankinv.tui.poller import RowData
@@ -182,7 +182,8 @@ class CandidatesTable(DataTable[Text]):
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
-        keys = {c.subject: self._key(c) for c in ordered}
+        curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
+        keys = {c.subject: self._key(c, curves, kills, marked) for c in ordered}
         self.redrawn = set()
         if keys.keys() == self._keys.keys() and self.row_count == len(keys):
             self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
@@ -200,12 +201,13 @@ class CandidatesTable(DataTable[Text]):
             index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
             self.move_cursor(row=index, animate=False)
 
-    def _key(self, c: Candidate) -> RowInputs:
+    def _key(self, c: Candidate, curves: Mapping[str, Any], kills: Mapping[str, Any], marked: frozenset[str],
+             ) -> RowInputs:  # fmt: skip
         """What the row is drawn from: the candidate, its curves and kill, and whether it is marked."""
         run_row = c.checkpoint is None
-        ctx = cols.RowContext(self.row_data.curves.get(c.run, {}) if run_row else {},
-                              self.row_data.kills.get(c.run) if run_row else None, self.thresholds)  # fmt: skip
-        return c, ctx, c.subject in self.marked
+        ctx = cols.RowContext(curves.get(c.run, {}) if run_row else {}, kills.get(c.run) if run_row else None,
+                              self.thresholds)  # fmt: skip
+        return c, ctx, c.subject in marked
 
     def _in_view(self) -> list[str]:
         first = max(0, int(self.scroll_y) - MARGIN)
