@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,12 +40,16 @@ def _make_root(root: Path, runs: int) -> None:
         (d / "rankinv.jsonl").write_text("".join(lines))
 
 
-def _status(root: Path, state: Path, python: str = sys.executable) -> tuple[float, str]:
+def _status(root: Path, state: Path, python: str = sys.executable) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system of the process) and the printed table of one status."""
     argv = [python, "-m", "rankinv", "status", str(root), "--state-dir", str(state)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL, env=env).stdout
-    return time.perf_counter() - start, out
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, out
 
 
 def _table_seconds(state: Path, root: Path, fast: bool) -> float:
@@ -70,58 +75,68 @@ def _table_seconds(state: Path, root: Path, fast: bool) -> float:
 
 
 def _measure(runs: int, repeat: int, baseline: str) -> list[list[Any]]:
-    cold, warm, rich_s, fast_s, base_cold, base_warm = [], [], [], [], [], []
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in ("cold", "warm", "base_cold", "base_warm")}
+    rich_s, fast_s = [], []
     outputs: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-status-") as tmp:
         root = Path(tmp) / "root"
         _make_root(root, runs)
         for r in range(repeat):
             state = Path(tmp) / f"state-{r}"
-            seconds, out = _status(root, state)
-            cold.append(seconds)
-            seconds, again = _status(root, state)
-            warm.append(seconds)
+            *cold, out = _status(root, state)
+            *warm, again = _status(root, state)
+            times["cold"].append((cold[0], cold[1]))
+            times["warm"].append((warm[0], warm[1]))
             outputs.update({out, again})
             rich_s.append(_table_seconds(state, root, fast=False))
             fast_s.append(_table_seconds(state, root, fast=True))
             if baseline:
                 base = Path(tmp) / f"base-{r}"
-                base_cold.append(_status(root, base, baseline)[0])
-                base_warm.append(_status(root, base, baseline)[0])
+                for key in ("base_cold", "base_warm"):
+                    wall, cpu, _ = _status(root, base, baseline)
+                    times[key].append((wall, cpu))
     assert len(outputs) == 1, "every status printed the same table"
 
-    def row(what: str, times: list[float], target: float | None) -> list[Any]:
-        med = statistics.median(times)
-        verdict = "-" if target is None else ("met" if max(times) <= target else f"missed by {med / target:.2f}x")
-        return [what, runs, round(med, 2), round(max(times), 2), "-" if target is None else f"{target:g} s",
+    def row(what: str, got: list[tuple[float, float]] | list[float], target: float | None) -> list[Any]:
+        walls = [g[0] if isinstance(g, tuple) else g for g in got]
+        cpus = [g[1] for g in got if isinstance(g, tuple)]
+        med = statistics.median(walls)
+        verdict = "-" if target is None else ("met" if max(walls) <= target else f"missed by {med / target:.2f}x")
+        cpu = f"{statistics.median(cpus):.2f}" if cpus else "-"
+        return [what, runs, round(med, 2), round(max(walls), 2), cpu, "-" if target is None else f"{target:g} s",
                 verdict]  # fmt: skip
 
     target = TARGET_SECONDS if runs == 10_000 else None
     rows = [
-        row("status, cold store (scan + judge every run)", cold, target),
-        row("status, warm store (scan finds nothing new)", warm, target),
+        row("status, cold store (scan + judge every run)", times["cold"], target),
+        row("status, warm store (scan finds nothing new)", times["warm"], target),
         row("table only: Rich lays out every cell", rich_s, None),
         row(f"table only: fast path ({statistics.median(rich_s) / statistics.median(fast_s):.0f}x faster)", fast_s,
             None),
     ]  # fmt: skip
-    for what, ours, base in (("cold", cold, base_cold), ("warm", warm, base_warm)):
+    for what in ("cold", "warm"):
+        ours, base = times[what], times[f"base_{what}"]
         if base:
-            ratio = statistics.median(ours) / statistics.median(base)
-            rows.append(row(f"baseline status, {what} store (this: {ratio:.2f}x its time)", base, None))
+            wall = statistics.median(w for w, _ in ours) / statistics.median(w for w, _ in base)
+            cpu = statistics.median(c for _, c in ours) / statistics.median(c for _, c in base)
+            rows.append(row(f"baseline status, {what} store (this: {wall:.2f}x its wall, {cpu:.2f}x its CPU)", base,
+                            None))  # fmt: skip
     return rows
 
 
 def run(quick: bool) -> Result:
     runs, repeat = (1000, 1) if quick else (10_000, 3)
     baseline = os.environ.get("RANKINV_BENCH_BASELINE", "")
+    start_load = os.getloadavg()[0]
     rows = _measure(runs, repeat, baseline)
     load = os.getloadavg()[0]
     return Result(
         f"one-shot status: {runs} tiny runs",
-        ["what", "runs", "median s", "max s", "target", "target met"],
+        ["what", "runs", "median s", "max s", "median CPU s", "target", "target met"],
         rows,
-        [f"wall-clock of a fresh `rankinv status ROOT` process (stdout to a pipe), {repeat} repetition(s);"
-         f" load average {load:.1f} on {os.cpu_count()} cores at the end",
+        [f"wall-clock of a fresh `rankinv status ROOT` process (stdout to a pipe), {repeat} repetition(s), with its"
+         f" CPU seconds (user + system); load average {start_load:.1f} at the start, {load:.1f} at the end, on"
+         f" {os.cpu_count()} cores",
          "target: 5 s at 10,000 runs (none for --quick); each run: manifest + 5 JSONL records",
          f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}",
          "every status printed the identical table (checked)"],

@@ -3,7 +3,9 @@
 Measures what a user feels: start-up to the first frame with the ranked rows (a fresh process, so interpreter
 start and imports count), the store read of one snapshot, applying a snapshot to the screen and re-rendering,
 and the whole path from the daemon's commit to the new values on screen (includes the 0.3 s poll interval).
-The app runs headless (Textual's test driver): everything but the terminal writes.
+The app runs headless (Textual's test driver): everything but the terminal writes. With ``RANKINV_BENCH_BASELINE``
+set to another interpreter (e.g. main's venv), the batch updates are also measured with its rankinv, on a copy of
+the same store, in the same run (this file run as a script by that interpreter).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Result
 from rankinv.store import ReadStore, Store
+
+if __name__ != "__main__":  # run as a script by another interpreter (the baseline), only the measuring is needed
+    from benchmarks import Result
 
 
 def seed(path: Path, runs: int) -> None:
@@ -165,6 +169,36 @@ async def by_hand(app: Any, pilot: Any, writer: Store, reader: ReadStore, *, run
     return {k: v[1:] for k, v in out.items()}  # the first update moves from the last phase's order: not counted
 
 
+async def batches(root: Path, path: Path, runs: int, ticks: int) -> dict[str, list[float]]:
+    """Only the batch updates applied by hand (kept ranking, then reshuffled), as :func:`live` measures them."""
+    from rankinv.tui.app import make_app
+
+    app = make_app(root, store_path=path, manage_daemon=False, alerts_on=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.main.snapshot is None:
+            await pilot.pause(0.01)
+        app.workers.cancel_group(app, "poll")
+        while any(w.group == "poll" and not w.is_finished for w in app.workers):
+            await pilot.pause(0.05)
+        with Store.open(path) as writer, ReadStore.open(path) as reader:
+            kept = await by_hand(app, pilot, writer, reader, runs=runs, ticks=range(1, ticks + 1), reshuffle=False)
+            shuffled = await by_hand(app, pilot, writer, reader, runs=runs, ticks=range(ticks + 1, 2 * ticks + 1),
+                                     reshuffle=True)  # fmt: skip
+    return {**{f"{k}_kept": v for k, v in kept.items()}, **shuffled}
+
+
+def baseline_batches(python: str, root: Path, path: Path, runs: int, ticks: int) -> dict[str, list[float]]:
+    """:func:`batches` run by another interpreter (its own rankinv and Textual) on a store seeded the same way."""
+    import json
+
+    copy = path.with_name("baseline.sqlite")
+    seed(copy, runs)  # the same store (seeding is deterministic)
+    out = subprocess.run([python, __file__, str(root), str(copy), str(runs), str(ticks)], capture_output=True,
+                         text=True, check=True, cwd=tempfile.gettempdir()).stdout  # fmt: skip
+    got: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
+    return got
+
+
 def _shows(snapshot: Any, tick: int, reshuffle: bool = True) -> bool:
     """The screen's snapshot has this tick's values (checked on the run whose value we know)."""
     first = next(c for c in snapshot.candidates if c.run == "grpo-0000")
@@ -178,12 +212,18 @@ def _ms(values: list[float]) -> str:
 
 
 def run(quick: bool) -> Result:
-    runs, ticks, starts = (100, 3, 1) if quick else (1000, 10, 3)
+    runs, ticks, starts = (100, 3, 1) if quick else (1000, 20, 3)
+    baseline = os.environ.get("RANKINV_BENCH_BASELINE", "")
+    start_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root, path = Path(tmp), Path(tmp) / "store.sqlite"
         seed(path, runs)
+        base = baseline_batches(baseline, root, path, runs, ticks) if baseline else {}
         launches = [startup(root, path) for _ in range(starts)]
         t = asyncio.run(live(root, path, runs, ticks))
+        if baseline:  # once before and once after this rankinv's, so both see the same spread of load
+            after = baseline_batches(baseline, root, path, runs, ticks)
+            base = {k: v + after[k] for k, v in base.items()}
     rows = [
         ["start-up to first frame (fresh process; target ≤ 1.0 s)", runs, _ms([w for w, _ in launches]),
          _ms([c for _, c in launches])],
@@ -193,12 +233,25 @@ def run(quick: bool) -> Result:
         ["apply + render the frame, every run changed and the ranking reshuffled (work)", runs, _ms(t["work"]),
          _ms(t["work_cpu"])],
         ["apply + render (reshuffled), until the test driver is idle", runs, _ms(t["apply"]), _ms(t["apply_cpu"])],
+        *([["baseline: apply + render, ranking kept (work)", runs, _ms(base["work_kept"]), _ms(base["work_cpu_kept"])],
+           ["baseline: apply + render, ranking reshuffled (work)", runs, _ms(base["work"]), _ms(base["work_cpu"])]]
+          if base else []),
         ["the test driver's idle pause alone", runs, _ms(t["idle"]), "—"],
         ["daemon commit → on screen (poll 0.3 s)", runs, _ms(t["end_to_end"]), "—"],
     ]
     load = os.getloadavg()[0]
     notes = [
         f"median (p95) over {ticks} one-second updates of all {runs} runs; start-up over {starts} launches",
-        f"load average {load:.1f} on {os.cpu_count()} CPUs while measuring: wall times include waiting for a CPU",
+        f"load average {start_load:.1f} at the start, {load:.1f} at the end, on {os.cpu_count()} CPUs: wall times"
+        " include waiting for a CPU",
+        f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}"
+        " (its batches measured before and after this rankinv's, both in its rows)",
     ]
     return Result("TUI, every run updated each second", ["operation", "runs", "wall ms", "CPU ms"], rows, notes)
+
+
+if __name__ == "__main__":  # the baseline's measurement: root, store, runs, ticks → medians as JSON on stdout
+    import json
+
+    _root, _path, _runs, _ticks = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    print(json.dumps(asyncio.run(batches(_root, _path, _runs, _ticks))))

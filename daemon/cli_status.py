@@ -112,14 +112,16 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
     source = "daemon running" if running else ("one-shot scan (no daemon running)" if scanned else "store")
     title = rich_text(f"rankinv status: {root} — {source}")
     headers = [label(key) if key != "#" else "#" for key in COLUMNS]
-    rows = [[rich_text(cell) for cell in _cells(rank, c)] for rank, c in enumerate(snap.candidates, start=1)]
+    rows = [[shown(cell) for cell in _cells(rank, c)] for rank, c in enumerate(snap.candidates, start=1)]
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
     if not print_plain(console, title, headers, rows):
+        from rich.text import Text
+
         table = Table(title=title)
         for header in headers:
             table.add_column(header, overflow="fold")
         for row in rows:
-            table.add_row(*row)  # a run name is data, never markup
+            table.add_row(*(Text(cell) for cell in row))  # a run name is data, never markup (shown: escaped)
         console.print(table)
     if not snap.candidates:
         console.print(rich_text(f"no training runs found under {root} yet"))

@@ -2,7 +2,8 @@
 
 ``rankinv status`` uses it when no daemon runs, so the command always answers. It writes to the same store
 (offsets included) a daemon would, under the daemon's lock, so a daemon started later resumes from it. It
-never acts on a verdict and never starts triage jobs.
+never acts on a verdict and never starts triage jobs. A run whose folder did not change since the last pass
+is not read again (:mod:`rankinv.daemon.unchanged`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
+from rankinv.daemon.unchanged import FILE_NAME, Seen
 
+from rankinv.discovery import RunInfo
+from rankinv.ingest.primary import unreadable
 from rankinv.store import Store
 
 
@@ -25,6 +29,42 @@ class _NoWatch:
 
     def discard(self, directory: Path) -> None:
         """Nothing watches during a one-shot scan."""
+
+
+class OneShot(Pipeline):
+    """The daemon's pipeline, leaving unread the runs :class:`Seen` vouches for (``seen`` None: reads all)."""
+
+    seen: Seen | None = None
+    unreadable_logs = False  # whether the run just inspected has a log whose optional reader is missing here
+
+    def rescan(self) -> set[Path]:
+        """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
+        starts with no layout to compare against)."""
+        added = super().rescan()
+        found = set(self.layout.runs.values())
+        for record in self.store.runs():
+            if record.name not in found and record.status != "vanished":
+                self._vanished(Path(record.path), record.name)
+        return added
+
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
+        info = super().inspect(run_dir, name, extra, twins)
+        self.unreadable_logs = bool(unreadable(list(info.sources)))
+        return info
+
+    def process_run(self, run_dir: Path) -> None:
+        if self.seen is None:
+            super().process_run(run_dir)
+            return
+        name = self.layout.runs[run_dir]
+        folder = self.seen.unchanged(name, run_dir, self.layout.logs_of(run_dir), self.layout.twins_of(run_dir))
+        if folder is None:
+            self.unchanged.add(run_dir)  # as the full path finds it: re-inspected, the same record
+            return
+        self.unreadable_logs = True  # until the inspection says otherwise
+        super().process_run(run_dir)
+        logs = [str(s.path) for s in self.ingestor.sources.get(name, ())]
+        self.seen.inspected(name, folder, logs, clean=not self.unreadable_logs)
 
 
 def scan_once(p: Plan) -> bool:
@@ -38,9 +78,11 @@ def scan_once(p: Plan) -> bool:
         config = dataclasses.replace(p.config, daemon=dataclasses.replace(p.config.daemon, triage_executor="callback"))
         with Store.open(p.store_path) as store:
             triage = TriageStage(store, config, p.state_dir, p.config_path)
-            pipeline = Pipeline(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
-                                actions=None)
+            pipeline = OneShot(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
+                               actions=None)  # fmt: skip
+            pipeline.seen = Seen(p.state_dir / FILE_NAME, config, store)
             pipeline.handle(set(), rescan=True)
+            pipeline.seen.save()
     finally:
         lock.release()
     return True

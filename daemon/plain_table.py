@@ -15,27 +15,27 @@ from typing import Any
 MIN_ROWS = 50  # below this, Rich is fast enough and prints the table itself
 
 
-def print_plain(console: Any, title: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
-    """Print the table Rich's ``Table(title=title)`` with these columns (``overflow="fold"``) and rows of Text
-    would print; False (nothing printed) when the fast path cannot promise the same output."""
-    from rich.cells import cell_len
+def print_plain(console: Any, title: Any, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> bool:
+    """Print the table Rich's ``Table(title=title)`` with these columns (``overflow="fold"``) and rows (each cell
+    shown as ``Text(cell)``: plain text, never markup) would print; False (nothing printed) when the fast path cannot
+    promise the same output."""
     from rich.table import Table
+    from rich.text import Text
 
     if len(rows) < MIN_ROWS or console.color_system is not None or console.is_terminal:
         return False
-    plains = [[cell.plain for cell in row] for row in rows]
-    widths = [cell_len(h) for h in headers]
-    for row in plains:
+    widths = [_width(h) for h in headers]
+    lengths = [[_width(c) for c in row] for row in rows]
+    for row, sizes in zip(rows, lengths, strict=True):
         if any("\n" in c or "\t" in c for c in row):
             return False
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], cell_len(c))
+        widths = [max(w, n) for w, n in zip(widths, sizes, strict=True)]
     if sum(widths) + 3 * len(widths) + 1 > console.width:
         return False  # Rich would fold cells to fit: leave that to it
     frame = Table(title=title)
     for h in headers:
         frame.add_column(h, overflow="fold")
-    frame.add_row(*(_widest(rows, plains, i) for i in range(len(headers))))
+    frame.add_row(*(Text(_widest(rows, lengths, i)) for i in range(len(headers))))
     with console.capture() as captured:
         console.print(frame)
     lines = captured.get().split("\n")
@@ -43,16 +43,21 @@ def print_plain(console: Any, title: Any, headers: Sequence[str], rows: Sequence
     row_line = lines[-3]
     if not _is_row(row_line, widths):
         return False
-    body = "\n".join("│ " + " │ ".join(c + " " * (w - cell_len(c)) for c, w in zip(row, widths, strict=True)) + " │"
-                     for row in plains)  # fmt: skip
+    body = "\n".join("│ " + " │ ".join(c + " " * (w - n) for c, w, n in zip(row, widths, sizes, strict=True)) + " │"
+                     for row, sizes in zip(rows, lengths, strict=True))  # fmt: skip
     console.file.write("\n".join([*lines[:-3], body, *lines[-2:]]))
     return True
 
 
-def _widest(rows: Sequence[Sequence[Any]], plains: list[list[str]], column: int) -> Any:
+def _width(text: str) -> int:
+    """Terminal cells ``text`` takes (Rich's measure; one per character for printable ASCII, most cells here)."""
     from rich.cells import cell_len
 
-    best = max(range(len(plains)), key=lambda r: cell_len(plains[r][column]))
+    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+
+
+def _widest(rows: Sequence[Sequence[str]], lengths: list[list[int]], column: int) -> str:
+    best = max(range(len(rows)), key=lambda r: lengths[r][column])
     return rows[best][column]
 
 

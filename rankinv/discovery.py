@@ -126,10 +126,13 @@ def walk(root: Path, depth: int = MAX_DEPTH) -> Found:
 
 def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Path]:
     """Each attributed stdout file → its run: the run holding the named directory, or that directory itself."""
+    logs = attached_logs(root, folders)
+    if not logs:
+        return {}  # (resolving every run's path costs a realpath each)
     base = root.resolve()
     resolved = {r.resolve(): r for r in runs}
     out: dict[Path, Path] = {}
-    for log, target in attached_logs(root, folders).items():
+    for log, target in logs.items():
         owner = next((resolved[p] for p in (target, *target.parents) if p in resolved), None)
         if owner is None and not any(target in p.parents for p in resolved):
             owner = root / target.relative_to(base)
@@ -184,14 +187,15 @@ def inspect_run(
 ) -> RunInfo:
     """What a run holds; ``extra_logs``: stdout files elsewhere attributed to it; ``twins``: other folders of the
     same run (verl's checkpoints folder), whose checkpoints are its own."""
-    manifest = read_manifest(path) or None
+    read = read_manifest(path)
+    manifest = read or None
     found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
     checkpoints = tuple(sorted(found, key=lambda c: c.step))
     steps = [c.step for c in checkpoints]
     state = newest_state(path)
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
-    sources = list_sources(path, extra_logs)
+    sources = list_sources(path, extra_logs, manifest=read)
     logged = last_logged_step(sources)
     if logged is not None:
         steps.append(logged)
@@ -226,11 +230,11 @@ def _parent(path: Path, manifest: dict[str, Any] | None, checkpoints: tuple[Chec
     for key in ("parent", "model_path"):
         value = (manifest or {}).get(key)
         if isinstance(value, str) and value:
-            return _resolve(value, path)
+            return resolve_parent(value, path)
     for checkpoint in reversed(checkpoints):
         base = _base_model(checkpoint.path)
         if base:
-            return _resolve(base, path)
+            return resolve_parent(base, path)
     return None
 
 
@@ -245,7 +249,7 @@ def _base_model(weights_dir: Path) -> str | None:
     return None
 
 
-def _resolve(value: str, run_dir: Path) -> str:
+def resolve_parent(value: str, run_dir: Path) -> str:
     """A local path made absolute (relative ones against the run); a hub id or missing path as written."""
     candidate = Path(value).expanduser()
     for option in (candidate, run_dir / candidate):

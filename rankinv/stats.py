@@ -122,7 +122,9 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
         return Slope(math.nan, math.nan, math.nan, math.nan, n)
     half = slopes.size // 2  # the median of the sorted slopes, as np.median takes it
     slope = float(slopes[half]) if slopes.size % 2 else float((slopes[half - 1] + slopes[half]) / 2)
-    intercept = float(np.median(ys - slope * xs))
+    residuals = np.sort(ys - slope * xs)  # their median as np.median takes it, without its overhead
+    mid = residuals.size // 2
+    intercept = float(residuals[mid]) if residuals.size % 2 else float((residuals[mid - 1] + residuals[mid]) / 2)
     z = _z(confidence)
     c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
     m = slopes.size

@@ -84,10 +84,13 @@ def test_paired_bootstrap_detects_a_consistent_difference() -> None:
 
 
 def test_theil_sen_slope_is_the_median_of_every_pairwise_slope() -> None:
-    """The cached pair indices and the sorted-array median give np.median of all pairwise slopes, to the bit."""
+    """The cached pair indices and the sorted-array medians give np.median of all pairwise slopes (and of the
+    residuals, for the intercept), to the bit."""
     rng = np.random.default_rng(3)
     for n in range(2, 40):
         x, y = rng.integers(0, 25, n).astype(float), rng.normal(size=n)
         pairs = [(y[b] - y[a]) / (x[b] - x[a]) for a in range(n) for b in range(a + 1, n) if x[b] != x[a]]
         if pairs:
-            assert stats.theil_sen(x, y).slope == float(np.median(pairs))
+            fit = stats.theil_sen(x, y)
+            assert fit.slope == float(np.median(pairs))
+            assert fit.intercept == float(np.median(y - fit.slope * x))  # the intercept's median too

@@ -15,6 +15,7 @@ from rankinv.tui import columns
 from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.widgets.candidates_table import CandidatesTable
 from rankinv.tui.widgets.row_cells import draw
+from textual.geometry import Region
 from textual.pilot import Pilot
 
 from rankinv.store import Candidate, Store
@@ -105,6 +106,40 @@ async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> N
         assert _cell(table, "grpo-000", "predicted") == "0.10±0.05"
         assert table.redrawn == {"grpo-011", "grpo-000"}
         assert table._update_count == rebuilds, "reordering rebuilt the table"
+
+
+def _screen_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[str, object], object]]]:
+    """Every visible line of the table as segments: text, style, the style's meta (the row and column a click
+    lands on) and control codes."""
+    strips = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+    return [[(s.text, s.style, dict(s.style.meta) if s.style else {}, s.control) for s in strip] for strip in strips]
+
+
+@sync
+async def test_a_reshuffled_table_draws_what_a_fresh_render_draws(tmp_path: Path) -> None:
+    """Oracle: DataTable's own render with every cache dropped (the lines the fast path reused are compared,
+    segment by segment, with lines rendered from nothing); a click lands on the row it is drawn on."""
+    app = _app(tmp_path, 40)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 40)
+        with Store.open(app.store_path) as store:  # the ranking reversed; some shown values change too
+            for i in range(40):
+                store.put_prediction(f"grpo-{i:03d}", None, step=11, value=0.10 + i / 100, lo=0.05 + i / 100,
+                                     hi=0.15 + i / 100, basis="prior")  # fmt: skip
+                if i % 3 == 0:
+                    store.put_monitor(f"grpo-{i:03d}", step=11, entropy=0.4, entropy_drop=0.5, zero_std_fraction=0.2)
+        await wait_for(pilot, lambda: table.shown[0].run == "grpo-039", "the new ranking")
+        await pilot.pause()
+        fast = _screen_lines(table)
+        table._clear_caches()
+        table._placed.clear()
+        assert _screen_lines(table) == fast
+        y = 6  # a line below the header (the table scrolled to keep the cursor's run, now last, in view)
+        drawn = "".join(text for text, *_ in fast[y])
+        await pilot.click(CandidatesTable, offset=(3, y))
+        await pilot.pause()
+        assert table.selected is not None and f" {table.selected.run} " in drawn
 
 
 @sync

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rankinv.tui import alerts, attach, context, logs
+from rankinv.tui.gcpause import START_DELAY, Collector
 from rankinv.tui.messages import (
     AlertChannelResolved,
     AlertSent,
@@ -44,6 +45,7 @@ from textual import on, work
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from rankinv.boundary.text import shown
@@ -91,6 +93,8 @@ class RankinvApp(App[None]):
         self.alerts_sent: list[bytes] = []
         self._seen_alerts: set[str] | None = None
         self._stop = threading.Event()
+        self._gc = Collector()
+        self._gc_timer: Timer | None = None
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -105,6 +109,7 @@ class RankinvApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop.set()  # wakes the poller at once, so no thread outlives the app
+        self._gc.stop()
 
     # -- workers (threads: they only post messages) --------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll", name="store-poller")
@@ -180,6 +185,10 @@ class RankinvApp(App[None]):
         snapshot = message.snapshot
         self.main.now = self.clock()
         self.main.show(snapshot, message.rows)
+        if self._gc.started:
+            self.call_after_refresh(self._gc.frame_drawn)
+        elif not self._gc_timer:  # a moment after the first frame, not in the way of start-up
+            self._gc_timer = self.set_timer(START_DELAY, self._gc.first_frame)
         self._seen_alerts, fresh = alerts.new_alerts(self._seen_alerts, snapshot.candidates)
         for candidate, decision in fresh:
             self.post_message(VerdictIssued(candidate, decision))

@@ -26,7 +26,7 @@ from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 
 from rankinv.boundary.files import confined
 from rankinv.config import Config
-from rankinv.discovery import CheckpointInfo, inspect_run
+from rankinv.discovery import CheckpointInfo, RunInfo, inspect_run
 from rankinv.store import DatabaseError, RunRecord, Store
 
 log = logging.getLogger("rankinv.daemon")
@@ -202,8 +202,7 @@ class Pipeline:
         for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
             self.dirs.add(d)
         extra = self.layout.logs_of(run_dir)
-        info = inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
-                           twins=twins)  # fmt: skip
+        info = self.inspect(run_dir, name, extra, twins)
         if judged.same_record(self.store.run(name), recorded_as(info)):
             self.unchanged.add(run_dir)
         complete = record_run(self.store, info)
@@ -215,6 +214,11 @@ class Pipeline:
         written = self.ingestor.ingest_run(name, run_dir, extra)
         if written:
             self.health.ingested(name, written)
+
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
+        """What the run holds now (discovery's inspection; a one-shot scan may have read it ahead)."""
+        return inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
+                           twins=twins)  # fmt: skip
 
     def catch_up(self, run_dir: Path, touched: set[Path]) -> None:
         """Read whatever a run's known logs gained since their stored offsets (cheap when nothing did)."""

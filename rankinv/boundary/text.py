@@ -30,6 +30,8 @@ def _escape(match: re.Match[str]) -> str:
 def shown(value: Any) -> str:
     """``value`` as text that is safe to print to a terminal or a log line."""
     text = value if isinstance(value, str) else str(value)
+    if text.isascii() and text.isprintable():
+        return text  # nothing to escape (most names and every number): skip the regular expression
     return _UNSAFE.sub(_escape, text)
 
 

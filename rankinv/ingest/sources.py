@@ -19,14 +19,16 @@ MANIFEST_BYTES = 1 << 20
 MAX_STRIDE = 1 << 31  # a logging interval beyond this is junk (it would push counted steps past 64 bits)
 
 
-def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> list[Source]:
+def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (), *,
+                 manifest: dict[str, object] | None = None) -> list[Source]:  # fmt: skip
     """The run's own logs, plus stdout files elsewhere that evidence attributes to it (``extra_logs``); a run that
-    is a stdout file of its own is that file."""
+    is a stdout file of its own is that file. ``manifest``: the run's manifest when the caller has just read it."""
     if run_dir.is_file():
         return [Source(run_dir, sniff_text(run_dir))]
-    stride = logging_steps(run_dir)
+    states = state_files(run_dir)
+    stride = logging_steps(run_dir, manifest=manifest, has_state=bool(states))
     found: list[Source] = [Source(p, sniff_text(p), stride) for p in extra_logs]
-    if state_files(run_dir):
+    if states:
         found.append(Source(run_dir, TRAINER_STATE))
     for sub in LOG_SUBDIRS:
         folder = run_dir / sub if sub else run_dir
@@ -69,12 +71,13 @@ def _skip_dir(name: str) -> bool:
     return name.startswith((".", "checkpoint-", "global_step_")) or name in ("wandb", "__pycache__")
 
 
-def logging_steps(run_dir: Path) -> int:
-    """The trainer's logging interval: from the newest trainer_state, else the rankinv manifest, else 1."""
-    state = newest_state(run_dir) if state_files(run_dir) else None
+def logging_steps(run_dir: Path, *, manifest: dict[str, object] | None = None, has_state: bool | None = None) -> int:
+    """The trainer's logging interval: from the newest trainer_state, else the rankinv manifest, else 1 (the
+    manifest and whether state files exist may be given by a caller that already read them)."""
+    state = newest_state(run_dir) if (bool(state_files(run_dir)) if has_state is None else has_state) else None
     value = state[1].get("logging_steps") if state else None
     if not isinstance(value, int):
-        value = read_manifest(run_dir).get("logging_steps")
+        value = (read_manifest(run_dir) if manifest is None else manifest).get("logging_steps")
     return value if isinstance(value, int) and 0 < value < MAX_STRIDE else 1
 
 

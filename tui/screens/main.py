@@ -143,7 +143,8 @@ class MainScreen(Screen[None]):
     def _update_charts(self) -> None:
         table = self.query_one(CandidatesTable)
         runs_shown = [c for c in table.shown if c.checkpoint is None]
-        marked = [c for c in runs_shown if c.subject in table.marked]
+        marks = table.marked  # (a reactive: read once, not per row)
+        marked = [c for c in runs_shown if c.subject in marks] if marks else []
         selected = [self.selected] if self.selected and self.selected.checkpoint is None else []
         chosen = marked or selected or runs_shown[: len(STYLES)]  # a checkpoint row: the runs in view, overlaid
         self.wanted = frozenset(c.run for c in chosen)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from rankinv.tui import columns as cols
 from rankinv.tui.poller import RowData
 from rankinv.tui.thresholds import Thresholds
 from rankinv.tui.widgets import table_cells
 from rankinv.tui.widgets.row_cells import RowCells
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
@@ -59,6 +61,8 @@ class CandidatesTable(DataTable[Text]):
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
         self._pending: dict[str, RowInputs] = {}  # rows whose cells changed but are not drawn yet (off screen)
         self._cells = RowCells()
+        self._placed = table_cells.Placed(4000)
+        self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
         self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
 
     def on_mount(self) -> None:
@@ -164,6 +168,7 @@ class CandidatesTable(DataTable[Text]):
         self.clear(columns=True)
         self._keys, self._drawn, self._pending = {}, {}, {}
         self._cells.clear()
+        self._placed.clear()
         for column in visible:
             self.add_column(self._label(column), width=column.cells, key=column.key)
         self._fill()
@@ -177,7 +182,8 @@ class CandidatesTable(DataTable[Text]):
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
-        keys = {c.subject: self._key(c) for c in ordered}
+        curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
+        keys = {c.subject: self._key(c, curves, kills, marked) for c in ordered}
         self.redrawn = set()
         if keys.keys() == self._keys.keys() and self.row_count == len(keys):
             self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
@@ -190,17 +196,18 @@ class CandidatesTable(DataTable[Text]):
                 self.add_row(*blank, key=subject)
             self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
         self._keys, self.shown = keys, tuple(ordered)
-        self._draw(self._in_view() if table_cells.supported(self) else list(self._pending))
+        self._draw(self._in_view() if self._fast else list(self._pending))
         if current is not None:
             index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
             self.move_cursor(row=index, animate=False)
 
-    def _key(self, c: Candidate) -> RowInputs:
+    def _key(self, c: Candidate, curves: Mapping[str, Any], kills: Mapping[str, Any], marked: frozenset[str],
+             ) -> RowInputs:  # fmt: skip
         """What the row is drawn from: the candidate, its curves and kill, and whether it is marked."""
         run_row = c.checkpoint is None
-        ctx = cols.RowContext(self.row_data.curves.get(c.run, {}) if run_row else {},
-                              self.row_data.kills.get(c.run) if run_row else None, self.thresholds)  # fmt: skip
-        return c, ctx, c.subject in self.marked
+        ctx = cols.RowContext(curves.get(c.run, {}) if run_row else {}, kills.get(c.run) if run_row else None,
+                              self.thresholds)  # fmt: skip
+        return c, ctx, c.subject in marked
 
     def _in_view(self) -> list[str]:
         first = max(0, int(self.scroll_y) - MARGIN)
@@ -220,7 +227,7 @@ class CandidatesTable(DataTable[Text]):
             if diff:
                 changed[subject] = diff
         self.redrawn |= changed.keys()
-        if changed and table_cells.supported(self):
+        if changed and self._fast:
             table_cells.write(self, changed, refresh=refresh)
         else:
             for subject, diff in changed.items():
@@ -228,15 +235,22 @@ class CandidatesTable(DataTable[Text]):
                     self.update_cell(subject, column_key, cell)
 
     def _reorder(self, subjects: list[str]) -> None:
-        if table_cells.supported(self):
+        if self._fast:
             table_cells.reorder(self, subjects)
         else:  # every row is drawn in this mode, and the run label is unique per row: order by it
             position = {self._drawn[s][0].plain: i for i, s in enumerate(subjects)}
             self.sort(self.columns_shown[0].key, key=lambda label: position[label.plain])
 
     def _update_dimensions(self, new_rows: Iterable[DTRowKey]) -> None:
-        if not (table_cells.supported(self) and table_cells.resize(self)):
+        if not (self._fast and table_cells.resize(self)):
             super()._update_dimensions(new_rows)
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,  # noqa: PLR0917  (DataTable's signature)
+                     hover: bool = False) -> list[list[Segment]]:  # fmt: skip
+        if row_index < 0 or column_index < 0 or not self._fast:  # the header, the row labels
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        return self._placed.render(self, super()._render_cell, row_index=row_index, column_index=column_index,
+                                   base_style=base_style, width=width, cursor=cursor, hover=hover)  # fmt: skip
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed

@@ -2,8 +2,9 @@
 
 DataTable's own ``update_cell`` and ``sort`` bump one counter that is part of every render cache key, so one
 changed cell re-renders every visible cell of the table. Here a changed cell is written into the table's data and
-only that cell (and its row's assembled lines) is dropped from the caches; a new order replaces the row positions
-and re-renders only the rows that moved. This reaches into DataTable's private caches: :func:`supported` says
+only that cell (and its row's assembled lines) is dropped from the caches; a new order replaces the row positions,
+and a row that moved gets its cells' lines back from :class:`Placed` with its new row number, not laid out by Rich
+again. This reaches into DataTable's private caches: :func:`supported` says
 whether this Textual has them, else the caller falls back to ``update_cell``. tests/test_tui_speed.py checks the
 result against the store and counts what is redrawn.
 """
@@ -13,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, RowKey
@@ -41,15 +45,13 @@ def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refr
 
 
 def reorder(table: DataTable[Any], subjects: Sequence[str]) -> None:
-    """Show the rows in this order (the same set of rows). A row that moved is rendered again (its cells carry
-    their row number for the mouse); a row that kept its place keeps its cached render."""
+    """Show the rows in this order (the same set of rows). Only the rows' assembled lines are dropped: the cells of
+    a row that moved come back from :class:`Placed` with their new row number (they carry it for the mouse)."""
     from textual._two_way_dict import TwoWayDict
 
-    old = table._row_locations
     table._row_locations = TwoWayDict({RowKey(s): i for i, s in enumerate(subjects)})
-    _forget(table, [RowKey(s) for i, s in enumerate(subjects) if old.get(RowKey(s)) != i])
-    for name in ("_line_cache", "_row_renderable_cache", "_offset_cache", "_ordered_row_cache"):
-        getattr(table, name).clear()
+    for name in ("_row_render_cache", "_line_cache", "_row_renderable_cache", "_offset_cache", "_ordered_row_cache"):
+        getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:class:`Placed`)
     table.refresh()
 
 
@@ -70,10 +72,81 @@ def _forget(table: DataTable[Any], rows: Iterable[RowKey], cells: set[tuple[RowK
     wanted = set(rows)
     # LRUCache has no __iter__, hence keys().
     keys = table._cell_render_cache.keys()
-    stale = [k for k in keys if k[:2] in cells] if cells is not None else [k for k in keys if k[0] in wanted]
+    stale = [k for k in keys if k[0] in wanted and (cells is None or k[:2] in cells)]
     for cell in stale:
         table._cell_render_cache.discard(cell)
     for line in [k for k in table._row_render_cache.keys() if k[0] in wanted]:  # noqa: SIM118
         table._row_render_cache.discard(line)
     table._line_cache.clear()  # keyed by screen line: cheap to rebuild from the row caches
     table._row_renderable_cache.clear()
+
+
+SegmentLines = list[list[Segment]]
+
+
+class Placed:
+    """Rendered cells by what they show, wherever their row is. DataTable marks each cell's segments with its row
+    number (for the mouse) but caches them by row key, so a row that moved had to be laid out by Rich again, cell
+    by cell, and so had every changed cell. Here a cell's lines are kept by the cell object and, for Text cells,
+    by everything that decides their look (text, spans, style, justification, overflow; the base style, cursor,
+    hover and width): the same cell at another row, or an equal one anywhere (a value another run showed), is
+    reused with its row number put in. Every body cell is rendered through :meth:`render`, so a reordered table
+    needs none of its cells dropped."""
+
+    def __init__(self, size: int = 10_000):
+        self._lines: LRUCache[tuple[Any, ...], tuple[Any, int, SegmentLines]] = LRUCache(size)
+        self._looks: LRUCache[tuple[Any, ...], tuple[int, int, SegmentLines]] = LRUCache(size)
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._looks.clear()
+
+    def render(self, table: DataTable[Any], fresh: Any, *, row_index: int, column_index: int, base_style: Style,
+               width: int, cursor: bool, hover: bool) -> SegmentLines:  # fmt: skip
+        """The cell's lines: kept ones (moved to this row if need be), else ``fresh(...)`` (DataTable's render)."""
+        row_key = table._row_locations.get_key(row_index)
+        column_key = table._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:  # not a body cell after all: DataTable knows what to draw
+            return fresh(row_index, column_index, base_style, width, cursor, hover)  # type: ignore[no-any-return]
+        key = (row_key, column_key, base_style, cursor, hover, table._show_hover_cursor, table._update_count,
+               table._pseudo_class_state)  # fmt: skip  (DataTable's own cell key)
+        cell = table._data[row_key][column_key]
+        kept = self._lines.get((*key, width))
+        if kept is not None and kept[0] is cell:
+            if kept[1] == row_index:
+                return kept[2]
+            lines = _at_row(kept[2], row_index, column_index)
+        else:
+            look = _look(table, cell, row_key, (row_index, column_index), (*key[2:], width))
+            alike = None if look is None else self._looks.get(look)
+            if alike is not None:
+                same = alike[:2] == (row_index, column_index)
+                lines = alike[2] if same else _at_row(alike[2], row_index, column_index)
+            else:
+                table._cell_render_cache.discard(key)  # it may hold this cell as drawn at another row
+                lines = fresh(row_index, column_index, base_style, width, cursor, hover)
+                if look is not None:
+                    self._looks[look] = (row_index, column_index, lines)
+        table._cell_render_cache[key] = lines  # (what DataTable would hold)
+        self._lines[(*key, width)] = (cell, row_index, lines)
+        return lines
+
+
+def _look(table: DataTable[Any], cell: object, row_key: RowKey, where: tuple[int, int],
+          rest: tuple[Any, ...]) -> tuple[Any, ...] | None:  # fmt: skip
+    """Everything a Text cell's rendered lines depend on but its row number; None for other cells (and an empty
+    Text, which DataTable swaps for its own)."""
+    if type(cell) is not Text or not cell:
+        return None
+    row = table.rows[row_key]
+    row_index, column_index = where
+    fixed = row_index < table.fixed_rows or column_index < table.fixed_columns
+    return (cell.plain, tuple(cell.spans), cell.style, cell.justify, cell.overflow, cell.no_wrap, cell.end,
+            cell.tab_size, row.height, row.auto_height, fixed, column_index, *rest)  # fmt: skip
+
+def _at_row(lines: SegmentLines, row_index: int, column_index: int) -> SegmentLines:
+    """The lines with the mouse meta of this row, as DataTable's own render adds it (to the cell's base style,
+    which every segment carries)."""
+    meta = Style.from_meta({"row": row_index, "column": column_index})
+    return [[Segment(s.text, s.style + meta if s.style is not None else meta, s.control) for s in line]
+            for line in lines]  # fmt: skip
