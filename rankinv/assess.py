@@ -141,6 +141,7 @@ def to_dict(a: Assessment) -> dict[str, Any]:
         "log_slope": None if m.log_slope is None else [m.log_slope.slope, m.log_slope.lo, m.log_slope.hi],
         "zero_std_now": m.zero_std_now, "zero_std_expected": m.zero_std_expected,
         "reward_start": m.reward_start, "reward_now": m.reward_now,
+        "reward_gain": None if m.reward_gain is None else [m.reward_gain.gain, m.reward_gain.se],
     }
     p, v = a.prediction, a.verdict
     out: dict[str, Any] = jsonable({

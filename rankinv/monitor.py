@@ -71,6 +71,29 @@ class RunSeries:
 
 
 @dataclass(frozen=True)
+class Gain:
+    """How far the reward rose from its opening window to its recent one, and the standard error of that rise
+    from the per-step spread in each window (Welch): what the run has achieved so far, against its noise."""
+
+    gain: float
+    se: float
+
+    @property
+    def significant(self) -> bool:
+        """Risen by more than twice its standard error (a one-sided test at about 2.3%)."""
+        return self.gain > 2.0 * self.se
+
+
+def reward_gain(opening: Sequence[float], recent: Sequence[float]) -> Gain | None:
+    """:class:`Gain` of two disjoint windows of per-step rewards; None with fewer than 2 points in either."""
+    if len(opening) < 2 or len(recent) < 2:
+        return None
+    a, b = np.asarray(opening, dtype=np.float64), np.asarray(recent, dtype=np.float64)
+    se = math.sqrt(float(np.var(a, ddof=1)) / a.size + float(np.var(b, ddof=1)) / b.size)
+    return Gain(float(np.mean(b)) - float(np.mean(a)), se)
+
+
+@dataclass(frozen=True)
 class MonitorResult:
     """Everything stage 2 knows about a run at its latest logged step (NaN or None where unknown)."""
 
@@ -98,6 +121,8 @@ class MonitorResult:
     reward_slope: Slope | None
     reward_rolling: tuple[StepValue, ...]
     """Mean reward over the trailing ``signal_window`` steps at every logged point (pairs with zero_std_rolling)."""
+    reward_gain: Gain | None
+    """The recent reward level minus the opening one, with its standard error (None while the windows overlap)."""
     entropy_reward: tuple[tuple[float, float], ...]
     """(entropy, reward) pairs logged at the same step since the baseline, for the entropy–performance law."""
 
@@ -230,6 +255,15 @@ def _first(curve: Curve, window: int) -> Curve:
     return Curve(tuple(curve.steps[i] for i in idx), tuple(curve.values[i] for i in idx))
 
 
+def _gain(reward: Curve, window: int) -> Gain | None:
+    """:func:`reward_gain` of the opening stretch (:func:`_first`) and the trailing ``window`` steps, when the
+    second begins after the first ends."""
+    opening, recent = _first(reward, window), _recent(reward, window)
+    if not opening.steps or not recent.steps or recent.steps[0] <= opening.steps[-1]:
+        return None
+    return reward_gain(opening.values, recent.values)
+
+
 def _mean(curve: Curve) -> float:
     return float(np.mean(curve.values)) if curve.values else math.nan
 
@@ -281,5 +315,6 @@ def analyse(
         reward_now=_mean(_recent(series.reward, cfg.signal_window)),
         reward_slope=_slope(_recent(series.reward, cfg.slope_window)),
         reward_rolling=_rolling_mean(series.reward, cfg.signal_window),
+        reward_gain=_gain(series.reward, cfg.signal_window),
         entropy_reward=_pairs(series, base_step),
     )

@@ -10,8 +10,11 @@ Rules, in the order they are applied:
    degenerate groups the run has (``rankinv.groups``): a run that has learnt what it can (all-fail groups no
    more than the mixed ones still learning, all-pass groups outnumbering all-fail ones) spent its entropy
    converging (CONTINUE, with "converging" or "converged: nothing left to learn", never a failure); a run stuck
-   on all-fail groups (more of them than mixed ones) while the reward is not clearly rising collapsed (KILL);
-   anything between is WATCH.
+   on all-fail groups (more of them than mixed ones) while the reward is not clearly rising collapsed (KILL),
+   unless it is *starved* (pass rate below p*(g) from its start, entropy not spent: it never had signal, too
+   little SFT) or *plateaued* (its reward rose clearly from its opening level before the groups came to agree:
+   the entropy bought a gain); both are WATCH with their own reason, never a collapse KILL. Anything between
+   is WATCH.
    ``"tau2"`` keeps the paper's rule (the entropy drop alone kills) for comparison.
 3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
    group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
@@ -32,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from rankinv.advantage import p_star
 from rankinv.config import Config
 from rankinv.groups import GroupSplit, split
 from rankinv.messages import Reason
@@ -120,6 +124,8 @@ def _signal_reasons(m: MonitorResult, cfg: Config) -> list[Reason]:
 
 CONVERGED = "converged: nothing left to learn"
 CONVERGING = "converging"
+STARVED = "starved: groups all fail from the start"
+PLATEAUED = "plateaued: reward gained, then groups agree"
 STAGE2_KILLS = ("entropy drop", "zero-std fraction")
 
 
@@ -130,7 +136,8 @@ def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Rea
     return Reason(metric, value, bound, ">" if (value > bound) else "<=", None, m.last_step, grade, note)
 
 
-def _weigh_groups(reasons: list[Reason], m: MonitorResult, cfg: Config, g: int, ceiling: float) -> list[Reason]:
+def _weigh_groups(reasons: list[Reason], m: MonitorResult, features: Features | None, cfg: Config, *, g: int,
+                  ceiling: float) -> list[Reason]:  # fmt: skip
     """The "groups" policy (module docstring, rule 2): what the entropy was spent on decides a stage-2 kill."""
     kills = [r for r in reasons if r.grade == "kill" and r.metric in STAGE2_KILLS]
     if cfg.verdict.stage2_policy != "groups" or not kills:
@@ -149,9 +156,47 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, cfg: Config, g: int, 
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
     if s.stuck and not rising:
+        other = _starved(m, features, kills, cfg, g=g, ceiling=ceiling) or _plateaued(m, s)
+        if other is not None:
+            return [other, *_regrade(reasons, "watch")]
         return _collapse(reasons, s, m, cfg, _held_split(m, cfg, g, ceiling))
     note = "reward still rising" if rising else "neither stuck on all-fail groups nor at its reward's ceiling"
     return [*_regrade(reasons, "watch"), _split_reason(s, m, "watch", note)]
+
+
+def _starved(m: MonitorResult, f: Features | None, kills: list[Reason], cfg: Config, *, g: int,
+             ceiling: float) -> Reason | None:  # fmt: skip
+    """Groups all fail because the pass rate is below p*(g) from the start, with the entropy intact: GRPO never
+    had signal to spend (too little SFT), which is not a collapse.
+
+    Needs stage 1's word for the start (the triage of the checkpoint the run began from found headroom below
+    ``min_headroom``) and an entropy neither dropped past τ₂ (the drop rule) nor risen past it against that
+    triage: a policy blown up to noise by its first updates also has only failing groups, and is a collapse."""
+    if f is None or not f.headroom < cfg.triage.min_headroom or any(r.metric == "entropy drop" for r in kills):
+        return None
+    if not m.entropy_now <= f.entropy * (1.0 + cfg.monitor.tau_2):
+        return None
+    limit = cfg.triage.min_headroom * p_star(g)
+    start, now = m.reward_start / ceiling, m.reward_now / ceiling
+    if not (start < limit and now < limit):
+        return None
+    note = (f"pass rate {_fmt(start)} → {_fmt(now)}, below p*({g}) from the start, entropy intact: too little SFT "
+            "for GRPO to start; not a collapse")
+    return Reason(STARVED, now, limit, "<", None, m.last_step, "watch", note)
+
+
+def _plateaued(m: MonitorResult, s: GroupSplit) -> Reason | None:
+    """The reward rose clearly from its opening level before the groups came to agree, and is not falling back:
+    the entropy bought a gain and what is left (all-fail groups) gives no gradient. Worth a person's look, not
+    a collapse KILL; a reward falling from its gain (slope interval below 0) is losing it, and stays a KILL."""
+    gain = m.reward_gain
+    falling = m.reward_slope is not None and m.reward_slope.hi < 0
+    if gain is None or not gain.significant or falling:
+        return None
+    note = (f"reward {_fmt(m.reward_start)} → {_fmt(m.reward_now)} (above twice its noise); then more groups all "
+            f"fail ({_fmt(s.all_fail)}) than still learn ({_fmt(s.mixed)}): little left GRPO can learn; "
+            "not a collapse")
+    return Reason(PLATEAUED, gain.gain, 2.0 * gain.se, ">", None, m.last_step, "watch", note)
 
 
 def _collapse(reasons: list[Reason], s: GroupSplit, m: MonitorResult, cfg: Config,
@@ -267,7 +312,7 @@ def decide(
     reasons: list[Reason] = []
     if monitor is not None:
         reasons += _entropy_reasons(monitor, cfg) + _signal_reasons(monitor, cfg)
-        reasons = _weigh_groups(reasons, monitor, cfg, g, reward_ceiling)
+        reasons = _weigh_groups(reasons, monitor, features, cfg, g=g, ceiling=reward_ceiling)
         reasons = _protect(reasons, monitor, features, cfg)
     if features is not None:
         reasons += _stage1_reasons(features, cfg)

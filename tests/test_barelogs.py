@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 from rankinv.daemon.pipeline.layout import scan
 
+from rankinv.assess import primary_series
 from rankinv.cli import main
+from rankinv.config import load_config
 from rankinv.discovery import discover
+from rankinv.evaluate import verdict_history
 from rankinv.ingest.slurmlog import job_id_from_name
+from rankinv.verdict import PLATEAUED, Decision
 
 CORPUS = Path(__file__).parent / "data" / "reallogs"
 GRPO = CORPUS / "grpo-ls10-first-eval15" / "stdout.out"
@@ -129,7 +133,13 @@ def test_job_id_in_a_stdout_name(name: str, job: str | None) -> None:
 def test_explain_reads_a_stdout_file_that_is_a_run_of_its_own(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The held-out real collapse, as a lone ``logs/`` file: read at its true steps and judged KILL."""
+    """The held-out real collapse, as a lone ``logs/`` file: read at its true steps, and KILLed at step 24 by a
+    daemon following it (its entropy drop held past the decision step, 20).
+
+    Judged after the fact at step 40, the groups policy calls it plateaued instead (WATCH): its reward rose from
+    0.03 over its own opening steps to 0.31, and then its groups agreed. That is the rule's known limit (README,
+    Limitations): a run that trades pass@10 for pass@1 and then plateaus is not a collapse KILL once the gain
+    shows. Asserted as it is, so that a change to it is seen."""
     (tmp_path / "logs").mkdir()
     log = tmp_path / "logs" / "grpo-78.out"
     shutil.copy(CORPUS / "heldout-grpo-collapse" / "stdout.out", log)
@@ -137,8 +147,12 @@ def test_explain_reads_a_stdout_file_that_is_a_run_of_its_own(
                                            "[verdict]\nwarmup_steps = 5\nhold_steps = 4\n")  # fmt: skip
     assert main(["explain", "logs/grpo-78.out", "--root", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["verdict"]["decision"] == "KILL" and out["monitor"]["baseline_step"] == 2
+    assert out["monitor"]["baseline_step"] == 2
     assert out["monitor"]["points"] == 20 and out["monitor"]["last_step"] == 40
+    assert out["verdict"]["decision"] == "WATCH" and out["verdict"]["reasons"][0]["metric"] == PLATEAUED
+    cfg = load_config(tmp_path / "rankinv.toml")
+    history = verdict_history(primary_series(log, "logs/grpo-78.out", cfg), None, cfg, name="logs/grpo-78.out")
+    assert next(step for step, v in history if v.decision is Decision.KILL) == 24
 
 
 def test_evidence_naming_no_run_under_the_root_leaves_the_log_where_it_lies(tmp_path: Path) -> None:

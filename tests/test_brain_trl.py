@@ -1,7 +1,9 @@
 """Real TRL GRPO jobs on the CPU: one converging (its reward learnt to the ceiling), one collapsing (entropy spent
-on answers that fail), one healthy. The collapsing run is KILLed by its decision step, the converging and the
-healthy ones are never KILLed at any step of their history; the paper's tau2 rule, kept as a named policy, KILLs
-the converging one too.
+on answers that fail), one healthy, and one starved (GRPO from the untrained model: every group fails from the
+first step, the entropy never moves). The collapsing run is KILLed by its decision step, the converging, the
+healthy and the starved ones are never KILLed at any step of their history (the starved one is WATCHed as
+starved, not judged a collapse); the paper's tau2 rule, kept as a named policy, KILLs the converging and the
+starved ones too.
 
 All are real ``GRPOTrainer`` runs (in-process, to fit the test budget) from the same tiny SFT checkpoint; they log
 every step through rankinv's TRL callback into their output directories, which `rankinv explain` then reads as
@@ -22,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.assess import primary_series
+from rankinv.assess import load_features, primary_series, start_report
 from rankinv.cli import main
 from rankinv.config import Config, load_config
 from rankinv.evaluate import verdict_history
 from rankinv.ingest.sources import read_manifest
-from rankinv.verdict import CONVERGED, Decision
+from rankinv.verdict import CONVERGED, STARVED, Decision, Verdict
 from tests.support import tinylm
 from tests.support.grpo_job import _collapse_reward as seven_reward
 from tests.support.tinylm import ToyTask, run_grpo, sampled_pass_at, save_base, sft, task_reward, write_prompts_jsonl
@@ -76,11 +78,24 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Healthy: the task's own reward at a gentle learning rate.
     run_grpo(model, task.prompts(), [task_reward(task)], root / "healthy", callbacks=[RankinvCallback()],
              learning_rate=1e-4, **RL)
+    # Starved: the task's reward from an SFT run under the root stopped after one step at a tiny learning rate
+    # (still the untrained model, in effect), its checkpoint triaged (stage 1 sees no signal) as the daemon would.
+    sft(work / "base", task.sft_rows(), root / "undertrained", epochs=1, learning_rate=1e-6, save_steps=1,
+        callbacks=[RankinvCallback()])  # fmt: skip
+    start = starting_checkpoint(root)
+    assert main(["triage", str(start), "--config", str(root / "rankinv.toml"), "--no-probe"]) == 0
+    run_grpo(start, task.prompts(), [task_reward(task)], root / "starved", callbacks=[RankinvCallback()],
+             learning_rate=1e-4, **RL)
     past = time.time() - 3600  # finished an hour ago: checkpoints count as settled
     for path in root.rglob("checkpoint-*/*"):
         os.utime(path, (past, past))
     (root.parent / "sft-model").symlink_to(model)
     return root
+
+
+def starting_checkpoint(root: Path) -> Path:
+    """The under-trained SFT run's one checkpoint, the starved run's start."""
+    return min((root / "undertrained").glob("checkpoint-*"))
 
 
 def explain(run: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
@@ -89,11 +104,16 @@ def explain(run: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
 
 
 def verdicts_over_time(run: Path, cfg: Config | None = None) -> list[tuple[int, Decision]]:
-    """The verdict the daemon would have issued after each logged step (the same evaluation path)."""
+    """The verdict the daemon would have issued after each logged step (the same evaluation path, with the
+    triage of the run's starting checkpoint where one exists)."""
+    return [(step, v.decision) for step, v in history_of(run, cfg)]
+
+
+def history_of(run: Path, cfg: Config | None = None) -> list[tuple[int, Verdict]]:
     cfg = cfg or load_config(run.parent / "rankinv.toml")
-    history = verdict_history(primary_series(run, run.name, cfg), None, cfg, name=run.name,
-                              manifest=read_manifest(run))  # fmt: skip
-    return [(step, v.decision) for step, v in history]
+    triage = load_features(start_report(run))
+    return verdict_history(primary_series(run, run.name, cfg), triage, cfg, name=run.name,
+                           manifest=read_manifest(run))  # fmt: skip
 
 
 def first_kill(history: list[tuple[int, Decision]]) -> int | None:
@@ -135,6 +155,27 @@ def test_healthy_run_is_never_killed(runs: Path, capsys: pytest.CaptureFixture[s
     assert abs(out["monitor"]["drop_now"]) < 0.2
 
 
+def test_a_run_starved_of_signal_from_the_start_is_watched_as_starved_never_killed(
+    runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Groups all fail from the first step because the model never passes (stage 1 says so), and the entropy
+    does not move: that is too little SFT, not a collapse. The paper's rule KILLs it on its dead group signal."""
+    task = ToyTask()
+    start = starting_checkpoint(runs)
+    assert sampled_pass_at(start, task.prompts(), task_reward(task))[10] < 0.05, "the oracle: it never passes"
+    report = load_features(start_report(runs / "starved"))
+    assert report is not None and report.headroom < 1, "stage 1 saw no signal in the starting checkpoint"
+    history = history_of(runs / "starved")
+    assert len(history) == STEPS and first_kill([(s, v.decision) for s, v in history]) is None
+    out = explain(runs / "starved", capsys)
+    assert out["verdict"]["decision"] == "WATCH"
+    assert out["verdict"]["reasons"][0]["metric"] == STARVED, out["verdict"]["summary"]
+    assert abs(out["monitor"]["drop_now"]) < 0.2 and out["monitor"]["zero_std_now"] >= 0.9
+    cfg = load_config(runs / "rankinv.toml")
+    paper = dataclasses.replace(cfg, verdict=dataclasses.replace(cfg.verdict, stage2_policy="tau2"))
+    assert first_kill(verdicts_over_time(runs / "starved", paper)) is not None
+
+
 def test_explain_and_the_daemon_store_the_same_evaluation(
     runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,7 +187,7 @@ def test_explain_and_the_daemon_store_the_same_evaluation(
     candidates = {c["run"]: c for c in json.loads(capsys.readouterr().out)["candidates"] if c["checkpoint"] is None}
     store = ReadStore.open(store_path_for(runs, tmp_path))
     try:
-        for name in ("converge", "collapse", "healthy"):
+        for name in ("converge", "collapse", "healthy", "starved"):
             out = explain(runs / name, capsys)
             stored, row = store.latest_verdict(name), candidates[name]
             assert stored is not None
@@ -182,8 +223,8 @@ def test_calibrate_eval_triages_final_checkpoints_for_outcomes(
     assert json.loads(capsys.readouterr().out)["with_outcome"] == 0
     assert main(["calibrate", str(runs), "--eval", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["runs"] == 3 and out["with_outcome"] == 3
+    assert out["runs"] == 4 and out["with_outcome"] == 4
     assert math.isfinite(out["prior"]["mae"])
     assert "at least 5 finished runs" in out["fitted"]["note"]
-    for name in ("converge", "collapse", "healthy"):
+    for name in ("converge", "collapse", "healthy", "starved"):
         assert (runs / name / f"checkpoint-{STEPS}" / "rankinv-triage.json").is_file()

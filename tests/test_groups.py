@@ -10,8 +10,8 @@ import pytest
 from rankinv.config import Config
 from rankinv.groups import split
 from rankinv.monitor import Curve, RunSeries, analyse
-from rankinv.predict import Prediction
-from rankinv.verdict import CONVERGED, Decision, decide
+from rankinv.predict import Features, Prediction
+from rankinv.verdict import CONVERGED, PLATEAUED, STARVED, Decision, decide
 
 
 def counted(groups: list[list[int]]) -> tuple[float, float, float]:
@@ -72,6 +72,66 @@ def test_entropy_spent_on_failing_groups_with_a_stalled_reward_is_a_kill() -> No
     v = decide(analyse(collapse_series(0.03, 0.95), cfg.monitor), config=cfg, group_size=8)
     assert v.decision is Decision.KILL
     assert "all-fail group share" in [r.metric for r in v.reasons if r.grade == "kill"]
+
+
+def flat_series(reward: float, zero_std: float, entropy: float = 5.0) -> RunSeries:
+    """A run whose entropy never moves: groups agree from its first step, as an under-trained start's do."""
+    steps = tuple(range(0, 200, 5))
+    return RunSeries(Curve.of(steps, [entropy] * len(steps)), Curve.of(steps, [reward] * len(steps)),
+                     Curve.of(steps, [zero_std] * len(steps)))  # fmt: skip
+
+
+STARVED_START = Features(name="sft-step-2", group_size=8, pass_at_k=((1, 0.01),), entropy=5.0, headroom=0.12)
+
+
+def test_groups_that_all_fail_from_an_under_trained_start_are_starved_not_a_collapse() -> None:
+    """p = 0.01 < p*(8) = 0.083 from the first step, entropy flat at the triage's: the signal was never there."""
+    cfg = Config()
+    m = analyse(flat_series(0.01, 0.97), cfg.monitor)
+    v = decide(m, STARVED_START, config=cfg, group_size=8)
+    assert v.decision is Decision.WATCH and v.reasons[0].metric == STARVED, v.summary()
+    assert "not a collapse" in v.reasons[0].note and v.reasons[0].value == pytest.approx(0.01)
+    assert "kill" not in {r.grade for r in v.reasons}
+
+
+def test_starved_needs_stage_one_and_an_intact_entropy() -> None:
+    """Without a triage of the start, or with the entropy blown up past tau2 against it (a policy turned to
+    noise by its first updates also fails every group), the all-fail run is judged as a collapse."""
+    cfg = Config()
+    dead = analyse(flat_series(0.01, 0.97), cfg.monitor)
+    assert decide(dead, None, config=cfg, group_size=8).decision is Decision.KILL
+    blown = analyse(flat_series(0.01, 0.97, entropy=7.6), cfg.monitor)  # 52% above the triage's 5.0
+    assert decide(blown, STARVED_START, config=cfg, group_size=8).decision is Decision.KILL
+    healthy_start = dataclasses.replace(STARVED_START, headroom=1.5)
+    assert decide(dead, healthy_start, config=cfg, group_size=8).decision is Decision.KILL
+
+
+def rising_then_flat(falls_back: bool) -> RunSeries:
+    """Reward 0.1 → 0.5 over the first half, then flat (or falling back to 0.1); entropy spent; 90% of groups
+    agree at the end, so all-fail groups (about 45%) outnumber the mixed ones (10%)."""
+    steps = list(range(0, 200, 5))
+    entropy = [1.0 if s <= 10 else 0.2 for s in steps]
+    noise = [0.02 * (-1) ** i for i in range(len(steps))]
+    level = [0.1 + 0.4 * min(1.0, s / 100) for s in steps]
+    if falls_back:
+        level = [v if s <= 100 else max(0.1, 0.5 - 0.4 * (s - 100) / 60) for s, v in zip(steps, level, strict=True)]
+    reward = [v + e for v, e in zip(level, noise, strict=True)]
+    zero = [0.5 if s < 100 else 0.9 for s in steps]
+    return RunSeries(Curve.of(steps, entropy), Curve.of(steps, reward), Curve.of(steps, zero))
+
+
+def test_a_reward_that_rose_clearly_before_the_groups_agreed_is_a_plateau_not_a_collapse() -> None:
+    cfg = Config()
+    v = decide(analyse(rising_then_flat(False), cfg.monitor), config=cfg, group_size=8)
+    assert v.decision is Decision.WATCH and v.reasons[0].metric == PLATEAUED, v.summary()
+    gain, twice_se = v.reasons[0].value, v.reasons[0].threshold
+    # opening window (steps 0-15): 0.12, 0.10, 0.16, 0.14 (mean 0.13, squared deviations 20e-4); recent
+    # (steps 180-195): 0.52, 0.48, 0.52, 0.48 (mean 0.5, 16e-4); Welch: se = sqrt((20e-4/3 + 16e-4/3) / 4)
+    assert gain == pytest.approx(0.37, abs=1e-9) and twice_se == pytest.approx(2 * (36e-4 / 12) ** 0.5)
+    lost = decide(analyse(rising_then_flat(True), cfg.monitor), config=cfg, group_size=8)
+    assert lost.decision is Decision.KILL, "a reward back at its opening level gained nothing: collapse"
+    paper = dataclasses.replace(cfg, verdict=dataclasses.replace(cfg.verdict, stage2_policy="tau2"))
+    assert decide(analyse(rising_then_flat(False), cfg.monitor), config=paper, group_size=8).decision is Decision.KILL
 
 
 def test_an_unknown_policy_is_refused() -> None:

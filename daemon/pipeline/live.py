@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rankinv.config import MonitorConfig
-from rankinv.monitor import Curve, MonitorResult, RunSeries, StepValue, analyse
+from rankinv.monitor import Curve, Gain, MonitorResult, RunSeries, StepValue, analyse, reward_gain
 from rankinv.monitor import _slope as monitor_slope
 from rankinv.stats import Slope
 
@@ -241,6 +241,7 @@ class LiveMonitor:
             reward_now=self._window_mean(self.reward, cfg.signal_window),
             reward_slope=self._reward_slope(),
             reward_rolling=tuple(self.reward.rolling),
+            reward_gain=self._reward_gain(),
             entropy_reward=self._pairs(base_index),
         )
 
@@ -275,15 +276,30 @@ class LiveMonitor:
         self.touched += len(s.steps) - lo
         return s.mean(lo, len(s.steps))
 
+    def _opening_end(self) -> int:
+        """Index just past ``_first(reward, window)``: the opening ``window`` steps, or a quarter of a shorter run."""
+        s = self.reward
+        end = s.steps[0] + max(1, min(self.config.signal_window, (s.steps[-1] - s.steps[0]) // 4))
+        return bisect_left(s.steps, end)
+
     def _reward_start(self) -> float:
-        """``_mean(_first(reward, window))``: the opening ``window`` steps, or a quarter of a shorter run."""
+        """``_mean(_first(reward, window))``."""
+        if not self.reward.steps:
+            return math.nan
+        hi = self._opening_end()
+        self.touched += hi
+        return self.reward.mean(0, hi)
+
+    def _reward_gain(self) -> Gain | None:
+        """``rankinv.monitor._gain``: the opening stretch against the trailing window, when they are disjoint."""
         s = self.reward
         if not s.steps:
-            return math.nan
-        end = s.steps[0] + max(1, min(self.config.signal_window, (s.steps[-1] - s.steps[0]) // 4))
-        hi = bisect_left(s.steps, end)
-        self.touched += hi
-        return s.mean(0, hi)
+            return None
+        hi, lo = self._opening_end(), s.recent(self.config.signal_window)
+        if hi == 0 or lo >= len(s.steps) or lo < hi:
+            return None
+        self.touched += hi + len(s.steps) - lo
+        return reward_gain(s.values[:hi], s.values[lo:])
 
     def _reward_slope(self) -> Slope | None:
         s = self.reward

@@ -41,6 +41,11 @@ HUMP_QUICK = replace(HUMP, depths=(2, 20, 160), rl_steps=6, triage_samples=8, ev
 PRESETS = {("digits", False): FULL, ("digits", True): QUICK, ("hump", False): HUMP, ("hump", True): HUMP_QUICK}
 
 
+def decision_step(s: LadderSettings) -> int:
+    """Stage 2's decision step for a run of ``s.rl_steps``: ``decision_fraction`` of it, at least step 2."""
+    return max(2, round(s.rl_steps * s.decision_fraction))
+
+
 def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
     """Stage-1 and stage-2 settings for this ladder.
 
@@ -62,7 +67,7 @@ def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
         "",
         "[monitor]",
         f"baseline_step = {max(1, s.rl_steps // 15)}",
-        f"decision_step = {max(2, round(s.rl_steps * s.decision_fraction))}",
+        f"decision_step = {decision_step(s)}",
         f"slope_window = {s.rl_steps}",
         f"signal_window = {sixth}",
         "",

@@ -3,7 +3,8 @@
 Real TRL GRPO from one tiny SFT checkpoint: two rewards (the task's own, and "seven", which one answer satisfies
 for every prompt: an easy reward the model learns to its ceiling) × four learning rates × three seeds, 40 steps,
 16 completions a step (g=4). Each run's outcome is measured by sampling its final model (16 per prompt at T=1):
-it *collapsed* when its pass@10 under its own reward fell below the SFT checkpoint's. Writes OUT/<run>/ (logs
+it *collapsed* when its pass@10 under its own reward fell below the SFT checkpoint's (the per-prompt pass
+counts are kept too, for the noise-aware oracle). Writes OUT/<run>/ (logs
 through rankinv's callback), OUT/rankinv.toml (the stage-2 windows scaled to 40 steps) and OUT/outcomes.json;
 ``python -m examples.ladder.stage2 --matrix OUT`` replays every run under both stage-2 policies.
 """
@@ -14,9 +15,11 @@ import json
 import sys
 from pathlib import Path
 
+from rankinv.passk import mean_pass_at_k
 from tests.support.grpo_job import _collapse_reward
-from tests.support.tinylm import ToyTask, run_grpo, sampled_pass_at, save_base, sft, task_reward
+from tests.support.tinylm import ToyTask, run_grpo, sampled_passes, save_base, sft, task_reward
 
+SAMPLES = 16
 STEPS = 40
 TOML = """[monitor]
 baseline_step = 2
@@ -27,6 +30,10 @@ slope_window = 10
 warmup_steps = 5
 hold_steps = 4
 """
+
+
+def _pass(passes: list[int], k: int) -> float:
+    return mean_pass_at_k([SAMPLES] * len(passes), passes, k)
 
 
 def main(out: Path) -> int:
@@ -40,7 +47,7 @@ def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "rankinv.toml").write_text(TOML)
     model = sft(save_base(out / "base", task), task.sft_rows(), out / "sft", epochs=10)
-    start = {name: sampled_pass_at(model, task.prompts(), r) for name, r in rewards.items()}
+    start = {name: sampled_passes(model, task.prompts(), r, SAMPLES) for name, r in rewards.items()}
     rows = []
     for rname, reward in rewards.items():
         for lr in (1e-4, 1e-2, 5e-2, 2e-1):
@@ -49,10 +56,12 @@ def main(out: Path) -> int:
                 run_grpo(model, task.prompts(), [reward], out / name, callbacks=[RankinvCallback()],
                          max_steps=STEPS, learning_rate=lr, seed=seed, per_device_train_batch_size=16,
                          save_strategy="steps", save_steps=STEPS)  # fmt: skip
-                end = sampled_pass_at(out / name / f"checkpoint-{STEPS}", task.prompts(), reward)
-                rows.append({"run": name, "steps": STEPS, "start_pass10": start[rname][10], "end_pass10": end[10],
-                             "end_pass1": end[1]})  # fmt: skip
-                print(name, end, flush=True)
+                end = sampled_passes(out / name / f"checkpoint-{STEPS}", task.prompts(), reward, SAMPLES)
+                rows.append({"run": name, "steps": STEPS, "start_pass10": _pass(start[rname], 10),
+                             "end_pass10": _pass(end, 10), "end_pass1": _pass(end, 1),
+                             "start_counts": [[c, SAMPLES] for c in start[rname]],
+                             "end_counts": [[c, SAMPLES] for c in end]})  # fmt: skip
+                print(name, rows[-1]["end_pass10"], flush=True)
     (out / "outcomes.json").write_text(json.dumps(rows, indent=1))
     return 0
 

@@ -258,16 +258,14 @@ def write_prompts_jsonl(path: str | Path, task: ToyTask | None = None) -> Path:
     return Path(path)
 
 
-def sampled_pass_at(
+def sampled_passes(
     model_dir: str | Path, prompts: Sequence[str], reward: Callable[..., list[float]], n: int = 16, seed: int = 123
-) -> dict[int, float]:
-    """Mean unbiased pass@1 and pass@10 of a saved model: ``n`` samples per prompt at T=1, scored by ``reward``.
+) -> list[int]:
+    """Passes per prompt out of ``n`` samples of a saved model at T=1, scored by ``reward``.
 
     An oracle for tests that is independent of rankinv's log reading: it samples the model itself.
     """
     import torch
-
-    from rankinv.passk import mean_pass_at_k
 
     with _quiet_env():
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -282,4 +280,14 @@ def sampled_pass_at(
                              pad_token_id=tok.pad_token_id or 0)
         completions = tok.batch_decode(out[:, ids["input_ids"].shape[1]:], skip_special_tokens=True)
         passes.append(int(sum(reward([prompt] * n, completions))))
+    return passes
+
+
+def sampled_pass_at(
+    model_dir: str | Path, prompts: Sequence[str], reward: Callable[..., list[float]], n: int = 16, seed: int = 123
+) -> dict[int, float]:
+    """Mean unbiased pass@1 and pass@10 of :func:`sampled_passes`."""
+    from rankinv.passk import mean_pass_at_k
+
+    passes = sampled_passes(model_dir, prompts, reward, n, seed)
     return {k: mean_pass_at_k([n] * len(prompts), passes, k) for k in (1, 10)}
