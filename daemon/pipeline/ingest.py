@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from rankinv.ingest import START, Offset, Source
+from rankinv.ingest import START, Offset, Reader, Source
 from rankinv.ingest import sources_for_run as _all_sources
 from rankinv.ingest.primary import primary_source, unreadable
 from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
@@ -42,7 +42,8 @@ class Ingestor:
         """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them)."""
         self.store = store
         self.stored = stored
-        self.offsets: dict[str, str] = {}  # path -> offset as last written (the daemon is the store's one writer)
+        self.offsets: dict[str, Offset] = {}  # path -> offset as last written (the daemon is the store's one writer)
+        self.readers: dict[tuple[str, Source], Reader] = {}  # readers keep no state between reads: opened once
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
@@ -106,6 +107,7 @@ class Ingestor:
 
     def forget(self, run: str) -> None:
         self.sources.pop(run, None)
+        self.readers = {k: r for k, r in self.readers.items() if k[0] != run}
 
     def forget_offsets(self) -> None:
         """Writes were rolled back: read offsets from the store again."""
@@ -116,12 +118,22 @@ class Ingestor:
         sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
         return sum(self.ingest_source(run, s) for s in sources)
 
+    def _reader(self, run: str, source: Source) -> Reader:
+        reader = self.readers.get((run, source))
+        if reader is None:
+            if len(self.readers) >= 4 * self.max_runs:
+                self.readers.clear()
+            reader = self.readers[(run, source)] = source.open(run)
+        return reader
+
     def ingest_source(self, run: str, source: Source) -> int:
         """Read what was appended to one source since its stored offset; returns the points written."""
         key = str(source.path)
-        stored = self.offsets.get(key) or self.store.offset(key)
-        offset = Offset.from_json(stored) if stored else START
-        points, new = source.open(run).read_new(offset)
+        offset = self.offsets.get(key)
+        if offset is None:
+            stored = self.store.offset(key)
+            offset = Offset.from_json(stored) if stored else START
+        points, new = self._reader(run, source).read_new(offset)
         if not points and new == offset:
             return 0
         self._note_rounding(run, source, points)
@@ -131,7 +143,7 @@ class Ingestor:
         written = self.store.ingest(run, key, source.fmt, state, rows)
         if len(self.offsets) >= 4 * self.max_runs:
             self.offsets.clear()
-        self.offsets[key] = state
+        self.offsets[key] = new
         if self.stored is not None and rows:
             self.stored(run, rows)
         return written

@@ -27,6 +27,7 @@ from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 from rankinv.boundary.files import confined
 from rankinv.config import Config
 from rankinv.discovery import CheckpointInfo, RunInfo, inspect_run
+from rankinv.ingest.kept import KeptFiles, keeping
 from rankinv.store import DatabaseError, RunRecord, Store
 
 log = logging.getLogger("rankinv.daemon")
@@ -56,6 +57,7 @@ class Pipeline:
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
         self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
         self.unchanged: set[Path] = set()  # runs this pass re-inspected and found as recorded (see judged.py)
+        self.kept: KeptFiles | None = None  # logs kept open between reads (the daemon sets it; one-shot scans do not)
 
     # -- structure ------------------------------------------------------------------------------------------
     def rescan(self) -> set[Path]:
@@ -78,6 +80,8 @@ class Pipeline:
             self.dirs.discard(d)
         self.watched_checkpoints = {p for p in self.watched_checkpoints if run_dir not in p.parents}
         self.ingestor.forget(name)
+        if self.kept is not None:
+            self.kept.prune()
         self.settling.pop(run_dir, None)
         self.evaluated.pop(run_dir, None)
         self.deferred.pop(run_dir, None)
@@ -92,7 +96,9 @@ class Pipeline:
         ``rescan`` re-reads the layout and reads every run's logs from their offsets (a periodic safety net for
         missed events); ``sweep`` re-inspects every run (after an inotify queue overflow lost events).
         """
-        with confined(self.root, follow_outside=self.config.daemon.follow_symlinks_outside_root):
+        if rescan and self.kept is not None:
+            self.kept.prune()
+        with confined(self.root, follow_outside=self.config.daemon.follow_symlinks_outside_root), keeping(self.kept):
             return self._handle(paths, rescan=rescan, sweep=sweep)
 
     def _handle(self, paths: set[str], *, rescan: bool, sweep: bool) -> int:

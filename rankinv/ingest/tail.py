@@ -32,12 +32,13 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
+from rankinv.ingest.kept import KeptFiles, kept_files
 
 HEAD_BYTES = 4096
 MARK_BYTES = 256
@@ -72,7 +73,7 @@ class Offset:
     """Step evidence a stdout reader carries between reads (progress-bar counter and total); opaque here."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return _ENCODE({name: getattr(self, name) for name in _FIELDS})  # tuples encode as lists, like asdict's
 
     @classmethod
     def from_json(cls, text: str) -> Offset:
@@ -87,6 +88,8 @@ class Offset:
 
 
 START = Offset()
+_FIELDS = tuple(f.name for f in fields(Offset))
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
 
 
 class Consumer(Protocol):
@@ -105,8 +108,22 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, ma
 
     Only regular files are read (:func:`~rankinv.boundary.files.open_regular`); anything else raises
     :class:`~rankinv.boundary.files.UnsafeFile` with the reason. Bytes that form no unit within ``max_unit`` are
-    skipped up to the next newline, with a warning.
+    skipped up to the next newline, with a warning. Inside :func:`rankinv.ingest.kept.keeping`, the file read is
+    kept open and read on from its descriptor while the path still names it (see that module).
     """
+    kept = kept_files()
+    if kept is not None and offset.inode is not None:
+        fast = _tail_kept(kept, path, offset, framing, consumer, max_unit)
+        if fast is not None:
+            return fast
+    new = _tail_path(path, offset, framing, consumer, max_unit)
+    if kept is not None:
+        kept.keep(path, new.position, new.inode, new.head)
+    return new
+
+
+def _tail_path(path: Path, offset: Offset, framing: Framing, consumer: Consumer, max_unit: int) -> Offset:
+    """:func:`tail` through the path, with every check: rotation, truncation, rewrites, rotated copies."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -121,6 +138,32 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, ma
         start = 0
     position = _read_from(path, start, framing, consumer, max_unit)
     return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), drained=drained)
+
+
+def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, consumer: Consumer,
+               max_unit: int) -> Offset | None:  # fmt: skip
+    """:func:`tail` from the kept descriptor when the path still names it and it simply grew (or did not change);
+    None when anything else may have happened (the full path then decides what)."""
+    found = kept.reuse(path, offset.position, offset.inode, offset.head)
+    if found is None:
+        return None
+    entry, st = found
+    try:
+        grown = st.st_size >= offset.position and _head_of(entry.file, offset.position) == offset.head
+        if not grown or (0 < offset.position <= HEAD_BYTES and _find_copy(path, offset, kept) is not None):
+            kept.close(str(path))  # rewritten, truncated, or a rotated copy to look at: the full path
+            return None
+    except OSError:
+        kept.close(str(path))
+        return None
+    try:
+        position = _read_file(entry.file, path, offset.position, framing, consumer, max_unit)
+        head = _head_of(entry.file, position)
+    except BaseException:
+        kept.close(str(path))
+        raise
+    kept.moved(entry, position, head)
+    return replace(offset, position=position, head=head)
 
 
 def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
@@ -160,9 +203,16 @@ def _head(path: Path, position: int) -> str:
     if not position:
         return ""
     with open_regular(path) as f:
-        first = f.read(min(position, HEAD_BYTES))
-        f.seek(max(0, position - MARK_BYTES))
-        last = f.read(min(position, MARK_BYTES))
+        return _head_of(f, position)
+
+
+def _head_of(f: BinaryIO, position: int) -> str:
+    """:func:`_head` of an open file (positioned reads: the file's own position is left alone)."""
+    if not position:
+        return ""
+    fd = f.fileno()
+    first = os.pread(fd, min(position, HEAD_BYTES), 0)
+    last = os.pread(fd, min(position, MARK_BYTES), max(0, position - MARK_BYTES))
     return hashlib.sha1(first + b"\0" + last).hexdigest()
 
 
@@ -179,12 +229,20 @@ def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: C
     return old.stat().st_ino
 
 
-def _siblings(path: Path) -> list[Path]:
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return []
-    return [Path(e.path) for e in entries if e.name != path.name and e.is_file(follow_symlinks=False)]
+def _siblings(path: Path, kept: KeptFiles | None = None) -> list[Path]:
+    """The other regular files in the log's folder; with ``kept``, a listing reused while the folder is unchanged."""
+    folder = path.parent
+    names = kept.names(folder) if kept is not None else None
+    if names is None:
+        try:
+            before = os.stat(folder)
+            with os.scandir(folder) as entries:
+                names = tuple(e.name for e in entries if e.is_file(follow_symlinks=False))
+        except OSError:
+            return []
+        if kept is not None:
+            kept.listed(folder, names, before)
+    return [folder / name for name in names if name != path.name]
 
 
 def _find_by_inode(path: Path, inode: int | None) -> Path | None:
@@ -197,10 +255,10 @@ def _find_by_inode(path: Path, inode: int | None) -> Path | None:
     return None
 
 
-def _find_copy(path: Path, offset: Offset) -> Path | None:
+def _find_copy(path: Path, offset: Offset, kept: KeptFiles | None = None) -> Path | None:
     """The newest rotated copy (``train.log.1``, ``train.log-2026…``) holding exactly the bytes we already read."""
     candidates = []
-    for sibling in _siblings(path):
+    for sibling in _siblings(path, kept):
         if not sibling.name.startswith(path.name) or sibling.suffix in (".gz", ".bz2", ".xz", ".zst"):
             continue
         try:
@@ -215,32 +273,36 @@ def _find_copy(path: Path, offset: Offset) -> Path | None:
 
 
 def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
+    with open_regular(path) as f:
+        return _read_file(f, path, start, framing, consumer, max_unit)
+
+
+def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
     """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position."""
     position = start
     pending = b""  # the unfinished unit held over from the block before
     skipping = 0
-    with open_regular(path) as f:
-        f.seek(start)
-        while block := f.read(BLOCK_BYTES):
-            if skipping:
-                end = block.find(b"\n")
-                skipped = len(block) if end < 0 else end + 1
-                skipping, position = skipping + skipped, position + skipped
-                if end < 0:
-                    continue
-                _skipped(path, position, skipping, max_unit)
-                skipping, block = 0, block[end + 1 :]
-            data = pending + block if pending else block  # the common block is fed as read, never copied
-            n = framing(data)
-            if n:
-                consumer.feed(data[:n] if n < len(data) else data)
-                pending = data[n:]
-                position += n
-            elif len(data) > max_unit:
-                skipping, position = len(data), position + len(data)
-                pending = b""
-            else:
-                pending = data
+    f.seek(start)
+    while block := f.read(BLOCK_BYTES):
+        if skipping:
+            end = block.find(b"\n")
+            skipped = len(block) if end < 0 else end + 1
+            skipping, position = skipping + skipped, position + skipped
+            if end < 0:
+                continue
+            _skipped(path, position, skipping, max_unit)
+            skipping, block = 0, block[end + 1 :]
+        data = pending + block if pending else block  # the common block is fed as read, never copied
+        n = framing(data)
+        if n:
+            consumer.feed(data[:n] if n < len(data) else data)
+            pending = data[n:]
+            position += n
+        elif len(data) > max_unit:
+            skipping, position = len(data), position + len(data)
+            pending = b""
+        else:
+            pending = data
     if skipping:  # the file ends inside the long line: the rest of it, once written, reads as one junk line
         _skipped(path, position, skipping, max_unit)
     return position
