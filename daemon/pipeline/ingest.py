@@ -14,10 +14,11 @@ three decimals or fewer (verl ≤ 0.4's console) is noted once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rankinv.ingest import START, Offset, Reader, Source
@@ -26,6 +27,7 @@ from rankinv.ingest.primary import primary_source, unreadable
 from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
 from rankinv.metrics import MetricPoint
 from rankinv.store import Store
+from rankinv.store.writes import STEP_LIMIT
 
 log = logging.getLogger("rankinv.daemon")
 
@@ -47,6 +49,8 @@ class Ingestor:
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
+        self.deferring = False
+        self.pending: dict[str, tuple[str, str, Offset, Rows]] = {}  # path -> (run, format, new offset, points)
 
     def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
                 listed: tuple[Source, ...] | None = None) -> list[Source]:  # fmt: skip
@@ -113,6 +117,37 @@ class Ingestor:
         """Writes were rolled back: read offsets from the store again."""
         self.offsets.clear()
 
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within this block, :meth:`ingest_source` queues its points and offsets; on leaving, every queued run's are
+        written at once (three statements for the lot, inside the caller's transaction), then the monitors follow."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        self.flush()
+
+    def drop_pending(self, run: str | None = None) -> None:
+        """A run failed mid-batch: its queued writes are dropped with it (as a savepoint would undo them); None:
+        the whole batch failed."""
+        self.pending = {k: item for k, item in self.pending.items() if run is not None and item[0] != run}
+
+    def flush(self) -> None:
+        items, self.pending = self.pending, {}
+        if not items:
+            return
+        self.store.ingest_many([(run, key, fmt, new.to_json(), rows) for key, (run, fmt, new, rows) in items.items()])
+        for key, (run, _, new, rows) in items.items():
+            self._written(run, key, new, rows)
+
+    def _written(self, run: str, key: str, new: Offset, rows: Rows) -> None:
+        if len(self.offsets) >= 4 * self.max_runs:
+            self.offsets.clear()
+        self.offsets[key] = new
+        if self.stored is not None and rows:
+            self.stored(run, rows)
+
     def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
         sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
@@ -127,9 +162,10 @@ class Ingestor:
         return reader
 
     def ingest_source(self, run: str, source: Source) -> int:
-        """Read what was appended to one source since its stored offset; returns the points written."""
+        """Read what was appended to one source since its stored offset; returns the points written (or queued)."""
         key = str(source.path)
-        offset = self.offsets.get(key)
+        queued = self.pending.get(key)
+        offset = queued[2] if queued is not None else self.offsets.get(key)
         if offset is None:
             stored = self.store.offset(key)
             offset = Offset.from_json(stored) if stored else START
@@ -139,11 +175,9 @@ class Ingestor:
         self._note_rounding(run, source, points)
         self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
-        state = new.to_json()
-        written = self.store.ingest(run, key, source.fmt, state, rows)
-        if len(self.offsets) >= 4 * self.max_runs:
-            self.offsets.clear()
-        self.offsets[key] = new
-        if self.stored is not None and rows:
-            self.stored(run, rows)
+        if self.deferring:
+            self.pending[key] = (run, source.fmt, new, (queued[3] if queued is not None else []) + rows)
+            return sum(1 for r in rows if -STEP_LIMIT <= int(r[0]) < STEP_LIMIT)  # as the store counts them
+        written = self.store.ingest(run, key, source.fmt, new.to_json(), rows)
+        self._written(run, key, new, rows)
         return written

@@ -116,10 +116,10 @@ class Pipeline:
             for run_dir in full:
                 if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
                     touched.add(run_dir)
-            for run_dir, files in logs.items():
-                if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files),
-                                                       atomic=True):  # fmt: skip
-                    touched.add(run_dir)
+            with self.ingestor.deferred():  # the appends' points and offsets written together, once read
+                for run_dir, files in logs.items():
+                    if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
+                        touched.add(run_dir)
         reports = self._after_triage()
         whole = rescan and set(self.layout.runs) <= set(full)  # every run re-inspected: a full pass
         judged_with = judged.fingerprint(self.config, self.brain.history.key()) if whole else ""
@@ -149,6 +149,7 @@ class Pipeline:
         except DatabaseError:
             self.brain.forget()
             self.ingestor.forget_offsets()
+            self.ingestor.drop_pending()
             raise
 
     def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]], bool]:
@@ -313,6 +314,7 @@ class Pipeline:
             name = self.layout.runs.get(run_dir, run_dir.name)
             self.brain.forget(name)  # its writes were rolled back: rebuild its monitor and offsets from the store
             self.ingestor.forget_offsets()
+            self.ingestor.drop_pending(name)
             message = f"{type(exc).__name__}: {exc}"
             log.exception("run %s: %s", name, message)
             self.health.error(f"{name}: {message}")
