@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -32,6 +33,7 @@ from rankinv.store import DatabaseError, RunRecord, Store
 
 log = logging.getLogger("rankinv.daemon")
 MAX_SETTLE_BACKOFF = 60.0
+OWNERS_KEPT = 65536
 
 
 class Dirs(Protocol):
@@ -57,6 +59,7 @@ class Pipeline:
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
         self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
         self.unchanged: set[Path] = set()  # runs this pass re-inspected and found as recorded (see judged.py)
+        self.owners: tuple[L.Layout, dict[str, tuple[Path, Path | None, bool]]] = (self.layout, {})
         self.kept: KeptFiles | None = None  # logs kept open between reads (the daemon sets it; one-shot scans do not)
 
     # -- structure ------------------------------------------------------------------------------------------
@@ -158,18 +161,32 @@ class Pipeline:
         logs: dict[Path, set[Path]] = {}
         structural = False
         for raw in paths:
-            path = Path(raw)
-            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached, self.layout.twins)
+            path, run_dir, direct = self._owner(raw)
             if run_dir is None:
                 structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
             name = self.layout.runs[run_dir]
-            direct = run_dir in (path, path.parent, path.parent.parent) or path in self.layout.attached
-            if direct and self.ingestor.source_for(name, path) is not None and path.exists():
+            if direct and self.ingestor.source_for(name, path) is not None and os.path.exists(raw):
                 logs.setdefault(run_dir, set()).add(path)
                 continue
             full[run_dir] = None
         return full, logs, structural
+
+    def _owner(self, raw: str) -> tuple[Path, Path | None, bool]:
+        """The changed path, its run directory, and whether it can be one of that run's logs; remembered per
+        path until the layout changes (a busy log reports every append)."""
+        if self.owners[0] is not self.layout:
+            self.owners = (self.layout, {})
+        known = self.owners[1].get(raw)
+        if known is None:
+            path = Path(raw)
+            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached, self.layout.twins)
+            direct = run_dir is not None and (run_dir in (path, path.parent, path.parent.parent)
+                                              or path in self.layout.attached)  # fmt: skip
+            known = (path, run_dir, direct)
+            if len(self.owners[1]) < OWNERS_KEPT:
+                self.owners[1][raw] = known
+        return known
 
     def _gone(self) -> set[Path]:
         return {d for d in self.layout.runs if not d.exists()}
