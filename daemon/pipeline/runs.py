@@ -58,6 +58,7 @@ class Pipeline:
         self.watched_checkpoints: set[Path] = set()
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
         self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
+        self.pass_seconds = 0.0  # how long the last pass took (judgements due before the next one are made now)
         self.unchanged: set[Path] = set()  # runs this pass re-inspected and found as recorded (see judged.py)
         self.owners: tuple[L.Layout, dict[str, tuple[Path, Path | None, bool]]] = (self.layout, {})
         self.kept: KeptFiles | None = None  # logs kept open between reads (the daemon sets it; one-shot scans do not)
@@ -101,8 +102,11 @@ class Pipeline:
         """
         if rescan and self.kept is not None:
             self.kept.prune()
+        started = time.monotonic()
         with confined(self.root, follow_outside=self.config.daemon.follow_symlinks_outside_root), keeping(self.kept):
-            return self._handle(paths, rescan=rescan, sweep=sweep)
+            touched = self._handle(paths, rescan=rescan, sweep=sweep)
+        self.pass_seconds = time.monotonic() - started
+        return touched
 
     def _handle(self, paths: set[str], *, rescan: bool, sweep: bool) -> int:
         full, logs, structural = self._classify(paths)
@@ -201,15 +205,20 @@ class Pipeline:
         return max(0.0, min(dues) - time.monotonic()) if dues else None
 
     def _evaluations(self, touched: set[Path]) -> list[Path]:
-        """Runs to judge now: touched ones not judged in the last ``evaluate_seconds``, and deferred ones now due.
+        """Runs to judge now: touched ones not judged in the last ``evaluate_seconds``, and deferred ones due
+        before the next pass could judge them (the last pass's length plus the debounce, at most half the gap).
 
-        Under heavy logging this bounds the brain's cost per run; a run's first evaluation is never deferred.
+        A run logging faster than ``evaluate_seconds`` is judged about once per that many seconds, and its new
+        points wait at most about that long for their verdict; one that logs less often is judged at once, as is
+        a run's first evaluation. Judging early by up to a pass's length, rather than late by one, keeps the
+        latency bounded by the gap plus the time to read the points.
         """
         now, gap = time.monotonic(), self.config.daemon.evaluate_seconds
         for run_dir in touched:
             last = self.evaluated.get(run_dir)
             self.deferred.setdefault(run_dir, now if last is None else max(now, last + gap))
-        due = sorted(d for d, t in self.deferred.items() if t <= now and d in self.layout.runs)
+        horizon = now + min(gap / 2, self.pass_seconds + self.config.daemon.debounce_seconds)
+        due = sorted(d for d, t in self.deferred.items() if t <= horizon and d in self.layout.runs)
         for run_dir in due:
             del self.deferred[run_dir]
             self.evaluated[run_dir] = now
@@ -299,7 +308,10 @@ class Pipeline:
         actions see it once the batch is committed)."""
         name = self.layout.runs.get(run_dir)
         record = self.store.run(name) if name else None
-        if record is None or record.kind != "grpo" or not self.store.has_metrics(record.name):
+        if record is None or record.kind != "grpo":
+            return
+        live = self.brain.live.get(record.name)
+        if (live is None or not live.points) and not self.store.has_metrics(record.name):
             return
         outcomes.append((self.brain.evaluate_run(record), record.path))
 
