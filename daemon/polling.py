@@ -1,8 +1,10 @@
 """The stat-polling watcher for filesystems inotify cannot see (NFS, Lustre, GPFS, CIFS, FUSE).
 
-Every ``interval`` seconds it lists each watched directory once (one ``scandir`` plus a ``stat`` per entry)
-and reports entries whose size or mtime changed, appeared or vanished. Cost is proportional to the number of
-watched entries, never to file sizes; the thread sleeps on an Event between scans, so ``stop`` is immediate.
+Every ``interval`` seconds it ``stat``s each watched directory and its entries and reports entries whose size or
+mtime changed, appeared or vanished. A directory is listed again (``scandir``) only when its own mtime changed
+since a listing that may be reused, and every few scans anyway; otherwise its known entries are stat-ed by name.
+Cost is proportional to the number of watched entries, never to file sizes; the thread sleeps on an Event
+between scans, so ``stop`` is immediate.
 """
 
 from __future__ import annotations
@@ -10,12 +12,57 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rankinv.daemon.fswatch import POLLING, EventQueue, FsEvent
 
 log = logging.getLogger("rankinv.daemon")
 Signature = dict[str, tuple[int, int]]
+TRUST_SECONDS = 2.0
+"""A directory listed when its mtime was at least this old is listed again only once its mtime changes (an entry
+created in the same timestamp tick as the change before would leave the mtime as it was)."""
+RELIST_EVERY = 15
+"""Scans between full listings of each directory anyway (staggered), in case a clock or a cache hid a change."""
+
+
+@dataclass
+class _Watched:
+    signature: Signature | None
+    listed_as: tuple[int, int, int] | None = None  # (device, inode, mtime) of a listing that may be reused
+
+
+def _listing(directory: str) -> _Watched:
+    """A full listing; reusable later while the directory's own stat is unchanged, if its mtime was old enough."""
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return _Watched(None)
+    signature = _signature(directory)
+    trusted = signature is not None and time.time() - st.st_mtime_ns / 1e9 >= TRUST_SECONDS
+    return _Watched(signature, (st.st_dev, st.st_ino, st.st_mtime_ns) if trusted else None)
+
+
+def _rescan(directory: str, old: _Watched, relist: bool) -> _Watched:
+    """The directory's signature now: when no entry can have been added, removed or renamed (its stat is as when it
+    was listed), only its known entries are stat-ed, without listing it again."""
+    if relist or old.listed_as is None or old.signature is None:
+        return _listing(directory)
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return _Watched(None)
+    if (st.st_dev, st.st_ino, st.st_mtime_ns) != old.listed_as:
+        return _listing(directory)
+    out: Signature = {}
+    for name in old.signature:
+        try:
+            entry = os.lstat(os.path.join(directory, name))
+        except OSError:
+            continue
+        out[name] = (entry.st_size, entry.st_mtime_ns)
+    return _Watched(out, old.listed_as)
 
 
 def _signature(directory: str) -> Signature | None:
@@ -48,7 +95,8 @@ class PollWatcher:
 
     def __init__(self, events: EventQueue, interval: float):
         self.events, self.interval = events, interval
-        self.dirs: dict[str, Signature | None] = {}
+        self.dirs: dict[str, _Watched] = {}
+        self.scans = 0
         self.lock = threading.Lock()
         self.halt = threading.Event()
         self.thread: threading.Thread | None = None
@@ -61,7 +109,7 @@ class PollWatcher:
         key = str(directory)
         with self.lock:
             if key not in self.dirs:
-                self.dirs[key] = _signature(key)
+                self.dirs[key] = _listing(key)
 
     def discard(self, directory: Path) -> None:
         with self.lock:
@@ -86,13 +134,18 @@ class PollWatcher:
         with self.lock:
             keys = list(self.dirs)
         queued = 0
-        for key in keys:
-            new = _signature(key)
+        self.scans += 1
+        for i, key in enumerate(keys):
+            with self.lock:
+                old = self.dirs.get(key)
+            if old is None:
+                continue
+            new = _rescan(key, old, relist=(self.scans + i) % RELIST_EVERY == 0)
             with self.lock:
                 if key not in self.dirs:
                     continue
-                old, self.dirs[key] = self.dirs[key], new
-            for name in _changed(old, new):
+                self.dirs[key] = new
+            for name in _changed(old.signature, new.signature):
                 self.events.put(FsEvent(os.path.join(key, name) if name else key))
                 queued += 1
         return queued
