@@ -56,13 +56,14 @@ def _rescan(directory: str, old: _Watched, relist: bool) -> _Watched:
     if (st.st_dev, st.st_ino, st.st_mtime_ns) != old.listed_as:
         return _listing(directory)
     out: Signature = {}
+    prefix = directory if directory.endswith(os.sep) else directory + os.sep
     for name in old.signature:
         try:
-            entry = os.lstat(os.path.join(directory, name))
+            entry = os.lstat(prefix + name)
         except OSError:
             continue
         out[name] = (entry.st_size, entry.st_mtime_ns)
-    return _Watched(out, old.listed_as)
+    return old if out == old.signature else _Watched(out, old.listed_as)
 
 
 def _signature(directory: str) -> Signature | None:
@@ -132,18 +133,18 @@ class PollWatcher:
     def scan(self) -> int:
         """One pass over every watched directory; returns how many events it queued."""
         with self.lock:
-            keys = list(self.dirs)
-        queued = 0
+            watched = list(self.dirs.items())
         self.scans += 1
-        for i, key in enumerate(keys):
-            with self.lock:
-                old = self.dirs.get(key)
-            if old is None:
-                continue
+        changed = []
+        for i, (key, old) in enumerate(watched):
             new = _rescan(key, old, relist=(self.scans + i) % RELIST_EVERY == 0)
+            if new is not old:
+                changed.append((key, old, new))
+        queued = 0
+        for key, old, new in changed:
             with self.lock:
-                if key not in self.dirs:
-                    continue
+                if self.dirs.get(key) is not old:
+                    continue  # discarded (or discarded and added again) meanwhile
                 self.dirs[key] = new
             for name in _changed(old.signature, new.signature):
                 self.events.put(FsEvent(os.path.join(key, name) if name else key))
