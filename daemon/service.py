@@ -31,6 +31,8 @@ from rankinv.store import Store
 log = logging.getLogger("rankinv.daemon")
 WAKE_SECONDS = 1.0
 OPEN_FILES_WANTED = 65536
+READ_BYTES = 8 << 20
+"""A log is read (and its points written) this much at a time: memory holds one part's points, not the file's."""
 
 
 def open_files_allowed() -> int:
@@ -65,7 +67,7 @@ class Service:
         self.pipeline = Pipeline(
             root, config, store, triage=self.triage, health=self.health, dirs=self, actions=actions
         )
-        self.pipeline.kept = KeptFiles(min(config.daemon.max_cached_runs, open_files_allowed() // 2))
+        self.pipeline.kept = KeptFiles(min(config.daemon.max_cached_runs, open_files_allowed() // 2), READ_BYTES)
         hooks = Hooks(retriage=self._retriage, kill=self._kill, armed_changed=self._armed_changed)
         self.commands = Commands(store, root, config.daemon.state_dir, hooks)
         self.seen_version = -1

@@ -235,7 +235,7 @@ class DaemonConfig:
         4096, "runs whose list of log files is cached between events (memory bound)", within="[1, 10000000]"
     )
     evaluate_seconds: float = setting(
-        1.0, "judge a logging run at most this often; its new points wait about this long for a verdict "
+        0.5, "judge a logging run at most this often; its new points wait about this long for a verdict "
         "(the first time, or after a pause as long, at once)", within="[0, 86400]"
     )
     follow_symlinks_outside_root: bool = setting(

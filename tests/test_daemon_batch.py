@@ -19,6 +19,7 @@ from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 
 from rankinv.config import Config
+from rankinv.ingest import START, open_source
 from rankinv.ingest.kept import KeptFiles
 from rankinv.store import Store
 from rankinv.store.connection import TextSafeConnection
@@ -118,3 +119,55 @@ def test_a_run_failing_mid_batch_keeps_the_others_and_loses_nothing(tmp_path: Pa
         for log in logs:
             assert store.series(log.parent.name, ("entropy",))["entropy"].steps[-1] >= 2
         pipeline.kept.close_all()  # type: ignore[union-attr]
+
+
+def _count_writes(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Points per store write (the one-log write and the batch write), in order."""
+    sizes: list[int] = []
+    one, many = store.ingest, store.ingest_many
+
+    def ingest(run: str, path: str, reader: str, state: Any, points: Any) -> int:
+        sizes.append(len(points))
+        return one(run, path, reader, state, points)
+
+    def ingest_many(batch: Any) -> None:
+        sizes.append(sum(len(item[4]) for item in batch))
+        many(batch)
+
+    monkeypatch.setattr(store, "ingest", ingest)
+    monkeypatch.setattr(store, "ingest_many", ingest_many)
+    return sizes
+
+
+def test_a_long_read_is_written_in_parts_of_bounded_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first read of a long log, and a long append to a known one, hold one part's points at a time: each write
+    carries at most a part's, and together they are every record written (the oracle: the lines themselves)."""
+    from rankinv.daemon.pipeline import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "PENDING_POINTS", 3000)
+    with Store.open(tmp_path / "s.sqlite") as store:
+        sizes = _count_writes(store, monkeypatch)
+        root = tmp_path / "root" / "grpo-long"
+        root.mkdir(parents=True)
+        (root / "rankinv-run.json").write_text('{"kind": "GRPO"}')
+        log = root / "rankinv.jsonl"
+        log.write_text("".join(_line(s) for s in range(1, 10_001)))  # ~0.8 MB
+        cfg = Config()
+        cfg = dataclasses.replace(cfg, daemon=dataclasses.replace(cfg.daemon, triage_executor="callback"))
+        pipeline = Pipeline(tmp_path / "root", cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
+                            health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+        pipeline.kept = KeptFiles(read_limit=64 << 10)
+        points_per_line = len(open_source(log, "r", "jsonl").read_new(START)[0]) // 10_000
+        # a part stops after the block that reaches the limit: at most two 64 KiB blocks of lines
+        per_part = points_per_line * (2 * (64 << 10) // len(_line(1)) + 1)
+        pipeline.handle(set(), rescan=True)
+        assert len(sizes) >= 5 and max(sizes) <= per_part
+        with log.open("a") as f:
+            f.write("".join(_line(s) for s in range(10_001, 20_001)))
+        sizes.clear()
+        pipeline.handle({str(log)})
+        assert len(sizes) > 1 and max(sizes) <= 3000 + per_part
+        got = store.series("grpo-long", ("entropy", "kl"))
+        assert got["entropy"].steps == tuple(range(1, 20_001)) and got["kl"].steps == tuple(range(1, 20_001))
+        assert got["entropy"].values[-1] == 1.0 / 20_000
+        pipeline.kept.close_all()

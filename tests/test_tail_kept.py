@@ -177,7 +177,7 @@ def test_a_deleted_log_is_closed_by_prune(tmp_path: Path) -> None:
     log.write_text(line(0))
     kept = KeptFiles()
     with keeping(kept):
-        _, offset = read(log, START)
+        read(log, START)
     fd = kept.files[str(log)].file.fileno()
     log.unlink()
     kept.prune()

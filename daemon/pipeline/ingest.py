@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rankinv.ingest import START, Offset, Reader, Source
 from rankinv.ingest import sources_for_run as _all_sources
+from rankinv.ingest.kept import kept_files
 from rankinv.ingest.primary import primary_source, unreadable
 from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
 from rankinv.metrics import MetricPoint
@@ -37,6 +38,8 @@ def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (
 
 
 Rows = list[tuple[int, str, float, float | None]]
+PENDING_POINTS = 100_000
+"""Points queued in a batch before they are written early (a long read in parts is written as it goes)."""
 
 
 class Ingestor:
@@ -162,7 +165,23 @@ class Ingestor:
         return reader
 
     def ingest_source(self, run: str, source: Source) -> int:
-        """Read what was appended to one source since its stored offset; returns the points written (or queued)."""
+        """Read what was appended to one source since its stored offset; returns the points written (or queued).
+
+        Inside :func:`rankinv.ingest.kept.keeping` with a read limit, a long read (a first read of a 1 GB log) goes
+        in parts, each written with its offset before the next is read: memory holds one part's points.
+        """
+        kept = kept_files()
+        written = 0
+        while True:
+            if kept is not None:
+                kept.more = False
+            written += self._ingest_part(run, source)
+            if kept is None or not kept.more:
+                return written
+            if sum(len(item[3]) for item in self.pending.values()) > PENDING_POINTS:
+                self.flush()
+
+    def _ingest_part(self, run: str, source: Source) -> int:
         key = str(source.path)
         queued = self.pending.get(key)
         offset = queued[2] if queued is not None else self.offsets.get(key)

@@ -55,10 +55,14 @@ class _Listing:
 class KeptFiles:
     """Open logs by path (see the module docstring); also caches folder listings for the rotated-copy check."""
 
-    def __init__(self, limit: int = 1024):
+    def __init__(self, limit: int = 1024, read_limit: int | None = None):
+        """``read_limit``: bytes one read feeds its reader at most (rounded up to a block; None: to the end); a read
+        that stopped short sets :attr:`more`, and the caller reads on after writing what it got."""
         self.limit = limit
         self.files: dict[str, Kept] = {}
         self.listings: dict[str, _Listing] = {}
+        self.read_limit = read_limit
+        self.more = False
 
     def reuse(self, path: Path, position: int, inode: int | None, head: str) -> tuple[Kept, os.stat_result] | None:
         """The kept file of ``path`` and the path's stat, if reading it on from ``position`` is safe; else None

@@ -43,6 +43,7 @@ from rankinv.ingest.kept import KeptFiles, kept_files
 HEAD_BYTES = 4096
 MARK_BYTES = 256
 BLOCK_BYTES = 8 << 20
+MIN_BLOCK_BYTES = 64 << 10
 MAX_UNIT_BYTES = 8 << 20
 """Longest unit (line) kept; a longer unterminated one is skipped up to its end, so a read holds at most this plus
 one block in memory (a sparse file of NULs, a binary dump, ``/dev/zero`` behind a regular-looking name)."""
@@ -113,7 +114,7 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, ma
     """
     kept = kept_files()
     if kept is not None and offset.inode is not None:
-        fast = _tail_kept(kept, path, offset, framing, consumer, max_unit)
+        fast = _tail_kept(kept, path, offset, framing, consumer, max_unit=max_unit)
         if fast is not None:
             return fast
     new = _tail_path(path, offset, framing, consumer, max_unit)
@@ -136,11 +137,16 @@ def _tail_path(path: Path, offset: Offset, framing: Framing, consumer: Consumer,
         start = 0
     elif offset.inode is None and start and not _head_matches(path, offset):
         start = 0
-    position = _read_from(path, start, framing, consumer, max_unit)
+    kept = kept_files()
+    with open_regular(path) as f:
+        position, more = _read_file(f, path, start, framing, consumer, max_unit=max_unit,
+                                    limit=kept.read_limit if kept else None)  # fmt: skip
+    if more and kept is not None:
+        kept.more = True
     return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), drained=drained)
 
 
-def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, consumer: Consumer,
+def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, consumer: Consumer, *,
                max_unit: int) -> Offset | None:  # fmt: skip
     """:func:`tail` from the kept descriptor when the path still names it and it simply grew (or did not change);
     None when anything else may have happened (the full path then decides what)."""
@@ -157,8 +163,10 @@ def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, co
         kept.close(str(path))
         return None
     try:
-        position = _read_file(entry.file, path, offset.position, framing, consumer, max_unit)
+        position, more = _read_file(entry.file, path, offset.position, framing, consumer, max_unit=max_unit,
+                                    limit=kept.read_limit)  # fmt: skip
         head = _head_of(entry.file, position)
+        kept.more = kept.more or more
     except BaseException:
         kept.close(str(path))
         raise
@@ -274,16 +282,19 @@ def _find_copy(path: Path, offset: Offset, kept: KeptFiles | None = None) -> Pat
 
 def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
     with open_regular(path) as f:
-        return _read_file(f, path, start, framing, consumer, max_unit)
+        return _read_file(f, path, start, framing, consumer, max_unit=max_unit)[0]
 
 
-def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
-    """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position."""
+def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: Consumer, *, max_unit: int,
+               limit: int | None = None) -> tuple[int, bool]:  # fmt: skip
+    """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position, and
+    whether the read stopped early, at a unit boundary, having fed ``limit`` bytes (the rest is read next time)."""
     position = start
     pending = b""  # the unfinished unit held over from the block before
     skipping = 0
+    size = BLOCK_BYTES if limit is None else max(MIN_BLOCK_BYTES, min(BLOCK_BYTES, limit))
     f.seek(start)
-    while block := f.read(BLOCK_BYTES):
+    while block := f.read(size):
         if skipping:
             end = block.find(b"\n")
             skipped = len(block) if end < 0 else end + 1
@@ -303,9 +314,11 @@ def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: 
             pending = b""
         else:
             pending = data
+        if limit is not None and position - start >= limit and not skipping:
+            return position, True  # perhaps at the end: the next read then finds nothing
     if skipping:  # the file ends inside the long line: the rest of it, once written, reads as one junk line
         _skipped(path, position, skipping, max_unit)
-    return position
+    return position, False
 
 
 def _skipped(path: Path, position: int, size: int, max_unit: int) -> None:
