@@ -31,44 +31,62 @@ RELIST_EVERY = 15
 class _Watched:
     signature: Signature | None
     listed_as: tuple[int, int, int] | None = None  # (device, inode, mtime) of a listing that may be reused
+    subdirs: frozenset[str] = frozenset()  # entries that were real directories (not symlinks) at that listing
 
 
-def _listing(directory: str) -> _Watched:
+Stats = dict[str, tuple[int, int]]
+"""(size, mtime) of the directories stat-ed so far in this scan, by path (a watched folder's entry for a watched
+subfolder is that subfolder's own stat: no second system call)."""
+
+
+def _listing(directory: str, stats: Stats) -> _Watched:
     """A full listing; reusable later while the directory's own stat is unchanged, if its mtime was old enough."""
     try:
         st = os.stat(directory)
     except OSError:
         return _Watched(None)
-    signature = _signature(directory)
-    trusted = signature is not None and time.time() - st.st_mtime_ns / 1e9 >= TRUST_SECONDS
-    return _Watched(signature, (st.st_dev, st.st_ino, st.st_mtime_ns) if trusted else None)
+    stats[directory] = (st.st_size, st.st_mtime_ns)
+    listed = _signature(directory)
+    if listed is None:
+        return _Watched(None)
+    signature, subdirs = listed
+    trusted = time.time() - st.st_mtime_ns / 1e9 >= TRUST_SECONDS
+    return _Watched(signature, (st.st_dev, st.st_ino, st.st_mtime_ns) if trusted else None, subdirs)
 
 
-def _rescan(directory: str, old: _Watched, relist: bool) -> _Watched:
+def _rescan(directory: str, old: _Watched, relist: bool, stats: Stats) -> _Watched:
     """The directory's signature now: when no entry can have been added, removed or renamed (its stat is as when it
     was listed), only its known entries are stat-ed, without listing it again."""
     if relist or old.listed_as is None or old.signature is None:
-        return _listing(directory)
+        return _listing(directory, stats)
     try:
         st = os.stat(directory)
     except OSError:
         return _Watched(None)
+    stats[directory] = (st.st_size, st.st_mtime_ns)
     if (st.st_dev, st.st_ino, st.st_mtime_ns) != old.listed_as:
-        return _listing(directory)
+        return _listing(directory, stats)
     out: Signature = {}
     prefix = directory if directory.endswith(os.sep) else directory + os.sep
     for name in old.signature:
+        path = prefix + name
+        seen = stats.get(path) if name in old.subdirs else None
+        if seen is not None:
+            out[name] = seen
+            continue
         try:
-            entry = os.lstat(prefix + name)
+            entry = os.lstat(path)
         except OSError:
             continue
         out[name] = (entry.st_size, entry.st_mtime_ns)
-    return old if out == old.signature else _Watched(out, old.listed_as)
+    return old if out == old.signature else _Watched(out, old.listed_as, old.subdirs)
 
 
-def _signature(directory: str) -> Signature | None:
-    """name → (size, mtime_ns) of every entry; None when the directory is gone or unreadable."""
+def _signature(directory: str) -> tuple[Signature, frozenset[str]] | None:
+    """name → (size, mtime_ns) of every entry, and the names of real subdirectories; None when the directory is
+    gone or unreadable."""
     out: Signature = {}
+    subdirs = set()
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
@@ -77,9 +95,11 @@ def _signature(directory: str) -> Signature | None:
                 except OSError:
                     continue
                 out[entry.name] = (st.st_size, st.st_mtime_ns)
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.add(entry.name)
     except OSError:
         return None
-    return out
+    return out, frozenset(subdirs)
 
 
 def _changed(old: Signature | None, new: Signature | None) -> list[str]:
@@ -110,7 +130,7 @@ class PollWatcher:
         key = str(directory)
         with self.lock:
             if key not in self.dirs:
-                self.dirs[key] = _listing(key)
+                self.dirs[key] = _listing(key, {})
 
     def discard(self, directory: Path) -> None:
         with self.lock:
@@ -133,11 +153,12 @@ class PollWatcher:
     def scan(self) -> int:
         """One pass over every watched directory; returns how many events it queued."""
         with self.lock:
-            watched = list(self.dirs.items())
+            watched = sorted(self.dirs.items(), key=lambda item: -item[0].count(os.sep))  # subfolders first
         self.scans += 1
         changed = []
+        stats: Stats = {}
         for i, (key, old) in enumerate(watched):
-            new = _rescan(key, old, relist=(self.scans + i) % RELIST_EVERY == 0)
+            new = _rescan(key, old, (self.scans + i) % RELIST_EVERY == 0, stats)
             if new is not old:
                 changed.append((key, old, new))
         queued = 0

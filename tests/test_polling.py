@@ -34,7 +34,7 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = polling._signature
 
-    def counted(directory: str) -> polling.Signature | None:
+    def counted(directory: str) -> tuple[polling.Signature, frozenset[str]] | None:
         seen.append(directory)
         return real(directory)
 
@@ -108,3 +108,27 @@ def test_a_new_file_hidden_by_an_unchanged_mtime_is_found_by_the_periodic_listin
         watcher.scan()
         found |= _drain(events)
     assert found == {str(d / "late.jsonl")}
+
+
+def test_a_watched_subfolder_is_stat_ed_once_per_scan_and_its_changes_still_reach_the_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    dirs = _runs(tmp_path, 5)
+    _age(tmp_path)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher = PollWatcher(events, 3600)
+    for d in (tmp_path, *dirs):
+        watcher.add(d)
+    calls: list[str] = []
+    real = os.lstat
+
+    def counted(path: str) -> os.stat_result:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(polling.os, "lstat", counted)
+    watcher.scans = 1  # no staggered full listing in the next scan
+    watcher.scan()
+    assert sorted(calls) == sorted(str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl"))
+    (dirs[2] / "new.jsonl").write_text("{}\n")  # the run folder's mtime changes: the root's entry for it too
+    watcher.scan()
+    assert _drain(events) == {str(dirs[2] / "new.jsonl"), str(dirs[2])}

@@ -17,7 +17,9 @@ What happens to the file between two reads:
   copy beside it that is larger than the log, or holds other bytes after those read, is also looked for (a
   directory listing per read, small logs only). A stale rotated file from before we started reading whose first
   bytes equal everything read so far is taken for such a copy once.
-  The last few rotated files drained are remembered and never read again.
+  The last few rotated files drained are remembered and never read again. Inside
+  :func:`rankinv.ingest.kept.keeping` that listing is reused while the folder's mtime is unchanged and was at
+  least 2 s old when it was listed (the candidates it names are still stat-ed and compared on every read).
 
 Limits (the daemon reads every few seconds; logs rotate hourly at most): two rotations between two reads lose
 the middle generation; a log that was still empty at the last read and is copy-truncated before the next looks
