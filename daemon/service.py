@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import resource
 import signal
 import threading
 import time
@@ -23,11 +24,28 @@ from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 
 from rankinv.config import Config
+from rankinv.ingest.kept import KeptFiles
 from rankinv.messages import Reason
 from rankinv.store import Store
 
 log = logging.getLogger("rankinv.daemon")
 WAKE_SECONDS = 1.0
+OPEN_FILES_WANTED = 65536
+READ_BYTES = 8 << 20
+"""A log is read (and its points written) this much at a time: memory holds one part's points, not the file's."""
+
+
+def open_files_allowed() -> int:
+    """Raise this process's open-file limit towards its hard limit (the daemon keeps one log per run open)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (OSError, ValueError):
+            pass
+    return OPEN_FILES_WANTED if soft == resource.RLIM_INFINITY else int(soft)
 
 
 class Service:
@@ -49,6 +67,7 @@ class Service:
         self.pipeline = Pipeline(
             root, config, store, triage=self.triage, health=self.health, dirs=self, actions=actions
         )
+        self.pipeline.kept = KeptFiles(min(config.daemon.max_cached_runs, open_files_allowed() // 2), READ_BYTES)
         hooks = Hooks(retriage=self._retriage, kill=self._kill, armed_changed=self._armed_changed)
         self.commands = Commands(store, root, config.daemon.state_dir, hooks)
         self.seen_version = -1
@@ -110,6 +129,8 @@ class Service:
         self.watcher.stop()
         self.triage.stop()
         self.jobs.stop()
+        if self.pipeline.kept is not None:
+            self.pipeline.kept.close_all()
         self.health.stopped()
         log.info("stopped")
 

@@ -235,7 +235,8 @@ class DaemonConfig:
         4096, "runs whose list of log files is cached between events (memory bound)", within="[1, 10000000]"
     )
     evaluate_seconds: float = setting(
-        5.0, "judge a run at most this often while it logs (the first time at once)", within="[0, 86400]"
+        0.5, "judge a logging run at most this often; its new points wait about this long for a verdict "
+        "(the first time, or after a pause as long, at once)", within="[0, 86400]"
     )
     follow_symlinks_outside_root: bool = setting(
         False, "read logs, manifests and configs through symlinks that point outside the runs root"

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from rankinv.errors import RankinvError
 from rankinv.ingest import Offset, open_source
+from rankinv.ingest.kept import KeptFiles, keeping
 from rankinv.ingest.tail import offset_at_end
 
 LINE_FORMATS = {
@@ -22,6 +24,18 @@ LINE_FORMATS = {
     "pydict": lambda i: str({"step": i, "x": f"{i + 0.5}"}),
     "verl_console": lambda i: f"(TaskRunner pid=7) step:{i} - x:np.float64({i + 0.5})",
 }
+
+
+@pytest.fixture(autouse=True, params=["by path", "kept open"])
+def reads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test twice: each read through the path, and the daemon's way (the log kept open between reads)."""
+    if request.param == "by path":
+        yield
+        return
+    kept = KeptFiles()
+    with keeping(kept):
+        yield
+    kept.close_all()
 
 
 def steps(found: list) -> list[int]:  # type: ignore[type-arg]

@@ -94,3 +94,27 @@ def test_theil_sen_slope_is_the_median_of_every_pairwise_slope() -> None:
             fit = stats.theil_sen(x, y)
             assert fit.slope == float(np.median(pairs))
             assert fit.intercept == float(np.median(y - fit.slope * x))  # the intercept's median too
+
+
+
+def _theil_sen_by_sorting(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """The textbook computation: sort every pairwise slope, np.median for the intercept (the oracle)."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size
+    slopes = np.sort([(y[b] - y[a]) / (x[b] - x[a]) for a in range(n) for b in range(a + 1, n) if x[b] != x[a]])
+    slope = float(np.median(slopes))
+    c = 1.959963984540054 * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    m = slopes.size
+    lo, hi = max(0, math.floor((m - c) / 2)), min(m - 1, math.ceil((m + c) / 2))
+    return slope, float(np.median(y - slope * x)), float(slopes[lo]), float(slopes[hi])
+
+
+def test_theil_sen_equals_the_sorted_computation_to_the_bit() -> None:
+    """Slope, intercept and interval equal those of the textbook computation (ties, even and odd counts)."""
+    rng = np.random.default_rng(11)
+    for n in [*range(3, 40), 99, 100, 101]:
+        for x in (rng.integers(0, max(3, n // 2), n).astype(float), np.arange(n, dtype=float)):
+            y = rng.integers(-3, 4, n).astype(float) if n % 3 == 0 else rng.normal(size=n)
+            fit = stats.theil_sen(x, y)
+            assert (fit.slope, fit.intercept, fit.lo, fit.hi) == _theil_sen_by_sorting(x, y)

@@ -14,18 +14,21 @@ three decimals or fewer (verl ≤ 0.4's console) is noted once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from rankinv.ingest import START, Offset, Source
+from rankinv.ingest import START, Offset, Reader, Source
 from rankinv.ingest import sources_for_run as _all_sources
+from rankinv.ingest.kept import kept_files
 from rankinv.ingest.primary import primary_source, unreadable
 from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
 from rankinv.metrics import MetricPoint
 from rankinv.store import Store
+from rankinv.store.writes import STEP_LIMIT
 
 log = logging.getLogger("rankinv.daemon")
 
@@ -35,6 +38,8 @@ def sources_for_run(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (
 
 
 Rows = list[tuple[int, str, float, float | None]]
+PENDING_POINTS = 100_000
+"""Points queued in a batch before they are written early (a long read in parts is written as it goes)."""
 
 
 class Ingestor:
@@ -42,10 +47,13 @@ class Ingestor:
         """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them)."""
         self.store = store
         self.stored = stored
-        self.offsets: dict[str, str] = {}  # path -> offset as last written (the daemon is the store's one writer)
+        self.offsets: dict[str, Offset] = {}  # path -> offset as last written (the daemon is the store's one writer)
+        self.readers: dict[tuple[str, Source], Reader] = {}  # readers keep no state between reads: opened once
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
+        self.deferring = False
+        self.pending: dict[str, tuple[str, str, Offset, Rows]] = {}  # path -> (run, format, new offset, points)
 
     def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
                 listed: tuple[Source, ...] | None = None) -> list[Source]:  # fmt: skip
@@ -106,32 +114,89 @@ class Ingestor:
 
     def forget(self, run: str) -> None:
         self.sources.pop(run, None)
+        self.readers = {k: r for k, r in self.readers.items() if k[0] != run}
 
     def forget_offsets(self) -> None:
         """Writes were rolled back: read offsets from the store again."""
         self.offsets.clear()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within this block, :meth:`ingest_source` queues its points and offsets; on leaving, every queued run's are
+        written at once (three statements for the lot, inside the caller's transaction), then the monitors follow."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        self.flush()
+
+    def drop_pending(self, run: str | None = None) -> None:
+        """A run failed mid-batch: its queued writes are dropped with it (as a savepoint would undo them); None:
+        the whole batch failed."""
+        self.pending = {k: item for k, item in self.pending.items() if run is not None and item[0] != run}
+
+    def flush(self) -> None:
+        items, self.pending = self.pending, {}
+        if not items:
+            return
+        self.store.ingest_many([(run, key, fmt, new.to_json(), rows) for key, (run, fmt, new, rows) in items.items()])
+        for key, (run, _, new, rows) in items.items():
+            self._written(run, key, new, rows)
+
+    def _written(self, run: str, key: str, new: Offset, rows: Rows) -> None:
+        if len(self.offsets) >= 4 * self.max_runs:
+            self.offsets.clear()
+        self.offsets[key] = new
+        if self.stored is not None and rows:
+            self.stored(run, rows)
 
     def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
         sources = cached if cached is not None else self.refresh(run, run_dir, extra_logs)
         return sum(self.ingest_source(run, s) for s in sources)
 
+    def _reader(self, run: str, source: Source) -> Reader:
+        reader = self.readers.get((run, source))
+        if reader is None:
+            if len(self.readers) >= 4 * self.max_runs:
+                self.readers.clear()
+            reader = self.readers[(run, source)] = source.open(run)
+        return reader
+
     def ingest_source(self, run: str, source: Source) -> int:
-        """Read what was appended to one source since its stored offset; returns the points written."""
+        """Read what was appended to one source since its stored offset; returns the points written (or queued).
+
+        Inside :func:`rankinv.ingest.kept.keeping` with a read limit, a long read (a first read of a 1 GB log) goes
+        in parts, each written with its offset before the next is read: memory holds one part's points.
+        """
+        kept = kept_files()
+        written = 0
+        while True:
+            if kept is not None:
+                kept.more = False
+            written += self._ingest_part(run, source)
+            if kept is None or not kept.more:
+                return written
+            if sum(len(item[3]) for item in self.pending.values()) > PENDING_POINTS:
+                self.flush()
+
+    def _ingest_part(self, run: str, source: Source) -> int:
         key = str(source.path)
-        stored = self.offsets.get(key) or self.store.offset(key)
-        offset = Offset.from_json(stored) if stored else START
-        points, new = source.open(run).read_new(offset)
+        queued = self.pending.get(key)
+        offset = queued[2] if queued is not None else self.offsets.get(key)
+        if offset is None:
+            stored = self.store.offset(key)
+            offset = Offset.from_json(stored) if stored else START
+        points, new = self._reader(run, source).read_new(offset)
         if not points and new == offset:
             return 0
         self._note_rounding(run, source, points)
         self._note_missing(run, source, points)
         rows = [(p.step, p.name, p.value, p.time) for p in points]
-        state = new.to_json()
-        written = self.store.ingest(run, key, source.fmt, state, rows)
-        if len(self.offsets) >= 4 * self.max_runs:
-            self.offsets.clear()
-        self.offsets[key] = state
-        if self.stored is not None and rows:
-            self.stored(run, rows)
+        if self.deferring:
+            self.pending[key] = (run, source.fmt, new, (queued[3] if queued is not None else []) + rows)
+            return sum(1 for r in rows if -STEP_LIMIT <= int(r[0]) < STEP_LIMIT)  # as the store counts them
+        written = self.store.ingest(run, key, source.fmt, new.to_json(), rows)
+        self._written(run, key, new, rows)
         return written

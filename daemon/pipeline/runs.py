@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -27,10 +28,12 @@ from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 from rankinv.boundary.files import confined
 from rankinv.config import Config
 from rankinv.discovery import CheckpointInfo, RunInfo, inspect_run
+from rankinv.ingest.kept import KeptFiles, keeping
 from rankinv.store import DatabaseError, RunRecord, Store
 
 log = logging.getLogger("rankinv.daemon")
 MAX_SETTLE_BACKOFF = 60.0
+OWNERS_KEPT = 65536
 
 
 class Dirs(Protocol):
@@ -55,7 +58,10 @@ class Pipeline:
         self.watched_checkpoints: set[Path] = set()
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)
         self.deferred: dict[Path, float] = {}  # run dir → when its next judgement is due
+        self.pass_seconds = 0.0  # how long the last pass took (judgements due before the next one are made now)
         self.unchanged: set[Path] = set()  # runs this pass re-inspected and found as recorded (see judged.py)
+        self.owners: tuple[L.Layout, dict[str, tuple[Path, Path | None, bool]]] = (self.layout, {})
+        self.kept: KeptFiles | None = None  # logs kept open between reads (the daemon sets it; one-shot scans do not)
 
     # -- structure ------------------------------------------------------------------------------------------
     def rescan(self) -> set[Path]:
@@ -78,6 +84,8 @@ class Pipeline:
             self.dirs.discard(d)
         self.watched_checkpoints = {p for p in self.watched_checkpoints if run_dir not in p.parents}
         self.ingestor.forget(name)
+        if self.kept is not None:
+            self.kept.prune()
         self.settling.pop(run_dir, None)
         self.evaluated.pop(run_dir, None)
         self.deferred.pop(run_dir, None)
@@ -92,8 +100,13 @@ class Pipeline:
         ``rescan`` re-reads the layout and reads every run's logs from their offsets (a periodic safety net for
         missed events); ``sweep`` re-inspects every run (after an inotify queue overflow lost events).
         """
-        with confined(self.root, follow_outside=self.config.daemon.follow_symlinks_outside_root):
-            return self._handle(paths, rescan=rescan, sweep=sweep)
+        if rescan and self.kept is not None:
+            self.kept.prune()
+        started = time.monotonic()
+        with confined(self.root, follow_outside=self.config.daemon.follow_symlinks_outside_root), keeping(self.kept):
+            touched = self._handle(paths, rescan=rescan, sweep=sweep)
+        self.pass_seconds = time.monotonic() - started
+        return touched
 
     def _handle(self, paths: set[str], *, rescan: bool, sweep: bool) -> int:
         full, logs, structural = self._classify(paths)
@@ -110,10 +123,10 @@ class Pipeline:
             for run_dir in full:
                 if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
                     touched.add(run_dir)
-            for run_dir, files in logs.items():
-                if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files),
-                                                       atomic=True):  # fmt: skip
-                    touched.add(run_dir)
+            with self.ingestor.deferred():  # the appends' points and offsets written together, once read
+                for run_dir, files in logs.items():
+                    if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
+                        touched.add(run_dir)
         reports = self._after_triage()
         whole = rescan and set(self.layout.runs) <= set(full)  # every run re-inspected: a full pass
         judged_with = judged.fingerprint(self.config, self.brain.history.key()) if whole else ""
@@ -143,6 +156,7 @@ class Pipeline:
         except DatabaseError:
             self.brain.forget()
             self.ingestor.forget_offsets()
+            self.ingestor.drop_pending()
             raise
 
     def _classify(self, paths: set[str]) -> tuple[dict[Path, None], dict[Path, set[Path]], bool]:
@@ -151,18 +165,32 @@ class Pipeline:
         logs: dict[Path, set[Path]] = {}
         structural = False
         for raw in paths:
-            path = Path(raw)
-            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached, self.layout.twins)
+            path, run_dir, direct = self._owner(raw)
             if run_dir is None:
                 structural = True  # a change in a plain folder (or somewhere new): re-read the layout
                 continue
             name = self.layout.runs[run_dir]
-            direct = run_dir in (path, path.parent, path.parent.parent) or path in self.layout.attached
-            if direct and self.ingestor.source_for(name, path) is not None and path.exists():
+            if direct and self.ingestor.source_for(name, path) is not None and os.path.exists(raw):
                 logs.setdefault(run_dir, set()).add(path)
                 continue
             full[run_dir] = None
         return full, logs, structural
+
+    def _owner(self, raw: str) -> tuple[Path, Path | None, bool]:
+        """The changed path, its run directory, and whether it can be one of that run's logs; remembered per
+        path until the layout changes (a busy log reports every append)."""
+        if self.owners[0] is not self.layout:
+            self.owners = (self.layout, {})
+        known = self.owners[1].get(raw)
+        if known is None:
+            path = Path(raw)
+            run_dir = L.owner(path, self.layout.runs, self.root, self.layout.attached, self.layout.twins)
+            direct = run_dir is not None and (run_dir in (path, path.parent, path.parent.parent)
+                                              or path in self.layout.attached)  # fmt: skip
+            known = (path, run_dir, direct)
+            if len(self.owners[1]) < OWNERS_KEPT:
+                self.owners[1][raw] = known
+        return known
 
     def _gone(self) -> set[Path]:
         return {d for d in self.layout.runs if not d.exists()}
@@ -177,15 +205,20 @@ class Pipeline:
         return max(0.0, min(dues) - time.monotonic()) if dues else None
 
     def _evaluations(self, touched: set[Path]) -> list[Path]:
-        """Runs to judge now: touched ones not judged in the last ``evaluate_seconds``, and deferred ones now due.
+        """Runs to judge now: touched ones not judged in the last ``evaluate_seconds``, and deferred ones due
+        before the next pass could judge them (the last pass's length plus the debounce, at most half the gap).
 
-        Under heavy logging this bounds the brain's cost per run; a run's first evaluation is never deferred.
+        A run logging faster than ``evaluate_seconds`` is judged about once per that many seconds, and its new
+        points wait at most about that long for their verdict; one that logs less often is judged at once, as is
+        a run's first evaluation. Judging early by up to a pass's length, rather than late by one, keeps the
+        latency bounded by the gap plus the time to read the points.
         """
         now, gap = time.monotonic(), self.config.daemon.evaluate_seconds
         for run_dir in touched:
             last = self.evaluated.get(run_dir)
             self.deferred.setdefault(run_dir, now if last is None else max(now, last + gap))
-        due = sorted(d for d, t in self.deferred.items() if t <= now and d in self.layout.runs)
+        horizon = now + min(gap / 2, self.pass_seconds + self.config.daemon.debounce_seconds)
+        due = sorted(d for d, t in self.deferred.items() if t <= horizon and d in self.layout.runs)
         for run_dir in due:
             del self.deferred[run_dir]
             self.evaluated[run_dir] = now
@@ -275,7 +308,10 @@ class Pipeline:
         actions see it once the batch is committed)."""
         name = self.layout.runs.get(run_dir)
         record = self.store.run(name) if name else None
-        if record is None or record.kind != "grpo" or not self.store.has_metrics(record.name):
+        if record is None or record.kind != "grpo":
+            return
+        live = self.brain.live.get(record.name)
+        if (live is None or not live.points) and not self.store.has_metrics(record.name):
             return
         outcomes.append((self.brain.evaluate_run(record), record.path))
 
@@ -307,6 +343,7 @@ class Pipeline:
             name = self.layout.runs.get(run_dir, run_dir.name)
             self.brain.forget(name)  # its writes were rolled back: rebuild its monitor and offsets from the store
             self.ingestor.forget_offsets()
+            self.ingestor.drop_pending(name)
             message = f"{type(exc).__name__}: {exc}"
             log.exception("run %s: %s", name, message)
             self.health.error(f"{name}: {message}")

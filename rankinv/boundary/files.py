@@ -56,6 +56,11 @@ def confined(root: str | Path, *, follow_outside: bool = False) -> Iterator[None
         _confinement.reset(token)
 
 
+def current_confinement() -> Confinement | None:
+    """The confinement in force in this thread (None outside :func:`confined`)."""
+    return _confinement.get()
+
+
 def kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 

@@ -17,7 +17,9 @@ What happens to the file between two reads:
   copy beside it that is larger than the log, or holds other bytes after those read, is also looked for (a
   directory listing per read, small logs only). A stale rotated file from before we started reading whose first
   bytes equal everything read so far is taken for such a copy once.
-  The last few rotated files drained are remembered and never read again.
+  The last few rotated files drained are remembered and never read again. Inside
+  :func:`rankinv.ingest.kept.keeping` that listing is reused while the folder's mtime is unchanged and was at
+  least 2 s old when it was listed (the candidates it names are still stat-ed and compared on every read).
 
 Limits (the daemon reads every few seconds; logs rotate hourly at most): two rotations between two reads lose
 the middle generation; a log that was still empty at the last read and is copy-truncated before the next looks
@@ -32,16 +34,18 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
+from rankinv.ingest.kept import KeptFiles, kept_files
 
 HEAD_BYTES = 4096
 MARK_BYTES = 256
 BLOCK_BYTES = 8 << 20
+MIN_BLOCK_BYTES = 64 << 10
 MAX_UNIT_BYTES = 8 << 20
 """Longest unit (line) kept; a longer unterminated one is skipped up to its end, so a read holds at most this plus
 one block in memory (a sparse file of NULs, a binary dump, ``/dev/zero`` behind a regular-looking name)."""
@@ -72,7 +76,7 @@ class Offset:
     """Step evidence a stdout reader carries between reads (progress-bar counter and total); opaque here."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return _ENCODE({name: getattr(self, name) for name in _FIELDS})  # tuples encode as lists, like asdict's
 
     @classmethod
     def from_json(cls, text: str) -> Offset:
@@ -87,6 +91,8 @@ class Offset:
 
 
 START = Offset()
+_FIELDS = tuple(f.name for f in fields(Offset))
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
 
 
 class Consumer(Protocol):
@@ -105,8 +111,22 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, ma
 
     Only regular files are read (:func:`~rankinv.boundary.files.open_regular`); anything else raises
     :class:`~rankinv.boundary.files.UnsafeFile` with the reason. Bytes that form no unit within ``max_unit`` are
-    skipped up to the next newline, with a warning.
+    skipped up to the next newline, with a warning. Inside :func:`rankinv.ingest.kept.keeping`, the file read is
+    kept open and read on from its descriptor while the path still names it (see that module).
     """
+    kept = kept_files()
+    if kept is not None and offset.inode is not None:
+        fast = _tail_kept(kept, path, offset, framing, consumer, max_unit=max_unit)
+        if fast is not None:
+            return fast
+    new = _tail_path(path, offset, framing, consumer, max_unit)
+    if kept is not None:
+        kept.keep(path, new.position, new.inode, new.head)
+    return new
+
+
+def _tail_path(path: Path, offset: Offset, framing: Framing, consumer: Consumer, max_unit: int) -> Offset:
+    """:func:`tail` through the path, with every check: rotation, truncation, rewrites, rotated copies."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -119,8 +139,41 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, ma
         start = 0
     elif offset.inode is None and start and not _head_matches(path, offset):
         start = 0
-    position = _read_from(path, start, framing, consumer, max_unit)
+    kept = kept_files()
+    with open_regular(path) as f:
+        position, more = _read_file(f, path, start, framing, consumer, max_unit=max_unit,
+                                    limit=kept.read_limit if kept else None)  # fmt: skip
+    if more and kept is not None:
+        kept.more = True
     return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), drained=drained)
+
+
+def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, consumer: Consumer, *,
+               max_unit: int) -> Offset | None:  # fmt: skip
+    """:func:`tail` from the kept descriptor when the path still names it and it simply grew (or did not change);
+    None when anything else may have happened (the full path then decides what)."""
+    found = kept.reuse(path, offset.position, offset.inode, offset.head)
+    if found is None:
+        return None
+    entry, st = found
+    try:
+        grown = st.st_size >= offset.position and _head_of(entry.file, offset.position) == offset.head
+        if not grown or (0 < offset.position <= HEAD_BYTES and _find_copy(path, offset, kept) is not None):
+            kept.close(str(path))  # rewritten, truncated, or a rotated copy to look at: the full path
+            return None
+    except OSError:
+        kept.close(str(path))
+        return None
+    try:
+        position, more = _read_file(entry.file, path, offset.position, framing, consumer, max_unit=max_unit,
+                                    limit=kept.read_limit)  # fmt: skip
+        head = _head_of(entry.file, position)
+        kept.more = kept.more or more
+    except BaseException:
+        kept.close(str(path))
+        raise
+    kept.moved(entry, position, head)
+    return replace(offset, position=position, head=head)
 
 
 def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
@@ -160,9 +213,16 @@ def _head(path: Path, position: int) -> str:
     if not position:
         return ""
     with open_regular(path) as f:
-        first = f.read(min(position, HEAD_BYTES))
-        f.seek(max(0, position - MARK_BYTES))
-        last = f.read(min(position, MARK_BYTES))
+        return _head_of(f, position)
+
+
+def _head_of(f: BinaryIO, position: int) -> str:
+    """:func:`_head` of an open file (positioned reads: the file's own position is left alone)."""
+    if not position:
+        return ""
+    fd = f.fileno()
+    first = os.pread(fd, min(position, HEAD_BYTES), 0)
+    last = os.pread(fd, min(position, MARK_BYTES), max(0, position - MARK_BYTES))
     return hashlib.sha1(first + b"\0" + last).hexdigest()
 
 
@@ -179,12 +239,20 @@ def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: C
     return old.stat().st_ino
 
 
-def _siblings(path: Path) -> list[Path]:
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return []
-    return [Path(e.path) for e in entries if e.name != path.name and e.is_file(follow_symlinks=False)]
+def _siblings(path: Path, kept: KeptFiles | None = None) -> list[Path]:
+    """The other regular files in the log's folder; with ``kept``, a listing reused while the folder is unchanged."""
+    folder = path.parent
+    names = kept.names(folder) if kept is not None else None
+    if names is None:
+        try:
+            before = os.stat(folder)
+            with os.scandir(folder) as entries:
+                names = tuple(e.name for e in entries if e.is_file(follow_symlinks=False))
+        except OSError:
+            return []
+        if kept is not None:
+            kept.listed(folder, names, before)
+    return [folder / name for name in names if name != path.name]
 
 
 def _find_by_inode(path: Path, inode: int | None) -> Path | None:
@@ -197,10 +265,10 @@ def _find_by_inode(path: Path, inode: int | None) -> Path | None:
     return None
 
 
-def _find_copy(path: Path, offset: Offset) -> Path | None:
+def _find_copy(path: Path, offset: Offset, kept: KeptFiles | None = None) -> Path | None:
     """The newest rotated copy (``train.log.1``, ``train.log-2026…``) holding exactly the bytes we already read."""
     candidates = []
-    for sibling in _siblings(path):
+    for sibling in _siblings(path, kept):
         if not sibling.name.startswith(path.name) or sibling.suffix in (".gz", ".bz2", ".xz", ".zst"):
             continue
         try:
@@ -215,35 +283,44 @@ def _find_copy(path: Path, offset: Offset) -> Path | None:
 
 
 def _read_from(path: Path, start: int, framing: Framing, consumer: Consumer, max_unit: int) -> int:
-    """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position."""
+    with open_regular(path) as f:
+        return _read_file(f, path, start, framing, consumer, max_unit=max_unit)[0]
+
+
+def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: Consumer, *, max_unit: int,
+               limit: int | None = None) -> tuple[int, bool]:  # fmt: skip
+    """Feed complete units from ``start`` to the end of the file, a block at a time; return the new position, and
+    whether the read stopped early, at a unit boundary, having fed ``limit`` bytes (the rest is read next time)."""
     position = start
     pending = b""  # the unfinished unit held over from the block before
     skipping = 0
-    with open_regular(path) as f:
-        f.seek(start)
-        while block := f.read(BLOCK_BYTES):
-            if skipping:
-                end = block.find(b"\n")
-                skipped = len(block) if end < 0 else end + 1
-                skipping, position = skipping + skipped, position + skipped
-                if end < 0:
-                    continue
-                _skipped(path, position, skipping, max_unit)
-                skipping, block = 0, block[end + 1 :]
-            data = pending + block if pending else block  # the common block is fed as read, never copied
-            n = framing(data)
-            if n:
-                consumer.feed(data[:n] if n < len(data) else data)
-                pending = data[n:]
-                position += n
-            elif len(data) > max_unit:
-                skipping, position = len(data), position + len(data)
-                pending = b""
-            else:
-                pending = data
+    size = BLOCK_BYTES if limit is None else max(MIN_BLOCK_BYTES, min(BLOCK_BYTES, limit))
+    f.seek(start)
+    while block := f.read(size):
+        if skipping:
+            end = block.find(b"\n")
+            skipped = len(block) if end < 0 else end + 1
+            skipping, position = skipping + skipped, position + skipped
+            if end < 0:
+                continue
+            _skipped(path, position, skipping, max_unit)
+            skipping, block = 0, block[end + 1 :]
+        data = pending + block if pending else block  # the common block is fed as read, never copied
+        n = framing(data)
+        if n:
+            consumer.feed(data[:n] if n < len(data) else data)
+            pending = data[n:]
+            position += n
+        elif len(data) > max_unit:
+            skipping, position = len(data), position + len(data)
+            pending = b""
+        else:
+            pending = data
+        if limit is not None and position - start >= limit and not skipping:
+            return position, True  # perhaps at the end: the next read then finds nothing
     if skipping:  # the file ends inside the long line: the rest of it, once written, reads as one junk line
         _skipped(path, position, skipping, max_unit)
-    return position
+    return position, False
 
 
 def _skipped(path: Path, position: int, size: int, max_unit: int) -> None:

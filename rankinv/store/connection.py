@@ -29,7 +29,10 @@ def _param(value: Any) -> Any:
 def _params(params: Any) -> Any:
     if isinstance(params, Mapping):
         return {k: _param(v) for k, v in params.items()}
-    return tuple(_param(v) for v in params)
+    for value in params:  # the common case (nothing to escape) passes the parameters on as they are
+        if type(value) is str and not value.isascii():
+            return tuple(_param(v) for v in params)
+    return params
 
 
 class TextSafeConnection(sqlite3.Connection):
@@ -40,7 +43,7 @@ class TextSafeConnection(sqlite3.Connection):
         return super().execute(sql, _params(parameters))
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> sqlite3.Cursor:
-        return super().executemany(sql, (_params(p) for p in seq_of_parameters))
+        return super().executemany(sql, map(_params, seq_of_parameters))
 
 
 def _configure(conn: sqlite3.Connection, *, readonly: bool, timeout: float) -> sqlite3.Connection:

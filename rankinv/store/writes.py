@@ -158,6 +158,33 @@ class Writes(StoreBase):
             self.save_offset(path, run, reader, state)
         return count
 
+    def ingest_many(self, batch: Sequence[tuple[str, str, str, str, Sequence[tuple[int, str, float, float | None]]]]
+                    ) -> None:  # fmt: skip
+        """:meth:`ingest` of many logs, ``(run, path, reader, state, points)`` each, in one transaction and three
+        statements: every point, every run's ``last_step`` (its log's last point, the later log last), every offset."""
+        metrics: list[tuple[int, str, int, float | None, float | None]] = []
+        steps: list[tuple[int, int]] = []
+        offsets: list[tuple[str, int, str, str, float]] = []
+        now = self.now()
+        for run, path, reader, state, points in batch:
+            run_id = self._run_id(run)
+            rows = [(run_id, name, int(step), nan_or_none(value), time) for step, name, value, time in points
+                    if -STEP_LIMIT <= int(step) < STEP_LIMIT]  # fmt: skip
+            if rows:
+                metrics.extend(rows)
+                steps.append((rows[-1][2], run_id))
+            offsets.append((path, run_id, reader, state, now))
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO metrics(run_id, name, step, value, time) VALUES(?, ?, ?, ?, ?)",
+                             metrics)  # fmt: skip
+            conn.executemany("UPDATE runs SET last_step = ? WHERE id = ?", steps)
+            conn.executemany(
+                "INSERT INTO offsets(path, run_id, reader, state, updated_at) VALUES(?, ?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET run_id = excluded.run_id, reader = excluded.reader, "
+                "state = excluded.state, updated_at = excluded.updated_at",
+                offsets,
+            )
+
     def save_offset(self, path: str, run: str | None, reader: str, state: Mapping[str, Any] | str) -> None:
         text = state if isinstance(state, str) else json.dumps(dict(state), sort_keys=True)
         run_id = self._run_id(run) if run is not None else None

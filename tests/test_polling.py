@@ -1,0 +1,134 @@
+"""Stat-polling lists a directory again only when it may have changed, and still reports every change.
+
+Counted (directory listings per scan), never timed. Directory mtimes are set into the past with ``os.utime``, as
+those of a runs root that has not changed for a while are.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from pathlib import Path
+
+import pytest
+from rankinv.daemon import polling
+from rankinv.daemon.fswatch import FsEvent
+from rankinv.daemon.polling import RELIST_EVERY, PollWatcher
+
+
+def _age(path: Path, seconds: float = 60.0) -> None:
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def _drain(events: queue.SimpleQueue[FsEvent]) -> set[str]:
+    out = set()
+    while not events.empty():
+        out.add(events.get().path)
+    return out
+
+
+@pytest.fixture
+def listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = polling._signature
+
+    def counted(directory: str) -> tuple[polling.Signature, frozenset[str]] | None:
+        seen.append(directory)
+        return real(directory)
+
+    monkeypatch.setattr(polling, "_signature", counted)
+    return seen
+
+
+def _runs(tmp_path: Path, n: int) -> list[Path]:
+    dirs = []
+    for i in range(n):
+        d = tmp_path / f"run-{i}"
+        d.mkdir()
+        (d / "train.jsonl").write_text("{}\n")
+        (d / "rankinv-run.json").write_text("{}")
+        _age(d)
+        dirs.append(d)
+    return dirs
+
+
+def test_unchanged_directories_are_not_listed_again(tmp_path: Path, listings: list[str]) -> None:
+    dirs = _runs(tmp_path, 20)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher = PollWatcher(events, 3600)
+    for d in dirs:
+        watcher.add(d)
+    listings.clear()
+    scans = 3 * RELIST_EVERY
+    for _ in range(scans):
+        assert watcher.scan() == 0
+    assert len(listings) == scans * len(dirs) // RELIST_EVERY  # only the staggered full listings
+
+
+def test_a_recently_changed_directory_is_listed_every_scan(tmp_path: Path, listings: list[str]) -> None:
+    (d,) = _runs(tmp_path, 1)
+    os.utime(d)  # changed just now: an entry made in the same tick would not change the mtime again
+    watcher = PollWatcher(queue.SimpleQueue(), 3600)
+    watcher.add(d)
+    listings.clear()
+    for _ in range(5):
+        watcher.scan()
+    assert len(listings) == 5
+
+
+def test_appends_new_files_and_removals_are_reported(tmp_path: Path) -> None:
+    (d,) = _runs(tmp_path, 1)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher = PollWatcher(events, 3600)
+    watcher.add(d)
+    with (d / "train.jsonl").open("a") as f:
+        f.write("{}\n")
+    watcher.scan()
+    assert _drain(events) == {str(d / "train.jsonl")}  # from the known entries alone: the folder did not change
+    (d / "stdout.log").write_text("x\n")
+    (d / "rankinv-run.json").unlink()
+    watcher.scan()
+    assert _drain(events) == {str(d / "stdout.log"), str(d / "rankinv-run.json")}
+
+
+def test_a_new_file_hidden_by_an_unchanged_mtime_is_found_by_the_periodic_listing(tmp_path: Path) -> None:
+    """An entry created in the same timestamp tick as the listing before leaves the folder's mtime as it was
+    (forced here with utime): the staggered full listing still finds it within RELIST_EVERY scans."""
+    (d,) = _runs(tmp_path, 1)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher = PollWatcher(events, 3600)
+    watcher.add(d)
+    mtime = os.stat(d).st_mtime_ns
+    (d / "late.jsonl").write_text("{}\n")
+    os.utime(d, ns=(mtime, mtime))
+    found = set()
+    for _ in range(RELIST_EVERY):
+        watcher.scan()
+        found |= _drain(events)
+    assert found == {str(d / "late.jsonl")}
+
+
+def test_a_watched_subfolder_is_stat_ed_once_per_scan_and_its_changes_still_reach_the_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    dirs = _runs(tmp_path, 5)
+    _age(tmp_path)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher = PollWatcher(events, 3600)
+    for d in (tmp_path, *dirs):
+        watcher.add(d)
+    calls: list[str] = []
+    real = os.lstat
+
+    def counted(path: str) -> os.stat_result:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(polling.os, "lstat", counted)
+    watcher.scans = 1  # no staggered full listing in the next scan
+    watcher.scan()
+    assert sorted(calls) == sorted(str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl"))
+    (dirs[2] / "new.jsonl").write_text("{}\n")  # the run folder's mtime changes: the root's entry for it too
+    watcher.scan()
+    assert _drain(events) == {str(dirs[2] / "new.jsonl"), str(dirs[2])}
