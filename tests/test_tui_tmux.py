@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,15 +35,35 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "tui")
 
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+    def wait_until(self, ok: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
+        """The screen once ``ok`` holds for it (a frame caught half drawn is read again, not judged)."""
         deadline = time.monotonic() + timeout
         screen = self.screen()
-        while text not in screen:
+        while not ok(screen):
             if time.monotonic() > deadline:
-                pytest.fail(f"{text!r} never appeared on the terminal; last screen:\n{screen}")
+                pytest.fail(f"{what} never showed on the terminal; last screen:\n{screen}")
             time.sleep(0.1)
             screen = self.screen()
         return screen
+
+    def wait_for(self, *texts: str, timeout: float = 30.0) -> str:
+        """The screen once every text is on it."""
+        return self.wait_until(lambda screen: all(t in screen for t in texts), repr(texts), timeout)
+
+    def press_until(self, key: str, text: str, tries: int = 4) -> str:
+        """Send ``key`` until ``text`` shows, at most ``tries`` times, 8 s apart: a key sent right after the first
+        frame was once not acted on under load (the whole run then waits on it), so it is sent again."""
+        for attempt in range(tries):
+            self("send-keys", "-t", "tui", key)
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                screen = self.screen()
+                if text in screen:
+                    return screen
+                time.sleep(0.1)
+            if attempt == tries - 1:
+                pytest.fail(f"{text!r} never showed after {tries} presses of {key!r}; last screen:\n{screen}")
+        raise AssertionError("unreachable")
 
 
 @pytest.fixture
@@ -63,15 +83,15 @@ def test_watch_in_tmux_ranks_helps_and_quits(tmux: Tmux, tmp_path: Path) -> None
     # The shell prints the exit status and waits, so the pane outlives the app and we can read how it ended.
     command = f"{shlex.join(watch)}; echo EXITED $?; sleep 60"
     tmux("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", "-e", "TERM=xterm-256color", command)
-    screen = tmux.wait_for("grpo-bad")
+    # the whole first frame: the last row's verdict cell is drawn after every cell above it
+    screen = tmux.wait_for("grpo-bad", "✖ KILL", "⚑ FLAG", "0.77±0.06", "read-only")
     rows = [line for line in screen.splitlines() if line.lstrip().startswith(("grpo-", "sft-a@"))]
     assert [row.split()[0] for row in rows] == [
         "grpo-good", "sft-a@ckpt-100", "sft-a@ckpt-200", "grpo-bad",
     ]
     assert "✖ KILL" in rows[3] and "⚑ FLAG" in rows[2] and "0.77±0.06" in rows[0]
     assert "read-only" in screen
-    tmux("send-keys", "-t", "tui", "?")
-    tmux.wait_for("rankinv watch — keys")
+    tmux.press_until("?", "rankinv watch — keys")
     tmux("send-keys", "-t", "tui", "Escape")
     deadline = time.monotonic() + 20
     while "rankinv watch — keys" in tmux.screen():
@@ -96,8 +116,7 @@ def test_a_new_kill_reaches_the_terminal_through_tmux_passthrough(tmux: Tmux, tm
     )
     tmux("pipe-pane", "-t", "tui", "-o", f"cat >> {shlex.quote(str(raw))}")  # every byte the app writes
     tmux.wait_for("grpo-bad")
-    tmux("send-keys", "-t", "tui", "?")
-    tmux.wait_for("desktop alerts: osc9 through tmux passthrough")  # the app asked tmux and may pass through
+    tmux.press_until("?", "desktop alerts: osc9 through tmux passthrough")  # the app asked tmux; may pass through
     tmux("send-keys", "-t", "tui", "Escape")
     with Store.open(store) as writer:
         writer.put_verdict("grpo-good", None, step=170, decision="KILL", confidence=0.9, stage="2",
@@ -130,12 +149,12 @@ def test_everyday_keys_in_a_160x45_terminal(tmux: Tmux, tmp_path: Path) -> None:
     tmux("new-session", "-d", "-s", "tui", "-x", "160", "-y", "45", "-e", "TERM=xterm-256color", command)
     tmux("pipe-pane", "-t", "tui", "-o", f"cat >> {shlex.quote(str(raw))}")
     tmux.wait_for("kill <0.20")  # the selected run's entropy chart, its kill line labelled
-    screen = tmux.wait_for("4102 R dry-kill")  # the job, its Slurm state and what the (dry-run) kill did
-    assert "H/H0 0–1" in screen and "reward 0–1" in screen and f"root {root}" in screen
+    # the job, its Slurm state and what the (dry-run) kill did, with the whole frame around it
+    screen = tmux.wait_for("4102 R dry-kill", "H/H0 0–1", "reward 0–1", f"root {root}")
     assert any("\u2800" < ch <= "\u28ff" for ch in screen)  # braille line charts drawn
     tmux("send-keys", "-t", "tui", "/", "b", "a", "d")  # typed fast: no key may be lost while the box opens
-    screen = tmux.wait_for("1/4 rows")
-    assert "grpo-good " not in screen.split("events")[0].split("run ")[-1]
+    tmux.wait_for("1/4 rows")  # the header's count may be drawn before the table below it:
+    tmux.wait_until(lambda sc: "grpo-good " not in sc.split("events")[0].split("run ")[-1], "grpo-good filtered out")
     tmux("send-keys", "-t", "tui", "Escape")
     tmux.wait_for("│ 4 rows │")  # (not "1/4 rows")
     tmux("send-keys", "-t", "tui", "g", "y")  # the cursor stayed on grpo-bad through the filter: g to the top
