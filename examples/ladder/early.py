@@ -14,14 +14,13 @@ reward; lower for the zero-std share.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from examples.ladder.evidence import RESULTS, Ladder, load, predict, rho
+from examples.ladder.evidence import RESULTS, Ladder, finite_mean, fmt_cell, load, predict, rho
 from rankinv.monitor import RunSeries
 
 STEPS = (4, 10, 22)
@@ -123,19 +122,14 @@ def early_table(ladders: Sequence[Ladder], results: Path = RESULTS, steps: Seque
             by_split.setdefault((lad.group, k), []).append(s)
             lines.append(_line(lad.label, lad.group, k, s))
     for (split, k), group in by_split.items():
-        mean = {c: _mean([s[c] for s in group]) for c in COLUMNS}
+        mean = {c: finite_mean([s[c] for s in group]) for c in COLUMNS}
         lines.append(_line(f"mean ({len(group)})", split, k, mean))
     return "\n".join(lines) + "\n"
 
 
 def _line(seed: str, split: str, step: int, s: dict[str, float]) -> str:
-    cells = [seed, split, str(step), *(f"{s[c]:+.2f}" if math.isfinite(s[c]) else "–" for c in COLUMNS)]
+    cells = [seed, split, str(step), *(fmt_cell(s[c]) for c in COLUMNS)]
     return "| " + " | ".join(cells) + " |"
-
-
-def _mean(xs: Sequence[float]) -> float:
-    finite = [x for x in xs if math.isfinite(x)]
-    return sum(finite) / len(finite) if finite else math.nan
 
 
 def main() -> int:

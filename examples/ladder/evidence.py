@@ -180,7 +180,7 @@ def ladder_scores(lad: Ladder, everyone: Sequence[Ladder]) -> dict[str, float]:
     return scores
 
 
-def _fmt(x: float, signed: bool = True) -> str:
+def fmt_cell(x: float, signed: bool = True) -> str:
     if not math.isfinite(x):
         return "–"
     return f"{x:+.2f}" if signed else f"{x:.0%}"
@@ -199,18 +199,19 @@ def hump_table(ladders: Sequence[Ladder]) -> str:
         sides = f"{'yes' if h['left'] else 'no'} / {'yes' if h['right'] else 'no'}"
         lines.append(_line(lad.label, lad.group, sides, s))
     for split, scores in by_split.items():
-        mean = {k: _mean([s[k] for s in scores]) for k in scores[0]}
+        mean = {k: finite_mean([s[k] for s in scores]) for k in scores[0]}
         lines.append(_line(f"mean ({len(scores)})", split, "", mean))
     return "\n".join(lines) + "\n"
 
 
 def _line(seed: str, split: str, sides: str, s: dict[str, float]) -> str:
-    cells = [seed, split, sides, _fmt(s["predicted"]), _fmt(s["no_reach"]), *(_fmt(s[k]) for k, _, _ in SIGNALS),
-             _fmt(s["lolo"]), _fmt(s["fit_dev"]), _fmt(s["coverage"], signed=False)]
+    cells = [seed, split, sides, fmt_cell(s["predicted"]), fmt_cell(s["no_reach"]),
+             *(fmt_cell(s[k]) for k, _, _ in SIGNALS), fmt_cell(s["lolo"]), fmt_cell(s["fit_dev"]),
+             fmt_cell(s["coverage"], signed=False)]
     return "| " + " | ".join(cells) + " |"
 
 
-def _mean(xs: Sequence[float]) -> float:
+def finite_mean(xs: Sequence[float]) -> float:
     finite = [x for x in xs if math.isfinite(x)]
     return sum(finite) / len(finite) if finite else math.nan
 
@@ -239,8 +240,8 @@ def qwen_table(path: Path = QWEN) -> str:
     actual = [a for _, a in cands]
     pred = [evaluate_checkpoint(f, Config()).prediction.estimate for f, _ in cands]
     top = max(range(len(pred)), key=lambda i: pred[i])
-    cells = [_fmt(rho(pred, actual)), _fmt(rho([f.pass1 for f, _ in cands], actual)),
-             _fmt(rho([f.entropy for f, _ in cands], actual)), f"{rows[top]['sft_epochs']} epochs"]
+    cells = [fmt_cell(rho(pred, actual)), fmt_cell(rho([f.pass1 for f, _ in cands], actual)),
+             fmt_cell(rho([f.entropy for f, _ in cands], actual)), f"{rows[top]['sft_epochs']} epochs"]
     return ("| ladder | predicted | pass@1 | entropy | ranked first by rankinv |\n|---|---:|---:|---:|---|\n"
             f"| paper's Qwen2.5-Coder-3B (5 rungs, 3-seed means) | {' | '.join(cells)} |\n")
 
@@ -293,8 +294,8 @@ def cross_task_table(hump_ladders: Sequence[Ladder], digits: Sequence[Ladder]) -
     for (a, train), (b, test) in ((("hump", hump_ladders), ("digits", digits)),
                                   (("digits", digits), ("hump", hump_ladders))):
         scores = [fitted_spearman(train, lad) for lad in test]
-        each = ", ".join(_fmt(x) for x in scores)
-        lines.append(f"| {a} ladder, all runs | {b} ladder | {_fmt(_mean(scores))} ({each}) |")
+        each = ", ".join(fmt_cell(x) for x in scores)
+        lines.append(f"| {a} ladder, all runs | {b} ladder | {fmt_cell(finite_mean(scores))} ({each}) |")
     return "\n".join(lines) + "\n"
 
 
