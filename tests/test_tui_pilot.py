@@ -15,6 +15,7 @@ from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.messages import (
     AlertSent,
     CommandQueued,
+    ContextChecked,
     DaemonAttached,
     DetailLoaded,
     SnapshotTaken,
@@ -25,6 +26,7 @@ from rankinv.tui.screens.confirm import ConfirmScreen
 from rankinv.tui.screens.detail import DetailScreen
 from rankinv.tui.screens.help import HelpScreen
 from rankinv.tui.widgets.candidates_table import CandidatesTable
+from rankinv.tui.widgets.context_bar import ContextBar
 from rankinv.tui.widgets.curve_plot import CurvePlot
 from rankinv.tui.widgets.status_bar import StatusBar
 from textual.message import Message
@@ -338,3 +340,20 @@ async def test_the_job_column_follows_what_the_daemon_heard_from_slurm(tmp_path:
         with writer(app) as store:
             store.set_job_states({"grpo-good": ("4101", "slurm?", None, None)}, time.time())
         await wait_for(pilot, lambda: str(table(app).get_row_at(0)[job]) == "4101 slurm?", "Slurm unanswered")
+
+
+@sync
+async def test_a_header_message_without_its_widget_neither_crashes_nor_spins(tmp_path: Path) -> None:
+    """The workers start with the app: their messages can land while the header's widgets are not mounted (at
+    start-up under load, or as the app closes). The app stays up and exits cleanly (run_test re-raises any
+    exception a handler raised); the warnings land once the bar is there again."""
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: subjects(app) == RANKED, "the ranked rows")
+        await app.main.query_one(ContextBar).remove()
+        app.post_message(ContextChecked(("late warning",)))
+        await pilot.pause(0.2)
+        assert app.is_running and not app.main.query(ContextBar)
+        await app.main.mount(ContextBar())
+        app.post_message(ContextChecked(("late warning",)))
+        await wait_for(pilot, lambda: app.main.query_one(ContextBar).warnings == ("late warning",), "the warning")

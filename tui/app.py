@@ -46,6 +46,7 @@ from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from rankinv.boundary.text import shown
@@ -174,7 +175,7 @@ class RankinvApp(App[None]):
             return
         error = event.worker.error
         if event.worker.group == "poll":
-            self.main.query_one(StatusBar).store_note = f"store reader failed ({error!r}); restarting"
+            self._show_on(StatusBar, "store_note", f"store reader failed ({error!r}); restarting")
             self.set_timer(1.0, self._poll_store)
         else:
             self.notify(f"{event.worker.name} failed: {error!r}", severity="error", timeout=10)
@@ -200,15 +201,15 @@ class RankinvApp(App[None]):
 
     @on(StoreUnavailable)
     def _store_unavailable(self, message: StoreUnavailable) -> None:
-        self.main.query_one(StatusBar).store_note = message.reason
+        self._show_on(StatusBar, "store_note", message.reason)
 
     @on(DaemonAttached)
     def _daemon_attached(self, message: DaemonAttached) -> None:
-        self.main.query_one(StatusBar).daemon_note = message.status
+        self._show_on(StatusBar, "daemon_note", message.status)
 
     @on(DaemonUnavailable)
     def _daemon_unavailable(self, message: DaemonUnavailable) -> None:
-        self.main.query_one(StatusBar).daemon_note = "not available"
+        self._show_on(StatusBar, "daemon_note", "not available")
         self.notify(message.reason, title="daemon", severity="warning", timeout=10)
 
     @on(CommandRequested)
@@ -228,7 +229,17 @@ class RankinvApp(App[None]):
 
     @on(ContextChecked)
     def _context_checked(self, message: ContextChecked) -> None:
-        self.main.query_one(ContextBar).warnings = message.warnings
+        self._show_on(ContextBar, "warnings", message.warnings)
+
+    def _show_on(self, kind: type[Widget], name: str, value: object, tries: int = 50) -> None:
+        """Set ``name`` on the main screen's ``kind`` widget. The workers start with the app, so a message can land
+        before the screen's widgets are mounted (it is tried again after the next refreshes, a bounded number of
+        times) or after they are gone as the app closes (nothing is left to show it on)."""
+        found = self.main.query(kind)
+        if found:
+            setattr(found.first(), name, value)
+        elif tries > 1 and not self._stop.is_set():
+            self.main.call_after_refresh(self._show_on, kind, name, value, tries - 1)
 
     @on(RunLocated)
     def _run_located(self, message: RunLocated) -> None:
