@@ -50,6 +50,11 @@ def test_demo_leaves_the_expected_verdicts_in_the_store(demo: tuple[Path, str]) 
         assert order.index("checkpoint-30") < order.index("checkpoint-300")
         (action,) = [a for a in store.actions("grpo-from-late") if a.kind == "kill"]
         assert action.dry_run and "DRY-RUN" in action.audit
+        # the audit line names the run and its step once, then the verdict's own words
+        assert action.audit.startswith("run grpo-from-late step ") and action.audit.count("grpo-from-late") == 1
+        assert ": KILL (" in action.audit.split("→")[0]
+        feed = [e.message for e in store.events(limit=500) if e.run == "grpo-from-late" and "DRY-RUN" in e.message]
+        assert feed and all(t.startswith("dry-run: run grpo-from-late step ") for t in feed), feed
         assert any(e.level == "alert" and e.run == "grpo-from-late" for e in store.events(limit=500))
 
 

@@ -34,6 +34,13 @@ def recorder(tmp_path: Path, name: str = "hook") -> tuple[CommandChannel, Path]:
     return CommandChannel(f"{sys.executable} {script}", timeout=10), out
 
 
+def test_the_feed_line_does_not_repeat_the_run_the_feed_shows_beside_it() -> None:
+    assert EVENT.one_line() == "rankinv: grpo-a dry-run: DRY-RUN would KILL job 7"  # the desktop title keeps it
+    assert EVENT.feed_line() == "dry-run: DRY-RUN would KILL job 7"
+    other = Event("error", "rankinv: daemon", "store locked")  # no run: nothing to drop
+    assert other.feed_line() == "rankinv: daemon: store locked"
+
+
 def test_the_command_hook_gets_the_event_as_json_on_stdin(tmp_path: Path) -> None:
     hook, out = recorder(tmp_path)
     assert hook.send(EVENT).endswith("ok")

@@ -177,8 +177,8 @@ async def test_feed_reads_one_line_per_event_and_resizes(tmp_path: Path) -> None
     app = app_for(tmp_path)
     with writer(app) as store:
         for step in (31, 32, 33):
-            store.add_event("warning", "action", f"rankinv: grpo-bad dry-run: run grpo-bad step {step}: "
-                            f"Run grpo-bad Step {step}: KILL (91%): entropy drop", run="grpo-bad")
+            text = f"dry-run: run grpo-bad step {step}: KILL (91%): entropy drop"
+            store.add_event("warning", "action", text, run="grpo-bad")
         store.add_event("info", "verdict", "CONTINUE (80%): was KILL; recovered", run="grpo-good")
     async with app.run_test(size=(120, 30)) as pilot:
         feed = app.main.query_one(VerdictFeed)
@@ -188,7 +188,7 @@ async def test_feed_reads_one_line_per_event_and_resizes(tmp_path: Path) -> None
         assert lines[0].split()[1:3] == ["✔", "grpo-good"]  # CONTINUE carries ✔, even when it mentions KILL
         assert "CONTINUE (conf 80%)" in lines[0]
         assert lines[1].count("grpo-bad") == 1 and lines[1].endswith("×3")
-        assert "dry-run: Step 33: KILL (conf 91%): entropy drop" in lines[1]
+        assert "dry-run: step 33: KILL (conf 91%): entropy drop" in lines[1]
         before = feed.size.height
         await pilot.press("plus", "plus")
         await wait_for(pilot, lambda: feed.size.height == before + 4, "a taller feed")

@@ -31,7 +31,7 @@ def alert_sink(store: Store, dispatcher: Dispatcher | None) -> Callable[[Event],
     """Every alert goes to the store's event feed (the TUI shows it) and out through the channels."""
 
     def alert(event: Event) -> None:
-        store.add_event(LEVELS.get(event.severity, "warning"), event.kind, event.one_line(), event.run or None)
+        store.add_event(LEVELS.get(event.severity, "warning"), event.kind, event.feed_line(), event.run or None)
         if dispatcher is not None:
             dispatcher.send(event)
 

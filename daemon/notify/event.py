@@ -37,6 +37,14 @@ class Event:
     def one_line(self) -> str:
         return f"{self.title}: {self.body}" if self.body else self.title
 
+    def feed_line(self) -> str:
+        """The event feed's text: the feed names the run beside it, so the title's "rankinv: RUN" is not repeated."""
+        prefix = f"rankinv: {self.run} " if self.run else ""
+        if prefix and self.title.startswith(prefix):
+            head = self.title[len(prefix):]
+            return f"{head}: {self.body}" if self.body else head
+        return self.one_line()
+
 
 class NotifyError(Exception):
     """A channel could not deliver; the message is safe to log (no secrets)."""

@@ -44,7 +44,8 @@ class Actions:
             self._announce(outcome)
         if verdict.decision.value == "KILL" and outcome.checkpoint is None:
             first = self.episode_start(outcome.run, outcome.verdict_id)
-            self.request_kill(outcome.run, run_dir, first, verdict.step, verdict.audit(outcome.run))
+            # the audit line names the run and step itself: the reason is the verdict's summary alone
+            self.request_kill(outcome.run, run_dir, first, verdict.step, verdict.summary())
 
     def episode_start(self, run: str, verdict_id: int) -> int:
         """The first verdict of the unbroken run of KILL verdicts ending at ``verdict_id``.
