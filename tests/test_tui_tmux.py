@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from rankinv.daemon import control
 
 from rankinv.store import Store, store_path_for
 from tests.support.tui_seed import make_store
@@ -180,3 +181,35 @@ def test_everyday_keys_in_a_160x45_terminal(tmux: Tmux, tmp_path: Path) -> None:
     tmux.wait_for("│ 4 rows │")
     tmux("send-keys", "-t", "tui", "q")
     tmux.wait_for("EXITED 0")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a process that exited but was not yet reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_closing_the_terminal_ends_the_demo_its_daemon_and_its_folder(tmux: Tmux, tmp_path: Path) -> None:
+    """Killing the tmux session (as a dropped SSH link would) hangs up on `rankinv demo`: the dry-run daemon it
+    started in the background and its temporary folder must not outlive it."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    demo = [sys.executable, "-m", "rankinv", "demo", "--seconds-per-run", "60"]
+    env = ["-e", "TERM=xterm-256color", "-e", f"TMPDIR={tmpdir}", "-e", "HF_HUB_OFFLINE=1"]
+    tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", *env, shlex.join(demo))
+    tmux.wait_for("rankinv watch", "daemon (pid", timeout=60)
+    (workdir,) = tmpdir.glob("rankinv-demo-*")
+    pid = control.status(workdir / "runs", workdir / "state").pid
+    assert pid is not None and _running(pid), "the demo's daemon runs while the demo is shown"
+    tmux("kill-session", "-t", "tui")
+    deadline = time.monotonic() + 60
+    try:
+        while _running(pid) or workdir.exists():
+            assert time.monotonic() < deadline, f"after the hang-up: daemon running={_running(pid)}, {workdir} kept"
+            time.sleep(0.2)
+    finally:
+        if _running(pid):  # the failure is reported; the daemon is not left behind by the test
+            os.kill(pid, 15)

@@ -8,10 +8,15 @@ prints what happened instead.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from rankinv.daemon import cli_status
 from rankinv.daemon.demo import headless, session
@@ -25,13 +30,38 @@ def main(args: argparse.Namespace, show: Show) -> int:
     with tempfile.TemporaryDirectory(prefix="rankinv-demo-") as tmp:
         workdir = Path(args.keep).expanduser() if args.keep else Path(tmp)
         live = session.start(src, workdir, args.seconds_per_run)
+        with _ended_by_hangup(live, None if args.keep else workdir):
+            try:
+                if args.headless or not sys.stdout.isatty():
+                    return _headless(live, args.timeout)
+                show(live.root, live.state)
+                return 0
+            finally:
+                session.finish(live)
+
+
+@contextmanager
+def _ended_by_hangup(live: session.Session, remove: Path | None) -> Iterator[None]:
+    """A closed terminal (SIGHUP: the SSH link dropped, the tmux window killed) or a plain ``kill`` (SIGTERM) ends
+    the demo's daemon, its replay and, unless kept, its folder too. Python's default for these signals exits at
+    once, skipping every ``finally``, so without this the dry-run daemon would outlive the demo."""
+
+    def ended(signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signum, signal.SIG_DFL)
         try:
-            if args.headless or not sys.stdout.isatty():
-                return _headless(live, args.timeout)
-            show(live.root, live.state)
-            return 0
-        finally:
             session.finish(live)
+        finally:
+            if remove is not None:
+                shutil.rmtree(remove, ignore_errors=True)
+            os.kill(os.getpid(), signum)  # die of the signal, as the caller expects
+
+    hangups = (signal.SIGHUP, signal.SIGTERM)
+    before = {s: signal.signal(s, ended) for s in hangups}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
 
 
 def _headless(live: session.Session, timeout: float) -> int:
