@@ -74,21 +74,35 @@ def status(root: str | Path, state_base: str | Path | None = None) -> DaemonStat
 def start_detached(root: str | Path, config: str | Path | None = None, poll: bool | None = None,
                    state_base: str | Path | None = None) -> int:  # fmt: skip
     """Start the daemon for ``root`` in the background (or find the running one); returns its pid."""
-    argv = [sys.executable, "-m", "rankinv", "daemon", str(Path(root).expanduser().resolve())]
+    argv = [sys.executable, "-m", "rankinv", "daemon", _absolute(root)]
     if config is not None:
-        argv += ["--config", str(config)]
+        argv += ["--config", _absolute(config)]
     if poll:
         argv.append("--poll")
     if state_base is not None:
-        argv += ["--state-dir", str(state_base)]
+        argv += ["--state-dir", _absolute(state_base)]
+    # From "/", not the caller's folder: ``python -m`` imports from the current directory first, so a folder
+    # named rankinv there (a clone of this repository in $HOME) would shadow the installed package.
     done = subprocess.run(argv, capture_output=True, text=True, timeout=START_TIMEOUT, stdin=subprocess.DEVNULL,
-                          check=False)
+                          check=False, cwd="/")  # fmt: skip
     if done.returncode != 0:
-        raise RankinvError((done.stderr or done.stdout).strip().removeprefix("rankinv: error: "))
+        raise RankinvError(_last_words(done.stderr or done.stdout))
     pid: int | None = holder(state_dir(root, state_base))
     if pid is None:
         raise RankinvError(f"the daemon for {root} exited right after starting; see {state_dir(root, state_base)}")
     return pid
+
+
+def _absolute(path: str | Path) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _last_words(output: str) -> str:
+    """What a failed start said: its error line, or a traceback's last line (the exception), not the whole dump."""
+    text = output.strip()
+    if text.startswith("Traceback"):
+        text = text.splitlines()[-1]
+    return text.removeprefix("rankinv: error: ")
 
 
 def _gone(directory: Path, timeout: float) -> bool:

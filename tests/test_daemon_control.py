@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from rankinv.daemon import control
 from rankinv.daemon.lock import LOCK_NAME
 
 from rankinv.config import CONFIG_FILENAME, load_config
+from rankinv.errors import RankinvError
 from rankinv.store import state_dir_for
 from tests.support import daemon as D
 from tests.support.fakelog import append, make_run, record
@@ -60,6 +64,35 @@ def test_detached_start_status_stop_through_the_control_api(tmp_path: Path) -> N
     assert not (state_dir_for(root, state) / "daemon.pid").exists()
     gone = D.cli("daemon", "status", str(root), "--state-dir", str(state))
     assert gone.returncode == 1 and "no rankinv daemon is running" in gone.stdout
+
+
+def test_detached_start_from_a_folder_holding_a_rankinv_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rankinv watch runs` typed in $HOME beside a clone of this repository: the clone's rankinv/ folder (a
+    namespace package to Python, shadowing the installed one under ``python -m``) must not break the start."""
+    home = tmp_path / "home"
+    (home / "rankinv" / "tests").mkdir(parents=True)  # what a checkout looks like from outside: no __init__.py
+    run = make_run(home / "runs" / "grpo")
+    append(run, "".join(record(s) for s in range(1, 6)))
+    monkeypatch.chdir(home)
+    shadowed = subprocess.run([sys.executable, "-c", "import rankinv; print(rankinv.__file__)"],
+                              capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    assert shadowed.stdout.strip() == "None", "the clone shadows the package from this folder"
+    pid = control.start_detached(Path("runs"), state_base=Path("state"))  # relative, as typed
+    try:
+        D.wait_for("metrics via the detached daemon",
+                   lambda: D.read(home / "runs", home / "state", lambda s: s.metric_count("grpo")))  # fmt: skip
+    finally:
+        assert control.stop(home / "runs", home / "state") == pid
+
+
+def test_a_failed_detached_start_says_what_failed_in_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / CONFIG_FILENAME).write_text('[daemon]\npoll_interval = "fast"\n')
+    with pytest.raises(RankinvError) as caught:
+        control.start_detached(root, state_base=tmp_path / "state")
+    message = str(caught.value)
+    assert "poll_interval" in message and "Traceback" not in message and "\n" not in message.strip()
 
 
 def test_broken_config_fails_before_detaching_with_file_line_and_key(tmp_path: Path) -> None:

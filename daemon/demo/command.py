@@ -28,7 +28,7 @@ Show = Callable[[Path, Path], None]
 def main(args: argparse.Namespace, show: Show) -> int:
     src = session.bundled_runs(args.runs)
     with tempfile.TemporaryDirectory(prefix="rankinv-demo-") as tmp:
-        workdir = Path(args.keep).expanduser() if args.keep else Path(tmp)
+        workdir = (Path(args.keep).expanduser() if args.keep else Path(tmp)).resolve()
         live = session.start(src, workdir, args.seconds_per_run)
         with _ended_by_hangup(live, None if args.keep else workdir):
             try:

@@ -71,7 +71,7 @@ class Session:
 
 
 def bundled_runs(override: str | Path | None = None) -> Path:
-    src = Path(override).expanduser() if override else BUNDLED
+    src = Path(override).expanduser().resolve() if override else BUNDLED
     if not (src / "sft-digits").is_dir():
         raise RankinvError(
             f"{src}: the demo's bundled runs are not there (they ship inside the package, rankinv/daemon/demo/runs/; "
@@ -94,6 +94,7 @@ def start(src: Path, workdir: Path, seconds_per_run: float) -> Session:
         [sys.executable, "-m", "rankinv.daemon.demo.replay", str(src), str(root), str(seconds_per_run),
          str(workdir / "replay-finished"), *(["--reports"] if precomputed else [])],
         stdin=subprocess.PIPE,
+        cwd="/",  # python -m imports from the current folder first: a folder named rankinv there would shadow us
     )
     return Session(workdir, root, state, replay, precomputed)
 
