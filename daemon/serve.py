@@ -47,12 +47,13 @@ def plan(root: str | Path, config_path: str | Path | None = None, *, poll: bool 
     resolved = Path(root).expanduser().resolve()
     if not resolved.is_dir():
         raise RankinvError(f"runs root {resolved} is not a directory; give the folder that holds your training runs")
-    path = Path(config_path).expanduser() if config_path else find_config(resolved)
+    # absolute: the detached daemon works from "/", and hands the config's path to its triage jobs
+    path = Path(config_path).expanduser().resolve() if config_path else find_config(resolved)
     config = load_config(path)
     resolve_executor(config.daemon.triage_executor)
     if config.daemon.watch not in ("auto", "inotify", "polling"):
         raise RankinvError(f"{path}: [daemon] watch = {config.daemon.watch!r}; choose auto, inotify or polling")
-    base = str(Path(state_base).expanduser()) if state_base else config.daemon.state_dir
+    base = str(Path(state_base).expanduser().resolve()) if state_base else config.daemon.state_dir
     config = dataclasses.replace(config, daemon=dataclasses.replace(config.daemon, state_dir=base))
     return Plan(resolved, config, path, state_dir_for(resolved, base or None), poll)
 

@@ -182,3 +182,19 @@ def test_commands_from_the_tui_are_consumed_and_answered(tmp_path: Path) -> None
         assert len(kills) == 1 and kills[0].kind == "kill" and kills[0].dry_run  # disarmed: recorded, not done
     finally:
         assert D.stop(proc) == 0
+
+
+def test_relative_config_and_state_paths_are_made_absolute_before_the_daemon_leaves_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detached daemon works from "/" and passes its config's path to triage jobs: a relative path typed by
+    the user must already be absolute by then (the oracle: the folder the test typed it in)."""
+    from rankinv.daemon.serve import plan
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "mine.toml").write_text("[daemon]\nheartbeat_seconds = 5.0\n")
+    monkeypatch.chdir(tmp_path)
+    made = plan("runs", "mine.toml", state_base="state")
+    assert made.config_path == tmp_path / "mine.toml"
+    assert made.config.daemon.state_dir == str(tmp_path / "state")
+    assert made.state_dir.is_relative_to(tmp_path / "state")

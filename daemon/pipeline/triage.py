@@ -141,7 +141,7 @@ class TriageStage:
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 triage_argv(checkpoint, self._args()), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, cwd="/",  # python -m: a folder named rankinv in the cwd would shadow us
             )  # fmt: skip
         self.jobs[checkpoint] = Job(run, checkpoint, proc, log_path, time.time())
         self.store.set_triage_state(checkpoint, "running", job=f"pid {proc.pid}")
