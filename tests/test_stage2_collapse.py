@@ -130,3 +130,15 @@ def test_the_stored_dev_rows_are_what_the_code_replays(tmp_path: Path) -> None:
     stored = json.loads((RESULTS / "collapse-seed0.json").read_text())["stage2"]
     replayed = ladder_rows(_ladder(0, str(tmp_path)))
     assert [(r["first_kill"], r["end"]) for r in stored] == [(r.first_kill, r.end) for r in replayed]
+
+
+def test_the_collapse_setting_is_the_hump_ladder_at_a_larger_rl_learning_rate() -> None:
+    """Only the GRPO learning rate (and the task's name) differ, so the two ladders' runs are comparable."""
+    import dataclasses
+
+    from examples.ladder.settings import COLLAPSE, HUMP, PRESETS
+    from examples.ladder.tasks import task_module
+
+    assert dataclasses.replace(COLLAPSE, rl_learning_rate=HUMP.rl_learning_rate, task="hump") == HUMP
+    assert COLLAPSE.rl_learning_rate == 10 * HUMP.rl_learning_rate
+    assert PRESETS[("collapse", False)] == COLLAPSE and task_module("collapse") is task_module("hump")
