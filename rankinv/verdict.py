@@ -14,7 +14,11 @@ Rules, in the order they are applied:
    unless it is *starved* (pass rate below p*(g) from its start, entropy not spent: it never had signal, too
    little SFT) or *plateaued* (its reward rose clearly from its opening level before the groups came to agree:
    the entropy bought a gain); both are WATCH with their own reason, never a collapse KILL. Anything between
-   is WATCH.
+   is WATCH. A third kill condition belongs to this policy alone: *coverage lost*, more groups all failing (for
+   every mixed-group pass rate) than the start checkpoint's own prompts would at g (its 1 - pass@g, from stage
+   1's per-prompt counts; not for a checkpoint below ``min_headroom``, whose failure is starvation), held over
+   the hold window at the decision step. A stuck run that lost coverage is a collapse even when its reward
+   rose: the gain was bought with coverage it began with, so neither exception applies.
    ``"tau2"`` keeps the paper's rule (the entropy drop alone kills) for comparison.
 3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
    group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
@@ -41,6 +45,7 @@ from rankinv.groups import GroupSplit, split
 from rankinv.messages import Reason
 from rankinv.messages import fmt_value as _fmt
 from rankinv.monitor import MonitorResult, StepValue
+from rankinv.passk import mean_pass_at_k
 from rankinv.predict import Features, Prediction
 
 
@@ -126,7 +131,44 @@ CONVERGED = "converged: nothing left to learn"
 CONVERGING = "converging"
 STARVED = "starved: groups all fail from the start"
 PLATEAUED = "plateaued: reward gained, then groups agree"
-STAGE2_KILLS = ("entropy drop", "zero-std fraction")
+COVERAGE_LOST = "all-fail share above the start's"
+STAGE2_KILLS = ("entropy drop", "zero-std fraction", COVERAGE_LOST)
+
+
+def start_all_fail(f: Features | None, g: int, cfg: Config) -> float | None:
+    """The share of the start checkpoint's prompts whose group of g would all fail, 1 - pass@g (unbiased, from its
+    triage's per-prompt counts): what the run's all-fail share is measured against.
+
+    None without counts (or with fewer than g samples a prompt), and when the checkpoint's headroom is below
+    ``min_headroom``: its groups mostly fail before any RL, so it has little coverage to lose and its failure is
+    starvation (stage 1's), not a collapse."""
+    if f is None or not f.prompt_counts or not f.headroom >= cfg.triage.min_headroom:
+        return None
+    passes, samples = zip(*f.prompt_counts, strict=True)
+    if min(samples) < g:
+        return None
+    return 1.0 - mean_pass_at_k(samples, passes, g)
+
+
+def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: int,
+                      ceiling: float) -> list[Reason]:  # fmt: skip
+    """Under the groups policy: more groups all fail now, for every mixed-group pass rate, than the start
+    checkpoint's own prompts would (its 1 - pass@g) -- the run lost coverage it began with, trading pass@g (and
+    so pass@10) for agreement. Kill-grade once held over the hold window (every point, as every kill condition)
+    at the decision step; a single point above is WATCH."""
+    start = start_all_fail(f, g, cfg) if cfg.verdict.stage2_policy == "groups" else None
+    roll, v = m.zero_std_rolling, cfg.verdict
+    now = split(m.reward_now, m.zero_std_now, g, ceiling)
+    if start is None or now is None or not now.all_fail_lo > start:
+        return []
+    points = _split_window(m, cfg, g, ceiling)
+    held_all = len(points) >= v.hold_points and all(s is not None and s.all_fail_lo > start for _, s in points)
+    span_ok = roll[-1][0] - roll[0][0] >= cfg.monitor.signal_window
+    grade = "kill" if held_all and span_ok and m.decision_reached else "watch"
+    note = (f"groups that all fail {_fmt(now.all_fail_lo)} or more, against {_fmt(start)} of the start's prompts "
+            f"(1 - pass@{g} before RL): coverage lost")
+    return [Reason(COVERAGE_LOST, now.all_fail_lo, start, ">", points[0][0] if points else None, m.last_step, grade,
+                   note)]
 
 
 def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Reason:
@@ -155,8 +197,9 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, features: Features | 
         name = CONVERGED if dead else CONVERGING
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
-    if s.stuck and not rising:
-        other = _starved(m, features, kills, cfg, g=g, ceiling=ceiling) or _plateaued(m, s)
+    lost = any(r.metric == COVERAGE_LOST for r in kills)
+    if s.stuck and (lost or not rising):
+        other = None if lost else _starved(m, features, kills, cfg, g=g, ceiling=ceiling) or _plateaued(m, s)
         if other is not None:
             return [other, *_regrade(reasons, "watch")]
         return _collapse(reasons, s, m, cfg, _held_split(m, cfg, g, ceiling))
@@ -213,17 +256,25 @@ def _collapse(reasons: list[Reason], s: GroupSplit, m: MonitorResult, cfg: Confi
     return [*reasons, replace(_split_reason(s, m, "kill", note), start_step=start)]
 
 
-def _held_split(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> tuple[bool, int | None]:
-    """Whether the run was stuck at every point of the hold window, as every kill condition must hold."""
+def _split_window(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> list[tuple[int, GroupSplit | None]]:
+    """The group split at every point of the hold window (from the rolling reward and zero-std share); empty
+    with fewer than ``hold_points`` points."""
     roll, v = m.zero_std_rolling, cfg.verdict
     if len(roll) < v.hold_points:
-        return False, None
+        return []
     window = roll[_window_start(roll, v.hold_steps, v.hold_points) :]
     rewards = m.reward_rolling
     first = bisect_left(rewards, window[0][0], key=lambda p: p[0])
     reward_at = dict(rewards[first:])
-    points = [(step, split(reward_at.get(step, math.nan), z, g, ceiling)) for step, z in window]
-    return all(s is not None and s.stuck for _, s in points), window[0][0]
+    return [(step, split(reward_at.get(step, math.nan), z, g, ceiling)) for step, z in window]
+
+
+def _held_split(m: MonitorResult, cfg: Config, g: int, ceiling: float) -> tuple[bool, int | None]:
+    """Whether the run was stuck at every point of the hold window, as every kill condition must hold."""
+    points = _split_window(m, cfg, g, ceiling)
+    if not points:
+        return False, None
+    return all(s is not None and s.stuck for _, s in points), points[0][0]
 
 
 def _regrade(reasons: list[Reason], grade: str) -> list[Reason]:
@@ -312,6 +363,7 @@ def decide(
     reasons: list[Reason] = []
     if monitor is not None:
         reasons += _entropy_reasons(monitor, cfg) + _signal_reasons(monitor, cfg)
+        reasons += _coverage_reasons(monitor, features, cfg, g=g, ceiling=reward_ceiling)
         reasons = _weigh_groups(reasons, monitor, features, cfg, g=g, ceiling=reward_ceiling)
         reasons = _protect(reasons, monitor, features, cfg)
     if features is not None:

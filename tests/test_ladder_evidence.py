@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from examples.ladder import early, evidence
-from examples.ladder.settings import FULL, HUMP
+from examples.ladder.settings import COLLAPSE, FULL, HUMP
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +53,14 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
         assert stored == {**expected, "depths": list(HUMP.depths)}, path.name
     for lad in evidence.load(task="digits"):
         assert [r["depth"] for r in lad.rows] == list(FULL.depths) and lad.split == "dev"
+    # the collapse ladder: dev seeds 0-1, held-out 20-22 (VALIDATION.md, "The collapse ladder"), one setting
+    collapse = evidence.load(task="collapse")
+    assert [(lad.seed, lad.group) for lad in collapse] == [(0, "dev"), (1, "dev"),
+                                                           *((s, "held-out 20–22") for s in (20, 21, 22))]
+    assert "Held-out seeds **20, 21 and 22**" in validation
+    for lad in collapse:
+        stored = json.loads((evidence.RESULTS / f"collapse-seed{lad.seed}.json").read_text())["ladder"]["settings"]
+        assert stored == {**dataclasses.replace(COLLAPSE, seed=lad.seed).as_dict(), "depths": list(COLLAPSE.depths)}
 
 
 def test_spearman_and_the_hump_sides_follow_the_stored_numbers() -> None:

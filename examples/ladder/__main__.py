@@ -1,4 +1,4 @@
-"""``python -m examples.ladder [--task digits|hump] [--quick] [--rl-steps N] [--seed N] [--out DIR]``: run the
+"""``python -m examples.ladder [--task digits|hump|collapse] [--quick] [--rl-steps N] [--seed N] [--out DIR]``: run the
 ladder, print the table, save it as JSON and Markdown."""
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", help="output directory, new or empty (default: a new temporary directory, kept)")
     p.add_argument("--rl-steps", type=int, help="GRPO steps per rung (default: 30 full, 6 quick)")
     p.add_argument("--seed", type=int, help="seed for the model, SFT, GRPO and sampling (default 0)")
-    p.add_argument("--task", choices=("digits", "hump"), default="digits",
-                   help="digits: the first toy task; hump: the task built to show both sides of the hump")
+    p.add_argument("--task", choices=("digits", "hump", "collapse"), default="digits",
+                   help="digits: the first toy task; hump: the task built to show both sides of the hump; "
+                        "collapse: the hump task under GRPO settings in which runs collapse")
     return p.parse_args(argv)
 
 
@@ -41,7 +42,8 @@ def problem(args: argparse.Namespace, out: Path) -> str | None:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    parts = ["python -m examples.ladder", "--task hump" if args.task == "hump" else "", "--quick" if args.quick else ""]
+    parts = ["python -m examples.ladder", f"--task {args.task}" if args.task != "digits" else ""]
+    parts += ["--quick" if args.quick else ""]
     parts += [f"--rl-steps {args.rl_steps}" if args.rl_steps is not None else ""]
     parts += [f"--seed {args.seed}" if args.seed is not None else ""]
     return " ".join(p for p in parts if p)

@@ -1,5 +1,5 @@
-"""``python -m examples.ladder.collect --seeds 0 1 2 3 4 [--task hump|digits] [--rl-steps N] [--results DIR]``: a
-full ladder, one seed at a time.
+"""``python -m examples.ladder.collect --seeds 0 1 2 3 4 [--task hump|digits|collapse] [--rl-steps N]
+[--results DIR]``: a full ladder, one seed at a time.
 
 Each seed runs ``python -m examples.ladder --task TASK --seed N`` in a temporary directory, replays its stage 2
 under both policies (:mod:`examples.ladder.stage2`) and stores one JSON per seed in ``--results`` (default
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="*", default=[])
     p.add_argument("--results", default=str(ROOT / "examples" / "ladder" / "results"))
     p.add_argument("--replay", nargs="*", default=[], help="stored seed files whose stage 2 to replay again")
-    p.add_argument("--task", choices=("digits", "hump"), default="hump")
+    p.add_argument("--task", choices=("digits", "hump", "collapse"), default="hump")
     p.add_argument("--rl-steps", type=int, help="GRPO steps per rung (default: the task's preset)")
     args = p.parse_args(argv)
     for stored in args.replay:

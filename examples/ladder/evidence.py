@@ -30,6 +30,8 @@ DEV_SEEDS = (0, 1)
 HELD_OUT_SEEDS = (2, 3, 4)
 SECOND_HELD_OUT_SEEDS = (5, 6, 7)
 THIRD_HELD_OUT_SEEDS = (8, 9, 10)
+COLLAPSE_HELD_OUT_SEEDS = (20, 21, 22)
+"""The collapse ladder's held-out seeds (``VALIDATION.md``, "The collapse ladder"); its seeds 0 and 1 are dev."""
 P_STAR_8 = 0.083
 
 def num(row: dict[str, Any], key: str) -> float:
@@ -62,6 +64,8 @@ class Ladder:
 
     @property
     def split(self) -> str:
+        if self.task == "collapse":
+            return "held-out" if self.seed in COLLAPSE_HELD_OUT_SEEDS else "dev"
         if self.task != "hump":
             return "dev"
         return "dev" if self.seed in DEV_SEEDS else "held-out"
@@ -72,6 +76,8 @@ class Ladder:
         never pooled."""
         if self.split != "held-out":
             return self.split
+        if self.task == "collapse":
+            return "held-out 20–22"
         if self.seed in THIRD_HELD_OUT_SEEDS:
             return "held-out 8–10"
         return "held-out 5–7" if self.seed in SECOND_HELD_OUT_SEEDS else "held-out 2–4"
@@ -321,6 +327,11 @@ def tables(results: Path = RESULTS) -> dict[str, str]:
     out["stage 2 on the hump ladder"] = stage2_table(hump_ladders)
     out["stage 2 on the hump ladder, noise-aware"] = stage2_noise_table(hump_ladders)
     out["stage 2 on the hump ladder, runs"] = stage2_runs_table(hump_ladders)
+    collapse = load(results, "collapse")
+    if collapse:  # the hump task under a GRPO learning rate at which runs collapse (settings.COLLAPSE)
+        out["stage 2 on the collapse ladder"] = stage2_table(collapse)
+        out["stage 2 on the collapse ladder, noise-aware"] = stage2_noise_table(collapse)
+        out["stage 2 on the collapse ladder, runs"] = stage2_runs_table(collapse)
     return out
 
 

@@ -26,6 +26,8 @@ from typing import Any
 from examples.ladder.noise import change_sd, outcome
 
 POLICIES = ("groups", "tau2")
+SOURCES = {"hump": "hump ladder", "collapse": "collapse ladder"}
+"""How a ladder's task names its runs in the tables (the digits task: "toy ladder")."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def ladder_rows(out: Path) -> list[Replayed]:
     table = json.loads((out / "ladder.json").read_text(encoding="utf-8"))
     steps = int(table["settings"]["rl_steps"])
     where = f"seed {table['settings']['seed']}, {steps} GRPO steps, SFT depth"
-    source = "hump ladder" if table["settings"].get("task") == "hump" else "toy ladder"
+    source = SOURCES.get(table["settings"].get("task", "digits"), "toy ladder")
     return [_judged(Replayed(source, f"{where} {r['depth']}", steps, _number(r["pre_pass10"]), _number(r["actual"]),
                              {}), replay(out / "rl" / Path(r["run_dir"]).name, out / "rl" / "rankinv.toml"),
                     change_sd(r["features"].get("prompt_counts") or [], r.get("after_counts") or []))

@@ -1,4 +1,5 @@
-"""The ladder's tasks by name: ``digits`` (the first toy task) and ``hump`` (built to show both sides of the hump)."""
+"""The ladder's tasks by name: ``digits`` (the first toy task), ``hump`` (built to show both sides of the hump) and
+``collapse`` (the hump task's prompts and reward under GRPO settings in which runs collapse: ``settings.COLLAPSE``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ def task_module(name: str) -> ModuleType:
     SFT run has held-out data, ``sft_eval_rows``."""
     from examples.ladder import hump, task
 
-    modules = {"digits": task, "hump": hump}
+    modules = {"digits": task, "hump": hump, "collapse": hump}
     if name not in modules:
         raise ValueError(f"unknown ladder task {name!r}; known: {', '.join(sorted(modules))}")
     return modules[name]
