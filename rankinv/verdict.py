@@ -312,7 +312,8 @@ def _hold_back(reasons: list[Reason], m: MonitorResult | None, cfg: Config) -> l
     if m is None or m.points == 0:
         hold = Reason("no RL data: never kill on missing data", 0, 1, "", None, None, "hold")
     elif m.last_step is not None and m.last_step < cfg.verdict.warmup_steps:
-        hold = Reason("step", m.last_step, cfg.verdict.warmup_steps, "<", None, m.last_step, "hold", "warm-up")
+        # no step window: the step is the value ("step 3 < 6: warm-up", not "step 3 < 6 (step 3)")
+        hold = Reason("step", m.last_step, cfg.verdict.warmup_steps, "<", None, None, "hold", "warm-up")
     else:
         return reasons
     return [replace(r, grade="watch") if r.grade == "kill" else r for r in reasons] + [hold]

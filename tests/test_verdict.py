@@ -130,7 +130,7 @@ def test_low_prediction_alone_is_watch_and_confidence_rises_with_support() -> No
 
 def test_reason_renders_a_one_line_audit_string() -> None:
     assert Reason("entropy drop", 0.64, 0.5, ">", 10, 150, "kill").render() == "entropy drop 0.64 > 0.50 (steps 10→150)"
-    assert Reason("step", 12, 20, "<", None, 12, "hold", "warm-up").render() == "step 12 < 20 (step 12): warm-up"
+    assert Reason("step", 12, 20, "<", None, None, "hold", "warm-up").render() == "step 12 < 20: warm-up"
 
 
 DROPS = st.one_of(st.floats(0.0, 0.35), st.floats(0.7, 0.95))
