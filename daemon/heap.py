@@ -28,4 +28,4 @@ def keep_freed_heap() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(M_MMAP_THRESHOLD, MMAP_BYTES) == 1 and mallopt(M_TRIM_THRESHOLD, KEEP_BYTES) == 1
+    return int(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) == 1 and int(mallopt(M_TRIM_THRESHOLD, KEEP_BYTES)) == 1
