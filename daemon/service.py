@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from rankinv.daemon.fswatch import POLLING, EventQueue, FsEvent, InotifyLimit, Watcher, make_watcher
+from rankinv.daemon.heap import keep_freed_heap
 from rankinv.daemon.jobpoll import JobPoller
 from rankinv.daemon.pipeline.commands import Commands, Hooks
 from rankinv.daemon.pipeline.health import Health
@@ -68,6 +69,7 @@ class Service:
             root, config, store, triage=self.triage, health=self.health, dirs=self, actions=actions
         )
         self.pipeline.kept = KeptFiles(min(config.daemon.max_cached_runs, open_files_allowed() // 2), READ_BYTES)
+        keep_freed_heap()  # the parts' buffers are reused, not faulted in again for every part
         hooks = Hooks(retriage=self._retriage, kill=self._kill, armed_changed=self._armed_changed)
         self.commands = Commands(store, root, config.daemon.state_dir, hooks)
         self.seen_version = -1

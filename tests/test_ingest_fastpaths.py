@@ -471,6 +471,28 @@ def test_verl_blocks_read_in_pieces_read_the_same(piece: int, seed: int, fmt: st
     assert fast == general and fast_offset == general_offset
 
 
+@pytest.mark.parametrize("where", [0, 90, 199])
+def test_an_unusual_verl_line_costs_only_its_piece_the_block_path(where: int, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """A NaN (no JSON number) in one line: that line's piece is read line by line, every other piece as columns,
+    and the points are the general path's, with the NaN where the line has it."""
+    rows = [USUAL_VERL.format(step=i, a=f"{i}.25", b="1e-06") for i in range(200)]
+    rows[where] = USUAL_VERL.format(step=where, a="nan", b="1e-06")
+    path = tmp_path / "verl.log"
+    path.write_bytes(_verl_block(rows))
+    monkeypatch.setattr(verl_console, "PIECE_BYTES", 1000)  # about 12 lines a piece
+    calls: list[object] = []
+    real = verl_console._block
+    monkeypatch.setattr(verl_console, "_block", lambda data: calls.append(real(data)) or calls[-1])
+    (fast, fast_offset), (general, general_offset) = _both(path, "verl_console", request)
+    taken = [isinstance(c, columns.Columns) for c in calls]
+    assert len(taken) >= 15 and taken.count(False) == 1
+    assert fast == general and fast_offset == general_offset and len(fast) == 200 * 3
+    nan = [p for p in fast if p[1] == where and p[2] == "entropy"]
+    assert len(nan) == 1 and math.isnan(struct.unpack("<d", nan[0][3])[0])
+
+
 _VERL_KEYS = st.sampled_from(["a", "b/c", "x y", "a,b", "f(x)", "g(", " k", ""])
 _VERL_VALUES = st.sampled_from(["1", "0.5", "-0", "-0.0", "1e-06", "x", " 2 ", "1.", "-1e400", "", "{}", '"1"'])
 _VERL_WRAPS = st.sampled_from(["np.float64({})", "np.float64({})", "{}", "np.float64({}", "{})", "np.float64({})1",

@@ -13,9 +13,9 @@ from rankinv.ingest.values import Record, points, shape
 from rankinv.metrics import MetricPoint
 
 LineParser = Callable[[str], "Record | None"]
-BlockParser = Callable[[bytes], "Iterable[Record] | Columns"]
-"""The records in a block of complete lines, in order: a format may parse a whole block at once, and give records
-that all carry their step as columns."""
+BlockParser = Callable[[bytes], "Iterable[Record | Columns] | Columns"]
+"""The records in a block of complete lines, in order: a format may parse a whole block (or runs of its lines) at
+once, and give records that all carry their step as columns."""
 
 
 def each_line(parse: LineParser) -> BlockParser:
@@ -47,7 +47,10 @@ class _Collect:
             self.add_columns(parsed)
             return
         for record in parsed:
-            self.add(record)
+            if isinstance(record, Columns):
+                self.add_columns(record)
+            else:
+                self.add(record)
 
     def add_columns(self, block: Columns) -> None:
         """What :meth:`add` of each record would do, for records that all carry their step."""

