@@ -3,6 +3,7 @@ event feed, and the keys that act on the selected row."""
 
 from __future__ import annotations
 
+import itertools
 from typing import ClassVar
 
 from rankinv.tui import format as fmt
@@ -142,11 +143,13 @@ class MainScreen(Screen[None]):
 
     def _update_charts(self) -> None:
         table = self.query_one(CandidatesTable)
-        runs_shown = [c for c in table.shown if c.checkpoint is None]
+        runs_shown = (c for c in table.shown if c.checkpoint is None)  # (only as far as needed: 1,000 rows)
         marks = table.marked  # (a reactive: read once, not per row)
-        marked = [c for c in runs_shown if c.subject in marks] if marks else []
-        selected = [self.selected] if self.selected and self.selected.checkpoint is None else []
-        chosen = marked or selected or runs_shown[: len(STYLES)]  # a checkpoint row: the runs in view, overlaid
+        marked = [c for c in table.shown if c.checkpoint is None and c.subject in marks] if marks else []
+        current = self.selected
+        selected = [current] if current and current.checkpoint is None else []
+        # a checkpoint row: the runs in view, overlaid
+        chosen = marked or selected or list(itertools.islice(runs_shown, len(STYLES)))
         self.wanted = frozenset(c.run for c in chosen)
         runs = tuple(Plotted(fmt.candidate_label(c), self.rows.curves.get(c.run, {})) for c in chosen)
         charts = self.query_one(RunCharts)

@@ -59,7 +59,7 @@ class CandidatesTable(DataTable[Text]):
         self.thresholds = thresholds or Thresholds()
         self._keys: dict[str, RowInputs] = {}  # each row, in order, and what it is drawn from
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
-        self._pending: dict[str, RowInputs] = {}  # rows whose cells changed but are not drawn yet (off screen)
+        self._pending: dict[str, RowInputs] = {}  # rows whose cells may have changed, not drawn yet (off screen)
         self._cells = RowCells()
         self._placed = table_cells.Placed(4000)
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
@@ -176,19 +176,27 @@ class CandidatesTable(DataTable[Text]):
     def _fill(self) -> None:
         """Show the candidates, keeping the cursor on the same one.
 
-        A daemon cycle usually changes values, not which rows exist: then a changed row is drawn when it is on
+        A daemon cycle usually changes values, not which rows exist: then a row is drawn when it is on
         screen (at once, or when it scrolls into view), only its changed cells are written, and only those rows
         and the rows that moved are rendered again (:mod:`.table_cells`). New or vanished rows rebuild the table.
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
         curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
-        keys = {c.subject: self._key(c, curves, kills, marked) for c in ordered}
+        empty = cols.RowContext({}, None, self.thresholds)  # most rows: no curves read, no kill
+        keys = {c.subject: self._key(c, curves, kills, marked, empty) for c in ordered}
         self.redrawn = set()
-        if keys.keys() == self._keys.keys() and self.row_count == len(keys):
-            self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
-            if list(keys) != list(self._keys):
-                self._reorder(list(keys))
+        rebuilt = not (keys.keys() == self._keys.keys() and self.row_count == len(keys))
+        if not rebuilt:
+            # Every row is pending, unchanged or not: comparing 1,000 candidates field by field costs more than
+            # comparing the cells of the few dozen rows drawn (the cells compare their inputs, :class:`RowCells`).
+            if self._fast:
+                self._pending.update(keys)
+            else:  # (every pending row is drawn at once in this mode)
+                self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
+            order = list(keys)
+            if order != list(self._keys):
+                self._reorder(order)
         else:
             self.clear()
             blank = tuple(Text() for _ in self.columns_shown)
@@ -196,17 +204,20 @@ class CandidatesTable(DataTable[Text]):
                 self.add_row(*blank, key=subject)
             self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
         self._keys, self.shown = keys, tuple(ordered)
-        self._draw(self._in_view() if self._fast else list(self._pending))
-        if current is not None:
+        if current is not None:  # before drawing: the rows in view are those around the cursor's new place
             index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
-            self.move_cursor(row=index, animate=False)
+            if index != self.cursor_row or rebuilt:
+                self.move_cursor(row=index, animate=False)
+        self._draw(self._in_view() if self._fast else list(self._pending))
 
     def _key(self, c: Candidate, curves: Mapping[str, Any], kills: Mapping[str, Any], marked: frozenset[str],
-             ) -> RowInputs:  # fmt: skip
-        """What the row is drawn from: the candidate, its curves and kill, and whether it is marked."""
-        run_row = c.checkpoint is None
-        ctx = cols.RowContext(curves.get(c.run, {}) if run_row else {}, kills.get(c.run) if run_row else None,
-                              self.thresholds)  # fmt: skip
+             empty: cols.RowContext) -> RowInputs:  # fmt: skip
+        """What the row is drawn from: the candidate, its curves and kill (``empty`` when it has neither), and
+        whether it is marked."""
+        if c.checkpoint is not None:
+            return c, empty, c.subject in marked
+        curve, kill = curves.get(c.run), kills.get(c.run)
+        ctx = empty if not curve and kill is None else cols.RowContext(curve or {}, kill, self.thresholds)
         return c, ctx, c.subject in marked
 
     def _in_view(self) -> list[str]:

@@ -49,9 +49,14 @@ def reorder(table: DataTable[Any], subjects: Sequence[str]) -> None:
     a row that moved come back from :class:`Placed` with their new row number (they carry it for the mouse)."""
     from textual._two_way_dict import TwoWayDict
 
-    table._row_locations = TwoWayDict({RowKey(s): i for i, s in enumerate(subjects)})
+    keys = [RowKey(s) for s in subjects]
+    table._row_locations = TwoWayDict({k: i for i, k in enumerate(keys)})
     for name in ("_row_render_cache", "_line_cache", "_row_renderable_cache", "_offset_cache", "_ordered_row_cache"):
         getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:class:`Placed`)
+    rows = table.rows
+    ordered = [rows[k] for k in keys]  # what DataTable's ordered_rows and _y_offsets would work out, row by row
+    table._ordered_row_cache[(len(ordered), table._update_count)] = ordered
+    table._offset_cache[table._update_count] = [(row.key, y) for row in ordered for y in range(row.height)]
     table.refresh()
 
 
