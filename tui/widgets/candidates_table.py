@@ -64,6 +64,7 @@ class CandidatesTable(DataTable[Text]):
         self._placed = table_cells.Placed(4000)
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
         self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
+        self._frame: dict[object, Style] | None = None  # styles worked out while one frame is rendered
 
     def on_mount(self) -> None:
         self._set_columns(cols.fitting(self.size.width or 80))
@@ -266,8 +267,34 @@ class CandidatesTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed
             self._draw(self._in_view(), refresh=False)
-        lines: list[Strip] = super().render_lines(crop)
+        # DataTable works out the same styles again for every line: from its CSS and its ancestors', which cannot
+        # change while a frame is drawn; so within one, each is worked out once.
+        self._frame = {}
+        try:
+            lines: list[Strip] = super().render_lines(crop)
+        finally:
+            self._frame = None
         return lines
+
+    @property
+    def rich_style(self) -> Style:
+        if self._frame is None:
+            return super().rich_style
+        style = self._frame.get("self")
+        if style is None:
+            style = self._frame["self"] = super().rich_style
+        return style
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        if self._frame is None:
+            return super()._get_row_style(row_index, base_style)
+        # (the cases DataTable tells apart: header, fixed rows, odd and even stripes, else the base style)
+        kind = -1 if row_index == -1 else -2 if row_index < self.fixed_rows else row_index % 2
+        key = ("row", kind, self.zebra_stripes, base_style)
+        style = self._frame.get(key)
+        if style is None:
+            style = self._frame[key] = super()._get_row_style(row_index, base_style)
+        return style
 
     def cells_of(self, subject: str) -> list[Text]:
         """The row's cells as the screen shows (or, scrolled to, will show) them: drawn first if it changed off
