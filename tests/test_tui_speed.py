@@ -185,7 +185,7 @@ async def test_batches_in_place_and_reshuffled_draw_what_textual_draws(tmp_path:
                 store.put_monitor(f"grpo-{i:03d}", step=11, entropy=0.4, entropy_drop=i % 5 / 10, zero_std_fraction=0.2)
         await wait_for(pilot, lambda: _cell(table, "grpo-004", "entropy_drop") == "40%", "the new values")
         await pilot.pause()
-        assert table.selected == chosen or (table.selected and table.selected.subject == chosen.subject)
+        assert table.selected is not None and table.selected.subject == chosen.subject
         assert _screen_lines(table) == _textual_lines(table)
         for tick in (1, 2):
             with Store.open(app.store_path) as store:
