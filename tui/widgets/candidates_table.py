@@ -20,6 +20,7 @@ from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets._data_table import Column
 from textual.widgets._data_table import RowKey as DTRowKey
 
 from rankinv.store import Candidate
@@ -50,6 +51,7 @@ class CandidatesTable(DataTable[Text]):
     filter_text: reactive[str] = reactive("", init=False)
 
     columns_shown: tuple[cols.Column, ...] = ()
+    _frame: dict[object, Any] | None = None  # styles (and the columns) worked out while a frame is drawn
     shown: tuple[Candidate, ...] = ()
 
     def __init__(
@@ -64,7 +66,6 @@ class CandidatesTable(DataTable[Text]):
         self._placed = table_cells.Placed(4000)
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
         self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
-        self._frame: dict[object, Style] | None = None  # styles worked out while one frame is rendered
 
     def on_mount(self) -> None:
         self._set_columns(cols.fitting(self.size.width or 80))
@@ -267,8 +268,8 @@ class CandidatesTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed
             self._draw(self._in_view(), refresh=False)
-        # DataTable works out the same styles again for every line: from its CSS and its ancestors', which cannot
-        # change while a frame is drawn; so within one, each is worked out once.
+        # DataTable works out the same styles (from its CSS and its ancestors') and its column list again for every
+        # line; neither can change while a frame is drawn, so within one each is worked out once.
         self._frame = {}
         try:
             lines: list[Strip] = super().render_lines(crop)
@@ -280,10 +281,19 @@ class CandidatesTable(DataTable[Text]):
     def rich_style(self) -> Style:
         if self._frame is None:
             return super().rich_style
-        style = self._frame.get("self")
+        style: Style | None = self._frame.get("self")
         if style is None:
             style = self._frame["self"] = super().rich_style
         return style
+
+    @property
+    def ordered_columns(self) -> list[Column]:
+        if self._frame is None:
+            return super().ordered_columns
+        columns: list[Column] | None = self._frame.get("columns")
+        if columns is None:
+            columns = self._frame["columns"] = super().ordered_columns
+        return columns
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         if self._frame is None:
@@ -291,7 +301,7 @@ class CandidatesTable(DataTable[Text]):
         # (the cases DataTable tells apart: header, fixed rows, odd and even stripes, else the base style)
         kind = -1 if row_index == -1 else -2 if row_index < self.fixed_rows else row_index % 2
         key = ("row", kind, self.zebra_stripes, base_style)
-        style = self._frame.get(key)
+        style: Style | None = self._frame.get(key)
         if style is None:
             style = self._frame[key] = super()._get_row_style(row_index, base_style)
         return style
