@@ -26,7 +26,7 @@ from textual.widgets._data_table import RowKey as DTRowKey
 from rankinv.store import Candidate
 
 RowInputs = tuple[Candidate, cols.RowContext, bool]
-MARGIN = 10  # rows drawn beyond the screen's edges, so a short scroll finds them ready
+MARGIN = 2  # rows drawn beyond the screen's edges (a row scrolled into view is drawn as it is rendered)
 
 
 class CandidatesTable(DataTable[Text]):
@@ -187,6 +187,7 @@ class CandidatesTable(DataTable[Text]):
         curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
         empty = cols.RowContext({}, None, self.thresholds)  # most rows: no curves read, no kill
         keys = {c.subject: self._key(c, curves, kills, marked, empty) for c in ordered}
+        order = list(keys)
         self.redrawn = set()
         rebuilt = not (keys.keys() == self._keys.keys() and self.row_count == len(keys))
         if not rebuilt:
@@ -196,7 +197,6 @@ class CandidatesTable(DataTable[Text]):
                 self._pending.update(keys)
             else:  # (every pending row is drawn at once in this mode)
                 self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
-            order = list(keys)
             if order != list(self._keys):
                 self._reorder(order)
         else:
@@ -207,7 +207,7 @@ class CandidatesTable(DataTable[Text]):
             self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
         self._keys, self.shown = keys, tuple(ordered)
         if current is not None:  # before drawing: the rows in view are those around the cursor's new place
-            index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
+            index = order.index(current.subject) if current.subject in keys else 0
             if index != self.cursor_row or rebuilt:
                 self.move_cursor(row=index, animate=False)
         self._draw(self._in_view() if self._fast else list(self._pending))
