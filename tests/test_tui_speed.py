@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from rankinv.tui import columns
 from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.widgets.candidates_table import CandidatesTable
@@ -87,6 +88,41 @@ async def test_a_batch_redraws_only_the_changed_rows(tmp_path: Path) -> None:
             run = f"grpo-{i:03d}"
             assert _cell(table, run, "entropy_drop") == f"{changed.get(run, 0.10) * 100:.0f}%"
             assert _cell(table, run, "predicted") == f"{0.90 - i / 100:.2f}±0.05"
+
+
+@sync
+async def test_a_batch_repaints_the_changed_widgets_not_the_whole_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new snapshot (and the clock's tick) must not repaint the whole screen: every widget composed again, each
+    second, where only the table, the status line and the feed changed."""
+    from textual._compositor import Compositor
+
+    full, partial = Compositor.render_full_update, Compositor.render_partial_update
+    counts = {"full": 0, "partial": 0}
+
+    def counted_full(self: Compositor, *args: object, **kwargs: object) -> object:
+        counts["full"] += 1
+        return full(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_partial(self: Compositor, *args: object, **kwargs: object) -> object:
+        counts["partial"] += 1
+        return partial(self, *args, **kwargs)
+
+    app = _app(tmp_path, 40)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 40)
+        monkeypatch.setattr(Compositor, "render_full_update", counted_full)
+        monkeypatch.setattr(Compositor, "render_partial_update", counted_partial)
+        with Store.open(app.store_path) as store:
+            _reshuffle(store, 40, 1)
+        top = max(range(40), key=lambda i: (i * 7 + 11) % 40)
+        await wait_for(pilot, lambda: table.shown[0].run == f"grpo-{top:03d}", "the new ranking")
+        await pilot.pause()
+        app.main.now += 1.0  # the clock's tick
+        await pilot.pause()
+        assert counts["partial"] > 0 and counts["full"] == 0, counts
 
 
 @sync

@@ -20,7 +20,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.events import Resize
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -59,9 +59,11 @@ class MainScreen(Screen[None]):
         Binding("minus", "feed(-2)", "feed-", show=False),
     ]
 
-    snapshot: reactive[Snapshot | None] = reactive(None, init=False)
-    rows: reactive[RowData] = reactive(RowData, init=False)
-    now: reactive[float] = reactive(0.0, init=False)
+    # vars, not reactives: a reactive of the screen repaints the whole screen when it changes (a full compositor
+    # update of every widget, each second); the widgets these feed refresh themselves.
+    snapshot: var[Snapshot | None] = var(None, init=False)
+    rows: var[RowData] = var(RowData, init=False)
+    now: var[float] = var(0.0, init=False)
 
     def __init__(
         self, *, readonly: bool, thresholds: Thresholds | None = None, context: tuple[str, str] = ("", "")
