@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from rankinv.tui import columns
 from rankinv.tui.app import RankinvApp, make_app
 from rankinv.tui.widgets.candidates_table import CandidatesTable
 from rankinv.tui.widgets.row_cells import draw
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from rankinv.store import Candidate, Store
 from tests.test_tui_core import cand
@@ -89,6 +91,41 @@ async def test_a_batch_redraws_only_the_changed_rows(tmp_path: Path) -> None:
 
 
 @sync
+async def test_a_batch_repaints_the_changed_widgets_not_the_whole_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new snapshot (and the clock's tick) must not repaint the whole screen: every widget composed again, each
+    second, where only the table, the status line and the feed changed."""
+    from textual._compositor import Compositor
+
+    full, partial = Compositor.render_full_update, Compositor.render_partial_update
+    counts = {"full": 0, "partial": 0}
+
+    def counted_full(self: Compositor, *args: object, **kwargs: object) -> object:
+        counts["full"] += 1
+        return full(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_partial(self: Compositor, *args: object, **kwargs: object) -> object:
+        counts["partial"] += 1
+        return partial(self, *args, **kwargs)
+
+    app = _app(tmp_path, 40)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 40)
+        monkeypatch.setattr(Compositor, "render_full_update", counted_full)
+        monkeypatch.setattr(Compositor, "render_partial_update", counted_partial)
+        with Store.open(app.store_path) as store:
+            _reshuffle(store, 40, 1)
+        top = max(range(40), key=lambda i: (i * 7 + 11) % 40)
+        await wait_for(pilot, lambda: table.shown[0].run == f"grpo-{top:03d}", "the new ranking")
+        await pilot.pause()
+        app.main.now += 1.0  # the clock's tick
+        await pilot.pause()
+        assert counts["partial"] > 0 and counts["full"] == 0, counts
+
+
+@sync
 async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> None:
     app = _app(tmp_path, 12)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -140,6 +177,68 @@ async def test_a_reshuffled_table_draws_what_a_fresh_render_draws(tmp_path: Path
         await pilot.click(CandidatesTable, offset=(3, y))
         await pilot.pause()
         assert table.selected is not None and f" {table.selected.run} " in drawn
+
+
+def _textual_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[str, object], object]]]:
+    """Oracle: the visible lines as Textual's own DataTable draws the same data: every cache dropped, the fast
+    path switched off (DataTable's cell render, its own styles worked out per line) and DataTable's
+    ``render_lines`` called."""
+    table._clear_caches()
+    table._placed.clear()
+    (fast, table._fast), (frame, table._frame) = (table._fast, False), (table._frame, None)
+    try:
+        strips = DataTable.render_lines(table, Region(0, 0, table.size.width, table.size.height))
+    finally:
+        table._fast, table._frame = fast, frame
+    return [[(s.text, s.style, dict(s.style.meta) if s.style else {}, s.control) for s in strip] for strip in strips]
+
+
+def _reshuffle(store: Store, runs: int, tick: int) -> None:
+    """A new ranking (a different permutation each tick) and new shown values for every run."""
+    for i in range(runs):
+        rank = (i * 7 + tick * 11) % runs / runs
+        store.put_prediction(f"grpo-{i:03d}", None, step=10 + tick, value=rank, lo=rank - 0.05, hi=rank + 0.05,
+                             basis="prior")  # fmt: skip
+        store.put_monitor(f"grpo-{i:03d}", step=10 + tick, entropy=0.4, entropy_drop=(i + tick) % 9 / 10,
+                          zero_std_fraction=0.2)  # fmt: skip
+
+
+@sync
+async def test_batches_in_place_and_reshuffled_draw_what_textual_draws(tmp_path: Path) -> None:
+    """After values change in place (ranking kept), and after two reshuffles in a row (cells drawn at one tick
+    reused at other rows the next), each line equals Textual's own render of the same data, segment by segment;
+    the cursor stays on its run and in view; styles worked out within a frame do not outlive it (a new theme
+    changes every row's colours)."""
+    app = _app(tmp_path, 60)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 60)
+        await pilot.press("j", "j", "j")
+        chosen = table.selected
+        assert chosen is not None
+        with Store.open(app.store_path) as store:  # in place: every run's drop changes, the ranking is kept
+            for i in range(60):
+                store.put_monitor(f"grpo-{i:03d}", step=11, entropy=0.4, entropy_drop=i % 5 / 10, zero_std_fraction=0.2)
+        await wait_for(pilot, lambda: _cell(table, "grpo-004", "entropy_drop") == "40%", "the new values")
+        await pilot.pause()
+        assert table.selected is not None and table.selected.subject == chosen.subject
+        assert _screen_lines(table) == _textual_lines(table)
+        for tick in (1, 2):
+            with Store.open(app.store_path) as store:
+                _reshuffle(store, 60, tick)
+            top = max(range(60), key=lambda i: (i * 7 + tick * 11) % 60)
+            await wait_for(pilot, lambda top=top: table.shown[0].run == f"grpo-{top:03d}", f"ranking {tick}")
+            await pilot.pause()
+            selected = table.selected
+            assert selected is not None and selected.subject == chosen.subject, "the cursor left its run"
+            first = int(table.scroll_y)
+            assert first <= table.cursor_row < first + table.size.height - 1, "the cursor's row is out of view"
+            assert _screen_lines(table) == _textual_lines(table)
+        dark = _screen_lines(table)
+        app.theme = "textual-light"  # every row's colours change: no style may be kept from an earlier frame
+        await pilot.pause()
+        light = _screen_lines(table)
+        assert light == _textual_lines(table) != dark
 
 
 @sync

@@ -3,6 +3,7 @@ event feed, and the keys that act on the selected row."""
 
 from __future__ import annotations
 
+import itertools
 from typing import ClassVar
 
 from rankinv.tui import format as fmt
@@ -19,7 +20,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.events import Resize
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -58,9 +59,11 @@ class MainScreen(Screen[None]):
         Binding("minus", "feed(-2)", "feed-", show=False),
     ]
 
-    snapshot: reactive[Snapshot | None] = reactive(None, init=False)
-    rows: reactive[RowData] = reactive(RowData, init=False)
-    now: reactive[float] = reactive(0.0, init=False)
+    # vars, not reactives: a reactive of the screen repaints the whole screen when it changes (a full compositor
+    # update of every widget, each second); the widgets these feed refresh themselves.
+    snapshot: var[Snapshot | None] = var(None, init=False)
+    rows: var[RowData] = var(RowData, init=False)
+    now: var[float] = var(0.0, init=False)
 
     def __init__(
         self, *, readonly: bool, thresholds: Thresholds | None = None, context: tuple[str, str] = ("", "")
@@ -142,11 +145,13 @@ class MainScreen(Screen[None]):
 
     def _update_charts(self) -> None:
         table = self.query_one(CandidatesTable)
-        runs_shown = [c for c in table.shown if c.checkpoint is None]
+        runs_shown = (c for c in table.shown if c.checkpoint is None)  # (only as far as needed: 1,000 rows)
         marks = table.marked  # (a reactive: read once, not per row)
-        marked = [c for c in runs_shown if c.subject in marks] if marks else []
-        selected = [self.selected] if self.selected and self.selected.checkpoint is None else []
-        chosen = marked or selected or runs_shown[: len(STYLES)]  # a checkpoint row: the runs in view, overlaid
+        marked = [c for c in table.shown if c.checkpoint is None and c.subject in marks] if marks else []
+        current = self.selected
+        selected = [current] if current and current.checkpoint is None else []
+        # a checkpoint row: the runs in view, overlaid
+        chosen = marked or selected or list(itertools.islice(runs_shown, len(STYLES)))
         self.wanted = frozenset(c.run for c in chosen)
         runs = tuple(Plotted(fmt.candidate_label(c), self.rows.curves.get(c.run, {})) for c in chosen)
         charts = self.query_one(RunCharts)

@@ -20,12 +20,13 @@ from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets._data_table import Column
 from textual.widgets._data_table import RowKey as DTRowKey
 
 from rankinv.store import Candidate
 
 RowInputs = tuple[Candidate, cols.RowContext, bool]
-MARGIN = 10  # rows drawn beyond the screen's edges, so a short scroll finds them ready
+MARGIN = 2  # rows drawn beyond the screen's edges (a row scrolled into view is drawn as it is rendered)
 
 
 class CandidatesTable(DataTable[Text]):
@@ -50,6 +51,7 @@ class CandidatesTable(DataTable[Text]):
     filter_text: reactive[str] = reactive("", init=False)
 
     columns_shown: tuple[cols.Column, ...] = ()
+    _frame: dict[object, Any] | None = None  # styles (and the columns) worked out while a frame is drawn
     shown: tuple[Candidate, ...] = ()
 
     def __init__(
@@ -59,7 +61,7 @@ class CandidatesTable(DataTable[Text]):
         self.thresholds = thresholds or Thresholds()
         self._keys: dict[str, RowInputs] = {}  # each row, in order, and what it is drawn from
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
-        self._pending: dict[str, RowInputs] = {}  # rows whose cells changed but are not drawn yet (off screen)
+        self._pending: dict[str, RowInputs] = {}  # rows whose cells may have changed, not drawn yet (off screen)
         self._cells = RowCells()
         self._placed = table_cells.Placed(4000)
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
@@ -176,19 +178,27 @@ class CandidatesTable(DataTable[Text]):
     def _fill(self) -> None:
         """Show the candidates, keeping the cursor on the same one.
 
-        A daemon cycle usually changes values, not which rows exist: then a changed row is drawn when it is on
+        A daemon cycle usually changes values, not which rows exist: then a row is drawn when it is on
         screen (at once, or when it scrolls into view), only its changed cells are written, and only those rows
         and the rows that moved are rendered again (:mod:`.table_cells`). New or vanished rows rebuild the table.
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
         curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
-        keys = {c.subject: self._key(c, curves, kills, marked) for c in ordered}
+        empty = cols.RowContext({}, None, self.thresholds)  # most rows: no curves read, no kill
+        keys = {c.subject: self._key(c, curves, kills, marked, empty) for c in ordered}
+        order = list(keys)
         self.redrawn = set()
-        if keys.keys() == self._keys.keys() and self.row_count == len(keys):
-            self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
-            if list(keys) != list(self._keys):
-                self._reorder(list(keys))
+        rebuilt = not (keys.keys() == self._keys.keys() and self.row_count == len(keys))
+        if not rebuilt:
+            # Every row is pending, unchanged or not: comparing 1,000 candidates field by field costs more than
+            # comparing the cells of the few dozen rows drawn (the cells compare their inputs, :class:`RowCells`).
+            if self._fast:
+                self._pending.update(keys)
+            else:  # (every pending row is drawn at once in this mode)
+                self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
+            if order != list(self._keys):
+                self._reorder(order)
         else:
             self.clear()
             blank = tuple(Text() for _ in self.columns_shown)
@@ -196,17 +206,20 @@ class CandidatesTable(DataTable[Text]):
                 self.add_row(*blank, key=subject)
             self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
         self._keys, self.shown = keys, tuple(ordered)
+        if current is not None:  # before drawing: the rows in view are those around the cursor's new place
+            index = order.index(current.subject) if current.subject in keys else 0
+            if index != self.cursor_row or rebuilt:
+                self.move_cursor(row=index, animate=False)
         self._draw(self._in_view() if self._fast else list(self._pending))
-        if current is not None:
-            index = next((i for i, c in enumerate(self.shown) if c.subject == current.subject), 0)
-            self.move_cursor(row=index, animate=False)
 
     def _key(self, c: Candidate, curves: Mapping[str, Any], kills: Mapping[str, Any], marked: frozenset[str],
-             ) -> RowInputs:  # fmt: skip
-        """What the row is drawn from: the candidate, its curves and kill, and whether it is marked."""
-        run_row = c.checkpoint is None
-        ctx = cols.RowContext(curves.get(c.run, {}) if run_row else {}, kills.get(c.run) if run_row else None,
-                              self.thresholds)  # fmt: skip
+             empty: cols.RowContext) -> RowInputs:  # fmt: skip
+        """What the row is drawn from: the candidate, its curves and kill (``empty`` when it has neither), and
+        whether it is marked."""
+        if c.checkpoint is not None:
+            return c, empty, c.subject in marked
+        curve, kill = curves.get(c.run), kills.get(c.run)
+        ctx = empty if not curve and kill is None else cols.RowContext(curve or {}, kill, self.thresholds)
         return c, ctx, c.subject in marked
 
     def _in_view(self) -> list[str]:
@@ -255,8 +268,43 @@ class CandidatesTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed
             self._draw(self._in_view(), refresh=False)
-        lines: list[Strip] = super().render_lines(crop)
+        # DataTable works out the same styles (from its CSS and its ancestors') and its column list again for every
+        # line; neither can change while a frame is drawn, so within one each is worked out once.
+        self._frame = {}
+        try:
+            lines: list[Strip] = super().render_lines(crop)
+        finally:
+            self._frame = None
         return lines
+
+    @property
+    def rich_style(self) -> Style:
+        if self._frame is None:
+            return super().rich_style
+        style: Style | None = self._frame.get("self")
+        if style is None:
+            style = self._frame["self"] = super().rich_style
+        return style
+
+    @property
+    def ordered_columns(self) -> list[Column]:
+        if self._frame is None:
+            return super().ordered_columns
+        columns: list[Column] | None = self._frame.get("columns")
+        if columns is None:
+            columns = self._frame["columns"] = super().ordered_columns
+        return columns
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        if self._frame is None:
+            return super()._get_row_style(row_index, base_style)
+        # (the cases DataTable tells apart: header, fixed rows, odd and even stripes, else the base style)
+        kind = -1 if row_index == -1 else -2 if row_index < self.fixed_rows else row_index % 2
+        key = ("row", kind, self.zebra_stripes, base_style)
+        style: Style | None = self._frame.get(key)
+        if style is None:
+            style = self._frame[key] = super()._get_row_style(row_index, base_style)
+        return style
 
     def cells_of(self, subject: str) -> list[Text]:
         """The row's cells as the screen shows (or, scrolled to, will show) them: drawn first if it changed off

@@ -2,7 +2,8 @@
 
 DataTable's own ``update_cell`` and ``sort`` bump one counter that is part of every render cache key, so one
 changed cell re-renders every visible cell of the table. Here a changed cell is written into the table's data and
-only that cell (and its row's assembled lines) is dropped from the caches; a new order replaces the row positions,
+only its row's assembled lines are dropped from the caches (the cell is drawn again as :class:`Placed` sees a new
+cell object); a new order replaces the row positions,
 and a row that moved gets its cells' lines back from :class:`Placed` with its new row number, not laid out by Rich
 again. This reaches into DataTable's private caches: :func:`supported` says
 whether this Textual has them, else the caller falls back to ``update_cell``. tests/test_tui_speed.py checks the
@@ -39,7 +40,9 @@ def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refr
         data = table._data[RowKey(subject)]
         for column, cell in cells.items():
             data[ColumnKey(column)] = cell
-    _forget(table, rows, {(RowKey(s), ColumnKey(c)) for s, cells in changed.items() for c in cells})
+    # The cells' old renders may stay in DataTable's cell cache: every body cell is drawn through
+    # :meth:`Placed.render`, which never hands out the lines of one cell object for another.
+    _forget(table, rows)
     if refresh:
         table.refresh()  # repaints the visible lines; unchanged rows come from the caches
 
@@ -49,10 +52,28 @@ def reorder(table: DataTable[Any], subjects: Sequence[str]) -> None:
     a row that moved come back from :class:`Placed` with their new row number (they carry it for the mouse)."""
     from textual._two_way_dict import TwoWayDict
 
-    table._row_locations = TwoWayDict({RowKey(s): i for i, s in enumerate(subjects)})
+    ordered = _rows_by_subject(table, subjects)
+    table._row_locations = TwoWayDict({row.key: i for i, row in enumerate(ordered)})
     for name in ("_row_render_cache", "_line_cache", "_row_renderable_cache", "_offset_cache", "_ordered_row_cache"):
         getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:class:`Placed`)
+    # What DataTable's ordered_rows and _y_offsets would work out again, row by row, on the next frame:
+    table._ordered_row_cache[(len(ordered), table._update_count)] = ordered
+    table._offset_cache[table._update_count] = [(row.key, y) for row in ordered for y in range(row.height)]
     table.refresh()
+
+
+_BY_SUBJECT = "_rankinv_rows_by_subject"
+
+
+def _rows_by_subject(table: DataTable[Any], subjects: Sequence[str]) -> list[Any]:
+    """The table's rows in this order, looked up by their key's string (a RowKey hashes in Python: 1,000 of them
+    per reorder add up); the map is kept while DataTable's update count says no row was added or removed."""
+    kept = getattr(table, _BY_SUBJECT, None)
+    if kept is None or kept[0] != (table._update_count, len(table.rows)):
+        kept = ((table._update_count, len(table.rows)), {key.value: row for key, row in table.rows.items()})
+        setattr(table, _BY_SUBJECT, kept)
+    by_subject = kept[1]
+    return [by_subject[s] for s in subjects]
 
 
 def resize(table: DataTable[Any]) -> bool:
@@ -66,16 +87,10 @@ def resize(table: DataTable[Any]) -> bool:
     return True
 
 
-def _forget(table: DataTable[Any], rows: Iterable[RowKey], cells: set[tuple[RowKey, ColumnKey]] | None = None,
-            ) -> None:  # fmt: skip
-    """Drop these rows' rendered lines, and their rendered cells (only ``cells`` of them, when given)."""
+def _forget(table: DataTable[Any], rows: Iterable[RowKey]) -> None:
+    """Drop these rows' assembled lines."""
     wanted = set(rows)
-    # LRUCache has no __iter__, hence keys().
-    keys = table._cell_render_cache.keys()
-    stale = [k for k in keys if k[0] in wanted and (cells is None or k[:2] in cells)]
-    for cell in stale:
-        table._cell_render_cache.discard(cell)
-    for line in [k for k in table._row_render_cache.keys() if k[0] in wanted]:  # noqa: SIM118
+    for line in [k for k in table._row_render_cache.keys() if k[0] in wanted]:  # noqa: SIM118  (LRUCache: no __iter__)
         table._row_render_cache.discard(line)
     table._line_cache.clear()  # keyed by screen line: cheap to rebuild from the row caches
     table._row_renderable_cache.clear()
