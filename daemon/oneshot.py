@@ -20,7 +20,7 @@ from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.discovery import RunInfo
 from rankinv.ingest.primary import unreadable
-from rankinv.store import Store
+from rankinv.store import RunRecord, Store
 
 
 class _NoWatch:
@@ -42,10 +42,20 @@ class OneShot(Pipeline):
         starts with no layout to compare against)."""
         added = super().rescan()
         found = set(self.layout.runs.values())
-        for record in self.store.runs():
+        for record in self.store.runs() if self.seen is None else tuple(self.seen.records.values()):
             if record.name not in found and record.status != "vanished":
                 self._vanished(Path(record.path), record.name)
         return added
+
+    def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
+        """Nothing watches during a one-shot scan (its folders are not even listed for a watcher)."""
+
+    def recorded(self, name: str) -> RunRecord | None:
+        """From the records read once when the scan started (each run is inspected once per scan, and only this
+        process writes the store while it holds the lock)."""
+        if self.seen is None:
+            return super().recorded(name)
+        return self.seen.records.get(name)
 
     def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
         info = super().inspect(run_dir, name, extra, twins)

@@ -29,7 +29,7 @@ from rankinv.ingest import Source, registry
 from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
-from rankinv.ingest.trainer_state import STATE_NAME, newest_state
+from rankinv.ingest.trainer_state import STATE_NAME, newest_state, state_files
 from rankinv.ingest.values import MAX_STEP
 from rankinv.ingest.verl_layout import merge
 
@@ -192,10 +192,11 @@ def inspect_run(
     found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
     checkpoints = tuple(sorted(found, key=lambda c: c.step))
     steps = [c.step for c in checkpoints]
-    state = newest_state(path)
+    states = state_files(path)
+    state = newest_state(path, states)
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
-    sources = list_sources(path, extra_logs, manifest=read)
+    sources = list_sources(path, extra_logs, manifest=read, states=states)
     logged = last_logged_step(sources)
     if logged is not None:
         steps.append(logged)

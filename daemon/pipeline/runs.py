@@ -120,10 +120,11 @@ class Pipeline:
             if rescan:
                 for run_dir in set(self.layout.runs) - set(full) - set(logs):
                     self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
-            for run_dir in full:
-                if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
-                    touched.add(run_dir)
-            with self.ingestor.deferred():  # the appends' points and offsets written together, once read
+            with self.ingestor.deferred():  # points and offsets written together, once read (few statements)
+                for run_dir in full:
+                    if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
+                        touched.add(run_dir)
+                    self.ingestor.flush_if_large()  # between runs (outside their savepoints): memory stays bounded
                 for run_dir, files in logs.items():
                     if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
                         touched.add(run_dir)
@@ -232,11 +233,10 @@ class Pipeline:
             self._vanished(run_dir, name)
             return
         twins = [t for t in self.layout.twins_of(run_dir) if t.is_dir()]
-        for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
-            self.dirs.add(d)
+        self.watch_run(run_dir, twins)
         extra = self.layout.logs_of(run_dir)
         info = self.inspect(run_dir, name, extra, twins)
-        if judged.same_record(self.store.run(name), recorded_as(info)):
+        if judged.same_record(self.recorded(name), recorded_as(info)):
             self.unchanged.add(run_dir)
         complete = record_run(self.store, info)
         self._watch_checkpoints(run_dir, info.checkpoints, twins)
@@ -247,6 +247,15 @@ class Pipeline:
         written = self.ingestor.ingest_run(name, run_dir, extra)
         if written:
             self.health.ingested(name, written)
+
+    def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
+        """Watch the run's folders that hold logs (and its twins')."""
+        for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
+            self.dirs.add(d)
+
+    def recorded(self, name: str) -> RunRecord | None:
+        """The run's record as the store holds it before this inspection rewrites it."""
+        return self.store.run(name)
 
     def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
         """What the run holds now (discovery's inspection; a one-shot scan may have read it ahead)."""

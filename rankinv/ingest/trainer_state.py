@@ -75,10 +75,11 @@ def _load(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("log_history"), list) else None
 
 
-def newest_state(path: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The readable state with the highest global_step (the root file or the newest checkpoint)."""
+def newest_state(path: Path, files: list[Path] | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The readable state with the highest global_step (the root file or the newest checkpoint); ``files``: the
+    path's :func:`state_files` when the caller has just listed them."""
     best: tuple[Path, dict[str, Any]] | None = None
-    for candidate in state_files(path)[:2]:
+    for candidate in (state_files(path) if files is None else files)[:2]:
         data = _load(candidate)
         if data is not None and (best is None or _step(data) > _step(best[1])):
             best = (candidate, data)
