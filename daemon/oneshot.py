@@ -19,6 +19,7 @@ from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.discovery import RunInfo
+from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
 from rankinv.store import RunRecord, Store
 
@@ -57,10 +58,23 @@ class OneShot(Pipeline):
             return super().recorded(name)
         return self.seen.records.get(name)
 
-    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
-        info = super().inspect(run_dir, name, extra, twins)
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path], *,
+                peek_logs: bool = False) -> RunInfo:  # fmt: skip
+        """Without the look at the logs' last step: :meth:`ingest` takes it only when the read wrote nothing."""
+        info = super().inspect(run_dir, name, extra, twins, peek_logs=peek_logs)
         self.unreadable_logs = bool(unreadable(list(info.sources)))
         return info
+
+    def ingest(self, info: RunInfo, extra: list[Path]) -> int:
+        """As the daemon's; the run's stored step is then what the full inspection would leave: the last point
+        read sets it (the store's rule), and when no point was read, the highest of the checkpoints', the trainer
+        state's and the logs' last step (the look the inspection left out, taken only now)."""
+        written = super().ingest(info, extra)
+        if not written:
+            logged = last_logged_step(list(info.sources))
+            if logged is not None and (info.last_step is None or logged > info.last_step):
+                self.store.upsert_run(info.name, str(info.path), last_step=logged)
+        return written
 
     def process_run(self, run_dir: Path) -> None:
         if self.seen is None:

@@ -183,10 +183,11 @@ def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
 
 def inspect_run(
     path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = (),
-    twins: list[Path] | tuple[Path, ...] = (),
+    twins: list[Path] | tuple[Path, ...] = (), peek_logs: bool = True,
 ) -> RunInfo:
     """What a run holds; ``extra_logs``: stdout files elsewhere attributed to it; ``twins``: other folders of the
-    same run (verl's checkpoints folder), whose checkpoints are its own."""
+    same run (verl's checkpoints folder), whose checkpoints are its own. Without ``peek_logs`` the last step leaves
+    out the one its logs show (:func:`~rankinv.ingest.peek.last_logged_step`), for a caller that reads them."""
     read = read_manifest(path)
     manifest = read or None
     found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
@@ -197,7 +198,7 @@ def inspect_run(
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
     sources = list_sources(path, extra_logs, manifest=read, states=states)
-    logged = last_logged_step(sources)
+    logged = last_logged_step(sources) if peek_logs else None
     if logged is not None:
         steps.append(logged)
     kind = _manifest_kind(manifest) or guess_kind(sources) or "unknown"

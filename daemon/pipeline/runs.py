@@ -244,9 +244,14 @@ class Pipeline:
             for c in complete:
                 self.triage.offer(name, str(c.path))
         self.ingestor.refresh(name, run_dir, extra, listed=info.sources)
-        written = self.ingestor.ingest_run(name, run_dir, extra)
+        self.ingest(info, extra)
+
+    def ingest(self, info: RunInfo, extra: list[Path]) -> int:
+        """Read the run's log from its stored offset (just listed); returns the points written or queued."""
+        written = self.ingestor.ingest_run(info.name, info.path, extra)
         if written:
-            self.health.ingested(name, written)
+            self.health.ingested(info.name, written)
+        return written
 
     def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
         """Watch the run's folders that hold logs (and its twins')."""
@@ -257,10 +262,11 @@ class Pipeline:
         """The run's record as the store holds it before this inspection rewrites it."""
         return self.store.run(name)
 
-    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
-        """What the run holds now (discovery's inspection; a one-shot scan may have read it ahead)."""
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path], *,
+                peek_logs: bool = True) -> RunInfo:  # fmt: skip
+        """What the run holds now (discovery's inspection; ``peek_logs``: see :func:`inspect_run`)."""
         return inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
-                           twins=twins)  # fmt: skip
+                           twins=twins, peek_logs=peek_logs)  # fmt: skip
 
     def catch_up(self, run_dir: Path, touched: set[Path]) -> None:
         """Read whatever a run's known logs gained since their stored offsets (cheap when nothing did)."""
