@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
 from rankinv.daemon.pipeline.health import Health
@@ -37,6 +38,11 @@ class OneShot(Pipeline):
 
     seen: Seen | None = None
     unreadable_logs = False  # whether the run just inspected has a log whose optional reader is missing here
+    read_points: set[str]  # runs whose read in this scan wrote points
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.read_points = set()
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
@@ -70,11 +76,17 @@ class OneShot(Pipeline):
         read sets it (the store's rule), and when no point was read, the highest of the checkpoints', the trainer
         state's and the logs' last step (the look the inspection left out, taken only now)."""
         written = super().ingest(info, extra)
-        if not written:
+        if written:
+            self.read_points.add(info.name)
+        else:
             logged = last_logged_step(list(info.sources))
             if logged is not None and (info.last_step is None or logged > info.last_step):
                 self.store.upsert_run(info.name, str(info.path), last_step=logged)
         return written
+
+    def has_points(self, run: str) -> bool:
+        """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""
+        return run in self.read_points or super().has_points(run)
 
     def process_run(self, run_dir: Path) -> None:
         if self.seen is None:

@@ -143,9 +143,10 @@ def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Pat
 
 def _subdirs(path: Path) -> list[Path]:
     try:
-        return sorted(Path(e.path) for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+        names = sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
+    return [path / name for name in names]  # siblings sort by name as paths do (names, not paths, compared)
 
 
 def is_run_dir(path: Path, *, bare_logs: bool = True, root: Path = Path("/")) -> bool:

@@ -326,9 +326,13 @@ class Pipeline:
         if record is None or record.kind != "grpo":
             return
         live = self.brain.live.get(record.name)
-        if (live is None or not live.points) and not self.store.has_metrics(record.name):
+        if (live is None or not live.points) and not self.has_points(record.name):
             return
         outcomes.append((self.brain.evaluate_run(record), record.path))
+
+    def has_points(self, run: str) -> bool:
+        """Whether the store holds any point of the run."""
+        return self.store.has_metrics(run)
 
     def report_paths(self, paths: set[str]) -> None:
         """A triage report written next to a checkpoint (callback executor) is read at once."""
