@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
+from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
+from rankinv.daemon.pipeline.live import LiveMonitor
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
@@ -43,6 +45,7 @@ class OneShot(Pipeline):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.read_points = set()
+        self.followed = 0  # points queued for the live monitors started by :meth:`_follow`
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
@@ -78,11 +81,24 @@ class OneShot(Pipeline):
         written = super().ingest(info, extra)
         if written:
             self.read_points.add(info.name)
+            self._follow(info.name, written)
         else:
             logged = last_logged_step(list(info.sources))
             if logged is not None and (info.last_step is None or logged > info.last_step):
                 self.store.upsert_run(info.name, str(info.path), last_step=logged)
         return written
+
+    def _follow(self, run: str, queued: int) -> None:
+        """A run new to the store holds no point but the ones just queued: its live monitor starts empty and is fed
+        them as they are written (as the brain follows a run it knows), so judging it reads nothing back from the
+        store. Equal to one built from the store (the live monitor's contract; one that does not extend its series
+        is dropped and built from the store). Bounded by the brain's budget of monitored points."""
+        if self.seen is None or run in self.seen.records or run in self.brain.live or not self.ingestor.deferring:
+            return
+        if self.followed + queued > LIVE_POINTS:
+            return
+        self.followed += queued
+        self.brain.live[run] = LiveMonitor(self.config.monitor, *self.brain.names)
 
     def has_points(self, run: str) -> bool:
         """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""
