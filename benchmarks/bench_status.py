@@ -48,7 +48,8 @@ def _status(root: Path, state: Path, python: str = sys.executable) -> tuple[floa
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL, env=env).stdout
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL, env=env,
+                         cwd=root.parent).stdout  # not a checkout: `-m rankinv` would import the rankinv/ found there
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, load, out
