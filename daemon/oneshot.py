@@ -4,6 +4,11 @@
 (offsets included) a daemon would, under the daemon's lock, so a daemon started later resumes from it. It
 never acts on a verdict and never starts triage jobs. A run whose folder did not change since the last pass
 is not read again (:mod:`rankinv.daemon.unchanged`).
+
+Being the store's one writer for one pass, it skips work whose answer it already has, leaving the store exactly
+as the daemon's pass would (tested against the daemon's store): the records are read once as it starts, nothing
+is listed for a watcher, a log's last step is peeked only when its read wrote no point, and a run new to the
+store gets its live monitor fed with the points as they are queued instead of reading them back to judge it.
 """
 
 from __future__ import annotations
