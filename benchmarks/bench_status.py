@@ -40,16 +40,19 @@ def _make_root(root: Path, runs: int) -> None:
         (d / "rankinv.jsonl").write_text("".join(lines))
 
 
-def _status(root: Path, state: Path, python: str = sys.executable) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds (user + system of the process) and the printed table of one status."""
+def _status(root: Path, state: Path, python: str = sys.executable) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system of the process), the 1-minute load average as it started, and the
+    printed table of one status."""
     argv = [python, "-m", "rankinv", "status", str(root), "--state-dir", str(state)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL, env=env).stdout
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL, env=env,
+                         cwd=root.parent).stdout  # not a checkout: `-m rankinv` would import the rankinv/ found there
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, out
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, load, out
 
 
 def _table_seconds(state: Path, root: Path, fast: bool) -> float:
@@ -74,36 +77,47 @@ def _table_seconds(state: Path, root: Path, fast: bool) -> float:
         cli_status.print_plain = saved
 
 
+def _ours(root: Path, state: Path, times: dict[str, list[tuple[float, float, float]]]) -> set[str]:
+    *cold, out = _status(root, state)
+    *warm, again = _status(root, state)
+    times["cold"].append((cold[0], cold[1], cold[2]))
+    times["warm"].append((warm[0], warm[1], warm[2]))
+    return {out, again}
+
+
+def _theirs(root: Path, state: Path, baseline: str, times: dict[str, list[tuple[float, float, float]]]) -> None:
+    for key in ("base_cold", "base_warm"):
+        wall, cpu, load, _ = _status(root, state, baseline)
+        times[key].append((wall, cpu, load))
+
+
 def _measure(runs: int, repeat: int, baseline: str) -> list[list[Any]]:
-    times: dict[str, list[tuple[float, float]]] = {k: [] for k in ("cold", "warm", "base_cold", "base_warm")}
+    times: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ("cold", "warm", "base_cold", "base_warm")}
     rich_s, fast_s = [], []
     outputs: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-status-") as tmp:
         root = Path(tmp) / "root"
         _make_root(root, runs)
         for r in range(repeat):
-            state = Path(tmp) / f"state-{r}"
-            *cold, out = _status(root, state)
-            *warm, again = _status(root, state)
-            times["cold"].append((cold[0], cold[1]))
-            times["warm"].append((warm[0], warm[1]))
-            outputs.update({out, again})
+            state, base = Path(tmp) / f"state-{r}", Path(tmp) / f"base-{r}"
+            if baseline and r % 2:  # alternate which goes first: neither always gets the quieter moment
+                _theirs(root, base, baseline, times)
+            outputs |= _ours(root, state, times)
             rich_s.append(_table_seconds(state, root, fast=False))
             fast_s.append(_table_seconds(state, root, fast=True))
-            if baseline:
-                base = Path(tmp) / f"base-{r}"
-                for key in ("base_cold", "base_warm"):
-                    wall, cpu, _ = _status(root, base, baseline)
-                    times[key].append((wall, cpu))
+            if baseline and not r % 2:
+                _theirs(root, base, baseline, times)
     assert len(outputs) == 1, "every status printed the same table"
 
-    def row(what: str, got: list[tuple[float, float]] | list[float], target: float | None) -> list[Any]:
+    def row(what: str, got: list[tuple[float, float, float]] | list[float], target: float | None) -> list[Any]:
         walls = [g[0] if isinstance(g, tuple) else g for g in got]
         cpus = [g[1] for g in got if isinstance(g, tuple)]
+        loads = [g[2] for g in got if isinstance(g, tuple)]
         med = statistics.median(walls)
         verdict = "-" if target is None else ("met" if max(walls) <= target else f"missed by {med / target:.2f}x")
         cpu = f"{statistics.median(cpus):.2f}" if cpus else "-"
-        return [what, runs, round(med, 2), round(max(walls), 2), cpu, "-" if target is None else f"{target:g} s",
+        load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-"
+        return [what, runs, round(med, 2), round(max(walls), 2), cpu, load, "-" if target is None else f"{target:g} s",
                 verdict]  # fmt: skip
 
     target = TARGET_SECONDS if runs == 10_000 else None
@@ -117,8 +131,8 @@ def _measure(runs: int, repeat: int, baseline: str) -> list[list[Any]]:
     for what in ("cold", "warm"):
         ours, base = times[what], times[f"base_{what}"]
         if base:
-            wall = statistics.median(w for w, _ in ours) / statistics.median(w for w, _ in base)
-            cpu = statistics.median(c for _, c in ours) / statistics.median(c for _, c in base)
+            wall = statistics.median(w for w, _, _ in ours) / statistics.median(w for w, _, _ in base)
+            cpu = statistics.median(c for _, c, _ in ours) / statistics.median(c for _, c, _ in base)
             rows.append(row(f"baseline status, {what} store (this: {wall:.2f}x its wall, {cpu:.2f}x its CPU)", base,
                             None))  # fmt: skip
     return rows
@@ -132,11 +146,12 @@ def run(quick: bool) -> Result:
     load = os.getloadavg()[0]
     return Result(
         f"one-shot status: {runs} tiny runs",
-        ["what", "runs", "median s", "max s", "median CPU s", "target", "target met"],
+        ["what", "runs", "median s", "max s", "median CPU s", "load", "target", "target met"],
         rows,
         [f"wall-clock of a fresh `rankinv status ROOT` process (stdout to a pipe), {repeat} repetition(s), with its"
-         f" CPU seconds (user + system); load average {start_load:.1f} at the start, {load:.1f} at the end, on"
-         f" {os.cpu_count()} cores",
+         f" CPU seconds (user + system) and the range of the 1-minute load average as each started; load average"
+         f" {start_load:.1f} at the start, {load:.1f} at the end, on {os.cpu_count()} cores; with a baseline, the two"
+         " alternate (each repetition: one cold and one warm status of each, the first of them switching)",
          "target: 5 s at 10,000 runs (none for --quick); each run: manifest + 5 JSONL records",
          f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}",
          "every status printed the identical table (checked)"],

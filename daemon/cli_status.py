@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     store = ReadStore.open(p.store_path)
     try:
         snap = store.snapshot(events=10)
-        errors = {r.name: r.error or "" for r in store.runs() if r.status in ("error", "vanished")}
+        errors = store.run_errors()
     finally:
         store.close()
     if args.json:

@@ -4,23 +4,32 @@
 (offsets included) a daemon would, under the daemon's lock, so a daemon started later resumes from it. It
 never acts on a verdict and never starts triage jobs. A run whose folder did not change since the last pass
 is not read again (:mod:`rankinv.daemon.unchanged`).
+
+Being the store's one writer for one pass, it skips work whose answer it already has, leaving the store exactly
+as the daemon's pass would (tested against the daemon's store): the records are read once as it starts, nothing
+is listed for a watcher, a log's last step is peeked only when its read wrote no point, and a run new to the
+store gets its live monitor fed with the points as they are queued instead of reading them back to judge it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
+from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
+from rankinv.daemon.pipeline.live import LiveMonitor
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.discovery import RunInfo
+from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
-from rankinv.store import Store
+from rankinv.store import RunRecord, Store
 
 
 class _NoWatch:
@@ -36,21 +45,69 @@ class OneShot(Pipeline):
 
     seen: Seen | None = None
     unreadable_logs = False  # whether the run just inspected has a log whose optional reader is missing here
+    read_points: set[str]  # runs whose read in this scan wrote points
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.read_points = set()
+        self.followed = 0  # points queued for the live monitors started by :meth:`_follow`
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
         starts with no layout to compare against)."""
         added = super().rescan()
         found = set(self.layout.runs.values())
-        for record in self.store.runs():
+        for record in self.store.runs() if self.seen is None else tuple(self.seen.records.values()):
             if record.name not in found and record.status != "vanished":
                 self._vanished(Path(record.path), record.name)
         return added
 
-    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
-        info = super().inspect(run_dir, name, extra, twins)
+    def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
+        """Nothing watches during a one-shot scan (its folders are not even listed for a watcher)."""
+
+    def recorded(self, name: str) -> RunRecord | None:
+        """From the records read once when the scan started (each run is inspected once per scan, and only this
+        process writes the store while it holds the lock)."""
+        if self.seen is None:
+            return super().recorded(name)
+        return self.seen.records.get(name)
+
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path], *,
+                peek_logs: bool = False) -> RunInfo:  # fmt: skip
+        """Without the look at the logs' last step: :meth:`ingest` takes it only when the read wrote nothing."""
+        info = super().inspect(run_dir, name, extra, twins, peek_logs=peek_logs)
         self.unreadable_logs = bool(unreadable(list(info.sources)))
         return info
+
+    def ingest(self, info: RunInfo, extra: list[Path]) -> int:
+        """As the daemon's; the run's stored step is then what the full inspection would leave: the last point
+        read sets it (the store's rule), and when no point was read, the highest of the checkpoints', the trainer
+        state's and the logs' last step (the look the inspection left out, taken only now)."""
+        written = super().ingest(info, extra)
+        if written:
+            self.read_points.add(info.name)
+            self._follow(info.name, written)
+        else:
+            logged = last_logged_step(list(info.sources))
+            if logged is not None and (info.last_step is None or logged > info.last_step):
+                self.store.upsert_run(info.name, str(info.path), last_step=logged)
+        return written
+
+    def _follow(self, run: str, queued: int) -> None:
+        """A run new to the store holds no point but the ones just queued: its live monitor starts empty and is fed
+        them as they are written (as the brain follows a run it knows), so judging it reads nothing back from the
+        store. Equal to one built from the store (the live monitor's contract; one that does not extend its series
+        is dropped and built from the store). Bounded by the brain's budget of monitored points."""
+        if self.seen is None or run in self.seen.records or run in self.brain.live or not self.ingestor.deferring:
+            return
+        if self.followed + queued > LIVE_POINTS:
+            return
+        self.followed += queued
+        self.brain.live[run] = LiveMonitor(self.config.monitor, *self.brain.names)
+
+    def has_points(self, run: str) -> bool:
+        """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""
+        return run in self.read_points or super().has_points(run)
 
     def process_run(self, run_dir: Path) -> None:
         if self.seen is None:

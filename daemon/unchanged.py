@@ -111,7 +111,8 @@ class Seen:
     def __init__(self, path: Path, config: Config, store: Reads):
         self.path, self.setting, self.store = path, setting(config), store
         self.old = self._load()
-        self.records: dict[str, RunRecord] = {r.name: r for r in store.runs()} if self.old else {}
+        self.records: dict[str, RunRecord] = {r.name: r for r in store.runs()}  # as the scan starts
+        self.stored_offsets = store.offsets() if self.old else {}
         self.kept: dict[str, list[Any]] = {}  # run → the old entry, still true
         self.read: dict[str, tuple[str, list[str]]] = {}  # run → (digest taken before reading it, its logs)
 
@@ -143,7 +144,7 @@ class Seen:
         if old[1] != record_print(record) or record.path != str(run_dir) or record.kind == "sft":
             return False
         offsets = old[2]
-        if not isinstance(offsets, dict) or any(self.store.offset(k) != v for k, v in offsets.items()):
+        if not isinstance(offsets, dict) or any(self.stored_offsets.get(k) != v for k, v in offsets.items()):
             return False
         named = parent_named(record)
         return named is None or resolve_parent(named, run_dir) == record.parent
@@ -159,12 +160,13 @@ class Seen:
         """Store every fingerprint still true after this scan's commit (atomically: a reader sees old or new)."""
         records = {r.name: r for r in self.store.runs()}
         settling = {c.run for c in self.store.checkpoints() if not c.complete}
+        offsets = self.store.offsets()
         runs: dict[str, list[Any]] = {}
         for name, (folder, logs) in self.read.items():
             record = records.get(name)
             if record is None or record.kind == "sft" or name in settling or record.status != "active":
                 continue
-            runs[name] = [folder, record_print(record), {k: self.store.offset(k) for k in logs}]
+            runs[name] = [folder, record_print(record), {k: offsets.get(k) for k in logs}]
         for name, entry in self.kept.items():
             if name in records and record_print(records[name]) == entry[1]:
                 runs[name] = entry

@@ -29,7 +29,7 @@ from rankinv.ingest import Source, registry
 from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
-from rankinv.ingest.trainer_state import STATE_NAME, newest_state
+from rankinv.ingest.trainer_state import STATE_NAME, newest_state, state_files
 from rankinv.ingest.values import MAX_STEP
 from rankinv.ingest.verl_layout import merge
 
@@ -143,9 +143,10 @@ def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Pat
 
 def _subdirs(path: Path) -> list[Path]:
     try:
-        return sorted(Path(e.path) for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+        names = sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
+    return [path / name for name in names]  # siblings sort by name as paths do (names, not paths, compared)
 
 
 def is_run_dir(path: Path, *, bare_logs: bool = True, root: Path = Path("/")) -> bool:
@@ -183,20 +184,22 @@ def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
 
 def inspect_run(
     path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = (),
-    twins: list[Path] | tuple[Path, ...] = (),
+    twins: list[Path] | tuple[Path, ...] = (), peek_logs: bool = True,
 ) -> RunInfo:
     """What a run holds; ``extra_logs``: stdout files elsewhere attributed to it; ``twins``: other folders of the
-    same run (verl's checkpoints folder), whose checkpoints are its own."""
+    same run (verl's checkpoints folder), whose checkpoints are its own. Without ``peek_logs`` the last step leaves
+    out the one its logs show (:func:`~rankinv.ingest.peek.last_logged_step`), for a caller that reads them."""
     read = read_manifest(path)
     manifest = read or None
     found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
     checkpoints = tuple(sorted(found, key=lambda c: c.step))
     steps = [c.step for c in checkpoints]
-    state = newest_state(path)
+    states = state_files(path)
+    state = newest_state(path, states)
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
-    sources = list_sources(path, extra_logs, manifest=read)
-    logged = last_logged_step(sources)
+    sources = list_sources(path, extra_logs, manifest=read, states=states)
+    logged = last_logged_step(sources) if peek_logs else None
     if logged is not None:
         steps.append(logged)
     kind = _manifest_kind(manifest) or guess_kind(sources) or "unknown"

@@ -171,3 +171,41 @@ def test_a_long_read_is_written_in_parts_of_bounded_size(tmp_path: Path, monkeyp
         assert got["entropy"].steps == tuple(range(1, 20_001)) and got["kl"].steps == tuple(range(1, 20_001))
         assert got["entropy"].values[-1] == 1.0 / 20_000
         pipeline.kept.close_all()
+
+
+class _FailsAfterReading(Pipeline):
+    """A stand-in for a run that fails after its log was read (an I/O error while the rest of it is handled)."""
+
+    failing = "grpo-003"
+
+    def ingest(self, info: Any, extra: list[Path]) -> int:
+        written = super().ingest(info, extra)
+        if info.name == self.failing:
+            raise OSError(5, "Input/output error")
+        return written
+
+
+def test_a_full_pass_writes_every_new_runs_points_at_once_and_a_failing_run_only_loses_its_own(
+        tmp_path: Path, statements: Counter[str]) -> None:  # fmt: skip
+    root = tmp_path / "root"
+    for i in range(8):
+        d = root / f"grpo-{i:03d}"
+        d.mkdir(parents=True)
+        (d / "rankinv-run.json").write_text('{"kind": "GRPO"}')
+        (d / "rankinv.jsonl").write_text(_line(1) + _line(2))
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, daemon=dataclasses.replace(cfg.daemon, triage_executor="callback"))
+    with Store.open(tmp_path / "s.sqlite") as store:
+        pipeline = _FailsAfterReading(root, cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
+                                      health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+        pipeline.handle(set(), rescan=True)
+        assert statements["INSERT OR REPLACE INTO metrics(run_id,"] == 1  # eight runs' first reads, one statement
+        failed = store.run("grpo-003")
+        assert failed is not None and failed.status == "error" and "Input/output error" in (failed.error or "")
+        assert not store.has_metrics("grpo-003") and store.offset(str(root / "grpo-003" / "rankinv.jsonl")) is None
+        for i in (0, 1, 2, 4, 5, 6, 7):  # every other run, read before or after it: all kept
+            name = f"grpo-{i:03d}"
+            assert store.series(name, ("entropy", "kl"))["kl"].steps == (1, 2), name
+            record = store.run(name)
+            assert record is not None and record.last_step == 2 and record.status == "active"
+            assert [v.decision for v in store.verdicts(name)]  # judged on the points written

@@ -119,6 +119,11 @@ def parse(raw: bytes) -> Evidence:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise Untrusted(f"not valid JSON ({exc})") from None
+    return evidence(data)
+
+
+def evidence(data: Any) -> Evidence:
+    """Schema-check a manifest already decoded from JSON (as :func:`parse` does after decoding it)."""
     if not isinstance(data, dict):
         raise Untrusted(f"a JSON {type(data).__name__}, not an object")
     fields = {

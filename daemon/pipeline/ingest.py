@@ -54,6 +54,7 @@ class Ingestor:
         self.reported: set[str] = set()
         self.deferring = False
         self.pending: dict[str, tuple[str, str, Offset, Rows]] = {}  # path -> (run, format, new offset, points)
+        self.pending_points = 0  # points in ``pending``
 
     def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
                 listed: tuple[Source, ...] | None = None) -> list[Source]:  # fmt: skip
@@ -135,9 +136,22 @@ class Ingestor:
         """A run failed mid-batch: its queued writes are dropped with it (as a savepoint would undo them); None:
         the whole batch failed."""
         self.pending = {k: item for k, item in self.pending.items() if run is not None and item[0] != run}
+        self.pending_points = sum(len(item[3]) for item in self.pending.values())
 
-    def flush(self) -> None:
-        items, self.pending = self.pending, {}
+    def flush_if_large(self) -> None:
+        """Write the queued points now when there are more than ``PENDING_POINTS`` of them."""
+        if self.pending_points > PENDING_POINTS:
+            self.flush()
+
+    def flush(self, only: str | None = None) -> None:
+        """Write the queued points and offsets (only run ``only``'s when given: inside that run's savepoint, the
+        other runs' writes must not be undone with its own)."""
+        if only is None:
+            items, self.pending = self.pending, {}
+        else:
+            items = {k: item for k, item in self.pending.items() if item[0] == only}
+            self.pending = {k: item for k, item in self.pending.items() if item[0] != only}
+        self.pending_points = sum(len(item[3]) for item in self.pending.values())
         if not items:
             return
         self.store.ingest_many([(run, key, fmt, new.to_json(), rows) for key, (run, fmt, new, rows) in items.items()])
@@ -178,8 +192,8 @@ class Ingestor:
             written += self._ingest_part(run, source)
             if kept is None or not kept.more:
                 return written
-            if sum(len(item[3]) for item in self.pending.values()) > PENDING_POINTS:
-                self.flush()
+            if self.pending_points > PENDING_POINTS:
+                self.flush(run)
 
     def _ingest_part(self, run: str, source: Source) -> int:
         key = str(source.path)
@@ -196,6 +210,7 @@ class Ingestor:
         rows = [(p.step, p.name, p.value, p.time) for p in points]
         if self.deferring:
             self.pending[key] = (run, source.fmt, new, (queued[3] if queued is not None else []) + rows)
+            self.pending_points += len(rows)
             return sum(1 for r in rows if -STEP_LIMIT <= int(r[0]) < STEP_LIMIT)  # as the store counts them
         written = self.store.ingest(run, key, source.fmt, new.to_json(), rows)
         self._written(run, key, new, rows)

@@ -46,9 +46,10 @@ def run_name(root: Path, path: Path) -> str:
 def _subdirs(path: Path) -> list[Path]:
     try:
         with os.scandir(path) as entries:
-            return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+            names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
+    return [path / name for name in names]  # siblings sort by name as paths do
 
 
 def scan(root: Path, depth: int = MAX_DEPTH) -> Layout:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from rankinv.daemon.actions.manifest import Untrusted, parse
+from rankinv.daemon.actions.manifest import Untrusted, evidence
 
 from rankinv.discovery import CheckpointInfo, RunInfo
 from rankinv.store import Store
@@ -37,9 +36,9 @@ def recorded_as(info: RunInfo) -> tuple[object, ...]:
 
 
 def _manifest_job_id(manifest: dict[str, Any]) -> str:
-    """The job id the manifest names, read by the same type-checked parser the actions use ("" if untrusted)."""
+    """The job id the manifest names, checked by the same schema the actions use ("" if untrusted)."""
     try:
-        return parse(json.dumps(manifest).encode()).job_id
+        return evidence(manifest).job_id
     except (Untrusted, TypeError, ValueError):
         return ""
 

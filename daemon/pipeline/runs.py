@@ -120,10 +120,11 @@ class Pipeline:
             if rescan:
                 for run_dir in set(self.layout.runs) - set(full) - set(logs):
                     self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
-            for run_dir in full:
-                if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
-                    touched.add(run_dir)
-            with self.ingestor.deferred():  # the appends' points and offsets written together, once read
+            with self.ingestor.deferred():  # points and offsets written together, once read (few statements)
+                for run_dir in full:
+                    if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
+                        touched.add(run_dir)
+                    self.ingestor.flush_if_large()  # between runs (outside their savepoints): memory stays bounded
                 for run_dir, files in logs.items():
                     if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
                         touched.add(run_dir)
@@ -232,11 +233,10 @@ class Pipeline:
             self._vanished(run_dir, name)
             return
         twins = [t for t in self.layout.twins_of(run_dir) if t.is_dir()]
-        for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
-            self.dirs.add(d)
+        self.watch_run(run_dir, twins)
         extra = self.layout.logs_of(run_dir)
         info = self.inspect(run_dir, name, extra, twins)
-        if judged.same_record(self.store.run(name), recorded_as(info)):
+        if judged.same_record(self.recorded(name), recorded_as(info)):
             self.unchanged.add(run_dir)
         complete = record_run(self.store, info)
         self._watch_checkpoints(run_dir, info.checkpoints, twins)
@@ -244,14 +244,29 @@ class Pipeline:
             for c in complete:
                 self.triage.offer(name, str(c.path))
         self.ingestor.refresh(name, run_dir, extra, listed=info.sources)
-        written = self.ingestor.ingest_run(name, run_dir, extra)
-        if written:
-            self.health.ingested(name, written)
+        self.ingest(info, extra)
 
-    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path]) -> RunInfo:
-        """What the run holds now (discovery's inspection; a one-shot scan may have read it ahead)."""
+    def ingest(self, info: RunInfo, extra: list[Path]) -> int:
+        """Read the run's log from its stored offset (just listed); returns the points written or queued."""
+        written = self.ingestor.ingest_run(info.name, info.path, extra)
+        if written:
+            self.health.ingested(info.name, written)
+        return written
+
+    def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
+        """Watch the run's folders that hold logs (and its twins')."""
+        for d in [*L.run_watch_dirs(run_dir), *(w for t in twins for w in L.run_watch_dirs(t))]:
+            self.dirs.add(d)
+
+    def recorded(self, name: str) -> RunRecord | None:
+        """The run's record as the store holds it before this inspection rewrites it."""
+        return self.store.run(name)
+
+    def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path], *,
+                peek_logs: bool = True) -> RunInfo:  # fmt: skip
+        """What the run holds now (discovery's inspection; ``peek_logs``: see :func:`inspect_run`)."""
         return inspect_run(run_dir, name, settle_seconds=self.config.daemon.settle_seconds, extra_logs=extra,
-                           twins=twins)  # fmt: skip
+                           twins=twins, peek_logs=peek_logs)  # fmt: skip
 
     def catch_up(self, run_dir: Path, touched: set[Path]) -> None:
         """Read whatever a run's known logs gained since their stored offsets (cheap when nothing did)."""
@@ -311,9 +326,13 @@ class Pipeline:
         if record is None or record.kind != "grpo":
             return
         live = self.brain.live.get(record.name)
-        if (live is None or not live.points) and not self.store.has_metrics(record.name):
+        if (live is None or not live.points) and not self.has_points(record.name):
             return
         outcomes.append((self.brain.evaluate_run(record), record.path))
+
+    def has_points(self, run: str) -> bool:
+        """Whether the store holds any point of the run."""
+        return self.store.has_metrics(run)
 
     def report_paths(self, paths: set[str]) -> None:
         """A triage report written next to a checkpoint (callback executor) is read at once."""

@@ -20,12 +20,14 @@ MAX_STRIDE = 1 << 31  # a logging interval beyond this is junk (it would push co
 
 
 def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (), *,
-                 manifest: dict[str, object] | None = None) -> list[Source]:  # fmt: skip
+                 manifest: dict[str, object] | None = None, states: list[Path] | None = None,
+                 ) -> list[Source]:  # fmt: skip
     """The run's own logs, plus stdout files elsewhere that evidence attributes to it (``extra_logs``); a run that
-    is a stdout file of its own is that file. ``manifest``: the run's manifest when the caller has just read it."""
+    is a stdout file of its own is that file. ``manifest``, ``states``: the run's manifest and its
+    :func:`~rankinv.ingest.trainer_state.state_files` when the caller has just read them."""
     if run_dir.is_file():
         return [Source(run_dir, sniff_text(run_dir))]
-    states = state_files(run_dir)
+    states = state_files(run_dir) if states is None else states
     stride = logging_steps(run_dir, manifest=manifest, has_state=bool(states))
     found: list[Source] = [Source(p, sniff_text(p), stride) for p in extra_logs]
     if states:

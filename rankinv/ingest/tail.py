@@ -143,9 +143,10 @@ def _tail_path(path: Path, offset: Offset, framing: Framing, consumer: Consumer,
     with open_regular(path) as f:
         position, more = _read_file(f, path, start, framing, consumer, max_unit=max_unit,
                                     limit=kept.read_limit if kept else None)  # fmt: skip
+        head = _head_of(f, position)  # of the file just read (not opened again)
     if more and kept is not None:
         kept.more = True
-    return replace(offset, position=position, inode=st.st_ino, head=_head(path, position), drained=drained)
+    return replace(offset, position=position, inode=st.st_ino, head=head, drained=drained)
 
 
 def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, consumer: Consumer, *,

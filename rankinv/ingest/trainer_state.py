@@ -8,6 +8,7 @@ entries past the last step it emitted. A state file that is mid-write (not valid
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import replace
 from itertools import compress
@@ -35,13 +36,33 @@ def state_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     found = []
-    for child in path.glob(f"checkpoint-*/{STATE_NAME}"):
-        match = _CHECKPOINT.match(child.parent.name)
-        if match:
-            found.append((int(match[1]), child))
+    for name, step in _checkpoint_dirs(path):
+        child = path / name / STATE_NAME
+        if child.exists():
+            found.append((step, child))
     ranked = [p for _, p in sorted(found, reverse=True)]
     root = path / STATE_NAME
     return [root, *ranked] if root.is_file() else ranked
+
+
+def _checkpoint_dirs(path: Path) -> list[tuple[str, int]]:
+    """``checkpoint-N`` folders (symlinks to folders too) and their N, as ``path.glob("checkpoint-*/")`` finds them
+    (one listing, no glob machinery per run)."""
+    if not path.is_dir():
+        return []
+    try:
+        with os.scandir(path) as entries:
+            listed = [(e, m) for e in entries if (m := _CHECKPOINT.match(e.name))]
+    except PermissionError:
+        return []
+    out = []
+    for entry, match in listed:
+        try:
+            if entry.is_dir():
+                out.append((entry.name, int(match[1])))
+        except OSError:
+            continue
+    return out
 
 
 class _State(msgspec.Struct):
@@ -75,10 +96,11 @@ def _load(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("log_history"), list) else None
 
 
-def newest_state(path: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The readable state with the highest global_step (the root file or the newest checkpoint)."""
+def newest_state(path: Path, files: list[Path] | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The readable state with the highest global_step (the root file or the newest checkpoint); ``files``: the
+    path's :func:`state_files` when the caller has just listed them."""
     best: tuple[Path, dict[str, Any]] | None = None
-    for candidate in state_files(path)[:2]:
+    for candidate in (state_files(path) if files is None else files)[:2]:
         data = _load(candidate)
         if data is not None and (best is None or _step(data) > _step(best[1])):
             best = (candidate, data)

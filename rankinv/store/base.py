@@ -15,8 +15,11 @@ __all__ = ["StoreBase", "dumps", "finite_or_none", "loads", "nan_or_none"]
 _S = TypeVar("_S", bound="StoreBase")
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, default=str).encode  # json.dumps with these, without a new encoder per call
+
+
 def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    return None if value is None else _ENCODE(value)
 
 
 def loads(text: str | None) -> Any:

@@ -137,6 +137,11 @@ class Reads(StoreBase):
     def runs(self) -> tuple[RunRecord, ...]:
         return tuple(_run(r) for r in self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY name"))
 
+    def run_errors(self) -> dict[str, str]:
+        """Each vanished or failed run's message (\"\" when it has none), without decoding every record."""
+        rows = self.conn.execute("SELECT name, error FROM runs WHERE status IN ('error', 'vanished')")
+        return {str(name): error or "" for name, error in rows}
+
     def checkpoints(self, run: str | None = None) -> tuple[CheckpointRecord, ...]:
         if run:
             return self._checkpoints(" WHERE r.name = ? ORDER BY c.step", (run,))
@@ -216,6 +221,10 @@ class Reads(StoreBase):
     def offset(self, path: str) -> str | None:
         row = self.conn.execute("SELECT state FROM offsets WHERE path = ?", (path,)).fetchone()
         return None if row is None else str(row[0])
+
+    def offsets(self) -> dict[str, str]:
+        """Every stored offset by path (one query, for a pass over every run)."""
+        return {str(path): str(state) for path, state in self.conn.execute("SELECT path, state FROM offsets")}
 
     def triage_report(self, checkpoint: str) -> TriageReport | None:
         """The full stage-1 report; raises RankinvError if the stored JSON is not a valid report."""

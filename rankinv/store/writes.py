@@ -62,15 +62,14 @@ class Writes(StoreBase):
         if "manifest" in fields:
             fields["manifest"] = dumps(fields["manifest"])
         now = self.now()
-        with self.transaction() as conn:
+        columns, marks = "".join(f", {k}" for k in fields), ", ?" * len(fields)
+        sets = "".join(f", {k} = excluded.{k}" for k in (*fields, "updated_at") if fields)
+        with self.transaction() as conn:  # one statement: a new run gets every field, a known one the given ones
             conn.execute(
-                "INSERT INTO runs(name, path, created_at, updated_at) VALUES(?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET path = excluded.path",
-                (name, path, now, now),
+                f"INSERT INTO runs(name, path, created_at, updated_at{columns}) VALUES(?, ?, ?, ?{marks}) "
+                f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets}",
+                (name, path, now, now, *fields.values()),
             )
-            if fields:
-                sets = ", ".join(f"{k} = ?" for k in fields)
-                conn.execute(f"UPDATE runs SET {sets}, updated_at = ? WHERE name = ?", (*fields.values(), now, name))
             return self._run_id(name)
 
     def set_run_flags(
