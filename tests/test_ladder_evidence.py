@@ -163,3 +163,17 @@ def test_the_prediction_at_a_step_is_what_explain_gives_on_the_log_cut_by_hand(
         assert shown["monitor"]["last_step"] == r.step
         assert shown["prediction"]["estimate"] == pytest.approx(r.predicted, abs=1e-12)
         assert shown["monitor"]["entropy_now"] == pytest.approx(r.entropy)
+
+
+def test_the_kept_variant_is_the_predictor_and_v0_the_previous_prior() -> None:
+    """The variant table of VALIDATION.md scores the formula the code runs: its kept variant gives every stored
+    rung the one evaluation path's prediction, its V0 the previous prior shown beside it in the README."""
+    from examples.ladder import variants
+
+    by_key = {v.key: v for v in variants.VARIANTS}
+    for lad in [*evidence.load(), *evidence.load(task="digits")]:
+        for r in lad.rows:
+            assert variants.value(by_key[variants.KEPT], r) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
+            assert variants.value(by_key["V0"], r) == pytest.approx(evidence.previous_prior(r), abs=1e-12)
+    assert variants.qwen(by_key[variants.KEPT])[0] == pytest.approx(
+        float(evidence.qwen_table().splitlines()[2].split(" | ")[1]), abs=0.005)
