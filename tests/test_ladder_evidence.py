@@ -40,13 +40,17 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
     assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
-                                                          *((s, "held-out") for s in range(2, 11))]
-    # the ranking tables keep the three held-out sets apart (each read only after the changes it validates)
+                                                          *((s, "held-out") for s in range(2, 14))]
+    # the ranking tables keep the four held-out sets apart (each read only after the changes it validates)
     assert [lad.group for lad in ladders] == (["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
-                                              + ["held-out 8–10"] * 3)
+                                              + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3)
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
-    assert "new held-out seeds 5, 6 and 7" in validation
+    assert "new held-out seeds 5, 6 and 7" in validation and "**seeds 11, 12 and 13** only" in validation
+    # the fourth set was run by the code of the commit that fixed it, before any change it validates
+    for seed in (11, 12, 13):
+        stored = json.loads((evidence.RESULTS / f"hump-seed{seed}.json").read_text())
+        assert stored["commit"].startswith("8047611"), seed
     for path in sorted(evidence.RESULTS.glob("hump-seed*.json")):
         stored = json.loads(path.read_text())["ladder"]["settings"]
         expected = dataclasses.replace(HUMP, seed=stored["seed"]).as_dict()
@@ -94,12 +98,12 @@ ARCHIVED = [lad for lad in evidence.load() if early.archive_of(lad).is_file()]
 
 
 def test_every_seed_with_an_archive_is_in_the_early_table_and_no_other() -> None:
-    archived = (0, 1, 5, 6, 7, 8, 9, 10)  # seeds 2-4 ran before collect archived RL logs
+    archived = (0, 1, *range(5, 14))  # seeds 2-4 ran before collect archived RL logs
     assert [lad.seed for lad in ARCHIVED] == list(archived)
     table = _tables()["hump ladder, early RL"]
     seeds = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
     assert [s for s in seeds if not s.startswith("mean")] == [str(s) for s in archived for _ in early.STEPS]
-    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 6
+    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 9
 
 
 def _raw(run_dir: Path, key: str, upto: int) -> list[float]:
