@@ -24,9 +24,10 @@ Both sides of the SFT-depth hump are seen: too little SFT gives p below p*(g), s
 collapses entropy, so d, B and L shrink and groups agree; a collapsed rung's uncovered prompts stay out of reach
 (s and L small), a middle rung's are reached through its mixed groups. When the pass rates of a ladder are
 similar and well above p*(g) (the paper's Qwen ladder) the saturating signal term leaves entropy to decide the
-order; where pass rates differ a lot, coverage and signal decide it. Limits: p1 is a mean over prompts, so the
-homogeneous formula over-states coverage when only pass@1 is known; the absolute level is a prior, not a
-calibrated number; the prior knows nothing of the RL run's learning rate or length.
+order; where pass rates differ a lot, coverage and signal decide it. Limits: with only means known (no per-prompt
+counts) every prompt is taken to sharpen at the mean share s, so coverage drops out of the reach; the absolute
+level is a prior, not a calibrated number; the prior knows nothing of the RL run's learning rate or length (in a
+short run GRPO spends the diversity a middle rung's pass@10 rests on, so it over-predicts those rungs).
 
 **Trajectory** (once RL runs): the entropy–performance law R = -a e^H + b (Cui et al. 2025) is fitted
 (Theil–Sen) on the run's own (entropy, reward) points; R∞ = b - a is the reward when entropy is spent, read as
