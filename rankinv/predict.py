@@ -11,9 +11,12 @@ through groups whose rewards differ, and only while it has entropy left to spend
     s      = share of groups with signal: 1 - measured degenerate fraction at g, else 1 - f(p1) at g_eff = 1+(g-1)d
     B      = e^H - 1: the exploration budget (Cui et al. 2025: reward gained while entropy falls is a(e^H0 - e^H))
     L      = 1 - exp(-s B / (e^H_s - 1))                  (learnability: signal times budget, saturating)
-    R      = C + (1 - C) s: the reach. The policy's parameters are shared, so what GRPO learns from the prompts
-            whose groups differ also moves prompts it never solved; an uncovered prompt is taken to be reached
-            with the probability that a prompt gives gradient at all (s). Per prompt when counts are known.
+    R      = the mean over prompts of pre_i + s_i (C_i - pre_i) + s (1 - C_i), never below pre: the reach. A
+            covered prompt is sharpened from its pass@10 toward its pass@K only through its own groups that differ
+            (s_i = 1 - its unbiased degenerate probability at g); the policy's parameters are shared, so what GRPO
+            learns from the prompts whose groups differ also moves prompts it never solved, an uncovered one
+            reached with the probability that a prompt gives gradient at all (s). Without counts s_i = s:
+            R = pre + s (1 - pre).
     final  = pre + (R - pre) L
 
 H_s is the paper's collapse threshold τ_H = 0.18 nats (``[predict] entropy_scale``), not fitted to any table.
@@ -21,9 +24,10 @@ Both sides of the SFT-depth hump are seen: too little SFT gives p below p*(g), s
 collapses entropy, so d, B and L shrink and groups agree; a collapsed rung's uncovered prompts stay out of reach
 (s and L small), a middle rung's are reached through its mixed groups. When the pass rates of a ladder are
 similar and well above p*(g) (the paper's Qwen ladder) the saturating signal term leaves entropy to decide the
-order; where pass rates differ a lot, coverage and signal decide it. Limits: p1 is a mean over prompts, so the
-homogeneous formula over-states coverage when only pass@1 is known; the absolute level is a prior, not a
-calibrated number; the prior knows nothing of the RL run's learning rate or length.
+order; where pass rates differ a lot, coverage and signal decide it. Limits: with only means known (no per-prompt
+counts) every prompt is taken to sharpen at the mean share s, so coverage drops out of the reach; the absolute
+level is a prior, not a calibrated number; the prior knows nothing of the RL run's learning rate or length (in a
+short run GRPO spends the diversity a middle rung's pass@10 rests on, so it over-predicts those rungs).
 
 **Trajectory** (once RL runs): the entropy–performance law R = -a e^H + b (Cui et al. 2025) is fitted
 (Theil–Sen) on the run's own (entropy, reward) points; R∞ = b - a is the reward when entropy is spent, read as
@@ -226,7 +230,8 @@ def _coverage(f: Features, cfg: PredictConfig, p1: float, d: float) -> tuple[flo
 
 
 def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
-    """The documented prior (module docstring): pre + (R - pre) * L, R = C + (1 - C) s."""
+    """The documented prior (module docstring): pre + (R - pre) * L, R = the mean of pre_i + s_i (C_i - pre_i)
+    + s (1 - C_i)."""
     cfg = config or PredictConfig()
     p1 = f.pass1
     if not 0.0 <= p1 <= 1.0:
@@ -239,7 +244,8 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     h = f.entropy if math.isfinite(f.entropy) else -cfg.entropy_scale * math.log(max(1.0 - d, 1e-9))
     budget = math.expm1(max(h, 0.0))
     learn = 1.0 - math.exp(-s * budget / math.expm1(cfg.entropy_scale))
-    reach = _reach(cov, s)
+    per = prompt_terms(f, cfg)
+    reach = _reach(per, pre, cov, s)
     est = pre + (reach - pre) * learn
     estimated = sum(not m for m in (d_measured or math.isfinite(f.entropy), pre_m, cov_m, s_m))
     half = cfg.halfwidth * (1.0 + estimated / 4)
@@ -247,7 +253,7 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
         ("pre", pre), ("coverage", cov), ("reach", reach), ("diversity", d), ("signal", s), ("budget", budget),
         ("learn", learn))
     if f.prompt_counts:  # the stated model of uncertainty (prompt sampling, seeds, the prior's own error)
-        sd = _prediction_sd(f, cfg, learn, s)
+        sd = _prediction_sd(per, cfg, learn, s)
         z = NormalDist().inv_cdf(0.5 + cfg.interval_level / 2)
         terms = (*terms, ("sd", sd))
         return Prediction(est, max(0.0, est - z * sd), min(1.0, est + z * sd), "prior", terms)
@@ -259,26 +265,45 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
     return Prediction(est, lo, hi, _beyond_measured(f, hi, math.isfinite(ceiling), "prior"), terms)
 
 
-def _reach(coverage: float, signal: float) -> float:
-    """What RL can turn into pass@10: the covered share, plus the uncovered share reached through the prompts
-    that give gradient. The policy's parameters are shared, so what GRPO learns from a mixed group also moves
-    prompts it never solved; the prior takes a never-solved prompt to be reached with the probability that a
-    prompt gives gradient at all, the share with signal."""
-    return coverage + (1.0 - coverage) * signal
+def _gain(pre: float, coverage: float, own_signal: float, signal: float) -> float:
+    """What RL adds to a prompt's pass@10 at full learnability: its covered part sharpened from ``pre`` toward
+    its ``coverage`` through its own groups that differ (``own_signal``), its uncovered part reached through the
+    prompts that give gradient (the policy's parameters are shared, so what GRPO learns from a mixed group also
+    moves prompts it never solved), with the probability that a prompt gives gradient at all (``signal``)."""
+    return own_signal * (coverage - pre) + signal * (1.0 - coverage)
 
 
-def _prediction_sd(f: Features, cfg: PredictConfig, learn: float, signal: float) -> float:
-    """Standard deviation of the prior's error under the stated model (README "Intervals"): three independent
-    parts added in quadrature — which prompts were drawn (the standard error, over prompts, of each prompt's own
-    pre + (R - pre) L), GRPO's between-seed spread (``seed_spread``) and the prior's own misfit
-    (``prior_error``), both measured on development ladders."""
+def _reach(per_prompt: Sequence[tuple[float, float, float]], pre: float, coverage: float, signal: float) -> float:
+    """What RL can turn into pass@10: the mean over prompts of pre_i + gain_i (each at most 1), never below
+    ``pre`` (with fewer than k samples a prompt's pre_i is its pass@n, below the modelled pass@k); from the
+    means alone, pre + gain at s_i = s."""
+    if not per_prompt:
+        return pre + _gain(pre, coverage, signal, signal)
+    return max(pre, float(np.mean([q + _gain(q, c, own, signal) for q, c, own in per_prompt])))
+
+
+def prompt_terms(f: Features, cfg: PredictConfig) -> list[tuple[float, float, float]]:
+    """(pre_i, C_i, s_i) of every prompt: its own unbiased pass@k at k = min(n, ``k``), its pass@K at K = min(n,
+    ``coverage_k``) (never below pre_i), and 1 - its degenerate probability at the features' g (unbiased when
+    n >= g, else the plug-in at c / n: as ``rankinv.advantage.group_signal`` reads the same counts)."""
+    from rankinv.advantage import degenerate_probability, unbiased_degenerate_probability
     from rankinv.passk import pass_at_k_single
 
-    per = []
+    g, out = f.group_size, []
     for c, n in f.prompt_counts:
         pre = pass_at_k_single(n, c, min(n, cfg.k))
-        cov = max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre)
-        per.append(pre + (_reach(cov, signal) - pre) * learn)
+        deg = unbiased_degenerate_probability(c, n, g) if n >= g else degenerate_probability(c / n, g)
+        out.append((pre, max(pass_at_k_single(n, c, min(n, cfg.coverage_k)), pre), 1.0 - deg))
+    return out
+
+
+def _prediction_sd(per_prompt: Sequence[tuple[float, float, float]], cfg: PredictConfig, learn: float,
+                   signal: float) -> float:
+    """Standard deviation of the prior's error under the stated model (README "Intervals"): three independent
+    parts added in quadrature — which prompts were drawn (the standard error, over prompts, of each prompt's own
+    pre_i + (R_i - pre_i) L), GRPO's between-seed spread (``seed_spread``) and the prior's own misfit
+    (``prior_error``), both measured on development ladders."""
+    per = [pre + _gain(pre, cov, own, signal) * learn for pre, cov, own in per_prompt]
     se = float(np.std(per, ddof=1) / math.sqrt(len(per))) if len(per) > 1 else 0.0
     return math.sqrt(se**2 + cfg.seed_spread**2 + cfg.prior_error**2)
 

@@ -40,13 +40,17 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
     assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
-                                                          *((s, "held-out") for s in range(2, 11))]
-    # the ranking tables keep the three held-out sets apart (each read only after the changes it validates)
+                                                          *((s, "held-out") for s in range(2, 14))]
+    # the ranking tables keep the four held-out sets apart (each read only after the changes it validates)
     assert [lad.group for lad in ladders] == (["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
-                                              + ["held-out 8–10"] * 3)
+                                              + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3)
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
-    assert "new held-out seeds 5, 6 and 7" in validation
+    assert "new held-out seeds 5, 6 and 7" in validation and "**seeds 11, 12 and 13** only" in validation
+    # the fourth set was run by the code of the commit that fixed it, before any change it validates
+    for seed in (11, 12, 13):
+        stored = json.loads((evidence.RESULTS / f"hump-seed{seed}.json").read_text())
+        assert stored["commit"].startswith("8047611"), seed
     for path in sorted(evidence.RESULTS.glob("hump-seed*.json")):
         stored = json.loads(path.read_text())["ladder"]["settings"]
         expected = dataclasses.replace(HUMP, seed=stored["seed"]).as_dict()
@@ -94,12 +98,12 @@ ARCHIVED = [lad for lad in evidence.load() if early.archive_of(lad).is_file()]
 
 
 def test_every_seed_with_an_archive_is_in_the_early_table_and_no_other() -> None:
-    archived = (0, 1, 5, 6, 7, 8, 9, 10)  # seeds 2-4 ran before collect archived RL logs
+    archived = (0, 1, *range(5, 14))  # seeds 2-4 ran before collect archived RL logs
     assert [lad.seed for lad in ARCHIVED] == list(archived)
     table = _tables()["hump ladder, early RL"]
     seeds = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
     assert [s for s in seeds if not s.startswith("mean")] == [str(s) for s in archived for _ in early.STEPS]
-    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 6
+    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 9
 
 
 def _raw(run_dir: Path, key: str, upto: int) -> list[float]:
@@ -163,3 +167,17 @@ def test_the_prediction_at_a_step_is_what_explain_gives_on_the_log_cut_by_hand(
         assert shown["monitor"]["last_step"] == r.step
         assert shown["prediction"]["estimate"] == pytest.approx(r.predicted, abs=1e-12)
         assert shown["monitor"]["entropy_now"] == pytest.approx(r.entropy)
+
+
+def test_the_kept_variant_is_the_predictor_and_v0_the_previous_prior() -> None:
+    """The variant table of VALIDATION.md scores the formula the code runs: its kept variant gives every stored
+    rung the one evaluation path's prediction, its V0 the previous prior shown beside it in the README."""
+    from examples.ladder import variants
+
+    by_key = {v.key: v for v in variants.VARIANTS}
+    for lad in [*evidence.load(), *evidence.load(task="digits")]:
+        for r in lad.rows:
+            assert variants.value(by_key[variants.KEPT], r) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
+            assert variants.value(by_key["V0"], r) == pytest.approx(evidence.previous_prior(r), abs=1e-12)
+    assert variants.qwen(by_key[variants.KEPT])[0] == pytest.approx(
+        float(evidence.qwen_table().splitlines()[2].split(" | ")[1]), abs=0.005)

@@ -277,21 +277,24 @@ def _pass_at(n: int, c: int, k: int) -> float:
 
 def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> None:
     """With per-prompt counts the interval is the central 80% of a normal whose variance adds the standard error
-    over prompts of each prompt's own pre + (R - pre) L, the between-seed spread and the prior's own misfit; R is
-    the prompt's coverage C plus its uncovered share 1 - C reached with the share of prompts whose groups of 8
-    differ (a never-solved prompt is reached through the prompts that give gradient)."""
+    over prompts of each prompt's own pre_i + (R_i - pre_i) L, the between-seed spread and the prior's own misfit;
+    R_i is pre_i plus the covered part C_i - pre_i sharpened with the prompt's own share of groups of 8 that differ,
+    plus the uncovered share 1 - C_i reached with the share of all prompts whose groups differ."""
     counts = [16] * 32 + [2, 1] + [0] * 6
     f = features_from_report(make_report(tmp_path, counts, n=16))
     p = prior(f)
     learn = dict(p.terms)["learn"]
     # degenerate group of 8 drawn from a prompt's 16 samples: all pass or all fail (exact hypergeometric)
-    signal = 1.0 - sum((math.comb(c, 8) + math.comb(16 - c, 8)) / math.comb(16, 8) for c in counts) / len(counts)
+    own = [1.0 - (math.comb(c, 8) + math.comb(16 - c, 8)) / math.comb(16, 8) for c in counts]
+    signal = sum(own) / len(own)
     assert dict(p.terms)["signal"] == pytest.approx(signal)
-    reach = [_pass_at(16, c, 16) + (1.0 - _pass_at(16, c, 16)) * signal for c in counts]
-    per = [_pass_at(16, c, 10) + (r - _pass_at(16, c, 10)) * learn for c, r in zip(counts, reach, strict=True)]
+    pre = [_pass_at(16, c, 10) for c in counts]
+    reach = [q + s_i * (_pass_at(16, c, 16) - q) + signal * (1.0 - _pass_at(16, c, 16))
+             for c, q, s_i in zip(counts, pre, own, strict=True)]
+    per = [q + (r - q) * learn for q, r in zip(pre, reach, strict=True)]
     mean = sum(per) / len(per)
     se2 = sum((v - mean) ** 2 for v in per) / (len(per) - 1) / len(per)
-    sd = math.sqrt(se2 + 0.06**2 + 0.06**2)
+    sd = math.sqrt(se2 + 0.06**2 + 0.05**2)
     z = 1.2815515655446004  # the standard normal's 90th percentile
     assert p.estimate == pytest.approx(mean)
     assert (p.lo, p.hi) == pytest.approx((p.estimate - z * sd, min(1.0, p.estimate + z * sd)))
@@ -306,7 +309,9 @@ def test_the_prior_interval_follows_its_stated_error_model(tmp_path: Path) -> No
     # Coverage per prompt (each prompt's own pass@8, two never solved), not the mean-based formula at pass@64:
     assert dict(q.terms)["coverage"] == pytest.approx(max(0.75, dict(q.terms)["pre"]))
     homogeneous = prior(dataclasses.replace(small, prompt_counts=()))
-    assert dict(homogeneous.terms)["coverage"] > 0.95 and q.estimate < homogeneous.estimate
+    # the homogeneous formula over-states coverage; the mean-based reach does not read it (every share at s)
+    h = dict(homogeneous.terms)
+    assert h["coverage"] > 0.95 and h["reach"] == pytest.approx(h["pre"] + h["signal"] * (1 - h["pre"]))
 
 
 def test_never_solved_prompts_are_reached_only_through_prompts_that_give_gradient(tmp_path: Path) -> None:
@@ -321,6 +326,47 @@ def test_never_solved_prompts_are_reached_only_through_prompts_that_give_gradien
     assert t_mixed["reach"] == pytest.approx(0.5 + 0.5 * (1 - p_degenerate))
     assert mixed.estimate > 0.5 + 0.1
     assert t_solved["reach"] == pytest.approx(0.5) and solved.estimate == pytest.approx(0.5)
+
+
+def test_a_covered_prompt_is_sharpened_only_through_its_own_groups_that_differ(tmp_path: Path) -> None:
+    """A prompt solved once in 16 is taken toward its pass@16 (1) only as often as its own groups of 8 differ,
+    which a brute-force count of every group of 8 of its 16 samples gives (half of them hold its one pass); a
+    prompt solved every time has nothing to sharpen. Without counts every prompt sharpens at the mean share s,
+    so the reach is pre + s (1 - pre) (exact arithmetic from the prior's own terms)."""
+    from itertools import combinations
+
+    def differ(c: int, n: int = 16, g: int = 8) -> float:
+        groups = list(combinations(range(n), g))
+        return sum(0 < sum(i < c for i in grp) < g for grp in groups) / len(groups)
+
+    counts = [1] * 10 + [16] * 10 + [0] * 10 + [5] * 10
+    p = prior(features_from_report(make_report(tmp_path, counts, n=16)))
+    t = dict(p.terms)
+    own = {c: differ(c) for c in set(counts)}
+    assert own[1] == pytest.approx(0.5) and own[16] == 0.0
+    signal = sum(own[c] for c in counts) / len(counts)
+    assert t["signal"] == pytest.approx(signal)
+    gains = [own[c] * (_pass_at(16, c, 16) - _pass_at(16, c, 10)) + signal * (1.0 - _pass_at(16, c, 16))
+             for c in counts]
+    assert t["reach"] == pytest.approx(t["pre"] + sum(gains) / len(gains))
+    assert p.estimate == pytest.approx(t["pre"] + (t["reach"] - t["pre"]) * t["learn"])
+    means = dict(prior(Features(pass_at_k=((1, 0.3), (10, 0.7)), entropy=1.0, degenerate_fraction=0.4)).terms)
+    assert means["reach"] == pytest.approx(0.7 + 0.6 * (1 - 0.7))
+
+
+def test_with_fewer_samples_than_k_the_reach_is_each_prompts_own_and_never_passes_one(tmp_path: Path) -> None:
+    """With 8 samples a prompt (k = 10) a solved prompt's pass@8 is 1 and its own reach is 1, a never-solved one's
+    is s: the reach is their mean (6 + 2 s) / 8, or the modelled pre-RL pass@10 when that is higher; no
+    prediction passes 1 however the counts fall (the mean of prompts whose reach is at most 1)."""
+    small = prior(features_from_report(make_report(tmp_path, [8, 7, 5, 3, 2, 1, 0, 0], n=8)))
+    t = dict(small.terms)
+    assert t["reach"] == pytest.approx(max(t["pre"], (6 + 2 * t["signal"]) / 8))
+    rng = np.random.default_rng(3)
+    for n in (2, 4, 8, 9, 16):
+        for _ in range(25):
+            counts = rng.integers(0, n + 1, size=int(rng.integers(2, 12))).tolist()
+            p = prior(features_from_counts(counts, n, 8, entropy=float(rng.uniform(0.05, 4.0))))
+            assert 0.0 <= p.lo <= p.estimate <= p.hi <= 1.0 and dict(p.terms)["reach"] <= 1.0, (n, counts)
 
 
 def test_the_trajectory_fit_reads_a_bounded_number_of_points_and_still_finds_the_law(

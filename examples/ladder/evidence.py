@@ -3,8 +3,9 @@
 Reads ``examples/ladder/results/hump-seed*.json`` (written by :mod:`examples.ladder.collect`) and the paper's Qwen
 table, re-predicts every stored rung through rankinv's one evaluation path (``evaluate_checkpoint`` on the
 stored pre-RL features, so the tables show what the code predicts now), and prints the Markdown tables. The split
-(``VALIDATION.md``): development seeds 0 and 1, held-out seeds 2, 3 and 4 (read, so spent for later changes) and
-the second held-out set 5, 6 and 7; the ranking tables report the three groups apart, never pooled.
+(``VALIDATION.md``): development seeds 0 and 1, then four held-out sets, each read only after the change it
+validates (2-4, 5-7, 8-10, 11-13); the ranking tables report them apart, never pooled, with a mean over seeds 0-10
+(all development data for the change validated on 11-13).
 
 Each single signal is read in the direction fixed before any result (higher is better for pass@1, entropy,
 pass@large-k and the RL run's early entropy; lower is better for the never-solved share and the eval loss), so a
@@ -30,6 +31,7 @@ DEV_SEEDS = (0, 1)
 HELD_OUT_SEEDS = (2, 3, 4)
 SECOND_HELD_OUT_SEEDS = (5, 6, 7)
 THIRD_HELD_OUT_SEEDS = (8, 9, 10)
+FOURTH_HELD_OUT_SEEDS = (11, 12, 13)
 COLLAPSE_HELD_OUT_SEEDS = (20, 21, 22)
 """The collapse ladder's held-out seeds (``VALIDATION.md``, "The collapse ladder"); its seeds 0 and 1 are dev."""
 P_STAR_8 = 0.083
@@ -72,12 +74,14 @@ class Ladder:
 
     @property
     def group(self) -> str:
-        """The ranking tables' split: dev, the first held-out set (2-4), the second (5-7) and the third (8-10),
-        never pooled."""
+        """The ranking tables' split: dev, the first held-out set (2-4), the second (5-7), the third (8-10) and the
+        fourth (11-13), and the collapse ladder's held-out 20-22, never pooled."""
         if self.split != "held-out":
             return self.split
         if self.task == "collapse":
             return "held-out 20–22"
+        if self.seed in FOURTH_HELD_OUT_SEEDS:
+            return "held-out 11–13"
         if self.seed in THIRD_HELD_OUT_SEEDS:
             return "held-out 8–10"
         return "held-out 5–7" if self.seed in SECOND_HELD_OUT_SEEDS else "held-out 2–4"
@@ -175,8 +179,18 @@ def without_reach(row: dict[str, Any]) -> float:
     return t["pre"] + (t["coverage"] - t["pre"]) * t["learn"]
 
 
+def previous_prior(row: dict[str, Any]) -> float:
+    """The prior as frozen for seeds 5-10, pre + (R - pre) L with R = C + (1 - C) s (every covered prompt
+    sharpened to its coverage), from the prediction's own terms: shown beside the prediction so the change
+    validated on seeds 11-13 is measured, not assumed."""
+    t = dict(predict(row).terms)
+    reach = t["coverage"] + (1.0 - t["coverage"]) * t["signal"]
+    return t["pre"] + (reach - t["pre"]) * t["learn"]
+
+
 def ladder_scores(lad: Ladder, everyone: Sequence[Ladder]) -> dict[str, float]:
     scores = {"predicted": rho([predict(r).estimate for r in lad.rows], lad.actual),
+              "previous": rho([previous_prior(r) for r in lad.rows], lad.actual),
               "no_reach": rho([without_reach(r) for r in lad.rows], lad.actual)}
     scores.update({key: rho([get(r) for r in lad.rows], lad.actual) for key, _, get in SIGNALS})
     scores["lolo"] = fitted_spearman([o for o in everyone if o is not lad], lad)
@@ -192,26 +206,34 @@ def fmt_cell(x: float, signed: bool = True) -> str:
     return f"{x:+.2f}" if signed else f"{x:.0%}"
 
 
+DEV_NOW = "0–10, dev for this change"
+"""The summary row over seeds 0-10: every one of them was read before the change validated on seeds 11-13."""
+
+
 def hump_table(ladders: Sequence[Ladder]) -> str:
     """One line per seed and a mean per split: Spearman of the prediction and of each single signal."""
-    head = ["seed", "split", "hump (left / right)", "predicted", "prior without reach", *(t for _, t, _ in SIGNALS),
-            "fitted, leave-one-ladder-out", "fitted on dev", "in interval"]
+    head = ["seed", "split", "hump (left / right)", "predicted", "previous prior", "prior without reach",
+            *(t for _, t, _ in SIGNALS), "fitted, leave-one-ladder-out", "fitted on dev", "in interval"]
     lines = ["| " + " | ".join(head) + " |", "|---:|---|---|" + "---:|" * (len(head) - 3)]
     by_split: dict[str, list[dict[str, float]]] = {}
     for lad in ladders:
         s = ladder_scores(lad, ladders)
         by_split.setdefault(lad.group, []).append(s)
+        if lad.task == "hump" and lad.seed not in FOURTH_HELD_OUT_SEEDS:
+            by_split.setdefault(DEV_NOW, []).append(s)
         h = hump(lad)
         sides = f"{'yes' if h['left'] else 'no'} / {'yes' if h['right'] else 'no'}"
         lines.append(_line(lad.label, lad.group, sides, s))
-    for split, scores in by_split.items():
+    for split, scores in sorted(by_split.items(), key=lambda item: item[0] == DEV_NOW):  # seeds 0-10 last
+        if split == DEV_NOW and len(scores) == len(ladders):
+            continue  # no fourth held-out set among these ladders: the row would repeat the others' means
         mean = {k: finite_mean([s[k] for s in scores]) for k in scores[0]}
         lines.append(_line(f"mean ({len(scores)})", split, "", mean))
     return "\n".join(lines) + "\n"
 
 
 def _line(seed: str, split: str, sides: str, s: dict[str, float]) -> str:
-    cells = [seed, split, sides, fmt_cell(s["predicted"]), fmt_cell(s["no_reach"]),
+    cells = [seed, split, sides, fmt_cell(s["predicted"]), fmt_cell(s["previous"]), fmt_cell(s["no_reach"]),
              *(fmt_cell(s[k]) for k, _, _ in SIGNALS), fmt_cell(s["lolo"]), fmt_cell(s["fit_dev"]),
              fmt_cell(s["coverage"], signed=False)]
     return "| " + " | ".join(cells) + " |"
@@ -309,7 +331,7 @@ def tables(results: Path = RESULTS) -> dict[str, str]:
     """Every table of the README's ladder evidence by name (each appears in the README as printed here)."""
     hump_ladders, digits = load(results, "hump"), load(results, "digits")
     out = {"hump ladder": hump_table(hump_ladders)}
-    for group in ("held-out 2–4", "held-out 5–7"):  # the last seed of each held-out set, rung by rung
+    for group in ("held-out 2–4", "held-out 5–7", "held-out 11–13"):  # the last seed of a held-out set, by rung
         held_out = [lad for lad in hump_ladders if lad.group == group]
         if held_out:
             out[f"hump ladder, seed {held_out[-1].seed} rungs"] = rung_table(held_out[-1])
