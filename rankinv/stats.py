@@ -117,7 +117,13 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
     i, j = _pairs(n)
     dx = xs[j] - xs[i]
     keep = dx != 0
-    slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
+    return theil_sen_sorted(xs, ys, np.sort((ys[j] - ys[i])[keep] / dx[keep]), confidence)
+
+
+def theil_sen_sorted(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confidence: float = 0.95) -> Slope:
+    """:func:`theil_sen` of finite points ``xs``, ``ys`` whose pairwise slopes (pairs with equal x left out)
+    are given sorted: for a caller that keeps them sorted as points come and go."""
+    n = xs.size
     if slopes.size == 0:
         return Slope(math.nan, math.nan, math.nan, math.nan, n)
     half = slopes.size // 2  # the median of the sorted slopes, as np.median takes it
