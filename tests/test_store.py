@@ -267,4 +267,5 @@ def test_a_verdict_row_deleted_or_rolled_back_is_not_refreshed_from_memory(store
             _refresh(store, 5, "KILL")
             raise RuntimeError("one run failed")
         kill, new = _refresh(store, 6, "KILL")
+    assert kill != second
     assert new and [(v.decision, v.step) for v in store.verdicts("r")] == [("KILL", 6), ("WATCH", 4)]
