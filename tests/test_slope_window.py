@@ -156,7 +156,7 @@ def test_live_monitor_on_the_sliding_path_equals_the_full_path_on_real_runs(
     assert fitted > 100
 
 
-def test_the_trajectory_fit_is_handed_over_only_where_the_predictor_would_not_thin() -> None:
+def test_the_trajectory_fit_is_handed_over_only_where_keeping_it_pays_and_the_predictor_would_not_thin() -> None:
     cfg = MonitorConfig(baseline_step=0)
     live = LiveMonitor(cfg, *NAMES)
     for s in range(1, 420):
@@ -164,7 +164,7 @@ def test_the_trajectory_fit_is_handed_over_only_where_the_predictor_would_not_th
                    (s, FRAC_REWARD_ZERO_STD, 0.5, None)])  # fmt: skip
         got = live.result()
         n = len(got.entropy_reward)
-        assert (got.entropy_reward_fit is not None) == (5 <= n <= 400)
+        assert (got.entropy_reward_fit is not None) == (slopes.INCREMENTAL_FROM <= n <= 400)
         if s in (130, 300, 400):
             assert got.entropy_reward_fit is not None
             pairs = np.asarray(got.entropy_reward, dtype=np.float64)

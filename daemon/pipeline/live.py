@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
+from rankinv.daemon.pipeline import slopes
 from rankinv.daemon.pipeline.slopes import SlopeWindow
 
 from rankinv.config import MonitorConfig
@@ -87,8 +88,10 @@ class _Series:
 
 
 def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool = False) -> Slope | None:
-    """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls (a window
-    the monitor would thin is fitted by the monitor itself)."""
+    """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls; a window
+    too short to gain from that, or one the monitor would thin, is fitted by the monitor itself."""
+    if not slopes.INCREMENTAL_FROM <= len(steps) <= MAX_SLOPE_POINTS:
+        return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
     x, y = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
     keys = np.asarray(steps, dtype=np.int64)
     if log:
@@ -96,16 +99,14 @@ def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool
         x, y, keys = x[keep], np.log(y[keep]), keys[keep]
     if x.size < 3:
         return None
-    if x.size > MAX_SLOPE_POINTS:
-        return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
     fit = window.fit(keys, x, y)
     return fit if math.isfinite(fit.slope) else None
 
 
 def _pairs_fit(window: SlopeWindow, pairs: tuple[tuple[float, float], ...]) -> Slope | None:
-    """The prediction's trajectory fit (``theil_sen`` of reward on exp(entropy)) when it would not thin the
-    pairs, else None (the predictor fits them)."""
-    if not 5 <= len(pairs) <= MAX_SLOPE_POINTS:
+    """The prediction's trajectory fit (``theil_sen`` of reward on exp(entropy)) when the pairs are enough to
+    gain from keeping their slopes and too few to be thinned; else None (the predictor fits them itself)."""
+    if not max(5, slopes.INCREMENTAL_FROM) <= len(pairs) <= MAX_SLOPE_POINTS:
         return None
     arr = np.asarray(pairs, dtype=np.float64)
     return window.fit(np.arange(len(pairs), dtype=np.int64), np.exp(arr[:, 0]), arr[:, 1])
