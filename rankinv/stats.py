@@ -112,12 +112,16 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(xs) & np.isfinite(ys)
-    xs, ys = xs[ok], ys[ok]
-    n = xs.size
-    i, j = _pairs(n)
-    dx = xs[j] - xs[i]
+    if not ok.all():  # the masks are skipped when they keep everything (the same values in the same order)
+        xs, ys = xs[ok], ys[ok]
+    i, j = _pairs(xs.size)
+    dx, dy = xs[j] - xs[i], ys[j] - ys[i]
     keep = dx != 0
-    return theil_sen_sorted(xs, ys, np.sort((ys[j] - ys[i])[keep] / dx[keep]), confidence)
+    if not keep.all():
+        dx, dy = dx[keep], dy[keep]
+    slopes = dy / dx
+    slopes.sort()
+    return theil_sen_sorted(xs, ys, slopes, confidence)
 
 
 def theil_sen_sorted(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confidence: float = 0.95) -> Slope:
