@@ -66,7 +66,9 @@ class _Series:
 
     def mean(self, lo: int, hi: int) -> float:
         """``rankinv.monitor._mean`` of values[lo:hi] (NumPy's summation order, so equal to the bit)."""
-        return float(np.mean(self.values[lo:hi])) if hi > lo else math.nan
+        if hi <= lo:
+            return math.nan
+        return float(np.add.reduce(np.asarray(self.values[lo:hi], dtype=np.float64))) / (hi - lo)  # np.mean's sum
 
     def recent(self, window: int) -> int:
         """Index of the first point of ``rankinv.monitor._recent``: steps after the last step minus ``window``."""
