@@ -120,27 +120,60 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
     if not keep.all():
         dx, dy = dx[keep], dy[keep]
     slopes = dy / dx
+    if slopes.size >= SELECT_FROM:
+        picked = _selected(xs, ys, slopes, confidence)
+        if picked is not None:
+            return picked
     slopes.sort()
     return theil_sen_sorted(xs, ys, slopes, confidence)
+
+
+SELECT_FROM = 20_000  # pairwise slopes from which picking four order statistics beats sorting them (measured)
+
+
+def _ranks(n: int, m: int, confidence: float) -> tuple[int, int]:
+    """Sen's interval: the ranks of its ends among ``m`` sorted slopes of ``n`` points."""
+    c = _z(confidence) * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    return max(0, math.floor((m - c) / 2)), min(m - 1, math.ceil((m + c) / 2))
+
+
+def _line(xs: FloatArray, ys: FloatArray, slope: float, lo: float, hi: float) -> Slope:
+    residuals = np.sort(ys - slope * xs)  # their median as np.median takes it, without its overhead
+    mid = residuals.size // 2
+    intercept = float(residuals[mid]) if residuals.size % 2 else float((residuals[mid - 1] + residuals[mid]) / 2)
+    return Slope(slope, intercept, lo, hi, xs.size)
 
 
 def theil_sen_sorted(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confidence: float = 0.95) -> Slope:
     """:func:`theil_sen` of finite points ``xs``, ``ys`` whose pairwise slopes (pairs with equal x left out)
     are given sorted: for a caller that keeps them sorted as points come and go."""
-    n = xs.size
     if slopes.size == 0:
-        return Slope(math.nan, math.nan, math.nan, math.nan, n)
+        return Slope(math.nan, math.nan, math.nan, math.nan, xs.size)
     half = slopes.size // 2  # the median of the sorted slopes, as np.median takes it
     slope = float(slopes[half]) if slopes.size % 2 else float((slopes[half - 1] + slopes[half]) / 2)
-    residuals = np.sort(ys - slope * xs)  # their median as np.median takes it, without its overhead
-    mid = residuals.size // 2
-    intercept = float(residuals[mid]) if residuals.size % 2 else float((residuals[mid - 1] + residuals[mid]) / 2)
-    z = _z(confidence)
-    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    lo_rank, hi_rank = _ranks(xs.size, slopes.size, confidence)
+    return _line(xs, ys, slope, float(slopes[lo_rank]), float(slopes[hi_rank]))
+
+
+def _selected(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confidence: float) -> Slope | None:
+    """:func:`theil_sen_sorted` of ``slopes`` unsorted, its median and interval ends picked by partitioning
+    (about half the time of a sort at 80,000 slopes). None when a picked slope is zero: equal slopes may sit in
+    any order, and which zero (0.0 or -0.0) a sort puts at a rank is the sort's own choice, so that case is
+    left to the sort."""
     m = slopes.size
-    lo_rank = max(0, math.floor((m - c) / 2))
-    hi_rank = min(m - 1, math.ceil((m + c) / 2))
-    return Slope(slope, intercept, float(slopes[lo_rank]), float(slopes[hi_rank]), n)
+    half = m // 2
+    lo_rank, hi_rank = _ranks(xs.size, m, confidence)
+    if not 0 <= lo_rank < half < hi_rank:
+        return None
+    part = np.partition(slopes, half)
+    left, right = part[:half], part[half + 1:]  # the half smallest; the larger ones after the median
+    upper, lower = part[half], left.max()  # ranks half and half - 1
+    lo = np.partition(left, lo_rank)[lo_rank]
+    hi = np.partition(right, hi_rank - half - 1)[hi_rank - half - 1]
+    if upper == 0 or lo == 0 or hi == 0 or (m % 2 == 0 and lower == 0):
+        return None
+    slope = float(upper) if m % 2 else float((lower + upper) / 2)
+    return _line(xs, ys, slope, float(lo), float(hi))
 
 
 def rankdata(values: npt.ArrayLike) -> FloatArray:

@@ -4,8 +4,8 @@ point that leaves its n, instead of the window's n²/2 slopes being computed and
 :class:`SlopeWindow` returns what ``rankinv.stats.theil_sen`` returns on the same points: every slope is the
 same float expression on the same two values (the later point minus the earlier, pairs with equal x left out),
 the multiset of slopes is the same, and the median, interval and intercept are read from it by the same code
-(``theil_sen_sorted``). The one freedom a sort has, the order of slopes that compare equal, can only show as the
-sign of a zero: a window whose median slope is zero may give -0.0 where the full fit gives 0.0, or the reverse.
+(``theil_sen_sorted``). The one freedom a sort has, the order of slopes that compare equal, could only show as the
+sign of a zero (0.0 or -0.0 at a rank the fit reads), so a window where a read slope is zero is fitted in full.
 
 Windows shorter than ``INCREMENTAL_FROM`` points are fitted in full (cheaper there).
 
@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from rankinv.stats import Slope, theil_sen, theil_sen_sorted
 from rankinv.stats import _pairs as pairs
+from rankinv.stats import _ranks as ranks
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -50,7 +51,19 @@ class SlopeWindow:
         else:
             for i in range(keep, keys.size):
                 self._push(int(keys[i]), float(x[i]), float(y[i]))
+        if self._reads_a_zero():
+            return theil_sen(x, y)
         return theil_sen_sorted(self.x, self.y, self.slopes)
+
+    def _reads_a_zero(self) -> bool:
+        """Whether a slope the fit reads (the median's one or two, the interval's ends) is a zero."""
+        m = self.slopes.size
+        if not m:
+            return False
+        half = m // 2
+        lo, hi = ranks(self.x.size, m, 0.95)
+        picked = (half, lo, hi, half - 1) if m % 2 == 0 else (half, lo, hi)
+        return bool((self.slopes[list(picked)] == 0).any())
 
     def _kept(self, keys: IntArray, x: FloatArray, y: FloatArray) -> int | None:
         """How many of the new window's first points are the held window's last ones, the points before them
