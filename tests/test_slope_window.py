@@ -59,7 +59,10 @@ def equal(a: Slope, b: Slope, signs: bool = True) -> bool:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    xs=st.lists(st.one_of(st.integers(0, 6).map(float), st.floats(-1e3, 1e3)), min_size=3, max_size=70),
+    # x on a 0.001 grid: slopes stay finite, so the naive oracle's medians are defined (an infinite slope's
+    # residual is NaN, which Python's sort places anywhere)
+    xs=st.lists(st.one_of(st.integers(0, 6).map(float), st.integers(-10**6, 10**6).map(lambda v: v / 1000)),
+                min_size=3, max_size=70),
     ys=st.lists(st.one_of(st.just(0.0), st.just(1.0), st.floats(-1e6, 1e6)), min_size=70, max_size=70),
     moves=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), min_size=1, max_size=40),
 )  # fmt: skip
