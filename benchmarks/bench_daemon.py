@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Result
+from benchmarks import Result, judging
 from rankinv.store import ReadStore, store_path_for
 
 CONFIG = "[daemon]\nheartbeat_seconds = 2.0\n"
@@ -230,6 +230,11 @@ def run(quick: bool) -> Result:
                              f"baseline's, p99 {ours['p99'] / base['p99']:.2f}x, RSS {ours['rss'] / base['rss']:.2f}x, "
                              f"idle {ours['idle'] / max(base['idle'], 1e-9):.2f}x")  # fmt: skip
             notes.append(f"load average {os.getloadavg()[0]:.1f} after {runs} runs {mode}")
+    pythons = {"this": sys.executable, **({"baseline": baseline} if baseline else {})}
+    for history, ours_ms, base_ms, ratio in judging.rows(judging.measure(pythons, 1 if quick else 3)):
+        notes.append(f"judging after {history} steps of history: {ours_ms} ms CPU per judgement"
+                     + (f" (baseline {base_ms} ms: {ratio})" if base_ms != "" else "")
+                     + f", load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     if not quick and os.environ.get("RANKINV_BENCH_FIRST_READ", "1") != "0":
         for who, what, ready, rss in _first_read_rows(baseline):
             notes.append(f"{who}: {what}: ready after {ready} s, peak RSS {rss} MB")
@@ -249,5 +254,6 @@ def run(quick: bool) -> Result:
          "default daemon settings (debounce 0.3 s, poll_interval 2 s; judge every: this daemon's default 0.5 s, "
          "main's 5 s) except heartbeat 2 s; the last plan judges both every 0.5 s;",
          "RANKINV_BENCH_REPEATS=N repeats every plan; RANKINV_BENCH_FIRST_READ=0 skips the 1 GB first read",
+         "judging: CPU per judgement in a child process (benchmarks/judging.py), median of 3, alternating",
          f"load average {load:.1f} on {os.cpu_count()} cores at the end (the machine is shared)"],
     )  # fmt: skip

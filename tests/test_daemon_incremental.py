@@ -43,7 +43,7 @@ def same(a: Any, b: Any) -> bool:
     """Equality that counts NaN as equal to NaN (field by field, through tuples and dataclasses)."""
     if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
         return type(a) is type(b) and all(same(getattr(a, f.name), getattr(b, f.name))
-                                          for f in dataclasses.fields(a))  # fmt: skip
+                                          for f in dataclasses.fields(a) if f.compare)  # fmt: skip
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):

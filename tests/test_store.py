@@ -225,3 +225,47 @@ def test_kill_9_mid_ingest_loses_nothing_and_duplicates_nothing(tmp_path: Path, 
         batches = json.loads(s.offset("/r/log") or "{}")["batches"]
         assert batches >= 3
         assert s.metric_count("r") == batches * 10
+
+
+def _selects(store: Store) -> list[str]:
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def _refresh(store: Store, step: int, decision: str = "WATCH") -> tuple[int, bool]:
+    return store.put_verdict("r", None, step=step, decision=decision, confidence=0.5, stage="2",
+                             summary=f"{decision}: entropy falling", reasons=[])  # fmt: skip
+
+
+def test_refreshing_the_latest_verdict_reads_it_from_the_last_write_not_the_table(store: Store) -> None:
+    """The daemon refreshes one verdict per judgement: after the first, no SELECT of the latest row, and the
+    table still holds one row per decision with the newest step (read back from the table)."""
+    store.upsert_run("r", "/r", kind="grpo")
+    first, _ = _refresh(store, 1)
+    statements = _selects(store)
+    for step in range(2, 6):
+        assert _refresh(store, step) == (first, False)
+    store.conn.set_trace_callback(None)
+    assert not [s for s in statements if "SELECT" in s and "verdicts" in s]
+    assert [(v.id, v.step) for v in store.verdicts("r")] == [(first, 5)]
+
+
+def test_a_verdict_row_deleted_or_rolled_back_is_not_refreshed_from_memory(store: Store) -> None:
+    store.upsert_run("r", "/r", kind="grpo")
+    first, _ = _refresh(store, 1)
+    with store.transaction() as conn:  # the row goes (as when its run is removed): a new one is written
+        conn.execute("DELETE FROM verdicts WHERE id = ?", (first,))
+    second, new = _refresh(store, 2)
+    assert new and [(v.id, v.step) for v in store.verdicts("r")] == [(second, 2)]
+    with pytest.raises(RuntimeError), store.transaction():  # a KILL written then rolled back
+        _refresh(store, 3, "KILL")
+        raise RuntimeError("the batch failed")
+    assert _refresh(store, 4) == (second, False)  # WATCH is still the latest: refreshed, not a new row
+    with store.transaction():
+        with pytest.raises(RuntimeError), store.savepoint():
+            _refresh(store, 5, "KILL")
+            raise RuntimeError("one run failed")
+        kill, new = _refresh(store, 6, "KILL")
+    assert kill != second
+    assert new and [(v.decision, v.step) for v in store.verdicts("r")] == [("KILL", 6), ("WATCH", 4)]

@@ -20,9 +20,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
+from rankinv.daemon.pipeline import slopes
+from rankinv.daemon.pipeline.slopes import SlopeWindow
 
 from rankinv.config import MonitorConfig
-from rankinv.monitor import Curve, Gain, MonitorResult, RunSeries, StepValue, analyse, reward_gain
+from rankinv.monitor import MAX_SLOPE_POINTS, Curve, Gain, MonitorResult, RunSeries, StepValue, analyse, reward_gain
 from rankinv.monitor import _slope as monitor_slope
 from rankinv.stats import Slope
 
@@ -64,7 +66,9 @@ class _Series:
 
     def mean(self, lo: int, hi: int) -> float:
         """``rankinv.monitor._mean`` of values[lo:hi] (NumPy's summation order, so equal to the bit)."""
-        return float(np.mean(self.values[lo:hi])) if hi > lo else math.nan
+        if hi <= lo:
+            return math.nan
+        return float(np.add.reduce(np.asarray(self.values[lo:hi], dtype=np.float64))) / (hi - lo)  # np.mean's sum
 
     def recent(self, window: int) -> int:
         """Index of the first point of ``rankinv.monitor._recent``: steps after the last step minus ``window``."""
@@ -85,9 +89,29 @@ class _Series:
         self.rolling.append((step, mean))
 
 
-def _slope(steps: list[int], values: list[float], log: bool = False) -> Slope | None:
-    """The monitor's own Theil–Sen slope on a window already cut (at most the slope window's points)."""
-    return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
+def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool = False) -> Slope | None:
+    """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls; a window
+    too short to gain from that, or one the monitor would thin, is fitted by the monitor itself."""
+    if not slopes.INCREMENTAL_FROM <= len(steps) <= MAX_SLOPE_POINTS:
+        return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
+    x, y = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    keys = np.asarray(steps, dtype=np.int64)
+    if log:
+        keep = y > 0
+        x, y, keys = x[keep], np.log(y[keep]), keys[keep]
+    if x.size < 3:
+        return None
+    fit = window.fit(keys, x, y)
+    return fit if math.isfinite(fit.slope) else None
+
+
+def _pairs_fit(window: SlopeWindow, pairs: tuple[tuple[float, float], ...]) -> Slope | None:
+    """The prediction's trajectory fit (``theil_sen`` of reward on exp(entropy)) when the pairs are enough to
+    gain from keeping their slopes and too few to be thinned; else None (the predictor fits them itself)."""
+    if not max(5, slopes.INCREMENTAL_FROM) <= len(pairs) <= MAX_SLOPE_POINTS:
+        return None
+    arr = np.asarray(pairs, dtype=np.float64)
+    return window.fit(np.arange(len(pairs), dtype=np.int64), np.exp(arr[:, 0]), arr[:, 1])
 
 
 class LiveMonitor:
@@ -107,6 +131,8 @@ class LiveMonitor:
         self.pairs: list[tuple[float, float]] = []
         self._paired = 0  # entropy indices already paired (or found to have no reward at their step)
         self.reward_at: dict[int, float] = {}
+        self.fits = {"entropy": SlopeWindow(), "reward": SlopeWindow(), "pairs": SlopeWindow()}
+        self._start: tuple[int, float] = (-1, math.nan)  # (end index, mean) of the opening reward stretch
 
     @property
     def points(self) -> int:
@@ -216,10 +242,11 @@ class LiveMonitor:
         last = max((s.steps[-1] for s in (e, self.reward, self.zero_std) if s.steps), default=None)
         lo = e.recent(cfg.slope_window)
         self.touched += len(e.steps) - lo
-        fit = _slope(e.steps[lo:], e.values[lo:], log=True)
+        fit = _slope(self.fits["entropy"], e.steps[lo:], e.values[lo:], log=True)
         floor = self._floor(base) if cfg.entropy_floor is None else cfg.entropy_floor
         reached = bool(e.steps) and e.steps[-1] >= cfg.decision_step
         zero_rolling = self.zero_std.rolling
+        pairs = self._pairs(base_index)
         return MonitorResult(
             last_step=last,
             points=len(e.steps),
@@ -242,7 +269,8 @@ class LiveMonitor:
             reward_slope=self._reward_slope(),
             reward_rolling=tuple(self.reward.rolling),
             reward_gain=self._reward_gain(),
-            entropy_reward=self._pairs(base_index),
+            entropy_reward=pairs,
+            entropy_reward_fit=_pairs_fit(self.fits["pairs"], pairs),
         )
 
     def _drops(self, sm: _Smoothed, base_index: int | None, base: float) -> tuple[StepValue, ...]:
@@ -287,8 +315,10 @@ class LiveMonitor:
         if not self.reward.steps:
             return math.nan
         hi = self._opening_end()
-        self.touched += hi
-        return self.reward.mean(0, hi)
+        if self._start[0] != hi:  # the stretch's values never change: its mean is computed when its end moves
+            self.touched += hi
+            self._start = (hi, self.reward.mean(0, hi))
+        return self._start[1]
 
     def _reward_gain(self) -> Gain | None:
         """``rankinv.monitor._gain``: the opening stretch against the trailing window, when they are disjoint."""
@@ -305,7 +335,7 @@ class LiveMonitor:
         s = self.reward
         lo = s.recent(self.config.slope_window)
         self.touched += len(s.steps) - lo
-        return _slope(s.steps[lo:], s.values[lo:])
+        return _slope(self.fits["reward"], s.steps[lo:], s.values[lo:])
 
     def _pairs(self, base_index: int | None) -> tuple[tuple[float, float], ...]:
         if base_index is None:

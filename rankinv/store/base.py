@@ -44,6 +44,7 @@ class StoreBase:
         self.recovered_from = recovered_from
         """Where a corrupt store file was moved when this one was created, else None."""
         self._ids: dict[str, int] = {}  # run name -> id (ids never change; cleared when a write is rolled back)
+        self._latest_verdicts: dict[str, tuple[int, str, str]] = {}  # subject -> (id, decision, summary) last written
 
     def close(self) -> None:
         self.conn.close()

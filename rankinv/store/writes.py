@@ -29,7 +29,7 @@ class Writes(StoreBase):
         try:
             yield self.conn
         except BaseException:
-            self._ids.clear()
+            self._forget_ids()
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
@@ -46,11 +46,16 @@ class Writes(StoreBase):
         try:
             yield self.conn
         except BaseException:
-            self._ids.clear()
+            self._forget_ids()
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             raise
         self.conn.execute("RELEASE part")
+
+    def _forget_ids(self) -> None:
+        """After a rollback: ids and latest verdicts read or written since may not exist any more."""
+        self._ids.clear()
+        self._latest_verdicts.clear()
 
     # -- runs and checkpoints ------------------------------------------------------------------------------
     def upsert_run(self, name: str, path: str, **fields: Any) -> int:
@@ -298,15 +303,22 @@ class Writes(StoreBase):
         subject = subject_of(run, checkpoint)
         now = self.now()
         with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT id, decision, summary FROM verdicts WHERE subject = ? ORDER BY id DESC LIMIT 1", (subject,)
-            ).fetchone()
+            row = self._latest_verdicts.pop(subject, None)  # what this store last wrote for it, if it is still there
+            if row is None:
+                row = conn.execute(
+                    "SELECT id, decision, summary FROM verdicts WHERE subject = ? ORDER BY id DESC LIMIT 1", (subject,)
+                ).fetchone()
             if row and row[1] == decision and row[2] == summary:
-                conn.execute(
+                refreshed = conn.execute(
                     "UPDATE verdicts SET step = ?, confidence = ?, reasons = ?, updated_at = ? WHERE id = ?",
                     (step, finite_or_none(confidence), encode_reasons(reasons), now, row[0]),
-                )
-                return int(row[0]), False
+                ).rowcount
+                if refreshed:
+                    self._latest_verdicts[subject] = (int(row[0]), decision, summary)
+                    return int(row[0]), False
+                # the row was deleted since (its run removed): read the latest again
+                return self.put_verdict(run, checkpoint, step=step, decision=decision, confidence=confidence,
+                                        stage=stage, summary=summary, reasons=reasons)  # fmt: skip
             cur = conn.execute(
                 "INSERT INTO verdicts(run_id, checkpoint_id, subject, step, decision, confidence, stage, summary, "
                 "reasons, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
@@ -324,6 +336,7 @@ class Writes(StoreBase):
                     now,
                 ),
             )
+            self._latest_verdicts[subject] = (int(cur.lastrowid or 0), decision, summary)
             return int(cur.lastrowid or 0), True
 
     # -- actions (the audit ledger) ------------------------------------------------------------------------
