@@ -14,14 +14,12 @@ import json
 import os
 import shutil
 import sqlite3
-import struct
-import time
 from pathlib import Path
 from typing import Any
 
 from rankinv.store import store_path_for
 from tests.support import daemon as D
-from tests.support.fakelog import append, make_run, record
+from tests.support.fakelog import append, make_run, record, settled_checkpoint
 
 REALLOGS = Path(__file__).parent / "data" / "reallogs"
 OSC52 = "\x1b]52;c;aGVsbG8=\x07"
@@ -32,16 +30,6 @@ STORED_AS = {"entropy": "entropy", "reward": "reward_mean", "frac_reward_zero_st
 
 def _lines(run: Path, lines: list[dict[str, Any]]) -> None:
     append(run, "".join(json.dumps(line) + "\n" for line in lines))
-
-
-def _checkpoint(folder: Path) -> Path:
-    """A complete checkpoint written an hour ago (settled): config and a whole (empty) safetensors file."""
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(struct.pack("<Q", 2) + b"{}")
-    for p in folder.iterdir():
-        os.utime(p, (time.time() - 3600,) * 2)
-    return folder
 
 
 def _root(root: Path) -> dict[str, list[dict[str, Any]]]:
@@ -58,14 +46,14 @@ def _root(root: Path) -> dict[str, list[dict[str, Any]]]:
     _lines(make_run(root / "trailing"), [*written["trailing"], {"step": 99, "time": 1.7e9, "logs": {}}])
     _lines(make_run(root / "steps-only"), [{"step": s, "logs": {}} for s in range(1, 5)])
     ahead = make_run(root / "checkpoint-ahead")
-    _checkpoint(ahead / "checkpoint-7")
+    settled_checkpoint(ahead / "checkpoint-7")
     _lines(ahead, [json.loads(record(s)) for s in range(1, 4)])
     make_run(root / "empty-log")
     bar = make_run(root / "bar-only")  # no point yet, a progress bar in its stdout: the step comes from the bar
     bars = (f"\r{n:3d}%|##   | {n}/120 [00:0{n}<00:10,  1.00it/s]" for n in (1, 2, 3))
     (bar / "train.log").write_text("".join(bars))
     sft = make_run(root / "sft", kind="SFT")
-    parent = _checkpoint(sft / "checkpoint-5")
+    parent = settled_checkpoint(sft / "checkpoint-5")
     _lines(sft, [json.loads(record(s)) for s in range(1, 5)])
     child = make_run(root / "child")
     (child / "rankinv-run.json").write_text(json.dumps({"kind": "GRPO", "parent": str(parent), "job_id": "4102"}))

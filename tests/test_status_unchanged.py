@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.support import daemon as D
-from tests.support.fakelog import append, make_run, record
+from tests.support.fakelog import append, make_run, record, settled_checkpoint
 
 
 def _status(root: Path, state: Path, *extra: str) -> dict[str, Any]:
@@ -39,15 +37,6 @@ def _log(run: Path, steps: range) -> None:
     append(run, "".join(record(s) for s in steps))
 
 
-def _checkpoint(folder: Path) -> None:
-    """A complete checkpoint: config and a whole (empty) safetensors file, written an hour ago (settled)."""
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(struct.pack("<Q", 2) + b"{}")
-    for p in folder.iterdir():
-        os.utime(p, (time.time() - 3600,) * 2)
-
-
 def _root(root: Path) -> dict[str, Path]:
     runs = {name: make_run(root / name) for name in ("plain-0", "plain-1", "append", "rewrite", "chmod", "sub",
                                                        "ckpt", "gone", "link", "fifo")}  # fmt: skip
@@ -56,7 +45,7 @@ def _root(root: Path) -> dict[str, Path]:
         _log(run, range(1, 20 + 5 * i))
     (runs["sub"] / "logs").mkdir()
     (runs["sub"] / "logs" / "notes.txt").write_text("not a log\n")
-    _checkpoint(runs["ckpt"] / "checkpoint-5")
+    settled_checkpoint(runs["ckpt"] / "checkpoint-5")
     outside = root.parent / "outside.jsonl"
     outside.write_text(record(1))
     (runs["link"] / "other.jsonl").symlink_to(outside)

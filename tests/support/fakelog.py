@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import struct
+import time
 from pathlib import Path
 
 from rankinv.daemon.pipeline.ingest import sources_for_run
@@ -26,6 +29,16 @@ def make_run(path: Path, kind: str = "GRPO") -> Path:
     (path / "rankinv-run.json").write_text(json.dumps({"kind": kind, "group_size": 4}))
     (path / "rankinv.jsonl").touch()
     return path
+
+
+def settled_checkpoint(folder: Path) -> Path:
+    """A complete checkpoint written an hour ago (settled): config and a whole (empty) safetensors file."""
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", 2) + b"{}")
+    for p in folder.iterdir():
+        os.utime(p, (time.time() - 3600,) * 2)
+    return folder
 
 
 def append(path: Path, text: str) -> None:
