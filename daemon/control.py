@@ -23,6 +23,7 @@ from pathlib import Path
 from rankinv.daemon.lock import holder
 from rankinv.daemon.logsetup import LOG_NAME
 
+from rankinv.boundary.child import CHILD_CWD
 from rankinv.config import find_config, load_config
 from rankinv.errors import RankinvError
 from rankinv.store import ReadStore, StoreError, state_dir_for
@@ -81,10 +82,8 @@ def start_detached(root: str | Path, config: str | Path | None = None, poll: boo
         argv.append("--poll")
     if state_base is not None:
         argv += ["--state-dir", _absolute(state_base)]
-    # From "/", not the caller's folder: ``python -m`` imports from the current directory first, so a folder
-    # named rankinv there (a clone of this repository in $HOME) would shadow the installed package.
     done = subprocess.run(argv, capture_output=True, text=True, timeout=START_TIMEOUT, stdin=subprocess.DEVNULL,
-                          check=False, cwd="/")  # fmt: skip
+                          check=False, cwd=CHILD_CWD)  # fmt: skip
     if done.returncode != 0:
         raise RankinvError(_last_words(done.stderr or done.stdout))
     pid: int | None = holder(state_dir(root, state_base))

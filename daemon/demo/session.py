@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rankinv.daemon import control
 
+from rankinv.boundary.child import CHILD_CWD
 from rankinv.errors import RankinvError
 
 BUNDLED = Path(__file__).resolve().parent / "runs"  # package data: the demo works from a plain install
@@ -94,7 +95,7 @@ def start(src: Path, workdir: Path, seconds_per_run: float) -> Session:
         [sys.executable, "-m", "rankinv.daemon.demo.replay", str(src), str(root), str(seconds_per_run),
          str(workdir / "replay-finished"), *(["--reports"] if precomputed else [])],
         stdin=subprocess.PIPE,
-        cwd="/",  # python -m imports from the current folder first: a folder named rankinv there would shadow us
+        cwd=CHILD_CWD,
     )
     return Session(workdir, root, state, replay, precomputed)
 

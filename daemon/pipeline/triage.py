@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rankinv.daemon.pipeline.triage_slurm import SlurmTriage
 
+from rankinv.boundary.child import CHILD_CWD
 from rankinv.config import Config
 from rankinv.errors import RankinvError
 from rankinv.store import Store
@@ -141,7 +142,7 @@ class TriageStage:
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 triage_argv(checkpoint, self._args()), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd="/",  # python -m: a folder named rankinv in the cwd would shadow us
+                start_new_session=True, cwd=CHILD_CWD,
             )  # fmt: skip
         self.jobs[checkpoint] = Job(run, checkpoint, proc, log_path, time.time())
         self.store.set_triage_state(checkpoint, "running", job=f"pid {proc.pid}")
