@@ -20,7 +20,6 @@ from typing import Any
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
 from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
-from rankinv.daemon.pipeline.live import LiveMonitor
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
@@ -103,7 +102,7 @@ class OneShot(Pipeline):
         if self.followed + queued > LIVE_POINTS:
             return
         self.followed += queued
-        self.brain.live[run] = LiveMonitor(self.config.monitor, *self.brain.names)
+        self.brain.follow_new(run)
 
     def has_points(self, run: str) -> bool:
         """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""
