@@ -57,7 +57,7 @@ def test_a_name_with_a_control_character_is_refused_for_sbatch(tmp_path: Path, b
 def test_a_hostile_name_runs_as_data_on_real_slurm(
     slurm_cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # the job's working directory: where an injected `touch PWNED` would land
+    monkeypatch.chdir(tmp_path)  # the daemon's folder; the job itself starts in /
     ckpt = checkpoint(tmp_path, HOSTILE).resolve()
     executor = SlurmExecutor(TEMPLATE, python="/bin/echo", env=slurm_cluster.env)
     job = executor.submit(ckpt, ["--samples", "4"])
@@ -65,3 +65,26 @@ def test_a_hostile_name_runs_as_data_on_real_slurm(
     log = (ckpt / "rankinv-triage.log").read_text()
     assert f"checkpoint:  {ckpt}\n" in log and f"triage {ckpt} --samples 4" in log, log
     assert not list(tmp_path.rglob("PWNED*")), "nothing in the name ran"
+    assert not list(Path("/").glob("PWNED*")), "nothing in the name ran in the job's working directory"
+
+
+SHADOW = '''raise ImportError("the rankinv/ folder of the submit directory was imported")\n'''
+
+
+@pytest.mark.slurm
+def test_a_triage_job_does_not_import_a_rankinv_folder_beside_the_daemon(
+    slurm_cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon run in the foreground from ``~`` that holds a clone of this repository: ``python -m rankinv``
+    in a job that started there would import the clone (here a stand-in that cannot be imported)."""
+    (tmp_path / "rankinv").mkdir()
+    (tmp_path / "rankinv" / "__init__.py").write_text(SHADOW)
+    monkeypatch.chdir(tmp_path)
+    ckpt = checkpoint(tmp_path / "runs", "sft").resolve()
+    template = TEMPLATE.replace("$command", 'echo "workdir: $(pwd)"\n$command')
+    executor = SlurmExecutor(template, env=slurm_cluster.env)  # the real interpreter and `python -m rankinv`
+    job = executor.submit(ckpt, ["--help"])  # the real triage CLI; --help needs no model
+    wait_for(lambda: executor.finished(job), f"job {job.job_id} to finish", timeout=60)
+    log = (ckpt / "rankinv-triage.log").read_text()
+    assert "workdir: /\n" in log, log
+    assert "submit directory was imported" not in log and "usage: rankinv triage" in log, log

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankinv.boundary.atomic import write_atomic
+from rankinv.boundary.child import CHILD_CWD
 from rankinv.boundary.files import UnsafeFile, open_regular
 from rankinv.errors import RankinvError
 from rankinv.triage.report import REPORT_FILENAME, TriageReport, read_report
@@ -80,7 +81,9 @@ class SlurmExecutor:
 
     Template placeholders (``string.Template``; other ``$VARS`` are left for bash): ``$job_name``,
     ``$log``, ``$command``, ``$checkpoint``, ``$report``, each filled in shell-quoted (write ``$log``, never
-    ``"$log"``); names with control characters are refused (:func:`sbatch_safe`).
+    ``"$log"``); names with control characters are refused (:func:`sbatch_safe`). Slurm commands run from
+    :data:`CHILD_CWD`, so a job starts there (not in the daemon's folder, where a ``rankinv/`` clone would shadow
+    the package ``python -m rankinv`` imports) unless the template sets ``#SBATCH --chdir``.
     """
 
     def __init__(self, template: str | None = None, python: str = sys.executable,
@@ -147,7 +150,8 @@ class SlurmExecutor:
 
     def _slurm(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=60, check=False)
+            proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=60, check=False,
+                                  cwd=CHILD_CWD)
         except FileNotFoundError:
             raise RankinvError(f"{argv[0]} not found: is Slurm installed on this host?") from None
         if check and proc.returncode != 0:
