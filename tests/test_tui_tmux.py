@@ -183,6 +183,34 @@ def test_everyday_keys_in_a_160x45_terminal(tmux: Tmux, tmp_path: Path) -> None:
     tmux.wait_for("EXITED 0")
 
 
+def test_the_default_pager_opens_the_log_at_its_end_and_sends_none_of_its_escapes(tmux: Tmux, tmp_path: Path) -> None:
+    """No ``$PAGER``: real ``less`` shows a long log's last lines, and a hostile line's escape sequences as text,
+    even with ``LESS=-R`` (which would pass them to the terminal) in the user's environment."""
+    root, state = tmp_path / "runs", tmp_path / "state"
+    run = root / "grpo-good"
+    run.mkdir(parents=True)
+    hostile = "\x1b]0;PWNED-TITLE\x07\x1b[31mred\x1b[0m"
+    (run / "train.log").write_text("".join(f"step {i} loss 0.5\n" for i in range(1, 301)) + hostile + "\nlast line\n")
+    with Store.open(make_store(store_path_for(root, state))) as writer:
+        assert isinstance(writer, Store)
+        writer.upsert_run("grpo-good", str(run))
+    raw = tmp_path / "pane.bin"
+    watch = [sys.executable, "-m", "rankinv", "watch", str(root), "--no-daemon", "--state-dir", str(state)]
+    command = f"unset PAGER; LESS=-R {shlex.join(watch)}; echo EXITED $?; sleep 60"
+    tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "30", "-e", "TERM=xterm-256color", command)
+    tmux.wait_for("│ 4 rows │")
+    tmux("pipe-pane", "-t", "tui", "-o", f"cat >> {shlex.quote(str(raw))}")
+    tmux("send-keys", "-t", "tui", "g", "l")
+    screen = tmux.wait_for("last line", "step 300 loss")
+    assert "step 1 loss" not in screen  # opened at the end, not the top
+    assert "ESC]0;PWNED-TITLE^G" in screen and "ESC[31mred" in screen  # shown as text
+    tmux("send-keys", "-t", "tui", "q")  # leaves less; the app redraws
+    tmux.wait_for("│ 4 rows │")
+    assert b"PWNED-TITLE" in raw.read_bytes() and b"\x1b]0;PWNED" not in raw.read_bytes()
+    tmux("send-keys", "-t", "tui", "q")
+    tmux.wait_for("EXITED 0")
+
+
 def _running(pid: int) -> bool:
     """Alive and not a zombie (a process that exited but was not yet reaped counts as gone)."""
     try:

@@ -54,6 +54,8 @@ from rankinv.config import Config, find_config, load_config
 from rankinv.messages import Command
 from rankinv.store import Candidate, CommandChannel, DatabaseError, ReadStore, StoreError, store_path_for
 
+DEFAULT_PAGER = ["less", "-+R", "-+r", "+G"]  # at the end; -R/-r from $LESS undone: control bytes shown, not sent
+
 
 class RankinvApp(App[None]):
     CSS_PATH = "app.tcss"
@@ -258,8 +260,11 @@ class RankinvApp(App[None]):
             self._page(message.log)
 
     def _page(self, path: str) -> None:
-        """The log in ``$PAGER`` (default ``less``) with the app suspended; back on the same screen afterwards."""
-        command = [*shlex.split(os.environ.get("PAGER") or "less"), path]
+        """The log in ``$PAGER`` with the app suspended; back on the same screen afterwards. Without ``$PAGER``,
+        ``less`` at the log's end (its news is there), showing the log's control bytes as ``^M``, ``ESC``…: a run's
+        log is untrusted, and ``-R`` or ``-r`` in the user's ``$LESS`` would send its escape sequences to the
+        terminal."""
+        command = [*(shlex.split(os.environ.get("PAGER") or "") or DEFAULT_PAGER), path]
         try:
             with self.suspend():
                 subprocess.call(command)

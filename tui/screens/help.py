@@ -26,7 +26,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("a", "acknowledge the verdict (stops its alerts)"),
     ("A", "arm / disarm actions (asks first)"),
     ("r", "re-triage the checkpoint"),
-    ("l", "the run's log in $PAGER (default less)"),
+    ("l", "the run's log in $PAGER (default less, at the end)"),
     ("y", "copy the run's folder (OSC 52: works over SSH and in tmux with set-clipboard on)"),
     ("+ -", "grow / shrink the event feed (tab focuses it; arrows or the wheel scroll it)"),
     ("?", "this help"),
