@@ -341,7 +341,8 @@ def tables(results: Path = RESULTS) -> dict[str, str]:
     """Every table of the README's ladder evidence by name (each appears in the README as printed here)."""
     hump_ladders, digits = load(results, "hump"), load(results, "digits")
     out = {"hump ladder": hump_table(hump_ladders)}
-    for group in ("held-out 2–4", "held-out 5–7", "held-out 11–13", "held-out 14–16"):  # the last seed of a held-out set, by rung
+    # the last seed of a held-out set, by rung
+    for group in ("held-out 2–4", "held-out 5–7", "held-out 11–13", "held-out 14–16"):
         held_out = [lad for lad in hump_ladders if lad.group == group]
         if held_out:
             out[f"hump ladder, seed {held_out[-1].seed} rungs"] = rung_table(held_out[-1])

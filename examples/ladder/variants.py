@@ -264,11 +264,15 @@ def table5(hump: Sequence[Ladder], digits: Sequence[Ladder]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fifth_dev() -> tuple[list[Ladder], list[Ladder]]:
+    """The development data of the fifth set: hump seeds 0-13, digits seeds 0-2 (both run lengths)."""
+    return [lad for lad in load() if lad.seed <= 13], [lad for lad in load(task="digits") if lad.split == "dev"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if "--fifth" in args:
-        dev = [lad for lad in load() if lad.seed <= 13]
-        print(table5(dev, load(task="digits")), end="")
+        print(table5(*fifth_dev()), end="")
         return 0
     hump = [lad for lad in load() if lad.seed <= 10]
     print(table(hump, load(task="digits")), end="")
