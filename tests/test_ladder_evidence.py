@@ -40,10 +40,11 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
     assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
-                                                          *((s, "held-out") for s in range(2, 14))]
-    # the ranking tables keep the four held-out sets apart (each read only after the changes it validates)
+                                                          *((s, "held-out") for s in range(2, 17))]
+    # the ranking tables keep the five held-out sets apart (each read only after the changes it validates)
     assert [lad.group for lad in ladders] == (["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
-                                              + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3)
+                                              + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3
+                                              + ["held-out 14–16"] * 3)
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
     assert "new held-out seeds 5, 6 and 7" in validation and "**seeds 11, 12 and 13** only" in validation
@@ -51,12 +52,23 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     for seed in (11, 12, 13):
         stored = json.loads((evidence.RESULTS / f"hump-seed{seed}.json").read_text())
         assert stored["commit"].startswith("8047611"), seed
+    # the fifth set (hump 14-16, digits 3-5 at 30 and 60 GRPO steps) likewise, by the commit that fixed it
+    assert "hump seeds 14, 15 and 16" in validation
+    assert "digits seeds 3, 4 and 5, each with 30 and with 60" in validation
+    fifth = [f"hump-seed{s}" for s in (14, 15, 16)] + [f"digits-seed{s}-rl{k}" for k in (30, 60) for s in (3, 4, 5)]
+    for name in fifth:
+        assert json.loads((evidence.RESULTS / f"{name}.json").read_text())["commit"].startswith("4e9ab09"), name
     for path in sorted(evidence.RESULTS.glob("hump-seed*.json")):
         stored = json.loads(path.read_text())["ladder"]["settings"]
         expected = dataclasses.replace(HUMP, seed=stored["seed"]).as_dict()
         assert stored == {**expected, "depths": list(HUMP.depths)}, path.name
-    for lad in evidence.load(task="digits"):
-        assert [r["depth"] for r in lad.rows] == list(FULL.depths) and lad.split == "dev"
+    digits = evidence.load(task="digits")
+    assert [(lad.seed, lad.rl_steps, lad.group) for lad in digits] == [
+        (s, k, "dev" if s < 3 else "held-out 3–5") for k in (30, 60) for s in range(6)]
+    for lad in digits:
+        stored = json.loads((evidence.RESULTS / f"digits-seed{lad.seed}-rl{lad.rl_steps}.json").read_text())
+        assert stored["ladder"]["settings"] == {**dataclasses.replace(FULL, seed=lad.seed, rl_steps=lad.rl_steps)
+                                                .as_dict(), "depths": list(FULL.depths)}
     # the collapse ladder: dev seeds 0-1, held-out 20-22 (VALIDATION.md, "The collapse ladder"), one setting
     collapse = evidence.load(task="collapse")
     assert [(lad.seed, lad.group) for lad in collapse] == [(0, "dev"), (1, "dev"),
@@ -98,12 +110,12 @@ ARCHIVED = [lad for lad in evidence.load() if early.archive_of(lad).is_file()]
 
 
 def test_every_seed_with_an_archive_is_in_the_early_table_and_no_other() -> None:
-    archived = (0, 1, *range(5, 14))  # seeds 2-4 ran before collect archived RL logs
+    archived = (0, 1, *range(5, 17))  # seeds 2-4 ran before collect archived RL logs
     assert [lad.seed for lad in ARCHIVED] == list(archived)
     table = _tables()["hump ladder, early RL"]
     seeds = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
     assert [s for s in seeds if not s.startswith("mean")] == [str(s) for s in archived for _ in early.STEPS]
-    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 9
+    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 12
 
 
 def _raw(run_dir: Path, key: str, upto: int) -> list[float]:
@@ -181,3 +193,20 @@ def test_the_kept_variant_is_the_predictor_and_v0_the_previous_prior() -> None:
             assert variants.value(by_key["V0"], r) == pytest.approx(evidence.previous_prior(r), abs=1e-12)
     assert variants.qwen(by_key[variants.KEPT])[0] == pytest.approx(
         float(evidence.qwen_table().splitlines()[2].split(" | ")[1]), abs=0.005)
+
+
+def test_the_fifth_sets_variant_table_is_recomputed_from_development_data_only() -> None:
+    """VALIDATION.md shows the fifth set's variants as ``variants --fifth`` scores them on hump seeds 0-13 and
+    digits seeds 0-2; the kept row is the predictor itself, and the fifth set's seeds are in no stage-2 table."""
+    from examples.ladder import variants
+
+    hump, digits = variants.fifth_dev()
+    assert [lad.seed for lad in hump] == list(range(14)) and {lad.seed for lad in digits} == {0, 1, 2}
+    table = variants.table5(hump, digits)
+    assert table in (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
+    kept = dict((k, fn) for k, _, fn in variants.FIFTH)["V3"]
+    for lad in hump[:2] + digits[:2]:
+        for r in lad.rows:
+            assert variants.value5(kept, r, lad) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
+    for name in ("stage 2 on the hump ladder", "stage 2 on the hump ladder, runs"):
+        assert "14–16" not in _tables()[name]

@@ -1,5 +1,5 @@
-"""Every prior variant tried for the fourth held-out set, scored on development data only:
-``python -m examples.ladder.variants``.
+"""Every prior variant tried for the fourth and fifth held-out sets, scored on development data only:
+``python -m examples.ladder.variants [--fifth]``.
 
 Each variant is a formula of one prompt's numbers (pre_i: its pass@10, p1_i: its pass rate, C_i: its pass@K,
 s_i: the share of its groups that differ) and of the candidate's s (share of all groups that differ), L
@@ -9,6 +9,10 @@ table) the same formula of the means, s_i = s. Scored on hump seeds 0-10 (Spearm
 error), the digits ladder and the Qwen table, and chosen leave-one-seed-out by the rule written in
 ``VALIDATION.md`` ("Fourth held-out set"). The kept variant must equal the predictor
 (``tests/test_ladder_evidence.py``).
+
+``--fifth`` scores the variants tried for the fifth held-out set (``FIFTH``: models of what GRPO reaches on
+never-solved prompts and of what it does to a checkpoint that guesses) on hump seeds 0-13 and the digits ladder
+(seeds 0-2, 30 and 60 GRPO steps), each task apart, and the Qwen table, beside the kept prior.
 """
 
 from __future__ import annotations
@@ -159,7 +163,117 @@ def table(hump: Sequence[Ladder], digits: Sequence[Ladder]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint's numbers a fifth-set variant reads besides its prompts'. ``e``: the probability that a
+    group of g on a never-solved prompt differs, from Robbins' empirical-Bayes estimate of such a prompt's pass
+    rate (E[p/(1-p) | 0 of n] = N1 / (n N0): N0 prompts never solved, N1 solved once); ``x``: the chance that the
+    run draws at least one such group over its visits to the prompt (``visits`` = GRPO steps times prompts a step
+    over the prompt count, from the ladder's settings); ``D``: the share of the pass rates' Bernoulli variance that
+    lies between prompts (0 when every prompt has the same rate, as for a checkpoint that guesses; 1 when each
+    prompt is always or never solved)."""
+
+    s: float
+    L: float
+    e: float = 0.0
+    x: float = 0.0
+    D: float = 1.0
+
+
+Prompt5 = Callable[[float, float, float, float, Checkpoint], float]
+"""(pre_i, p1_i, C_i, s_i, checkpoint) -> the prompt's predicted pass@10 after GRPO."""
+
+
+def _v3(pre: float, p1: float, c: float, si: float, k: Checkpoint) -> float:
+    return pre + (si * (c - pre) + k.s * (1 - c)) * k.L
+
+
+FIFTH: tuple[tuple[str, str, Prompt5], ...] = (
+    ("V3", "the kept prior: pre + (s_i (C - pre) + s (1-C)) L", _v3),
+    ("W1", "two routes to a never-solved prompt, shared weights or its own exploration: s -> 1 - (1-s)(1-e)",
+     lambda pre, p1, c, si, k: pre + (si * (c - pre) + (1 - (1 - k.s) * (1 - k.e)) * (1 - c)) * k.L),
+    ("W2", "W1 with the exploration route not bounded by L: V3 + (1 - s L) e (1-C)",
+     lambda pre, p1, c, si, k: _v3(pre, p1, c, si, k) + (1 - k.s * k.L) * k.e * (1 - c)),
+    ("W3", "own exploration only: s -> e", lambda pre, p1, c, si, k: pre + (si * (c - pre) + k.e * (1 - c)) * k.L),
+    ("W4", "what transfers scaled by the prompts' discrimination: pre + (s_i (C - pre) + s (1-C)) D L",
+     lambda pre, p1, c, si, k: pre + (si * (c - pre) + k.s * (1 - c)) * k.D * k.L),
+    ("W5", "a guessing share spends its diversity: V3 - (1 - D) L (pre - p1)",
+     lambda pre, p1, c, si, k: _v3(pre, p1, c, si, k) - (1 - k.D) * k.L * (pre - p1)),
+    ("W6a", "exploration over the run's visits, outside L: pre + s_i (C - pre) L + (1 - (1 - s L)(1 - x)) (1-C)",
+     lambda pre, p1, c, si, k: pre + si * (c - pre) * k.L + (1 - (1 - k.s * k.L) * (1 - k.x)) * (1 - c)),
+    ("W6b", "exploration over the run's visits, inside L: s -> 1 - (1-s)(1-x)",
+     lambda pre, p1, c, si, k: pre + (si * (c - pre) + (1 - (1 - k.s) * (1 - k.x)) * (1 - c)) * k.L),
+)
+
+
+def checkpoint(row: dict[str, Any], lad: Ladder) -> Checkpoint:
+    """The checkpoint numbers of a stored rung (``Checkpoint``), from its counts and the ladder's settings."""
+    from examples.ladder.evidence import features
+
+    t, f = dict(predict(row).terms), features(row)
+    counts = np.array(f.prompt_counts, dtype=np.float64)
+    c, n = counts[:, 0], counts[:, 1]
+    n0, n1, g = float(np.sum(c == 0)), float(np.sum(c == 1)), f.group_size
+    odds = n1 / (float(n.min()) * n0) if n0 else 0.0
+    p0 = odds / (1 + odds)
+    e = 1 - (1 - p0) ** g - p0**g if n0 else 0.0
+    visits = lad.rl_steps * (32 / g) / len(c)  # the ladder's GRPO batch: 32 completions a step
+    p = c / n
+    total = float(p.mean() * (1 - p.mean()))
+    within = float(np.mean(c * (n - c) / (n * (n - 1))))  # unbiased per-prompt p(1-p)
+    D = min(1.0, max(0.0, 1 - within / total)) if total > 0 else 0.0
+    return Checkpoint(t["signal"], t["learn"], e, 1 - (1 - e) ** visits, D)
+
+
+def value5(fn: Prompt5, row: dict[str, Any], lad: Ladder) -> float:
+    """A fifth-set variant's prediction for a stored rung, shifted as :func:`value` is."""
+    t, k, per = dict(predict(row).terms), checkpoint(row, lad), prompt_numbers(row)
+    vals = [fn(pre, p1, c, si, k) for pre, p1, c, si in per]
+    return t["pre"] + float(np.mean(vals)) - float(np.mean([q[0] for q in per]))
+
+
+def qwen5(fn: Prompt5) -> tuple[float, str]:
+    """The Qwen table (means only: s_i = s; no counts, so e = x = 0 and D = 1) and the rung ranked first."""
+    from rankinv.commands.rank import candidate, read_ladder
+    from rankinv.predict import prior
+
+    rows, g = read_ladder(QWEN)
+    cands = [candidate(r, i, g or 8) for i, r in enumerate(rows)]
+    vals = []
+    for f, _ in cands:
+        t = dict(prior(f).terms)
+        vals.append(fn(t["pre"], f.pass1, t["coverage"], t["signal"], Checkpoint(t["signal"], t["learn"])))
+    top = max(range(len(vals)), key=lambda i: vals[i])
+    return rho(vals, [a for _, a in cands]), f"{rows[top]['sft_epochs']}"
+
+
+def table5(hump: Sequence[Ladder], digits: Sequence[Ladder]) -> str:
+    """Every fifth-set variant on each task apart (Spearman per ladder, the hump's level) and the Qwen table."""
+    lines = ["| variant | model | hump 0–13 mean | bias | RMS | digits mean | digits per ladder (30 steps, 60 steps) "
+             "| Qwen (first) |", "|---|---|---:|---:|---:|---:|---|---|"]
+    for key, formula, fn in FIFTH:
+        h = [[value5(fn, r, lad) for r in lad.rows] for lad in hump]
+        err = np.concatenate([np.subtract(v, lad.actual) for v, lad in zip(h, hump, strict=True)])
+        hs = [rho(v, lad.actual) for v, lad in zip(h, hump, strict=True)]
+        ds = [rho([value5(fn, r, lad) for r in lad.rows], lad.actual) for lad in digits]
+        qr, first = qwen5(fn)
+        cells = [key + (" (kept)" if key == "V3" else ""), formula, f"{np.mean(hs):+.3f}", f"{err.mean():+.3f}",
+                 f"{np.sqrt((err**2).mean()):.3f}", f"{np.mean(ds):+.3f}", " ".join(fmt_cell(x) for x in ds),
+                 f"{fmt_cell(qr)} ({first})"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def fifth_dev() -> tuple[list[Ladder], list[Ladder]]:
+    """The development data of the fifth set: hump seeds 0-13, digits seeds 0-2 (both run lengths)."""
+    return [lad for lad in load() if lad.seed <= 13], [lad for lad in load(task="digits") if lad.split == "dev"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--fifth" in args:
+        print(table5(*fifth_dev()), end="")
+        return 0
     hump = [lad for lad in load() if lad.seed <= 10]
     print(table(hump, load(task="digits")), end="")
     return 0
