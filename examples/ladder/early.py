@@ -26,6 +26,7 @@ from pathlib import Path
 from examples.ladder.evidence import RESULTS, Ladder, finite_mean, fmt_cell, load, predict, rho
 from rankinv.monitor import RunSeries
 
+
 def steps_for(rl_steps: int) -> tuple[int, int, int]:
     """The steps scored for a run of ``rl_steps`` (``VALIDATION.md``, "Sixth held-out set"): the ladder's stage-2
     baseline step, one sixth of the run and the hump ladder's decision fraction (150 / 400) of it."""
