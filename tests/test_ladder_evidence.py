@@ -244,3 +244,27 @@ def test_the_fifth_sets_variant_table_is_recomputed_from_development_data_only()
             assert variants.value5(kept, r, lad) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
     for name in ("stage 2 on the hump ladder", "stage 2 on the hump ladder, runs"):
         assert "14–16" not in _tables()[name]
+
+
+def test_the_early_rl_variants_table_is_what_the_variants_score_on_development_data() -> None:
+    """VALIDATION.md's table of the variants tried for the sixth set, recomputed from the archived dev ladders;
+    the unchanged code's row is the early table's mean prediction over the same ladders and steps."""
+    from examples.ladder import early_variants as ev
+
+    validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
+    ladders = ev.dev_ladders()
+    assert sorted({(lad.task, lad.rl_steps) for lad in ladders}) == [("digits", 30), ("digits", 60), ("hump", 60)]
+    assert len(ladders) == 14 + 6
+    got = ev.scores(ladders)
+    for name, by_task in got.items():
+        hump, digits = ev.cells(by_task["hump"]), ev.cells(by_task["digits"])
+        if name.startswith("C(σ="):
+            sigma = name[len("C("):-1]
+            assert f"{sigma}: {hump}" in validation and f"{sigma}: {digits}" in validation, name
+        else:
+            row = next(line for line in validation.splitlines() if line.startswith(f"| {name} |"))
+            assert row.endswith(f"| {hump} | {digits} |"), name
+    dev = [lad for lad in ARCHIVED if lad.seed in ev.DEV["hump"]]
+    for j, k in enumerate(early.STEPS):
+        means = np.mean([early.scores(early.read_ladder(lad), k)["predicted"] for lad in dev])
+        assert got["unchanged code"]["hump"][j] == pytest.approx(means)
