@@ -40,11 +40,11 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
     assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
-                                                          *((s, "held-out") for s in range(2, 17))]
-    # the ranking tables keep the five held-out sets apart (each read only after the changes it validates)
+                                                          *((s, "held-out") for s in range(2, 20))]
+    # the ranking tables keep the six held-out sets apart (each read only after the changes it validates)
     assert [lad.group for lad in ladders] == (["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
                                               + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3
-                                              + ["held-out 14–16"] * 3)
+                                              + ["held-out 14–16"] * 3 + ["held-out 17–19"] * 3)
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
     assert "new held-out seeds 5, 6 and 7" in validation and "**seeds 11, 12 and 13** only" in validation
@@ -58,13 +58,19 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     fifth = [f"hump-seed{s}" for s in (14, 15, 16)] + [f"digits-seed{s}-rl{k}" for k in (30, 60) for s in (3, 4, 5)]
     for name in fifth:
         assert json.loads((evidence.RESULTS / f"{name}.json").read_text())["commit"].startswith("4e9ab09"), name
+    # the sixth set (hump 17-19, digits 6-8 at 30 and 60 GRPO steps), by the commit that pre-registered it
+    assert "hump seeds 17, 18 and 19" in validation
+    assert "digits seeds 6, 7 and 8, each with 30 and with 60" in validation
+    sixth = [f"hump-seed{s}" for s in (17, 18, 19)] + [f"digits-seed{s}-rl{k}" for k in (30, 60) for s in (6, 7, 8)]
+    for name in sixth:
+        assert json.loads((evidence.RESULTS / f"{name}.json").read_text())["commit"].startswith("d5cf208"), name
     for path in sorted(evidence.RESULTS.glob("hump-seed*.json")):
         stored = json.loads(path.read_text())["ladder"]["settings"]
         expected = dataclasses.replace(HUMP, seed=stored["seed"]).as_dict()
         assert stored == {**expected, "depths": list(HUMP.depths)}, path.name
     digits = evidence.load(task="digits")
     assert [(lad.seed, lad.rl_steps, lad.group) for lad in digits] == [
-        (s, k, "dev" if s < 3 else "held-out 3–5") for k in (30, 60) for s in range(6)]
+        (s, k, "dev" if s < 3 else "held-out 3–5" if s < 6 else "held-out 6–8") for k in (30, 60) for s in range(9)]
     for lad in digits:
         stored = json.loads((evidence.RESULTS / f"digits-seed{lad.seed}-rl{lad.rl_steps}.json").read_text())
         assert stored["ladder"]["settings"] == {**dataclasses.replace(FULL, seed=lad.seed, rl_steps=lad.rl_steps)
@@ -110,12 +116,12 @@ ARCHIVED = [lad for lad in evidence.load() if early.archive_of(lad).is_file()]
 
 
 def test_every_seed_with_an_archive_is_in_the_early_table_and_no_other() -> None:
-    archived = (0, 1, *range(5, 17))  # seeds 2-4 ran before collect archived RL logs
+    archived = (0, 1, *range(5, 20))  # seeds 2-4 ran before collect archived RL logs
     assert [lad.seed for lad in ARCHIVED] == list(archived)
     table = _tables()["hump ladder, early RL"]
     seeds = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
     assert [s for s in seeds if not s.startswith("mean")] == [str(s) for s in archived for _ in early.STEPS]
-    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 12
+    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 15
 
 
 def _raw(run_dir: Path, key: str, upto: int) -> list[float]:
@@ -129,6 +135,31 @@ def _last_smoothed(v: list[float]) -> float:
     the line through the two smoothed neighbours (the monitor's documented smoothing)."""
     inner = [float(np.median(v[i - 1:i + 2])) for i in range(1, len(v) - 1)]
     return float(np.median([v[-1], inner[-1], 2 * inner[-1] - inner[-2]]))
+
+
+def _all_fail(m: float, z: float, g: int = 8) -> float:
+    """All-fail share of the groups from the mean reward m and zero-std share z at mixed-group pass rate 1/2
+    (m = a + (1 - z) / 2, a = all-pass share, clipped to its bounds [m - (1-z)(1-1/g), m - (1-z)/g] and to
+    [0, z]): the oracle for ``rankinv.groups.split``'s point estimate, written out from its definition."""
+    lo, hi = m - (1 - z) * (1 - 1 / g), m - (1 - z) / g
+    a = min(hi, max(lo, m - (1 - z) / 2))
+    return z - min(z, max(0.0, a))
+
+
+def test_steps_scored_follow_the_run_length() -> None:
+    """VALIDATION.md, "Sixth held-out set": baseline (rl/15), one sixth, and 150/400 of the run."""
+    assert early.steps_for(60) == early.STEPS == (4, 10, 22)
+    assert early.steps_for(30) == (2, 5, 11)
+
+
+def test_the_digits_ladder_is_read_from_its_own_archives() -> None:
+    digits = [lad for lad in evidence.load(task="digits") if early.archive_of(lad).is_file()]
+    assert [(lad.seed, lad.rl_steps) for lad in digits] == [(s, k) for k in (30, 60) for s in (3, 4, 5, 6, 7, 8)]
+    table = _tables()["digits ladder, early RL"]
+    rows = [line.split(" | ")[:3] for line in table.splitlines()[2:]]
+    steps = [(r[0].strip("| "), r[2]) for r in rows if not r[0].startswith("| mean")]
+    assert steps == [(f"{s} ({k} GRPO steps)", str(t)) for k in (30, 60) for s in (3, 4, 5, 6, 7, 8)
+                     for t in early.steps_for(k)]
 
 
 @pytest.mark.parametrize("seed", [0, 6, 10])
@@ -147,6 +178,9 @@ def test_early_readings_follow_the_archived_logs(seed: int, tmp_path: Path) -> N
             assert r.entropy == pytest.approx(_last_smoothed(_raw(run_dir, "entropy", r.step)))
             assert r.reward == pytest.approx(np.mean(_raw(run_dir, "reward", r.step)[-10:]))
             assert r.zero_std == pytest.approx(np.mean(_raw(run_dir, "frac_reward_zero_std", r.step)[-10:]))
+            assert r.all_fail == pytest.approx(_all_fail(np.mean(_raw(run_dir, "reward", r.step)[-10:]),
+                                                         np.mean(_raw(run_dir, "frac_reward_zero_std", r.step)[-10:])))
+        assert rung.pass1 == row["pass1"]
     for k in early.STEPS:
         s = early.scores(rungs, k)
         at = [next(x for x in r.readings if x.step == k) for r in rungs]
@@ -210,3 +244,27 @@ def test_the_fifth_sets_variant_table_is_recomputed_from_development_data_only()
             assert variants.value5(kept, r, lad) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
     for name in ("stage 2 on the hump ladder", "stage 2 on the hump ladder, runs"):
         assert "14–16" not in _tables()[name]
+
+
+def test_the_early_rl_variants_table_is_what_the_variants_score_on_development_data() -> None:
+    """VALIDATION.md's table of the variants tried for the sixth set, recomputed from the archived dev ladders;
+    the unchanged code's row is the early table's mean prediction over the same ladders and steps."""
+    from examples.ladder import early_variants as ev
+
+    validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
+    ladders = ev.dev_ladders()
+    assert sorted({(lad.task, lad.rl_steps) for lad in ladders}) == [("digits", 30), ("digits", 60), ("hump", 60)]
+    assert len(ladders) == 14 + 6
+    got = ev.scores(ladders)
+    for name, by_task in got.items():
+        hump, digits = ev.cells(by_task["hump"]), ev.cells(by_task["digits"])
+        if name.startswith("C(σ="):
+            sigma = name[len("C("):-1]
+            assert f"{sigma}: {hump}" in validation and f"{sigma}: {digits}" in validation, name
+        else:
+            row = next(line for line in validation.splitlines() if line.startswith(f"| {name} |"))
+            assert row.endswith(f"| {hump} | {digits} |"), name
+    dev = [lad for lad in ARCHIVED if lad.seed in ev.DEV["hump"]]
+    for j, k in enumerate(early.STEPS):
+        means = np.mean([early.scores(early.read_ladder(lad), k)["predicted"] for lad in dev])
+        assert got["unchanged code"]["hump"][j] == pytest.approx(means)
