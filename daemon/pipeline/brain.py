@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rankinv.daemon.pipeline.history import History
 from rankinv.daemon.pipeline.ingest import Rows
@@ -28,10 +29,10 @@ from rankinv.store import RunRecord, Store
 from rankinv.store.writes import MonitorRow, PredictionRow, VerdictRow
 from rankinv.verdict import CONVERGED, CONVERGING, Verdict
 
+UNREAD = RunSeries()
 LIVE_POINTS = 300_000  # about 220 bytes each with their lists (tracemalloc): about 65 MB in all
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(NamedTuple):
     """One run's judgement, as the rows a batch writes together (:meth:`Brain.write`)."""
 
     run: str
@@ -121,7 +122,8 @@ class Brain:
     def judge(self, run: RunRecord) -> Judged:
         """Stage 2 of a GRPO run from its live monitor: the rows to write (nothing is written yet)."""
         live = self.monitor_of(run.name)
-        e = evaluate_run(live.series(), self.features_of(run.parent), self.config, name=run.name,
+        # the series is read only without ``analysed``, which the live monitor always gives: not copied for nothing
+        e = evaluate_run(UNREAD, self.features_of(run.parent), self.config, name=run.name,
                          manifest=run.manifest, model=self.history.model(), pinned=run.pinned == "continue",
                          analysed=live.result())  # fmt: skip
         m, p, v = e.monitor, e.prediction, e.verdict
