@@ -32,7 +32,7 @@ from rankinv.store import ReadStore, store_path_for
 
 CONFIG = "[daemon]\nheartbeat_seconds = 2.0\n"
 JUDGE = "evaluate_seconds = {evaluate}\n"
-DEFAULT = None  # a plan's "judge every": None leaves each daemon its own default (this one 0.5 s, main's 5 s)
+DEFAULT = None  # a plan's "judge every": None leaves each daemon its own default (0.5 s in this one and in main)
 SAMPLED = 20
 POLL_INTERVAL = 2.0  # the default [daemon] poll_interval
 TARGETS = {"cpu_500": 0.10, "visible_s": 1.0, "p99_inotify": 2.0, "p99_polling": POLL_INTERVAL + 2.0,
@@ -277,8 +277,8 @@ def run(quick: bool) -> Result:
          "after writing every run's last line (up to 1 s later); CPU s: the daemon's CPU seconds under load",
          "targets: 500 runs <= 10% of a core and every last record stored within 1 s; 1,000 runs p99 <= 2 s "
          f"(inotify) / <= poll interval + 2 s = {POLL_INTERVAL + 2:g} s (polling); RSS <= 200 MB; idle <= 0.5%",
-         "default daemon settings (debounce 0.3 s, poll_interval 2 s; judge every: this daemon's default 0.5 s, "
-         "main's 5 s) except heartbeat 2 s; the last plan judges both every 0.5 s;",
+         "default daemon settings (debounce 0.3 s, poll_interval 2 s; judge every: each daemon's default, 0.5 s in "
+         "this one and in main) except heartbeat 2 s; the last plan writes 0.5 s out;",
          "RANKINV_BENCH_REPEATS=N repeats every plan; RANKINV_BENCH_FIRST_READ=0 skips the 1 GB first read",
          "judging: CPU per judgement in a child process (benchmarks/judging.py), median of 3, alternating",
          f"load average {load:.1f} on {os.cpu_count()} cores at the end (the machine is shared)"],
