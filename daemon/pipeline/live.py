@@ -102,8 +102,9 @@ class _Series:
 
 def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool = False) -> Slope | None:
     """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls; a window
-    too short to gain from that, or one the monitor would thin, is fitted by the monitor itself."""
-    if not slopes.INCREMENTAL_FROM <= len(steps) <= MAX_SLOPE_POINTS:
+    too short to gain from that is fitted in full (:func:`slopes.increasing_fit`), one the monitor would thin by
+    the monitor itself."""
+    if len(steps) > MAX_SLOPE_POINTS:
         return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
     x, y = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
     keys = np.asarray(steps, dtype=np.int64)
@@ -112,7 +113,8 @@ def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool
         x, y, keys = x[keep], np.log(y[keep]), keys[keep]
     if x.size < 3:
         return None
-    fit = window.fit(keys, x, y)
+    # a series holds finite values at strictly increasing steps: a short window is fitted in full as it is
+    fit = window.fit(keys, x, y) if len(steps) >= slopes.INCREMENTAL_FROM else slopes.increasing_fit(x, y)
     return fit if math.isfinite(fit.slope) else None
 
 
