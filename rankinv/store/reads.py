@@ -142,7 +142,8 @@ class Reads(StoreBase):
         """The records of the named runs that exist, each under the name asked for, in a few statements (a batch
         of judgements reads them at once); as :meth:`run` finds them (a name SQLite cannot hold is looked up, and
         comes back, in its escaped form)."""
-        wanted, out = list(dict.fromkeys(names)), {}
+        wanted = list(dict.fromkeys(names))
+        out: dict[str, RunRecord] = {}
         for lo in range(0, len(wanted), 500):
             part = wanted[lo : lo + 500]
             asked = {n if n.isascii() else storable(n): n for n in part}
