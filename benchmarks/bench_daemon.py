@@ -251,7 +251,7 @@ def run(quick: bool) -> Result:
                 notes.append(f"{runs} runs {mode} (judge {judge}): CPU {ours['busy'] / base['busy']:.2f}x the "
                              f"baseline's ({ours['cpu_s']:.2f} vs {base['cpu_s']:.2f} CPU s), p99 "
                              f"{ours['p99'] / base['p99']:.2f}x, RSS {ours['rss'] / base['rss']:.2f}x, idle "
-                             f"{ours['idle'] / max(base['idle'], 1e-9):.2f}x")  # fmt: skip
+                             f"{ours['idle']:.2%} vs {base['idle']:.2%}")  # fmt: skip
             notes.append(f"load average {os.getloadavg()[0]:.1f} after {runs} runs {mode}")
     pythons = {"this": sys.executable, **({"baseline": baseline} if baseline else {})}
     for history, ours_ms, base_ms, ratio in judging.rows(judging.measure(pythons, 1 if quick else 3)):
