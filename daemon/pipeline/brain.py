@@ -6,6 +6,8 @@ checkpoint with a triage report gets a prediction and a stage-1 verdict. The mon
 costs its new points, not its history; it is built from the store once (at the first judgement, after a
 restart of the run's steps, or after eviction). Live monitors are kept for at most ``LIVE_POINTS`` points in
 all (least recently judged evicted first), so memory stays bounded whatever the number or length of runs.
+A batch of runs is judged first and written after (:meth:`Brain.judge`, :meth:`Brain.write`): a statement per
+table for the lot instead of three per run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rankinv.verdict import CONVERGED, CONVERGING, Verdict
 
 UNREAD = RunSeries()
 LIVE_POINTS = 300_000  # about 220 bytes each with their lists (tracemalloc): about 65 MB in all
+
 
 class Judged(NamedTuple):
     """One run's judgement, as the rows a batch writes together (:meth:`Brain.write`)."""
@@ -134,6 +137,8 @@ class Brain:
     def write(self, judged: Sequence[Judged]) -> list[Outcome]:
         """Store a batch's judgements: its monitors, predictions and verdicts in a statement each (a changed
         decision's verdict one by one, in order); the outcomes in the same order."""
+        if not judged:
+            return []
         self.store.put_monitors([j.monitor for j in judged])
         self.store.put_predictions([j.prediction for j in judged])
         ids = self.store.put_verdicts([j.row for j in judged])
