@@ -359,12 +359,12 @@ def trajectory(
 def with_rl_start(f: Features, m: MonitorResult) -> Features:
     """Add the run's RL baseline entropy and drop; without a triage report, read the opening reward as pass@1
     and the baseline entropy as the entropy (rollout entropy: a different scale from the paper's probe)."""
-    f = replace(f, rl_entropy_start=m.baseline, rl_drop=m.drop_at_decision)
+    changes: dict[str, Any] = {"rl_entropy_start": m.baseline, "rl_drop": m.drop_at_decision}
     if not 0.0 <= f.pass1 <= 1.0 and 0.0 <= m.reward_start <= 1.0:
-        f = replace(f, pass_at_k=((1, m.reward_start), *f.pass_at_k))
+        changes["pass_at_k"] = ((1, m.reward_start), *f.pass_at_k)
     if not math.isfinite(f.entropy) and math.isfinite(m.baseline):
-        f = replace(f, entropy=m.baseline)
-    return f
+        changes["entropy"] = m.baseline
+    return replace(f, **changes)  # one copy (the daemon makes one per judgement)
 
 
 def _blend(a: Prediction, b: Prediction, w: float) -> Prediction:

@@ -81,6 +81,21 @@ def test_sliding_fit_equals_the_naive_fit_on_generated_windows(xs: list[float], 
         assert equal(got, theil_sen(x, y))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.integers(1, 50), min_size=3, max_size=127),
+    ys=st.lists(st.one_of(st.just(0.0), st.just(1.0), st.floats(-1e6, 1e6)), min_size=127, max_size=127),
+)
+def test_a_short_increasing_window_is_fitted_as_theil_sen_fits_it(gaps: list[int], ys: list[float]) -> None:
+    """A live series' window (finite values at strictly increasing steps) is fitted without theil_sen's checks:
+    equal to it to the bit, and to the naive fit in value."""
+    x = np.cumsum(np.asarray(gaps, dtype=np.float64))
+    y = np.asarray(ys[: x.size], dtype=np.float64)
+    got = slopes.increasing_fit(x, y)
+    assert equal(got, theil_sen(x, y))
+    assert equal(got, naive(x.tolist(), y.tolist()), signs=False)
+
+
 def test_a_long_window_sliding_by_one_costs_its_own_slopes_only() -> None:
     """At the default threshold (windows of at least INCREMENTAL_FROM points): a step costs 2n slopes, not n²/2."""
     rng = np.random.default_rng(7)

@@ -6,12 +6,16 @@ checkpoint with a triage report gets a prediction and a stage-1 verdict. The mon
 costs its new points, not its history; it is built from the store once (at the first judgement, after a
 restart of the run's steps, or after eviction). Live monitors are kept for at most ``LIVE_POINTS`` points in
 all (least recently judged evicted first), so memory stays bounded whatever the number or length of runs.
+A batch of runs is judged first and written after (:meth:`Brain.judge`, :meth:`Brain.write`): a statement per
+table for the lot instead of three per run.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rankinv.daemon.pipeline.history import History
 from rankinv.daemon.pipeline.ingest import Rows
@@ -24,9 +28,22 @@ from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
 from rankinv.monitor import Curve, MonitorResult, RunSeries
 from rankinv.predict import Features, Prediction, features_from_report
 from rankinv.store import RunRecord, Store
+from rankinv.store.writes import MonitorRow, PredictionRow, VerdictRow
 from rankinv.verdict import CONVERGED, CONVERGING, Verdict
 
+UNREAD = RunSeries()
 LIVE_POINTS = 300_000  # about 220 bytes each with their lists (tracemalloc): about 65 MB in all
+
+
+class Judged(NamedTuple):
+    """One run's judgement, as the rows a batch writes together (:meth:`Brain.write`)."""
+
+    run: str
+    verdict: Verdict
+    monitor: MonitorRow
+    prediction: PredictionRow
+    row: VerdictRow
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -103,14 +120,29 @@ class Brain:
         return None if report is None else features_from_report(report)
 
     def evaluate_run(self, run: RunRecord) -> Outcome:
+        return self.write([self.judge(run)])[0]
+
+    def judge(self, run: RunRecord) -> Judged:
+        """Stage 2 of a GRPO run from its live monitor: the rows to write (nothing is written yet)."""
         live = self.monitor_of(run.name)
-        e = evaluate_run(live.series(), self.features_of(run.parent), self.config, name=run.name,
+        # the series is read only without ``analysed``, which the live monitor always gives: not copied for nothing
+        e = evaluate_run(UNREAD, self.features_of(run.parent), self.config, name=run.name,
                          manifest=run.manifest, model=self.history.model(), pinned=run.pinned == "continue",
                          analysed=live.result())  # fmt: skip
-        assert e.monitor is not None
-        self._put_monitor(run.name, e.monitor)
-        self._put_prediction(run.name, None, e.monitor.last_step, e.prediction)
-        return self._put_verdict(run.name, None, e.verdict, stage="2")
+        m, p, v = e.monitor, e.prediction, e.verdict
+        assert m is not None
+        return Judged(run.name, v, _monitor_row(run.name, m), _prediction_row(run.name, None, m.last_step, p),
+                      _verdict_row(run.name, None, v, "2"))  # fmt: skip
+
+    def write(self, judged: Sequence[Judged]) -> list[Outcome]:
+        """Store a batch's judgements: its monitors, predictions and verdicts in a statement each (a changed
+        decision's verdict one by one, in order); the outcomes in the same order."""
+        if not judged:
+            return []
+        self.store.put_monitors([j.monitor for j in judged])
+        self.store.put_predictions([j.prediction for j in judged])
+        ids = self.store.put_verdicts([j.row for j in judged])
+        return [Outcome(j.run, None, vid, new, j.verdict) for j, (vid, new) in zip(judged, ids, strict=True)]
 
     def evaluate_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> Outcome | None:
         features = self.features_of(checkpoint)
@@ -120,27 +152,28 @@ class Brain:
         self._put_prediction(run.name, checkpoint, step, e.prediction)
         return self._put_verdict(run.name, checkpoint, e.verdict, stage="1")
 
-    def _put_monitor(self, run: str, m: MonitorResult) -> None:
-        detail = {"baseline_step": m.baseline_step, "baseline": finite_or_none(m.baseline), "points": m.points,
-                  "restarts": m.restarts, "decision_reached": m.decision_reached, "floor": finite_or_none(m.floor),
-                  "floor_step": m.floor_step, "reward_now": finite_or_none(m.reward_now)}  # fmt: skip
-        self.store.put_monitor(
-            run, step=m.last_step, entropy=m.entropy_now, entropy_drop=m.drop_now, zero_std_fraction=m.zero_std_now,
-            detail=detail,
-        )  # fmt: skip
-
     def _put_prediction(self, run: str, checkpoint: str | None, step: int | None, p: Prediction) -> None:
-        self.store.put_prediction(
-            run, checkpoint, step=step, value=p.estimate, lo=p.lo, hi=p.hi, basis=p.basis,
-            detail={k: finite_or_none(v) for k, v in p.terms},
-        )  # fmt: skip
+        self.store.put_predictions([_prediction_row(run, checkpoint, step, p)])
 
     def _put_verdict(self, run: str, checkpoint: str | None, verdict: Verdict, stage: str) -> Outcome:
-        vid, new = self.store.put_verdict(
-            run, checkpoint, step=verdict.step, decision=verdict.decision.value, confidence=verdict.confidence,
-            stage=stage, summary=_headline(verdict), reasons=verdict.reasons,
-        )  # fmt: skip
+        vid, new = self.store.put_verdicts([_verdict_row(run, checkpoint, verdict, stage)])[0]
         return Outcome(run, checkpoint, vid, new, verdict)
+
+
+def _monitor_row(run: str, m: MonitorResult) -> MonitorRow:
+    detail = {"baseline_step": m.baseline_step, "baseline": finite_or_none(m.baseline), "points": m.points,
+              "restarts": m.restarts, "decision_reached": m.decision_reached, "floor": finite_or_none(m.floor),
+              "floor_step": m.floor_step, "reward_now": finite_or_none(m.reward_now)}  # fmt: skip
+    return run, m.last_step, m.entropy_now, m.drop_now, m.zero_std_now, detail
+
+
+def _prediction_row(run: str, checkpoint: str | None, step: int | None, p: Prediction) -> PredictionRow:
+    return run, checkpoint, step, p.estimate, p.lo, p.hi, p.basis, {k: finite_or_none(v) for k, v in p.terms}
+
+
+def _verdict_row(run: str, checkpoint: str | None, verdict: Verdict, stage: str) -> VerdictRow:
+    return (run, checkpoint, verdict.step, verdict.decision.value, verdict.confidence, stage, _headline(verdict),
+            verdict.reasons)  # fmt: skip
 
 
 def _headline(verdict: Verdict) -> str:

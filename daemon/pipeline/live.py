@@ -24,7 +24,18 @@ from rankinv.daemon.pipeline import slopes
 from rankinv.daemon.pipeline.slopes import SlopeWindow
 
 from rankinv.config import MonitorConfig
-from rankinv.monitor import MAX_SLOPE_POINTS, Curve, Gain, MonitorResult, RunSeries, StepValue, analyse, reward_gain
+from rankinv.monitor import (
+    MAX_SLOPE_POINTS,
+    Curve,
+    Gain,
+    MeanVar,
+    MonitorResult,
+    RunSeries,
+    StepValue,
+    analyse,
+    gain_of,
+    mean_var,
+)
 from rankinv.monitor import _slope as monitor_slope
 from rankinv.stats import Slope
 
@@ -91,8 +102,9 @@ class _Series:
 
 def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool = False) -> Slope | None:
     """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls; a window
-    too short to gain from that, or one the monitor would thin, is fitted by the monitor itself."""
-    if not slopes.INCREMENTAL_FROM <= len(steps) <= MAX_SLOPE_POINTS:
+    too short to gain from that is fitted in full (:func:`slopes.increasing_fit`), one the monitor would thin by
+    the monitor itself."""
+    if len(steps) > MAX_SLOPE_POINTS:
         return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
     x, y = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
     keys = np.asarray(steps, dtype=np.int64)
@@ -101,7 +113,8 @@ def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool
         x, y, keys = x[keep], np.log(y[keep]), keys[keep]
     if x.size < 3:
         return None
-    fit = window.fit(keys, x, y)
+    # a series holds finite values at strictly increasing steps: a short window is fitted in full as it is
+    fit = window.fit(keys, x, y) if len(steps) >= slopes.INCREMENTAL_FROM else slopes.increasing_fit(x, y)
     return fit if math.isfinite(fit.slope) else None
 
 
@@ -133,6 +146,7 @@ class LiveMonitor:
         self.reward_at: dict[int, float] = {}
         self.fits = {"entropy": SlopeWindow(), "reward": SlopeWindow(), "pairs": SlopeWindow()}
         self._start: tuple[int, float] = (-1, math.nan)  # (end index, mean) of the opening reward stretch
+        self._opening: tuple[int, MeanVar] = (-1, (math.nan, math.nan, 0))  # (end index, mean_var) of that stretch
 
     @property
     def points(self) -> int:
@@ -328,8 +342,13 @@ class LiveMonitor:
         hi, lo = self._opening_end(), s.recent(self.config.signal_window)
         if hi == 0 or lo >= len(s.steps) or lo < hi:
             return None
-        self.touched += hi + len(s.steps) - lo
-        return reward_gain(s.values[:hi], s.values[lo:])
+        if hi < 2 or len(s.steps) - lo < 2:
+            return None  # as reward_gain says
+        if self._opening[0] != hi:  # the opening stretch's values never change: its sums are taken when its end moves
+            self.touched += hi
+            self._opening = (hi, mean_var(s.values[:hi]))
+        self.touched += len(s.steps) - lo
+        return gain_of(self._opening[1], mean_var(s.values[lo:]))
 
     def _reward_slope(self) -> Slope | None:
         s = self.reward

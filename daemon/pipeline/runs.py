@@ -19,7 +19,7 @@ from typing import Protocol
 
 from rankinv.daemon.pipeline import judged
 from rankinv.daemon.pipeline import layout as L
-from rankinv.daemon.pipeline.brain import Brain, Outcome
+from rankinv.daemon.pipeline.brain import Brain, Judged, Outcome
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.ingest import Ingestor
 from rankinv.daemon.pipeline.record import mark, record_run, recorded_as
@@ -137,8 +137,7 @@ class Pipeline:
         self.unchanged.clear()
         outcomes: list[tuple[Outcome, str]] = []
         with self._batch():  # one commit for the batch's monitors, predictions and verdicts
-            for run_dir in self._evaluations(touched):
-                self._guard(run_dir, partial(self.evaluate, run_dir, outcomes), atomic=True)
+            self.judge(self._evaluations(touched), outcomes)
             if whole:
                 self.store.set_health(**{judged.KEY: judged_with})
         if self.actions is not None:  # after the commit: the escalator commits each step before taking it
@@ -318,17 +317,31 @@ class Pipeline:
         if outcome is not None and self.actions is not None:
             self.actions.on_outcome(outcome, run.path)
 
-    def evaluate(self, run_dir: Path, outcomes: list[tuple[Outcome, str]]) -> None:
-        """Monitor, predict and decide for a GRPO run that got new data; the outcome goes to ``outcomes`` (the
-        actions see it once the batch is committed)."""
+    def judge(self, run_dirs: list[Path], outcomes: list[tuple[Outcome, str]]) -> None:
+        """Monitor, predict and decide for the GRPO runs among ``run_dirs`` that have data; their records are read
+        in one statement and their results written in a few (:meth:`Brain.write`). The outcomes go to ``outcomes``
+        (the actions see them once the batch is committed).
+
+        A run's judgement writes nothing until the batch's is written, so one that fails is left out alone (no
+        savepoint is needed) and marked, as before."""
+        names = [n for n in (self.layout.runs.get(d) for d in run_dirs) if n]
+        records = self.store.runs_named(names) if names else {}
+        judged: list[tuple[Judged, str]] = []
+        for run_dir in run_dirs:
+            self._guard(run_dir, partial(self.evaluate, run_dir, judged, records))
+        written = self.brain.write([j for j, _ in judged])
+        outcomes.extend(zip(written, (path for _, path in judged), strict=True))
+
+    def evaluate(self, run_dir: Path, judged: list[tuple[Judged, str]], records: dict[str, RunRecord]) -> None:
+        """Judge one run (see :meth:`judge`) if it is a GRPO run with points."""
         name = self.layout.runs.get(run_dir)
-        record = self.store.run(name) if name else None
+        record = records.get(name) if name else None
         if record is None or record.kind != "grpo":
             return
         live = self.brain.live.get(record.name)
         if (live is None or not live.points) and not self.has_points(record.name):
             return
-        outcomes.append((self.brain.evaluate_run(record), record.path))
+        judged.append((self.brain.judge(record), record.path))
 
     def has_points(self, run: str) -> bool:
         """Whether the store holds any point of the run."""

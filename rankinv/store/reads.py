@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rankinv.boundary.text import storable
 from rankinv.messages import (
     Command,
     MessageError,
@@ -136,6 +137,19 @@ class Reads(StoreBase):
 
     def runs(self) -> tuple[RunRecord, ...]:
         return tuple(_run(r) for r in self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY name"))
+
+    def runs_named(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """The records of the named runs that exist, each under the name asked for, in a few statements (a batch
+        of judgements reads them at once); as :meth:`run` finds them (a name SQLite cannot hold is looked up, and
+        comes back, in its escaped form)."""
+        wanted = list(dict.fromkeys(names))
+        out: dict[str, RunRecord] = {}
+        for lo in range(0, len(wanted), 500):
+            part = wanted[lo : lo + 500]
+            asked = {n if n.isascii() else storable(n): n for n in part}
+            sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE name IN ({', '.join('?' * len(part))})"
+            out.update((asked.get(r[0], r[0]), _run(r)) for r in self.conn.execute(sql, part))
+        return out
 
     def run_errors(self) -> dict[str, str]:
         """Each vanished or failed run's message (\"\" when it has none), without decoding every record."""

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 EVENTS_KEPT = 5000
 STEP_LIMIT = 2**63
+MonitorRow = tuple[str, int | None, float | None, float | None, float | None, Mapping[str, Any] | None]
+PredictionRow = tuple[str, str | None, int | None, float | None, float | None, float | None, str,
+                      Mapping[str, Any] | None]  # fmt: skip
+VerdictRow = tuple[str, str | None, int | None, str, float | None, str | None, str, Sequence[Reason]]
 
 
 class Writes(StoreBase):
@@ -234,19 +238,19 @@ class Writes(StoreBase):
         zero_std_fraction: float | None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
+        self.put_monitors([(run, step, entropy, entropy_drop, zero_std_fraction, detail)])
+
+    def put_monitors(self, rows: Iterable[MonitorRow]) -> None:
+        """:meth:`put_monitor` of many runs, ``(run, step, entropy, entropy_drop, zero_std_fraction, detail)`` each,
+        in one statement."""
+        now = self.now()
+        params = [(self._run_id(run), step, finite_or_none(entropy), finite_or_none(drop), finite_or_none(zero),
+                   dumps(detail), now) for run, step, entropy, drop, zero, detail in rows]  # fmt: skip
         with self.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT OR REPLACE INTO monitor(run_id, step, entropy, entropy_drop, zero_std_fraction, detail, "
                 "updated_at) VALUES(?,?,?,?,?,?,?)",
-                (
-                    self._run_id(run),
-                    step,
-                    finite_or_none(entropy),
-                    finite_or_none(entropy_drop),
-                    finite_or_none(zero_std_fraction),
-                    dumps(detail),
-                    self.now(),
-                ),
+                params,
             )
 
     def put_prediction(
@@ -262,25 +266,22 @@ class Writes(StoreBase):
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         """The latest prediction per subject (a run, or a checkpoint of it) replaces the previous one."""
-        subject = subject_of(run, checkpoint)
+        self.put_predictions([(run, checkpoint, step, value, lo, hi, basis, detail)])
+
+    def put_predictions(self, rows: Iterable[PredictionRow]) -> None:
+        """:meth:`put_prediction` of many subjects, ``(run, checkpoint, step, value, lo, hi, basis, detail)`` each,
+        in one statement."""
+        now = self.now()
+        params = [(self._run_id(run), self._checkpoint_id(checkpoint), subject_of(run, checkpoint), step,
+                   finite_or_none(value), finite_or_none(lo), finite_or_none(hi), basis, dumps(detail), now)
+                  for run, checkpoint, step, value, lo, hi, basis, detail in rows]  # fmt: skip
         with self.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO predictions(run_id, checkpoint_id, subject, step, value, lo, hi, basis, detail, "
                 "created_at) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(subject) DO UPDATE SET step = excluded.step, "
                 "value = excluded.value, lo = excluded.lo, hi = excluded.hi, basis = excluded.basis, "
                 "detail = excluded.detail, created_at = excluded.created_at",
-                (
-                    self._run_id(run),
-                    self._checkpoint_id(checkpoint),
-                    subject,
-                    step,
-                    finite_or_none(value),
-                    finite_or_none(lo),
-                    finite_or_none(hi),
-                    basis,
-                    dumps(detail),
-                    self.now(),
-                ),
+                params,
             )
 
     def put_verdict(
@@ -338,6 +339,36 @@ class Writes(StoreBase):
             )
             self._latest_verdicts[subject] = (int(cur.lastrowid or 0), decision, summary)
             return int(cur.lastrowid or 0), True
+
+    def put_verdicts(self, rows: Sequence[VerdictRow]) -> list[tuple[int, bool]]:
+        """:meth:`put_verdict` of many subjects, ``(run, checkpoint, step, decision, confidence, stage, summary,
+        reasons)`` each; returns (verdict id, is_new) per row, as one call each would in this order.
+
+        The rows that only refresh their subject's latest verdict (the common case: a decision that stands) are
+        one statement; a new decision is inserted by :meth:`put_verdict`, in the rows' order."""
+        subjects = [subject_of(run, checkpoint) for run, checkpoint, *_ in rows]
+        out: list[tuple[int, bool] | None] = [None] * len(rows)
+        now = self.now()
+        with self.transaction() as conn:
+            refresh: list[tuple[int, tuple[int, str, str]]] = []
+            if len(set(subjects)) == len(rows):  # a subject twice: each row must see the one before it
+                for k, (subject, row) in enumerate(zip(subjects, rows, strict=True)):
+                    latest = self._latest_verdicts.get(subject)
+                    if latest is not None and latest[1:] == (row[3], row[6]):
+                        refresh.append((k, latest))
+            params = [(rows[k][2], finite_or_none(rows[k][4]), encode_reasons(rows[k][7]), now, latest[0])
+                      for k, latest in refresh]  # fmt: skip
+            done = conn.executemany("UPDATE verdicts SET step = ?, confidence = ?, reasons = ?, updated_at = ? "
+                                    "WHERE id = ?", params).rowcount if params else 0  # fmt: skip
+            if done == len(refresh):  # else a refreshed row was deleted since: every row goes the long way
+                for k, latest in refresh:
+                    out[k] = (latest[0], False)
+            for k, row in enumerate(rows):
+                if out[k] is None:
+                    run, checkpoint, step, decision, confidence, stage, summary, reasons = row
+                    out[k] = self.put_verdict(run, checkpoint, step=step, decision=decision, confidence=confidence,
+                                              stage=stage, summary=summary, reasons=reasons)  # fmt: skip
+        return [o for o in out if o is not None]
 
     # -- actions (the audit ledger) ------------------------------------------------------------------------
     def begin_action(
