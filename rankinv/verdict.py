@@ -41,6 +41,7 @@ from enum import Enum
 
 from rankinv.advantage import p_star
 from rankinv.config import Config
+from rankinv.coverage import CoverageTest, coverage_test
 from rankinv.groups import GroupSplit, split
 from rankinv.messages import Reason
 from rankinv.messages import fmt_value as _fmt
@@ -132,7 +133,8 @@ CONVERGING = "converging"
 STARVED = "starved: groups all fail from the start"
 PLATEAUED = "plateaued: reward gained, then groups agree"
 COVERAGE_LOST = "all-fail share above the start's"
-STAGE2_KILLS = ("entropy drop", "zero-std fraction", COVERAGE_LOST)
+COVERAGE_TESTED = "all-fail groups above the start's (sequential test)"
+STAGE2_KILLS = ("entropy drop", "zero-std fraction", COVERAGE_LOST, COVERAGE_TESTED)
 
 
 def start_all_fail(f: Features | None, g: int, cfg: Config) -> float | None:
@@ -152,15 +154,22 @@ def start_all_fail(f: Features | None, g: int, cfg: Config) -> float | None:
 
 def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: int,
                       ceiling: float) -> list[Reason]:  # fmt: skip
-    """Under the groups policy: more groups all fail now, for every mixed-group pass rate, than the start
+    """Under the groups policy: more groups all fail, for every mixed-group pass rate, than the start
     checkpoint's own prompts would (its 1 - pass@g) -- the run lost coverage it began with, trading pass@g (and
-    so pass@10) for agreement. Kill-grade once held over the hold window (every point, as every kill condition)
-    at the decision step; a single point above is WATCH."""
+    so pass@10) for agreement. Two ways to know it, each kill-grade at the decision step: the rolling all-fail
+    share above the start's at every point of the hold window (as every kill condition), or the sequential test
+    of ``rankinv.coverage`` rejecting at ``[verdict] coverage_alpha``, whose error rate holds however often it is
+    looked at, so it needs no hold window. A single point above without either is WATCH."""
     start = start_all_fail(f, g, cfg) if cfg.verdict.stage2_policy == "groups" else None
-    roll, v = m.zero_std_rolling, cfg.verdict
     now = split(m.reward_now, m.zero_std_now, g, ceiling)
-    if start is None or now is None or not now.all_fail_lo > start:
+    if start is None or now is None:
         return []
+    out = [_tested(test, m, cfg, g, start)
+           for test in [coverage_test(m.step_signal, start, g, ceiling, cfg.verdict.coverage_alpha)]
+           if test is not None and test.rejected_at is not None]  # fmt: skip
+    if not now.all_fail_lo > start:
+        return out
+    roll, v = m.zero_std_rolling, cfg.verdict
     points = _split_window(m, cfg, g, ceiling)
     held_all = len(points) >= v.hold_points and all(s is not None and s.all_fail_lo > start for _, s in points)
     span_ok = roll[-1][0] - roll[0][0] >= cfg.monitor.signal_window
@@ -168,7 +177,17 @@ def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: i
     note = (f"groups that all fail {_fmt(now.all_fail_lo)} or more, against {_fmt(start)} of the start's prompts "
             f"(1 - pass@{g} before RL): coverage lost")
     return [Reason(COVERAGE_LOST, now.all_fail_lo, start, ">", points[0][0] if points else None, m.last_step, grade,
-                   note)]
+                   note), *out]
+
+
+def _tested(test: CoverageTest, m: MonitorResult, cfg: Config, g: int, start: float) -> Reason:
+    """The sequential test's rejection as a reason: kill-grade from the decision step on."""
+    alpha = cfg.verdict.coverage_alpha
+    note = (f"at least {test.all_fail:.0f} of the {test.groups} groups logged ({test.per_step} a step) all failed, "
+            f"against {_fmt(start)} of the start's prompts (1 - pass@{g} before RL); likelihood ratio reached "
+            f"1/{alpha:g} at step {test.rejected_at}: coverage lost (chance <= {alpha:g} for a run that kept it)")
+    grade = "kill" if m.decision_reached else "watch"
+    return Reason(COVERAGE_TESTED, test.peak, 1 / alpha, ">=", test.rejected_at, m.last_step, grade, note)
 
 
 def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Reason:
@@ -197,6 +216,9 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, features: Features | 
         name = CONVERGED if dead else CONVERGING
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
+    tested = [r for r in kills if r.metric == COVERAGE_TESTED]
+    if tested:  # coverage lost at a stated error rate: neither the stuck split nor its hold window is needed
+        return reasons
     lost = any(r.metric == COVERAGE_LOST for r in kills)
     if s.stuck and (lost or not rising):
         other = None if lost else _starved(m, features, kills, cfg, g=g, ceiling=ceiling) or _plateaued(m, s)
