@@ -12,13 +12,16 @@ Rules, in the order they are applied:
    converging (CONTINUE, with "converging" or "converged: nothing left to learn", never a failure); a run stuck
    on all-fail groups (more of them than mixed ones) while the reward is not clearly rising collapsed (KILL),
    unless it is *starved* (pass rate below p*(g) from its start, entropy not spent: it never had signal, too
-   little SFT) or *plateaued* (its reward rose clearly from its opening level before the groups came to agree:
-   the entropy bought a gain); both are WATCH with their own reason, never a collapse KILL. Anything between
-   is WATCH. A third kill condition belongs to this policy alone: *coverage lost*, more groups all failing (for
-   every mixed-group pass rate) than the start checkpoint's own prompts would at g (its 1 - pass@g, from stage
-   1's per-prompt counts; not for a checkpoint below ``min_headroom``, whose failure is starvation), held over
-   the hold window at the decision step. A stuck run that lost coverage is a collapse even when its reward
-   rose: the gain was bought with coverage it began with, so neither exception applies.
+   little SFT), *stuck from the start* (its groups already agreed before RL, by stage 1, and the entropy was not
+   spent during RL: too much SFT) or *plateaued* (its reward rose clearly from its opening level before the
+   groups came to agree: the entropy bought a gain); each is WATCH with its own reason, never a collapse KILL.
+   Anything between is WATCH. A third kill condition belongs to this policy alone: *coverage lost*, more groups
+   all failing (for every mixed-group pass rate) than the start checkpoint's own prompts would at g (its
+   1 - pass@g, from stage 1's per-prompt counts; not for a checkpoint below ``min_headroom``, whose failure is
+   starvation), either held over the hold window or shown by a sequential test at ``coverage_alpha``
+   (``rankinv.coverage``), judged at the decision step. A stuck run that lost coverage is a collapse even when
+   its reward rose: the gain was bought with coverage it began with, so no exception applies; a run the test
+   found to have lost coverage is a collapse whether or not its groups are stuck yet.
    ``"tau2"`` keeps the paper's rule (the entropy drop alone kills) for comparison.
 3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
    group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
@@ -132,6 +135,7 @@ CONVERGED = "converged: nothing left to learn"
 CONVERGING = "converging"
 STARVED = "starved: groups all fail from the start"
 PLATEAUED = "plateaued: reward gained, then groups agree"
+AGREED = "stuck from the start: groups agreed before RL"
 COVERAGE_LOST = "all-fail share above the start's"
 COVERAGE_TESTED = "all-fail groups above the start's (sequential test)"
 STAGE2_KILLS = ("entropy drop", "zero-std fraction", COVERAGE_LOST, COVERAGE_TESTED)
@@ -221,7 +225,8 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, features: Features | 
         return reasons
     lost = any(r.metric == COVERAGE_LOST for r in kills)
     if s.stuck and (lost or not rising):
-        other = None if lost else _starved(m, features, kills, cfg, g=g, ceiling=ceiling) or _plateaued(m, s)
+        other = None if lost else (_starved(m, features, kills, cfg, g=g, ceiling=ceiling)
+                                   or _agreed_from_start(features, kills, cfg, m) or _plateaued(m, s))
         if other is not None:
             return [other, *_regrade(reasons, "watch")]
         return _collapse(reasons, s, m, cfg, _held_split(m, cfg, g, ceiling))
@@ -248,6 +253,19 @@ def _starved(m: MonitorResult, f: Features | None, kills: list[Reason], cfg: Con
     note = (f"pass rate {_fmt(start)} → {_fmt(now)}, below p*({g}) from the start, entropy intact: too little SFT "
             "for GRPO to start; not a collapse")
     return Reason(STARVED, now, limit, "<", None, m.last_step, "watch", note)
+
+
+def _agreed_from_start(f: Features | None, kills: list[Reason], cfg: Config, m: MonitorResult) -> Reason | None:
+    """Stuck because the groups already agreed before RL (stage 1 found the start's degenerate-group fraction
+    above ``max_degenerate_fraction``), with the entropy not spent during RL (no drop past τ₂) and no coverage
+    lost (neither coverage condition kills): the run is where it began, and stage 1 already names that failure
+    (too much SFT); GRPO did not collapse it."""
+    limit = cfg.triage.max_degenerate_fraction
+    if f is None or not f.degenerate_fraction > limit or any(r.metric == "entropy drop" for r in kills):
+        return None
+    note = (f"groups agreed before RL (degenerate fraction {_fmt(f.degenerate_fraction)} at the start), entropy "
+            "not spent, no coverage lost: stage 1's failure, not a collapse")
+    return Reason(AGREED, f.degenerate_fraction, limit, ">", None, m.last_step, "watch", note)
 
 
 def _plateaued(m: MonitorResult, s: GroupSplit) -> Reason | None:
