@@ -264,7 +264,7 @@ def _agreed_from_start(f: Features | None, kills: list[Reason], cfg: Config, m: 
     if f is None or not f.degenerate_fraction > limit or any(r.metric == "entropy drop" for r in kills):
         return None
     note = (f"groups agreed before RL (degenerate fraction {_fmt(f.degenerate_fraction)} at the start), entropy "
-            "not spent, no coverage lost: stage 1's failure, not a collapse")
+            "not spent, no coverage loss shown: stage 1's failure, not a collapse")
     return Reason(AGREED, f.degenerate_fraction, limit, ">", None, m.last_step, "watch", note)
 
 

@@ -75,11 +75,16 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
         stored = json.loads((evidence.RESULTS / f"digits-seed{lad.seed}-rl{lad.rl_steps}.json").read_text())
         assert stored["ladder"]["settings"] == {**dataclasses.replace(FULL, seed=lad.seed, rl_steps=lad.rl_steps)
                                                 .as_dict(), "depths": list(FULL.depths)}
-    # the collapse ladder: dev seeds 0-1, held-out 20-22 (VALIDATION.md, "The collapse ladder"), one setting
+    # the collapse ladder: dev seeds 0-1, held-out 20-22 (VALIDATION.md, "The collapse ladder") and 23-25 (its
+    # second held-out set, run by the commit that pre-registered it), one setting
     collapse = evidence.load(task="collapse")
     assert [(lad.seed, lad.group) for lad in collapse] == [(0, "dev"), (1, "dev"),
-                                                           *((s, "held-out 20–22") for s in (20, 21, 22))]
-    assert "Held-out seeds **20, 21 and 22**" in validation
+                                                           *((s, "held-out 20–22") for s in (20, 21, 22)),
+                                                           *((s, "held-out 23–25") for s in (23, 24, 25))]
+    assert "Held-out seeds **20, 21 and 22**" in validation and "**held-out seeds 23, 24 and 25**" in validation
+    for seed in (23, 24, 25):
+        stored = json.loads((evidence.RESULTS / f"collapse-seed{seed}.json").read_text())
+        assert stored["commit"].startswith("5127d78"), seed
     for lad in collapse:
         stored = json.loads((evidence.RESULTS / f"collapse-seed{lad.seed}.json").read_text())["ladder"]["settings"]
         assert stored == {**dataclasses.replace(COLLAPSE, seed=lad.seed).as_dict(), "depths": list(COLLAPSE.depths)}
