@@ -22,6 +22,7 @@ from rankinv.assess import load_features, primary_series, start_report
 from rankinv.config import Config, load_config
 from rankinv.evaluate import verdict_history
 from rankinv.ingest.sources import read_manifest
+from rankinv.monitor import Curve
 from rankinv.predict import Features
 from rankinv.verdict import AGREED, COVERAGE_LOST, COVERAGE_TESTED, PLATEAUED, Decision, start_all_fail
 
@@ -190,3 +191,31 @@ def test_a_deep_rung_whose_groups_agreed_before_rl_is_not_killed_for_staying_so(
     history = _history(run, out / "rl" / "rankinv.toml")
     assert all(v.decision is not Decision.KILL for _, v in history)  # type: ignore[attr-defined]
     assert history[-1][1].reasons[0].metric == AGREED  # type: ignore[attr-defined]
+
+
+def test_the_daemons_live_monitor_gives_the_same_verdicts_as_explain(tmp_path: Path) -> None:
+    """The sequential test reads every logged step: the daemon's point-by-point monitor and a bare run directory's
+    evaluation (``explain``) give the same verdict at every step of the run it KILLs (seed 22's 40-step rung)."""
+    from rankinv.daemon.pipeline.live import LiveMonitor
+
+    from rankinv.evaluate import evaluate_run
+    from rankinv.metrics import ENTROPY, FRAC_REWARD_ZERO_STD, REWARD_MEAN
+    from rankinv.monitor import RunSeries
+
+    run, toml, _ = _run(22, 40, tmp_path)
+    cfg = load_config(toml)
+    triage, manifest = load_features(start_report(run)), read_manifest(run)
+    series = primary_series(run, run.name, cfg)
+    live = LiveMonitor(cfg.monitor, ENTROPY, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
+    curves = {ENTROPY: series.entropy, REWARD_MEAN: series.reward, FRAC_REWARD_ZERO_STD: series.zero_std}
+    decisions = []
+    for step in series.entropy.steps:
+        assert live.feed([(step, name, c.values[c.steps.index(step)], None) for name, c in curves.items()
+                          if step in c.steps])  # fmt: skip
+        prefix = RunSeries(*(Curve(c.steps[: c.steps.index(step) + 1], c.values[: c.steps.index(step) + 1])
+                             for c in (series.entropy, series.reward, series.zero_std)))  # fmt: skip
+        daemon = evaluate_run(prefix, triage, cfg, name=run.name, manifest=manifest, analysed=live.result())
+        bare = evaluate_run(prefix, triage, cfg, name=run.name, manifest=manifest)
+        assert daemon.verdict == bare.verdict, step
+        decisions.append(bare.verdict.decision)
+    assert Decision.KILL in decisions
