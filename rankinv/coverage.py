@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
-from rankinv.groups import split
+FloatArray = npt.NDArray[np.float64]
 
 PRIOR_POINTS = 64
+BLOCK = 2048  # steps per numpy block: bounded memory for runs of any length
 MAX_GROUPS = 4096  # a share that is no whole count of at most this many groups says nothing about G
 
 
@@ -47,7 +49,7 @@ class CoverageTest:
 def groups_per_step(shares: Sequence[float]) -> int:
     """The smallest G for which every logged zero-std share is k/G (1 when a share fits no G <= MAX_GROUPS)."""
     g = 1
-    for share in shares:
+    for share in sorted(set(shares)):  # the same G in any order; a log holds few distinct shares
         f = Fraction(share).limit_denominator(MAX_GROUPS)
         if abs(float(f) - share) > 1e-6:
             return 1
@@ -57,28 +59,44 @@ def groups_per_step(shares: Sequence[float]) -> int:
     return g
 
 
+def all_fail_counts(reward: FloatArray, zero_std: FloatArray, per_step: int, group_size: int,
+                    ceiling: float) -> FloatArray:  # fmt: skip
+    """Per step, the fewest of its ``per_step`` groups that can have all failed for any mixed-group pass rate:
+    :attr:`rankinv.groups.GroupSplit.all_fail_lo` times G, for arrays of steps."""
+    m = np.minimum(1.0, np.maximum(0.0, reward / ceiling))
+    z = np.minimum(1.0, np.maximum(0.0, zero_std))
+    all_pass_hi = np.minimum(z, np.maximum(0.0, m - (1 - z) / float(group_size)))
+    return per_step * (z - all_pass_hi)
+
+
+def _log_mean_exp(x: FloatArray) -> FloatArray:
+    """log of the mean of exp over each row, without overflow."""
+    top: FloatArray = x.max(axis=1)
+    out: FloatArray = top + np.log(np.exp(x - top[:, None]).mean(axis=1))
+    return out
+
+
 def coverage_test(points: Sequence[tuple[int, float, float]], start: float, group_size: int, ceiling: float,
                   alpha: float) -> CoverageTest | None:  # fmt: skip
     """The test of the module docstring over ``points`` = (step, mean reward, zero-std share) per logged step, in
-    step order; None when the start's b0 is not strictly between 0 and 1 or no step has both values."""
-    if not 0.0 < start < 1.0 or not points:
+    step order; None when the start's b0 is not strictly between 0 and 1, no step has both values, or the ceiling
+    or the group size cannot split groups. Cost: one pass of numpy over the steps, in blocks."""
+    if not 0.0 < start < 1.0 or not points or not (ceiling > 0 and group_size >= 2):
         return None
-    per_step = groups_per_step([z for _, _, z in points])
+    steps, reward, zero_std = (np.asarray(c, dtype=np.float64) for c in zip(*points, strict=True))
+    keep = np.isfinite(reward) & np.isfinite(zero_std)
+    if not keep.any():
+        return None
+    steps, reward, zero_std = steps[keep], reward[keep], zero_std[keep]
+    per_step = groups_per_step(zero_std.tolist())
+    counts = all_fail_counts(reward, zero_std, per_step, group_size, ceiling)
     p = start + (1.0 - start) * (np.arange(PRIOR_POINTS) + 0.5) / PRIOR_POINTS
     up, down = np.log(p / start), np.log((1.0 - p) / (1.0 - start))
-    log_w = np.full(PRIOR_POINTS, -math.log(PRIOR_POINTS))
-    threshold, peak, first, fails, seen = math.log(1.0 / alpha), -math.inf, None, 0.0, 0
-    for step, reward, zero_std in points:
-        s = split(reward, zero_std, group_size, ceiling)
-        if s is None:
-            continue
-        count = per_step * s.all_fail_lo
-        log_w = log_w + count * up + (per_step - count) * down
-        ratio = float(np.logaddexp.reduce(log_w))
-        peak = max(peak, ratio)
-        if first is None and ratio >= threshold:
-            first = step
-        fails, seen = fails + count, seen + per_step
-    if not seen:
-        return None
-    return CoverageTest(math.exp(min(ratio, 700.0)), math.exp(min(peak, 700.0)), first, fails, seen, per_step)
+    fails = np.cumsum(counts)
+    seen = per_step * np.arange(1, counts.size + 1, dtype=np.float64)
+    ratio = np.concatenate([_log_mean_exp(fails[i:i + BLOCK, None] * up + (seen - fails)[i:i + BLOCK, None] * down)
+                            for i in range(0, counts.size, BLOCK)])  # fmt: skip
+    crossed = np.flatnonzero(ratio >= math.log(1.0 / alpha))
+    first = int(steps[crossed[0]]) if crossed.size else None
+    return CoverageTest(math.exp(min(float(ratio[-1]), 700.0)), math.exp(min(float(ratio.max()), 700.0)), first,
+                        float(fails[-1]), int(seen[-1]), per_step)

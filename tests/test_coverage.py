@@ -93,3 +93,18 @@ def test_no_test_without_a_start_strictly_between_0_and_1() -> None:
     assert coverage_test(points, 0.0, G, 1.0, 0.01) is None
     assert coverage_test(points, 1.0, G, 1.0, 0.01) is None
     assert coverage_test([], 0.3, G, 1.0, 0.01) is None
+
+
+def test_the_per_step_counts_are_the_split_bound_times_the_groups() -> None:
+    """The test's vectorised all-fail bound equals ``rankinv.groups``' (one point at a time) on a grid of logged
+    reward means and zero-std shares, at a ceiling of 1 and 2."""
+    from rankinv.coverage import all_fail_counts
+    from rankinv.groups import split
+
+    for ceiling in (1.0, 2.0):
+        rewards = np.array([ceiling * k / 32 for k in range(33)] * 5)
+        zeros = np.repeat([0.0, 0.25, 0.5, 0.75, 1.0], 33)
+        counts = all_fail_counts(rewards, zeros, 4, G, ceiling)
+        for r, z, c in zip(rewards, zeros, counts, strict=True):
+            s = split(float(r), float(z), G, ceiling)
+            assert s is not None and c == pytest.approx(4 * s.all_fail_lo, abs=1e-12)
