@@ -188,10 +188,12 @@ def _tested(test: CoverageTest, m: MonitorResult, cfg: Config, g: int, start: fl
     """The sequential test's rejection as a reason: kill-grade from the decision step on."""
     alpha = cfg.verdict.coverage_alpha
     note = (f"at least {test.all_fail:.0f} of the {test.groups} groups logged ({test.per_step} a step) all failed, "
-            f"against {_fmt(start)} of the start's prompts (1 - pass@{g} before RL); likelihood ratio reached "
-            f"1/{alpha:g} at step {test.rejected_at}: coverage lost (chance <= {alpha:g} for a run that kept it)")
+            f"against {_fmt(start)} of the start's prompts (1 - pass@{g} before RL); log10 likelihood ratio reached "
+            f"log10(1/{alpha:g}) at step {test.rejected_at}: coverage lost (chance <= {alpha:g} for a run that kept "
+            "it)")
     grade = "kill" if m.decision_reached else "watch"
-    return Reason(COVERAGE_TESTED, test.peak, 1 / alpha, ">=", test.rejected_at, m.last_step, grade, note)
+    return Reason(COVERAGE_TESTED, math.log10(test.peak), math.log10(1 / alpha), ">=", test.rejected_at, m.last_step,
+                  grade, note)
 
 
 def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Reason:
