@@ -236,7 +236,8 @@ def test_the_kept_variant_is_the_predictor_and_v0_the_previous_prior() -> None:
 
 def test_the_fifth_sets_variant_table_is_recomputed_from_development_data_only() -> None:
     """VALIDATION.md shows the fifth set's variants as ``variants --fifth`` scores them on hump seeds 0-13 and
-    digits seeds 0-2; the kept row is the predictor itself, and the fifth set's seeds are in no stage-2 table."""
+    digits seeds 0-2; the kept row is the predictor itself. The fifth set's stage-2 rows, kept out of the stage-2
+    tables until the stage-2 change then being made was frozen, are in them now, apart from every other set."""
     from examples.ladder import variants
 
     hump, digits = variants.fifth_dev()
@@ -247,8 +248,8 @@ def test_the_fifth_sets_variant_table_is_recomputed_from_development_data_only()
     for lad in hump[:2] + digits[:2]:
         for r in lad.rows:
             assert variants.value5(kept, r, lad) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
-    for name in ("stage 2 on the hump ladder", "stage 2 on the hump ladder, runs"):
-        assert "14–16" not in _tables()[name]
+    for name in ("stage 2 on the hump ladder", "stage 2 on the hump ladder, noise-aware"):
+        assert "| hump ladder, held-out 14–16 seeds | groups | 27 " in _tables()[name]
 
 
 def test_the_early_rl_variants_table_is_what_the_variants_score_on_development_data() -> None:
