@@ -166,6 +166,9 @@ class VerdictConfig:
     reward_ceiling: float | None = setting(
         None, "highest mean reward; unset: one per reward function (each 0/1)", within="(0, 1000000]"
     )
+    coverage_alpha: float = setting(
+        0.01, "groups policy: chance, at most, of calling a run's coverage lost when it was not", within="(0, 1)"
+    )
 
     def __post_init__(self) -> None:
         if self.stage2_policy not in STAGE2_POLICIES:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rankinv.config import Config
-from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse
+from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse, step_signal
 from rankinv.predict import Features, FittedModel, Prediction, at_group_size, predict
 from rankinv.verdict import Verdict, decide
 
@@ -58,10 +58,8 @@ def evaluate_run(
     expected = features.degenerate_fraction if triage is not None else math.nan
     if analysed is None:
         mon = analyse(series, config.monitor, expected_zero_std=expected)
-    elif math.isnan(expected) and math.isnan(analysed.zero_std_expected):
-        mon = analysed  # already says so (no triage: NaN): a copy of every field would change nothing
-    else:
-        mon = replace(analysed, zero_std_expected=expected)
+    else:  # the live monitor keeps no per-step signal: read from the same series, as analyse would
+        mon = replace(analysed, zero_std_expected=expected, step_signal=step_signal(series))
     pred = predict(features, mon, model, config.predict)
     verdict = decide(mon, features if triage is not None else None, pred, config, pinned=pinned,
                      group_size=features.group_size,

@@ -141,6 +141,9 @@ class MonitorResult:
     """The recent reward level minus the opening one, with its standard error (None while the windows overlap)."""
     entropy_reward: tuple[tuple[float, float], ...]
     """(entropy, reward) pairs logged at the same step since the baseline, for the entropy–performance law."""
+    step_signal: tuple[tuple[int, float, float], ...] = field(default=(), compare=False)
+    """(step, mean reward, zero-std share) as logged at every step that has both, neither smoothed nor rolled:
+    each step's own count of groups, what the sequential coverage test (``rankinv.coverage``) reads."""
     entropy_reward_fit: Slope | None = field(default=None, compare=False)
     """``theil_sen`` of reward on exp(entropy) over those pairs when the producer already holds it (the daemon
     keeps it up to date point by point); None: the predictor fits the pairs itself."""
@@ -297,6 +300,12 @@ def _pairs(series: RunSeries, since: int | None) -> tuple[tuple[float, float], .
     )
 
 
+def step_signal(series: RunSeries) -> tuple[tuple[int, float, float], ...]:
+    """:attr:`MonitorResult.step_signal` of ``series``."""
+    zero = dict(zip(series.zero_std.steps, series.zero_std.values, strict=True))
+    return tuple((s, r, zero[s]) for s, r in zip(series.reward.steps, series.reward.values, strict=True) if s in zero)
+
+
 def analyse(
     series: RunSeries, config: MonitorConfig | None = None, *, expected_zero_std: float = math.nan
 ) -> MonitorResult:
@@ -336,4 +345,5 @@ def analyse(
         reward_rolling=_rolling_mean(series.reward, cfg.signal_window),
         reward_gain=_gain(series.reward, cfg.signal_window),
         entropy_reward=_pairs(series, base_step),
+        step_signal=step_signal(series),
     )

@@ -12,13 +12,16 @@ Rules, in the order they are applied:
    converging (CONTINUE, with "converging" or "converged: nothing left to learn", never a failure); a run stuck
    on all-fail groups (more of them than mixed ones) while the reward is not clearly rising collapsed (KILL),
    unless it is *starved* (pass rate below p*(g) from its start, entropy not spent: it never had signal, too
-   little SFT) or *plateaued* (its reward rose clearly from its opening level before the groups came to agree:
-   the entropy bought a gain); both are WATCH with their own reason, never a collapse KILL. Anything between
-   is WATCH. A third kill condition belongs to this policy alone: *coverage lost*, more groups all failing (for
-   every mixed-group pass rate) than the start checkpoint's own prompts would at g (its 1 - pass@g, from stage
-   1's per-prompt counts; not for a checkpoint below ``min_headroom``, whose failure is starvation), held over
-   the hold window at the decision step. A stuck run that lost coverage is a collapse even when its reward
-   rose: the gain was bought with coverage it began with, so neither exception applies.
+   little SFT), *stuck from the start* (its groups already agreed before RL, by stage 1, and the entropy was not
+   spent during RL: too much SFT) or *plateaued* (its reward rose clearly from its opening level before the
+   groups came to agree: the entropy bought a gain); each is WATCH with its own reason, never a collapse KILL.
+   Anything between is WATCH. A third kill condition belongs to this policy alone: *coverage lost*, more groups
+   all failing (for every mixed-group pass rate) than the start checkpoint's own prompts would at g (its
+   1 - pass@g, from stage 1's per-prompt counts; not for a checkpoint below ``min_headroom``, whose failure is
+   starvation), either held over the hold window or shown by a sequential test at ``coverage_alpha``
+   (``rankinv.coverage``), judged at the decision step. A stuck run that lost coverage is a collapse even when
+   its reward rose: the gain was bought with coverage it began with, so no exception applies; a run the test
+   found to have lost coverage is a collapse whether or not its groups are stuck yet.
    ``"tau2"`` keeps the paper's rule (the entropy drop alone kills) for comparison.
 3. A run whose triage headroom is at least ``protect_headroom`` is not killed for an entropy drop alone while its
    group signal is no worse than its pass rates predict (the paper's DeepSeek ladder kept its order though entropy
@@ -41,6 +44,7 @@ from enum import Enum
 
 from rankinv.advantage import p_star
 from rankinv.config import Config
+from rankinv.coverage import CoverageTest, coverage_test
 from rankinv.groups import GroupSplit, split
 from rankinv.messages import Reason
 from rankinv.messages import fmt_value as _fmt
@@ -131,8 +135,10 @@ CONVERGED = "converged: nothing left to learn"
 CONVERGING = "converging"
 STARVED = "starved: groups all fail from the start"
 PLATEAUED = "plateaued: reward gained, then groups agree"
+AGREED = "stuck from the start: groups agreed before RL"
 COVERAGE_LOST = "all-fail share above the start's"
-STAGE2_KILLS = ("entropy drop", "zero-std fraction", COVERAGE_LOST)
+COVERAGE_TESTED = "all-fail groups above the start's (sequential test)"
+STAGE2_KILLS = ("entropy drop", "zero-std fraction", COVERAGE_LOST, COVERAGE_TESTED)
 
 
 def start_all_fail(f: Features | None, g: int, cfg: Config) -> float | None:
@@ -152,15 +158,22 @@ def start_all_fail(f: Features | None, g: int, cfg: Config) -> float | None:
 
 def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: int,
                       ceiling: float) -> list[Reason]:  # fmt: skip
-    """Under the groups policy: more groups all fail now, for every mixed-group pass rate, than the start
+    """Under the groups policy: more groups all fail, for every mixed-group pass rate, than the start
     checkpoint's own prompts would (its 1 - pass@g) -- the run lost coverage it began with, trading pass@g (and
-    so pass@10) for agreement. Kill-grade once held over the hold window (every point, as every kill condition)
-    at the decision step; a single point above is WATCH."""
+    so pass@10) for agreement. Two ways to know it, each kill-grade at the decision step: the rolling all-fail
+    share above the start's at every point of the hold window (as every kill condition), or the sequential test
+    of ``rankinv.coverage`` rejecting at ``[verdict] coverage_alpha``, whose error rate holds however often it is
+    looked at, so it needs no hold window. A single point above without either is WATCH."""
     start = start_all_fail(f, g, cfg) if cfg.verdict.stage2_policy == "groups" else None
-    roll, v = m.zero_std_rolling, cfg.verdict
     now = split(m.reward_now, m.zero_std_now, g, ceiling)
-    if start is None or now is None or not now.all_fail_lo > start:
+    if start is None or now is None:
         return []
+    out = [_tested(test, m, cfg, g, start)
+           for test in [coverage_test(m.step_signal, start, g, ceiling, cfg.verdict.coverage_alpha)]
+           if test is not None and test.rejected_at is not None]  # fmt: skip
+    if not now.all_fail_lo > start:
+        return out
+    roll, v = m.zero_std_rolling, cfg.verdict
     points = _split_window(m, cfg, g, ceiling)
     held_all = len(points) >= v.hold_points and all(s is not None and s.all_fail_lo > start for _, s in points)
     span_ok = roll[-1][0] - roll[0][0] >= cfg.monitor.signal_window
@@ -168,7 +181,19 @@ def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: i
     note = (f"groups that all fail {_fmt(now.all_fail_lo)} or more, against {_fmt(start)} of the start's prompts "
             f"(1 - pass@{g} before RL): coverage lost")
     return [Reason(COVERAGE_LOST, now.all_fail_lo, start, ">", points[0][0] if points else None, m.last_step, grade,
-                   note)]
+                   note), *out]
+
+
+def _tested(test: CoverageTest, m: MonitorResult, cfg: Config, g: int, start: float) -> Reason:
+    """The sequential test's rejection as a reason: kill-grade from the decision step on."""
+    alpha = cfg.verdict.coverage_alpha
+    note = (f"at least {test.all_fail:.0f} of the {test.groups} groups logged ({test.per_step} a step) all failed, "
+            f"against {_fmt(start)} of the start's prompts (1 - pass@{g} before RL); log10 likelihood ratio reached "
+            f"log10(1/{alpha:g}) at step {test.rejected_at}: coverage lost (chance <= {alpha:g} for a run that kept "
+            "it)")
+    grade = "kill" if m.decision_reached else "watch"
+    return Reason(COVERAGE_TESTED, math.log10(test.peak), math.log10(1 / alpha), ">=", test.rejected_at, m.last_step,
+                  grade, note)
 
 
 def _split_reason(s: GroupSplit, m: MonitorResult, grade: str, note: str) -> Reason:
@@ -197,9 +222,13 @@ def _weigh_groups(reasons: list[Reason], m: MonitorResult, features: Features | 
         name = CONVERGED if dead else CONVERGING
         note = "groups that agree mostly all pass" + ("" if dead else "; reward rising toward its ceiling")
         return [replace(_split_reason(s, m, "info", note), metric=name), *_regrade(reasons, "info")]
+    tested = [r for r in kills if r.metric == COVERAGE_TESTED]
+    if tested:  # coverage lost at a stated error rate: neither the stuck split nor its hold window is needed
+        return reasons
     lost = any(r.metric == COVERAGE_LOST for r in kills)
     if s.stuck and (lost or not rising):
-        other = None if lost else _starved(m, features, kills, cfg, g=g, ceiling=ceiling) or _plateaued(m, s)
+        other = None if lost else (_starved(m, features, kills, cfg, g=g, ceiling=ceiling)
+                                   or _agreed_from_start(features, kills, cfg, m) or _plateaued(m, s))
         if other is not None:
             return [other, *_regrade(reasons, "watch")]
         return _collapse(reasons, s, m, cfg, _held_split(m, cfg, g, ceiling))
@@ -226,6 +255,19 @@ def _starved(m: MonitorResult, f: Features | None, kills: list[Reason], cfg: Con
     note = (f"pass rate {_fmt(start)} → {_fmt(now)}, below p*({g}) from the start, entropy intact: too little SFT "
             "for GRPO to start; not a collapse")
     return Reason(STARVED, now, limit, "<", None, m.last_step, "watch", note)
+
+
+def _agreed_from_start(f: Features | None, kills: list[Reason], cfg: Config, m: MonitorResult) -> Reason | None:
+    """Stuck because the groups already agreed before RL (stage 1 found the start's degenerate-group fraction
+    above ``max_degenerate_fraction``), with the entropy not spent during RL (no drop past τ₂) and no coverage
+    lost (neither coverage condition kills): the run is where it began, and stage 1 already names that failure
+    (too much SFT); GRPO did not collapse it."""
+    limit = cfg.triage.max_degenerate_fraction
+    if f is None or not f.degenerate_fraction > limit or any(r.metric == "entropy drop" for r in kills):
+        return None
+    note = (f"groups agreed before RL (degenerate fraction {_fmt(f.degenerate_fraction)} at the start), entropy "
+            "not spent, no coverage loss shown: stage 1's failure, not a collapse")
+    return Reason(AGREED, f.degenerate_fraction, limit, ">", None, m.last_step, "watch", note)
 
 
 def _plateaued(m: MonitorResult, s: GroupSplit) -> Reason | None:

@@ -1,4 +1,5 @@
-"""Stage 2 on real collapsing GRPO runs: the collapse ladder's archived TRL logs (development seeds).
+"""Stage 2 on real collapsing GRPO runs: the collapse ladder's archived TRL logs (development seeds), and one
+hump-ladder deep rung whose groups agreed before RL.
 
 The oracles are independent of the verdict code: each run's pass@10 measured by sampling before and after GRPO
 (the noise-aware oracle of ``examples/ladder/noise.py``, plain ``math``), and the trainer's own logged
@@ -21,8 +22,9 @@ from rankinv.assess import load_features, primary_series, start_report
 from rankinv.config import Config, load_config
 from rankinv.evaluate import verdict_history
 from rankinv.ingest.sources import read_manifest
+from rankinv.monitor import Curve
 from rankinv.predict import Features
-from rankinv.verdict import COVERAGE_LOST, PLATEAUED, Decision, start_all_fail
+from rankinv.verdict import AGREED, COVERAGE_LOST, COVERAGE_TESTED, PLATEAUED, Decision, start_all_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "examples" / "ladder" / "results"
@@ -142,3 +144,78 @@ def test_the_collapse_setting_is_the_hump_ladder_at_a_larger_rl_learning_rate() 
     assert dataclasses.replace(COLLAPSE, rl_learning_rate=HUMP.rl_learning_rate, task="hump") == HUMP
     assert COLLAPSE.rl_learning_rate == 10 * HUMP.rl_learning_rate
     assert PRESETS[("collapse", False)] == COLLAPSE and task_module("collapse") is task_module("hump")
+
+
+def _ratio_by_hand(counts: list[float], groups: int, b0: float) -> float:
+    """The sequential test's mixture likelihood ratio (``rankinv/coverage.py``'s docstring), in plain floats."""
+    ps = [b0 + (1 - b0) * (j + 0.5) / 64 for j in range(64)]
+    return sum(math.prod((p / b0) ** f * ((1 - p) / (1 - b0)) ** (groups - f) for f in counts) for p in ps) / 64
+
+
+def test_a_run_failing_every_group_early_is_killed_at_its_decision_step_by_the_sequential_test(
+    tmp_path: Path,
+) -> None:
+    """Seed 22's 40-step rung: pass@10 0.740 -> 0.523 (lost far beyond noise). Its trainer log (json alone) shows
+    reward 0 with every group agreeing over steps 2-9, 4 groups a step (32 completions in groups of 8): by
+    step 4 the likelihood ratio of those counts against the start's 1 - pass@8 (math.comb) passes 1/alpha = 100.
+    The hold-window rules KILLed it at step 32; the test KILLs it at the decision step."""
+    run, toml, row = _run(22, 40, tmp_path)
+    assert _measured(row) == "lost"
+    rewards, zeros = _logged(run, "reward", 1, 9), _logged(run, "frac_reward_zero_std", 1, 9)
+    assert rewards[1:] == [0.0] * 8 and zeros[1:] == [1.0] * 8
+    groups = 32 // G
+    b0 = _start_all_fail_by_hand(row)
+    # step 1: the lower bound on all-fail groups for every mixed-group pass rate (README, "Stage 2")
+    first = groups * (zeros[0] - min(zeros[0], max(0.0, rewards[0] - (1 - zeros[0]) / G)))
+    assert _ratio_by_hand([first, 4, 4], groups, b0) < 100 <= _ratio_by_hand([first, 4, 4, 4], groups, b0)
+    history = dict(_history(run, toml))
+    killed = [s for s, v in history.items() if v.decision is Decision.KILL]  # type: ignore[attr-defined]
+    assert killed and killed[0] == 22
+    tested = [r for r in history[22].reasons if r.metric == COVERAGE_TESTED]  # type: ignore[attr-defined]
+    assert tested and tested[0].grade == "kill" and tested[0].start_step == 4
+
+
+def test_a_deep_rung_whose_groups_agreed_before_rl_is_not_killed_for_staying_so(tmp_path: Path) -> None:
+    """The hump ladder's seed 12, 640-step rung: pass@10 0.665 -> 0.712 (gained beyond noise). Its start's
+    degenerate-group fraction at g=8 (math.comb from the triage's counts) is above 0.75 and the share of its
+    logged steps whose groups all agree stays high throughout: it was stuck before RL, and GRPO did not make it
+    worse. The code before `stuck from the start` KILLed it at step 50; no step of it is a KILL now."""
+    out = unpack(RESULTS / "runs" / "hump-seed12.tar.gz", tmp_path)
+    row = next(r for r in json.loads((out / "ladder.json").read_text())["rows"] if r["depth"] == 640)
+    assert _measured(row) == "gained"
+    counts = row["features"]["prompt_counts"]
+    degenerate = sum((math.comb(c, G) + math.comb(n - c, G)) / math.comb(n, G) for c, n in counts) / len(counts)
+    assert degenerate > Config().triage.max_degenerate_fraction
+    run = out / "rl" / "depth-0640"
+    assert sum(_logged(run, "frac_reward_zero_std", 1, 60)) / 60 > 0.8
+    history = _history(run, out / "rl" / "rankinv.toml")
+    assert all(v.decision is not Decision.KILL for _, v in history)  # type: ignore[attr-defined]
+    assert history[-1][1].reasons[0].metric == AGREED  # type: ignore[attr-defined]
+
+
+def test_the_daemons_live_monitor_gives_the_same_verdicts_as_explain(tmp_path: Path) -> None:
+    """The sequential test reads every logged step: the daemon's point-by-point monitor and a bare run directory's
+    evaluation (``explain``) give the same verdict at every step of the run it KILLs (seed 22's 40-step rung)."""
+    from rankinv.daemon.pipeline.live import LiveMonitor
+
+    from rankinv.evaluate import evaluate_run
+    from rankinv.metrics import ENTROPY, FRAC_REWARD_ZERO_STD, REWARD_MEAN
+    from rankinv.monitor import RunSeries
+
+    run, toml, _ = _run(22, 40, tmp_path)
+    cfg = load_config(toml)
+    triage, manifest = load_features(start_report(run)), read_manifest(run)
+    series = primary_series(run, run.name, cfg)
+    live = LiveMonitor(cfg.monitor, ENTROPY, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
+    curves = {ENTROPY: series.entropy, REWARD_MEAN: series.reward, FRAC_REWARD_ZERO_STD: series.zero_std}
+    decisions = []
+    for step in series.entropy.steps:
+        assert live.feed([(step, name, c.values[c.steps.index(step)], None) for name, c in curves.items()
+                          if step in c.steps])  # fmt: skip
+        prefix = RunSeries(*(Curve(c.steps[: c.steps.index(step) + 1], c.values[: c.steps.index(step) + 1])
+                             for c in (series.entropy, series.reward, series.zero_std)))  # fmt: skip
+        daemon = evaluate_run(prefix, triage, cfg, name=run.name, manifest=manifest, analysed=live.result())
+        bare = evaluate_run(prefix, triage, cfg, name=run.name, manifest=manifest)
+        assert daemon.verdict == bare.verdict, step
+        decisions.append(bare.verdict.decision)
+    assert Decision.KILL in decisions
