@@ -58,6 +58,10 @@ def evaluate_run(
     expected = features.degenerate_fraction if triage is not None else math.nan
     if analysed is None:
         mon = analyse(series, config.monitor, expected_zero_std=expected)
+    elif triage is None or config.verdict.stage2_policy != "groups":
+        # the sequential coverage test needs the start's triage under the groups policy: no per-step signal read
+        nothing_new = math.isnan(expected) and math.isnan(analysed.zero_std_expected)
+        mon = analysed if nothing_new else replace(analysed, zero_std_expected=expected)
     else:  # the live monitor keeps no per-step signal: read from the same series, as analyse would
         mon = replace(analysed, zero_std_expected=expected, step_signal=step_signal(series))
     pred = predict(features, mon, model, config.predict)
