@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
-from rankinv.daemon.oneshot_ahead import Ahead, AheadIngestor, Worker
+from rankinv.daemon.oneshot_ahead import Ahead, AheadIngestor, Analysed, Worker
 from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.runs import Pipeline
@@ -77,7 +77,8 @@ class OneShot(Pipeline):
         workers = min(AHEAD_WORKERS, usable_cores() - 1)
         if self.seen is None or self.ahead is not None or workers < 1 or len(runs) < AHEAD_FROM:
             return
-        worker = Worker(self.layout, self.seen, self.inspect, set(self.store.offsets()))
+        worker = Worker(self.layout, self.seen, self.inspect, set(self.store.offsets()), monitor=self.config.monitor,
+                        names=self.brain.names)  # fmt: skip
         self.ahead = ReadAhead(sorted(runs), worker, workers)
 
     def close(self) -> None:
@@ -132,7 +133,9 @@ class OneShot(Pipeline):
         if self.followed + queued > LIVE_POINTS:
             return
         self.followed += queued
-        self.brain.follow_new(run)
+        got = self.prefetched
+        done = got.monitor if got is not None and got.info is not None and got.info.name == run else None
+        self.brain.follow_new(run, None if done is None else Analysed(self.config.monitor, self.brain.names, done))
 
     def has_points(self, run: str) -> bool:
         """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""

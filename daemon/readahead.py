@@ -28,6 +28,7 @@ from typing import Any
 FREE, CALLER = 0, 1  # a claim byte; a worker's claims are 2 + its index
 _HEADER = struct.Struct("<IQ")  # item index, pickled length
 _PIPE_BYTES = 1 << 20  # results a worker may have in flight before the caller reads them
+_READ_BYTES = 64 << 10  # read at a time (a larger buffer costs its allocation on every read)
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -116,7 +117,7 @@ class ReadAhead:
             w = fds[fd]
             buf = self.pipes[w][1]
             try:
-                chunk = os.read(fd, _PIPE_BYTES)
+                chunk = os.read(fd, _READ_BYTES)
             except BlockingIOError:
                 continue
             if not chunk:
@@ -127,13 +128,16 @@ class ReadAhead:
             self._decode(buf)
 
     def _decode(self, buf: bytearray) -> None:
-        while len(buf) >= _HEADER.size:
-            j, size = _HEADER.unpack_from(buf)
-            end = _HEADER.size + size
+        start, view = 0, memoryview(buf)
+        while len(buf) - start >= _HEADER.size:
+            j, size = _HEADER.unpack_from(buf, start)
+            end = start + _HEADER.size + size
             if len(buf) < end:
-                return
-            self.results[j] = pickle.loads(buf[_HEADER.size:end])
-            del buf[:end]
+                break
+            self.results[j] = pickle.loads(view[start + _HEADER.size:end])
+            start = end
+        view.release()
+        del buf[:start]  # once per read, not per result
 
     def close(self) -> None:
         """Stop the workers (each after its item in hand), read what they still send, and reap them."""
