@@ -23,17 +23,18 @@ from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
-from rankinv.daemon.readahead import ReadAhead, usable_cores
+from rankinv.daemon.readahead import ReadAhead, idle_cores
 from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.discovery import RunInfo
+from rankinv.ingest import START
 from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
 from rankinv.store import RunRecord, Store
 
 AHEAD_FROM = 200  # runs to read before forking workers to read ahead pays for itself
-AHEAD_WORKERS = 3  # at most; one fewer than the usable cores
+AHEAD_WORKERS = 3  # at most
 
 
 class _NoWatch:
@@ -72,9 +73,11 @@ class OneShot(Pipeline):
         return added
 
     def _read_ahead(self, runs: set[Path]) -> None:
-        """With cores to spare, workers inspect and read the runs from the last one backwards while this process
-        does them from the first (:mod:`rankinv.daemon.readahead`)."""
-        workers = min(AHEAD_WORKERS, usable_cores() - 1)
+        """With cores idle, workers inspect and read the runs from the last one backwards while this process does
+        them from the first (:mod:`rankinv.daemon.readahead`). Only idle ones: on cores other work keeps busy, the
+        workers' share of the work costs more CPU than the scan saves, and the scan finishes later, not sooner
+        (measured; see the README's benchmark)."""
+        workers = min(AHEAD_WORKERS, idle_cores())
         if self.seen is None or self.ahead is not None or workers < 1 or len(runs) < AHEAD_FROM:
             return
         worker = Worker(self.layout, self.seen, self.inspect, set(self.store.offsets()), monitor=self.config.monitor,
@@ -158,6 +161,8 @@ class OneShot(Pipeline):
         self.prefetched = got
         if got is not None:
             self.ingestor.ahead.update(got.reads)
+            for key in got.reads:  # the store held no offset for these logs (the worker read them from the start)
+                self.ingestor.offsets.setdefault(key, START)
         try:
             super().process_run(run_dir)
         finally:

@@ -32,12 +32,17 @@ _READ_BYTES = 64 << 10  # read at a time (a larger buffer costs its allocation o
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
-def usable_cores() -> int:
-    """The CPUs this process may run on."""
+def idle_cores() -> int:
+    """CPUs this process may run on that the last minute left idle (the 1-minute load average), beside its own."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 0
+    return max(0, min(cores - 1, int(cores - load)))
 
 
 class ReadAhead:

@@ -12,7 +12,7 @@ import random
 import time
 from pathlib import Path
 
-from rankinv.daemon.readahead import FREE, ReadAhead
+from rankinv.daemon.readahead import FREE, ReadAhead, idle_cores
 
 
 def _all_claimed(ahead: ReadAhead, timeout: float = 60.0) -> None:
@@ -103,3 +103,7 @@ def test_closing_with_results_unread_stops_and_reaps_the_workers() -> None:
     ahead.take(4999)  # a worker's result or the caller's to do: either way the rest is left unread
     ahead.close()
     assert _reaped(pids) and not ahead.pipes
+
+
+def test_idle_cores_leaves_this_process_its_own() -> None:
+    assert 0 <= idle_cores() <= max(0, len(os.sched_getaffinity(0)) - 1)

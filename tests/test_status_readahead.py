@@ -27,7 +27,8 @@ from tests.test_status_cold import STORED_AS, _config, _daemon_store, _root, _ta
 
 
 def _claimed_first(monkeypatch: pytest.MonkeyPatch) -> list[ReadAhead]:
-    """Read-ahead on for any root, with a worker even on one core; each waits until its workers hold every run."""
+    """Read-ahead on for any root, with a worker even on a busy or one-core machine; each waits until its workers
+    hold every run."""
     made: list[ReadAhead] = []
     init = ReadAhead.__init__
 
@@ -41,7 +42,7 @@ def _claimed_first(monkeypatch: pytest.MonkeyPatch) -> list[ReadAhead]:
 
     monkeypatch.setattr(ReadAhead, "__init__", waiting)
     monkeypatch.setattr(oneshot, "AHEAD_FROM", 1)
-    monkeypatch.setattr(oneshot, "usable_cores", lambda: 2)
+    monkeypatch.setattr(oneshot, "idle_cores", lambda: 1)
     return made
 
 
