@@ -74,9 +74,9 @@ class OneShot(Pipeline):
 
     def _read_ahead(self, runs: set[Path]) -> None:
         """With cores idle, workers inspect and read the runs from the last one backwards while this process does
-        them from the first (:mod:`rankinv.daemon.readahead`). Only idle ones: on cores other work keeps busy, the
-        workers' share of the work costs more CPU than the scan saves, and the scan finishes later, not sooner
-        (measured; see the README's benchmark)."""
+        them from the first (:mod:`rankinv.daemon.readahead`). Only on cores idle as it starts: on cores other work
+        keeps busy, the workers cost more CPU than the scan saves, and it finishes later, not sooner (measured; see
+        the README's benchmark)."""
         workers = min(AHEAD_WORKERS, idle_cores())
         if self.seen is None or self.ahead is not None or workers < 1 or len(runs) < AHEAD_FROM:
             return

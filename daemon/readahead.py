@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import mmap
 import multiprocessing
 import os
@@ -33,16 +34,25 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def idle_cores() -> int:
-    """CPUs this process may run on that the last minute left idle (the 1-minute load average), beside its own."""
+    """CPUs this process may run on that no task is running or waiting for now, beside its own."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
+    return max(0, min(cores - 1, cores - _runnable()))
+
+
+def _runnable() -> int:
+    """Tasks running or waiting for a CPU now, this one included (Linux's count in ``/proc/loadavg``; elsewhere the
+    1-minute load average, rounded up, and this one)."""
     try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return 0
-    return max(0, min(cores - 1, int(cores - load)))
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        try:
+            return math.ceil(os.getloadavg()[0]) + 1
+        except OSError:
+            return 1 << 30  # unknown: none idle
 
 
 class ReadAhead:
