@@ -59,6 +59,7 @@ class OneShot(Pipeline):
         self.followed = 0  # points queued for the live monitors started by :meth:`_follow`
         self.ingestor = AheadIngestor(self.store, self.config.daemon.max_cached_runs, stored=self.brain.stored)
         self.ahead: ReadAhead | None = None
+        self.known: set[str] = set()  # logs the store held an offset for as the scan started
         self.prefetched: Ahead | None = None  # the worker's answers for the run being processed
 
     def rescan(self) -> set[Path]:
@@ -69,6 +70,7 @@ class OneShot(Pipeline):
         for record in self.store.runs() if self.seen is None else tuple(self.seen.records.values()):
             if record.name not in found and record.status != "vanished":
                 self._vanished(Path(record.path), record.name)
+        self.known = set(self.store.offsets())
         self._read_ahead(added)
         return added
 
@@ -80,7 +82,7 @@ class OneShot(Pipeline):
         workers = min(AHEAD_WORKERS, idle_cores())
         if self.seen is None or self.ahead is not None or workers < 1 or len(runs) < AHEAD_FROM:
             return
-        worker = Worker(self.layout, self.seen, self.inspect, set(self.store.offsets()), monitor=self.config.monitor,
+        worker = Worker(self.layout, self.seen, self.inspect, self.known, monitor=self.config.monitor,
                         names=self.brain.names)  # fmt: skip
         self.ahead = ReadAhead(sorted(runs), worker, workers)
 
@@ -110,6 +112,10 @@ class OneShot(Pipeline):
         else:
             info = super().inspect(run_dir, name, extra, twins, peek_logs=peek_logs)
         self.unreadable_logs = bool(unreadable(list(info.sources)))
+        if self.seen is not None:
+            for source in info.sources:  # a log with no stored offset is read from its start: not looked up again
+                if str(source.path) not in self.known:
+                    self.ingestor.offsets.setdefault(str(source.path), START)
         return info
 
     def ingest(self, info: RunInfo, extra: list[Path]) -> int:
@@ -161,8 +167,6 @@ class OneShot(Pipeline):
         self.prefetched = got
         if got is not None:
             self.ingestor.ahead.update(got.reads)
-            for key in got.reads:  # the store held no offset for these logs (the worker read them from the start)
-                self.ingestor.offsets.setdefault(key, START)
         try:
             super().process_run(run_dir)
         finally:
