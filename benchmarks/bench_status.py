@@ -3,8 +3,7 @@
 Each run is a directory with the callback's manifest and five JSONL records. ``cold``: the first status on a fresh
 store (it scans: discovers, ingests and judges every run); ``warm``: the next one (no daemon runs, so it scans
 again, finding nothing new). Both are fresh processes with stdout to a pipe, timed wall-clock from start to exit.
-The table alone is also printed in-process both ways (Rich laying out every cell, and the fast path) for the ratio,
-and the cold scan alone (no table) is timed with its read-ahead workers forced on and off whatever the load.
+The table alone is also printed in-process both ways (Rich laying out every cell, and the fast path) for the ratio.
 With ``RANKINV_BENCH_BASELINE`` set to another interpreter (e.g. main's venv), its ``rankinv status`` is timed on the
 same root in the same run, alternating with this one.
 """
@@ -56,31 +55,6 @@ def _status(root: Path, state: Path, python: str = sys.executable) -> tuple[floa
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, load, out
 
 
-_SCAN = """
-import sys
-from pathlib import Path
-from rankinv.daemon import oneshot
-from rankinv.daemon.gcpause import rare_collections
-from rankinv.daemon.serve import plan
-oneshot.idle_cores = lambda: int(sys.argv[3])
-with rare_collections():
-    assert oneshot.scan_once(plan(Path(sys.argv[1]), None, state_base=sys.argv[2]))
-"""
-
-
-def _scan(root: Path, state: Path, workers: int) -> tuple[float, float, float]:
-    """Wall, CPU (the scan's process and its read-ahead workers) and load of one cold scan alone (no table), with
-    ``workers`` read-ahead workers whatever the load."""
-    load = os.getloadavg()[0]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _SCAN, str(root), str(state), str(workers)], check=True,
-                   stdin=subprocess.DEVNULL, cwd=root.parent)  # fmt: skip
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, load
-
-
 def _table_seconds(state: Path, root: Path, fast: bool) -> float:
     """Print the stored table once to a pipe-like buffer, by the fast path or by Rich alone."""
     from contextlib import redirect_stdout
@@ -118,8 +92,7 @@ def _theirs(root: Path, state: Path, baseline: str, times: dict[str, list[tuple[
 
 
 def _measure(runs: int, repeat: int, baseline: str) -> list[list[Any]]:
-    times: dict[str, list[tuple[float, float, float]]] = {
-        k: [] for k in ("cold", "warm", "base_cold", "base_warm", "scan_0", "scan_1")}
+    times: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ("cold", "warm", "base_cold", "base_warm")}
     rich_s, fast_s = [], []
     outputs: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-status-") as tmp:
@@ -134,8 +107,6 @@ def _measure(runs: int, repeat: int, baseline: str) -> list[list[Any]]:
             fast_s.append(_table_seconds(state, root, fast=True))
             if baseline and not r % 2:
                 _theirs(root, base, baseline, times)
-            for workers in (1, 0) if r % 2 else (0, 1):  # read-ahead forced on and off, alternating
-                times[f"scan_{workers}"].append(_scan(root, Path(tmp) / f"scan-{r}-{workers}", workers))
     assert len(outputs) == 1, "every status printed the same table"
 
     def row(what: str, got: list[tuple[float, float, float]] | list[float], target: float | None) -> list[Any]:
@@ -157,10 +128,6 @@ def _measure(runs: int, repeat: int, baseline: str) -> list[list[Any]]:
         row(f"table only: fast path ({statistics.median(rich_s) / statistics.median(fast_s):.0f}x faster)", fast_s,
             None),
     ]  # fmt: skip
-    ahead = [statistics.median(x[i] for x in times[f"scan_{w}"]) for w in (1, 0) for i in (0, 1)]
-    rows.append(row(f"cold scan alone, read-ahead forced on ({ahead[0] / ahead[2]:.2f}x the wall, "
-                    f"{ahead[1] / ahead[3]:.2f}x the CPU of off)", times["scan_1"], None))
-    rows.append(row("cold scan alone, read-ahead off (one process)", times["scan_0"], None))
     for what in ("cold", "warm"):
         ours, base = times[what], times[f"base_{what}"]
         if base:

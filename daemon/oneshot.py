@@ -6,9 +6,10 @@ never acts on a verdict and never starts triage jobs. A run whose folder did not
 is not read again (:mod:`rankinv.daemon.unchanged`).
 
 Being the store's one writer for one pass, it skips work whose answer it already has, leaving the store exactly
-as the daemon's pass would (tested against the daemon's store): the records are read once as it starts, nothing
-is listed for a watcher, a log's last step is peeked only when its read wrote no point, and a run new to the
-store gets its live monitor fed with the points as they are queued instead of reading them back to judge it.
+as the daemon's pass would (tested against the daemon's store): the records and the logs' offsets are read once as
+it starts (a log without one is read from its start, not looked up again), nothing is listed for a watcher, a
+log's last step is peeked only when its read wrote no point, and a run new to the store gets its live monitor fed
+with the points as they are queued instead of reading them back to judge it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
-from rankinv.daemon.oneshot_ahead import Ahead, AheadIngestor, Analysed, Worker
 from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
-from rankinv.daemon.readahead import ReadAhead, idle_cores
 from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
@@ -32,9 +31,6 @@ from rankinv.ingest import START
 from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
 from rankinv.store import RunRecord, Store
-
-AHEAD_FROM = 200  # runs to read before forking workers to read ahead pays for itself
-AHEAD_WORKERS = 3  # at most
 
 
 class _NoWatch:
@@ -51,16 +47,12 @@ class OneShot(Pipeline):
     seen: Seen | None = None
     unreadable_logs = False  # whether the run just inspected has a log whose optional reader is missing here
     read_points: set[str]  # runs whose read in this scan wrote points
-    ingestor: AheadIngestor
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.read_points = set()
         self.followed = 0  # points queued for the live monitors started by :meth:`_follow`
-        self.ingestor = AheadIngestor(self.store, self.config.daemon.max_cached_runs, stored=self.brain.stored)
-        self.ahead: ReadAhead | None = None
         self.known: set[str] = set()  # logs the store held an offset for as the scan started
-        self.prefetched: Ahead | None = None  # the worker's answers for the run being processed
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
@@ -71,27 +63,7 @@ class OneShot(Pipeline):
             if record.name not in found and record.status != "vanished":
                 self._vanished(Path(record.path), record.name)
         self.known = set(self.store.offsets())
-        self._read_ahead(added)
         return added
-
-    def _read_ahead(self, runs: set[Path]) -> None:
-        """With cores idle, workers inspect and read the runs from the last one backwards while this process does
-        them from the first (:mod:`rankinv.daemon.readahead`). Only on cores idle as it starts: on cores other work
-        keeps busy, the workers cost more CPU than the scan saves, and it finishes later, not sooner (measured; see
-        the README's benchmark)."""
-        workers = min(AHEAD_WORKERS, idle_cores())
-        if self.seen is None or self.ahead is not None or workers < 1 or len(runs) < AHEAD_FROM:
-            return
-        worker = Worker(self.layout, self.seen, self.inspect, self.known, monitor=self.config.monitor,
-                        names=self.brain.names)  # fmt: skip
-        self.ahead = ReadAhead(sorted(runs), worker, workers)
-
-    def close(self) -> None:
-        """Stop the read-ahead workers, if any."""
-        if self.ahead is not None:
-            self.ahead.close()
-            self.ahead = None
-        self.ingestor.ahead.clear()
 
     def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
         """Nothing watches during a one-shot scan (its folders are not even listed for a watcher)."""
@@ -106,11 +78,7 @@ class OneShot(Pipeline):
     def inspect(self, run_dir: Path, name: str, extra: list[Path], twins: list[Path], *,
                 peek_logs: bool = False) -> RunInfo:  # fmt: skip
         """Without the look at the logs' last step: :meth:`ingest` takes it only when the read wrote nothing."""
-        got = self.prefetched
-        if got is not None and got.info is not None and (got.extra, got.twins) == (extra, twins) and not peek_logs:
-            info = got.info
-        else:
-            info = super().inspect(run_dir, name, extra, twins, peek_logs=peek_logs)
+        info = super().inspect(run_dir, name, extra, twins, peek_logs=peek_logs)
         self.unreadable_logs = bool(unreadable(list(info.sources)))
         if self.seen is not None:
             for source in info.sources:  # a log with no stored offset is read from its start: not looked up again
@@ -142,9 +110,7 @@ class OneShot(Pipeline):
         if self.followed + queued > LIVE_POINTS:
             return
         self.followed += queued
-        got = self.prefetched
-        done = got.monitor if got is not None and got.info is not None and got.info.name == run else None
-        self.brain.follow_new(run, None if done is None else Analysed(self.config.monitor, self.brain.names, done))
+        self.brain.follow_new(run)
 
     def has_points(self, run: str) -> bool:
         """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""
@@ -155,24 +121,12 @@ class OneShot(Pipeline):
             super().process_run(run_dir)
             return
         name = self.layout.runs[run_dir]
-        got: Ahead | None = self.ahead.take(run_dir) if self.ahead is not None else None
-        if got is not None:
-            folder = self.seen.settle(name, got.folder)
-        else:
-            folder = self.seen.unchanged(name, run_dir, self.layout.logs_of(run_dir), self.layout.twins_of(run_dir))
+        folder = self.seen.unchanged(name, run_dir, self.layout.logs_of(run_dir), self.layout.twins_of(run_dir))
         if folder is None:
             self.unchanged.add(run_dir)  # as the full path finds it: re-inspected, the same record
             return
         self.unreadable_logs = True  # until the inspection says otherwise
-        self.prefetched = got
-        if got is not None:
-            self.ingestor.ahead.update(got.reads)
-        try:
-            super().process_run(run_dir)
-        finally:
-            self.prefetched = None
-            for key in got.reads if got is not None else ():
-                self.ingestor.ahead.pop(key, None)
+        super().process_run(run_dir)
         logs = [str(s.path) for s in self.ingestor.sources.get(name, ())]
         self.seen.inspected(name, folder, logs, clean=not self.unreadable_logs)
 
@@ -191,10 +145,7 @@ def scan_once(p: Plan) -> bool:
             pipeline = OneShot(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
                                actions=None)  # fmt: skip
             pipeline.seen = Seen(p.state_dir / FILE_NAME, config, store)
-            try:
-                pipeline.handle(set(), rescan=True)
-            finally:
-                pipeline.close()
+            pipeline.handle(set(), rescan=True)
             pipeline.seen.save()
     finally:
         lock.release()

@@ -129,19 +129,13 @@ class Seen:
     def unchanged(self, name: str, run_dir: Path, extra_logs: list[Path], twins: list[Path]) -> str | None:
         """None when the run can be left unread, else its folder's digest ("" when it has none) to pass to
         :meth:`inspected` once the full path has read it."""
-        return self.settle(name, self.check(name, run_dir, extra_logs, twins))
-
-    def check(self, name: str, run_dir: Path, extra_logs: list[Path], twins: list[Path]) -> str | None:
-        """:meth:`unchanged`'s answer, keeping nothing (a read-ahead worker asks it; :meth:`settle` keeps it)."""
         folder = None if twins else folder_print(run_dir, extra_logs)
         if folder is None:
             return ""
-        return None if self._still(self.old.get(name), self.records.get(name), run_dir, folder) else folder
-
-    def settle(self, name: str, folder: str | None) -> str | None:
-        """Keep the last scan's entry of a run :meth:`check` found unchanged (``folder`` None); returns ``folder``."""
-        if folder is None:
-            self.kept[name] = self.old[name]
+        old: Any = self.old.get(name)
+        if self._still(old, self.records.get(name), run_dir, folder):
+            self.kept[name] = old
+            return None
         return folder
 
     def _still(self, old: Any, record: RunRecord | None, run_dir: Path, folder: str) -> bool:

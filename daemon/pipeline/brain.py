@@ -90,12 +90,11 @@ class Brain:
         elif (live := self.live.pop(run, None)) is not None:
             self.live_points -= live.points
 
-    def follow_new(self, run: str, live: LiveMonitor | None = None) -> None:
+    def follow_new(self, run: str) -> None:
         """An empty live monitor for a run the store holds no point of yet: fed as its points are written, it is
-        the one :meth:`monitor_of` would build from the store, without reading them back. ``live``: one that
-        keeps that contract in another way (a one-shot scan's, fed ahead by a worker)."""
+        the one :meth:`monitor_of` would build from the store, without reading them back."""
         if run not in self.live:
-            self.live[run] = live or LiveMonitor(self.config.monitor, *self.names)
+            self.live[run] = LiveMonitor(self.config.monitor, *self.names)
 
     def monitor_of(self, run: str) -> LiveMonitor:
         """The run's live monitor, built from the store when there is none."""
