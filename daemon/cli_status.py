@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.daemon import control
+from rankinv.daemon.gcpause import rare_collections
 from rankinv.daemon.oneshot import scan_once
 from rankinv.daemon.plain_table import print_plain
 from rankinv.daemon.serve import plan
@@ -23,6 +24,11 @@ from rankinv.vocabulary import KINDS, interval_text, job_text, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
+    with rare_collections():  # a one-shot command: what it builds lives to its end
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     p = plan(args.root, args.config, state_base=args.state_dir)
     st = control.status(p.root, p.state_dir.parent.parent if args.state_dir is None else args.state_dir)
     scanned = False

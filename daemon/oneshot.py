@@ -6,9 +6,10 @@ never acts on a verdict and never starts triage jobs. A run whose folder did not
 is not read again (:mod:`rankinv.daemon.unchanged`).
 
 Being the store's one writer for one pass, it skips work whose answer it already has, leaving the store exactly
-as the daemon's pass would (tested against the daemon's store): the records are read once as it starts, nothing
-is listed for a watcher, a log's last step is peeked only when its read wrote no point, and a run new to the
-store gets its live monitor fed with the points as they are queued instead of reading them back to judge it.
+as the daemon's pass would (tested against the daemon's store): the records and the logs' offsets are read once as
+it starts (a log without one is read from its start, not looked up again), nothing is listed for a watcher, a
+log's last step is peeked only when its read wrote no point, and a run new to the store gets its live monitor fed
+with the points as they are queued instead of reading them back to judge it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.discovery import RunInfo
+from rankinv.ingest import START
 from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
 from rankinv.store import RunRecord, Store
@@ -50,6 +52,7 @@ class OneShot(Pipeline):
         super().__init__(*args, **kwargs)
         self.read_points = set()
         self.followed = 0  # points queued for the live monitors started by :meth:`_follow`
+        self.known: set[str] = set()  # logs the store held an offset for as the scan started
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
@@ -59,6 +62,7 @@ class OneShot(Pipeline):
         for record in self.store.runs() if self.seen is None else tuple(self.seen.records.values()):
             if record.name not in found and record.status != "vanished":
                 self._vanished(Path(record.path), record.name)
+        self.known = set(self.store.offsets())
         return added
 
     def watch_run(self, run_dir: Path, twins: list[Path]) -> None:
@@ -76,6 +80,10 @@ class OneShot(Pipeline):
         """Without the look at the logs' last step: :meth:`ingest` takes it only when the read wrote nothing."""
         info = super().inspect(run_dir, name, extra, twins, peek_logs=peek_logs)
         self.unreadable_logs = bool(unreadable(list(info.sources)))
+        if self.seen is not None:
+            for source in info.sources:  # a log with no stored offset is read from its start: not looked up again
+                if str(source.path) not in self.known:
+                    self.ingestor.offsets.setdefault(str(source.path), START)
         return info
 
     def ingest(self, info: RunInfo, extra: list[Path]) -> int:

@@ -46,7 +46,7 @@ class History:
             return self._model
         self._checked = now
         peaks = self.store.peaks(EVAL_PREFIX, f"pass@{self.config.predict.k}")  # outcome() of every run at once
-        finished = [(run, peaks[run.name]) for run in self.store.runs() if run.name in peaks]
+        finished = [(run, peaks[run.name]) for run in (self.store.runs() if peaks else ()) if run.name in peaks]
         key = tuple(sorted((run.name, y) for run, y in finished))
         if key != self._key:
             self._key = key
