@@ -37,6 +37,7 @@ from rankinv.ingest import (
     values,
     verl_console,
 )
+from rankinv.ingest.batch import Points
 from rankinv.metrics import MetricPoint, canonical_name
 
 CORPUS = Path(__file__).parent / "data" / "reallogs"
@@ -581,14 +582,14 @@ def test_jsonl_blocks_with_traps_read_the_same(seed: int, tmp_path: Path, reques
 
 def test_the_corpus_jsonl_takes_the_columns_path(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[int] = []
-    real = columns.add_points
+    real = Points.add_columns
 
-    def counting(found: list[MetricPoint], *args: object) -> None:
+    def counting(found: Points, block: columns.Columns) -> None:
         before = len(found)
-        real(found, *args)  # type: ignore[arg-type]
+        real(found, block)
         made.append(len(found) - before)
 
-    monkeypatch.setattr(columns, "add_points", counting)
+    monkeypatch.setattr(Points, "add_columns", counting)
     found, _ = open_source(CORPUS / "heldout-grpo-collapse" / "rankinv.jsonl", "r", "jsonl").read_new(START)
     assert made and sum(made) == len(found) > 0
 

@@ -29,17 +29,16 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import compress
 from operator import attrgetter, eq
 from pathlib import Path
 
-from rankinv.ingest import columns
+from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, Shape, points, shape
-from rankinv.metrics import MetricPoint
 
 _BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d", re.ASCII)  # tqdm prints ASCII digits
 _PLAIN_BAR = re.compile(r"^\W*\d+%\|")  # no description before the percentage, as the Trainer's bar
@@ -94,7 +93,9 @@ class _Collect:
     block: BlockSplitter | None = None  # reads a block of records that all carry their step at once
     last: Record | None = None  # the last record, while its digest is not computed yet
     pending: Record | None = None
-    found: list[MetricPoint] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.found = Points(self.run)
 
     def feed(self, data: bytes) -> None:
         if self.block is not None and self.pending is None and self.whole_block(data):
@@ -135,7 +136,7 @@ class _Collect:
             self.records += len(trained)
             self.last_step, self.progress.fresh = trained[-1], False
         self.last = Record(block.steps[-1], None, block.rows[-1])
-        columns.add_points(self.found, self.run, block)
+        self.found.add_columns(block)
         return True
 
     def stretch(self, data: bytes, start: int, end: int) -> None:
@@ -368,7 +369,7 @@ class StdoutReader:
         self.path, self.run, self.fmt, self.parse, self.marks, self.block = path, run, fmt, parse, marks, block
         self.logging_steps = max(1, logging_steps)
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step,
                            _Progress.decode(offset.progress), offset.signature, self.marks, self.block)  # fmt: skip
