@@ -681,3 +681,15 @@ def test_framework_logs_read_the_same_both_ways(path: Path, fmt: str) -> None:
             patch.setattr(*target, replacement)
         general = _read(path, chosen)
     assert fast[0] and fast == general
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["step:", "step", ":", "1", "09", " - ", "-", "x", ")", "]", "(", "\x1c",
+                                           "\t", " ", "a:1"]), max_size=10).map("".join), max_size=8))
+def test_the_block_step_pattern_finds_the_steps_the_line_pattern_finds(lines: list[str]) -> None:
+    """The block regex (literal first, lookbehind after it) splits out exactly what the line regex finds per line."""
+    block = "\n".join(lines).encode()
+    parts = verl_console._STEP_LINES.split(block)
+    expected = [m for line in block.decode().split("\n") if (m := verl_console._STEP.search(line))]
+    assert [int(s) for s in parts[1::3]] == [int(m["step"]) for m in expected]
+    assert [r or b"" for r in parts[2::3]] == [m["rest"][3:].encode() for m in expected]
