@@ -3,7 +3,7 @@
 Two real ``rankinv daemon --foreground --poll`` processes (this interpreter's rankinv and, with
 ``RANKINV_BENCH_BASELINE``, another's, e.g. main's in its own venv) each watch a root of their own holding the
 same 1,000 runs (a manifest and a callback JSONL each, as in the daemon benchmark), at the same time, so they
-share the machine's load. CPU (user + system, from /proc) is measured in windows of 10 s: right after both are
+share the machine's load. CPU (user + system, from /proc) is measured in windows of 30 s (10 s with ``--quick``): right after both are
 ready (every run was just added: seen as changed a moment ago), and once nothing has changed for longer than the
 polling watcher's quiet time (:data:`rankinv.daemon.polling.QUIET_SECONDS`). Default daemon settings.
 """
@@ -25,7 +25,7 @@ from benchmarks import Result
 from benchmarks.bench_daemon import _cpu_seconds, _ready, _setup, _wait
 from rankinv.store import store_path_for
 
-WINDOW = 10.0
+WINDOW = 30.0  # /proc counts CPU in 10 ms ticks: 0.03% of a core over 30 s
 TARGET = 0.005
 
 
@@ -35,16 +35,17 @@ def _start(python: str, root: Path, state: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/")
 
 
-def _window(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, float]:
+def _window(procs: dict[str, subprocess.Popen[bytes]], seconds: float) -> dict[str, float]:
     """Each daemon's share of a core over one window."""
     before = {who: _cpu_seconds(p.pid) for who, p in procs.items()}
     start = time.monotonic()
-    time.sleep(WINDOW)
+    time.sleep(seconds)
     took = time.monotonic() - start
     return {who: (_cpu_seconds(p.pid) - before[who]) / took for who, p in procs.items()}
 
 
-def _measure(pythons: dict[str, str], runs: int, quiet_windows: int) -> list[tuple[str, float, dict[str, float]]]:
+def _measure(pythons: dict[str, str], runs: int, quiet_windows: int, window: float
+             ) -> list[tuple[str, float, dict[str, float]]]:  # fmt: skip
     """(phase, load average, CPU share per daemon) for each window."""
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-") as tmp:
         procs = {}
@@ -57,10 +58,10 @@ def _measure(pythons: dict[str, str], runs: int, quiet_windows: int) -> list[tup
                 store = store_path_for(Path(tmp) / who / "root", Path(tmp) / who / "state")
                 _wait(functools.partial(_ready, store, proc.pid), 600)
             ready = time.monotonic()
-            out = [("just started", os.getloadavg()[0], _window(procs))]
+            out = [("just started", os.getloadavg()[0], _window(procs, min(window, QUIET_SECONDS / 2)))]
             time.sleep(max(0.0, ready + QUIET_SECONDS + 5 - time.monotonic()))
             for _ in range(quiet_windows):
-                out.append((f"quiet > {QUIET_SECONDS:g} s", os.getloadavg()[0], _window(procs)))
+                out.append((f"quiet > {QUIET_SECONDS:g} s", os.getloadavg()[0], _window(procs, window)))
             return out
         finally:
             for proc in procs.values():
@@ -78,13 +79,13 @@ def run(quick: bool) -> Result:
         pythons = {"this": sys.executable, **({"baseline": baseline} if baseline else {})}
         if repeat % 2:  # alternate which starts (and sets up its root) first
             pythons = dict(reversed(list(pythons.items())))
-        for phase, load, cpu in _measure(pythons, runs, 1 if quick else 3):
+        for phase, load, cpu in _measure(pythons, runs, 1 if quick else 2, 10.0 if quick else WINDOW):
             ratio = f"{cpu['this'] / cpu['baseline']:.2f}" if cpu.get("baseline") else ""
             met = "met" if cpu["this"] <= TARGET else "missed"
             rows.append([repeat + 1, phase, f"{load:.1f}", f"{cpu['this']:.2%}",
                          f"{cpu['baseline']:.2%}" if "baseline" in cpu else "", ratio, met])  # fmt: skip
     notes = [f"{runs} runs (manifest + JSONL each), --poll, default settings (poll_interval 2 s); CPU share of one "
-             f"core over {WINDOW:g} s windows; both daemons run at the same time on roots of their own",
+             f"core over {10 if quick else WINDOW:g} s windows; both daemons run at the same time on roots of their own",
              f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}",
              f"target <= {TARGET:.1%} of a core; {os.cpu_count()} cores, shared"]  # fmt: skip
     return Result("idle polling daemon", ["repeat", "phase", "load", "this", "baseline", "ratio", "target"], rows,
