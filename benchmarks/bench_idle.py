@@ -3,7 +3,8 @@
 Two real ``rankinv daemon --foreground --poll`` processes (this interpreter's rankinv and, with
 ``RANKINV_BENCH_BASELINE``, another's, e.g. main's in its own venv) each watch a root of their own holding the
 same 1,000 runs (a manifest and a callback JSONL each, as in the daemon benchmark), at the same time, so they
-share the machine's load. CPU (user + system, from /proc) is measured in windows of 30 s (10 s with ``--quick``): right after both are
+share the machine's load. CPU (user + system, from /proc) is measured in windows of 30 s (10 s with
+``--quick``): right after both are
 ready (every run was just added: seen as changed a moment ago), and once nothing has changed for longer than the
 polling watcher's quiet time (:data:`rankinv.daemon.polling.QUIET_SECONDS`). Default daemon settings.
 """
@@ -79,13 +80,14 @@ def run(quick: bool) -> Result:
         pythons = {"this": sys.executable, **({"baseline": baseline} if baseline else {})}
         if repeat % 2:  # alternate which starts (and sets up its root) first
             pythons = dict(reversed(list(pythons.items())))
-        for phase, load, cpu in _measure(pythons, runs, 1 if quick else 2, 10.0 if quick else WINDOW):
+        window = 10.0 if quick else WINDOW
+        for phase, load, cpu in _measure(pythons, runs, 1 if quick else 2, window):
             ratio = f"{cpu['this'] / cpu['baseline']:.2f}" if cpu.get("baseline") else ""
             met = "met" if cpu["this"] <= TARGET else "missed"
             rows.append([repeat + 1, phase, f"{load:.1f}", f"{cpu['this']:.2%}",
                          f"{cpu['baseline']:.2%}" if "baseline" in cpu else "", ratio, met])  # fmt: skip
     notes = [f"{runs} runs (manifest + JSONL each), --poll, default settings (poll_interval 2 s); CPU share of one "
-             f"core over {10 if quick else WINDOW:g} s windows; both daemons run at the same time on roots of their own",
+             f"core over {10 if quick else WINDOW:g} s windows (the first at most half the quiet time); both daemons run at the same time on roots of their own",
              f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}",
              f"target <= {TARGET:.1%} of a core; {os.cpu_count()} cores, shared"]  # fmt: skip
     return Result("idle polling daemon", ["repeat", "phase", "load", "this", "baseline", "ratio", "target"], rows,
