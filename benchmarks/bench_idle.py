@@ -4,9 +4,9 @@ Two real ``rankinv daemon --foreground --poll`` processes (this interpreter's ra
 ``RANKINV_BENCH_BASELINE``, another's, e.g. main's in its own venv) each watch a root of their own holding the
 same 1,000 runs (a manifest and a callback JSONL each, as in the daemon benchmark), at the same time, so they
 share the machine's load. CPU (user + system, from /proc) is measured in windows of 30 s (10 s with
-``--quick``): right after both are
-ready (every run was just added: seen as changed a moment ago), and once nothing has changed for longer than the
-polling watcher's quiet time (:data:`rankinv.daemon.polling.QUIET_SECONDS`). Default daemon settings.
+``--quick``): right after both are ready (every run was just added: seen as changed a moment ago), and once
+nothing has changed for longer than the polling watcher's quiet time (:data:`rankinv.daemon.polling.QUIET_SECONDS`).
+Default daemon settings.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def run(quick: bool) -> Result:
             rows.append([repeat + 1, phase, f"{load:.1f}", f"{cpu['this']:.2%}",
                          f"{cpu['baseline']:.2%}" if "baseline" in cpu else "", ratio, met])  # fmt: skip
     notes = [f"{runs} runs (manifest + JSONL each), --poll, default settings (poll_interval 2 s); CPU share of one "
-             f"core over {10 if quick else WINDOW:g} s windows (the first at most half the quiet time); both daemons run at the same time on roots of their own",
+             f"core over {10 if quick else WINDOW:g} s windows (the first at most half the quiet time); both daemons "
+             "run at the same time on roots of their own",
              f"baseline: {baseline or 'none (set RANKINV_BENCH_BASELINE to an interpreter with another rankinv)'}",
              f"target <= {TARGET:.1%} of a core; {os.cpu_count()} cores, shared"]  # fmt: skip
     return Result("idle polling daemon", ["repeat", "phase", "load", "this", "baseline", "ratio", "target"], rows,
