@@ -3,7 +3,7 @@
 Two real ``rankinv daemon --foreground --poll`` processes (this interpreter's rankinv and, with
 ``RANKINV_BENCH_BASELINE``, another's, e.g. main's in its own venv) each watch a root of their own holding the
 same 1,000 runs (a manifest and a callback JSONL each, as in the daemon benchmark), at the same time, so they
-share the machine's load. CPU (user + system, from /proc) is measured in windows of 30 s (10 s with
+share the machine's load. CPU (user + system, from /proc) is measured in windows of 60 s (10 s with
 ``--quick``): right after both are ready (every run was just added: seen as changed a moment ago), and once
 nothing has changed for longer than the polling watcher's quiet time (:data:`rankinv.daemon.polling.QUIET_SECONDS`).
 Default daemon settings.
@@ -26,7 +26,9 @@ from benchmarks import Result
 from benchmarks.bench_daemon import _cpu_seconds, _ready, _setup, _wait
 from rankinv.store import store_path_for
 
-WINDOW = 30.0  # /proc counts CPU in 10 ms ticks: 0.03% of a core over 30 s
+WINDOW = 60.0
+"""The daemon's full rescan period (``[daemon] rescan_seconds``): each window holds one rescan, so it measures the
+average; /proc counts CPU in 10 ms ticks, 0.02% of a core over 60 s."""
 TARGET = 0.005
 
 
