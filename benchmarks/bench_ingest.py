@@ -146,6 +146,12 @@ def _reader(path: Path, fmt: str) -> int:
     return len(found)
 
 
+def _reader_rows(path: Path, fmt: str) -> int:
+    """The read and the ``(step, name, value, time)`` rows the daemon stores and its monitors follow."""
+    found, _ = open_source(path, "bench", fmt).read_new(None)
+    return len(found.rows())
+
+
 def _timed(work: Callable[[], int]) -> tuple[float, float, int]:
     """(wall s, process CPU s, result) of one call."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -153,15 +159,21 @@ def _timed(work: Callable[[], int]) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def _side_by_side(path: Path, fmt: str, baseline: Callable[[Path], int], repeat: int) -> tuple[float, float, float,
-                                                                                              float, int]:  # fmt: skip
-    """(baseline s, reader s, baseline CPU s, reader CPU s, points): the best of ``repeat`` interleaved runs each."""
-    base, mine, points = [], [], 0
+Timings = tuple[float, float, float, float, int, float]
+
+
+def _side_by_side(path: Path, fmt: str, baseline: Callable[[Path], int], repeat: int) -> Timings:
+    """(baseline s, reader s, baseline CPU s, reader CPU s, points, reader with rows s): the best of ``repeat``
+    interleaved runs each."""
+    base, mine, rows, points = [], [], [], 0
     for _ in range(repeat):
         base.append(_timed(lambda: baseline(path)))
         mine.append(_timed(lambda: _reader(path, fmt)))
+        rows.append(_timed(lambda: _reader_rows(path, fmt)))
         points = mine[-1][2]
-    return min(b[0] for b in base), min(m[0] for m in mine), min(b[1] for b in base), min(m[1] for m in mine), points
+        assert rows[-1][2] == points
+    return (min(b[0] for b in base), min(m[0] for m in mine), min(b[1] for b in base), min(m[1] for m in mine),
+            points, min(r[0] for r in rows))  # fmt: skip
 
 
 def _trainer_state(path: Path, entries: int) -> Path:
@@ -256,24 +268,28 @@ def run(quick: bool) -> Result:
             label, baseline = BASELINES[fmt]
             files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
             size = sum(p.stat().st_size for p in files) / MB
-            seconds, reader, base_cpu, reader_cpu, points = _side_by_side(path, READS.get(fmt, fmt), baseline, repeat)
-            ratios = [round(seconds / reader, 2), round(base_cpu / reader_cpu, 2)]
+            seconds, reader, base_cpu, reader_cpu, points, with_rows = _side_by_side(path, READS.get(fmt, fmt),
+                                                                                     baseline, repeat)  # fmt: skip
+            ratios = [round(seconds / reader, 2), round(base_cpu / reader_cpu, 2), round(seconds / with_rows, 2)]
             rows.append([f"{fmt} reader ({points:,} points, {size:.0f} MB) vs {label}", round(size / reader, 1),
                          round(size / seconds, 1), *ratios])  # fmt: skip
         slurm = base / "slurm-4242.out"
         _fill(slurm, _slurm, big)
         seconds, points, position, rss = _first_read(slurm)
         label = f"first read of a {slurm.stat().st_size / MB:,.0f} MB Slurm .out: {seconds:.1f} s, {points:,} points"
-        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", "", ""])
+        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", "", "", ""])
         for label, size in (("1 KB", 1024), (f"{big // MB} MB", big)):
             path = base / f"append-{size}.jsonl"
             _fill(path, LOGS["jsonl"], size, repeat_block=True)
             rows.append([f"read 1 appended line, log of {label}: {_append_cost(path, appends):.0f} µs (median)",
-                         "", "", "", ""])  # fmt: skip
+                         "", "", "", "", ""])  # fmt: skip
             path.unlink()
     notes = [f"ratio = baseline seconds / reader seconds, each the best of {repeat} interleaved runs in one process;"
              " ratio (CPU): the same with process CPU seconds (user + system)",
-             "the reader's time includes steps, canonical names and MetricPoints; the baseline only parses",
+             "the reader's time includes steps, canonical names and every point's name, step and value (as decoded"
+             " columns: MetricPoints are made when asked for); ratio (with rows): the read plus the (step, name, value,"
+             " time) row per point the daemon stores; the baseline only parses",
              f"append cost: median of {appends} appends, offset already at the end of the file",
              f"load average (1 min) at the start {load[0]:.1f}, at the end {os.getloadavg()[0]:.1f}"]  # fmt: skip
-    return Result("ingest", ["measurement", "reader MB/s", "baseline MB/s", "ratio", "ratio (CPU)"], rows, notes)
+    columns = ["measurement", "reader MB/s", "baseline MB/s", "ratio", "ratio (CPU)", "ratio (with rows)"]
+    return Result("ingest", columns, rows, notes)

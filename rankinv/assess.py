@@ -36,7 +36,7 @@ class Assessment:
     """Measured final pass@10 when the run has one (peak eval pass@10, else a final-checkpoint triage), else NaN."""
 
 
-def read_points(run_dir: Path, run: str) -> list[list[MetricPoint]]:
+def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
     """Every log of the run, each read whole, as one list of points per source."""
     from rankinv.ingest import sources_for_run
 

@@ -37,6 +37,7 @@ from rankinv.ingest import (
     values,
     verl_console,
 )
+from rankinv.ingest.batch import Points
 from rankinv.metrics import MetricPoint, canonical_name
 
 CORPUS = Path(__file__).parent / "data" / "reallogs"
@@ -581,14 +582,14 @@ def test_jsonl_blocks_with_traps_read_the_same(seed: int, tmp_path: Path, reques
 
 def test_the_corpus_jsonl_takes_the_columns_path(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[int] = []
-    real = columns.add_points
+    real = Points.add_columns
 
-    def counting(found: list[MetricPoint], *args: object) -> None:
+    def counting(found: Points, block: columns.Columns) -> None:
         before = len(found)
-        real(found, *args)  # type: ignore[arg-type]
+        real(found, block)
         made.append(len(found) - before)
 
-    monkeypatch.setattr(columns, "add_points", counting)
+    monkeypatch.setattr(Points, "add_columns", counting)
     found, _ = open_source(CORPUS / "heldout-grpo-collapse" / "rankinv.jsonl", "r", "jsonl").read_new(START)
     assert made and sum(made) == len(found) > 0
 
@@ -680,3 +681,15 @@ def test_framework_logs_read_the_same_both_ways(path: Path, fmt: str) -> None:
             patch.setattr(*target, replacement)
         general = _read(path, chosen)
     assert fast[0] and fast == general
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["step:", "step", ":", "1", "09", " - ", "-", "x", ")", "]", "(", "\x1c",
+                                           "\t", " ", "a:1"]), max_size=10).map("".join), max_size=8))
+def test_the_block_step_pattern_finds_the_steps_the_line_pattern_finds(lines: list[str]) -> None:
+    """The block regex (literal first, lookbehind after it) splits out exactly what the line regex finds per line."""
+    block = "\n".join(lines).encode()
+    parts = verl_console._STEP_LINES.split(block)
+    expected = [m for line in block.decode().split("\n") if (m := verl_console._STEP.search(line))]
+    assert [int(s) for s in parts[1::3]] == [int(m["step"]) for m in expected]
+    assert [r or b"" for r in parts[2::3]] == [m["rest"][3:].encode() for m in expected]

@@ -132,3 +132,107 @@ def test_a_watched_subfolder_is_stat_ed_once_per_scan_and_its_changes_still_reac
     (dirs[2] / "new.jsonl").write_text("{}\n")  # the run folder's mtime changes: the root's entry for it too
     watcher.scan()
     assert _drain(events) == {str(dirs[2] / "new.jsonl"), str(dirs[2])}
+
+
+class _Clock:
+    """The watcher's clock, moved by the test (quiet is decided by it, never by waiting)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _quiet_watcher(dirs: list[Path], events: queue.SimpleQueue[FsEvent]) -> tuple[PollWatcher, _Clock]:
+    watcher, clock = PollWatcher(events, 3600), _Clock()
+    watcher.clock = clock
+    for d in dirs:
+        watcher.add(d)
+    watcher.scan()
+    clock.now += polling.QUIET_SECONDS  # nothing changed for that long
+    return watcher, clock
+
+
+def _counting_lstat(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = os.lstat
+
+    def counted(path: str) -> os.stat_result:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(polling.os, "lstat", counted)
+    return calls
+
+
+def test_quiet_directories_are_stat_ed_every_few_scans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dirs = _runs(tmp_path, 40)
+    watcher, _ = _quiet_watcher(dirs, queue.SimpleQueue())
+    calls = _counting_lstat(monkeypatch)
+    scans = 3 * polling.QUIET_EVERY * RELIST_EVERY
+    for _ in range(scans):
+        assert watcher.scan() == 0
+    per_entry: dict[str, int] = {}
+    for path in calls:
+        per_entry[path] = per_entry.get(path, 0) + 1
+    files = {str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl")}
+    assert set(per_entry) == files  # every entry still checked ...
+    # ... once per QUIET_EVERY scans (the full listings, every RELIST_EVERY of those, stat through scandir)
+    assert all(n <= scans // polling.QUIET_EVERY for n in per_entry.values())
+    assert sum(per_entry.values()) >= len(files) * scans // polling.QUIET_EVERY // 2
+
+
+@pytest.mark.parametrize("delay", range(polling.QUIET_EVERY + 1))
+def test_an_append_to_a_quiet_run_is_seen_within_the_bound(tmp_path: Path, delay: int) -> None:
+    """Whatever each folder's place in the stagger and whenever the append lands, it is reported within
+    QUIET_EVERY scans; then the folder is scanned every scan again."""
+    dirs = _runs(tmp_path, 12)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, clock = _quiet_watcher(dirs, events)
+    for _ in range(delay):
+        watcher.scan()
+    for d in dirs:
+        with (d / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+    seen: dict[str, int] = {}
+    for n in range(1, polling.QUIET_EVERY + 1):
+        watcher.scan()
+        for path in _drain(events):
+            seen.setdefault(path, n)
+    assert set(seen) == {str(d / "train.jsonl") for d in dirs}
+    assert max(seen.values()) <= polling.QUIET_EVERY
+    clock.now += 1  # changed a moment ago: scanned every scan
+    with (dirs[0] / "train.jsonl").open("a") as f:
+        f.write("{}\n")
+    watcher.scan()
+    assert _drain(events) == {str(dirs[0] / "train.jsonl")}
+
+
+def test_quiet_folders_are_still_listed_again_now_and_then(tmp_path: Path) -> None:
+    """A file whose creation left its folder's mtime as it was (utime) is found in a quiet folder too, by the
+    full listing every RELIST_EVERY of its scans."""
+    (d,) = _runs(tmp_path, 1)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, _ = _quiet_watcher([d], events)
+    mtime = os.stat(d).st_mtime_ns
+    (d / "late.jsonl").write_text("{}\n")
+    os.utime(d, ns=(mtime, mtime))
+    found = set()
+    for _ in range(polling.QUIET_EVERY * RELIST_EVERY):
+        watcher.scan()
+        found |= _drain(events)
+    assert found == {str(d / "late.jsonl")}
+
+
+def test_a_quiet_root_still_reports_a_new_run(tmp_path: Path) -> None:
+    dirs = _runs(tmp_path, 3)
+    _age(tmp_path)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, _ = _quiet_watcher([tmp_path, *dirs], events)
+    (tmp_path / "run-new").mkdir()
+    found = set()
+    for _ in range(polling.QUIET_EVERY):
+        watcher.scan()
+        found |= _drain(events)
+    assert str(tmp_path / "run-new") in found

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rankinv.ingest import START, Offset, Reader, Source
@@ -78,7 +78,7 @@ class Ingestor:
                 log.warning("run %s: %s", run, message)
                 self.store.add_event("warning", "ingest", message, run)
 
-    def _note_rounding(self, run: str, source: Source, points: list[MetricPoint]) -> None:
+    def _note_rounding(self, run: str, source: Source, points: Sequence[MetricPoint]) -> None:
         key = f"{run}\0rounding"
         if key in self.reported:
             return
@@ -91,12 +91,12 @@ class Ingestor:
             log.warning("run %s: %s", run, note)
             self.store.add_event("warning", "ingest", note, run)
 
-    def _note_missing(self, run: str, source: Source, points: list[MetricPoint]) -> None:
+    def _note_missing(self, run: str, source: Source, rows: Rows) -> None:
         """JSON has no NaN: verl's file logger writes one as ``null``, kept as a missing value and said once."""
         key = f"{run}\0missing"
         if source.fmt != "jsonl" or key in self.reported:
             return
-        missing = sorted({(p.name, p.step) for p in points if math.isnan(p.value)}, key=lambda x: x[1])
+        missing = sorted({(name, step) for step, name, value, _ in rows if math.isnan(value)}, key=lambda x: x[1])
         if missing:
             self.reported.add(key)
             name, step = missing[0]
@@ -205,9 +205,9 @@ class Ingestor:
         points, new = self._reader(run, source).read_new(offset)
         if not points and new == offset:
             return 0
+        rows = points.rows()  # made from the reader's columns: no MetricPoint per point
         self._note_rounding(run, source, points)
-        self._note_missing(run, source, points)
-        rows = [(p.step, p.name, p.value, p.time) for p in points]
+        self._note_missing(run, source, rows)
         if self.deferring:
             self.pending[key] = (run, source.fmt, new, (queued[3] if queued is not None else []) + rows)
             self.pending_points += len(rows)

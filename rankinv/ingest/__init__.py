@@ -5,7 +5,9 @@ One entry point per use:
 - :func:`open_source` — a reader for one log (format auto-detected or chosen);
 - :func:`sources_for_run` — the logs of a run directory with their detected formats.
 
-Every reader has ``read_new(offset) -> (points, new_offset)``; offsets are :class:`~rankinv.ingest.tail.Offset`
+Every reader has ``read_new(offset) -> (points, new_offset)``; the points are a
+:class:`~rankinv.ingest.batch.Points` (a sequence of MetricPoints kept as decoded columns, with ``rows()`` for the
+store); offsets are :class:`~rankinv.ingest.tail.Offset`
 (frozen, ``to_json()``/``from_json()``), so a daemon can persist them and resume after a restart.
 """
 
@@ -16,11 +18,11 @@ from pathlib import Path
 from typing import Protocol
 
 from rankinv.errors import RankinvError
+from rankinv.ingest.batch import Points
 from rankinv.ingest.detect import FORMATS, TENSORBOARD, TRAINER_STATE, detect_format, normalise
 from rankinv.ingest.tail import START, Offset
-from rankinv.metrics import MetricPoint
 
-__all__ = ["FORMATS", "START", "Offset", "Reader", "Source", "open_source", "sources_for_run"]
+__all__ = ["FORMATS", "START", "Offset", "Points", "Reader", "Source", "open_source", "sources_for_run"]
 
 
 class Reader(Protocol):
@@ -30,7 +32,7 @@ class Reader(Protocol):
     run: str
     fmt: str
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]: ...
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]: ...
 
 
 @dataclass(frozen=True)

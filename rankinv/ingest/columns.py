@@ -1,10 +1,11 @@
-"""Many flat records at once: their MetricPoints made by C-level ``map``/``chain``/``compress``, not a loop per value.
+"""Many flat records at once: their layouts worked out once per key set, not a loop per value.
 
 A large log holds millions of values; a Python loop per value (or per record) costs more than parsing them. For
 records already decoded as ``dict[str, float]`` (msgspec does that), everything a record's points depend on but
 its values and step — canonical names, which keys are points (not a step or time key, not an eval's ``epoch``),
 its role — depends only on its key set, which repeats every logging call; :func:`layout` computes that once per
-key set. The result is exactly what :func:`rankinv.ingest.values.points` gives record by record (tests compare).
+key set. :class:`rankinv.ingest.batch.Points` keeps such blocks as they are and makes their points, or the store's
+rows, from them at C speed: exactly what :func:`rankinv.ingest.values.points` gives record by record (tests compare).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from itertools import chain, compress, repeat
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 from rankinv.ingest.values import EXACT_STEP, role_of
-from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
+from rankinv.metrics import STEP_KEYS, TIME_KEYS, canonical_name
 
 
 class Layout(NamedTuple):
@@ -59,34 +59,14 @@ def layout(keys: tuple[str, ...]) -> Layout | None:
     return Layout(names, keep, role == "train" and bool(metric), step, time, sum(keep), plain, clean, role == "summary")
 
 
-_NAMES, _KEEP, _TRAIN, _PLAIN, _CLEAN, _POINTS = (
-    attrgetter(n) for n in ("names", "keep", "train", "plain", "clean", "points")
-)
+NAMES, KEEP, POINTS = (attrgetter(n) for n in ("names", "keep", "points"))
+_TRAIN, _PLAIN, _CLEAN = (attrgetter(n) for n in ("train", "plain", "clean"))
 
 
 def layouts(rows: Sequence[Mapping[str, float]]) -> list[Layout] | None:
     """Each row's layout, or None when one has a non-string key."""
     found = list(map(layout, map(tuple, rows)))
     return None if None in found else found  # type: ignore[return-value]
-
-
-def add_points(found: list[MetricPoint], run: str, block: Columns) -> None:
-    """Append the points of the block's rows (each a flat record of floats) at their steps and times, in record
-    order, to ``found`` straight from the iterator: making a list of them first and extending by it costs a quarter
-    more."""
-    steps, times, rows, shapes = block
-    sizes = list(map(len, rows))
-    columns = [
-        repeat(run), chain.from_iterable(map(repeat, steps, sizes)), chain.from_iterable(map(_NAMES, shapes)),
-        chain.from_iterable(map(dict.values, rows)),
-    ]  # fmt: skip
-    if times.count(None) != len(times):  # else every point keeps the default time, None
-        columns.append(chain.from_iterable(map(repeat, times, sizes)))
-    made = map(MetricPoint, *columns)
-    if sum(map(_POINTS, shapes)) == sum(sizes):
-        found.extend(made)
-    else:
-        found.extend(compress(made, chain.from_iterable(map(_KEEP, shapes))))
 
 
 def plain(shapes: Sequence[Layout]) -> bool:

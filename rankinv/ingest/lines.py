@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rankinv.ingest import columns
+from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.tail import START, Offset, lines_framing, tail
 from rankinv.ingest.values import Record, points, shape
-from rankinv.metrics import MetricPoint
 
 LineParser = Callable[[str], "Record | None"]
 BlockParser = Callable[[bytes], "Iterable[Record | Columns] | Columns"]
@@ -39,7 +39,9 @@ class _Collect:
     stride: int
     records: int
     last_step: int | None
-    found: list[MetricPoint] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.found = Points(self.run)
 
     def feed(self, data: bytes) -> None:
         parsed = self.parse(data)
@@ -58,7 +60,7 @@ class _Collect:
             return
         self.records += columns.training_records(block.shapes)
         self.last_step = block.steps[-1]
-        columns.add_points(self.found, self.run, block)
+        self.found.add_columns(block)
 
     def restart(self) -> None:
         self.records, self.last_step = 0, None
@@ -84,7 +86,7 @@ class LineReader:
         self.parse_block = parse_block or each_line(parse)
         self.logging_steps = max(1, logging_steps)
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.parse_block, self.logging_steps, offset.records, offset.last_step)
         new = tail(self.path, offset, lines_framing, collect)

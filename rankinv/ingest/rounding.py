@@ -7,7 +7,7 @@ drop of a few thousandths into nothing. Such a log is still read, but the reader
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rankinv.metrics import MetricPoint
 
@@ -31,7 +31,7 @@ def rounding(points: Iterable[MetricPoint]) -> int | None:
     return max(places)
 
 
-def rounding_note(points: list[MetricPoint], source: str) -> str | None:
+def rounding_note(points: Sequence[MetricPoint], source: str) -> str | None:
     """The once-per-run message for a coarsely rounded log, naming metrics that read as exactly zero."""
     places = rounding(points)
     if places is None:

@@ -29,17 +29,16 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import compress
 from operator import attrgetter, eq
 from pathlib import Path
 
-from rankinv.ingest import columns
+from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, Shape, points, shape
-from rankinv.metrics import MetricPoint
 
 _BAR = re.compile(r"(?<![\d.])(?P<n>\d+)/(?P<total>\d+) \[\d+:\d", re.ASCII)  # tqdm prints ASCII digits
 _PLAIN_BAR = re.compile(r"^\W*\d+%\|")  # no description before the percentage, as the Trainer's bar
@@ -47,6 +46,8 @@ _ANY_PLAIN_BAR = re.compile(r"(?:^|[\r\n])[^\w\r\n]*\d+%\|[^\r\n]*?\d+/\d+ \[\d+
 _GLOBAL_STEP = re.compile(r"\bglobal[ _]step[ :=]+(?P<n>\d+)\b", re.IGNORECASE)
 _SEGMENTS = re.compile(rb"[^\r\n]*(?:\r|\n)")
 _GLOBAL_STEP_BYTES = re.compile(_GLOBAL_STEP.pattern.encode(), re.IGNORECASE)  # on ASCII text, as _GLOBAL_STEP
+"""Looked for only where the lowercased text holds ``global``: a case-blind pattern has no literal to skip to, so
+the regex would try every byte (3 ms per MB of a verl log's ``(TaskRunner pid=…)`` prefixes)."""
 BlockSplitter = Callable[[bytes], "tuple[Columns, bytes] | None"]
 _SEGMENT_END = re.compile(rb"[\r\n]")
 MARKS = (b"{'", b'{"', b"global")
@@ -94,7 +95,9 @@ class _Collect:
     block: BlockSplitter | None = None  # reads a block of records that all carry their step at once
     last: Record | None = None  # the last record, while its digest is not computed yet
     pending: Record | None = None
-    found: list[MetricPoint] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.found = Points(self.run)
 
     def feed(self, data: bytes) -> None:
         if self.block is not None and self.pending is None and self.whole_block(data):
@@ -122,7 +125,7 @@ class _Collect:
         if b"{" in data or b"[" in data:
             return False
         found = self.block(data) if self.block is not None else None
-        if found is None or _GLOBAL_STEP_BYTES.search(found[1]):
+        if found is None or (b"global" in found[1].lower() and _GLOBAL_STEP_BYTES.search(found[1])):
             return False
         block = found[0]
         if any(map(_SUMMARY, block.shapes)) or any(map(eq, block.rows[1:], block.rows[:-1])):
@@ -135,7 +138,7 @@ class _Collect:
             self.records += len(trained)
             self.last_step, self.progress.fresh = trained[-1], False
         self.last = Record(block.steps[-1], None, block.rows[-1])
-        columns.add_points(self.found, self.run, block)
+        self.found.add_columns(block)
         return True
 
     def stretch(self, data: bytes, start: int, end: int) -> None:
@@ -368,7 +371,7 @@ class StdoutReader:
         self.path, self.run, self.fmt, self.parse, self.marks, self.block = path, run, fmt, parse, marks, block
         self.logging_steps = max(1, logging_steps)
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step,
                            _Progress.decode(offset.progress), offset.signature, self.marks, self.block)  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rankinv.errors import RankinvError
+from rankinv.ingest.batch import Points
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, points
 from rankinv.metrics import MetricPoint
@@ -132,9 +133,10 @@ class TensorBoardReader:
         self.path, self.run = path, run
         self.tools = _crc_tools()
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.tools, last_step=offset.last_step)
         new = tail(self.path, offset, lambda data: walk(data, self.tools[1])[1], collect,
                    max_unit=HEADER + MAX_RECORD + FOOTER)
-        return collect.found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)
+        found = Points(self.run, collect.found)
+        return found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)

@@ -20,10 +20,10 @@ import msgspec
 
 from rankinv.boundary.files import read_bytes
 from rankinv.ingest import columns
+from rankinv.ingest.batch import Points
 from rankinv.ingest.jsonl import loads
 from rankinv.ingest.tail import START, Offset
 from rankinv.ingest.values import MAX_STEP, float_points, points, record_from_mapping
-from rankinv.metrics import MetricPoint
 
 STATE_NAME = "trainer_state.json"
 STATE_BYTES = 128 << 20
@@ -146,25 +146,25 @@ class TrainerStateReader:
     def __init__(self, path: Path, run: str) -> None:
         self.path, self.run = path, run
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         files = state_files(self.path)
         if not files:
-            return [], offset
+            return Points(self.run), offset
         try:
             signature = "|".join(_signature(p) for p in files[:2])
         except OSError:
-            return [], offset
+            return Points(self.run), offset
         if signature == offset.signature:
-            return [], offset
+            return Points(self.run), offset
         newest = newest_state(self.path)
         if newest is None:
-            return [], offset
+            return Points(self.run), offset
         entries = self._floats if newest[1].get(FLOATS) is True else self._entries
         found, last = entries(newest[1]["log_history"], offset.last_step)
         return found, replace(offset, last_step=last, signature=signature, records=len(newest[1]["log_history"]))
 
-    def _floats(self, history: list[dict[str, float]], after: int | None) -> tuple[list[MetricPoint], int | None]:
+    def _floats(self, history: list[dict[str, float]], after: int | None) -> tuple[Points, int | None]:
         """:meth:`_entries` for a history msgspec decoded as floats: the same points, made all at once (columns)
         when every entry carries a plain step and a metric, else entry by entry."""
         found = _columns(history)
@@ -176,16 +176,16 @@ class TrainerStateReader:
             history, steps = list(compress(history, keep)), list(compress(steps, keep))
             times, shapes = list(compress(times, keep)), list(compress(shapes, keep))
         if not steps:
-            return [], after
+            return Points(self.run), after
         last = max(steps) if after is None else max(after, *steps)
-        made: list[MetricPoint] = []
-        columns.add_points(made, self.run, columns.Columns(steps, times, history, shapes))
+        made = Points(self.run)
+        made.add_columns(columns.Columns(steps, times, history, shapes))
         return made, last
 
     def _float_entries(
         self, history: list[dict[str, float]], after: int | None
-    ) -> tuple[list[MetricPoint], int | None]:  # fmt: skip
-        found: list[MetricPoint] = []
+    ) -> tuple[Points, int | None]:  # fmt: skip
+        found = Points(self.run)
         last = after
         for entry in history:
             step, made = float_points(self.run, entry)
@@ -195,8 +195,8 @@ class TrainerStateReader:
             last = step if last is None else max(last, step)
         return found, last
 
-    def _entries(self, history: list[Any], after: int | None) -> tuple[list[MetricPoint], int | None]:
-        found: list[MetricPoint] = []
+    def _entries(self, history: list[Any], after: int | None) -> tuple[Points, int | None]:
+        found = Points(self.run)
         last = after
         for entry in history:
             record = record_from_mapping(entry) if isinstance(entry, dict) else None

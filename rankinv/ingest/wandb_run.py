@@ -26,6 +26,7 @@ from typing import Any
 
 from rankinv.boundary.files import open_regular, readable
 from rankinv.errors import RankinvError
+from rankinv.ingest.batch import Points
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, points, record_from_mapping
 from rankinv.metrics import MetricPoint
@@ -220,7 +221,7 @@ class WandbRunReader:
         self.path, self.run = path, run
         self.proto = _proto()
 
-    def read_new(self, offset: Offset | None = None) -> tuple[list[MetricPoint], Offset]:
+    def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         framing = Framing(self.path, offset.position)
         collect = _Collect(self.run, framing, self.proto, offset.last_step)
@@ -229,4 +230,5 @@ class WandbRunReader:
             return Framing(self.path, framing.position, warned=True).walk(data)[1]
 
         new = tail(self.path, offset, frame, collect, max_unit=MAX_RECORD + BLOCK)
-        return collect.found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)
+        found = Points(self.run, collect.found)
+        return found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)
