@@ -22,15 +22,7 @@ from rankinv.config import Config
 from rankinv.ingest import START, open_source
 from rankinv.ingest.kept import KeptFiles
 from rankinv.store import Store
-from rankinv.store.connection import TextSafeConnection
-
-
-class _NoWatch:
-    def add(self, directory: Path) -> None:
-        """Nothing watches here: the test hands the pipeline its events."""
-
-    def discard(self, directory: Path) -> None:
-        """Nothing watches here."""
+from tests.support.pipeline import NoWatch, count_statements
 
 
 def _line(step: int) -> str:
@@ -49,7 +41,7 @@ def _pipeline(tmp_path: Path, store: Store, runs: int) -> tuple[Pipeline, list[P
     cfg = Config()
     cfg = dataclasses.replace(cfg, daemon=dataclasses.replace(cfg.daemon, triage_executor="callback"))
     pipeline = Pipeline(root, cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
-                        health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+                        health=Health(store, 60.0), dirs=NoWatch(), actions=None)  # fmt: skip
     pipeline.kept = KeptFiles()
     pipeline.handle(set(), rescan=True)
     return pipeline, logs
@@ -58,20 +50,7 @@ def _pipeline(tmp_path: Path, store: Store, runs: int) -> tuple[Pipeline, list[P
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Statements issued through the store's connection, by their first words."""
-    seen: Counter[str] = Counter()
-    execute, executemany = TextSafeConnection.execute, TextSafeConnection.executemany
-
-    def counted(self: Any, sql: str, *args: Any) -> Any:
-        seen[" ".join(sql.split()[:5])] += 1
-        return execute(self, sql, *args)
-
-    def counted_many(self: Any, sql: str, *args: Any) -> Any:
-        seen[" ".join(sql.split()[:5])] += 1
-        return executemany(self, sql, *args)
-
-    monkeypatch.setattr(TextSafeConnection, "execute", counted)
-    monkeypatch.setattr(TextSafeConnection, "executemany", counted_many)
-    return seen
+    return count_statements(monkeypatch)
 
 
 @pytest.mark.parametrize("runs", [5, 50])
@@ -155,7 +134,7 @@ def test_a_long_read_is_written_in_parts_of_bounded_size(tmp_path: Path, monkeyp
         cfg = Config()
         cfg = dataclasses.replace(cfg, daemon=dataclasses.replace(cfg.daemon, triage_executor="callback"))
         pipeline = Pipeline(tmp_path / "root", cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
-                            health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+                            health=Health(store, 60.0), dirs=NoWatch(), actions=None)  # fmt: skip
         pipeline.kept = KeptFiles(read_limit=64 << 10)
         points_per_line = len(open_source(log, "r", "jsonl").read_new(START)[0]) // 10_000
         # a part stops after the block that reaches the limit: at most two 64 KiB blocks of lines
@@ -197,7 +176,7 @@ def test_a_full_pass_writes_every_new_runs_points_at_once_and_a_failing_run_only
     cfg = dataclasses.replace(cfg, daemon=dataclasses.replace(cfg.daemon, triage_executor="callback"))
     with Store.open(tmp_path / "s.sqlite") as store:
         pipeline = _FailsAfterReading(root, cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
-                                      health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+                                      health=Health(store, 60.0), dirs=NoWatch(), actions=None)  # fmt: skip
         pipeline.handle(set(), rescan=True)
         assert statements["INSERT OR REPLACE INTO metrics(run_id,"] == 1  # eight runs' first reads, one statement
         failed = store.run("grpo-003")

@@ -30,6 +30,7 @@ from rankinv.ingest import START, Source
 from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
 from rankinv.monitor import Curve, RunSeries, analyse
 from rankinv.store import Store
+from tests.support.pipeline import NoWatch
 
 CORPUS = Path(__file__).parent / "data" / "reallogs"
 GRPO_CASES = sorted(p.name for p in CORPUS.iterdir() if p.name.startswith(("grpo", "heldout-grpo")))
@@ -153,14 +154,6 @@ def test_steps_beyond_float_precision_fall_back_to_the_full_analysis() -> None:
     assert same(live.result(), analyse(series_of(rows), cfg))
 
 
-class _NoWatch:
-    def add(self, directory: Path) -> None:
-        """Nothing is watched: the test calls the pipeline itself."""
-
-    def discard(self, directory: Path) -> None:
-        """Nothing is watched."""
-
-
 def test_the_daemons_verdicts_on_a_growing_real_run_equal_a_fresh_evaluation(tmp_path: Path) -> None:
     """The real collapsing TRL run written record by record under a runs root: after every batch the stored
     monitor, prediction and verdict equal ``evaluate_run`` over the whole series read back from the store."""
@@ -176,7 +169,7 @@ def test_the_daemons_verdicts_on_a_growing_real_run_equal_a_fresh_evaluation(tmp
                               monitor=CONFIGS[1])  # fmt: skip
     with Store.open(tmp_path / "s.sqlite") as store:
         pipeline = Pipeline(root, cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
-                            health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+                            health=Health(store, 60.0), dirs=NoWatch(), actions=None)  # fmt: skip
         log = run / "rankinv.jsonl"
         log.write_text("")
         pipeline.handle(set(), rescan=True)

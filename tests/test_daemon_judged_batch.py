@@ -28,7 +28,7 @@ from rankinv.ingest.kept import KeptFiles
 from rankinv.metrics import ENTROPY, FRAC_REWARD_ZERO_STD, REWARD_MEAN
 from rankinv.monitor import Curve, RunSeries
 from rankinv.store import Store
-from rankinv.store.connection import TextSafeConnection
+from tests.support.pipeline import NoWatch, count_statements
 
 NAMES = (ENTROPY, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
 STEPS = 60
@@ -56,30 +56,10 @@ class _Recorder:
         self.outcomes.append(outcome)
 
 
-class _NoWatch:
-    def add(self, directory: Path) -> None:
-        """The test hands the pipeline its events."""
-
-    def discard(self, directory: Path) -> None:
-        """Nothing watches here."""
-
-
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    seen: Counter[str] = Counter()
-    execute, executemany = TextSafeConnection.execute, TextSafeConnection.executemany
-
-    def counted(self: Any, sql: str, *args: Any) -> Any:
-        seen[" ".join(sql.split()[:5])] += 1
-        return execute(self, sql, *args)
-
-    def counted_many(self: Any, sql: str, *args: Any) -> Any:
-        seen[" ".join(sql.split()[:5])] += 1
-        return executemany(self, sql, *args)
-
-    monkeypatch.setattr(TextSafeConnection, "execute", counted)
-    monkeypatch.setattr(TextSafeConnection, "executemany", counted_many)
-    return seen
+    """Statements issued through the store's connection, by their first words."""
+    return count_statements(monkeypatch)
 
 
 def _oracle(written: list[dict[str, float]], steps: list[int], cfg: Config, name: str, pinned: bool) -> Any:
@@ -160,7 +140,7 @@ def test_each_rounds_batch_of_judgements_is_the_core_slow_path_on_the_written_re
     expected, recorder = _Expected(cfg, pinned="grpo-03"), _Recorder()  # a collapsing run its owner pinned
     with Store.open(tmp_path / "s.sqlite") as store:
         pipeline = Pipeline(root, cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
-                            health=Health(store, 60.0), dirs=_NoWatch(), actions=recorder)  # fmt: skip
+                            health=Health(store, 60.0), dirs=NoWatch(), actions=recorder)  # fmt: skip
         pipeline.kept = KeptFiles()
         pipeline.handle(set(), rescan=True)  # step 1, judged before the pin
         store.set_run_flags("grpo-03", pinned="continue")
@@ -209,7 +189,7 @@ def test_a_judgement_that_fails_marks_its_run_and_the_batch_writes_the_others(
         (d / "rankinv.jsonl").write_text(json.dumps({"step": 1, "logs": _values("steady", 1)}) + "\n")
     with Store.open(tmp_path / "s.sqlite") as store:
         pipeline = Pipeline(root, cfg, store, triage=TriageStage(store, cfg, tmp_path / "state", None),
-                            health=Health(store, 60.0), dirs=_NoWatch(), actions=None)  # fmt: skip
+                            health=Health(store, 60.0), dirs=NoWatch(), actions=None)  # fmt: skip
         judge = pipeline.brain.judge
 
         def failing(record: Any) -> Any:

@@ -1,0 +1,40 @@
+"""Helpers for tests that drive the daemon's pipeline in-process: no directory watcher, and a count of the
+statements the store issues (costs are counted in tests, never timed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rankinv.store.connection import TextSafeConnection
+
+
+class NoWatch:
+    """The pipeline's directory watcher when the test hands the pipeline its events itself."""
+
+    def add(self, directory: Path) -> None:
+        """Nothing is watched."""
+
+    def discard(self, directory: Path) -> None:
+        """Nothing is watched."""
+
+
+def count_statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Statements issued through the store's connection from now on, by their first five words."""
+    seen: Counter[str] = Counter()
+    execute, executemany = TextSafeConnection.execute, TextSafeConnection.executemany
+
+    def counted(self: Any, sql: str, *args: Any) -> Any:
+        seen[" ".join(sql.split()[:5])] += 1
+        return execute(self, sql, *args)
+
+    def counted_many(self: Any, sql: str, *args: Any) -> Any:
+        seen[" ".join(sql.split()[:5])] += 1
+        return executemany(self, sql, *args)
+
+    monkeypatch.setattr(TextSafeConnection, "execute", counted)
+    monkeypatch.setattr(TextSafeConnection, "executemany", counted_many)
+    return seen
