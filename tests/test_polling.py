@@ -118,14 +118,7 @@ def test_a_watched_subfolder_is_stat_ed_once_per_scan_and_its_changes_still_reac
     watcher = PollWatcher(events, 3600)
     for d in (tmp_path, *dirs):
         watcher.add(d)
-    calls: list[str] = []
-    real = os.lstat
-
-    def counted(path: str) -> os.stat_result:
-        calls.append(path)
-        return real(path)
-
-    monkeypatch.setattr(polling.os, "lstat", counted)
+    calls = _counting_lstat(monkeypatch)
     watcher.scans = 1  # no staggered full listing in the next scan
     watcher.scan()
     assert sorted(calls) == sorted(str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl"))
