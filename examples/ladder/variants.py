@@ -90,19 +90,23 @@ def value(v: Variant, row: dict[str, Any]) -> float:
     return t["pre"] + float(np.mean(vals)) - float(np.mean([p[0] for p in per]))
 
 
-def qwen(v: Variant) -> tuple[float, str]:
-    """Spearman on the paper's Qwen table (means only: s_i = s, q = 1) and the rung ranked first."""
+def qwen_ranking(per_rung: Callable[[dict[str, float], float], float]) -> tuple[float, str]:
+    """Spearman on the paper's Qwen table of ``per_rung(prior terms, pass@1)`` for each rung (means only: the
+    table has no per-prompt counts), and the rung ranked first."""
     from rankinv.commands.rank import candidate, read_ladder
     from rankinv.predict import prior
 
     rows, g = read_ladder(QWEN)
     cands = [candidate(r, i, g or 8) for i, r in enumerate(rows)]
-    vals = []
-    for f, _ in cands:
-        t = dict(prior(f).terms)
-        vals.append(v.per_prompt(t["pre"], f.pass1, t["coverage"], t["signal"], t["signal"], t["learn"], 1.0))
+    vals = [per_rung(dict(prior(f).terms), f.pass1) for f, _ in cands]
     top = max(range(len(vals)), key=lambda i: vals[i])
     return rho(vals, [a for _, a in cands]), f"{rows[top]['sft_epochs']}"
+
+
+def qwen(v: Variant) -> tuple[float, str]:
+    """Spearman on the paper's Qwen table (means only: s_i = s, q = 1) and the rung ranked first."""
+    return qwen_ranking(lambda t, p1: v.per_prompt(t["pre"], p1, t["coverage"], t["signal"], t["signal"],
+                                                   t["learn"], 1.0))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -234,17 +238,7 @@ def value5(fn: Prompt5, row: dict[str, Any], lad: Ladder) -> float:
 
 def qwen5(fn: Prompt5) -> tuple[float, str]:
     """The Qwen table (means only: s_i = s; no counts, so e = x = 0 and D = 1) and the rung ranked first."""
-    from rankinv.commands.rank import candidate, read_ladder
-    from rankinv.predict import prior
-
-    rows, g = read_ladder(QWEN)
-    cands = [candidate(r, i, g or 8) for i, r in enumerate(rows)]
-    vals = []
-    for f, _ in cands:
-        t = dict(prior(f).terms)
-        vals.append(fn(t["pre"], f.pass1, t["coverage"], t["signal"], Checkpoint(t["signal"], t["learn"])))
-    top = max(range(len(vals)), key=lambda i: vals[i])
-    return rho(vals, [a for _, a in cands]), f"{rows[top]['sft_epochs']}"
+    return qwen_ranking(lambda t, p1: fn(t["pre"], p1, t["coverage"], t["signal"], Checkpoint(t["signal"], t["learn"])))
 
 
 def table5(hump: Sequence[Ladder], digits: Sequence[Ladder]) -> str:
