@@ -62,6 +62,12 @@ async def test_tui_table_cells(tmp_path: Path) -> None:
         table = app.main.query_one(CandidatesTable)
         await wait_for(pilot, lambda: any(c.run == "grpo-3" for c in table.shown), "the rows")
         column = [c.key for c in table.columns_shown].index("predicted")
-        cells = {c.run: str(table.get_row(c.subject)[column]) for c in table.shown}
+
+        def cells() -> dict[str, str]:
+            return {c.run: str(table.get_row(c.subject)[column]) for c in table.shown}
+
+        # a row is listed before its cells are drawn (they are drawn with the next frame): wait for every cell
+        await wait_for(pilot, lambda: all(cells().get(f"grpo-{i}") for i in range(len(CASES))), "the cells drawn")
+        cells_now = cells()
         for i, (_, shown) in enumerate(CASES.values()):
-            assert cells[f"grpo-{i}"] == shown
+            assert cells_now[f"grpo-{i}"] == shown
