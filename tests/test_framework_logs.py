@@ -193,3 +193,30 @@ def test_openrlhf_wandb_logger_offline_run_at_its_global_steps() -> None:
     assert set(synced) == {(s, "eval/epoch") for s in (5, 10, 15, 20)}
     check("openrlhf-0.11.2", got)  # exact, NaN kept
     assert {s for s, n in got if n == "eval/math/pass@8"} == {5, 10, 15, 20}
+
+
+@pytest.mark.parametrize(("case", "log"), [("verl-0.9.1", "stdout.out"), ("verl-0.4.0", "stdout.out"),
+                                           ("verl-0.9.1", "metrics.jsonl")])  # fmt: skip
+def test_discovery_reads_a_verl_runs_last_step_from_its_only_log(case: str, log: str, tmp_path: Path) -> None:
+    """``rankinv runs`` and the one-shot scan show the step a verl log reached, with a bare ``slurm-%j.out``
+    (or the file logger's JSONL) as the run's only log; the oracle is the last step handed to verl's logger."""
+    from rankinv.discovery import inspect_run
+
+    run = tmp_path / "grpo"
+    run.mkdir()
+    name = "slurm-4102.out" if log == "stdout.out" else "metrics.jsonl"
+    shutil.copy(CORPUS / case / log, run / name)
+    last = max(r["step"] for r in json.loads((CORPUS / case / "expected.json").read_text())["records"])
+    assert inspect_run(run, "grpo").last_step == last == 20
+
+
+def test_discovery_does_not_take_openrlhfs_bar_redraws_for_steps(tmp_path: Path) -> None:
+    """OpenRLHF 0.5.9's episode bar ends at 10/10 on its 20th step: the tail's bar positions are not steps."""
+    from rankinv.discovery import inspect_run
+
+    run = tmp_path / "grpo"
+    run.mkdir()
+    shutil.copy(CORPUS / "openrlhf-0.5.9" / "stdout.out", run / "slurm-7.out")
+    last = max(r["step"] for r in json.loads((CORPUS / "openrlhf-0.5.9" / "expected.json").read_text())["records"])
+    assert last == 20
+    assert inspect_run(run, "grpo").last_step in (None, last)

@@ -7,15 +7,20 @@ of each log, never the whole file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
-from rankinv.ingest import Source, jsonl, registry
-from rankinv.ingest.detect import CONSOLE, JSONL, PYDICT, TENSORBOARD, TRAINER_STATE
+from rankinv.ingest import Source, jsonl, registry, verl_console
+from rankinv.ingest.detect import CONSOLE, JSONL, PYDICT, TENSORBOARD, TRAINER_STATE, VERL_CONSOLE
 from rankinv.ingest.lines import console_parser
 from rankinv.ingest.trainer_state import newest_state
 from rankinv.metrics import kind_from_names
+
+if TYPE_CHECKING:
+    from rankinv.ingest.values import Record
 
 HEAD_BYTES = 64 << 10
 EVENT_HEAD_BYTES = 1 << 20
@@ -82,15 +87,16 @@ def _event_tags(path: Path) -> set[str]:
 
 
 def last_logged_step(sources: list[Source]) -> int | None:
-    """The highest step in the last 64 KiB of a run's JSONL logs (rankinv's callback writes one), or on the
-    training progress bar of its stdout."""
+    """The highest step in the last 64 KiB of a run's text logs that number their lines (JSONL, verl's console,
+    a log mixing verl's lines with others), or on the training progress bar of its stdout."""
     steps: list[int] = []
     for source in sources:
         if source.fmt in (PYDICT, CONSOLE):
             bar = _last_bar_step(source.path)
             if bar is not None:
                 steps.append(bar)
-        if source.fmt != JSONL:
+        parse = _step_parser(source.fmt)
+        if parse is None:
             continue
         try:
             size = source.path.stat().st_size
@@ -100,10 +106,21 @@ def last_logged_step(sources: list[Source]) -> int | None:
         data = _read(source.path, start, TAIL_BYTES)
         lines = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
         for line in lines[1:] if start else lines:  # the first line of a mid-file window may be partial
-            record = jsonl.parse_line(line)
+            record = parse(line)
             if record is not None and record.step is not None:
                 steps.append(record.step)
     return max(steps, default=None)
+
+
+def _step_parser(fmt: str) -> Callable[[str], Record | None] | None:
+    """The line parser of a text format whose every line carries its own step: JSONL and verl's console (also
+    amid other output). OpenRLHF's progress bars number their redraws, not steps (its reader tells them apart),
+    and TRL's stdout dicts carry no step: their bar counter is read instead."""
+    if fmt == JSONL:
+        return jsonl.parse_line
+    if fmt in (VERL_CONSOLE, CONSOLE):
+        return verl_console.parse_line
+    return None
 
 
 def _last_bar_step(path: Path) -> int | None:
