@@ -10,9 +10,11 @@ module is the single exception to the import contracts in ``pyproject.toml``: no
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from signal import SIGPIPE
 from types import ModuleType
 
 from rankinv import __version__
@@ -136,7 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rankinv: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     return int(result or 0)
+
+
+def _reader_gone() -> int:
+    """``rankinv status --json | head``: the reader left; stop quietly, as a tool killed by SIGPIPE would (the
+    exit status a shell shows for one), and keep Python's flush at exit from raising again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + int(SIGPIPE)
 
 
 if __name__ == "__main__":  # pragma: no cover

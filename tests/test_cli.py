@@ -63,3 +63,20 @@ def test_bad_input_is_a_clean_error() -> None:
     assert proc.returncode == 2
     assert "pass rate must lie in [0, 1]" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_reader_that_leaves_early_stops_the_command_quietly(tmp_path: Path) -> None:
+    """``rankinv metrics LOG --json | head``: no traceback when head closes the pipe, and the exit status a shell
+    shows for a tool killed by SIGPIPE. The JSON (about 1 MB) is larger than any pipe buffer, so the write after
+    the close always fails, however the two processes are scheduled."""
+    log = tmp_path / "rankinv.jsonl"
+    log.write_text("".join(json.dumps({"step": i, "logs": {"loss": 0.5, "reward": i / 4000}}) + "\n"
+                           for i in range(1, 4001)))  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "rankinv", "metrics", str(log), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"[")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""
