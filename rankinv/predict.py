@@ -258,11 +258,25 @@ def prior(f: Features, config: PredictConfig | None = None) -> Prediction:
         terms = (*terms, ("sd", sd))
         return Prediction(est, max(0.0, est - z * sd), min(1.0, est + z * sd), "prior", terms)
     lo, hi = max(0.0, est - half), min(1.0, est + half)
+    if _mean_only(f):
+        return Prediction(est, min(lo, p1), hi, MEAN_ONLY, terms)
     ceiling = _measured_ceiling(f, cfg) if cov_m else NAN
     if math.isfinite(ceiling):  # RL sharpens what the checkpoint samples: its measured pass@K (K >= k) bounds it
         hi = min(hi, max(ceiling, est))
         terms = (*terms, ("ceiling", ceiling))
     return Prediction(est, lo, hi, _beyond_measured(f, hi, math.isfinite(ceiling), "prior"), terms)
+
+
+MEAN_ONLY = "prior (mean only)"
+
+
+def _mean_only(f: Features) -> bool:
+    """Only a mean pass rate is known (no triage, no pass@k, no entropy: a run whose logs carry reward alone).
+
+    The prior then takes every sample as an independent try (d = 1), the most pass@10 that mean allows. With
+    prompts that are all solved or never solved, pass@10 is the mean itself, and so is the prior (no group
+    differs, s = 0): the interval reaches down to it, so that the ranking's guess is not read as knowledge."""
+    return not f.prompt_counts and not math.isfinite(f.entropy) and all(k == 1 for k, _ in f.pass_at_k)
 
 
 def _gain(pre: float, coverage: float, own_signal: float, signal: float) -> float:

@@ -392,3 +392,18 @@ def test_the_trajectory_fit_reads_a_bounded_number_of_points_and_still_finds_the
     assert t is not None and seen == [MAX_SLOPE_POINTS]
     assert dict(t.terms)["a"] == pytest.approx(0.3, rel=1e-6)
     assert dict(t.terms)["points"] == len(m.entropy_reward)  # the blend still weighs every point
+
+
+def test_a_mean_pass_rate_alone_gives_an_interval_down_to_the_mean() -> None:
+    """Reward alone (no triage, no entropy): the prior's d = 1 gives the most pass@10 the mean allows; 10 prompts
+    with 4 always solved and 6 never solved have the same mean and pass@10 = 0.4 (exact arithmetic), so the
+    interval must reach 0.4. Any other information leaves the interval as it was."""
+    counts = [(8, 8)] * 4 + [(0, 8)] * 6
+    mean = sum(c for c, _ in counts) / sum(n for _, n in counts)
+    all_or_nothing = sum(1 - math.comb(n - c, 8) / math.comb(n, 8) for c, n in counts) / len(counts)
+    assert mean == all_or_nothing == 0.4
+    only = prior(Features(pass_at_k=((1, mean),)))
+    assert only.basis == "prior (mean only)"
+    assert only.lo == pytest.approx(0.4) and only.estimate > 0.9
+    informed = prior(Features(pass_at_k=((1, mean),), entropy=0.5))
+    assert informed.basis == "prior" and informed.lo > 0.4
