@@ -23,7 +23,8 @@ COLUMNS: tuple[Term, ...] = (
     Term("kind", "kind", "ckpt: SFT checkpoint awaiting RL; grpo: a GRPO run; sft: an SFT run"),
     Term("step", "step", "the last step logged (a checkpoint: its step)"),
     Term("predicted", "pass@10", "predicted final pass@10 after GRPO; [lo, hi] or ±half-width is its interval"),
-    Term("basis", "basis", "prediction source: prior (paper), fitted (your finished runs); +traj: the live curve"),
+    Term("basis", "basis", "prediction source: prior (paper), fitted (your finished runs), mean only (a reward, "
+         "no triage or entropy: the interval reaches down to it); +traj: the live curve"),
     Term("pre_rl_entropy", "H0", "pre-RL entropy: mean next-token entropy (nats, T=1); stage 1 flags < τ_H"),
     Term("headroom", "p/p*", "headroom: per-prompt pass rate over p*(g), where half of the groups are degenerate"),
     Term("expected_variance", "E[σ²]", "expected within-group reward variance p(1−p)(g−1)/g: the gradient signal left"),

@@ -403,7 +403,7 @@ def test_a_mean_pass_rate_alone_gives_an_interval_down_to_the_mean() -> None:
     all_or_nothing = sum(1 - math.comb(n - c, 8) / math.comb(n, 8) for c, n in counts) / len(counts)
     assert mean == all_or_nothing == 0.4
     only = prior(Features(pass_at_k=((1, mean),)))
-    assert only.basis == "prior (mean only)"
+    assert only.basis == "mean only"
     assert only.lo == pytest.approx(0.4) and only.estimate > 0.9
     informed = prior(Features(pass_at_k=((1, mean),), entropy=0.5))
     assert informed.basis == "prior" and informed.lo > 0.4
