@@ -10,7 +10,9 @@ float steps round) fall back to ``analyse`` itself.
 
 Every value is final once the points it depends on exist (a smoothed value once its right neighbour is logged,
 a rolling mean at once), so finished entries are kept in lists and only the last one or two, and the windows,
-are computed again per result. ``touched`` counts the points handled in Python, for the tests of that cost.
+are computed again per result. The per-step signal keeps its sequential coverage test's running sums
+(``rankinv.coverage_kept``), so that test costs the steps since it was last run. ``touched`` counts the points
+handled in Python, for the tests of that cost.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rankinv.daemon.pipeline import slopes
 from rankinv.daemon.pipeline.slopes import SlopeWindow
 
 from rankinv.config import MonitorConfig
+from rankinv.coverage_kept import KeptSignal
 from rankinv.monitor import (
     MAX_SLOPE_POINTS,
     Curve,
@@ -144,6 +147,7 @@ class LiveMonitor:
         self.pairs: list[tuple[float, float]] = []
         self._paired = 0  # entropy indices already paired (or found to have no reward at their step)
         self.reward_at: dict[int, float] = {}
+        self.signal = KeptSignal()  # steps with both a reward and a zero-std share complete in step order
         self.fits = {"entropy": SlopeWindow(), "reward": SlopeWindow(), "pairs": SlopeWindow()}
         self._start: tuple[int, float] = (-1, math.nan)  # (end index, mean) of the opening reward stretch
         self._opening: tuple[int, MeanVar] = (-1, (math.nan, math.nan, 0))  # (end index, mean_var) of that stretch
@@ -176,6 +180,12 @@ class LiveMonitor:
             s.append(step, v, None if key == "entropy" else self.config.signal_window)
             if key == "reward":
                 self.reward_at[step] = v
+                z = self.zero_std
+                i = bisect_left(z.steps, step)
+                if i < len(z.steps) and z.steps[i] == step:
+                    self.signal.append(step, v, z.values[i])
+            elif key == "zero_std" and step in self.reward_at:
+                self.signal.append(step, self.reward_at[step], v)
         if self.exact:
             self._finalise()
         return True
@@ -284,6 +294,7 @@ class LiveMonitor:
             reward_rolling=tuple(self.reward.rolling),
             reward_gain=self._reward_gain(),
             entropy_reward=pairs,
+            step_signal=self.signal.view(),
             entropy_reward_fit=_pairs_fit(self.fits["pairs"], pairs),
         )
 
