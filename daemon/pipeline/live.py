@@ -231,8 +231,10 @@ class LiveMonitor:
                 x, y, _ = _window(s.steps[lo:], s.values[lo:], log)
                 if x.size >= 3:
                     out.append((kind, x, y))
+        if len(e.steps) - bisect_left(e.steps, cfg.baseline_step) > most:  # more pairs than that, or none
+            return out
         base_index, _ = self._baseline(_Smoothed(self.sm, self._tail()))
-        pairs = self._pairs(base_index) if base_index is not None and len(e.steps) - base_index <= most else ()
+        pairs = self._pairs(base_index) if base_index is not None else ()
         if len(pairs) >= 5:
             arr = np.asarray(pairs, dtype=np.float64)  # as the predictor reads them
             out.append(("pairs", np.exp(arr[:, 0]), arr[:, 1]))
