@@ -43,6 +43,8 @@ with tempfile.TemporaryDirectory() as tmp:
         with store.transaction():
             if hasattr(brain, "judge"):  # a build that writes a batch's judgements together, as its daemon does
                 records = store.runs_named(names)
+                if hasattr(brain, "prefit"):  # a build that fits a batch's windows together, as its daemon does
+                    brain.prefit(names)
                 brain.write([brain.judge(records[n]) for n in names])
             else:
                 for n in names:

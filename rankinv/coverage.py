@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,14 @@ class CoverageTest:
     all_fail: float
     groups: int
     per_step: int
+
+
+@runtime_checkable
+class KeptTest(Protocol):
+    """Points that keep their own test up to date as steps are added (a live monitor's,
+    :class:`rankinv.coverage_kept.SignalView`): :func:`coverage_test` over them is theirs, the same result."""
+
+    def coverage_test(self, start: float, group_size: int, ceiling: float, alpha: float) -> CoverageTest | None: ...
 
 
 def groups_per_step(shares: Sequence[float]) -> int:
@@ -80,7 +89,10 @@ def coverage_test(points: Sequence[tuple[int, float, float]], start: float, grou
                   alpha: float) -> CoverageTest | None:  # fmt: skip
     """The test of the module docstring over ``points`` = (step, mean reward, zero-std share) per logged step, in
     step order; None when the start's b0 is not strictly between 0 and 1, no step has both values, or the ceiling
-    or the group size cannot split groups. Cost: one pass of numpy over the steps, in blocks."""
+    or the group size cannot split groups. Cost: one pass of numpy over the steps, in blocks (the steps since the
+    last call for points that keep their test, :class:`KeptTest`)."""
+    if isinstance(points, KeptTest):
+        return points.coverage_test(start, group_size, ceiling, alpha)
     if not 0.0 < start < 1.0 or not points or not (ceiling > 0 and group_size >= 2):
         return None
     steps, reward, zero_std = (np.asarray(c, dtype=np.float64) for c in zip(*points, strict=True))

@@ -53,7 +53,8 @@ def evaluate_run(
     """Stage 2 for a run with logs: its monitor summary, the prediction and the verdict.
 
     ``analysed``: ``analyse(series, config.monitor)`` when the caller already holds it (the daemon keeps it up
-    to date point by point); its ``zero_std_expected`` is filled in here."""
+    to date point by point); its ``zero_std_expected`` is filled in here, and its ``step_signal`` (which the
+    sequential coverage test reads) is read from ``series`` when it holds none."""
     features = run_features(triage, name, manifest, config)
     expected = features.degenerate_fraction if triage is not None else math.nan
     if analysed is None:
@@ -62,8 +63,8 @@ def evaluate_run(
         # the sequential coverage test needs the start's triage under the groups policy: no per-step signal read
         nothing_new = math.isnan(expected) and math.isnan(analysed.zero_std_expected)
         mon = analysed if nothing_new else replace(analysed, zero_std_expected=expected)
-    else:  # the live monitor keeps no per-step signal: read from the same series, as analyse would
-        mon = replace(analysed, zero_std_expected=expected, step_signal=step_signal(series))
+    else:  # the per-step signal: the live monitor's own (its test kept), else read from the series as analyse would
+        mon = replace(analysed, zero_std_expected=expected, step_signal=analysed.step_signal or step_signal(series))
     pred = predict(features, mon, model, config.predict)
     verdict = decide(mon, features if triage is not None else None, pred, config, pinned=pinned,
                      group_size=features.group_size,

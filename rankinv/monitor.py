@@ -141,9 +141,10 @@ class MonitorResult:
     """The recent reward level minus the opening one, with its standard error (None while the windows overlap)."""
     entropy_reward: tuple[tuple[float, float], ...]
     """(entropy, reward) pairs logged at the same step since the baseline, for the entropy–performance law."""
-    step_signal: tuple[tuple[int, float, float], ...] = field(default=(), compare=False)
+    step_signal: Sequence[tuple[int, float, float]] = field(default=(), compare=False)
     """(step, mean reward, zero-std share) as logged at every step that has both, neither smoothed nor rolled:
-    each step's own count of groups, what the sequential coverage test (``rankinv.coverage``) reads."""
+    each step's own count of groups, what the sequential coverage test (``rankinv.coverage``) reads (a live
+    monitor's keeps that test up to date: ``rankinv.coverage_kept``)."""
     entropy_reward_fit: Slope | None = field(default=None, compare=False)
     """``theil_sen`` of reward on exp(entropy) over those pairs when the producer already holds it (the daemon
     keeps it up to date point by point); None: the predictor fits the pairs itself."""

@@ -339,6 +339,22 @@ def _beyond_measured(f: Features, hi: float, ceiling_measured: bool, basis: str)
     return f"{basis}; upper bound above the measured pass@{k} {v:.2f}: more samples per prompt would measure it"
 
 
+def _medians(y: FloatArray, x: FloatArray, slopes: Sequence[float]) -> list[float]:
+    """``float(np.median(y - s * x))`` for each s, in a few NumPy calls for all of them (the trajectory takes
+    three per judgement): the same residuals and middle values (sorted, not partitioned), averaged as
+    ``np.median`` averages them."""
+    if not slopes:
+        return []
+    r = y - np.asarray(slopes, dtype=np.float64)[:, None] * x
+    if not np.isfinite(r).all():  # np.median's NaN rule
+        return [float(np.median(row)) for row in r]
+    r.sort(axis=1)
+    mid = r.shape[1] // 2
+    # np.median's mean adds to +0.0 (a middle -0.0 comes out +0.0)
+    med = r[:, mid] + 0.0 if r.shape[1] % 2 else (r[:, mid - 1] + r[:, mid] + 0.0) / 2
+    return [float(v) for v in med]
+
+
 def trajectory(
     monitor: MonitorResult, config: PredictConfig | None = None, *, diversity: float = NAN, coverage: float = 1.0
 ) -> Prediction | None:
@@ -360,7 +376,7 @@ def trajectory(
     flat = not fit.hi < 0  # reward not clearly rising as entropy falls: the law does not (yet) describe the run
     # R at H = 0 (x = 1) for the slope and its interval bounds; the current reward level when the law is absent
     slopes = () if flat else (fit.slope, fit.lo, fit.hi)
-    ends = [float(np.median(y - s * x)) + s for s in slopes] or [monitor.reward_now] * 3
+    ends = [m + s for m, s in zip(_medians(y, x, slopes), slopes, strict=True)] or [monitor.reward_now] * 3
     # A run cannot sample more diversely than its entropy now allows: a collapsed run's samples are one try.
     d_now = 1.0 - math.exp(-max(monitor.entropy_now, 0.0) / cfg.entropy_scale)
     d = min(diversity, d_now) if math.isfinite(diversity) else d_now

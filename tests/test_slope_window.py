@@ -191,3 +191,82 @@ def test_the_trajectory_fit_is_handed_over_only_where_keeping_it_pays_and_the_pr
             pairs = np.asarray(got.entropy_reward, dtype=np.float64)
             assert equal(got.entropy_reward_fit, naive(np.exp(pairs[:, 0]).tolist(), pairs[:, 1].tolist()), signs=False)
 
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    rows=st.lists(st.tuples(st.lists(st.one_of(st.integers(0, 5).map(float), st.floats(-1e3, 1e3),
+                                               st.just(math.nan)), min_size=40, max_size=40),
+                            st.lists(st.one_of(st.just(0.0), st.just(-0.0), st.just(1.0), st.floats(-1e6, 1e6)),
+                                     min_size=40, max_size=40)),
+                  min_size=1, max_size=6),
+    increasing=st.booleans(),
+)  # fmt: skip
+def test_stacked_fits_equal_theil_sen_row_by_row_to_the_bit(n: int, rows: list[tuple[list[float], list[float]]],
+                                                            increasing: bool) -> None:  # fmt: skip
+    """Rows fitted together: each equals ``theil_sen`` of that row alone (a zero's sign included), or is None
+    exactly when the row has two equal x or a non-finite value (where ``theil_sen`` drops points or pairs)."""
+    xs = np.array([r[0][:n] for r in rows])
+    if increasing:
+        xs = np.cumsum(np.abs(np.nan_to_num(xs)) + 1.0, axis=1)
+    ys = np.array([r[1][:n] for r in rows])
+    for x, y, got in zip(xs, ys, slopes.stacked_fits(xs, ys), strict=True):
+        plain = np.isfinite(x).all() and np.isfinite(y).all() and len(set(x.tolist())) == n
+        assert (got is not None) == plain
+        if got is not None:
+            assert equal(got, theil_sen(x, y))
+
+
+def test_stacked_fits_come_in_chunks_of_bounded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slopes, "STACK_SLOPES", 100)
+    rng = np.random.default_rng(3)
+    xs, ys = np.cumsum(rng.uniform(0.5, 2, size=(9, 30)), axis=1), rng.normal(size=(9, 30)).round(1)
+    assert all(equal(got, theil_sen(x, y)) for x, y, got in zip(xs, ys, slopes.stacked_fits(xs, ys), strict=True)
+               if got is not None)  # fmt: skip
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_a_batch_fitted_together_judges_as_each_run_alone_on_real_runs(cfg: MonitorConfig, tmp_path: Path) -> None:
+    """The real runs grown together, one record each per round, as a daemon batch: after ``Brain.prefit`` every
+    live monitor's result equals the one it gives alone (slopes to the bit), and its trajectory fit equals the
+    predictor's own, so the prediction is the same."""
+    import dataclasses
+
+    from rankinv.daemon.pipeline.brain import Brain
+
+    from rankinv.config import Config
+    from rankinv.store import Store
+
+    runs = {**_corpus_rows(), **_ladder_rows(tmp_path)}
+    records = {}
+    for name, rows in runs.items():
+        by_step: dict[int, list[Row]] = {}
+        for r in rows:
+            by_step.setdefault(r[0], []).append(r)
+        records[name] = list(by_step.values())
+    alone = {name: LiveMonitor(cfg, *NAMES) for name in runs}
+    given = {"entropy": 0, "reward": 0, "pairs": 0}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        brain = Brain(store, dataclasses.replace(Config(), monitor=cfg))
+        for name in runs:
+            brain.follow_new(name)
+        for round_ in range(max(len(r) for r in records.values())):
+            batch = [n for n in runs if round_ < len(records[n])]
+            for name in batch:
+                brain.stored(name, records[name][round_])
+                assert alone[name].feed(records[name][round_])
+            brain.prefit(batch)
+            for name in batch:
+                live = brain.live[name]
+                handed = live._given[1] if live._given is not None else {}
+                for kind, fit in handed.items():
+                    given[kind] += fit[0] is not None
+                got, own = live.result(), alone[name].result()
+                assert same(got, own)
+                for a, b in ((got.log_slope, own.log_slope), (got.reward_slope, own.reward_slope)):
+                    assert (a is None and b is None) or (a is not None and b is not None and equal(a, b))
+                if "pairs" in handed:
+                    assert handed["pairs"][0] is None or got.entropy_reward_fit is handed["pairs"][0]
+                assert same(trajectory(got), trajectory(own))
+    assert min(given.values()) > 50, given

@@ -10,7 +10,9 @@ float steps round) fall back to ``analyse`` itself.
 
 Every value is final once the points it depends on exist (a smoothed value once its right neighbour is logged,
 a rolling mean at once), so finished entries are kept in lists and only the last one or two, and the windows,
-are computed again per result. ``touched`` counts the points handled in Python, for the tests of that cost.
+are computed again per result. The per-step signal keeps its sequential coverage test's running sums
+(``rankinv.coverage_kept``), so that test costs the steps since it was last run. ``touched`` counts the points
+handled in Python, for the tests of that cost.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from rankinv.daemon.pipeline import slopes
 from rankinv.daemon.pipeline.slopes import SlopeWindow
 
 from rankinv.config import MonitorConfig
+from rankinv.coverage_kept import KeptSignal
 from rankinv.monitor import (
     MAX_SLOPE_POINTS,
     Curve,
@@ -39,6 +43,8 @@ from rankinv.monitor import (
 from rankinv.monitor import _slope as monitor_slope
 from rankinv.stats import Slope
 
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 EXACT_STEPS = 2**53  # float64 holds every integer step below this exactly
 STEP_LIMIT = 2**63  # the store drops a point whose step does not fit SQLite's INTEGER
 
@@ -100,17 +106,33 @@ class _Series:
         self.rolling.append((step, mean))
 
 
-def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool = False) -> Slope | None:
-    """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls; a window
-    too short to gain from that is fitted in full (:func:`slopes.increasing_fit`), one the monitor would thin by
-    the monitor itself."""
-    if len(steps) > MAX_SLOPE_POINTS:
-        return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
+def _window(steps: list[int], values: list[float], log: bool) -> tuple[FloatArray, FloatArray, IntArray]:
+    """The points ``rankinv.monitor._slope`` fits (log of the positive values for ``log``), and their steps."""
     x, y = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
     keys = np.asarray(steps, dtype=np.int64)
     if log:
         keep = y > 0
         x, y, keys = x[keep], np.log(y[keep]), keys[keep]
+    return x, y, keys
+
+
+def _fitted_in_full(steps: list[int]) -> bool:
+    """Whether :func:`_slope` fits this window in full (:func:`slopes.increasing_fit`), as a stacked fit can."""
+    return len(steps) < slopes.INCREMENTAL_FROM and len(steps) <= MAX_SLOPE_POINTS
+
+
+def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool = False,
+           given: tuple[Slope | None] | None = None) -> Slope | None:  # fmt: skip
+    """``rankinv.monitor._slope`` on a window already cut, its slopes kept in ``window`` between calls; a window
+    too short to gain from that is fitted in full (:func:`slopes.increasing_fit`), or taken from ``given`` (the
+    same fit made for many windows at once: :meth:`LiveMonitor.give`), one the monitor would thin by the monitor
+    itself."""
+    if len(steps) > MAX_SLOPE_POINTS:
+        return monitor_slope(Curve(tuple(steps), tuple(values)), log=log)
+    if given is not None and given[0] is not None and _fitted_in_full(steps):
+        fit = given[0]
+        return fit if math.isfinite(fit.slope) else None
+    x, y, keys = _window(steps, values, log)
     if x.size < 3:
         return None
     # a series holds finite values at strictly increasing steps: a short window is fitted in full as it is
@@ -118,11 +140,13 @@ def _slope(window: SlopeWindow, steps: list[int], values: list[float], log: bool
     return fit if math.isfinite(fit.slope) else None
 
 
-def _pairs_fit(window: SlopeWindow, pairs: tuple[tuple[float, float], ...]) -> Slope | None:
+def _pairs_fit(window: SlopeWindow, pairs: tuple[tuple[float, float], ...],
+               given: tuple[Slope | None] | None = None) -> Slope | None:  # fmt: skip
     """The prediction's trajectory fit (``theil_sen`` of reward on exp(entropy)) when the pairs are enough to
-    gain from keeping their slopes and too few to be thinned; else None (the predictor fits them itself)."""
+    gain from keeping their slopes and too few to be thinned, or when ``given`` holds it (fitted with other runs'
+    pairs at once); else None (the predictor fits them itself)."""
     if not max(5, slopes.INCREMENTAL_FROM) <= len(pairs) <= MAX_SLOPE_POINTS:
-        return None
+        return given[0] if given is not None and 5 <= len(pairs) < slopes.INCREMENTAL_FROM else None
     arr = np.asarray(pairs, dtype=np.float64)
     return window.fit(np.arange(len(pairs), dtype=np.int64), np.exp(arr[:, 0]), arr[:, 1])
 
@@ -144,6 +168,8 @@ class LiveMonitor:
         self.pairs: list[tuple[float, float]] = []
         self._paired = 0  # entropy indices already paired (or found to have no reward at their step)
         self.reward_at: dict[int, float] = {}
+        self._given: tuple[tuple[int, int, int], dict[str, tuple[Slope | None]]] | None = None  # see give
+        self.signal = KeptSignal()  # steps with both a reward and a zero-std share complete in step order
         self.fits = {"entropy": SlopeWindow(), "reward": SlopeWindow(), "pairs": SlopeWindow()}
         self._start: tuple[int, float] = (-1, math.nan)  # (end index, mean) of the opening reward stretch
         self._opening: tuple[int, MeanVar] = (-1, (math.nan, math.nan, 0))  # (end index, mean_var) of that stretch
@@ -176,9 +202,52 @@ class LiveMonitor:
             s.append(step, v, None if key == "entropy" else self.config.signal_window)
             if key == "reward":
                 self.reward_at[step] = v
+                z = self.zero_std
+                i = bisect_left(z.steps, step)
+                if i < len(z.steps) and z.steps[i] == step:
+                    self.signal.append(step, v, z.values[i])
+            elif key == "zero_std" and step in self.reward_at:
+                self.signal.append(step, self.reward_at[step], v)
         if self.exact:
             self._finalise()
         return True
+
+    # -- fits made for many monitors at once ----------------------------------------------------------------
+    def _version(self) -> tuple[int, int, int]:
+        return len(self.entropy.steps), len(self.reward.steps), len(self.zero_std.steps)
+
+    def windows(self, most: int) -> list[tuple[str, FloatArray, FloatArray]]:
+        """The (kind, x, y) that the next :meth:`result` would fit in full with ``theil_sen``, of at most ``most``
+        points: its entropy and reward windows and its trajectory pairs (x = exp(entropy)). A caller may fit many
+        monitors' windows of one length in one stacked call and hand the fits back with :meth:`give`."""
+        if not self.exact:
+            return []
+        cfg, e, r = self.config, self.entropy, self.reward
+        most = min(most, slopes.INCREMENTAL_FROM - 1)
+        out = []
+        for kind, s, log in (("entropy", e, True), ("reward", r, False)):
+            lo = s.recent(cfg.slope_window)
+            if len(s.steps) - lo <= most:
+                x, y, _ = _window(s.steps[lo:], s.values[lo:], log)
+                if x.size >= 3:
+                    out.append((kind, x, y))
+        if len(e.steps) - bisect_left(e.steps, cfg.baseline_step) > most:  # more pairs than that, or none
+            return out
+        base_index, _ = self._baseline(_Smoothed(self.sm, self._tail()))
+        pairs = self._pairs(base_index) if base_index is not None else ()
+        if len(pairs) >= 5:
+            arr = np.asarray(pairs, dtype=np.float64)  # as the predictor reads them
+            out.append(("pairs", np.exp(arr[:, 0]), arr[:, 1]))
+        return out
+
+    def give(self, fits: dict[str, Slope | None]) -> None:
+        """The fits of :meth:`windows` (None: fit that one here), for the next :meth:`result` only, provided no
+        point came in between."""
+        self._given = self._version(), {k: (v,) for k, v in fits.items()}
+
+    def _taken(self) -> dict[str, tuple[Slope | None]]:
+        given, self._given = self._given, None
+        return given[1] if given is not None and given[0] == self._version() else {}
 
     # -- the final prefix -----------------------------------------------------------------------------------
     def _finalise(self) -> None:
@@ -248,6 +317,7 @@ class LiveMonitor:
             self.touched += self.points
             return analyse(self.series(), self.config)
         cfg, e = self.config, self.entropy
+        given = self._taken()
         tail = self._tail()
         sm = _Smoothed(self.sm, tail)
         base_index, base = self._baseline(sm)
@@ -256,7 +326,7 @@ class LiveMonitor:
         last = max((s.steps[-1] for s in (e, self.reward, self.zero_std) if s.steps), default=None)
         lo = e.recent(cfg.slope_window)
         self.touched += len(e.steps) - lo
-        fit = _slope(self.fits["entropy"], e.steps[lo:], e.values[lo:], log=True)
+        fit = _slope(self.fits["entropy"], e.steps[lo:], e.values[lo:], log=True, given=given.get("entropy"))
         floor = self._floor(base) if cfg.entropy_floor is None else cfg.entropy_floor
         reached = bool(e.steps) and e.steps[-1] >= cfg.decision_step
         zero_rolling = self.zero_std.rolling
@@ -280,11 +350,12 @@ class LiveMonitor:
             zero_std_rolling=tuple(zero_rolling),
             reward_start=self._reward_start(),
             reward_now=self._window_mean(self.reward, cfg.signal_window),
-            reward_slope=self._reward_slope(),
+            reward_slope=self._reward_slope(given.get("reward")),
             reward_rolling=tuple(self.reward.rolling),
             reward_gain=self._reward_gain(),
             entropy_reward=pairs,
-            entropy_reward_fit=_pairs_fit(self.fits["pairs"], pairs),
+            step_signal=self.signal.view(),
+            entropy_reward_fit=_pairs_fit(self.fits["pairs"], pairs, given.get("pairs")),
         )
 
     def _drops(self, sm: _Smoothed, base_index: int | None, base: float) -> tuple[StepValue, ...]:
@@ -350,11 +421,11 @@ class LiveMonitor:
         self.touched += len(s.steps) - lo
         return gain_of(self._opening[1], mean_var(s.values[lo:]))
 
-    def _reward_slope(self) -> Slope | None:
+    def _reward_slope(self, given: tuple[Slope | None] | None) -> Slope | None:
         s = self.reward
         lo = s.recent(self.config.slope_window)
         self.touched += len(s.steps) - lo
-        return _slope(self.fits["reward"], s.steps[lo:], s.values[lo:])
+        return _slope(self.fits["reward"], s.steps[lo:], s.values[lo:], given=given)
 
     def _pairs(self, base_index: int | None) -> tuple[tuple[float, float], ...]:
         if base_index is None:

@@ -327,6 +327,10 @@ class Pipeline:
         names = [n for n in (self.layout.runs.get(d) for d in run_dirs) if n]
         records = self.store.runs_named(names) if names else {}
         judged: list[tuple[Judged, str]] = []
+        try:
+            self.brain.prefit([n for n, r in records.items() if r.kind == "grpo"])
+        except Exception:  # a shortcut only: each run's judgement fits its own windows as before
+            log.exception("fitting the batch's windows together failed")
         for run_dir in run_dirs:
             self._guard(run_dir, partial(self.evaluate, run_dir, judged, records))
         written = self.brain.write([j for j, _ in judged])
