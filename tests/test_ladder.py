@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROW_KEYS = {"depth", "epochs", "pass1", "entropy", "headroom", "pre_pass10", "predicted", "predicted_lo",
             "predicted_hi", "predicted_rl", "actual", "stage1", "stage1_reasons", "stage2", "stage2_summary",
             "stage2_first_kill", "rl_zero_std", "run_dir", "pre_passk", "never_solved", "degenerate", "eval_loss",
-            "rl_entropy_start", "after_counts", "features"}
+            "rl_entropy_start", "after_counts", "features", "answer_probs"}
 UNIT = ("pass1", "predicted", "predicted_lo", "predicted_hi", "predicted_rl", "actual")
 TITLES = ("SFT steps", "pre-RL pass@1", "rollout entropy", "headroom", "predicted pass@10", "actual pass@10",
           "stage 1", "stage 2")

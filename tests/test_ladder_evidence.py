@@ -274,3 +274,38 @@ def test_the_early_rl_variants_table_is_what_the_variants_score_on_development_d
     for j, k in enumerate(early.STEPS):
         means = np.mean([early.scores(early.read_ladder(lad), k)["predicted"] for lad in dev])
         assert got["unchanged code"]["hump"][j] == pytest.approx(means)
+
+
+def test_the_likelihood_variants_table_is_recomputed_from_development_data_only() -> None:
+    """VALIDATION.md's table of the likelihood variants tried for the seventh set, recomputed from the stored dev
+    ladders and their re-measured likelihoods (each re-run SFT reproduced the stored checkpoints); the kept row is
+    the predictor itself."""
+    from examples.ladder import likelihood_variants as lv
+
+    hump, digits = lv.dev()
+    assert [lad.seed for lad in hump] == list(lv.HUMP_DEV) and {lad.seed for lad in digits} == set(lv.DIGITS_DEV)
+    assert max(lad.seed for lad in hump) < 20 and max(lad.seed for lad in digits) < 9  # none of the seventh set
+    for lad in [*hump, *digits]:
+        stored = json.loads((evidence.RESULTS / "answers" / f"{lad.task}-seed{lad.seed}.json").read_text())
+        assert stored["eval_loss_equal"] and stored["deepest_counts_equal"], (lad.task, lad.seed)
+        assert sorted(map(int, stored["answer_probs"])) == [r["depth"] for r in lad.rows]
+    assert lv.table(hump, digits) in (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
+    for lad in hump[:1] + digits[:1]:
+        qs = lv.answers_for(lad)
+        for r in lad.rows:
+            assert lv.v3(lv.rung(r, qs[r["depth"]])) == pytest.approx(evidence.predict(r).estimate, abs=1e-12)
+
+
+def test_the_likelihood_terms_follow_their_definitions() -> None:
+    """sigma and cov against exact binomial sums (fractions), not the closed forms under test."""
+    from fractions import Fraction
+    from math import comb
+
+    from examples.ladder import likelihood_variants as lv
+
+    for q in (Fraction(0), Fraction(1, 50), Fraction(1, 3), Fraction(1)):
+        g = 8
+        differ = sum(comb(g, j) * q**j * (1 - q) ** (g - j) for j in range(1, g))
+        assert lv.sigma(float(q), g) == pytest.approx(float(differ), abs=1e-12)
+        some = sum(comb(64, j) * q**j * (1 - q) ** (64 - j) for j in range(1, 65))
+        assert lv.cov(float(q)) == pytest.approx(float(some), abs=1e-12)

@@ -41,6 +41,10 @@ SIXTH_HELD_OUT_SEEDS = (17, 18, 19)
 DIGITS_SIXTH_HELD_OUT_SEEDS = (6, 7, 8)
 """The sixth held-out set (``VALIDATION.md``, "Sixth held-out set"), for the early-RL ranking: hump seeds 17-19 and
 digits seeds 6-8 (30 and 60 GRPO steps); every seed before them is development data."""
+SEVENTH_HELD_OUT_SEEDS = (20, 21, 22)
+DIGITS_SEVENTH_HELD_OUT_SEEDS = (9, 10, 11)
+"""The seventh held-out set (``VALIDATION.md``, "Seventh held-out set"), the first whose rows carry each prompt's
+answer likelihood: hump seeds 20-22 and digits seeds 9-11 (30 and 60 GRPO steps)."""
 COLLAPSE_HELD_OUT_SEEDS = (20, 21, 22)
 """The collapse ladder's held-out seeds (``VALIDATION.md``, "The collapse ladder"); its seeds 0 and 1 are dev."""
 COLLAPSE_SECOND_HELD_OUT_SEEDS = (23, 24, 25)
@@ -81,20 +85,26 @@ class Ladder:
             held = COLLAPSE_HELD_OUT_SEEDS + COLLAPSE_SECOND_HELD_OUT_SEEDS
             return "held-out" if self.seed in held else "dev"
         if self.task != "hump":
-            return "held-out" if self.seed in (*DIGITS_HELD_OUT_SEEDS, *DIGITS_SIXTH_HELD_OUT_SEEDS) else "dev"
+            held = (*DIGITS_HELD_OUT_SEEDS, *DIGITS_SIXTH_HELD_OUT_SEEDS, *DIGITS_SEVENTH_HELD_OUT_SEEDS)
+            return "held-out" if self.seed in held else "dev"
         return "dev" if self.seed in DEV_SEEDS else "held-out"
 
     @property
     def group(self) -> str:
         """The ranking tables' split: dev, the first held-out set (2-4), the second (5-7), the third (8-10), the
-        fourth (11-13), the fifth (14-16; digits 3-5) and the sixth (17-19; digits 6-8), and the collapse
+        fourth (11-13), the fifth (14-16; digits 3-5), the sixth (17-19; digits 6-8) and the seventh (20-22; digits
+        9-11), and the collapse
         ladder's held-out 20-22 and 23-25, never pooled."""
         if self.split != "held-out":
             return self.split
         if self.task == "collapse":
             return "held-out 23–25" if self.seed in COLLAPSE_SECOND_HELD_OUT_SEEDS else "held-out 20–22"
         if self.task == "digits":
+            if self.seed in DIGITS_SEVENTH_HELD_OUT_SEEDS:
+                return "held-out 9–11"
             return "held-out 6–8" if self.seed in DIGITS_SIXTH_HELD_OUT_SEEDS else "held-out 3–5"
+        if self.seed in SEVENTH_HELD_OUT_SEEDS:
+            return "held-out 20–22"
         if self.seed in SIXTH_HELD_OUT_SEEDS:
             return "held-out 17–19"
         if self.seed in FIFTH_HELD_OUT_SEEDS:

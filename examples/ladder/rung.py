@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ class Row:
     features: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The pre-RL features rankinv's predictor read (``rankinv.predict.Features`` as a dict), so the stored
     results can be re-predicted by later code without re-running anything."""
+    answer_probs: tuple[float, ...] = ()
+    """Per prompt (the triage report's order), the checkpoint's teacher-forced probability of its valid answers
+    (:mod:`examples.ladder.answers`): how near a prompt the triage never solved is to being solved."""
 
 
 def triage(checkpoint: Path, config: Config, samples: int, probe: bool) -> TriageReport:
@@ -107,9 +111,21 @@ def _stage1(report: TriageReport) -> tuple[str, tuple[str, ...]]:
     return ("FLAG" if report.flag.flagged else "ok"), tuple(r.metric for r in report.flag.reasons)
 
 
+def answer_probs(checkpoint: Path, ids: Sequence[str], task_name: str) -> tuple[float, ...]:
+    """The checkpoint's teacher-forced probability of each prompt's valid answers, prompts named by id in
+    ``ids``'s order (a triage report's)."""
+    from examples.ladder.answers import answer_likelihoods
+
+    task = task_module(task_name)
+    by_id = {item.id: item.prompt for item in task.ITEMS}
+    prompts = [by_id[i] for i in ids]
+    return tuple(a.valid_prob for a in answer_likelihoods(str(checkpoint), prompts, task.VALID))
+
+
 def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, config: Config) -> Row:
     """Stage 1, GRPO, stage 2 and the outcome for one depth."""
     before = triage(checkpoint, config, s.triage_samples, probe=True)
+    likelihoods = answer_probs(checkpoint, [p.id for p in before.prompts], s.task)
     features = features_from_report(before)
     predicted: Prediction = evaluate_checkpoint(features, config).prediction
     final = rl(checkpoint, run_dir, s)
@@ -129,6 +145,7 @@ def measure(depth: int, checkpoint: Path, run_dir: Path, s: LadderSettings, conf
         pre_passk=pass_at_n(before), never_solved=m.never_solved_fraction.estimate,
         degenerate=m.degenerate_fraction.estimate, eval_loss=features.sft_eval_loss,
         rl_entropy_start=judged.monitor.baseline, after_counts=counts(after), features=dataclasses.asdict(features),
+        answer_probs=likelihoods,
     )
 
 
