@@ -170,7 +170,7 @@ def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: i
         return []
     out = [_tested(test, m, cfg, g, start)
            for test in [coverage_test(m.step_signal, start, g, ceiling, cfg.verdict.coverage_alpha,
-                                      stated=cfg.verdict.groups_per_step)]
+                                      stated=cfg.verdict.groups_per_step or None)]
            if test is not None and test.rejected_at is not None]  # fmt: skip
     if not now.all_fail_lo > start:
         return out

@@ -86,6 +86,11 @@ def test_the_groups_per_step_of_a_real_trl_log_is_its_batch_over_its_group_size(
     deep = out / "rl" / "depth-0640"
     logs = [json.loads(line)["logs"] for line in (deep / "rankinv.jsonl").read_text().splitlines()]
     assert groups_per_step([e["frac_reward_zero_std"] for e in logs if "frac_reward_zero_std" in e]) == expected
+    # the ladder states that count in the rankinv.toml it writes, for the test's whole counts
+    from examples.ladder.settings import COLLAPSE, rankinv_toml
+    from rankinv.config import parse_config
+
+    assert parse_config(rankinv_toml(COLLAPSE, "p.jsonl", "m:f"), "rankinv.toml").verdict.groups_per_step == expected
 
 
 def test_no_test_without_a_start_strictly_between_0_and_1() -> None:

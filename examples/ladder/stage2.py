@@ -76,7 +76,7 @@ def replay(run_dir: Path, config_path: Path, groups: int | None = None) -> Judge
     from rankinv.verdict import Decision
 
     base = load_config(config_path)
-    if groups is not None and base.verdict.groups_per_step is None:
+    if groups is not None and not base.verdict.groups_per_step:
         base = dataclasses.replace(base, verdict=dataclasses.replace(base.verdict, groups_per_step=groups))
     triage = load_features(start_report(run_dir))
     kills: dict[str, int | None] = {}
