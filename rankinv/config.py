@@ -169,6 +169,10 @@ class VerdictConfig:
     coverage_alpha: float = setting(
         0.01, "groups policy: chance, at most, of calling a run's coverage lost when it was not", within="(0, 1)"
     )
+    groups_per_step: int = setting(
+        0, "groups policy: groups of g behind each logged step (the trainer's batch / g); 0: read from the logged "
+        "zero-std shares, a lower bound", within="[0, 1000000]"
+    )
 
     def __post_init__(self) -> None:
         if self.stage2_policy not in STAGE2_POLICIES:

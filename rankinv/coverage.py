@@ -14,6 +14,13 @@ Ville's inequality, P(Λ ever reaches 1/α) <= α however often it is looked at.
 true count only shrinks Λ (it grows with F for p_j > b0), and so does a G smaller than the true one: the G read
 from the logs is the smallest that makes every logged share a whole count. Independence assumed: the groups of
 a step are different prompts sampled at random, each judged by its own g completions.
+
+When the number of groups a step is *stated* (``[verdict] groups_per_step``, the trainer's batch over g) and the
+reward is one 0/1 function, a step whose logged mean reward is a whole number P of passes over its G·g
+completions and whose zero-std share is a whole number Z of groups has its all-pass groups A a whole number too,
+with g·A + (G - Z) <= P (each mixed group passes at least once), so at least Z - max{A: g·A <= P - (G - Z)} groups
+all failed: the same bound, rounded as counts are. Only with G stated: rounding at a G smaller than the true one
+could count more all-fail groups than there were.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ FloatArray = npt.NDArray[np.float64]
 PRIOR_POINTS = 64
 BLOCK = 2048  # steps per numpy block: bounded memory for runs of any length
 MAX_GROUPS = 4096  # a share that is no whole count of at most this many groups says nothing about G
+WHOLE = 1e-3  # a logged share times its count within this of an integer is that integer (float32 means of 0/1)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,8 @@ class KeptTest(Protocol):
     """Points that keep their own test up to date as steps are added (a live monitor's,
     :class:`rankinv.coverage_kept.SignalView`): :func:`coverage_test` over them is theirs, the same result."""
 
-    def coverage_test(self, start: float, group_size: int, ceiling: float, alpha: float) -> CoverageTest | None: ...
+    def coverage_test(self, start: float, group_size: int, ceiling: float, alpha: float, *,
+                      stated: int | None = None) -> CoverageTest | None: ...  # fmt: skip
 
 
 def groups_per_step(shares: Sequence[float]) -> int:
@@ -69,13 +78,23 @@ def groups_per_step(shares: Sequence[float]) -> int:
 
 
 def all_fail_counts(reward: FloatArray, zero_std: FloatArray, per_step: int, group_size: int,
-                    ceiling: float) -> FloatArray:  # fmt: skip
+                    ceiling: float, *, whole: bool = False) -> FloatArray:  # fmt: skip
     """Per step, the fewest of its ``per_step`` groups that can have all failed for any mixed-group pass rate:
-    :attr:`rankinv.groups.GroupSplit.all_fail_lo` times G, for arrays of steps."""
+    :attr:`rankinv.groups.GroupSplit.all_fail_lo` times G, for arrays of steps. ``whole``: ``per_step`` is the
+    stated true G and the reward one 0/1 function, so a step whose passes and degenerate groups are whole counts
+    takes the rounded count of the module docstring (never fewer than the bound)."""
     m = np.minimum(1.0, np.maximum(0.0, reward / ceiling))
     z = np.minimum(1.0, np.maximum(0.0, zero_std))
     all_pass_hi = np.minimum(z, np.maximum(0.0, m - (1 - z) / float(group_size)))
-    return per_step * (z - all_pass_hi)
+    bound: FloatArray = per_step * (z - all_pass_hi)
+    if not whole:
+        return bound
+    passes, degenerate = m * per_step * group_size, z * per_step
+    p, d = np.round(passes), np.round(degenerate)
+    exact = (np.abs(passes - p) <= WHOLE) & (np.abs(degenerate - d) <= WHOLE)
+    counted = d - np.maximum(0.0, np.minimum(d, np.floor((p - (per_step - d)) / group_size)))
+    out: FloatArray = np.where(exact, counted, bound)  # counted >= bound in exact arithmetic
+    return out
 
 
 def _log_mean_exp(x: FloatArray) -> FloatArray:
@@ -86,13 +105,15 @@ def _log_mean_exp(x: FloatArray) -> FloatArray:
 
 
 def coverage_test(points: Sequence[tuple[int, float, float]], start: float, group_size: int, ceiling: float,
-                  alpha: float) -> CoverageTest | None:  # fmt: skip
+                  alpha: float, *, stated: int | None = None) -> CoverageTest | None:  # fmt: skip
     """The test of the module docstring over ``points`` = (step, mean reward, zero-std share) per logged step, in
     step order; None when the start's b0 is not strictly between 0 and 1, no step has both values, or the ceiling
-    or the group size cannot split groups. Cost: one pass of numpy over the steps, in blocks (the steps since the
-    last call for points that keep their test, :class:`KeptTest`)."""
+    or the group size cannot split groups. ``stated``: the groups a step, as configured; used (with whole counts
+    for a single 0/1 reward) when the logged shares fit it, else ignored and G read from the logs. Cost: one pass
+    of numpy over the steps, in blocks (the steps since the last call for points that keep their test,
+    :class:`KeptTest`)."""
     if isinstance(points, KeptTest):
-        return points.coverage_test(start, group_size, ceiling, alpha)
+        return points.coverage_test(start, group_size, ceiling, alpha, stated=stated)
     if not 0.0 < start < 1.0 or not points or not (ceiling > 0 and group_size >= 2):
         return None
     steps, reward, zero_std = (np.asarray(c, dtype=np.float64) for c in zip(*points, strict=True))
@@ -101,7 +122,9 @@ def coverage_test(points: Sequence[tuple[int, float, float]], start: float, grou
         return None
     steps, reward, zero_std = steps[keep], reward[keep], zero_std[keep]
     per_step = groups_per_step(zero_std.tolist())
-    counts = all_fail_counts(reward, zero_std, per_step, group_size, ceiling)
+    whole = stated is not None and stated % per_step == 0  # the read G divides the true one
+    per_step = stated if stated is not None and whole else per_step
+    counts = all_fail_counts(reward, zero_std, per_step, group_size, ceiling, whole=whole and ceiling == 1.0)
     p = start + (1.0 - start) * (np.arange(PRIOR_POINTS) + 0.5) / PRIOR_POINTS
     up, down = np.log(p / start), np.log((1.0 - p) / (1.0 - start))
     fails = np.cumsum(counts)

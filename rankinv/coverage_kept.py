@@ -6,8 +6,9 @@ new steps costs those steps, not the run's history.
 step's count comes from the same :func:`~rankinv.coverage.all_fail_counts`, the running sum is added in
 ``np.cumsum``'s order (the last sum first), each step's ratio is the same row-wise log-mean-exp, the peak a
 running maximum and the first crossing found once. What makes it start again from the first step (O(history),
-rare): a different groups-per-step G (a share with a new denominator; a log holds few distinct shares), or a
-different start, group size, ceiling or α. ``touched`` counts the steps computed, for the tests of that cost.
+rare): a different groups-per-step G (a share with a new denominator; a log holds few distinct shares, and a
+stated G is used only while the read one divides it), or a different start, group size, ceiling or α.
+``touched`` counts the steps computed, for the tests of that cost.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class KeptSignal:
         self.touched = 0
         self._shares: set[float] = set()
         self._lcm, self._whole = 1, True  # G so far; False once a share is no whole count of <= MAX_GROUPS groups
-        self._key: tuple[float, int, float, float, int] | None = None  # what the computed prefix was computed for
+        self._key: tuple[float, int, float, float, int, bool] | None = None  # what the computed prefix was computed for
         self._done = 0  # steps computed
         self._fails, self._seen, self._last, self._peak = 0.0, 0, math.nan, -math.inf
         self._first: int | None = None
@@ -82,12 +83,15 @@ class KeptSignal:
         """The points as they are now, which later appends do not change."""
         return SignalView(self, len(self.steps))
 
-    def test(self, start: float, group_size: int, ceiling: float, alpha: float) -> CoverageTest | None:
-        """``coverage_test(points, start, group_size, ceiling, alpha)`` over every point appended."""
+    def test(self, start: float, group_size: int, ceiling: float, alpha: float, *,
+             stated: int | None = None) -> CoverageTest | None:  # fmt: skip
+        """``coverage_test(points, start, group_size, ceiling, alpha, stated=stated)`` over every point appended."""
         if not 0.0 < start < 1.0 or not self.steps or not (ceiling > 0 and group_size >= 2):
             return None
         per_step = self.per_step
-        key = (start, group_size, ceiling, alpha, per_step)
+        whole = stated is not None and stated % per_step == 0  # the read G divides the stated one
+        per_step = stated if stated is not None and whole else per_step
+        key = (start, group_size, ceiling, alpha, per_step, whole and ceiling == 1.0)
         if key != self._key:
             self._key, self._done = key, 0
             self._fails, self._seen, self._last, self._peak, self._first = 0.0, 0, math.nan, -math.inf, None
@@ -102,10 +106,10 @@ class KeptSignal:
     def _extend(self, lo: int, n: int) -> None:
         """Compute steps ``lo`` to ``n`` from the running sums left by the steps before them."""
         assert self._key is not None
-        _, group_size, ceiling, alpha, per_step = self._key
+        _, group_size, ceiling, alpha, per_step, whole = self._key
         reward = np.asarray(self.reward[lo:n], dtype=np.float64)
         zero = np.asarray(self.zero[lo:n], dtype=np.float64)
-        counts = all_fail_counts(reward, zero, per_step, group_size, ceiling)
+        counts = all_fail_counts(reward, zero, per_step, group_size, ceiling, whole=whole)
         fails = np.cumsum(counts) if lo == 0 else np.cumsum(np.concatenate(([self._fails], counts)))[1:]
         seen = per_step * np.arange(lo + 1, n + 1, dtype=np.float64)
         up, down = self._up, self._down
@@ -140,7 +144,8 @@ class SignalView(Sequence[Signal]):
         k = self.kept
         return k.steps[j], k.reward[j], k.zero[j]
 
-    def coverage_test(self, start: float, group_size: int, ceiling: float, alpha: float) -> CoverageTest | None:
+    def coverage_test(self, start: float, group_size: int, ceiling: float, alpha: float, *,
+                      stated: int | None = None) -> CoverageTest | None:  # fmt: skip
         if self.n == len(self.kept):
-            return self.kept.test(start, group_size, ceiling, alpha)
-        return coverage_test(list(self), start, group_size, ceiling, alpha)  # an older view: computed over again
+            return self.kept.test(start, group_size, ceiling, alpha, stated=stated)
+        return coverage_test(list(self), start, group_size, ceiling, alpha, stated=stated)  # an older view: anew

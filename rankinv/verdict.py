@@ -169,7 +169,8 @@ def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: i
     if start is None or now is None:
         return []
     out = [_tested(test, m, cfg, g, start)
-           for test in [coverage_test(m.step_signal, start, g, ceiling, cfg.verdict.coverage_alpha)]
+           for test in [coverage_test(m.step_signal, start, g, ceiling, cfg.verdict.coverage_alpha,
+                                      stated=cfg.verdict.groups_per_step or None)]
            if test is not None and test.rejected_at is not None]  # fmt: skip
     if not now.all_fail_lo > start:
         return out

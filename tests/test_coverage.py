@@ -86,6 +86,11 @@ def test_the_groups_per_step_of_a_real_trl_log_is_its_batch_over_its_group_size(
     deep = out / "rl" / "depth-0640"
     logs = [json.loads(line)["logs"] for line in (deep / "rankinv.jsonl").read_text().splitlines()]
     assert groups_per_step([e["frac_reward_zero_std"] for e in logs if "frac_reward_zero_std" in e]) == expected
+    # the ladder states that count in the rankinv.toml it writes, for the test's whole counts
+    from examples.ladder.settings import COLLAPSE, rankinv_toml
+    from rankinv.config import parse_config
+
+    assert parse_config(rankinv_toml(COLLAPSE, "p.jsonl", "m:f"), "rankinv.toml").verdict.groups_per_step == expected
 
 
 def test_no_test_without_a_start_strictly_between_0_and_1() -> None:
@@ -108,3 +113,100 @@ def test_the_per_step_counts_are_the_split_bound_times_the_groups() -> None:
         for r, z, c in zip(rewards, zeros, counts, strict=True):
             s = split(float(r), float(z), G, ceiling)
             assert s is not None and c == pytest.approx(4 * s.all_fail_lo, abs=1e-12)
+
+
+def _every_step(groups: int, g: int) -> dict[tuple[int, int], int]:
+    """Every way ``groups`` groups of ``g`` 0/1 completions can come out, by brute force: for each logged
+    (passes, degenerate groups), the fewest groups that all failed among the outcomes that log it."""
+    from itertools import combinations_with_replacement
+
+    fewest: dict[tuple[int, int], int] = {}
+    for ks in combinations_with_replacement(range(g + 1), groups):
+        key = (sum(ks), sum(k in (0, g) for k in ks))
+        fewest[key] = min(fewest.get(key, groups), sum(k == 0 for k in ks))
+    return fewest
+
+
+def test_whole_counts_are_the_fewest_all_fail_groups_any_outcome_logging_them_has() -> None:
+    """With the groups a step stated, the rounded count equals a brute-force enumeration of every outcome of 4
+    groups of 8 (and of 3 groups of 4): never more all-fail groups than some outcome with the same log has
+    (valid), and no fewer (it uses what the log says); the bound alone stays at or below it."""
+    from rankinv.coverage import all_fail_counts
+
+    for groups, g in ((4, 8), (3, 4)):
+        fewest = _every_step(groups, g)
+        keys = sorted(fewest)
+        rewards = np.array([float(np.float32(p / (groups * g))) for p, _ in keys])  # TRL logs float32 means
+        zeros = np.array([float(np.float32(z / groups)) for _, z in keys])
+        whole = all_fail_counts(rewards, zeros, groups, g, 1.0, whole=True)
+        bound = all_fail_counts(rewards, zeros, groups, g, 1.0)
+        for key, w, b in zip(keys, whole, bound, strict=True):
+            assert w == fewest[key], (groups, g, key)
+            assert b <= w + 1e-6  # the bound from float32 shares, within their rounding
+        assert (whole > bound + 1e-9).any(), "rounding must count more than the bound somewhere"
+
+
+def test_a_stated_group_count_the_logs_contradict_is_not_used() -> None:
+    """Shares of 1/3 are no whole count of 4 groups: the stated 4 is ignored and G read from the logs (6 here);
+    a stated count the logs fit is used."""
+    points = [(1, 0.5, 1 / 3), (2, 0.0, 1.0), (3, 0.0, 1.0)]
+    assert (t := coverage_test(points, 0.3, G, 1.0, 0.01, stated=4)) is not None and t.per_step == 3
+    fitting = [(1, 0.5, 0.25), (2, 0.0, 1.0)]
+    assert (t := coverage_test(fitting, 0.3, G, 1.0, 0.01)) is not None and t.per_step == 4
+    assert (t := coverage_test(fitting, 0.3, G, 1.0, 0.01, stated=8)) is not None and t.per_step == 8
+
+
+def test_with_whole_counts_a_run_that_keeps_its_coverage_is_rejected_at_most_alpha_of_the_time() -> None:
+    """Ville's inequality with the rounded counts, by simulation from completions: 2000 runs of 60 steps, 4
+    groups of 8 a step, each group's prompt a draw from a start whose per-prompt pass rates are 0 (30% of
+    prompts), 0.2 or 0.7, every completion passing with its prompt's rate; the logs are what TRL writes (mean
+    reward over 32 completions, share of groups whose rewards agree), b0 the start's exact 1 - pass@8."""
+    rng = random.Random(11)
+    rates, weights = (0.0, 0.2, 0.7), (0.3, 0.4, 0.3)
+    b0 = sum(w * (1 - p) ** G for p, w in zip(rates, weights, strict=True))
+    rejected = 0
+    for _ in range(2000):
+        points = []
+        for step in range(1, 61):
+            ks = [sum(rng.random() < p for _ in range(G)) for p in rng.choices(rates, weights, k=4)]
+            points.append((step, sum(ks) / (4 * G), sum(k in (0, G) for k in ks) / 4))
+        test = coverage_test(points, b0, G, 1.0, 0.01, stated=4)
+        rejected += test is not None and test.rejected_at is not None
+    assert rejected / 2000 <= 0.01
+
+
+def test_whole_counts_reject_a_run_stuck_at_half_its_groups_failing_sooner() -> None:
+    """Each step three groups agree and one is mixed with 7 of 8 passing (15 of 32 passes: one all-pass group,
+    two all-fail, the only outcome that logs it): the split's bound counts 1.25 failing groups a step where the
+    log says 2; against a start's 0.3 the rounded counts reject within 30 steps, the bound alone does not."""
+    points = [(s, 15 / 32, 0.75) for s in range(1, 31)]
+    stated = coverage_test(points, 0.3, G, 1.0, 0.01, stated=4)
+    read = coverage_test(points, 0.3, G, 1.0, 0.01)
+    assert stated is not None and read is not None
+    assert stated.all_fail == pytest.approx(2 * 30) and read.all_fail == pytest.approx(1.25 * 30)
+    assert stated.rejected_at is not None and read.rejected_at is None
+
+
+def test_whole_counts_of_real_trl_logs_are_the_fewest_any_outcome_logging_them_has(tmp_path: Path) -> None:
+    """Every step of the collapse ladder's seed-1 TRL logs (json alone): the rounded count at the ladder's stated
+    4 groups a step equals the brute-force fewest all-fail groups of the (passes, agreeing groups) each step
+    logs, and is never below the split's bound."""
+    from rankinv.coverage import all_fail_counts
+
+    out = unpack(RESULTS / "runs" / "collapse-seed1.tar.gz", tmp_path)
+    settings = json.loads((out / "ladder.json").read_text())["settings"]
+    groups, g = settings["rl_batch_size"] // settings["group_size"], settings["group_size"]
+    fewest = _every_step(groups, g)
+    seen = 0
+    for run in sorted((out / "rl").glob("depth-*")):
+        logs = [json.loads(line)["logs"] for line in (run / "rankinv.jsonl").read_text().splitlines()]
+        steps = [e for e in logs if "frac_reward_zero_std" in e and "reward" in e]
+        rewards = np.array([e["reward"] for e in steps])
+        zeros = np.array([e["frac_reward_zero_std"] for e in steps])
+        whole = all_fail_counts(rewards, zeros, groups, g, 1.0, whole=True)
+        bound = all_fail_counts(rewards, zeros, groups, g, 1.0)
+        for e, w, b in zip(steps, whole, bound, strict=True):
+            key = (round(e["reward"] * groups * g), round(e["frac_reward_zero_std"] * groups))
+            assert w == fewest[key] and b <= w + 1e-6, (run.name, key)
+        seen += len(steps)
+    assert seen >= 9 * 60

@@ -43,17 +43,18 @@ G = 8
 
 
 def _grown(signal: list[Signal], starts: list[float], rng: random.Random, group_size: int = G,
-           ceiling: float = 1.0) -> int:  # fmt: skip
+           ceiling: float = 1.0, *, stated: tuple[int | None, ...] = (None,)) -> int:  # fmt: skip
     """Append ``signal`` in pieces of random size; after each, the kept test equals the batch test over the
-    prefix, at every start. Returns how many prefixes were compared."""
+    prefix, at every start and stated groups per step. Returns how many prefixes were compared."""
     kept, fed, compared = KeptSignal(), 0, 0
     while fed < len(signal):
         for point in signal[fed : fed + rng.randint(1, 4)]:
             kept.append(*point)
             fed += 1
         for start in starts:
-            batch = coverage_test(signal[:fed], start, group_size, ceiling, 0.01)
-            assert kept.test(start, group_size, ceiling, 0.01) == batch, (fed, start)
+            for g in stated:
+                batch = coverage_test(signal[:fed], start, group_size, ceiling, 0.01, stated=g)
+                assert kept.test(start, group_size, ceiling, 0.01, stated=g) == batch, (fed, start, g)
         compared += 1
     return compared
 
@@ -73,15 +74,18 @@ def _ladder_signals(tmp: Path) -> list[tuple[list[Signal], float]]:
 
 
 def test_the_kept_test_equals_the_batch_test_at_every_prefix_of_real_ladder_logs(tmp_path: Path) -> None:
-    rng, compared = random.Random(5), 0
+    rng, compared, whole = random.Random(5), 0, 0
     signals = _ladder_signals(tmp_path)
     assert len(signals) >= 20 and sum(len(s) for s, _ in signals) > 500
     rejected = 0
     for signal, start in signals:
-        compared += _grown(signal, [start, 0.05, 0.6], rng)
-        test = coverage_test(signal, start, G, 1.0, 0.01)
-        rejected += test is not None and test.rejected_at is not None
-    assert compared > 200 and rejected >= 1  # the rejecting runs are among them (seed 22's short rungs)
+        compared += _grown(signal, [start, 0.05, 0.6], rng, stated=(None, 4, 8))  # the ladder states 4
+        for g in (None, 4):
+            test = coverage_test(signal, start, G, 1.0, 0.01, stated=g)
+            rejected += test is not None and test.rejected_at is not None
+            whole += g is not None and test is not None and test.per_step == g
+    assert compared > 200 and rejected >= 2 and whole >= 20  # the rejecting runs are among them (seed 22's short
+    # rungs), and the stated count is taken (whole counts) on most rungs
 
 
 @pytest.mark.parametrize("case", GRPO_CASES)
@@ -98,9 +102,11 @@ def test_the_kept_test_equals_the_batch_test_on_the_real_log_corpus(case: str) -
     rewards=st.lists(st.one_of(st.floats(-0.2, 1.2), st.just(math.nan), st.just(0.0)), min_size=60, max_size=60),
     junk=st.lists(st.one_of(st.none(), st.just(math.nan), st.just(0.123456789)), min_size=60, max_size=60),
     seed=st.integers(0, 10_000),
+    stated=st.sampled_from([None, 4, 12, 64]),
 )  # fmt: skip
 def test_the_kept_test_equals_the_batch_test_when_the_groups_per_step_change(
-    denominators: list[int], numerators: list[int], rewards: list[float], junk: list[float | None], seed: int
+    denominators: list[int], numerators: list[int], rewards: list[float], junk: list[float | None], seed: int, *,
+    stated: int | None,
 ) -> None:
     """Shares whose denominators grow midway (G changes, so every past count changes), shares that are no whole
     count (G falls to 1), NaN values (dropped) and steps with gaps."""
@@ -110,7 +116,7 @@ def test_the_kept_test_equals_the_batch_test_when_the_groups_per_step_change(
         step += 1 + i % 3
         share = junk[i] if junk[i] is not None else min(numerators[i], d) / d
         signal.append((step, rewards[i], share))
-    _grown(signal, [0.1, 0.45], random.Random(seed))
+    _grown(signal, [0.1, 0.45], random.Random(seed), stated=(stated,))
     finite = [z for _, r, z in signal if math.isfinite(r) and math.isfinite(z)]
     kept = KeptSignal()
     for point in signal:

@@ -40,11 +40,12 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
     assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
-                                                          *((s, "held-out") for s in range(2, 20))]
-    # the ranking tables keep the six held-out sets apart (each read only after the changes it validates)
+                                                          *((s, "held-out") for s in (*range(2, 20), 23, 24, 25))]
+    # the ranking tables keep the seven held-out sets apart (each read only after the changes it validates)
     assert [lad.group for lad in ladders] == (["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
                                               + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3
-                                              + ["held-out 14–16"] * 3 + ["held-out 17–19"] * 3)
+                                              + ["held-out 14–16"] * 3 + ["held-out 17–19"] * 3
+                                              + ["held-out 23–25"] * 3)
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
     assert "new held-out seeds 5, 6 and 7" in validation and "**seeds 11, 12 and 13** only" in validation
@@ -64,6 +65,11 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     sixth = [f"hump-seed{s}" for s in (17, 18, 19)] + [f"digits-seed{s}-rl{k}" for k in (30, 60) for s in (6, 7, 8)]
     for name in sixth:
         assert json.loads((evidence.RESULTS / f"{name}.json").read_text())["commit"].startswith("d5cf208"), name
+    # the seventh hump set and the collapse ladder's third (hump 23-25, collapse 26-28), for the stage-2 change,
+    # by the commit that pre-registered them
+    assert "**Collapse seeds 26, 27 and 28**" in validation and "**hump seeds 23, 24 and 25**" in validation
+    for name in [f"hump-seed{s}" for s in (23, 24, 25)] + [f"collapse-seed{s}" for s in (26, 27, 28)]:
+        assert json.loads((evidence.RESULTS / f"{name}.json").read_text())["commit"].startswith("eea578e"), name
     for path in sorted(evidence.RESULTS.glob("hump-seed*.json")):
         stored = json.loads(path.read_text())["ladder"]["settings"]
         expected = dataclasses.replace(HUMP, seed=stored["seed"]).as_dict()
@@ -80,7 +86,8 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     collapse = evidence.load(task="collapse")
     assert [(lad.seed, lad.group) for lad in collapse] == [(0, "dev"), (1, "dev"),
                                                            *((s, "held-out 20–22") for s in (20, 21, 22)),
-                                                           *((s, "held-out 23–25") for s in (23, 24, 25))]
+                                                           *((s, "held-out 23–25") for s in (23, 24, 25)),
+                                                           *((s, "held-out 26–28") for s in (26, 27, 28))]
     assert "Held-out seeds **20, 21 and 22**" in validation and "**held-out seeds 23, 24 and 25**" in validation
     for seed in (23, 24, 25):
         stored = json.loads((evidence.RESULTS / f"collapse-seed{seed}.json").read_text())
@@ -121,12 +128,12 @@ ARCHIVED = [lad for lad in evidence.load() if early.archive_of(lad).is_file()]
 
 
 def test_every_seed_with_an_archive_is_in_the_early_table_and_no_other() -> None:
-    archived = (0, 1, *range(5, 20))  # seeds 2-4 ran before collect archived RL logs
+    archived = (0, 1, *range(5, 20), 23, 24, 25)  # seeds 2-4 ran before collect archived RL logs
     assert [lad.seed for lad in ARCHIVED] == list(archived)
     table = _tables()["hump ladder, early RL"]
     seeds = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
     assert [s for s in seeds if not s.startswith("mean")] == [str(s) for s in archived for _ in early.STEPS]
-    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 15
+    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 18
 
 
 def _raw(run_dir: Path, key: str, upto: int) -> list[float]:

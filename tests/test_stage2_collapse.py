@@ -9,6 +9,7 @@ its triage's per-prompt counts by ``math.comb``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -193,17 +194,20 @@ def test_a_deep_rung_whose_groups_agreed_before_rl_is_not_killed_for_staying_so(
     assert history[-1][1].reasons[0].metric == AGREED  # type: ignore[attr-defined]
 
 
-def test_the_daemons_live_monitor_gives_the_same_verdicts_as_explain(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("depth", "groups"), [(40, 0), (80, 4)])
+def test_the_daemons_live_monitor_gives_the_same_verdicts_as_explain(depth: int, groups: int, tmp_path: Path) -> None:
     """The sequential test reads every logged step: the daemon's point-by-point monitor and a bare run directory's
-    evaluation (``explain``) give the same verdict at every step of the run it KILLs (seed 22's 40-step rung)."""
+    evaluation (``explain``) give the same verdict at every step of the run it KILLs (seed 22's 40-step rung,
+    groups a step read from the logs; its 80-step rung with ``groups_per_step = 4`` stated, whole counts)."""
     from rankinv.daemon.pipeline.live import LiveMonitor
 
     from rankinv.evaluate import evaluate_run
     from rankinv.metrics import ENTROPY, FRAC_REWARD_ZERO_STD, REWARD_MEAN
     from rankinv.monitor import RunSeries
 
-    run, toml, _ = _run(22, 40, tmp_path)
+    run, toml, _ = _run(22, depth, tmp_path)
     cfg = load_config(toml)
+    cfg = dataclasses.replace(cfg, verdict=dataclasses.replace(cfg.verdict, groups_per_step=groups))
     triage, manifest = load_features(start_report(run)), read_manifest(run)
     series = primary_series(run, run.name, cfg)
     live = LiveMonitor(cfg.monitor, ENTROPY, REWARD_MEAN, FRAC_REWARD_ZERO_STD)
@@ -219,3 +223,5 @@ def test_the_daemons_live_monitor_gives_the_same_verdicts_as_explain(tmp_path: P
         assert daemon.verdict == bare.verdict, step
         decisions.append(bare.verdict.decision)
     assert Decision.KILL in decisions
+    if groups:  # whole counts reject it by the decision step (the bound alone: KILLed at step 30)
+        assert series.entropy.steps[decisions.index(Decision.KILL)] == 22

@@ -49,6 +49,11 @@ COLLAPSE_HELD_OUT_SEEDS = (20, 21, 22)
 """The collapse ladder's held-out seeds (``VALIDATION.md``, "The collapse ladder"); its seeds 0 and 1 are dev."""
 COLLAPSE_SECOND_HELD_OUT_SEEDS = (23, 24, 25)
 """Its second held-out set (``VALIDATION.md``, "A sequential coverage test ...")."""
+COLLAPSE_THIRD_HELD_OUT_SEEDS = (26, 27, 28)
+WHOLE_COUNTS_HELD_OUT_SEEDS = (23, 24, 25)
+"""The collapse ladder's third held-out set and hump seeds 23-25, for the stage-2 change of ``VALIDATION.md``
+("Third held-out set of the collapse ladder and seventh hump set": written the same evening as the predictor's
+"Seventh held-out set", hump 20-22, in a parallel branch; both sections call theirs the seventh)."""
 P_STAR_8 = 0.083
 
 def num(row: dict[str, Any], key: str) -> float:
@@ -82,7 +87,7 @@ class Ladder:
     @property
     def split(self) -> str:
         if self.task == "collapse":
-            held = COLLAPSE_HELD_OUT_SEEDS + COLLAPSE_SECOND_HELD_OUT_SEEDS
+            held = COLLAPSE_HELD_OUT_SEEDS + COLLAPSE_SECOND_HELD_OUT_SEEDS + COLLAPSE_THIRD_HELD_OUT_SEEDS
             return "held-out" if self.seed in held else "dev"
         if self.task != "hump":
             held = (*DIGITS_HELD_OUT_SEEDS, *DIGITS_SIXTH_HELD_OUT_SEEDS, *DIGITS_SEVENTH_HELD_OUT_SEEDS)
@@ -92,12 +97,13 @@ class Ladder:
     @property
     def group(self) -> str:
         """The ranking tables' split: dev, the first held-out set (2-4), the second (5-7), the third (8-10), the
-        fourth (11-13), the fifth (14-16; digits 3-5), the sixth (17-19; digits 6-8) and the seventh (20-22; digits
-        9-11), and the collapse
-        ladder's held-out 20-22 and 23-25, never pooled."""
+        fourth (11-13), the fifth (14-16; digits 3-5), the sixth (17-19; digits 6-8), the seventh (20-22; digits
+        9-11) and stage 2's hump 23-25, and the collapse ladder's held-out 20-22, 23-25 and 26-28, never pooled."""
         if self.split != "held-out":
             return self.split
         if self.task == "collapse":
+            if self.seed in COLLAPSE_THIRD_HELD_OUT_SEEDS:
+                return "held-out 26–28"
             return "held-out 23–25" if self.seed in COLLAPSE_SECOND_HELD_OUT_SEEDS else "held-out 20–22"
         if self.task == "digits":
             if self.seed in DIGITS_SEVENTH_HELD_OUT_SEEDS:
@@ -105,6 +111,8 @@ class Ladder:
             return "held-out 6–8" if self.seed in DIGITS_SIXTH_HELD_OUT_SEEDS else "held-out 3–5"
         if self.seed in SEVENTH_HELD_OUT_SEEDS:
             return "held-out 20–22"
+        if self.seed in WHOLE_COUNTS_HELD_OUT_SEEDS:
+            return "held-out 23–25"
         if self.seed in SIXTH_HELD_OUT_SEEDS:
             return "held-out 17–19"
         if self.seed in FIFTH_HELD_OUT_SEEDS:

@@ -58,7 +58,7 @@ def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
     The paper judges the entropy drop from step 10 to step 150 of a long run; the ladder's runs are
     ``rl_steps`` long, so the window is scaled to them (baseline at 1/15 of the run, decision at
     ``decision_fraction`` of it, warm-up and hold at 1/6). tau_h, tau_2 and every other threshold keep rankinv's
-    defaults.
+    defaults. The groups a step are stated, as the trainer's batch fixes them, for the sequential coverage test.
     """
     sixth = max(2, s.rl_steps // 6)
     return "\n".join([
@@ -80,5 +80,12 @@ def rankinv_toml(s: LadderSettings, prompts: str, reward: str) -> str:
         "[verdict]",
         f"warmup_steps = {sixth}",
         f"hold_steps = {sixth}",
+        f"groups_per_step = {groups_per_step(s)}",
         "",
     ])
+
+
+def groups_per_step(s: LadderSettings) -> int:
+    """Groups of ``group_size`` behind each logged GRPO step: the batch of completions over the group size (one
+    step a log point)."""
+    return s.rl_batch_size // s.group_size

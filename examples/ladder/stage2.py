@@ -65,9 +65,10 @@ class Judged:
     end: dict[str, str]
 
 
-def replay(run_dir: Path, config_path: Path) -> Judged:
+def replay(run_dir: Path, config_path: Path, groups: int | None = None) -> Judged:
     """First KILL step of the run under each policy, from its own log and its starting checkpoint's triage, and
-    each policy's verdict at the last step (decision and its first reason)."""
+    each policy's verdict at the last step (decision and its first reason). ``groups``: the groups a logged step,
+    from the ladder's settings, for a config written before it stated them."""
     from rankinv.assess import load_features, primary_series, start_report
     from rankinv.config import load_config
     from rankinv.evaluate import verdict_history
@@ -75,6 +76,8 @@ def replay(run_dir: Path, config_path: Path) -> Judged:
     from rankinv.verdict import Decision
 
     base = load_config(config_path)
+    if groups is not None and not base.verdict.groups_per_step:
+        base = dataclasses.replace(base, verdict=dataclasses.replace(base.verdict, groups_per_step=groups))
     triage = load_features(start_report(run_dir))
     kills: dict[str, int | None] = {}
     end: dict[str, str] = {}
@@ -99,8 +102,9 @@ def ladder_rows(out: Path) -> list[Replayed]:
     steps = int(table["settings"]["rl_steps"])
     where = f"seed {table['settings']['seed']}, {steps} GRPO steps, SFT depth"
     source = SOURCES.get(table["settings"].get("task", "digits"), "toy ladder")
+    groups = int(table["settings"]["rl_batch_size"]) // int(table["settings"]["group_size"])
     return [_judged(Replayed(source, f"{where} {r['depth']}", steps, _number(r["pre_pass10"]), _number(r["actual"]),
-                             {}), replay(out / "rl" / Path(r["run_dir"]).name, out / "rl" / "rankinv.toml"),
+                             {}), replay(out / "rl" / Path(r["run_dir"]).name, out / "rl" / "rankinv.toml", groups),
                     change_sd(r["features"].get("prompt_counts") or [], r.get("after_counts") or []))
             for r in table["rows"]]  # fmt: skip
 
