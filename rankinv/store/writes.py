@@ -75,12 +75,13 @@ class Writes(StoreBase):
         columns, marks = "".join(f", {k}" for k in fields), ", ?" * len(fields)
         sets = "".join(f", {k} = excluded.{k}" for k in (*fields, "updated_at") if fields)
         with self.transaction() as conn:  # one statement: a new run gets every field, a known one the given ones
-            conn.execute(
+            ((run_id,),) = conn.execute(
                 f"INSERT INTO runs(name, path, created_at, updated_at{columns}) VALUES(?, ?, ?, ?{marks}) "
-                f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets}",
+                f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets} RETURNING id",
                 (name, path, now, now, *fields.values()),
-            )
-            return self._run_id(name)
+            ).fetchall()  # the row's id, inserted or updated (not looked up again); the statement run to its end
+            self._ids[name] = int(run_id)
+            return int(run_id)
 
     def set_run_flags(
         self,
