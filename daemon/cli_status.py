@@ -106,6 +106,12 @@ def _cells(rank: int, c: Candidate) -> tuple[str, ...]:
     )  # fmt: skip
 
 
+def _shown_row(cells: tuple[str, ...]) -> list[str]:
+    """Each cell :func:`shown`; a row of printable ASCII (nearly every row) is tested once, not cell by cell."""
+    joined = "".join(cells)
+    return list(cells) if joined.isascii() and joined.isprintable() else [shown(cell) for cell in cells]
+
+
 # The TUI's columns, in its order, named by the shared vocabulary (sparklines have no place in a printed table).
 COLUMNS = ("#", "run", "kind", "step", "predicted", "basis", "pre_rl_entropy", "headroom", "live_entropy",
            "entropy_drop", "zero_std_fraction", "verdict", "confidence", "job")  # fmt: skip
@@ -118,7 +124,7 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
     source = "daemon running" if running else ("one-shot scan (no daemon running)" if scanned else "store")
     title = rich_text(f"rankinv status: {root} — {source}")
     headers = [label(key) if key != "#" else "#" for key in COLUMNS]
-    rows = [[shown(cell) for cell in _cells(rank, c)] for rank, c in enumerate(snap.candidates, start=1)]
+    rows = [_shown_row(_cells(rank, c)) for rank, c in enumerate(snap.candidates, start=1)]
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
     if not print_plain(console, title, headers, rows):
         from rich.text import Text

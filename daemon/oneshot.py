@@ -26,6 +26,7 @@ from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
+from rankinv.boundary.listing import listed_once
 from rankinv.discovery import RunInfo
 from rankinv.ingest import START
 from rankinv.ingest.peek import last_logged_step
@@ -145,7 +146,8 @@ def scan_once(p: Plan) -> bool:
             pipeline = OneShot(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
                                actions=None)  # fmt: skip
             pipeline.seen = Seen(p.state_dir / FILE_NAME, config, store)
-            pipeline.handle(set(), rescan=True)
+            with listed_once():  # the walk's listing of a run folder serves its fingerprint and inspection
+                pipeline.handle(set(), rescan=True)
             pipeline.seen.save()
     finally:
         lock.release()

@@ -24,18 +24,23 @@ def print_plain(console: Any, title: Any, headers: Sequence[str], rows: Sequence
 
     if len(rows) < MIN_ROWS or console.color_system is not None or console.is_terminal:
         return False
-    widths = [_width(h) for h in headers]
-    lengths = [[_width(c) for c in row] for row in rows]
-    for row, sizes in zip(rows, lengths, strict=True):
-        if any("\n" in c or "\t" in c for c in row):
+    lengths = []
+    for row in rows:
+        joined = "".join(row)
+        if joined.isascii() and joined.isprintable():  # one test a row: every cell one column a character
+            lengths.append(list(map(len, row)))
+        elif "\n" in joined or "\t" in joined:
             return False
-        widths = [max(w, n) for w, n in zip(widths, sizes, strict=True)]
+        else:
+            lengths.append([_width(c) for c in row])
+    columns = list(zip(*lengths, strict=True))
+    widths = [max(_width(h), *sizes) for h, sizes in zip(headers, columns, strict=True)]
     if sum(widths) + 3 * len(widths) + 1 > console.width:
         return False  # Rich would fold cells to fit: leave that to it
     frame = Table(title=title)
     for h in headers:
         frame.add_column(h, overflow="fold")
-    frame.add_row(*(Text(_widest(rows, lengths, i)) for i in range(len(headers))))
+    frame.add_row(*(Text(_widest(rows, columns[i], i)) for i in range(len(headers))))
     with console.capture() as captured:
         console.print(frame)
     lines = captured.get().split("\n")
@@ -56,9 +61,9 @@ def _width(text: str) -> int:
     return len(text) if text.isascii() and text.isprintable() else cell_len(text)
 
 
-def _widest(rows: Sequence[Sequence[str]], lengths: list[list[int]], column: int) -> str:
-    best = max(range(len(rows)), key=lambda r: lengths[r][column])
-    return rows[best][column]
+def _widest(rows: Sequence[Sequence[str]], sizes: Sequence[int], column: int) -> str:
+    """The column's first widest cell."""
+    return rows[max(range(len(rows)), key=sizes.__getitem__)][column]
 
 
 def _is_row(line: str, widths: list[int]) -> bool:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rankinv import __version__
+from rankinv.boundary import listing
 from rankinv.config import Config
 from rankinv.discovery import resolve_parent
 from rankinv.ingest import registry
@@ -72,8 +73,7 @@ def folder_print(run_dir: Path, extra_logs: Iterable[Path]) -> str | None:
 
 
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
-    with os.scandir(folder) as it:
-        return sorted(it, key=lambda e: e.name)
+    return sorted(listing.entries(folder), key=lambda e: e.name)
 
 
 def _key(name: str, st: os.stat_result) -> tuple[Any, ...]:

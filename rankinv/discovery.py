@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rankinv.boundary import listing
 from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
@@ -143,7 +144,7 @@ def _attach(root: Path, runs: list[Path], folders: list[Path]) -> dict[Path, Pat
 
 def _subdirs(path: Path) -> list[Path]:
     try:
-        names = sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+        names = sorted(e.name for e in listing.entries(path) if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
     return [path / name for name in names]  # siblings sort by name as paths do (names, not paths, compared)
@@ -153,7 +154,7 @@ def is_run_dir(path: Path, *, bare_logs: bool = True, root: Path = Path("/")) ->
     """Does ``path`` hold what a trainer leaves behind? ``bare_logs``: a trainer's stdout alone counts too (not
     for the root itself, where job logs of many runs often land); ``root`` bounds where evidence may send it."""
     try:
-        names = {e.name for e in os.scandir(path)}
+        names = set(listing.listing(path))
     except OSError:
         return False
     if names & set(_RUN_FILES) or any(_CHECKPOINT.match(n) for n in names):
@@ -219,7 +220,7 @@ def _checkpoints(path: Path, settle_seconds: float) -> list[CheckpointInfo]:
 def _weights_dir(checkpoint: Path) -> Path:
     """verl keeps HF weights in ``global_step_N/actor/huggingface``; HF checkpoints hold them directly."""
     for candidate in (checkpoint, checkpoint / "actor" / "huggingface", checkpoint / "huggingface"):
-        if (candidate / "config.json").is_file() or (candidate / "adapter_config.json").is_file():
+        if listing.is_file(candidate / "config.json") or listing.is_file(candidate / "adapter_config.json"):
             return candidate
     return checkpoint
 

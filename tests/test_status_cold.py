@@ -99,9 +99,10 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-def _daemon_store(root: Path, state: Path, config: Path, verdicts: int) -> tuple[dict[str, list[Any]], str]:
-    """The daemon's store after its first full pass, and ``rankinv status`` printed from it while it runs."""
-    proc = D.start(root, state, "--config", str(config))
+def _daemon_store(root: Path, state: Path, config: Path, verdicts: int, *args: str) -> tuple[dict[str, list[Any]], str]:
+    """The daemon's store after its first full pass, and ``rankinv status`` printed from it while it runs (``args``:
+    more daemon options)."""
+    proc = D.start(root, state, "--config", str(config), *args)
     try:
         D.wait_for(f"the daemon's {verdicts} verdicts", lambda: D.read(
             root, state, lambda s: len(s.verdicts(limit=10_000)) >= verdicts and s.health().values.get("judged_with")))

@@ -25,6 +25,7 @@ from rankinv.daemon.pipeline.ingest import Ingestor
 from rankinv.daemon.pipeline.record import mark, record_run, recorded_as
 from rankinv.daemon.pipeline.triage import REPORT_NAME, TriageStage
 
+from rankinv.boundary import listing
 from rankinv.boundary.files import confined
 from rankinv.config import Config
 from rankinv.discovery import CheckpointInfo, RunInfo, inspect_run
@@ -193,7 +194,7 @@ class Pipeline:
         return known
 
     def _gone(self) -> set[Path]:
-        return {d for d in self.layout.runs if not d.exists()}
+        return {d for d in self.layout.runs if not listing.exists(d)}
 
     def _settle_due(self) -> set[Path]:
         now = time.monotonic()
@@ -228,10 +229,10 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------------------------------------
     def process_run(self, run_dir: Path) -> None:
         name = self.layout.runs[run_dir]
-        if not run_dir.exists():
+        if not listing.exists(run_dir):
             self._vanished(run_dir, name)
             return
-        twins = [t for t in self.layout.twins_of(run_dir) if t.is_dir()]
+        twins = [t for t in self.layout.twins_of(run_dir) if listing.is_dir(t)]
         self.watch_run(run_dir, twins)
         extra = self.layout.logs_of(run_dir)
         info = self.inspect(run_dir, name, extra, twins)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from rankinv.boundary import listing
 from rankinv.errors import RankinvError
 from rankinv.ingest.batch import Points
 from rankinv.ingest.detect import FORMATS, TENSORBOARD, TRAINER_STATE, detect_format, normalise
@@ -51,7 +52,7 @@ class Source:
 def open_source(path: str | Path, run_name: str, fmt: str = "auto", *, logging_steps: int = 1) -> Reader:
     """A reader for the log at ``path``; ``fmt`` is ``auto`` or one of :data:`FORMATS`."""
     path = Path(path)
-    if not path.exists():
+    if not listing.exists(path):
         raise RankinvError(f"{path}: no such log file or run directory")
     fmt = normalise(fmt)
     if fmt == "auto":
@@ -63,7 +64,7 @@ def _reader(path: Path, run: str, fmt: str, logging_steps: int) -> Reader:
     from rankinv.ingest import registry
 
     entry = registry.get(fmt)
-    if path.is_dir() and fmt not in (TRAINER_STATE, TENSORBOARD):
+    if listing.is_dir(path) and fmt not in (TRAINER_STATE, TENSORBOARD):
         raise RankinvError(f"{path} is a directory; the {fmt} reader needs a log file")
     return entry.open(path, run, logging_steps)
 

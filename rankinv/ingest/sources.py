@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from rankinv.boundary import listing
 from rankinv.boundary.files import read_text, readable
 from rankinv.ingest import Source, registry
 from rankinv.ingest.detect import JSONL, TENSORBOARD, TEXT_SUFFIXES, TFEVENTS, TRAINER_STATE, sniff_text
@@ -25,7 +25,7 @@ def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (), 
     """The run's own logs, plus stdout files elsewhere that evidence attributes to it (``extra_logs``); a run that
     is a stdout file of its own is that file. ``manifest``, ``states``: the run's manifest and its
     :func:`~rankinv.ingest.trainer_state.state_files` when the caller has just read them."""
-    if run_dir.is_file():
+    if listing.is_file(run_dir):
         return [Source(run_dir, sniff_text(run_dir))]
     states = state_files(run_dir) if states is None else states
     stride = logging_steps(run_dir, manifest=manifest, has_state=bool(states))
@@ -34,7 +34,7 @@ def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (), 
         found.append(Source(run_dir, TRAINER_STATE))
     for sub in LOG_SUBDIRS:
         folder = run_dir / sub if sub else run_dir
-        if folder.is_dir():
+        if listing.is_dir(folder):
             found.extend(_text_sources(folder, stride))
     found.extend(Source(p, TENSORBOARD) for p in sorted(_event_files(run_dir, EVENT_DEPTH)))
     for fmt in registry.FORMATS:
@@ -45,7 +45,7 @@ def list_sources(run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (), 
 
 def _text_sources(folder: Path, stride: int) -> list[Source]:
     found = []
-    logs = (p for p in folder.iterdir() if p.name.endswith((".jsonl", ".ndjson", *TEXT_SUFFIXES)))
+    logs = (folder / n for n in listing.listing(folder) if n.endswith((".jsonl", ".ndjson", *TEXT_SUFFIXES)))
     for path in sorted(p for p in logs if readable(p)):
         if path.name.endswith((".jsonl", ".ndjson")):
             found.append(Source(path, JSONL, stride))
@@ -58,7 +58,7 @@ def _event_files(folder: Path, depth: int) -> list[Path]:
     """TensorBoard files anywhere below the run, except inside checkpoints and hidden folders."""
     found: list[Path] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = listing.entries(folder)
     except OSError:
         return found
     for entry in entries:

@@ -8,7 +8,6 @@ entries past the last step it emitted. A state file that is mid-write (not valid
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import replace
 from itertools import compress
@@ -18,6 +17,7 @@ from typing import Any, cast
 
 import msgspec
 
+from rankinv.boundary import listing
 from rankinv.boundary.files import read_bytes
 from rankinv.ingest import columns
 from rankinv.ingest.batch import Points
@@ -33,26 +33,25 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 def state_files(path: Path) -> list[Path]:
     """The state files of a run directory (or the one file given), newest checkpoint first."""
-    if path.is_file():
+    if listing.is_file(path):
         return [path]
     found = []
     for name, step in _checkpoint_dirs(path):
         child = path / name / STATE_NAME
-        if child.exists():
+        if listing.exists(child):
             found.append((step, child))
     ranked = [p for _, p in sorted(found, reverse=True)]
     root = path / STATE_NAME
-    return [root, *ranked] if root.is_file() else ranked
+    return [root, *ranked] if listing.is_file(root) else ranked
 
 
 def _checkpoint_dirs(path: Path) -> list[tuple[str, int]]:
     """``checkpoint-N`` folders (symlinks to folders too) and their N, as ``path.glob("checkpoint-*/")`` finds them
     (one listing, no glob machinery per run)."""
-    if not path.is_dir():
+    if not listing.is_dir(path):
         return []
     try:
-        with os.scandir(path) as entries:
-            listed = [(e, m) for e in entries if (m := _CHECKPOINT.match(e.name))]
+        listed = [(e, m) for e in listing.entries(path) if (m := _CHECKPOINT.match(e.name))]
     except PermissionError:
         return []
     out = []

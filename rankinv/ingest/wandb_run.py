@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankinv.boundary import listing
 from rankinv.boundary.files import open_regular, readable
 from rankinv.errors import RankinvError
 from rankinv.ingest.batch import Points
@@ -45,7 +46,7 @@ RUN_DIRS = ("offline-run-*", "run-*")  # wandb/<run dir>/run-<id>.wandb; wandb/l
 def run_files(run_dir: Path) -> list[Path]:
     """A training run's W&B run files (``wandb/offline-run-*/run-*.wandb``, online runs' too) that look like one."""
     found: set[Path] = set()
-    if not (run_dir / "wandb").is_dir():
+    if not listing.is_dir(run_dir / "wandb"):
         return []
     for pattern in RUN_DIRS:
         for path in (run_dir / "wandb").glob(f"{pattern}/run-*.wandb"):

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rankinv.boundary.text import storable
 from rankinv.messages import Reason, TriageSummary, encode_reasons, encode_triage_summary
 from rankinv.store.base import StoreBase, dumps, finite_or_none, nan_or_none
 
@@ -74,12 +75,13 @@ class Writes(StoreBase):
         columns, marks = "".join(f", {k}" for k in fields), ", ?" * len(fields)
         sets = "".join(f", {k} = excluded.{k}" for k in (*fields, "updated_at") if fields)
         with self.transaction() as conn:  # one statement: a new run gets every field, a known one the given ones
-            conn.execute(
+            ((run_id,),) = conn.execute(
                 f"INSERT INTO runs(name, path, created_at, updated_at{columns}) VALUES(?, ?, ?, ?{marks}) "
-                f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets}",
+                f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets} RETURNING id",
                 (name, path, now, now, *fields.values()),
-            )
-            return self._run_id(name)
+            ).fetchall()  # the row's id, inserted or updated (not looked up again); the statement run to its end
+            self._ids[name] = int(run_id)
+            return int(run_id)
 
     def set_run_flags(
         self,
@@ -345,7 +347,8 @@ class Writes(StoreBase):
         reasons)`` each; returns (verdict id, is_new) per row, as one call each would in this order.
 
         The rows that only refresh their subject's latest verdict (the common case: a decision that stands) are
-        one statement; a new decision is inserted by :meth:`put_verdict`, in the rows' order."""
+        one statement, and so are the first verdicts of subjects that have none (a first scan); a new decision is
+        inserted by :meth:`put_verdict`, in the rows' order."""
         subjects = [subject_of(run, checkpoint) for run, checkpoint, *_ in rows]
         out: list[tuple[int, bool] | None] = [None] * len(rows)
         now = self.now()
@@ -363,12 +366,40 @@ class Writes(StoreBase):
             if done == len(refresh):  # else a refreshed row was deleted since: every row goes the long way
                 for k, latest in refresh:
                     out[k] = (latest[0], False)
+                if len(set(subjects)) == len(rows):
+                    self._insert_first_verdicts(rows, subjects, out, now)
             for k, row in enumerate(rows):
                 if out[k] is None:
                     run, checkpoint, step, decision, confidence, stage, summary, reasons = row
                     out[k] = self.put_verdict(run, checkpoint, step=step, decision=decision, confidence=confidence,
                                               stage=stage, summary=summary, reasons=reasons)  # fmt: skip
         return [o for o in out if o is not None]
+
+    def _insert_first_verdicts(self, rows: Sequence[VerdictRow], subjects: list[str],
+                               out: list[tuple[int, bool] | None], now: float) -> None:  # fmt: skip
+        """The rows still to write whose subject has no verdict yet (every run of a first scan) inserted in one
+        statement, in the rows' order, as :meth:`put_verdict` would one by one: each gets the next rowid."""
+        todo = [k for k, o in enumerate(out) if o is None]
+        had: set[str] = set()
+        for lo in range(0, len(todo), 500):
+            part = [subjects[k] for k in todo[lo : lo + 500]]
+            asked = {s if s.isascii() else storable(s): s for s in part}  # stored spelling → the one asked
+            sql = f"SELECT DISTINCT subject FROM verdicts WHERE subject IN ({', '.join('?' * len(part))})"
+            had.update(asked.get(r[0], r[0]) for r in self.conn.execute(sql, part))
+        first = [k for k in todo if subjects[k] not in had]
+        if not first or len(first) < len(todo):  # mixed with new decisions: one by one keeps the ids in row order
+            return
+        (top,) = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM verdicts").fetchone()
+        params = [(self._run_id(run), self._checkpoint_id(checkpoint), subjects[k], step, decision,
+                   finite_or_none(confidence), stage, summary, encode_reasons(reasons), now, now)
+                  for k in first for run, checkpoint, step, decision, confidence, stage, summary, reasons in (rows[k],)]
+        self.conn.executemany("INSERT INTO verdicts(run_id, checkpoint_id, subject, step, decision, confidence, stage, "
+                              "summary, reasons, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)", params)
+        ids = [int(i) for (i,) in self.conn.execute("SELECT id FROM verdicts WHERE id > ? ORDER BY id", (top,))]
+        assert len(ids) == len(first), "one writer: the rows inserted are the ones after the highest id before"
+        for k, vid in zip(first, ids, strict=True):
+            out[k] = (vid, True)
+            self._latest_verdicts[subjects[k]] = (vid, rows[k][3], rows[k][6])
 
     # -- actions (the audit ledger) ------------------------------------------------------------------------
     def begin_action(
