@@ -118,7 +118,7 @@ class InotifyWatcher:
 
         callback_id = CallbackId(next(self.ids))
         try:
-            wd = self.fd.add_callback(key.encode(), _mask(), _Callback(self.events, key, self._forget), callback_id)
+            wd = self.fd.add_callback(os.fsencode(key), _mask(), _Callback(self.events, key, self._forget), callback_id)
         except FileNotFoundError:
             return
         except OSError as exc:

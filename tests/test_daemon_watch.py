@@ -4,6 +4,7 @@ that never descends into checkpoint folders."""
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from pathlib import Path
@@ -65,8 +66,10 @@ def _drain_until(events: queue.SimpleQueue[FsEvent], want: str, timeout: float =
 
 
 @pytest.mark.parametrize("kind", ["inotify", "polling"])
-def test_watchers_report_appends_and_new_files_but_not_unwatched_subtrees(tmp_path: Path, kind: str) -> None:
-    run = tmp_path / "run"
+@pytest.mark.parametrize("name", [b"run", b"caf\xe9"])  # a Latin-1 folder name is no valid UTF-8
+def test_watchers_report_appends_and_new_files_but_not_unwatched_subtrees(tmp_path: Path, kind: str,
+                                                                          name: bytes) -> None:  # fmt: skip
+    run = tmp_path / os.fsdecode(name)
     (run / "checkpoint-1").mkdir(parents=True)
     log = run / "train.log"
     log.write_text("start\n")
