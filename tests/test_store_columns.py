@@ -195,3 +195,17 @@ def test_an_appended_read_through_the_ingestor_is_stored_once(tmp_path: Path) ->
         rows = [(p.step, p.name, p.value, p.time) for p in list(found)]
         assert first + second == b.add_metrics("r", rows) == len(rows) > 0
         assert _table(a)[0] == _table(b)[0]
+
+
+@pytest.mark.parametrize("odd", [None, MetricPoint("r", 2**60, "big", 1.0), MetricPoint("r", 8, "count", 3)])
+def test_points_made_one_by_one_store_as_checked_rows(tmp_path: Path, odd: MetricPoint | None) -> None:
+    """Made points are bound from their fields when every step is a plain int and every value a float, else
+    checked row by row (a step past 2^53, an int value): the table is the same either way."""
+    made = [MetricPoint("r", i, "loss", v, 1.0 + i) for i, v in enumerate([0.5, math.nan, -0.0, math.inf, 1e-300])]
+    points = Points("r", made + ([odd] if odd is not None else []))
+    parts = list(points.parts(1))
+    assert [p.plain for p in parts] == [odd is None]
+    rows = [(p.step, p.name, p.value, p.time) for p in list(points)]
+    with _open(tmp_path / "a.sqlite", ["r"]) as a, _open(tmp_path / "b.sqlite", ["r"]) as b:
+        assert a.add_metrics("r", points) == b.add_metrics("r", rows) == len(rows)
+        assert _table(a) == _table(b)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, overload
 
-from rankinv.ingest.columns import KEEP, NAMES, POINTS, Columns, Layout
+from rankinv.ingest.columns import KEEP, NAMES, POINTS, Columns, Layout, plain_steps
 from rankinv.metrics import MetricPoint
 
 Row = tuple[int, str, float, "float | None"]
@@ -113,6 +113,24 @@ def _all_kept(block: Columns) -> bool:
     return kept == sum(map(len, block.rows))
 
 
+_STEP, _NAME, _VALUE, _TIME = (attrgetter(n) for n in ("step", "name", "value", "time"))
+
+
+def _fields(chunk: list[MetricPoint]) -> list[Iterator[Any]]:
+    """Iterators over the points' steps, names, values and times."""
+    return [map(_STEP, chunk), map(_NAME, chunk), map(_VALUE, chunk), map(_TIME, chunk)]
+
+
+def _made_part(lead: object, chunk: list[MetricPoint]) -> Part:
+    """Points made one by one, as a store binds them: zipped from their fields when every step is a plain int and
+    every value a float (checked at C speed), else as rows for the store to check."""
+    steps = list(map(_STEP, chunk))
+    if plain_steps(steps) and set(map(type, map(_VALUE, chunk))) == {float}:
+        rows = zip(repeat(lead), map(_NAME, chunk), steps, map(_VALUE, chunk), map(_TIME, chunk), strict=False)
+        return Part(True, rows, len(chunk), steps[-1])
+    return Part(False, list(zip(*_fields(chunk), strict=True)), len(chunk), chunk[-1].step)
+
+
 class Points(Sequence[MetricPoint]):
     """The points of one read, in order: blocks of columns and points made one by one, as the reader met them."""
 
@@ -156,7 +174,8 @@ class Points(Sequence[MetricPoint]):
         wanted = None if names is None else frozenset(names)
         for chunk in self._chunks:
             if isinstance(chunk, list):
-                out += [(p.step, p.name, p.value, p.time) for p in chunk if wanted is None or p.name in wanted]
+                made = zip(*_fields(chunk), strict=True)
+                out.extend(made if wanted is None else compress(made, map(wanted.__contains__, map(_NAME, chunk))))
             else:
                 out.extend(_chunk_rows(chunk) if wanted is None else _chunk_rows_of(chunk, wanted))
         return out
@@ -167,7 +186,7 @@ class Points(Sequence[MetricPoint]):
         for chunk in self._chunks:
             if isinstance(chunk, list):
                 if chunk:
-                    yield Part(False, [(p.step, p.name, p.value, p.time) for p in chunk], len(chunk), chunk[-1].step)
+                    yield _made_part(lead, chunk)
             else:
                 yield Part(True, _bound_rows(lead, chunk), sum(map(POINTS, chunk.shapes)), _last_step(chunk))
 
