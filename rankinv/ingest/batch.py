@@ -162,8 +162,8 @@ class Points(Sequence[MetricPoint]):
         self._list = None
 
     def absorb(self, other: Points) -> None:
-        """Add the points of another read of the same run after these (its chunks are shared, not copied)."""
-        self._chunks += other._chunks
+        """Add the points of another read of the same run after these (its blocks shared, its lists copied)."""
+        self._chunks += [list(c) if isinstance(c, list) else c for c in other._chunks]
         self._size += other._size
         self._list = None
 
