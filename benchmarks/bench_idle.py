@@ -4,9 +4,10 @@ Two real ``rankinv daemon --foreground --poll`` processes (this interpreter's ra
 ``RANKINV_BENCH_BASELINE``, another's, e.g. main's in its own venv) each watch a root of their own holding the
 same 1,000 runs (a manifest and a callback JSONL each, as in the daemon benchmark), at the same time, so they
 share the machine's load. CPU (user + system, from /proc) is measured in windows of 60 s (10 s with
-``--quick``): right after both are ready (every run was just added: seen as changed a moment ago), and once
-nothing has changed for longer than the polling watcher's quiet time (:data:`rankinv.daemon.polling.QUIET_SECONDS`).
-Default daemon settings.
+``--quick``): right after both are ready, and once nothing has changed for longer than the polling watcher's quiet
+time (:data:`rankinv.daemon.polling.QUIET_SECONDS`). The roots' files and folders are dated :data:`AGE` seconds
+back, as a root is whose runs ended before the daemon (re)started; a second start on roots written just before it
+(every folder changed a moment ago) measures only the window after start. Default daemon settings.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ WINDOW = 60.0
 """The daemon's full rescan period (``[daemon] rescan_seconds``): each window holds one rescan, so it measures the
 average; /proc counts CPU in 10 ms ticks, 0.02% of a core over 60 s."""
 TARGET = 0.005
+AGE = 3600.0
+"""How long before the daemons start the roots' runs were last written (the aged starts)."""
+
+
+def _date_back(root: Path, seconds: float) -> None:
+    """Every file and folder under ``root`` (itself too) last modified ``seconds`` ago."""
+    when = time.time() - seconds
+    for path in [*root.rglob("*"), root]:
+        os.utime(path, (when, when), follow_symlinks=False)
 
 
 def _start(python: str, root: Path, state: Path) -> subprocess.Popen[bytes]:
@@ -47,21 +57,28 @@ def _window(procs: dict[str, subprocess.Popen[bytes]], seconds: float) -> dict[s
     return {who: (_cpu_seconds(p.pid) - before[who]) / took for who, p in procs.items()}
 
 
-def _measure(pythons: dict[str, str], runs: int, quiet_windows: int, window: float
+def _measure(pythons: dict[str, str], runs: int, quiet_windows: int, window: float, age: float
              ) -> list[tuple[str, float, dict[str, float]]]:  # fmt: skip
-    """(phase, load average, CPU share per daemon) for each window."""
+    """(phase, load average, CPU share per daemon) for each window; ``age``: seconds the roots' runs were last
+    written before the start (0: just written)."""
     with tempfile.TemporaryDirectory(prefix="rankinv-bench-") as tmp:
         procs = {}
         try:
+            for who in pythons:
+                _setup(Path(tmp) / who / "root", runs)
+                if age:
+                    _date_back(Path(tmp) / who / "root", age)
             for who, python in pythons.items():
                 root, state = Path(tmp) / who / "root", Path(tmp) / who / "state"
-                _setup(root, runs)
                 procs[who] = _start(python, root, state)
             for who, proc in procs.items():
                 store = store_path_for(Path(tmp) / who / "root", Path(tmp) / who / "state")
                 _wait(functools.partial(_ready, store, proc.pid), 600)
             ready = time.monotonic()
-            out = [("just started", os.getloadavg()[0], _window(procs, min(window, QUIET_SECONDS / 2)))]
+            started = f"just started, runs written {f'{age:g} s' if age else 'just'} before"
+            out = [(started, os.getloadavg()[0], _window(procs, min(window, QUIET_SECONDS / 2)))]
+            if not quiet_windows:
+                return out
             time.sleep(max(0.0, ready + QUIET_SECONDS + 5 - time.monotonic()))
             for _ in range(quiet_windows):
                 out.append((f"quiet > {QUIET_SECONDS:g} s", os.getloadavg()[0], _window(procs, window)))
@@ -83,7 +100,8 @@ def run(quick: bool) -> Result:
         if repeat % 2:  # alternate which starts (and sets up its root) first
             pythons = dict(reversed(list(pythons.items())))
         window = 10.0 if quick else WINDOW
-        for phase, load, cpu in _measure(pythons, runs, 1 if quick else 2, window):
+        for phase, load, cpu in [*_measure(pythons, runs, 1 if quick else 2, window, AGE),
+                                 *_measure(pythons, runs, 0, window, 0.0)]:  # fmt: skip
             ratio = f"{cpu['this'] / cpu['baseline']:.2f}" if cpu.get("baseline") else ""
             met = "met" if cpu["this"] <= TARGET else "missed"
             rows.append([repeat + 1, phase, f"{load:.1f}", f"{cpu['this']:.2%}",

@@ -26,12 +26,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import Result
 from rankinv.ingest import open_source
 from rankinv.ingest.tail import offset_at_end
+from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
+from rankinv.store.binding import bound
+
+FOLLOWED = ("entropy", REWARD_MEAN, FRAC_REWARD_ZERO_STD)  # what the daemon's live monitors follow (defaults)
 
 MB = 1 << 20
 BAR_TOTAL = 10**7
@@ -147,9 +152,21 @@ def _reader(path: Path, fmt: str) -> int:
 
 
 def _reader_rows(path: Path, fmt: str) -> int:
-    """The read and the ``(step, name, value, time)`` rows the daemon stores and its monitors follow."""
+    """The read and the rows the store binds for it (``executemany``'s parameters, each made and consumed as the
+    statement consumes them; SQLite's own work left out, as the loop writes nothing)."""
     found, _ = open_source(path, "bench", fmt).read_new(None)
-    return len(found.rows())
+    rows = bound(1, found)
+    deque(rows.rows, maxlen=0)
+    return rows.size
+
+
+def _reader_followed(path: Path, fmt: str) -> int:
+    """:func:`_reader_rows` and the rows a run's live monitor is fed (its three metrics' points)."""
+    found, _ = open_source(path, "bench", fmt).read_new(None)
+    rows = bound(1, found)
+    deque(rows.rows, maxlen=0)
+    found.rows(FOLLOWED)
+    return rows.size
 
 
 def _timed(work: Callable[[], int]) -> tuple[float, float, int]:
@@ -159,21 +176,22 @@ def _timed(work: Callable[[], int]) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-Timings = tuple[float, float, float, float, int, float]
+Timings = tuple[float, float, float, float, int, float, float, float]
 
 
 def _side_by_side(path: Path, fmt: str, baseline: Callable[[Path], int], repeat: int) -> Timings:
-    """(baseline s, reader s, baseline CPU s, reader CPU s, points, reader with rows s): the best of ``repeat``
-    interleaved runs each."""
-    base, mine, rows, points = [], [], [], 0
+    """(baseline s, reader s, baseline CPU s, reader CPU s, points, reader with rows s, its CPU s, with the
+    monitor's rows too s): the best of ``repeat`` interleaved runs each."""
+    base, mine, rows, fed, points = [], [], [], [], 0
     for _ in range(repeat):
         base.append(_timed(lambda: baseline(path)))
         mine.append(_timed(lambda: _reader(path, fmt)))
         rows.append(_timed(lambda: _reader_rows(path, fmt)))
+        fed.append(_timed(lambda: _reader_followed(path, fmt)))
         points = mine[-1][2]
-        assert rows[-1][2] == points
+        assert rows[-1][2] == fed[-1][2] == points
     return (min(b[0] for b in base), min(m[0] for m in mine), min(b[1] for b in base), min(m[1] for m in mine),
-            points, min(r[0] for r in rows))  # fmt: skip
+            points, min(r[0] for r in rows), min(r[1] for r in rows), min(f[0] for f in fed))  # fmt: skip
 
 
 def _trainer_state(path: Path, entries: int) -> Path:
@@ -268,28 +286,32 @@ def run(quick: bool) -> Result:
             label, baseline = BASELINES[fmt]
             files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
             size = sum(p.stat().st_size for p in files) / MB
-            seconds, reader, base_cpu, reader_cpu, points, with_rows = _side_by_side(path, READS.get(fmt, fmt),
-                                                                                     baseline, repeat)  # fmt: skip
-            ratios = [round(seconds / reader, 2), round(base_cpu / reader_cpu, 2), round(seconds / with_rows, 2)]
+            seconds, reader, base_cpu, reader_cpu, points, with_rows, rows_cpu, fed = _side_by_side(
+                path, READS.get(fmt, fmt), baseline, repeat)  # fmt: skip
+            ratios = [round(seconds / reader, 2), round(base_cpu / reader_cpu, 2), round(seconds / with_rows, 2),
+                      round(base_cpu / rows_cpu, 2), round(seconds / fed, 2)]  # fmt: skip
             rows.append([f"{fmt} reader ({points:,} points, {size:.0f} MB) vs {label}", round(size / reader, 1),
                          round(size / seconds, 1), *ratios])  # fmt: skip
         slurm = base / "slurm-4242.out"
         _fill(slurm, _slurm, big)
         seconds, points, position, rss = _first_read(slurm)
         label = f"first read of a {slurm.stat().st_size / MB:,.0f} MB Slurm .out: {seconds:.1f} s, {points:,} points"
-        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", "", "", ""])
+        rows.append([f"{label}, peak RSS {rss:.0f} MB", round(position / MB / seconds, 1), "", "", "", "", "", ""])
         for label, size in (("1 KB", 1024), (f"{big // MB} MB", big)):
             path = base / f"append-{size}.jsonl"
             _fill(path, LOGS["jsonl"], size, repeat_block=True)
             rows.append([f"read 1 appended line, log of {label}: {_append_cost(path, appends):.0f} µs (median)",
-                         "", "", "", "", ""])  # fmt: skip
+                         "", "", "", "", "", "", ""])  # fmt: skip
             path.unlink()
     notes = [f"ratio = baseline seconds / reader seconds, each the best of {repeat} interleaved runs in one process;"
              " ratio (CPU): the same with process CPU seconds (user + system)",
              "the reader's time includes steps, canonical names and every point's name, step and value (as decoded"
-             " columns: MetricPoints are made when asked for); ratio (with rows): the read plus the (step, name, value,"
-             " time) row per point the daemon stores; the baseline only parses",
+             " columns: MetricPoints are made when asked for); ratio (with rows): the read plus the rows the store"
+             " binds for it (executemany's parameters, made and consumed; SQLite's own work left out), in wall and"
+             " CPU seconds; with monitor rows: also the rows a live monitor is fed (its three metrics); the baseline"
+             " only parses",
              f"append cost: median of {appends} appends, offset already at the end of the file",
              f"load average (1 min) at the start {load[0]:.1f}, at the end {os.getloadavg()[0]:.1f}"]  # fmt: skip
-    columns = ["measurement", "reader MB/s", "baseline MB/s", "ratio", "ratio (CPU)", "ratio (with rows)"]
+    columns = ["measurement", "reader MB/s", "baseline MB/s", "ratio", "ratio (CPU)", "ratio (with rows)",
+               "ratio (with rows, CPU)", "ratio (with monitor rows)"]
     return Result("ingest", columns, rows, notes)

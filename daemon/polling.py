@@ -5,7 +5,9 @@ mtime changed, appeared or vanished. A directory is listed again (``scandir``) o
 since a listing that may be reused, and every few scans anyway; otherwise its known entries are stat-ed by name.
 A directory in which nothing changed for :data:`QUIET_SECONDS` is scanned every :data:`QUIET_EVERY` scans
 instead of every scan (staggered), until a change is seen in it again: a change is never lost, and is seen
-within ``QUIET_EVERY`` scans at most. The ``stat`` calls are the idle cost (about 2 µs each), and most folders
+within ``QUIET_EVERY`` scans at most. When a directory is added, the mtimes its first listing saw (its own and its
+entries') tell how long it has been unchanged already: a runs root whose runs ended before the daemon started is
+quiet from the first scan, not a minute later. The ``stat`` calls are the idle cost (about 2 µs each), and most folders
 of a large runs root are quiet. Cost is proportional to the number of watched entries, never to file sizes; the
 thread sleeps on an Event between scans, so ``stop`` is immediate.
 """
@@ -120,6 +122,16 @@ def _signature(directory: str) -> tuple[Signature, frozenset[str]] | None:
     return out, frozenset(subdirs)
 
 
+def _unchanged_for(directory: str, watched: _Watched, stats: Stats) -> float:
+    """Seconds since the newest mtime a listing saw (the directory's own and its entries'), at most
+    :data:`QUIET_SECONDS`; 0 when unknown or in the future (a clock ahead of ours: counted as a change now)."""
+    if watched.signature is None or directory not in stats:
+        return 0.0
+    newest = max((mtime for _, mtime in watched.signature.values()), default=stats[directory][1])
+    newest = max(newest, stats[directory][1])
+    return min(QUIET_SECONDS, max(0.0, time.time() - newest / 1e9))
+
+
 def _changed(old: Signature | None, new: Signature | None) -> list[str]:
     if old == new:
         return []  # the common case when idle, compared in C
@@ -150,8 +162,10 @@ class PollWatcher:
         key = str(directory)
         with self.lock:
             if key not in self.dirs:
-                self.dirs[key] = _listing(key, {})
-                self.pace[key] = _Pace(self.clock(), zlib.crc32(key.encode(errors="surrogateescape")))
+                stats: Stats = {}
+                watched = self.dirs[key] = _listing(key, stats)
+                since = self.clock() - _unchanged_for(key, watched, stats)
+                self.pace[key] = _Pace(since, zlib.crc32(key.encode(errors="surrogateescape")))
 
     def discard(self, directory: Path) -> None:
         with self.lock:

@@ -113,7 +113,7 @@ def test_a_new_file_hidden_by_an_unchanged_mtime_is_found_by_the_periodic_listin
 def test_a_watched_subfolder_is_stat_ed_once_per_scan_and_its_changes_still_reach_the_parent(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     dirs = _runs(tmp_path, 5)
-    _age(tmp_path)
+    _age(tmp_path, 10)  # changed 10 s ago: not quiet (a root unchanged for a minute would be, from the start)
     events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
     watcher = PollWatcher(events, 3600)
     for d in (tmp_path, *dirs):
@@ -229,3 +229,101 @@ def test_a_quiet_root_still_reports_a_new_run(tmp_path: Path) -> None:
         watcher.scan()
         found |= _drain(events)
     assert str(tmp_path / "run-new") in found
+
+
+def _old_runs(tmp_path: Path, n: int, seconds: float = 3600.0) -> list[Path]:
+    """Runs whose every file and folder was last changed ``seconds`` ago (a root the daemon starts on)."""
+    dirs = _runs(tmp_path, n)
+    for d in dirs:
+        for entry in (d / "train.jsonl", d / "rankinv-run.json", d):
+            _age(entry, seconds)
+    return dirs
+
+
+def _added(dirs: list[Path], events: queue.SimpleQueue[FsEvent]) -> tuple[PollWatcher, _Clock]:
+    """A watcher that has just added the folders (no scan yet, its clock not moved)."""
+    watcher, clock = PollWatcher(events, 3600), _Clock()
+    watcher.clock = clock
+    for d in dirs:
+        watcher.add(d)
+    return watcher, clock
+
+
+def test_runs_unchanged_for_a_minute_before_start_are_quiet_from_the_first_scan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    dirs = _old_runs(tmp_path, 40)
+    watcher, _ = _added(dirs, queue.SimpleQueue())
+    calls = _counting_lstat(monkeypatch)
+    scans = polling.QUIET_EVERY * RELIST_EVERY
+    for _ in range(scans):
+        assert watcher.scan() == 0
+    per_entry: dict[str, int] = {}
+    for path in calls:
+        per_entry[path] = per_entry.get(path, 0) + 1
+    assert len(per_entry) == 2 * len(dirs)  # every entry still checked, once per QUIET_EVERY scans
+    assert all(n <= scans // polling.QUIET_EVERY for n in per_entry.values())
+
+
+@pytest.mark.parametrize("delay", range(polling.QUIET_EVERY + 1))
+def test_an_append_to_a_run_quiet_before_start_is_seen_within_the_bound(tmp_path: Path, delay: int) -> None:
+    """Quiet at once, yet an append is reported within QUIET_EVERY scans wherever the folder sits in the stagger
+    and whenever it lands (the first scan included); then the folder is scanned every scan."""
+    dirs = _old_runs(tmp_path, 12)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, clock = _added(dirs, events)
+    for _ in range(delay):
+        assert watcher.scan() == 0
+    for d in dirs:
+        with (d / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+    seen: dict[str, int] = {}
+    for n in range(1, polling.QUIET_EVERY + 1):
+        watcher.scan()
+        for path in _drain(events):
+            seen.setdefault(path, n)
+    assert set(seen) == {str(d / "train.jsonl") for d in dirs}
+    assert max(seen.values()) <= polling.QUIET_EVERY
+    assert min(seen.values()) == 1  # the stagger spreads the folders: some are due in the first scan
+    clock.now += 1
+    for d in dirs:
+        with (d / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+    watcher.scan()
+    assert _drain(events) == {str(d / "train.jsonl") for d in dirs}
+
+
+def test_a_run_changed_within_the_minute_before_start_is_scanned_every_scan_until_quiet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A log written 30 s before start: its folder is scanned every scan until a minute after that write (by the
+    watcher's clock, 30 s after start), then every QUIET_EVERY scans."""
+    dirs = _old_runs(tmp_path, 8)
+    log = dirs[0] / "train.jsonl"
+    _age(log, 30)
+    watcher, clock = _added(dirs, queue.SimpleQueue())
+    calls = _counting_lstat(monkeypatch)
+
+    def stats_of_log(scans: int) -> int:
+        before = calls.count(str(log))
+        for _ in range(scans):
+            watcher.scan()
+        return calls.count(str(log)) - before
+
+    watcher.scans = 1  # no staggered full listing (scandir, not lstat) in the scans counted first
+    assert stats_of_log(polling.QUIET_EVERY) == polling.QUIET_EVERY
+    clock.now += polling.QUIET_SECONDS - 30 - 1
+    assert stats_of_log(polling.QUIET_EVERY) == polling.QUIET_EVERY
+    clock.now += 2
+    assert stats_of_log(3 * polling.QUIET_EVERY) <= 3
+
+
+def test_an_mtime_in_the_future_counts_as_a_change_now(tmp_path: Path) -> None:
+    """A file server's clock ahead of ours: the folder is not taken for quiet."""
+    dirs = _old_runs(tmp_path, 4)
+    _age(dirs[1] / "train.jsonl", -3600)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, _ = _added(dirs, events)
+    for _ in range(polling.QUIET_EVERY):
+        with (dirs[1] / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+        watcher.scan()
+        assert _drain(events) == {str(dirs[1] / "train.jsonl")}

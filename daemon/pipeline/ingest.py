@@ -18,17 +18,16 @@ import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
-from rankinv.ingest import START, Offset, Reader, Source
+from rankinv.ingest import START, Offset, Points, Reader, Source
 from rankinv.ingest import sources_for_run as _all_sources
 from rankinv.ingest.kept import kept_files
 from rankinv.ingest.primary import primary_source, unreadable
 from rankinv.ingest.rounding import MAX_DECIMALS, _decimals, rounding_note
-from rankinv.metrics import MetricPoint
 from rankinv.store import Store
-from rankinv.store.writes import STEP_LIMIT
+from rankinv.store.binding import bound
 
 log = logging.getLogger("rankinv.daemon")
 
@@ -43,17 +42,20 @@ PENDING_POINTS = 100_000
 
 
 class Ingestor:
-    def __init__(self, store: Store, max_runs: int = 256, stored: Callable[[str, Rows], None] | None = None):
-        """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them)."""
+    def __init__(self, store: Store, max_runs: int = 256, stored: Callable[[str, Rows], None] | None = None,
+                 followed: Collection[str] | None = None):  # fmt: skip
+        """``stored(run, rows)`` is told of every batch of points written (the live monitors follow them), with
+        the rows of the metrics ``followed`` only when given (picked from the reader's columns)."""
         self.store = store
         self.stored = stored
+        self.followed = followed
         self.offsets: dict[str, Offset] = {}  # path -> offset as last written (the daemon is the store's one writer)
         self.readers: dict[tuple[str, Source], Reader] = {}  # readers keep no state between reads: opened once
         self.max_runs = max_runs
         self.sources: OrderedDict[str, list[Source]] = OrderedDict()
         self.reported: set[str] = set()
         self.deferring = False
-        self.pending: dict[str, tuple[str, str, Offset, Rows]] = {}  # path -> (run, format, new offset, points)
+        self.pending: dict[str, tuple[str, str, Offset, Points]] = {}  # path -> (run, format, new offset, points)
         self.pending_points = 0  # points in ``pending``
 
     def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
@@ -78,11 +80,11 @@ class Ingestor:
                 log.warning("run %s: %s", run, message)
                 self.store.add_event("warning", "ingest", message, run)
 
-    def _note_rounding(self, run: str, source: Source, points: Sequence[MetricPoint]) -> None:
+    def _note_rounding(self, run: str, source: Source, points: Points) -> None:
         key = f"{run}\0rounding"
         if key in self.reported:
             return
-        if any(math.isfinite(p.value) and _decimals(p.value) > MAX_DECIMALS for p in points):
+        if any(math.isfinite(v) and _decimals(v) > MAX_DECIMALS for v in points.values()):
             self.reported.add(key)  # a value printed with more decimals: this log does not round (never asked again)
             return
         note = rounding_note(points, source.path.name)
@@ -91,11 +93,12 @@ class Ingestor:
             log.warning("run %s: %s", run, note)
             self.store.add_event("warning", "ingest", note, run)
 
-    def _note_missing(self, run: str, source: Source, rows: Rows) -> None:
+    def _note_missing(self, run: str, source: Source, points: Points) -> None:
         """JSON has no NaN: verl's file logger writes one as ``null``, kept as a missing value and said once."""
         key = f"{run}\0missing"
-        if source.fmt != "jsonl" or key in self.reported:
+        if source.fmt != "jsonl" or key in self.reported or not any(map(math.isnan, points.values())):
             return
+        rows = points.rows()
         missing = sorted({(name, step) for step, name, value, _ in rows if math.isnan(value)}, key=lambda x: x[1])
         if missing:
             self.reported.add(key)
@@ -154,16 +157,16 @@ class Ingestor:
         self.pending_points = sum(len(item[3]) for item in self.pending.values())
         if not items:
             return
-        self.store.ingest_many([(run, key, fmt, new.to_json(), rows) for key, (run, fmt, new, rows) in items.items()])
-        for key, (run, _, new, rows) in items.items():
-            self._written(run, key, new, rows)
+        self.store.ingest_many([(run, key, fmt, new.to_json(), found) for key, (run, fmt, new, found) in items.items()])
+        for key, (run, _, new, found) in items.items():
+            self._written(run, key, new, found)
 
-    def _written(self, run: str, key: str, new: Offset, rows: Rows) -> None:
+    def _written(self, run: str, key: str, new: Offset, points: Points) -> None:
         if len(self.offsets) >= 4 * self.max_runs:
             self.offsets.clear()
         self.offsets[key] = new
-        if self.stored is not None and rows:
-            self.stored(run, rows)
+        if self.stored is not None and points:
+            self.stored(run, points.rows(self.followed))
 
     def ingest_run(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = ()) -> int:
         cached = self.sources.get(run)
@@ -205,13 +208,16 @@ class Ingestor:
         points, new = self._reader(run, source).read_new(offset)
         if not points and new == offset:
             return 0
-        rows = points.rows()  # made from the reader's columns: no MetricPoint per point
         self._note_rounding(run, source, points)
-        self._note_missing(run, source, rows)
+        self._note_missing(run, source, points)
         if self.deferring:
-            self.pending[key] = (run, source.fmt, new, (queued[3] if queued is not None else []) + rows)
-            self.pending_points += len(rows)
-            return sum(1 for r in rows if -STEP_LIMIT <= int(r[0]) < STEP_LIMIT)  # as the store counts them
-        written = self.store.ingest(run, key, source.fmt, new.to_json(), rows)
-        self._written(run, key, new, rows)
+            written = bound(0, points).size  # as the store will count them
+            self.pending_points += len(points)
+            if queued is not None:
+                queued[3].absorb(points)  # the same log read again in one batch: written as one read
+                points = queued[3]
+            self.pending[key] = (run, source.fmt, new, points)
+            return written
+        written = self.store.ingest(run, key, source.fmt, new.to_json(), points)  # bound from the columns
+        self._written(run, key, new, points)
         return written

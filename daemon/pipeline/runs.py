@@ -54,7 +54,8 @@ class Pipeline:
         self.dirs, self.actions = dirs, actions
         self.layout = L.Layout({}, ())
         self.brain = Brain(store, config)
-        self.ingestor = Ingestor(store, config.daemon.max_cached_runs, stored=self.brain.stored)
+        self.ingestor = Ingestor(store, config.daemon.max_cached_runs, stored=self.brain.stored,
+                                 followed=self.brain.names)
         self.settling: dict[Path, tuple[float, float]] = {}  # run dir → (due, interval) while checkpoints settle
         self.watched_checkpoints: set[Path] = set()
         self.evaluated: dict[Path, float] = {}  # run dir → when it was last judged (monotonic)

@@ -6,8 +6,8 @@ One entry point per use:
 - :func:`sources_for_run` — the logs of a run directory with their detected formats.
 
 Every reader has ``read_new(offset) -> (points, new_offset)``; the points are a
-:class:`~rankinv.ingest.batch.Points` (a sequence of MetricPoints kept as decoded columns, with ``rows()`` for the
-store); offsets are :class:`~rankinv.ingest.tail.Offset`
+:class:`~rankinv.ingest.batch.Points` (a sequence of MetricPoints kept as decoded columns, which the store binds
+as they are, with ``rows()`` for the live monitors); offsets are :class:`~rankinv.ingest.tail.Offset`
 (frozen, ``to_json()``/``from_json()``), so a daemon can persist them and resume after a restart.
 """
 

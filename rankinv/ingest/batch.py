@@ -1,22 +1,33 @@
 """The points of one read, kept as the columns the readers decoded them into until a consumer asks.
 
 A large log holds millions of values. Making a :class:`~rankinv.metrics.MetricPoint` for each costs about as much
-as decoding it, and most consumers do not need the objects: the store and the live monitors take
-``(step, name, value, time)`` rows, which :meth:`Points.rows` zips straight from the columns at C speed (one row
-tuple at a time, freed as the store consumes it). Anything else sees a sequence of MetricPoints, made when first
-asked for and equal, point for point, to what the readers built one by one (tests compare).
+as decoding it, and most consumers do not need the objects. The store binds the columns as they are
+(:meth:`Points.parts`: ``zip`` over them, one tuple at a time and reused, never a list of rows); the live monitors
+take ``(step, name, value, time)`` rows of the few metrics they follow (:meth:`Points.rows` with ``names``), picked
+from the columns at C speed. Anything else sees a sequence of MetricPoints, made when first asked for and equal,
+point for point, to what the readers built one by one (tests compare).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
-from typing import Any, overload
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple, overload
 
-from rankinv.ingest.columns import KEEP, NAMES, POINTS, Columns
+from rankinv.ingest.columns import KEEP, NAMES, POINTS, Columns, Layout, plain_steps
 from rankinv.metrics import MetricPoint
 
 Row = tuple[int, str, float, "float | None"]
+
+
+class Part(NamedTuple):
+    """One chunk of a read's points as a store binds them (:meth:`Points.parts`)."""
+
+    plain: bool  # rows are ``(lead, name, step, value, time)``, steps plain ints (0 to 2^53), values floats
+    rows: Iterable[Any]  # else ``(step, name, value, time)`` rows of points made one by one, for the store to check
+    size: int  # points in the chunk
+    last_step: int | None  # the step of its last point
 
 
 def _chunk_points(run: str, block: Columns) -> Iterator[MetricPoint]:
@@ -31,6 +42,53 @@ def _chunk_rows(block: Columns) -> Iterator[Row]:
     """The block's ``(step, name, value, time)`` rows, as :func:`_chunk_points` would give them."""
     times = repeat(None) if block.times.count(None) == len(block.times) else _times(block)
     return _kept(block, zip(*_columns(block), times, strict=False))  # the time column may be endless
+
+
+def _bound_rows(lead: object, block: Columns) -> Iterator[Any]:
+    """The block's ``(lead, name, step, value, time)`` tuples, in order, zipped from the columns (no list)."""
+    steps, names, values = _columns(block)
+    times = repeat(None) if block.times.count(None) == len(block.times) else _times(block)
+    return _kept(block, zip(repeat(lead), names, steps, values, times))
+
+
+def _last_step(block: Columns) -> int | None:
+    """The step of the block's last point (its last record with one)."""
+    for step, shape in zip(reversed(block.steps), reversed(block.shapes), strict=True):
+        if shape.points:
+            return step
+    return None
+
+
+_FOLLOWED: dict[frozenset[str], dict[int, tuple[Layout, tuple[bool, ...]]]] = {}
+"""Per set of followed names, by layout (its id; the layout is held, so the id stays its own): per key, is it a
+point of one of those names?"""
+
+
+def _followed(shapes: list[Layout], names: frozenset[str]) -> Iterator[bool]:
+    """Per key of every record: is it a point of one of ``names``? (Worked out once per layout, looked up by id.)"""
+    known = _FOLLOWED.setdefault(names, {})
+    ids = list(map(id, shapes))
+    missing = set(ids).difference(known)
+    if missing:
+        if len(known) + len(missing) > 4096:
+            known.clear()
+            missing = set(ids)
+        by_id = dict(zip(ids, shapes, strict=True))
+        for i in missing:
+            shape = by_id[i]
+            known[i] = (shape, tuple(k and n in names for n, k in zip(shape.names, shape.keep, strict=True)))
+    return chain.from_iterable(map(_SECOND, map(known.__getitem__, ids)))
+
+
+_SECOND = itemgetter(1)
+
+
+def _chunk_rows_of(block: Columns, names: frozenset[str]) -> Iterator[Row]:
+    """The block's rows of the metrics ``names`` only, as :func:`_chunk_rows` filtered would give them."""
+    picked = list(_followed(block.shapes, names))
+    steps, found, values = (compress(column, picked) for column in _columns(block))
+    times = repeat(None) if block.times.count(None) == len(block.times) else compress(_times(block), picked)
+    return zip(steps, found, values, times, strict=False)
 
 
 def _columns(block: Columns) -> list[Iterator[Any]]:
@@ -53,6 +111,24 @@ def _kept(block: Columns, made: Iterator[Any]) -> Iterator[Any]:
 def _all_kept(block: Columns) -> bool:
     kept: int = sum(map(POINTS, block.shapes))
     return kept == sum(map(len, block.rows))
+
+
+_STEP, _NAME, _VALUE, _TIME = (attrgetter(n) for n in ("step", "name", "value", "time"))
+
+
+def _fields(chunk: list[MetricPoint]) -> list[Iterator[Any]]:
+    """Iterators over the points' steps, names, values and times."""
+    return [map(_STEP, chunk), map(_NAME, chunk), map(_VALUE, chunk), map(_TIME, chunk)]
+
+
+def _made_part(lead: object, chunk: list[MetricPoint]) -> Part:
+    """Points made one by one, as a store binds them: zipped from their fields when every step is a plain int and
+    every value a float (checked at C speed), else as rows for the store to check."""
+    steps = list(map(_STEP, chunk))
+    if plain_steps(steps) and set(map(type, map(_VALUE, chunk))) == {float}:
+        rows = zip(repeat(lead), map(_NAME, chunk), steps, map(_VALUE, chunk), map(_TIME, chunk), strict=False)
+        return Part(True, rows, len(chunk), steps[-1])
+    return Part(False, list(zip(*_fields(chunk), strict=True)), len(chunk), chunk[-1].step)
 
 
 class Points(Sequence[MetricPoint]):
@@ -85,15 +161,40 @@ class Points(Sequence[MetricPoint]):
         self._size += len(last) - before
         self._list = None
 
-    def rows(self) -> list[Row]:
-        """Every point as ``(step, name, value, time)``, in order, made without a MetricPoint per point."""
+    def absorb(self, other: Points) -> None:
+        """Add the points of another read of the same run after these (its blocks shared, its lists copied)."""
+        self._chunks += [list(c) if isinstance(c, list) else c for c in other._chunks]
+        self._size += other._size
+        self._list = None
+
+    def rows(self, names: Collection[str] | None = None) -> list[Row]:
+        """Every point as ``(step, name, value, time)``, in order, made without a MetricPoint per point; with
+        ``names``, only the points of those metrics (picked from the columns, not from rows made for all)."""
         out: list[Row] = []
+        wanted = None if names is None else frozenset(names)
         for chunk in self._chunks:
             if isinstance(chunk, list):
-                out += [(p.step, p.name, p.value, p.time) for p in chunk]
+                made = zip(*_fields(chunk), strict=True)
+                out.extend(made if wanted is None else compress(made, map(wanted.__contains__, map(_NAME, chunk))))
             else:
-                out.extend(_chunk_rows(chunk))
+                out.extend(_chunk_rows(chunk) if wanted is None else _chunk_rows_of(chunk, wanted))
         return out
+
+    def parts(self, lead: object) -> Iterator[Part]:
+        """The points chunk by chunk as a store binds them (see :class:`Part`); ``lead`` opens every plain row
+        (the run's id in the store)."""
+        for chunk in self._chunks:
+            if isinstance(chunk, list):
+                if chunk:
+                    yield _made_part(lead, chunk)
+            else:
+                yield Part(True, _bound_rows(lead, chunk), sum(map(POINTS, chunk.shapes)), _last_step(chunk))
+
+    def values(self) -> Iterator[float]:
+        """Every point's value, in order, without making the points."""
+        return chain.from_iterable(
+            (p.value for p in c) if isinstance(c, list) else _kept(c, _columns(c)[2]) for c in self._chunks
+        )
 
     def __len__(self) -> int:
         return self._size

@@ -6,17 +6,18 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from rankinv.boundary.text import storable
 from rankinv.messages import Reason, TriageSummary, encode_reasons, encode_triage_summary
-from rankinv.store.base import StoreBase, dumps, finite_or_none, nan_or_none
+from rankinv.store.base import StoreBase, dumps, finite_or_none
+from rankinv.store.binding import Columnar, MetricRow, PointRow, bound
 
 if TYPE_CHECKING:
     from rankinv.triage.report import TriageReport
 
 EVENTS_KEPT = 5000
-STEP_LIMIT = 2**63
 MonitorRow = tuple[str, int | None, float | None, float | None, float | None, Mapping[str, Any] | None]
 PredictionRow = tuple[str, str | None, int | None, float | None, float | None, float | None, str,
                       Mapping[str, Any] | None]  # fmt: skip
@@ -135,24 +136,24 @@ class Writes(StoreBase):
                              "job_checked_at = ? WHERE name = ?", rows)  # fmt: skip
 
     # -- metrics and offsets -------------------------------------------------------------------------------
-    def add_metrics(self, run: str, points: Iterable[tuple[int, str, float, float | None]]) -> int:
+    def add_metrics(self, run: str, points: Iterable[PointRow] | Columnar) -> int:
         """Insert (step, name, value, time) points; a repeated (name, step) replaces the old value, never duplicates.
 
         NaN is stored as NULL (SQLite has no NaN; the reader sees NaN); ±Inf keeps its sign. A point whose step
         does not fit SQLite's 64-bit INTEGER is dropped alone. The run's ``last_step`` becomes the step of the last
-        point, in log order. Returns how many points were written.
+        point, in log order. Returns how many points were written. ``points`` may be a read's columns
+        (:class:`rankinv.ingest.batch.Points`): bound as they are, no row made per point (:mod:`.binding`).
         """
         run_id = self._run_id(run)
-        rows = [(run_id, name, int(step), nan_or_none(value), time) for step, name, value, time in points
-                if -STEP_LIMIT <= int(step) < STEP_LIMIT]  # fmt: skip
-        if rows:
+        rows = bound(run_id, points)
+        if rows.size:
             with self.transaction() as conn:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO metrics(run_id, name, step, value, time) VALUES(?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO metrics(run_id, name, step, value, time) VALUES(?, ?, ?, ?, ?)", rows.rows
                 )
                 # The run's step is where its log is now: the last point read (after a restart, a lower step).
-                conn.execute("UPDATE runs SET last_step = ? WHERE id = ?", (rows[-1][2], run_id))
-        return len(rows)
+                conn.execute("UPDATE runs SET last_step = ? WHERE id = ?", (rows.last_step, run_id))
+        return rows.size
 
     def ingest(
         self,
@@ -160,7 +161,7 @@ class Writes(StoreBase):
         path: str,
         reader: str,
         state: Mapping[str, Any] | str,
-        points: Iterable[tuple[int, str, float, float | None]],
+        points: Iterable[PointRow] | Columnar,
     ) -> int:
         """Write new points and the file's new offset in ONE transaction: a crash between them cannot duplicate."""
         with self.transaction():
@@ -168,25 +169,23 @@ class Writes(StoreBase):
             self.save_offset(path, run, reader, state)
         return count
 
-    def ingest_many(self, batch: Sequence[tuple[str, str, str, str, Sequence[tuple[int, str, float, float | None]]]]
-                    ) -> None:  # fmt: skip
+    def ingest_many(self, batch: Sequence[tuple[str, str, str, str, Iterable[PointRow] | Columnar]]) -> None:
         """:meth:`ingest` of many logs, ``(run, path, reader, state, points)`` each, in one transaction and three
         statements: every point, every run's ``last_step`` (its log's last point, the later log last), every offset."""
-        metrics: list[tuple[int, str, int, float | None, float | None]] = []
-        steps: list[tuple[int, int]] = []
+        metrics: list[Iterable[MetricRow]] = []
+        steps: list[tuple[int | None, int]] = []
         offsets: list[tuple[str, int, str, str, float]] = []
         now = self.now()
         for run, path, reader, state, points in batch:
             run_id = self._run_id(run)
-            rows = [(run_id, name, int(step), nan_or_none(value), time) for step, name, value, time in points
-                    if -STEP_LIMIT <= int(step) < STEP_LIMIT]  # fmt: skip
-            if rows:
-                metrics.extend(rows)
-                steps.append((rows[-1][2], run_id))
+            rows = bound(run_id, points)
+            if rows.size:
+                metrics.append(rows.rows)
+                steps.append((rows.last_step, run_id))
             offsets.append((path, run_id, reader, state, now))
         with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO metrics(run_id, name, step, value, time) VALUES(?, ?, ?, ?, ?)",
-                             metrics)  # fmt: skip
+                             chain.from_iterable(metrics))  # fmt: skip
             conn.executemany("UPDATE runs SET last_step = ? WHERE id = ?", steps)
             conn.executemany(
                 "INSERT INTO offsets(path, run_id, reader, state, updated_at) VALUES(?, ?, ?, ?, ?) "
