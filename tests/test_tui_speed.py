@@ -47,17 +47,17 @@ def _cell(table: CandidatesTable, subject: str, key: str) -> str:
 
 
 def _rendered_rows(table: CandidatesTable) -> set[str]:
-    return {str(k[0].value) for k in table._cell_render_cache.keys()}  # noqa: SIM118
+    return {str(k[0].value) for k in table._row_render_cache.keys()}  # noqa: SIM118
 
 
 def _renders(table: CandidatesTable) -> dict[object, object]:
-    """DataTable's rendered cells (kept, so a fresh render is a new object even under the same key)."""
-    cache = table._cell_render_cache
+    """DataTable's rendered row lines (kept, so a fresh render is a new object even under the same key)."""
+    cache = table._row_render_cache
     return {k: cache.get(k) for k in cache.keys()}  # noqa: SIM118
 
 
 def _rendered_since(table: CandidatesTable, before: dict[object, object]) -> set[str]:
-    """The rows any of whose cells DataTable rendered again since ``before``."""
+    """The rows whose line was rendered again since ``before``."""
     return {str(k[0].value) for k, v in _renders(table).items() if before.get(k) is not v}  # type: ignore[index]
 
 
@@ -170,7 +170,7 @@ async def test_a_reshuffled_table_draws_what_a_fresh_render_draws(tmp_path: Path
         await pilot.pause()
         fast = _screen_lines(table)
         table._clear_caches()
-        table._placed.clear()
+        table._lines.clear()
         assert _screen_lines(table) == fast
         y = 6  # a line below the header (the table scrolled to keep the cursor's run, now last, in view)
         drawn = "".join(text for text, *_ in fast[y])
@@ -184,7 +184,7 @@ def _textual_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[
     path switched off (DataTable's cell render, its own styles worked out per line) and DataTable's
     ``render_lines`` called."""
     table._clear_caches()
-    table._placed.clear()
+    table._lines.clear()
     (fast, table._fast), (frame, table._frame) = (table._fast, False), (table._frame, None)
     try:
         strips = DataTable.render_lines(table, Region(0, 0, table.size.width, table.size.height))

@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 from rankinv.tui import columns as cols
 from rankinv.tui.poller import RowData
 from rankinv.tui.thresholds import Thresholds
-from rankinv.tui.widgets import table_cells
+from rankinv.tui.widgets import table_cells, table_lines
 from rankinv.tui.widgets.row_cells import RowCells
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.events import Key, Resize
 from textual.geometry import Region
 from textual.reactive import reactive
@@ -63,7 +64,7 @@ class CandidatesTable(DataTable[Text]):
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
         self._pending: dict[str, RowInputs] = {}  # rows whose cells may have changed, not drawn yet (off screen)
         self._cells = RowCells()
-        self._placed = table_cells.Placed(4000)
+        self._lines = table_lines.RowLines()
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
         self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
 
@@ -170,7 +171,7 @@ class CandidatesTable(DataTable[Text]):
         self.clear(columns=True)
         self._keys, self._drawn, self._pending = {}, {}, {}
         self._cells.clear()
-        self._placed.clear()
+        self._lines.clear()
         for column in visible:
             self.add_column(self._label(column), width=column.cells, key=column.key)
         self._fill()
@@ -258,12 +259,25 @@ class CandidatesTable(DataTable[Text]):
         if not (self._fast and table_cells.resize(self)):
             super()._update_dimensions(new_rows)
 
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,  # noqa: PLR0917  (DataTable's signature)
-                     hover: bool = False) -> list[list[Segment]]:  # fmt: skip
-        if row_index < 0 or column_index < 0 or not self._fast:  # the header, the row labels
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        return self._placed.render(self, super()._render_cell, row_index=row_index, column_index=column_index,
-                                   base_style=base_style, width=width, cursor=cursor, hover=hover)  # fmt: skip
+    def _render_line_in_row(self, row_key: DTRowKey, line_no: int, base_style: Style, cursor_location: Coordinate,
+                            hover_location: Coordinate) -> tuple[list[list[Segment]], list[list[Segment]]]:  # fmt: skip
+        """A body row's line from cells laid out once (:mod:`.table_lines`), kept under DataTable's own key."""
+        key = (row_key, line_no, base_style, cursor_location, hover_location, self.cursor_type, self.show_cursor,
+               self._show_hover_cursor, self._update_count, self._pseudo_class_state)  # fmt: skip
+        kept: tuple[list[list[Segment]], list[list[Segment]]] | None = self._row_render_cache.get(key)
+        if kept is not None:
+            return kept
+        index = self._row_locations.get(row_key)
+        drawn = None
+        if self._fast and index is not None and line_no == 0 and table_lines.drawable(self) and \
+                self.rows[row_key].height == 1:  # fmt: skip
+            drawn = self._lines.row(self, row_key, index, base_style, cursor=cursor_location.row,
+                                    hover=hover_location.row)
+        if drawn is None:
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        pair: tuple[list[list[Segment]], list[list[Segment]]] = ([], drawn)
+        self._row_render_cache[key] = pair
+        return pair
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed
