@@ -60,9 +60,12 @@ class CandidatesTable(DataTable[Text]):
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.thresholds = thresholds or Thresholds()
-        self._keys: dict[str, RowInputs] = {}  # each row, in order, and what it is drawn from
+        self._rows: dict[str, Candidate] = {}  # each row's candidate, in order
+        self._order: list[str] = []  # (the same, as a list)
+        self._source: tuple[Mapping[str, Any], Mapping[str, Any], frozenset[str], cols.RowContext] = (
+            {}, {}, frozenset(), cols.RowContext())  # fmt: skip
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
-        self._pending: dict[str, RowInputs] = {}  # rows whose cells may have changed, not drawn yet (off screen)
+        self._pending: dict[str, Candidate] = {}  # rows whose cells may have changed, not drawn yet (off screen)
         self._cells = RowCells()
         self._lines = table_lines.RowLines()
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
@@ -169,7 +172,7 @@ class CandidatesTable(DataTable[Text]):
     def _set_columns(self, visible: tuple[cols.Column, ...]) -> None:
         self.columns_shown = visible
         self.clear(columns=True)
-        self._keys, self._drawn, self._pending = {}, {}, {}
+        self._rows, self._order, self._drawn, self._pending = {}, [], {}, {}
         self._cells.clear()
         self._lines.clear()
         for column in visible:
@@ -185,38 +188,38 @@ class CandidatesTable(DataTable[Text]):
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
-        curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
-        empty = cols.RowContext({}, None, self.thresholds)  # most rows: no curves read, no kill
-        keys = {c.subject: self._key(c, curves, kills, marked, empty) for c in ordered}
-        order = list(keys)
+        rows = {c.subject: c for c in ordered}
+        order = list(rows)
+        # What a row is drawn from besides its candidate (reactives: read once); a row's inputs are put together
+        # only when it is drawn (:meth:`_key`), not for each of 1,000 rows per update.
+        self._source = (self.row_data.curves, self.row_data.kills, self.marked,
+                        cols.RowContext({}, None, self.thresholds))  # fmt: skip
         self.redrawn = set()
-        rebuilt = not (keys.keys() == self._keys.keys() and self.row_count == len(keys))
+        rebuilt = not (rows.keys() == self._rows.keys() and self.row_count == len(rows))
         if not rebuilt:
             # Every row is pending, unchanged or not: comparing 1,000 candidates field by field costs more than
             # comparing the cells of the few dozen rows drawn (the cells compare their inputs, :class:`RowCells`).
-            if self._fast:
-                self._pending.update(keys)
-            else:  # (every pending row is drawn at once in this mode)
-                self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
-            if order != list(self._keys):
+            self._pending = dict(rows)
+            if order != self._order:
                 self._reorder(order)
         else:
             self.clear()
             blank = tuple(Text() for _ in self.columns_shown)
-            for subject in keys:
+            for subject in rows:
                 self.add_row(*blank, key=subject)
-            self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
-        self._keys, self.shown = keys, tuple(ordered)
+            self._drawn, self._pending = dict.fromkeys(rows, blank), dict(rows)
+        self._rows, self._order, self.shown = rows, order, tuple(ordered)
         if current is not None:  # before drawing: the rows in view are those around the cursor's new place
-            index = order.index(current.subject) if current.subject in keys else 0
+            index = order.index(current.subject) if current.subject in rows else 0
             if index != self.cursor_row or rebuilt:
                 self.move_cursor(row=index, animate=False)
-        self._draw(self._in_view() if self._fast else list(self._pending))
+        # (without the fast path every row is drawn now; only its changed cells are written)
+        self._draw(self._in_view() if self._fast else order)
 
-    def _key(self, c: Candidate, curves: Mapping[str, Any], kills: Mapping[str, Any], marked: frozenset[str],
-             empty: cols.RowContext) -> RowInputs:  # fmt: skip
-        """What the row is drawn from: the candidate, its curves and kill (``empty`` when it has neither), and
-        whether it is marked."""
+    def _key(self, c: Candidate) -> RowInputs:
+        """What the row is drawn from: the candidate, its curves and kill (a shared empty context when it has
+        neither), and whether it is marked."""
+        curves, kills, marked, empty = self._source
         if c.checkpoint is not None:
             return c, empty, c.subject in marked
         curve, kill = curves.get(c.run), kills.get(c.run)
@@ -231,10 +234,10 @@ class CandidatesTable(DataTable[Text]):
         """Draw these rows' pending cells; only the cells that changed are written."""
         changed: dict[str, dict[str, Text]] = {}
         for subject in subjects:
-            key = self._pending.pop(subject, None)
-            if key is None:
+            candidate = self._pending.pop(subject, None)
+            if candidate is None:
                 continue
-            cells = self._cells.row(self.columns_shown, *key)
+            cells = self._cells.row(self.columns_shown, *self._key(candidate))
             pairs = zip(self.columns_shown, cells, self._drawn[subject], strict=True)
             self._drawn[subject] = cells
             diff = {column.key: new for column, new, was in pairs if new is not was}

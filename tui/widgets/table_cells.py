@@ -54,8 +54,29 @@ def reorder(table: DataTable[Any], subjects: Sequence[str]) -> None:
         getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:mod:`.table_lines`)
     # What DataTable's ordered_rows and _y_offsets would work out again, row by row, on the next frame:
     table._ordered_row_cache[(len(ordered), table._update_count)] = ordered
-    table._offset_cache[table._update_count] = [(row.key, y) for row in ordered for y in range(row.height)]
+    one_line = all(row.height == 1 for row in ordered)
+    table._offset_cache[table._update_count] = (
+        OneLineRows(ordered) if one_line else [(row.key, y) for row in ordered for y in range(row.height)])
     table.refresh()
+
+
+class OneLineRows(Sequence[tuple[RowKey, int]]):
+    """DataTable's list of (row key, line in row) per line, for rows of one line each, without building the 1,000
+    tuples: DataTable only indexes it (the line a screen line shows), takes its length and clears it."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, y: Any) -> Any:
+        if isinstance(y, slice):
+            return [(row.key, 0) for row in self._rows[y]]
+        return self._rows[y].key, 0
+
+    def clear(self) -> None:
+        self._rows = []
 
 
 _BY_SUBJECT = "_rankinv_rows_by_subject"
