@@ -25,6 +25,14 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import RowKey
 
 Segments = list[Segment]
+
+
+class DrawnRow(list[Segments]):
+    """A row's cells' segments as :meth:`RowLines.row` drew them: no two neighbours share a style (a cell's own
+    are simplified; neighbouring cells differ in their meta), ``length`` cells wide."""
+
+    length = 0
+
 LIMIT = 20_000  # kept cells before the caches start again (a few MB at most)
 _SLOTS = ("_ansi", "_style_definition", "_color", "_bgcolor", "_attributes", "_set_attributes", "_link", "_link_id",
           "_null", "_meta", "_hash")  # fmt: skip
@@ -83,7 +91,7 @@ class RowLines:
         self.numbers.clear()
 
     def row(self, table: DataTable[Any], row_key: RowKey, row_index: int, base_style: Style, *, cursor: int,
-            hover: int) -> list[Segments] | None:  # fmt: skip
+            hover: int) -> DrawnRow | None:  # fmt: skip
         """The row's cells' segments and the fill to the widget's edge, as DataTable's ``_render_line_in_row``
         makes its scrollable part (its fixed part is empty for these tables); None if a cell is not a Text or the
         row's style is empty (DataTable draws those)."""
@@ -94,7 +102,7 @@ class RowLines:
             return None
         pre, post, fill = styles
         data = table._data[row_key]
-        cells: list[Segments] = []
+        cells = DrawnRow()
         for column_index, (key, look) in enumerate(zip(frame.keys, frame.looks[pre, post], strict=True)):
             cell = data.get(key)
             if type(cell) is not Text:
@@ -104,6 +112,7 @@ class RowLines:
         if meta is None:
             meta = self._metas[row_index, -1] = Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
         cells.append([Segment(frame.fill, with_meta(fill, meta))])
+        cells.length = frame.length
         return cells
 
     def _placed(self, table: DataTable[Any], cell: Text, look: tuple[Any, ...], row_index: int,
@@ -154,7 +163,9 @@ class _Frame:
         self.keys = [column.key for column in columns]
         self.widths = [column.get_render_width(table) for column in columns]
         self.padding = table.cell_padding
-        self.fill = " " * max(0, table.size.width - sum(self.widths) - table._row_label_column_width)
+        used = sum(self.widths) + table._row_label_column_width
+        self.fill = " " * max(0, table.size.width - used)
+        self.length = used + len(self.fill)
         self.cursor = (table.show_cursor, table._show_hover_cursor, table.cursor_foreground_priority == "css",
                        table.cursor_background_priority == "css")  # fmt: skip
         self.styles: dict[tuple[Any, ...], tuple[Style, Style, Style] | None] = {}
