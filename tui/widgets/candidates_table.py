@@ -212,8 +212,9 @@ class CandidatesTable(DataTable[Text]):
         self._rows, self._order, self.shown = rows, order, tuple(ordered)
         if current is not None:  # before drawing: the rows in view are those around the cursor's new place
             index = order.index(current.subject) if current.subject in rows else 0
-            if index != self.cursor_row or rebuilt:
-                self.move_cursor(row=index, animate=False)
+            if index != self.cursor_row or rebuilt:  # (a cursor that moves is scrolled into view by DataTable's
+                # watcher: asking move_cursor to scroll too worked the row's place out twice)
+                self.move_cursor(row=index, animate=False, scroll=index == self.cursor_row)
         # (without the fast path every row is drawn now; only its changed cells are written)
         self._draw(self._in_view() if self._fast else order)
 
