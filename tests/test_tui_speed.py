@@ -147,6 +147,30 @@ async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> N
         assert table._update_count == rebuilds, "reordering rebuilt the table"
 
 
+@sync
+async def test_another_textual_gets_the_public_path_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Textual the fast path was not tested with: DataTable's own update_cell and sort, the same cells and
+    order after a batch that changes values and the ranking."""
+    from rankinv.tui.widgets import table_cells
+
+    monkeypatch.setattr(table_cells, "TESTED", ())
+    app = _app(tmp_path, 12)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 12)
+        assert not table._fast
+        with Store.open(app.store_path) as store:
+            store.put_prediction("grpo-011", None, step=11, value=0.99, lo=0.97, hi=1.0, basis="prior")
+            store.put_monitor("grpo-005", step=11, entropy=0.4, entropy_drop=0.44, zero_std_fraction=0.2)
+        await wait_for(pilot, lambda: table.shown[0].run == "grpo-011", "the new ranking")
+        await pilot.pause()
+        order = ["grpo-011", *(f"grpo-{i:03d}" for i in range(11))]
+        assert [str(table.get_row_at(i)[0]) for i in range(12)] == order
+        assert str(table.get_row("grpo-005")[[c.key for c in table.columns_shown].index("entropy_drop")]) == "44%"
+
+
 def _screen_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[str, object], object]]]:
     """Every visible line of the table as segments: text, style, the style's meta (the row and column a click
     lands on) and control codes."""

@@ -5,9 +5,9 @@ changed cell re-renders every visible cell of the table. Here a changed cell is 
 only its row's assembled lines are dropped from the caches (its row is drawn again from the cells laid out so far,
 :mod:`.table_lines`, which sees a new cell object); a new order replaces the row positions, and a row that moved
 gets its cells' kept lines with its new row number, not laid out by Rich again. This reaches into DataTable's
-private caches (Textual 8.2.8): :func:`supported` says
-whether this Textual has them, else the caller falls back to ``update_cell``. tests/test_tui_speed.py checks the
-result against the store and counts what is redrawn.
+private caches (Textual 8.2.8, pinned in scripts/constraints.txt): :func:`supported` says whether this is a
+Textual it was tested with and has them, else the caller falls back to ``update_cell``. tests/test_tui_speed.py
+checks the result against the store and Textual's own render, and counts what is redrawn.
 """
 
 from __future__ import annotations
@@ -25,8 +25,21 @@ _CACHES = ("_data", "_row_label_column_width", "_total_row_height", "_row_locati
            "_row_renderable_cache", "_offset_cache", "_ordered_row_cache")  # fmt: skip
 
 
+TESTED = ("8.2.8",)  # the Textual releases whose DataTable internals the fast path was checked against (its tests)
+
+
 def supported(table: DataTable[Any]) -> bool:
-    return all(hasattr(table, name) for name in _CACHES)
+    """This Textual is one the fast path was tested with, and has the caches it reaches into."""
+    return _textual_version() in TESTED and all(hasattr(table, name) for name in _CACHES)
+
+
+def _textual_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("textual")
+    except PackageNotFoundError:
+        return ""
 
 
 def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refresh: bool = True) -> None:
