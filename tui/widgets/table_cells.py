@@ -13,6 +13,7 @@ checks the result against the store and Textual's own render, and counts what is
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -30,16 +31,16 @@ TESTED = ("8.2.8",)  # the Textual releases whose DataTable internals the fast p
 
 def supported(table: DataTable[Any]) -> bool:
     """This Textual is one the fast path was tested with, and has the caches it reaches into."""
-    return _textual_version() in TESTED and all(hasattr(table, name) for name in _CACHES)
+    return _tested_textual() and all(hasattr(table, name) for name in _CACHES)
 
 
-def _textual_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def _tested_textual() -> bool:
+    """Textual is installed as a tested release, told by its metadata folder beside it (one stat:
+    ``importlib.metadata`` would add a tenth of a second to start-up)."""
+    import textual
 
-    try:
-        return version("textual")
-    except PackageNotFoundError:
-        return ""
+    site = Path(textual.__file__).resolve().parent.parent
+    return any((site / f"textual-{release}.dist-info").is_dir() for release in TESTED)
 
 
 def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refresh: bool = True) -> None:
