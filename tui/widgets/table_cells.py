@@ -68,9 +68,9 @@ def reorder(table: DataTable[Any], subjects: Sequence[str]) -> None:
         getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:mod:`.table_lines`)
     # What DataTable's ordered_rows and _y_offsets would work out again, row by row, on the next frame:
     table._ordered_row_cache[(len(ordered), table._update_count)] = ordered
-    one_line = all(row.height == 1 for row in ordered)
-    table._offset_cache[table._update_count] = (
-        OneLineRows(ordered) if one_line else [(row.key, y) for row in ordered for y in range(row.height)])
+    offsets: Any = (OneLineRows(ordered) if all(row.height == 1 for row in ordered)
+                    else [(row.key, y) for row in ordered for y in range(row.height)])  # fmt: skip
+    table._offset_cache[table._update_count] = offsets  # (DataTable's annotation says list; it only indexes it)
     table.refresh()
 
 
