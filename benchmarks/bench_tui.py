@@ -238,7 +238,9 @@ def run(quick: bool) -> Result:
          _ms(t["work_cpu"])],
         ["apply + render (reshuffled), until the test driver is idle", runs, _ms(t["apply"]), _ms(t["apply_cpu"])],
         *([["baseline: apply + render, ranking kept (work)", runs, _ms(base["work_kept"]), _ms(base["work_cpu_kept"])],
-           ["baseline: apply + render, ranking reshuffled (work)", runs, _ms(base["work"]), _ms(base["work_cpu"])]]
+           ["baseline: apply + render, ranking reshuffled (work)", runs, _ms(base["work"]), _ms(base["work_cpu"])],
+           ["baseline: apply + render (reshuffled), until the test driver is idle", runs, _ms(base["apply"]),
+            _ms(base["apply_cpu"])]]
           if base else []),
         ["the test driver's idle pause alone", runs, _ms(t["idle"]), "—"],
         ["daemon commit → on screen (poll 0.3 s)", runs, _ms(t["end_to_end"]), "—"],
