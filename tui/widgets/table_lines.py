@@ -4,7 +4,7 @@ DataTable lays out every cell it draws with Rich (``Styled(Padding(cell))``, som
 lines by row key with the cell's row number in the segments' meta (where a click lands), so a row that moved, or a
 changed cell, is laid out again. Here a cell is laid out without the meta, kept by the cell object and by its
 look (text, spans, style, justification; the width and styles around it), and the row's meta is added to the
-kept segments (``style + meta``, Rich's own sum, as DataTable's base style carries it). A one-line cell of plain
+kept segments (the Style Rich's ``style + meta`` builds, as DataTable's base style carries it). A one-line cell of plain
 text (no spans, no style, fitting its width, one cell per character) is laid out by hand: one segment of the
 padded text in the cell's style, what Rich's layout simplifies to. Which rows can be drawn so is checked by
 :func:`drawable` (one-line rows, a row cursor, no fixed rows or columns, no row labels); others are DataTable's.
@@ -33,6 +33,7 @@ class DrawnRow(list[Segments]):
 
     length = 0
 
+
 LIMIT = 20_000  # kept cells before the caches start again (a few MB at most)
 _SLOTS = ("_ansi", "_style_definition", "_color", "_bgcolor", "_attributes", "_set_attributes", "_link", "_link_id",
           "_null", "_meta", "_hash")  # fmt: skip
@@ -58,7 +59,7 @@ def with_meta(style: Style, meta: Style) -> Style:
 
 
 def drawable(table: DataTable[Any]) -> bool:
-    """The table's body rows are of the kind :class:`RowLines` draws (checked per frame; rows per line)."""
+    """The table's body rows are of the kind :class:`RowLines` draws (checked for each row it draws)."""
     return (table.cursor_type == "row" and not table.fixed_columns and not table.fixed_rows
             and not (table._labelled_row_exists and table.show_row_labels))  # fmt: skip
 
