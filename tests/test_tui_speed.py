@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from rankinv.tui import columns
 from rankinv.tui.app import RankinvApp, make_app
+from rankinv.tui.widgets import table_lines
 from rankinv.tui.widgets.candidates_table import CandidatesTable
 from rankinv.tui.widgets.row_cells import draw
+from rich.cells import cell_len as columns_width
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -47,17 +49,17 @@ def _cell(table: CandidatesTable, subject: str, key: str) -> str:
 
 
 def _rendered_rows(table: CandidatesTable) -> set[str]:
-    return {str(k[0].value) for k in table._cell_render_cache.keys()}  # noqa: SIM118
+    return {str(k[0].value) for k in table._row_render_cache.keys()}  # noqa: SIM118
 
 
 def _renders(table: CandidatesTable) -> dict[object, object]:
-    """DataTable's rendered cells (kept, so a fresh render is a new object even under the same key)."""
-    cache = table._cell_render_cache
+    """DataTable's rendered row lines (kept, so a fresh render is a new object even under the same key)."""
+    cache = table._row_render_cache
     return {k: cache.get(k) for k in cache.keys()}  # noqa: SIM118
 
 
 def _rendered_since(table: CandidatesTable, before: dict[object, object]) -> set[str]:
-    """The rows any of whose cells DataTable rendered again since ``before``."""
+    """The rows whose line was rendered again since ``before``."""
     return {str(k[0].value) for k, v in _renders(table).items() if before.get(k) is not v}  # type: ignore[index]
 
 
@@ -145,6 +147,30 @@ async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> N
         assert table._update_count == rebuilds, "reordering rebuilt the table"
 
 
+@sync
+async def test_another_textual_gets_the_public_path_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Textual the fast path was not tested with: DataTable's own update_cell and sort, the same cells and
+    order after a batch that changes values and the ranking."""
+    from rankinv.tui.widgets import table_cells
+
+    monkeypatch.setattr(table_cells, "TESTED", ())
+    app = _app(tmp_path, 12)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 12)
+        assert not table._fast
+        with Store.open(app.store_path) as store:
+            store.put_prediction("grpo-011", None, step=11, value=0.99, lo=0.97, hi=1.0, basis="prior")
+            store.put_monitor("grpo-005", step=11, entropy=0.4, entropy_drop=0.44, zero_std_fraction=0.2)
+        await wait_for(pilot, lambda: table.shown[0].run == "grpo-011", "the new ranking")
+        await pilot.pause()
+        order = ["grpo-011", *(f"grpo-{i:03d}" for i in range(11))]
+        assert [str(table.get_row_at(i)[0]) for i in range(12)] == order
+        assert str(table.get_row("grpo-005")[[c.key for c in table.columns_shown].index("entropy_drop")]) == "44%"
+
+
 def _screen_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[str, object], object]]]:
     """Every visible line of the table as segments: text, style, the style's meta (the row and column a click
     lands on) and control codes."""
@@ -170,7 +196,7 @@ async def test_a_reshuffled_table_draws_what_a_fresh_render_draws(tmp_path: Path
         await pilot.pause()
         fast = _screen_lines(table)
         table._clear_caches()
-        table._placed.clear()
+        table._lines.clear()
         assert _screen_lines(table) == fast
         y = 6  # a line below the header (the table scrolled to keep the cursor's run, now last, in view)
         drawn = "".join(text for text, *_ in fast[y])
@@ -183,14 +209,27 @@ def _textual_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[
     """Oracle: the visible lines as Textual's own DataTable draws the same data: every cache dropped, the fast
     path switched off (DataTable's cell render, its own styles worked out per line) and DataTable's
     ``render_lines`` called."""
-    table._clear_caches()
-    table._placed.clear()
+    table._clear_caches()  # (the fast path's own caches are not used with it off: they stay, for the next batch)
     (fast, table._fast), (frame, table._frame) = (table._fast, False), (table._frame, None)
     try:
         strips = DataTable.render_lines(table, Region(0, 0, table.size.width, table.size.height))
     finally:
         table._fast, table._frame = fast, frame
+        # What was rendered here must not be shown later as if the fast path had drawn it: the next frame draws
+        # every line again through the fast path.
+        table._clear_caches()
+        table._styles_cache.clear()
     return [[(s.text, s.style, dict(s.style.meta) if s.style else {}, s.control) for s in strip] for strip in strips]
+
+
+def _fast_lines(table: CandidatesTable) -> list[list[tuple[str, object, dict[str, object], object]]]:
+    """The visible lines as the app draws them, checking that the fast path drew every visible body row (so an
+    equal oracle says something about it)."""
+    lines = _screen_lines(table)
+    drawn = {k[0] for k, v in _renders(table).items() if type(v[1]) is table_lines.DrawnRow}  # type: ignore[index]
+    in_view = min(table.row_count - int(table.scroll_y), table.size.height - 1)
+    assert table._fast and len(drawn) >= in_view, (len(drawn), in_view)
+    return lines
 
 
 def _reshuffle(store: Store, runs: int, tick: int) -> None:
@@ -222,7 +261,7 @@ async def test_batches_in_place_and_reshuffled_draw_what_textual_draws(tmp_path:
         await wait_for(pilot, lambda: _cell(table, "grpo-004", "entropy_drop") == "40%", "the new values")
         await pilot.pause()
         assert table.selected is not None and table.selected.subject == chosen.subject
-        assert _screen_lines(table) == _textual_lines(table)
+        assert _fast_lines(table) == _textual_lines(table)
         for tick in (1, 2):
             with Store.open(app.store_path) as store:
                 _reshuffle(store, 60, tick)
@@ -233,12 +272,58 @@ async def test_batches_in_place_and_reshuffled_draw_what_textual_draws(tmp_path:
             assert selected is not None and selected.subject == chosen.subject, "the cursor left its run"
             first = int(table.scroll_y)
             assert first <= table.cursor_row < first + table.size.height - 1, "the cursor's row is out of view"
-            assert _screen_lines(table) == _textual_lines(table)
-        dark = _screen_lines(table)
+            assert _fast_lines(table) == _textual_lines(table)
+        dark = _fast_lines(table)
         app.theme = "textual-light"  # every row's colours change: no style may be kept from an earlier frame
         await pilot.pause()
-        light = _screen_lines(table)
+        light = _fast_lines(table)
         assert light == _textual_lines(table) != dark
+
+
+@sync
+async def test_cursor_hover_resize_and_sort_draw_what_textual_draws(tmp_path: Path) -> None:
+    """The kept cells (laid out once, put at each row's place) after what changes a row's look without changing
+    its cells: the cursor moving onto and off rows, the mouse's hover, a narrower terminal (columns dropped,
+    widths and the fill change), a sort by a column and its reverse; and a reshuffle between them. Each time every
+    visible line equals Textual's own render, segment by segment (mouse meta included)."""
+    app = _app(tmp_path, 60)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.main.query_one(CandidatesTable)
+        await _settled(pilot, table, 60)
+
+        async def same(why: str) -> None:
+            await pilot.pause()
+            assert _fast_lines(table) == _textual_lines(table), why
+
+        await same("at start")
+        await pilot.press("j", "j", "j")
+        await same("cursor moved down")
+        await pilot.press("ctrl+d", "k")
+        await same("half a page down (scrolled), one up")
+        await pilot.hover(CandidatesTable, offset=(6, 5))
+        await same("the mouse over a row")
+        with Store.open(app.store_path) as store:
+            _reshuffle(store, 60, 1)
+        top = max(range(60), key=lambda i: (i * 7 + 11) % 60)
+        await wait_for(pilot, lambda: table.shown[0].run == f"grpo-{top:03d}", "ranking 1")
+        await same("reshuffled")
+        wide = len(table.columns_shown)
+        await pilot.resize_terminal(100, 40)
+        await wait_for(pilot, lambda: len(table.columns_shown) < wide, "columns dropped")
+        await same("narrower")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: table.sort_key is not None, "sorted")
+        await same("sorted by a column")
+        await pilot.press("i")
+        await same("the sort reversed")
+        with Store.open(app.store_path) as store:
+            _reshuffle(store, 60, 2)
+        await wait_for(pilot, lambda: _cell(table, "grpo-000", "predicted").startswith(f"{(2 * 11) % 60 / 60:.2f}"),
+                       "ranking 2")  # fmt: skip
+        await same("reshuffled again, sorted")
+        await pilot.resize_terminal(160, 45)
+        await wait_for(pilot, lambda: len(table.columns_shown) == wide, "columns back")
+        await same("wide again")
 
 
 @sync
@@ -284,3 +369,29 @@ def test_a_cell_reads_only_the_fields_it_declares() -> None:
         for name in {f.name for f in dataclasses.fields(Candidate)} - set(column.reads) - {"subject"}:
             changed = draw(column, dataclasses.replace(full, **{name: _other(getattr(full, name))}), ctx)
             assert (changed.plain, changed.spans) == (drawn.plain, drawn.spans), f"{column.key} reads {name}"
+
+
+@pytest.mark.parametrize("justify", [None, "left", "right", "center"])
+@pytest.mark.parametrize("text", ["0.52±0.05", "", "—", "grpo-0001 ", "  lead", "界面", "x" * 12, "x" * 13, "a\tb",
+                                  "tab"])  # fmt: skip
+def test_a_plain_cell_laid_out_by_hand_is_what_rich_lays_out(text: str, justify: str | None) -> None:
+    """Oracle: Rich's layout of the cell as DataTable asks for it (``Styled(Padding(cell))``, one line, no wrap),
+    simplified; by hand only where the cell is plain text that fits (else None: Rich lays it out)."""
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.segment import Segment
+    from rich.style import Style
+    from rich.text import Text
+    from textual.renderables.styled import Styled
+
+    cell = Text(text, justify=justify)  # type: ignore[arg-type]
+    cell.no_wrap, cell.overflow = True, "ellipsis"
+    pre, post = Style(color="red", bgcolor="blue", bold=True), Style(bgcolor="green")
+    console = Console(width=80)
+    options = console.options.update_dimensions(14, 1).update(no_wrap=True)
+    rich = list(Segment.simplify(console.render_lines(Styled(Padding(cell, (0, 1)), pre, post), options)[0]))
+    by_hand = table_lines.plain(cell, 14, 1, pre + post)
+    fits = len(text) <= 12 and text.isprintable() and len(text) == columns_width(text)
+    assert (by_hand is not None) == (fits and justify != "center")
+    if by_hand is not None:
+        assert by_hand == rich

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from rankinv.tui import format as fmt
 from rankinv.tui import plot
@@ -39,13 +40,18 @@ class Column:
     right: bool = True
     reads: tuple[str, ...] = ()  # the Candidate fields the cell shows: it is redrawn only when one changes
     context: str = ""  # what of the RowContext it shows too: a curve's metric name, or "kill"
+    _reads: Callable[[Candidate], object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_reads", attrgetter(*self.reads) if self.reads else lambda _: ())
 
     def inputs(self, candidate: Candidate, ctx: RowContext) -> tuple[object, ...]:
-        """Everything the cell is drawn from (equal inputs, equal cell)."""
-        values = tuple(getattr(candidate, name) for name in self.reads)
+        """Everything the cell is drawn from (equal inputs, equal cell): the fields it reads (one value, or a tuple
+        of them) and what of the context it shows."""
+        values = self._reads(candidate)
         if self.context == "kill":
-            return (*values, ctx.kill)
-        return (*values, ctx.curves.get(self.context)) if self.context else values
+            return values, ctx.kill
+        return (values, ctx.curves.get(self.context)) if self.context else (values,)
 
     @property
     def label(self) -> str:

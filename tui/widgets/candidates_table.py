@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any, ClassVar
 
 from rankinv.tui import columns as cols
 from rankinv.tui.poller import RowData
 from rankinv.tui.thresholds import Thresholds
-from rankinv.tui.widgets import table_cells
+from rankinv.tui.widgets import table_cells, table_lines
 from rankinv.tui.widgets.row_cells import RowCells
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.events import Key, Resize
 from textual.geometry import Region
 from textual.reactive import reactive
@@ -59,11 +61,14 @@ class CandidatesTable(DataTable[Text]):
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.thresholds = thresholds or Thresholds()
-        self._keys: dict[str, RowInputs] = {}  # each row, in order, and what it is drawn from
+        self._rows: dict[str, Candidate] = {}  # each row's candidate, in order
+        self._order: list[str] = []  # (the same, as a list)
+        self._source: tuple[Mapping[str, Any], Mapping[str, Any], frozenset[str], cols.RowContext] = (
+            {}, {}, frozenset(), cols.RowContext())  # fmt: skip
         self._drawn: dict[str, tuple[Text, ...]] = {}  # the cells in the table's data
-        self._pending: dict[str, RowInputs] = {}  # rows whose cells may have changed, not drawn yet (off screen)
+        self._pending: dict[str, Candidate] = {}  # rows whose cells may have changed, not drawn yet (off screen)
         self._cells = RowCells()
-        self._placed = table_cells.Placed(4000)
+        self._lines = table_lines.RowLines()
         self._fast = table_cells.supported(self)  # this Textual has the caches the fast path reaches into
         self.redrawn: set[str] = set()  # the rows whose cells were drawn since the last update
 
@@ -168,9 +173,9 @@ class CandidatesTable(DataTable[Text]):
     def _set_columns(self, visible: tuple[cols.Column, ...]) -> None:
         self.columns_shown = visible
         self.clear(columns=True)
-        self._keys, self._drawn, self._pending = {}, {}, {}
+        self._rows, self._order, self._drawn, self._pending = {}, [], {}, {}
         self._cells.clear()
-        self._placed.clear()
+        self._lines.clear()
         for column in visible:
             self.add_column(self._label(column), width=column.cells, key=column.key)
         self._fill()
@@ -184,38 +189,39 @@ class CandidatesTable(DataTable[Text]):
         """
         current = self.selected
         ordered = cols.ordered(cols.matching(self.candidates, self.filter_text), self.sort_key, self.sort_reverse)
-        curves, kills, marked = self.row_data.curves, self.row_data.kills, self.marked  # (reactives: read once)
-        empty = cols.RowContext({}, None, self.thresholds)  # most rows: no curves read, no kill
-        keys = {c.subject: self._key(c, curves, kills, marked, empty) for c in ordered}
-        order = list(keys)
+        rows = {c.subject: c for c in ordered}
+        order = list(rows)
+        # What a row is drawn from besides its candidate (reactives: read once); a row's inputs are put together
+        # only when it is drawn (:meth:`_key`), not for each of 1,000 rows per update.
+        self._source = (self.row_data.curves, self.row_data.kills, self.marked,
+                        cols.RowContext({}, None, self.thresholds))  # fmt: skip
         self.redrawn = set()
-        rebuilt = not (keys.keys() == self._keys.keys() and self.row_count == len(keys))
+        rebuilt = not (rows.keys() == self._rows.keys() and self.row_count == len(rows))
         if not rebuilt:
             # Every row is pending, unchanged or not: comparing 1,000 candidates field by field costs more than
             # comparing the cells of the few dozen rows drawn (the cells compare their inputs, :class:`RowCells`).
-            if self._fast:
-                self._pending.update(keys)
-            else:  # (every pending row is drawn at once in this mode)
-                self._pending.update((s, k) for s, k in keys.items() if self._keys[s] != k)
-            if order != list(self._keys):
+            self._pending = dict(rows)
+            if order != self._order:
                 self._reorder(order)
         else:
             self.clear()
             blank = tuple(Text() for _ in self.columns_shown)
-            for subject in keys:
+            for subject in rows:
                 self.add_row(*blank, key=subject)
-            self._drawn, self._pending = dict.fromkeys(keys, blank), dict(keys)
-        self._keys, self.shown = keys, tuple(ordered)
+            self._drawn, self._pending = dict.fromkeys(rows, blank), dict(rows)
+        self._rows, self._order, self.shown = rows, order, tuple(ordered)
         if current is not None:  # before drawing: the rows in view are those around the cursor's new place
-            index = order.index(current.subject) if current.subject in keys else 0
-            if index != self.cursor_row or rebuilt:
-                self.move_cursor(row=index, animate=False)
-        self._draw(self._in_view() if self._fast else list(self._pending))
+            index = order.index(current.subject) if current.subject in rows else 0
+            if index != self.cursor_row or rebuilt:  # (a cursor that moves is scrolled into view by DataTable's
+                # watcher: asking move_cursor to scroll too worked the row's place out twice)
+                self.move_cursor(row=index, animate=False, scroll=index == self.cursor_row)
+        # (without the fast path every row is drawn now; only its changed cells are written)
+        self._draw(self._in_view() if self._fast else order)
 
-    def _key(self, c: Candidate, curves: Mapping[str, Any], kills: Mapping[str, Any], marked: frozenset[str],
-             empty: cols.RowContext) -> RowInputs:  # fmt: skip
-        """What the row is drawn from: the candidate, its curves and kill (``empty`` when it has neither), and
-        whether it is marked."""
+    def _key(self, c: Candidate) -> RowInputs:
+        """What the row is drawn from: the candidate, its curves and kill (a shared empty context when it has
+        neither), and whether it is marked."""
+        curves, kills, marked, empty = self._source
         if c.checkpoint is not None:
             return c, empty, c.subject in marked
         curve, kill = curves.get(c.run), kills.get(c.run)
@@ -230,10 +236,10 @@ class CandidatesTable(DataTable[Text]):
         """Draw these rows' pending cells; only the cells that changed are written."""
         changed: dict[str, dict[str, Text]] = {}
         for subject in subjects:
-            key = self._pending.pop(subject, None)
-            if key is None:
+            candidate = self._pending.pop(subject, None)
+            if candidate is None:
                 continue
-            cells = self._cells.row(self.columns_shown, *key)
+            cells = self._cells.row(self.columns_shown, *self._key(candidate))
             pairs = zip(self.columns_shown, cells, self._drawn[subject], strict=True)
             self._drawn[subject] = cells
             diff = {column.key: new for column, new, was in pairs if new is not was}
@@ -258,12 +264,47 @@ class CandidatesTable(DataTable[Text]):
         if not (self._fast and table_cells.resize(self)):
             super()._update_dimensions(new_rows)
 
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,  # noqa: PLR0917  (DataTable's signature)
-                     hover: bool = False) -> list[list[Segment]]:  # fmt: skip
-        if row_index < 0 or column_index < 0 or not self._fast:  # the header, the row labels
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        return self._placed.render(self, super()._render_cell, row_index=row_index, column_index=column_index,
-                                   base_style=base_style, width=width, cursor=cursor, hover=hover)  # fmt: skip
+    def _render_line_in_row(self, row_key: DTRowKey, line_no: int, base_style: Style, cursor_location: Coordinate,
+                            hover_location: Coordinate) -> tuple[list[list[Segment]], list[list[Segment]]]:  # fmt: skip
+        """A body row's line from cells laid out once (:mod:`.table_lines`), kept under DataTable's own key."""
+        key = (row_key, line_no, base_style, cursor_location, hover_location, self.cursor_type, self.show_cursor,
+               self._show_hover_cursor, self._update_count, self._pseudo_class_state)  # fmt: skip
+        kept: tuple[list[list[Segment]], list[list[Segment]]] | None = self._row_render_cache.get(key)
+        if kept is not None:
+            return kept
+        index = self._row_locations.get(row_key)
+        drawn = None
+        if self._fast and index is not None and line_no == 0 and table_lines.drawable(self) and \
+                self.rows[row_key].height == 1:  # fmt: skip
+            drawn = self._lines.row(self, row_key, index, base_style, cursor=cursor_location.row,
+                                    hover=hover_location.row)
+        if drawn is None:
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        pair: tuple[list[list[Segment]], list[list[Segment]]] = ([], drawn)
+        self._row_render_cache[key] = pair
+        return pair
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A body row's line as DataTable makes it, in one step when the row was drawn by :mod:`.table_lines` and
+        fits the widget unscrolled: its segments need no crop, no padding and no simplifying, one Strip (DataTable
+        builds three, each with its seven caches)."""
+        width = self.size.width
+        try:
+            row_key, line = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        key = (y, x1, x2, width, self.cursor_coordinate, self.hover_coordinate, base_style, self.cursor_type,
+               self._show_hover_cursor, self._update_count, self._pseudo_class_state)  # fmt: skip
+        kept: Strip | None = self._line_cache.get(key)
+        if kept is not None:
+            return kept
+        if self._fast and row_key is not self._header_row_key and (x1, x2) == (0, width):
+            fixed, scrollable = self._render_line_in_row(row_key, line, base_style, self.cursor_coordinate,
+                                                         self.hover_coordinate)  # fmt: skip
+            if not fixed and type(scrollable) is table_lines.DrawnRow and scrollable.length == width:
+                strip = self._line_cache[key] = Strip(list(chain.from_iterable(scrollable)), width)
+                return strip
+        return super()._render_line(y, x1, x2, base_style)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._pending:  # rows that scrolled into view since they changed

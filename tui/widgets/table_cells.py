@@ -2,23 +2,21 @@
 
 DataTable's own ``update_cell`` and ``sort`` bump one counter that is part of every render cache key, so one
 changed cell re-renders every visible cell of the table. Here a changed cell is written into the table's data and
-only its row's assembled lines are dropped from the caches (the cell is drawn again as :class:`Placed` sees a new
-cell object); a new order replaces the row positions,
-and a row that moved gets its cells' lines back from :class:`Placed` with its new row number, not laid out by Rich
-again. This reaches into DataTable's private caches: :func:`supported` says
-whether this Textual has them, else the caller falls back to ``update_cell``. tests/test_tui_speed.py checks the
-result against the store and counts what is redrawn.
+only its row's assembled lines are dropped from the caches (its row is drawn again from the cells laid out so far,
+:mod:`.table_lines`, which sees a new cell object); a new order replaces the row positions, and a row that moved
+gets its cells' kept lines with its new row number, not laid out by Rich again. This reaches into DataTable's
+private caches (Textual 8.2.8, pinned in scripts/constraints.txt): :func:`supported` says whether this is a
+Textual it was tested with and has them, else the caller falls back to ``update_cell``. tests/test_tui_speed.py
+checks the result against the store and Textual's own render, and counts what is redrawn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, RowKey
@@ -28,8 +26,21 @@ _CACHES = ("_data", "_row_label_column_width", "_total_row_height", "_row_locati
            "_row_renderable_cache", "_offset_cache", "_ordered_row_cache")  # fmt: skip
 
 
+TESTED = ("8.2.8",)  # the Textual releases whose DataTable internals the fast path was checked against (its tests)
+
+
 def supported(table: DataTable[Any]) -> bool:
-    return all(hasattr(table, name) for name in _CACHES)
+    """This Textual is one the fast path was tested with, and has the caches it reaches into."""
+    return _tested_textual() and all(hasattr(table, name) for name in _CACHES)
+
+
+def _tested_textual() -> bool:
+    """Textual is installed as a tested release, told by its metadata folder beside it (one stat:
+    ``importlib.metadata`` would add a tenth of a second to start-up)."""
+    import textual
+
+    site = Path(textual.__file__).resolve().parent.parent
+    return any((site / f"textual-{release}.dist-info").is_dir() for release in TESTED)
 
 
 def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refresh: bool = True) -> None:
@@ -40,8 +51,7 @@ def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refr
         data = table._data[RowKey(subject)]
         for column, cell in cells.items():
             data[ColumnKey(column)] = cell
-    # The cells' old renders may stay in DataTable's cell cache: every body cell is drawn through
-    # :meth:`Placed.render`, which never hands out the lines of one cell object for another.
+    # DataTable's cell cache is not used for body rows (:mod:`.table_lines` draws them), so it needs no pruning.
     _forget(table, rows)
     if refresh:
         table.refresh()  # repaints the visible lines; unchanged rows come from the caches
@@ -49,17 +59,38 @@ def write(table: DataTable[Any], changed: Mapping[str, Mapping[str, Text]], refr
 
 def reorder(table: DataTable[Any], subjects: Sequence[str]) -> None:
     """Show the rows in this order (the same set of rows). Only the rows' assembled lines are dropped: the cells of
-    a row that moved come back from :class:`Placed` with their new row number (they carry it for the mouse)."""
+    a row that moved come back from :mod:`.table_lines` with their new row number (they carry it for the mouse)."""
     from textual._two_way_dict import TwoWayDict
 
     ordered = _rows_by_subject(table, subjects)
     table._row_locations = TwoWayDict({row.key: i for i, row in enumerate(ordered)})
     for name in ("_row_render_cache", "_line_cache", "_row_renderable_cache", "_offset_cache", "_ordered_row_cache"):
-        getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:class:`Placed`)
+        getattr(table, name).clear()  # the rows' assembled lines; their cells are kept (:mod:`.table_lines`)
     # What DataTable's ordered_rows and _y_offsets would work out again, row by row, on the next frame:
     table._ordered_row_cache[(len(ordered), table._update_count)] = ordered
-    table._offset_cache[table._update_count] = [(row.key, y) for row in ordered for y in range(row.height)]
+    offsets: Any = (OneLineRows(ordered) if all(row.height == 1 for row in ordered)
+                    else [(row.key, y) for row in ordered for y in range(row.height)])  # fmt: skip
+    table._offset_cache[table._update_count] = offsets  # (DataTable's annotation says list; it only indexes it)
     table.refresh()
+
+
+class OneLineRows(Sequence[tuple[RowKey, int]]):
+    """DataTable's list of (row key, line in row) per line, for rows of one line each, without building the 1,000
+    tuples: DataTable only indexes it (the line a screen line shows), takes its length and clears it."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, y: Any) -> Any:
+        if isinstance(y, slice):
+            return [(row.key, 0) for row in self._rows[y]]
+        return self._rows[y].key, 0
+
+    def clear(self) -> None:
+        self._rows = []
 
 
 _BY_SUBJECT = "_rankinv_rows_by_subject"
@@ -94,74 +125,3 @@ def _forget(table: DataTable[Any], rows: Iterable[RowKey]) -> None:
         table._row_render_cache.discard(line)
     table._line_cache.clear()  # keyed by screen line: cheap to rebuild from the row caches
     table._row_renderable_cache.clear()
-
-
-SegmentLines = list[list[Segment]]
-
-
-class Placed:
-    """Rendered cells by what they show, wherever their row is. DataTable marks each cell's segments with its row
-    number (for the mouse) but caches them by row key, so a row that moved had to be laid out by Rich again, cell
-    by cell, and so had every changed cell. Here a cell's lines are kept by the cell object and, for Text cells,
-    by everything that decides their look (text, spans, style, justification, overflow; the base style, cursor,
-    hover and width): the same cell at another row, or an equal one anywhere (a value another run showed), is
-    reused with its row number put in. Every body cell is rendered through :meth:`render`, so a reordered table
-    needs none of its cells dropped."""
-
-    def __init__(self, size: int = 10_000):
-        self._lines: LRUCache[tuple[Any, ...], tuple[Any, int, SegmentLines]] = LRUCache(size)
-        self._looks: LRUCache[tuple[Any, ...], tuple[int, int, SegmentLines]] = LRUCache(size)
-
-    def clear(self) -> None:
-        self._lines.clear()
-        self._looks.clear()
-
-    def render(self, table: DataTable[Any], fresh: Any, *, row_index: int, column_index: int, base_style: Style,
-               width: int, cursor: bool, hover: bool) -> SegmentLines:  # fmt: skip
-        """The cell's lines: kept ones (moved to this row if need be), else ``fresh(...)`` (DataTable's render)."""
-        row_key = table._row_locations.get_key(row_index)
-        column_key = table._column_locations.get_key(column_index)
-        if row_key is None or column_key is None:  # not a body cell after all: DataTable knows what to draw
-            return fresh(row_index, column_index, base_style, width, cursor, hover)  # type: ignore[no-any-return]
-        key = (row_key, column_key, base_style, cursor, hover, table._show_hover_cursor, table._update_count,
-               table._pseudo_class_state)  # fmt: skip  (DataTable's own cell key)
-        cell = table._data[row_key][column_key]
-        kept = self._lines.get((*key, width))
-        if kept is not None and kept[0] is cell:
-            if kept[1] == row_index:
-                return kept[2]
-            lines = _at_row(kept[2], row_index, column_index)
-        else:
-            look = _look(table, cell, row_key, (row_index, column_index), (*key[2:], width))
-            alike = None if look is None else self._looks.get(look)
-            if alike is not None:
-                same = alike[:2] == (row_index, column_index)
-                lines = alike[2] if same else _at_row(alike[2], row_index, column_index)
-            else:
-                table._cell_render_cache.discard(key)  # it may hold this cell as drawn at another row
-                lines = fresh(row_index, column_index, base_style, width, cursor, hover)
-                if look is not None:
-                    self._looks[look] = (row_index, column_index, lines)
-        table._cell_render_cache[key] = lines  # (what DataTable would hold)
-        self._lines[(*key, width)] = (cell, row_index, lines)
-        return lines
-
-
-def _look(table: DataTable[Any], cell: object, row_key: RowKey, where: tuple[int, int],
-          rest: tuple[Any, ...]) -> tuple[Any, ...] | None:  # fmt: skip
-    """Everything a Text cell's rendered lines depend on but its row number; None for other cells (and an empty
-    Text, which DataTable swaps for its own)."""
-    if type(cell) is not Text or not cell:
-        return None
-    row = table.rows[row_key]
-    row_index, column_index = where
-    fixed = row_index < table.fixed_rows or column_index < table.fixed_columns
-    return (cell.plain, tuple(cell.spans), cell.style, cell.justify, cell.overflow, cell.no_wrap, cell.end,
-            cell.tab_size, row.height, row.auto_height, fixed, column_index, *rest)  # fmt: skip
-
-def _at_row(lines: SegmentLines, row_index: int, column_index: int) -> SegmentLines:
-    """The lines with the mouse meta of this row, as DataTable's own render adds it (to the cell's base style,
-    which every segment carries)."""
-    meta = Style.from_meta({"row": row_index, "column": column_index})
-    return [[Segment(s.text, s.style + meta if s.style is not None else meta, s.control) for s in line]
-            for line in lines]  # fmt: skip
