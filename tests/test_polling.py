@@ -176,6 +176,20 @@ def test_quiet_directories_are_stat_ed_every_few_scans(tmp_path: Path, monkeypat
     assert sum(per_entry.values()) >= len(files) * scans // polling.QUIET_EVERY // 2
 
 
+def _append_and_scan(dirs: list[Path], watcher: PollWatcher, events: queue.SimpleQueue[FsEvent]) -> dict[str, int]:
+    """Append a line to every run's log, then scan QUIET_EVERY times: the scan (1-based) each log was first
+    reported in."""
+    for d in dirs:
+        with (d / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+    seen: dict[str, int] = {}
+    for n in range(1, polling.QUIET_EVERY + 1):
+        watcher.scan()
+        for path in _drain(events):
+            seen.setdefault(path, n)
+    return seen
+
+
 @pytest.mark.parametrize("delay", range(polling.QUIET_EVERY + 1))
 def test_an_append_to_a_quiet_run_is_seen_within_the_bound(tmp_path: Path, delay: int) -> None:
     """Whatever each folder's place in the stagger and whenever the append lands, it is reported within
@@ -185,14 +199,7 @@ def test_an_append_to_a_quiet_run_is_seen_within_the_bound(tmp_path: Path, delay
     watcher, clock = _quiet_watcher(dirs, events)
     for _ in range(delay):
         watcher.scan()
-    for d in dirs:
-        with (d / "train.jsonl").open("a") as f:
-            f.write("{}\n")
-    seen: dict[str, int] = {}
-    for n in range(1, polling.QUIET_EVERY + 1):
-        watcher.scan()
-        for path in _drain(events):
-            seen.setdefault(path, n)
+    seen = _append_and_scan(dirs, watcher, events)
     assert set(seen) == {str(d / "train.jsonl") for d in dirs}
     assert max(seen.values()) <= polling.QUIET_EVERY
     clock.now += 1  # changed a moment ago: scanned every scan
@@ -273,14 +280,7 @@ def test_an_append_to_a_run_quiet_before_start_is_seen_within_the_bound(tmp_path
     watcher, clock = _added(dirs, events)
     for _ in range(delay):
         assert watcher.scan() == 0
-    for d in dirs:
-        with (d / "train.jsonl").open("a") as f:
-            f.write("{}\n")
-    seen: dict[str, int] = {}
-    for n in range(1, polling.QUIET_EVERY + 1):
-        watcher.scan()
-        for path in _drain(events):
-            seen.setdefault(path, n)
+    seen = _append_and_scan(dirs, watcher, events)
     assert set(seen) == {str(d / "train.jsonl") for d in dirs}
     assert max(seen.values()) <= polling.QUIET_EVERY
     assert min(seen.values()) == 1  # the stagger spreads the folders: some are due in the first scan
