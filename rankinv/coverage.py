@@ -29,7 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +55,6 @@ class CoverageTest:
     per_step: int
 
 
-@runtime_checkable
 class KeptTest(Protocol):
     """Points that keep their own test up to date as steps are added (a live monitor's,
     :class:`rankinv.coverage_kept.SignalView`): :func:`coverage_test` over them is theirs, the same result."""
@@ -112,8 +111,8 @@ def coverage_test(points: Sequence[tuple[int, float, float]], start: float, grou
     for a single 0/1 reward) when the logged shares fit it, else ignored and G read from the logs. Cost: one pass
     of numpy over the steps, in blocks (the steps since the last call for points that keep their test,
     :class:`KeptTest`)."""
-    if isinstance(points, KeptTest):
-        return points.coverage_test(start, group_size, ceiling, alpha, stated=stated)
+    if callable(getattr(points, "coverage_test", None)):  # (not isinstance of the Protocol: slow, every judgement)
+        return cast(KeptTest, points).coverage_test(start, group_size, ceiling, alpha, stated=stated)
     if not 0.0 < start < 1.0 or not points or not (ceiling > 0 and group_size >= 2):
         return None
     steps, reward, zero_std = (np.asarray(c, dtype=np.float64) for c in zip(*points, strict=True))
