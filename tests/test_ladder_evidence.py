@@ -40,12 +40,12 @@ def test_readme_shows_the_tables_recomputed_from_the_stored_runs(name: str) -> N
 def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     ladders = evidence.load()
     assert [(lad.seed, lad.split) for lad in ladders] == [(0, "dev"), (1, "dev"),
-                                                          *((s, "held-out") for s in (*range(2, 20), 23, 24, 25))]
-    # the ranking tables keep the seven held-out sets apart (each read only after the changes it validates)
+                                                          *((s, "held-out") for s in range(2, 26))]
+    # the ranking tables keep the eight held-out sets apart (each read only after the changes it validates)
     assert [lad.group for lad in ladders] == (["dev"] * 2 + ["held-out 2–4"] * 3 + ["held-out 5–7"] * 3
                                               + ["held-out 8–10"] * 3 + ["held-out 11–13"] * 3
                                               + ["held-out 14–16"] * 3 + ["held-out 17–19"] * 3
-                                              + ["held-out 23–25"] * 3)
+                                              + ["held-out 20–22"] * 3 + ["held-out 23–25"] * 3)
     validation = (ROOT / "examples" / "ladder" / "VALIDATION.md").read_text(encoding="utf-8")
     assert "Development seeds: 0 and 1" in validation and "Held-out seeds: 2, 3 and 4" in validation
     assert "new held-out seeds 5, 6 and 7" in validation and "**seeds 11, 12 and 13** only" in validation
@@ -65,6 +65,17 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
     sixth = [f"hump-seed{s}" for s in (17, 18, 19)] + [f"digits-seed{s}-rl{k}" for k in (30, 60) for s in (6, 7, 8)]
     for name in sixth:
         assert json.loads((evidence.RESULTS / f"{name}.json").read_text())["commit"].startswith("d5cf208"), name
+    # the seventh set (hump 20-22, digits 9-11 at 30 and 60 GRPO steps), by the commit that pre-registered it, from
+    # a checkout of it outside the repository; its rows carry each prompt's answer likelihood
+    assert "hump seeds 20, 21 and 22" in validation
+    assert "digits seeds 9, 10 and 11, each with 30 and with 60" in validation
+    seventh = [f"hump-seed{s}" for s in (20, 21, 22)] + [f"digits-seed{s}-rl{k}" for k in (30, 60) for s in (9, 10, 11)]
+    for name in seventh:
+        stored = json.loads((evidence.RESULTS / f"{name}.json").read_text())
+        assert stored["commit"] == "299bc71b97945f2165281ad85bdcc0c6527c2aee", name
+        for r in stored["ladder"]["rows"]:
+            assert len(r["answer_probs"]) == len(r["features"]["prompt_counts"]) > 0, name
+            assert all(0.0 <= q <= 1.0 for q in r["answer_probs"]), name
     # the seventh hump set and the collapse ladder's third (hump 23-25, collapse 26-28), for the stage-2 change,
     # by the commit that pre-registered them
     assert "**Collapse seeds 26, 27 and 28**" in validation and "**hump seeds 23, 24 and 25**" in validation
@@ -76,7 +87,8 @@ def test_the_split_and_the_settings_are_the_fixed_ones() -> None:
         assert stored == {**expected, "depths": list(HUMP.depths)}, path.name
     digits = evidence.load(task="digits")
     assert [(lad.seed, lad.rl_steps, lad.group) for lad in digits] == [
-        (s, k, "dev" if s < 3 else "held-out 3–5" if s < 6 else "held-out 6–8") for k in (30, 60) for s in range(9)]
+        (s, k, "dev" if s < 3 else "held-out 3–5" if s < 6 else "held-out 6–8" if s < 9 else "held-out 9–11")
+        for k in (30, 60) for s in range(12)]
     for lad in digits:
         stored = json.loads((evidence.RESULTS / f"digits-seed{lad.seed}-rl{lad.rl_steps}.json").read_text())
         assert stored["ladder"]["settings"] == {**dataclasses.replace(FULL, seed=lad.seed, rl_steps=lad.rl_steps)
@@ -128,12 +140,12 @@ ARCHIVED = [lad for lad in evidence.load() if early.archive_of(lad).is_file()]
 
 
 def test_every_seed_with_an_archive_is_in_the_early_table_and_no_other() -> None:
-    archived = (0, 1, *range(5, 20), 23, 24, 25)  # seeds 2-4 ran before collect archived RL logs
+    archived = (0, 1, *range(5, 26))  # seeds 2-4 ran before collect archived RL logs
     assert [lad.seed for lad in ARCHIVED] == list(archived)
     table = _tables()["hump ladder, early RL"]
     seeds = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
     assert [s for s in seeds if not s.startswith("mean")] == [str(s) for s in archived for _ in early.STEPS]
-    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 18
+    assert sum(s.startswith("mean (2)") for s in seeds) == 3 and sum(s.startswith("mean (3)") for s in seeds) == 21
 
 
 def _raw(run_dir: Path, key: str, upto: int) -> list[float]:
@@ -166,11 +178,11 @@ def test_steps_scored_follow_the_run_length() -> None:
 
 def test_the_digits_ladder_is_read_from_its_own_archives() -> None:
     digits = [lad for lad in evidence.load(task="digits") if early.archive_of(lad).is_file()]
-    assert [(lad.seed, lad.rl_steps) for lad in digits] == [(s, k) for k in (30, 60) for s in (3, 4, 5, 6, 7, 8)]
+    assert [(lad.seed, lad.rl_steps) for lad in digits] == [(s, k) for k in (30, 60) for s in range(3, 12)]
     table = _tables()["digits ladder, early RL"]
     rows = [line.split(" | ")[:3] for line in table.splitlines()[2:]]
     steps = [(r[0].strip("| "), r[2]) for r in rows if not r[0].startswith("| mean")]
-    assert steps == [(f"{s} ({k} GRPO steps)", str(t)) for k in (30, 60) for s in (3, 4, 5, 6, 7, 8)
+    assert steps == [(f"{s} ({k} GRPO steps)", str(t)) for k in (30, 60) for s in range(3, 12)
                      for t in early.steps_for(k)]
 
 
@@ -316,3 +328,26 @@ def test_the_likelihood_terms_follow_their_definitions() -> None:
         assert lv.sigma(float(q), g) == pytest.approx(float(differ), abs=1e-12)
         some = sum(comb(64, j) * q**j * (1 - q) ** (64 - j) for j in range(1, 65))
         assert lv.cov(float(q)) == pytest.approx(float(some), abs=1e-12)
+
+
+def test_the_seventh_set_is_predicted_as_collect_predicted_it_and_scored_apart() -> None:
+    """The seventh set (hump 20-22, digits 9-11), read as a test of the prior unchanged since it ran: the one
+    evaluation path now gives every rung the prediction and interval collect stored at the pre-registration
+    commit, bit for bit; the likelihood variants fixed before it was opened are scored on it alone (each ladder's
+    own stored likelihoods, the Spearman against numpy's); its stage-2 rows are not in the stage-2 tables."""
+    from examples.ladder import likelihood_variants as lv
+
+    hump, digits = lv.seventh()
+    assert [lad.seed for lad in hump] == [20, 21, 22]
+    assert [(lad.seed, lad.rl_steps) for lad in digits] == [(s, k) for k in (30, 60) for s in (9, 10, 11)]
+    for lad in [*hump, *digits]:
+        for r in lad.rows:
+            p = evidence.predict(r)
+            assert (p.estimate, p.lo, p.hi) == (r["predicted"], r["predicted_lo"], r["predicted_hi"])
+        qs = lv.answers_for(lad)
+        assert qs == {r["depth"]: r["answer_probs"] for r in lad.rows}
+        means = [float(np.mean(qs[r["depth"]])) for r in lad.rows]
+        assert lv.likelihood_signal([lad])[0] == pytest.approx(_spearman(means, lad.actual))
+    assert _tables()["seventh held-out set, likelihood variants"] == lv.table(hump, digits)
+    for name in ("stage 2 on the hump ladder", "stage 2 on the hump ladder, noise-aware"):
+        assert "held-out 20–22" not in _tables()[name]

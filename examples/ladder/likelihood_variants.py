@@ -188,13 +188,13 @@ def table(hump: Sequence[Ladder], digits: Sequence[Ladder]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def seventh() -> tuple[list[Ladder], list[Ladder]]:
+def seventh(results: Path = RESULTS) -> tuple[list[Ladder], list[Ladder]]:
     """The seventh held-out set: hump seeds 20-22, digits seeds 9-11 (both run lengths); read only after the
     freeze its protocol names."""
     from examples.ladder.evidence import DIGITS_SEVENTH_HELD_OUT_SEEDS, SEVENTH_HELD_OUT_SEEDS
 
-    return ([lad for lad in load() if lad.seed in SEVENTH_HELD_OUT_SEEDS],
-            [lad for lad in load(task="digits") if lad.seed in DIGITS_SEVENTH_HELD_OUT_SEEDS])
+    return ([lad for lad in load(results) if lad.seed in SEVENTH_HELD_OUT_SEEDS],
+            [lad for lad in load(results, task="digits") if lad.seed in DIGITS_SEVENTH_HELD_OUT_SEEDS])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
