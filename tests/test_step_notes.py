@@ -250,3 +250,20 @@ def test_wandb_rows_whose_logged_global_step_cannot_be_one(tmp_path: Path) -> No
     found, _ = open_source(path, "r").read_new(START)
     assert [(p.step, p.value) for p in found if p.name == "entropy"] == [(1, 1.0), (4, 0.25)]
     assert _causes(found.notes) == {"negative": ("history row _step=2", 1), "fractional": ("history row _step=3", 1)}
+
+
+def test_explain_says_the_note_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rankinv.cli import main
+
+    run = tmp_path / "grpo-b"
+    run.mkdir()
+    lines = [f'{{"step": {s}, "logs": {{"entropy": {1 - s / 100}}}}}' for s in range(1, 20)]
+    lines.insert(4, '{"step": -4, "logs": {"entropy": 0.2}}')
+    (run / "rankinv.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["explain", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "  note: rankinv.jsonl: line 5: step -4 is negative; that record was skipped" in text
+    assert "entropy points, last step 19" in text
+    assert main(["explain", str(run), "--json"]) == 0
+    (note,) = json.loads(capsys.readouterr().out)["notes"]
+    assert note.startswith("rankinv.jsonl: line 5: step -4 is negative")
