@@ -55,6 +55,7 @@ def test_step_problem_names_each_cause() -> None:
     assert step_problem(True) == step_problem(False) == step_problem("x") == step_problem([1]) == "not a number"
     assert step_problem(2**63) == step_problem(10**400) == step_problem(1e19) == "too large"
     assert step_problem(-(10**400)) == "negative"
+    assert step_problem("1" + "0" * 5000) == "too large" and step_problem("-" + "9" * 5000) == "negative"
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

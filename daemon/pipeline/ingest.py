@@ -117,10 +117,11 @@ class Ingestor:
             if key in self.reported:
                 continue
             self.reported.add(key)
+            if self.store.has_event("ingest", run, f"{note.where.path.name}: ", note.cause_text):
+                continue  # said by an earlier scan (asked first: the message counts the lines before the record)
             message = note.message()
-            if not self.store.has_event("ingest", run, f"{note.where.path.name}: ", note.cause_text):
-                log.warning("run %s: %s", run, message)
-                self.store.add_event("warning", "ingest", message, run)
+            log.warning("run %s: %s", run, message)
+            self.store.add_event("warning", "ingest", message, run)
 
     def source_for(self, run: str, path: Path) -> Source | None:
         """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""

@@ -114,13 +114,18 @@ def step_problem(value: Any) -> str | None:
     number = to_float(value)
     if number is None:
         return "not a number"
-    if math.isnan(number) or (math.isinf(number) and not isinstance(value, int)):
-        return "not finite"  # an int beyond a double's range (a 400-digit step) is too large or negative, below
+    if math.isnan(number) or (math.isinf(number) and not _digits(value)):
+        return "not finite"  # a whole number beyond a double's range (a 400-digit step) is too large or negative
     if number > MAX_STEP:
         return "too large"
     if number < 0:
         return "negative"
     return None if number.is_integer() else "fractional"
+
+
+def _digits(value: Any) -> bool:
+    """An int, or text of decimal digits with a sign at most (``step:-1000…`` as verl's line would print it)."""
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit())
 
 
 def refused(step: Any, time: float | None, values: Mapping[str, float]) -> Record | None:
