@@ -34,6 +34,9 @@ class Assessment:
     verdict: Verdict
     outcome: float
     """Measured final pass@10 when the run has one (peak eval pass@10, else a final-checkpoint triage), else NaN."""
+    notes: tuple[str, ...] = ()
+    """What reading the run's primary log noted, as the daemon's event feed says it (records skipped for a step
+    that cannot be one)."""
 
 
 def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
@@ -46,12 +49,16 @@ def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
 def primary_series(run_dir: Path, run: str, config: Config) -> RunSeries:
     """The run's curves from its primary source, the one log the daemon ingests (``rankinv.ingest.primary``):
     sources of one run repeat each other, and mixing them would let rounding decide values."""
+    return series_from_points(primary_points(run_dir, run), config.monitor.entropy_metric)
+
+
+def primary_points(run_dir: Path, run: str) -> Sequence[MetricPoint]:
+    """Every point of the run's primary source (its read's ``notes`` with them), or none."""
     from rankinv.ingest import sources_for_run
     from rankinv.ingest.primary import primary_source
 
     chosen = primary_source(sources_for_run(run_dir))
-    points = chosen[0].open(run).read_new()[0] if chosen else []
-    return series_from_points(points, config.monitor.entropy_metric)
+    return chosen[0].open(run).read_new()[0] if chosen else []
 
 
 def eval_outcome(per_source: Sequence[Sequence[MetricPoint]], k: int = 10) -> float:
@@ -122,13 +129,16 @@ def assess(
     per_source = read_points(path, run)
     report = start_report(path)
     features = load_features(report)
-    e = evaluate_run(primary_series(path, run, cfg), features, cfg, name=run, manifest=read_manifest(path),
-                     model=model, pinned=pinned)  # fmt: skip
+    primary = primary_points(path, run)
+    series = series_from_points(primary, cfg.monitor.entropy_metric)
+    e = evaluate_run(series, features, cfg, name=run, manifest=read_manifest(path), model=model,
+                     pinned=pinned)  # fmt: skip
     assert e.monitor is not None
     outcome = eval_outcome(per_source, cfg.predict.k)
     if not math.isfinite(outcome):
         outcome = final_report_outcome(path, cfg.predict.k)
-    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome)
+    notes = tuple(n.message() for n in getattr(primary, "notes", {}).values())
+    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome, notes)
 
 
 def to_dict(a: Assessment) -> dict[str, Any]:
@@ -156,6 +166,7 @@ def to_dict(a: Assessment) -> dict[str, Any]:
                          "text": r.render()} for r in v.reasons],
         },
         "outcome_pass10": a.outcome,
+        "notes": list(a.notes),
     })
     return out
 

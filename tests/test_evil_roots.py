@@ -118,6 +118,13 @@ def test_status_scan_keeps_every_good_record(scanned: tuple[subprocess.Completed
     assert _series(store_path, "huge-numbers", "entropy") == ((1, 2, 3), (0.99, 0.5, 0.25))
     assert _series(store_path, "huge-numbers", "kl") == ((2,), (math.inf,))
     assert _series(store_path, "symlink-out-log", "entropy") == ((), ()), "a log outside the root was read"
+    with ReadStore.open(store_path) as store:
+        notes = sorted((e.run, e.message.split(";")[0]) for e in store.events(limit=1000) if e.kind == "ingest"
+                       and "step" in e.message and e.run in ("huge-step", "huge-numbers"))  # fmt: skip
+    assert notes == [("huge-numbers", "rankinv.jsonl: line 3: step 1" + "0" * 36 + "... is beyond 2^63-1, the "
+                      "largest step SQLite stores"),
+                     ("huge-step", "rankinv.jsonl: line 3: step 18446744073709551616 is beyond 2^63-1, the largest "
+                      "step SQLite stores")]  # fmt: skip
 
 
 def test_status_scan_lists_special_files_without_reading_them(scanned: tuple[subprocess.CompletedProcess[str], Path],

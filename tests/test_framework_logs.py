@@ -156,7 +156,9 @@ def test_hostile_openrlhf_like_lines_are_not_records_and_not_slow() -> None:
 
     assert parse_line("Episode [1/2]:" + " 1/1 [" * 200_000) is None
     assert parse_line("Episode [1/2]: 1/1 [00:00<?, ?it/s, " + "k=" * 200_000) is None  # no closing bracket
-    assert parse_line("✨ Global step 99999999999999999999999: {'kl': 1.0}") is None  # a step beyond 64 bits
+    beyond = parse_line("✨ Global step 99999999999999999999999: {'kl': 1.0}")  # a step beyond 64 bits: refused
+    assert beyond is not None and beyond.step is None and beyond.problem == ("too large", "99999999999999999999999")
+    assert parse_line("✨ Global step " + "9" * 100_000 + ": {'kl': 1.0}") is None  # not a step at all: not read
     assert parse_line("Global step 3: {'kl': __import__('os').system('true')}") is None  # literals only
 
 

@@ -88,8 +88,9 @@ def _key(p: MetricPoint) -> tuple[object, ...]:
 
 
 def _read(path: Path, fmt: str, logging_steps: int = 1) -> tuple[list[tuple[object, ...]], Offset]:
+    """The points (as :func:`_key`), then the read's notes of records skipped for their step, and the offset."""
     found, offset = open_source(path, "r", fmt, logging_steps=logging_steps).read_new(START)
-    return [_key(p) for p in found], offset
+    return [_key(p) for p in found] + [("note", n.message()) for n in found.notes.values()], offset
 
 
 def _read_both(path: Path, fmt: str, request: pytest.FixtureRequest, logging_steps: int = 1) -> tuple:
@@ -176,7 +177,9 @@ def test_jsonl_lines_msgspec_refuses_read_as_python_reads_them(
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(data)
     (fast, _), (general, _) = _read_both(path, "jsonl", request)
-    assert len(fast) >= 20
+    assert len([p for p in fast if p[0] != "note"]) >= 18
+    notes = sorted(str(p[1]).split(": ")[2].split(";")[0] for p in fast if p[0] == "note")
+    assert notes == ["step -3 is negative", "step 9.7 is not a whole number"]
     assert fast == general
 
 
@@ -349,6 +352,11 @@ VERL_LINES = [
     "Training Progress:  10%|#         | 1/10 [00:01<00:09]",
     "(WorkerDict pid=9) not a step line: step 28",
     "step:29 - é:1 - b:2",  # non-ASCII key
+    "step:-30 - a:1 - b:2",  # steps that cannot be steps: refused with a note, on both paths
+    "(TaskRunner pid=3) step:-0 - a:1",
+    "step:31.5 - a:1 - b:np.float64(2)",
+    "step:32. - a:1",
+    "step:33.0 - a:1",  # a whole number written as a float: step 33
     "step:30 - a:1 - b:2\r",  # a CR before the line end
     "step:31 - a:1\rstep:32 - b:2",  # a redraw: the last segment counts
     "step:33 - a:np.float64(1) - b:np.float64(2) - c:np.float64(3)",
@@ -562,6 +570,11 @@ JSONL_TRAPS = [
     '{"step": 9223372036854775808, "logs": {"loss": 0.1}}',
     '{"step": 10, "logs": {}}',
     '{"step": 11, "logs": {"time": 3, "loss": 0.2}}',
+    '{"step": -12, "logs": {"loss": 0.1}}',  # steps that cannot be steps: refused with a note, on both paths
+    '{"step": 12.5, "data": {"actor/entropy": 0.1}}',
+    '{"step": NaN, "logs": {"loss": 0.1}}',
+    '{"step": "13", "logs": {"loss": 0.1}}',  # numeric text: step 13
+    '{"global_step": -1e400, "loss": 0.1}',
 ]
 
 
@@ -627,6 +640,18 @@ def test_trainer_state_hard_numbers_read_the_same(number: str, tmp_path: Path, r
     assert fast == general and len(fast) == 3 * 3 + 1
 
 
+@pytest.mark.parametrize("step", ["-1", "2.5", "1e30", "NaN", "3.0"])
+def test_trainer_state_steps_that_cannot_be_steps_read_the_same(step: str, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:  # fmt: skip
+    entries = [f'{{"loss": 0.{i}5, "step": {i}}}' for i in range(1, 4)]
+    entries.insert(1, f'{{"loss": 0.7, "epoch": 0.5, "step": {step}}}')
+    path = tmp_path / "trainer_state.json"
+    path.write_text('{"global_step": 3, "log_history": [' + ", ".join(entries) + "]}")
+    (fast, _), (general, _) = _read_both(path, "trainer_state", request)
+    assert fast == general
+    assert len(fast) == (3 + 2 if step == "3.0" else 3 + 1)  # the whole 3.0 is step 3; any other is one note
+
+
 FIXTURES = Path(__file__).parent / "data" / "logs"
 
 
@@ -690,6 +715,10 @@ def test_the_block_step_pattern_finds_the_steps_the_line_pattern_finds(lines: li
     """The block regex (literal first, lookbehind after it) splits out exactly what the line regex finds per line."""
     block = "\n".join(lines).encode()
     parts = verl_console._STEP_LINES.split(block)
-    expected = [m for line in block.decode().split("\n") if (m := verl_console._STEP.search(line))]
+    found = [m for line in block.decode().split("\n") if (m := verl_console._STEP.search(line))]
+    expected = [m for m in found if m["step"].isdigit()]
+    odd = [m for m in found if not m["step"].isdigit()]  # negative or fractional: left for the line path
     assert [int(s) for s in parts[1::3]] == [int(m["step"]) for m in expected]
     assert [r or b"" for r in parts[2::3]] == [m["rest"][3:].encode() for m in expected]
+    if odd:
+        assert verl_console._ODD_STEP.search(b"".join(parts[0::3])), "the block path must leave such a line to the"

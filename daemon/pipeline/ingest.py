@@ -9,7 +9,8 @@ TensorBoard). The store keeps one value per (run, metric, step), so mixing them 
 changed last decide a value (stdout rounds to four digits). One source per run is read, the one
 :func:`rankinv.ingest.primary.primary_source` picks (``rankinv explain`` reads the same one). A log whose optional
 reader is not installed is reported once and skipped, so the run is read from its other logs; a log rounded to
-three decimals or fewer (verl ≤ 0.4's console) is noted once.
+three decimals or fewer (verl ≤ 0.4's console) is noted once; records a reader skipped because their step cannot
+be one (:mod:`rankinv.ingest.notes`) are noted once per file and cause.
 """
 
 from __future__ import annotations
@@ -107,6 +108,20 @@ class Ingestor:
                     f"(first: {name} at step {step})")  # fmt: skip
             log.warning("run %s: %s", run, note)
             self.store.add_event("warning", "ingest", note, run)
+
+    def _note_steps(self, run: str, points: Points) -> None:
+        """Records skipped for their step: one warning per file and cause, whatever the number of such lines (a
+        note already in the store, from an earlier scan, is not repeated)."""
+        for note in points.notes.values():
+            key = f"{run}\0{note.key}"
+            if key in self.reported:
+                continue
+            self.reported.add(key)
+            if self.store.has_event("ingest", run, f"{note.where.path.name}: ", note.cause_text):
+                continue  # said by an earlier scan (asked first: the message counts the lines before the record)
+            message = note.message()
+            log.warning("run %s: %s", run, message)
+            self.store.add_event("warning", "ingest", message, run)
 
     def source_for(self, run: str, path: Path) -> Source | None:
         """The cached source a changed file is, if it is one (a plain append needs no re-listing)."""
@@ -210,6 +225,8 @@ class Ingestor:
             return 0
         self._note_rounding(run, source, points)
         self._note_missing(run, source, points)
+        if points.notes:
+            self._note_steps(run, points)
         if self.deferring:
             written = bound(0, points).size  # as the store will count them
             self.pending_points += len(points)

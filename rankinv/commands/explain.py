@@ -102,4 +102,5 @@ def render(a: Any) -> list[str]:
     lines += [f"    [{r.grade}] {r.render()}" for r in v.reasons] or ["    (none)"]
     if math.isfinite(a.outcome):
         lines.append(f"  measured final pass@10: {a.outcome:.3f}")
+    lines += [f"  note: {note}" for note in a.notes]
     return lines

@@ -40,7 +40,7 @@ def _formats() -> str:
 
 def read_points(path_text: str, fmt: str, logging_steps: int | None = None) -> list[tuple[str, Any]]:
     """(source label, point) for every point readable at the path; a log whose optional reader is not installed
-    is skipped with a note when the run has other logs."""
+    is skipped with a note when the run has other logs, and records skipped for their step are noted (stderr)."""
     import sys
     from dataclasses import replace
     from pathlib import Path
@@ -61,9 +61,19 @@ def read_points(path_text: str, fmt: str, logging_steps: int | None = None) -> l
                     print(f"note: {s.path.name} not read ({registry.get(s.fmt).missing()})", file=sys.stderr)
             chosen = readable or sources  # none readable: let the reader say what to install
             picked = [replace(s, logging_steps=logging_steps) if logging_steps else s for s in chosen]
-            return [(f"{s.path.name} ({s.fmt})", p) for s in picked for p in s.open(path.name).read_new(None)[0]]
+            reads = [(s, _noted(s.open(path.name).read_new(None)[0])) for s in picked]
+            return [(f"{s.path.name} ({s.fmt})", p) for s, found in reads for p in found]
     reader = open_source(path, path.stem, fmt, logging_steps=logging_steps or 1)
-    return [(f"{reader.path.name} ({reader.fmt})", p) for p in reader.read_new(None)[0]]
+    return [(f"{reader.path.name} ({reader.fmt})", p) for p in _noted(reader.read_new(None)[0])]
+
+
+def _noted(points: Any) -> Any:
+    """The points, after printing the read's notes of records skipped for their step (as the daemon's feed has them)."""
+    import sys
+
+    for note in points.notes.values():
+        print(shown(f"note: {note.message()}"), file=sys.stderr)
+    return points
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, overload
 
 from rankinv.ingest.columns import KEEP, NAMES, POINTS, Columns, Layout, plain_steps
+from rankinv.ingest.notes import StepNote, Where
 from rankinv.metrics import MetricPoint
 
 Row = tuple[int, str, float, "float | None"]
@@ -132,16 +133,28 @@ def _made_part(lead: object, chunk: list[MetricPoint]) -> Part:
 
 
 class Points(Sequence[MetricPoint]):
-    """The points of one read, in order: blocks of columns and points made one by one, as the reader met them."""
+    """The points of one read, in order: blocks of columns and points made one by one, as the reader met them;
+    and :attr:`notes`, the records the read skipped because their step cannot be one, by cause."""
 
-    __slots__ = ("_chunks", "_list", "_size", "run")
+    __slots__ = ("_chunks", "_list", "_size", "notes", "run")
 
     def __init__(self, run: str, points: Iterable[MetricPoint] = ()) -> None:
         self.run = run
         self._chunks: list[Columns | list[MetricPoint]] = []
         self._size = 0
         self._list: list[MetricPoint] | None = None
+        self.notes: dict[str, StepNote] = {}  # by StepNote.key: one per file and cause, the first record and a count
         self.extend(points)
+
+    def note(self, problem: tuple[str, str], where: Where) -> None:
+        """A record skipped for its step (``problem``: the cause and the step as written), found at ``where``."""
+        cause, value = problem
+        found = StepNote(cause, value, where)
+        known = self.notes.get(found.key)
+        if known is None:
+            self.notes[found.key] = found
+        else:
+            known.count += 1
 
     def add_columns(self, block: Columns) -> None:
         """Add the points of a block of flat records (each at its step and time), without making them."""
@@ -166,6 +179,12 @@ class Points(Sequence[MetricPoint]):
         self._chunks += [list(c) if isinstance(c, list) else c for c in other._chunks]
         self._size += other._size
         self._list = None
+        for key, note in other.notes.items():
+            known = self.notes.get(key)
+            if known is None:
+                self.notes[key] = StepNote(note.cause, note.value, note.where, note.count)
+            else:
+                known.count += note.count
 
     def rows(self, names: Collection[str] | None = None) -> list[Row]:
         """Every point as ``(step, name, value, time)``, in order, made without a MetricPoint per point; with

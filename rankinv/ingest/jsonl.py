@@ -24,7 +24,7 @@ import msgspec
 
 from rankinv.ingest import columns
 from rankinv.ingest.columns import Columns
-from rankinv.ingest.values import EXACT_STEP, Record, out_of_range, record_from_mapping, to_float, to_step
+from rankinv.ingest.values import EXACT_STEP, Record, record_from_mapping, refused, to_float, to_step
 from rankinv.metrics import STEP_KEYS, TIME_KEYS
 
 _PARSE_ERRORS = (ValueError, RecursionError, MemoryError)
@@ -145,13 +145,14 @@ def _payload_record(payload: _Payload) -> Record | None:
     step, time = payload.step, payload.time
     if not _STEP_OR_TIME.isdisjoint(inner):
         return record_from_mapping(inner, step=step, time=time, null_is_nan=True)
-    if type(step) is not int or not 0 <= step <= EXACT_STEP:
-        if out_of_range(step):
-            return None
-        step = to_step(step)
     if type(time) is not float or not math.isfinite(time):
         wall = to_float(time)
         time = wall if wall is not None and math.isfinite(wall) else None
+    if type(step) is not int or not 0 <= step <= EXACT_STEP:
+        bad = refused(step, time, inner)
+        if bad is not None:
+            return bad
+        step = to_step(step)
     return Record(step, time, inner)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from rankinv.ingest import columns
 from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
+from rankinv.ingest.notes import Where
 from rankinv.ingest.tail import START, Offset, lines_framing, tail
 from rankinv.ingest.values import Record, points, shape
 
@@ -32,18 +33,33 @@ def each_line(parse: LineParser) -> BlockParser:
 
 @dataclass
 class _Collect:
-    """Consumer that parses fed lines; a record without a step gets one from the count of training records."""
+    """Consumer that parses fed lines; a record without a step gets one from the count of training records, a
+    record whose step cannot be one is skipped and noted (:mod:`rankinv.ingest.notes`)."""
 
     run: str
     parse: BlockParser
     stride: int
     records: int
     last_step: int | None
+    path: Path
+    line: LineParser
+    base: int = 0  # the byte offset of the block being fed
+    data: bytes = b""  # the block being fed
 
     def __post_init__(self) -> None:
         self.found = Points(self.run)
 
+    def at(self, path: Path, position: int) -> None:
+        self.path, self.base = path, position
+
     def feed(self, data: bytes) -> None:
+        self.data = data
+        try:
+            self.parsed(data)
+        finally:
+            self.data = b""
+
+    def parsed(self, data: bytes) -> None:
         parsed = self.parse(data)
         if isinstance(parsed, Columns):
             self.add_columns(parsed)
@@ -69,12 +85,30 @@ class _Collect:
         known = shape(record)
         role = known[0]
         if role == "train":
-            self.records += 1
+            self.records += 1  # a skipped record too: it was a logging call, and step-less records count them
+        if record.problem is not None:
+            self.refuse(record.problem)
+            return
         step = record.step
         if step is None:
             step = self.records * self.stride if role == "train" else (self.last_step or 0)
         self.last_step = step
         self.found.extend(points(self.run, step, record, known))
+
+    def refuse(self, problem: tuple[str, str]) -> None:
+        """Note a record skipped for its step; the first of its cause in this read is found again, to say where."""
+        known = self.found.notes.get(f"{self.path}\0step:{problem[0]}")
+        self.found.note(problem, known.where if known is not None else self.where(problem[0]))
+
+    def where(self, cause: str) -> Where:
+        """The first line of the block being fed whose record is refused for ``cause`` (read again line by line)."""
+        offset = 0
+        for line in self.data.split(b"\n"):
+            record = self.line(line.decode("utf-8", errors="replace").rstrip("\r")) if line.strip() else None
+            if record is not None and record.problem is not None and record.problem[0] == cause:
+                return Where(self.path, self.base + offset)
+            offset += len(line) + 1
+        return Where(self.path, record="a record")
 
 
 class LineReader:
@@ -88,7 +122,8 @@ class LineReader:
 
     def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
-        collect = _Collect(self.run, self.parse_block, self.logging_steps, offset.records, offset.last_step)
+        collect = _Collect(self.run, self.parse_block, self.logging_steps, offset.records, offset.last_step,
+                           self.path, self.parse)  # fmt: skip
         new = tail(self.path, offset, lines_framing, collect)
         return collect.found, replace(new, records=collect.records, last_step=collect.last_step)
 

@@ -22,9 +22,9 @@ import re
 from rankinv.ingest.pydict import printed_dict
 from rankinv.ingest.values import Record, last_of_redraws, record_from_mapping
 
-_STEP_DICT = re.compile(r"\bGlobal step (?P<n>\d{1,18}): (?P<dict>\{.*\})")
+_STEP_DICT = re.compile(r"\bGlobal step (?P<n>-?\d{1,40}): (?P<dict>\{.*\})")
 _EVAL_DICT = re.compile(
-    r"\bEvaluation completed in [^,]{0,40}, global_step (?P<n>\d{1,18}), eval_metrics: (?P<dict>\{.*\})"
+    r"\bEvaluation completed in [^,]{0,40}, global_step (?P<n>-?\d{1,40}), eval_metrics: (?P<dict>\{.*\})"
 )
 _EPISODE_BAR = re.compile(  # every part but the postfix is short: a hostile long line cannot make it slow
     r"Episode \[(?P<episode>\d{1,9})/\d{1,9}\]:.{0,1000}?(?P<n>\d{1,18})/(?P<total>\d{1,18}) "

@@ -37,6 +37,7 @@ from pathlib import Path
 from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
+from rankinv.ingest.notes import Where
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, Shape, points, shape
 
@@ -95,16 +96,24 @@ class _Collect:
     block: BlockSplitter | None = None  # reads a block of records that all carry their step at once
     last: Record | None = None  # the last record, while its digest is not computed yet
     pending: Record | None = None
+    path: Path | None = None  # the file being fed, and the byte offset of the segment being read (for notes)
+    base: int = 0
+    byte: int = 0
 
     def __post_init__(self) -> None:
         self.found = Points(self.run)
+
+    def at(self, path: Path, position: int) -> None:
+        self.path, self.base = path, position
 
     def feed(self, data: bytes) -> None:
         if self.block is not None and self.pending is None and self.whole_block(data):
             return
         if self.marks is None:
+            self.byte = self.base
             for raw in _SEGMENTS.findall(data):
                 self.segment(_text(raw))
+                self.byte += len(raw)
             return
         pos = 0
         for at in _marked(data.lower(), self.marks):
@@ -115,6 +124,7 @@ class _Collect:
                 break  # an unterminated tail is never fed (framing), and never read
             start = _last_break(data, pos, at) + 1 or pos
             self.stretch(data, pos, start)
+            self.byte = self.base + start
             self.segment(_text(data[start:end]))
             pos = end
         self.stretch(data, pos, len(data))
@@ -147,6 +157,7 @@ class _Collect:
             for raw in _SEGMENTS.finditer(data, start, end):
                 start = raw.end()
                 text = _text(raw[0])
+                self.byte = self.base + raw.start()
                 if text.strip():
                     self.segment(text)
                     break
@@ -187,6 +198,9 @@ class _Collect:
         bar = bar_counter(text)
         # a bar's postfix (OpenRLHF <= 0.8), or a step line printed right after a bar, may be a record with its step
         record = self.parse(text) if bar is None or "=" in text or "{" in text else None
+        if record is not None and record.problem is not None:
+            self.refuse(record.problem)
+            record = None  # read on as a line without a record
         if bar is not None and (record is None or record.step is None):
             self.on_bar(*bar)
             return
@@ -200,6 +214,12 @@ class _Collect:
         match = _GLOBAL_STEP.search(text)
         if match:
             self.progress.counter, self.progress.fresh = int(match["n"]), True
+
+    def refuse(self, problem: tuple[str, str]) -> None:
+        """Note a record skipped because its step cannot be one (the first of its cause: where it is)."""
+        path = self.path or Path("?")
+        known = self.found.notes.get(f"{path}\0step:{problem[0]}")
+        self.found.note(problem, known.where if known is not None else Where(path, self.byte))
 
     def is_training(self, n: int, total: int, plain: bool) -> bool:
         """Is this the training bar (not an eval or loading bar)?"""
@@ -298,7 +318,8 @@ class _Collect:
                 continue
             if _DICT_HINT.search(text) and bar_counter(text) is None:
                 record = self.parse(text)
-                if record is not None and record.step is None and record.role != "summary":
+                waiting = record is not None and record.step is None and record.problem is None
+                if waiting and record is not None and record.role != "summary":
                     return start
             return end
         return end
@@ -374,7 +395,8 @@ class StdoutReader:
     def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
         collect = _Collect(self.run, self.parse, self.logging_steps, offset.records, offset.last_step,
-                           _Progress.decode(offset.progress), offset.signature, self.marks, self.block)  # fmt: skip
+                           _Progress.decode(offset.progress), offset.signature, self.marks, self.block,
+                           path=self.path)  # fmt: skip
         new = tail(self.path, offset, collect.held_back, collect)
         if collect.pending is not None:  # cannot happen: framing holds a trailing record back
             collect.resolve(None)

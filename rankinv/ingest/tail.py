@@ -96,6 +96,9 @@ _ENCODE = json.JSONEncoder(sort_keys=True).encode
 
 
 class Consumer(Protocol):
+    """Fed complete units; told when the content restarted. One may also have ``at(path, position)``, called
+    before each feed with the file and byte offset the fed bytes start at (a rotated file being drained, too)."""
+
     def feed(self, data: bytes) -> None: ...
 
     def restart(self) -> None: ...
@@ -294,6 +297,7 @@ def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: 
     whether the read stopped early, at a unit boundary, having fed ``limit`` bytes (the rest is read next time)."""
     position = start
     pending = b""  # the unfinished unit held over from the block before
+    at: Callable[[Path, int], None] | None = getattr(consumer, "at", None)
     skipping = 0
     size = BLOCK_BYTES if limit is None else max(MIN_BLOCK_BYTES, min(BLOCK_BYTES, limit))
     f.seek(start)
@@ -309,6 +313,8 @@ def _read_file(f: BinaryIO, path: Path, start: int, framing: Framing, consumer: 
         data = pending + block if pending else block  # the common block is fed as read, never copied
         n = framing(data)
         if n:
+            if at is not None:
+                at(path, position)  # data starts at position: the bytes before it were fed
             consumer.feed(data[:n] if n < len(data) else data)
             pending = data[n:]
             position += n

@@ -18,8 +18,9 @@ from typing import Any
 
 from rankinv.errors import RankinvError
 from rankinv.ingest.batch import Points
+from rankinv.ingest.notes import Where
 from rankinv.ingest.tail import START, Offset, tail
-from rankinv.ingest.values import Record, points
+from rankinv.ingest.values import Record, points, refused
 from rankinv.metrics import MetricPoint
 
 HEADER = 12
@@ -83,6 +84,11 @@ class _Collect:
     tools: Any
     found: list[MetricPoint] = field(default_factory=list)
     last_step: int | None = None
+    path: Path = Path("?")  # the file being fed (for notes)
+    skipped: Points | None = None  # notes of the events skipped for their step
+
+    def at(self, path: Path, position: int) -> None:
+        self.path = path
 
     def feed(self, data: bytes) -> None:
         payloads, _ = walk(data, self.tools[1])
@@ -104,9 +110,19 @@ class _Collect:
             number = _scalar(value, tensor_util)
             if number is not None:
                 values[value.tag] = number
-        if values:
+        if values and event.step < 0:  # an int64: never beyond 2^63-1, never a fraction
+            self._refuse(int(event.step), values)
+        elif values:
             self.last_step = int(event.step)
             self.found.extend(points(self.run, int(event.step), Record(int(event.step), event.wall_time, values)))
+
+    def _refuse(self, step: int, values: dict[str, float]) -> None:
+        """Note an event skipped because its step is negative (the store keeps steps from 0)."""
+        bad = refused(step, None, values)
+        assert bad is not None and bad.problem is not None
+        if self.skipped is None:
+            self.skipped = Points(self.run)
+        self.skipped.note(bad.problem, Where(self.path, record=f"an event of {next(iter(values))!r}"))
 
 
 def _scalar(value: Any, tensor_util: Any) -> float | None:
@@ -139,4 +155,6 @@ class TensorBoardReader:
         new = tail(self.path, offset, lambda data: walk(data, self.tools[1])[1], collect,
                    max_unit=HEADER + MAX_RECORD + FOOTER)
         found = Points(self.run, collect.found)
+        if collect.skipped is not None:
+            found.notes = collect.skipped.notes
         return found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)

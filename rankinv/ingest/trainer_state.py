@@ -22,6 +22,7 @@ from rankinv.boundary.files import read_bytes
 from rankinv.ingest import columns
 from rankinv.ingest.batch import Points
 from rankinv.ingest.jsonl import loads
+from rankinv.ingest.notes import Where
 from rankinv.ingest.tail import START, Offset
 from rankinv.ingest.values import MAX_STEP, float_points, points, record_from_mapping
 
@@ -121,7 +122,7 @@ _STEP_KEY, _TIME_KEY, _POINTS = (attrgetter(name) for name in ("step_key", "time
 
 def _columns(history: list[dict[str, float]]) -> tuple[list[int], list[float | None], list[columns.Layout]] | None:
     """Steps, times and layouts of the entries, when every entry has a metric and a step ``int(step)`` reads as
-    :func:`~rankinv.ingest.values.to_step` does (finite, 0 to 2^63-1); else None."""
+    :func:`~rankinv.ingest.values.to_step` does (finite, whole, 0 to 2^63-1); else None."""
     shapes = columns.layouts(history)
     if shapes is None or not all(map(_POINTS, shapes)):
         return None
@@ -131,6 +132,8 @@ def _columns(history: list[dict[str, float]]) -> tuple[list[int], list[float | N
     steps = cast("list[float]", raw)
     if not (all(map(math.isfinite, steps)) and min(steps, default=0) >= 0 and max(steps, default=0) <= MAX_STEP):
         return None
+    if not all(map(float.is_integer, steps)):
+        return None  # a fraction: refused entry by entry, with a note
     times: list[float | None] = list(map(dict.get, history, map(_TIME_KEY, shapes)))
     if not columns.plain_times(times):
         times = [t if t is None or math.isfinite(t) else None for t in times]
@@ -144,6 +147,7 @@ class TrainerStateReader:
 
     def __init__(self, path: Path, run: str) -> None:
         self.path, self.run = path, run
+        self.file = path  # the state file being read (for notes)
 
     def read_new(self, offset: Offset | None = None) -> tuple[Points, Offset]:
         offset = offset or START
@@ -160,6 +164,7 @@ class TrainerStateReader:
         if newest is None:
             return Points(self.run), offset
         entries = self._floats if newest[1].get(FLOATS) is True else self._entries
+        self.file = newest[0]
         found, last = entries(newest[1]["log_history"], offset.last_step)
         return found, replace(offset, last_step=last, signature=signature, records=len(newest[1]["log_history"]))
 
@@ -186,8 +191,10 @@ class TrainerStateReader:
     ) -> tuple[Points, int | None]:  # fmt: skip
         found = Points(self.run)
         last = after
-        for entry in history:
+        for index, entry in enumerate(history):
             step, made = float_points(self.run, entry)
+            if step is None and made == [] and entry:
+                self._refused(found, index, entry)
             if step is None or not made or (after is not None and step <= after):
                 continue
             found.extend(made)
@@ -197,10 +204,18 @@ class TrainerStateReader:
     def _entries(self, history: list[Any], after: int | None) -> tuple[Points, int | None]:
         found = Points(self.run)
         last = after
-        for entry in history:
+        for index, entry in enumerate(history):
             record = record_from_mapping(entry) if isinstance(entry, dict) else None
+            if record is not None and record.problem is not None:
+                found.note(record.problem, Where(self.file, record=f"log_history[{index}]"))
             if record is None or record.step is None or (after is not None and record.step <= after):
                 continue
             found.extend(points(self.run, record.step, record))
             last = record.step if last is None else max(last, record.step)
         return found, last
+
+    def _refused(self, found: Points, index: int, entry: dict[str, float]) -> None:
+        """Note an entry whose step cannot be one (one the columns path would refuse: it reads no such entry)."""
+        record = record_from_mapping(entry)
+        if record is not None and record.problem is not None:
+            found.note(record.problem, Where(self.file, record=f"log_history[{index}]"))

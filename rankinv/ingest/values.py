@@ -3,7 +3,9 @@
 Shared by every reader so that a value means the same thing whatever format carried it: numbers and numeric
 strings (transformers 5 prints ``'entropy': '2.759'``) become floats, NaN and ±Inf are kept (a NaN entropy is news),
 None, booleans and text are skipped without losing the rest of the record, nested mappings are flattened
-with ``/``. A step beyond what SQLite's INTEGER holds (64-bit) rejects that one record, never the run.
+with ``/``. A step that cannot be one (negative, a fraction, NaN or infinite, a boolean or text, beyond what
+SQLite's INTEGER holds) gives a Record without a step that names the problem (:attr:`Record.problem`): readers skip
+it and note it once per cause (:mod:`rankinv.ingest.notes`), never placing it at a step it was not logged at.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from rankinv.ingest.notes import shown_value
 from rankinv.metrics import STEP_KEYS, TIME_KEYS, MetricPoint, canonical_name
 
 MAX_STEP = 2**63 - 1
@@ -34,6 +37,9 @@ class Record(msgspec.Struct, frozen=True, gc=False):
     step: int | None
     time: float | None
     values: Mapping[str, float]
+    problem: tuple[str, str] | None = None
+    """Why the record's step was refused (a cause of :data:`rankinv.ingest.notes.PROBLEMS`, and the step as
+    written), or None; such a record has no step and is skipped by every reader, with a note."""
 
     @property
     def role(self) -> str:
@@ -94,6 +100,38 @@ def to_step(value: Any) -> int | None:
     if number is None or not math.isfinite(number) or number < 0:
         return None
     return int(number)
+
+
+def step_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a record's step (a cause of :data:`rankinv.ingest.notes.PROBLEMS`), or None: a whole
+    number from 0 to 2^63-1 (numeric text and an integral float such as ``3.0`` are one), or no step at all (None).
+
+    Beyond 2^63-1 as read through a double, as :func:`to_step` reads it (the largest step SQLite's INTEGER holds)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "not a number"
+    number = to_float(value)
+    if number is None:
+        return "not a number"
+    if math.isnan(number) or (math.isinf(number) and not _digits(value)):
+        return "not finite"  # a whole number beyond a double's range (a 400-digit step) is too large or negative
+    if number > MAX_STEP:
+        return "too large"
+    if number < 0:
+        return "negative"
+    return None if number.is_integer() else "fractional"
+
+
+def _digits(value: Any) -> bool:
+    """An int, or text of decimal digits with a sign at most (``step:-1000…`` as verl's line would print it)."""
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit())
+
+
+def refused(step: Any, time: float | None, values: Mapping[str, float]) -> Record | None:
+    """The Record of a step :func:`step_problem` refuses (no step, the problem named), or None for a good step."""
+    problem = step_problem(step)
+    return None if problem is None else Record(None, time, values, (problem, shown_value(step)))
 
 
 def flatten(raw: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -161,12 +199,20 @@ def _flat_record(raw: Mapping[str, Any], step: Any, time: Any) -> Record | None:
             return _SLOW  # type: ignore[no-any-return]
     if step is None and step_key is not None:
         step = raw[step_key]
-    if not values or out_of_range(step):
+    if not values:
         return None
     if time is None and time_key is not None:
         time = raw[time_key]
+    return _made(step, time, values)
+
+
+def _made(step: Any, time: Any, values: dict[str, float]) -> Record:
+    """The record at its step, or refused (:func:`refused`) when the step cannot be one."""
     wall = to_float(time)
-    return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
+    wall = wall if wall is not None and math.isfinite(wall) else None
+    if type(step) is int and 0 <= step <= EXACT_STEP:
+        return Record(step, wall, values)
+    return refused(step, wall, values) or Record(to_step(step), wall, values)
 
 
 def _record(raw: Mapping[str, Any], step: Any, time: Any, null_is_nan: bool) -> Record | None:
@@ -181,10 +227,9 @@ def _record(raw: Mapping[str, Any], step: Any, time: Any, null_is_nan: bool) -> 
             values[str(key)] = number
         elif value is None and null_is_nan:
             values[str(key)] = math.nan
-    if not values or out_of_range(step):
+    if not values:
         return None
-    wall = to_float(time)
-    return Record(to_step(step), wall if wall is not None and math.isfinite(wall) else None, values)
+    return _made(step, time, values)
 
 
 def last_of_redraws(line: str, parse_segment: Callable[[str], Record | None]) -> Record | None:
@@ -194,11 +239,6 @@ def last_of_redraws(line: str, parse_segment: Callable[[str], Record | None]) ->
         if record is not None:
             return record
     return None
-
-
-def out_of_range(step: Any) -> bool:
-    number = to_float(step)
-    return number is not None and number > MAX_STEP  # +inf too (a 400-digit step); NaN compares false
 
 
 def shape(record: Record) -> Shape:
@@ -222,7 +262,8 @@ def float_points(run: str, raw: Mapping[str, float]) -> tuple[int | None, list[M
     """The step and points of a flat record whose values are all floats, made without an intermediate Record.
 
     The same as ``points(run, record.step, record)`` for ``record = record_from_mapping(raw)`` (no points when that
-    is None or has no step): for readers that already hold floats, as msgspec decodes them.
+    is None or has no step): for readers that already hold floats, as msgspec decodes them. A step
+    :func:`step_problem` refuses gives no step and no points (the caller asks :func:`step_problem` why).
     """
     keys = tuple(raw)
     layout = _layout(keys)
@@ -231,7 +272,7 @@ def float_points(run: str, raw: Mapping[str, float]) -> tuple[int | None, list[M
     metric, getter, step_key, time_key = layout
     if step_key is None:
         return None, []
-    if out_of_range(raw[step_key]):
+    if step_problem(raw[step_key]) is not None:
         return None, []
     step = to_step(raw[step_key])
     if step is None or not metric:

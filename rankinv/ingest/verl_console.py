@@ -24,8 +24,11 @@ from rankinv.ingest import columns
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.values import Record, record_from_mapping
 
-_STEP = re.compile(r"(?<![^\s)\]])step:(?P<step>\d+)(?P<rest>(?: - [^\n]*)?)$")
-"""A ``step:N`` at the start or after a space or bracket, its pairs to the end of the segment (which holds no CR)."""
+_STEP = re.compile(r"(?<![^\s)\]])step:(?P<step>-?\d+(?:\.\d*)?)(?P<rest>(?: - [^\n]*)?)$")
+"""A ``step:N`` at the start or after a space or bracket, its pairs to the end of the segment (which holds no CR).
+A negative or fractional N (``step:-1``, ``step:3.5``) is matched too, for its record to be refused with a note."""
+_ODD_STEP = re.compile(rb"(?<![^\s\x1c-\x1f)\]])step:(?:-[0-9]|[0-9]+\.)")
+"""A step line :data:`_STEP_LINES` leaves in the other text that :data:`_STEP` reads (and refuses): line by line."""
 _WRAPPED = re.compile(r"^(?:np\.|numpy\.)?\w*\((?P<v>[^()]*)\)$")
 _NP = "np.float64("
 _STEP_LINES = re.compile(rb"step:(?<![^\s\x1c-\x1f)\]]step:)([0-9]+)(?: - ([^\n]*))?$", re.MULTILINE)
@@ -80,7 +83,7 @@ def _parse(line: str) -> tuple[int, dict[str, float]] | Record | None:
     if match is None:
         return None
     step, rest = match["step"], match["rest"]
-    values = _pairs(rest) if rest and len(step) <= MAX_FAST_STEP_DIGITS else None
+    values = _pairs(rest) if rest and len(step) <= MAX_FAST_STEP_DIGITS and step.isdigit() else None
     if values is None:
         return _general(step, rest)
     shape = columns.layout(tuple(values))
@@ -142,8 +145,11 @@ def _split_piece(data: bytes) -> tuple[Columns, bytes] | None:
     if None in rests:  # a step line without pairs is no record
         steps = [s for s, r in zip(steps, rests, strict=True) if r is not None]
         rests = [r for r in rests if r is not None]
+    other = b"".join(parts[0::3])
+    if b"step:" in other and _ODD_STEP.search(other):
+        return None  # a negative or fractional step: read line by line, where it is refused with a note
     if not steps:
-        return Columns([], [], [], []), b"".join(parts[0::3])
+        return Columns([], [], [], []), other
     if max(map(len, steps)) > MAX_FAST_STEP_DIGITS:
         return None
     doc = _as_json(rests)
@@ -156,7 +162,7 @@ def _split_piece(data: bytes) -> tuple[Columns, bytes] | None:
     shapes = columns.layouts(rows)
     if len(rows) != len(steps) or shapes is None or not columns.plain(shapes) or not columns.clean(shapes):
         return None
-    return Columns(list(map(int, steps)), [None] * len(rows), rows, shapes), b"".join(parts[0::3])
+    return Columns(list(map(int, steps)), [None] * len(rows), rows, shapes), other
 
 
 def _as_json(rests: list[bytes]) -> bytes | None:

@@ -28,6 +28,7 @@ from rankinv.boundary import listing
 from rankinv.boundary.files import open_regular, readable
 from rankinv.errors import RankinvError
 from rankinv.ingest.batch import Points
+from rankinv.ingest.notes import Where
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, points, record_from_mapping
 from rankinv.metrics import MetricPoint
@@ -175,6 +176,11 @@ class _Collect:
     proto: Any
     last_step: int | None
     found: list[MetricPoint] = field(default_factory=list)
+    path: Path = Path("?")  # the file being fed (for notes)
+    skipped: Points | None = None  # notes of the rows skipped for their step
+
+    def at(self, path: Path, position: int) -> None:
+        self.path = path
 
     def feed(self, data: bytes) -> None:
         records, used = self.framing.walk(data)
@@ -189,12 +195,20 @@ class _Collect:
             if record.WhichOneof("record_type") != "history":
                 continue
             row = history_record(record.history)
-            if row is not None and row.step is not None:
+            if row is not None and row.problem is not None:
+                self.refuse(row.problem, record.history.step.num)
+            elif row is not None and row.step is not None:
                 self.last_step = row.step if row.role == "train" else self.last_step
                 self.found.extend(points(self.run, row.step, row))
 
     def restart(self) -> None:
         self.framing.position, self.last_step = 0, None
+
+    def refuse(self, problem: tuple[str, str], row: int) -> None:
+        """Note a history row skipped because its step cannot be one."""
+        if self.skipped is None:
+            self.skipped = Points(self.run)
+        self.skipped.note(problem, Where(self.path, record=f"history row _step={row}"))
 
 
 HEAD_BYTES = 1 << 20
@@ -232,4 +246,6 @@ class WandbRunReader:
 
         new = tail(self.path, offset, frame, collect, max_unit=MAX_RECORD + BLOCK)
         found = Points(self.run, collect.found)
+        if collect.skipped is not None:
+            found.notes = collect.skipped.notes
         return found, Offset(new.position, new.inode, new.head, offset.records, collect.last_step)

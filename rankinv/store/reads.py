@@ -327,6 +327,16 @@ class Reads(StoreBase):
         )
         return tuple(EventRecord(*r) for r in rows)
 
+    def has_event(self, kind: str, run: str | None, prefix: str, part: str) -> bool:
+        """Does the feed still hold a ``kind`` event of ``run`` whose message starts with ``prefix`` and holds
+        ``part``? (A note said by an earlier scan is not said again.)"""
+        row = self.conn.execute(
+            "SELECT 1 FROM events WHERE kind = ? AND run IS ? AND substr(message, 1, length(?)) = ? "
+            "AND instr(message, ?) > 0 LIMIT 1",
+            (kind, run, prefix, prefix, part),
+        ).fetchone()
+        return row is not None
+
     def health(self) -> Health:
         values = {k: v for k, v in self.conn.execute("SELECT key, value FROM health") if v is not None}
         try:

@@ -6,6 +6,14 @@ logs and pid files, on free TCP ports, so it never touches a system Slurm and tw
 at once. Commands reach it through ``SLURM_CONF`` in :attr:`SlurmCluster.env`. If Slurm cannot start the
 fixture fails with the tail of the slurmctld/slurmd/munged logs — it never skips. Teardown cancels every
 job and stops the daemons it started (by pid), so no process leaks.
+
+A pytest that never reaches its teardown (SIGTERM from a CI cancel, SIGKILL, a crash) must not leave the cluster
+behind either: the daemons detach into sessions of their own, and a job's ``slurmstepd`` outlives slurmd by design.
+So the fixture starts a guardian first (:data:`GUARDIAN`), in a session of its own and deaf to SIGTERM, SIGINT and
+SIGHUP, holding the read end of a pipe only this pytest process writes to. Its normal teardown says ``done`` and
+closes it; end of file without ``done`` means pytest died, and the guardian kills every process of this cluster
+(:func:`processes_under`: the temp dir in its command line or environment, which is how ``slurmscriptd``,
+``slurmstepd`` and jobs are told apart from other sessions' clusters) and removes the temp dir.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -231,15 +240,24 @@ def _alive(pid: int) -> bool:
 
 
 def processes_under(base: Path) -> list[str]:
-    """Command lines of live processes that mention ``base`` (what a leak would look like)."""
+    """Command lines of live processes that mention ``base`` in their command line or environment (what a leak
+    would look like: ``slurmstepd: [1.batch]`` and ``slurmscriptd`` name it only in ``SLURM_CONF``)."""
+    return [cmd for _, cmd in _under(base)]
+
+
+def _under(base: Path) -> list[tuple[int, str]]:
     found = []
+    needle = str(base).encode()
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            raw = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes() if needle not in raw else b""
         except OSError:
             continue
-        if str(base) in cmd and entry.name.isdigit() and _alive(int(entry.name)):
-            found.append(cmd)
+        if (needle in raw or needle in environ) and _alive(int(entry.name)):
+            found.append((int(entry.name), raw.replace(b"\0", b" ").decode(errors="replace")))
     return found
 
 
@@ -261,7 +279,73 @@ def stop_cluster(cluster: SlurmCluster) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+GUARDIAN = r"""
+import os, shutil, signal, sys, time
+from pathlib import Path
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
+root = Path(sys.argv[1])
+said = b""
+while chunk := os.read(0, 64):
+    said += chunk
+if said != b"done":  # end of file without "done": the pytest that started the cluster died
+    needle, me = str(root).encode(), os.getpid()
+    for attempt in range(40):
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                raw = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state not in ("Z", "X") and (needle in raw or needle in (entry / "environ").read_bytes()):
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGTERM if attempt < 10 else signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.5)
+    shutil.rmtree(root, ignore_errors=True)
+"""
+"""Run by the fixture's guardian (see the module): waits for pytest to close its pipe, and tears the cluster down
+when pytest died without saying ``done`` (SIGTERM for 5 s, then SIGKILL, until nothing of it is left)."""
+
+
+@dataclass
+class Guardian:
+    """The fixture's guardian process and the pipe that keeps it waiting."""
+
+    proc: subprocess.Popen[bytes]
+    pipe: int
+
+    @classmethod
+    def start(cls, root: Path) -> Guardian:
+        read, write = os.pipe()  # not inheritable: only this process holds the write end
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", GUARDIAN, str(root)], stdin=read,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)  # fmt: skip
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        return cls(proc, write)
+
+    def done(self) -> None:
+        """The cluster was torn down here: the guardian leaves without touching anything."""
+        os.write(self.pipe, b"done")
+        os.close(self.pipe)
+        self.proc.wait(timeout=30)
+
+
 _SHARED: dict[str, SlurmCluster] = {}
+_GUARDS: dict[str, Guardian] = {}
 _USERS = [0]
 
 
@@ -273,10 +357,12 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         # Not under pytest's tmp_path: that is mode 0700, and the second user's jobs must reach their files.
         # A short path also keeps the munge socket inside sun_path (108 bytes).
         base = Path(tempfile.mkdtemp(prefix="rankinv-slurm-"))
+        _GUARDS["cluster"] = Guardian.start(base)  # first: a pytest killed while the cluster starts leaks nothing
         try:
             _SHARED["cluster"] = _start_with_retry(base)
         except BaseException:
             shutil.rmtree(base, ignore_errors=True)
+            _GUARDS.pop("cluster").done()
             raise
     _USERS[0] += 1
     try:
@@ -287,6 +373,7 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
             cluster = _SHARED.pop("cluster")
             stop_cluster(cluster)
             shutil.rmtree(cluster.dir.parent, ignore_errors=True)
+            _GUARDS.pop("cluster").done()
 
 
 def _start_with_retry(base: Path, attempts: int = 2) -> SlurmCluster:

@@ -8,7 +8,7 @@ from tests.evil.roots.common import grpo_lines, run_dir
 
 
 def huge_step(root: Path) -> None:
-    """One record with step 2^64 between good ones: only that record is dropped."""
+    """One record with step 2^64 between good ones: only that record is skipped (and noted)."""
     path = run_dir(root, b"huge-step") / "rankinv.jsonl"
     bad = '{"step": 18446744073709551616, "entropy": 2.0}\n'
     path.write_text(grpo_lines(2) + bad + '{"step": 3, "entropy": 0.9}\n', encoding="utf-8")
@@ -29,7 +29,7 @@ def huge_numbers(root: Path) -> None:
 
 
 CASES = {
-    b"huge-step": (huge_step, "steps 1, 2, 3 kept; the 2^64 record alone is dropped"),
+    b"huge-step": (huge_step, "steps 1, 2, 3 kept; the 2^64 record alone is skipped, with a note naming its line"),
     b"infinities": (infinities, "kl +inf at step 3 and -inf at step 4, read back with their signs"),
     b"huge-numbers": (huge_numbers, "entropy at steps 1, 2, 3 (no 7.0); kl +inf at step 2"),
 }
