@@ -9,7 +9,8 @@ Lines are decoded one by one with msgspec, straight into floats; a block of call
 steps becomes columns whose points are made all at once (:mod:`rankinv.ingest.columns`). A line msgspec refuses
 (``NaN``, ``Infinity``, numbers beyond a double) goes to Python's JSON parser, which accepts ``NaN`` and
 ``Infinity``; they are kept as values. A ``null`` metric (verl's
-file logger writes a NaN as null) is kept as a missing value (NaN), never dropped.
+file logger writes a NaN as null) is kept as a missing value (NaN), never dropped. A complete line that is not a
+JSON object is skipped and noted once per file (:func:`parse_line_noted`, :data:`rankinv.ingest.notes.NOT_JSON`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import msgspec
 
 from rankinv.ingest import columns
 from rankinv.ingest.columns import Columns
+from rankinv.ingest.notes import NOT_JSON, shown_value
 from rankinv.ingest.values import EXACT_STEP, Record, record_from_mapping, refused, to_float, to_step
 from rankinv.metrics import STEP_KEYS, TIME_KEYS
 
@@ -61,14 +63,31 @@ def loads(text: str | bytes) -> Any:
 
 
 def parse_line(line: str) -> Record | None:
+    """The record of a line that may hold a JSON object (a console line: anything else is simply not one)."""
+    obj = _object(line.strip())
+    return parse_object(obj) if obj is not None else None
+
+
+def parse_line_noted(line: str) -> Record | None:
+    """:func:`parse_line` for a line of a JSON Lines log, where every non-blank line should be a JSON object: one
+    that is not gives a Record naming the problem (the reader skips and notes it), not None."""
     text = line.strip()
+    if not text:
+        return None
+    obj = _object(text)
+    if obj is None:
+        return Record(None, None, {}, (NOT_JSON, shown_value(text)))
+    return parse_object(obj)
+
+
+def _object(text: str) -> dict[str, Any] | None:
     if not text.startswith("{"):
         return None
     try:
         obj = loads(text)
     except _PARSE_ERRORS:
         return None
-    return parse_object(obj) if isinstance(obj, dict) else None
+    return obj if isinstance(obj, dict) else None
 
 
 def parse_block(data: bytes) -> Columns | Iterator[Record]:
@@ -133,7 +152,7 @@ def _line_record(line: bytes) -> Record | None:
         payload = None
     if payload is not None and (payload.logs is not None or payload.data is not None):
         return _payload_record(payload)
-    return parse_line(line.decode("utf-8", errors="replace").rstrip("\r"))
+    return parse_line_noted(line.decode("utf-8", errors="replace").rstrip("\r"))
 
 
 def _payload_record(payload: _Payload) -> Record | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rankinv.ingest import columns
 from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
-from rankinv.ingest.notes import Where
+from rankinv.ingest.notes import NOT_JSON, Where
 from rankinv.ingest.tail import START, Offset, lines_framing, tail
 from rankinv.ingest.values import Record, points, shape
 
@@ -82,6 +82,9 @@ class _Collect:
         self.records, self.last_step = 0, None
 
     def add(self, record: Record) -> None:
+        if record.problem is not None and record.problem[0] == NOT_JSON:
+            self.refuse(record.problem)  # a line that is no record: not a logging call, so not counted
+            return
         known = shape(record)
         role = known[0]
         if role == "train":

@@ -1,4 +1,5 @@
-"""What a reader could not read as the log said, told once per cause: a record whose step cannot be a step.
+"""What a reader could not read as the log said, told once per cause: a record whose step cannot be a step, and a
+line of a JSON Lines log that is not a JSON object.
 
 A log's step is a whole number from 0 to 2^63-1 (SQLite's INTEGER). A record whose step is anything else — negative,
 a fraction (``3.5``), NaN or infinite, a boolean or text, beyond 2^63-1 — is skipped: placed at its ordinal
@@ -7,6 +8,10 @@ logged there (the store keeps one value per run, metric and step). The reader co
 :class:`~rankinv.ingest.batch.Points` by cause, keeping where the first one was; the daemon's ingestor turns each
 cause into one warning per file in the event feed, as it does a log's other notes (``rankinv status --json``, the
 TUI's feed). A file of a million bad lines is one note per cause, not a million.
+
+A JSON Lines log (the callback's, verl's file logger, a flat one) holds one JSON object a line; a complete line that
+is not one (a stray ``print`` into the file, a record cut short by a crash and followed by the next) is skipped the
+same way, and noted once per file (:data:`NOT_JSON`). A last line still being written is never read, so never noted.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ PROBLEMS = {
     "not finite": "is NaN or infinite",
     "not a number": "is not a number",
     "too large": "is beyond 2^63-1, the largest step SQLite stores",
+    "not JSON": "is not a JSON object",
 }
 """Each cause a step is refused for, as the note words it."""
 ADVICE = {
@@ -30,7 +36,11 @@ ADVICE = {
     "not finite": "log the global step as a finite whole number",
     "not a number": "log the step as a number, not text or true/false",
     "too large": "log the trainer's global step, not a timestamp in nanoseconds or an id",
+    "not JSON": "write only JSON objects to this file, one a line (look for another process or a print writing to "
+                "it; a line cut short by a crash is lost)",
 }
+NOT_JSON = "not JSON"
+"""The cause of a line that is not a JSON object: a line, not a step, was refused (and it is not a logging call)."""
 COUNT_BYTES = 1 << 20
 
 
@@ -69,9 +79,10 @@ class StepNote:
         return PROBLEMS[self.cause]
 
     def message(self) -> str:
-        more = f" ({self.count - 1} more such record(s) in this read)" if self.count > 1 else ""
-        return (f"{self.where.path.name}: {self.where.describe()}: step {self.value} {PROBLEMS[self.cause]}; that "
-                f"record was skipped{more}, its values not stored, and the rest of the log is read as usual. To "
+        what, subject = ("line", f"{self.value}") if self.cause == NOT_JSON else ("record", f"step {self.value}")
+        more = f" ({self.count - 1} more such {what}(s) in this read)" if self.count > 1 else ""
+        return (f"{self.where.path.name}: {self.where.describe()}: {subject} {PROBLEMS[self.cause]}; that "
+                f"{what} was skipped{more}, its values not stored, and the rest of the log is read as usual. To "
                 f"fix: {ADVICE[self.cause]}")  # fmt: skip
 
 

@@ -100,7 +100,7 @@ def _open_jsonl(path: Path, run: str, stride: int) -> Reader:
     from rankinv.ingest import jsonl
     from rankinv.ingest.lines import LineReader
 
-    return LineReader(path, run, "jsonl", jsonl.parse_line, stride, parse_block=jsonl.parse_block)
+    return LineReader(path, run, "jsonl", jsonl.parse_line_noted, stride, parse_block=jsonl.parse_block)
 
 
 def _open_verl(path: Path, run: str, stride: int) -> Reader:
