@@ -19,7 +19,7 @@ from rankinv.daemon.serve import plan
 
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
-from rankinv.store import Candidate, ReadStore, Snapshot
+from rankinv.store import Candidate, EventRecord, ReadStore, Snapshot
 from rankinv.vocabulary import KINDS, interval_text, job_text, label, row_label
 
 
@@ -38,6 +38,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         snap = store.snapshot(events=10)
         errors = store.run_errors()
+        notes = () if args.json else store.ingest_notes(NOTES_SHOWN + 1)
     finally:
         store.close()
     if args.json:
@@ -46,7 +47,23 @@ def _main(args: argparse.Namespace) -> int:
         print_table(snap, p.root, st.running, scanned)
         for name, error in sorted(errors.items()):
             print(shown(f"{name}: {error}"))
+        print_notes(snap, notes)
     return 0
+
+
+NOTES_SHOWN = 20
+
+
+def print_notes(snap: Snapshot, notes: tuple[EventRecord, ...]) -> None:
+    """The readers' notes on the runs shown (a step that cannot be one, a line that is not JSON, NaN kept as
+    missing...), the newest :data:`NOTES_SHOWN`, by run and message: what in a log was not read as it said, and
+    why (in the same order whichever pass, the daemon's or a one-shot scan, read the runs first)."""
+    shown_runs = {c.run for c in snap.candidates}
+    kept = sorted((e.run, e.message) for e in notes[:NOTES_SHOWN] if e.run in shown_runs)
+    for run, message in kept:
+        print(shown(f"{run}: note: {message}"))
+    if len(notes) > NOTES_SHOWN:
+        print(f"(only the newest {NOTES_SHOWN} notes are shown: the TUI's event feed and the daemon log hold all)")
 
 
 _INT = re.compile(r"-?\d+")

@@ -327,6 +327,15 @@ class Reads(StoreBase):
         )
         return tuple(EventRecord(*r) for r in rows)
 
+    def ingest_notes(self, limit: int) -> tuple[EventRecord, ...]:
+        """The newest ``limit`` notes the readers made (what a log held that could not be read as it said), newest
+        first."""
+        rows = self.conn.execute(
+            "SELECT id, time, level, kind, run, message FROM events WHERE kind = 'ingest' ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return tuple(EventRecord(*r) for r in rows)
+
     def has_event(self, kind: str, run: str | None, prefix: str, part: str) -> bool:
         """Does the feed still hold a ``kind`` event of ``run`` whose message starts with ``prefix`` and holds
         ``part``? (A note said by an earlier scan is not said again.)"""
