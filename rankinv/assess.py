@@ -18,6 +18,7 @@ from rankinv.evaluate import evaluate_run
 from rankinv.metrics import EVAL_PREFIX, MetricPoint
 from rankinv.monitor import MonitorResult, RunSeries, series_from_points
 from rankinv.predict import Features, FittedModel, Prediction, features_from_report
+from rankinv.run_groups import NOT_STATED, StatedGroups
 from rankinv.verdict import Verdict, confidence_basis
 
 REPORT_NAME = "rankinv-triage.json"
@@ -34,6 +35,8 @@ class Assessment:
     verdict: Verdict
     outcome: float
     """Measured final pass@10 when the run has one (peak eval pass@10, else a final-checkpoint triage), else NaN."""
+    groups: StatedGroups = NOT_STATED
+    """The groups a logged step the coverage test was told, and where that came from (config, manifest)."""
 
 
 def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
@@ -128,7 +131,7 @@ def assess(
     outcome = eval_outcome(per_source, cfg.predict.k)
     if not math.isfinite(outcome):
         outcome = final_report_outcome(path, cfg.predict.k)
-    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome)
+    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome, e.groups)
 
 
 def to_dict(a: Assessment) -> dict[str, Any]:
@@ -156,6 +159,8 @@ def to_dict(a: Assessment) -> dict[str, Any]:
                          "text": r.render()} for r in v.reasons],
         },
         "outcome_pass10": a.outcome,
+        "groups_per_step": {"value": a.groups.value, "source": a.groups.source, "ignored": a.groups.ignored or None,
+                            "text": a.groups.describe(m.step_signal)},
     })
     return out
 
