@@ -4,11 +4,12 @@ GRPO runs. The oracle is the trainer itself: a reward function that records ever
 scored by each log. The groups behind a logged step are counted from those batches (runs of ``num_generations``
 completions of one prompt), the zero-std groups among them counted from the rewards, and both are checked
 against the manifest's G and TRL's own logged ``frac_reward_zero_std``. The settings are ones where G is not
-the naive per-device batch over g: gradient accumulation, ``steps_per_generation`` above it, and several
-generations a log."""
+the naive per-device batch over g: gradient accumulation, ``steps_per_generation`` above it, several
+generations a log, and two processes under ``accelerate launch``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -69,9 +70,13 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_base(tmp_path_factory.mktemp("groups-base") / "base")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, base: Path) -> Iterator[dict[str, Run]]:
     root = tmp_path_factory.mktemp("groups")
-    base = save_base(root / "base")
     out = {}
     for name, settings in CASES.items():
         rec = Recorder()
@@ -152,3 +157,34 @@ def test_no_groups_per_step_where_a_logged_share_is_not_one_count_of_groups() ->
     assert groups_per_step(_Args(generation_batch_size=None), _State()) is None, "TRL before generation_batch_size"
     assert groups_per_step(_Args(generation_batch_size=30), _State()) is None
 
+
+
+def test_two_processes_under_accelerate_count_the_groups_of_both(base: Path, tmp_path: Path) -> None:
+    """A real two-process run (``accelerate launch``, gloo on the CPU): TRL gathers both processes' completions
+    before it groups them, so G counts the groups of both (2 a device x 2 processes = 4; naive 4/2 = 2 a
+    device). The oracle: every batch each process scored, the batches rank zero had scored by each log (the
+    processes step in lockstep), and TRL's logged share."""
+    from tests.support.reallogs import run_job
+
+    out = tmp_path / "run"
+    out.mkdir()
+    config = {"per_device_train_batch_size": 4, "num_generations": G, "max_steps": 6}
+    run_job({"processes": 2, "model_dir": str(base), "out_dir": str(out), "config": config}, out / "stdout.out",
+            module="tests.support.groups_job")  # fmt: skip
+    manifest = read_manifest(out)
+    assert manifest["batch"]["world_size"] == 2  # type: ignore[index]
+    stated = manifest["groups_per_step"]
+    assert stated == 4
+    scored = {r: [json.loads(line) for line in (out / f"scored-rank{r}.jsonl").read_text().splitlines()]
+              for r in (0, 1)}  # fmt: skip
+    assert len(scored[0]) == len(scored[1])
+    marks = [json.loads(line) for line in (out / "marks.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in marks] == list(range(1, 7))
+    previous = 0
+    for mark in marks:
+        batches = [(b["prompts"], b["rewards"]) for r in (0, 1) for b in scored[r][previous:mark["scored"]]]
+        previous = mark["scored"]
+        groups, zero = _groups(batches)
+        assert groups == stated, mark
+        assert mark["share"] == pytest.approx(zero / stated, abs=1e-6), mark
+    assert {round(m["share"] * 2, 6) % 1 for m in marks} != {0.0}, "a share no multiple of 1/2: G is not 4/2"
