@@ -18,6 +18,7 @@ from rankinv.evaluate import evaluate_run
 from rankinv.metrics import EVAL_PREFIX, MetricPoint
 from rankinv.monitor import MonitorResult, RunSeries, series_from_points
 from rankinv.predict import Features, FittedModel, Prediction, features_from_report
+from rankinv.run_groups import NOT_STATED, StatedGroups
 from rankinv.verdict import Verdict, confidence_basis
 
 REPORT_NAME = "rankinv-triage.json"
@@ -37,6 +38,8 @@ class Assessment:
     notes: tuple[str, ...] = ()
     """What reading the run's primary log noted, as the daemon's event feed says it (records skipped for a step
     that cannot be one)."""
+    groups: StatedGroups = NOT_STATED
+    """The groups a logged step the coverage test was told, and where that came from (config, manifest)."""
 
 
 def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
@@ -138,7 +141,7 @@ def assess(
     if not math.isfinite(outcome):
         outcome = final_report_outcome(path, cfg.predict.k)
     notes = tuple(n.message() for n in getattr(primary, "notes", {}).values())
-    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome, notes)
+    return Assessment(run, path, e.monitor, features, report, e.prediction, e.verdict, outcome, notes, e.groups)
 
 
 def to_dict(a: Assessment) -> dict[str, Any]:
@@ -167,6 +170,8 @@ def to_dict(a: Assessment) -> dict[str, Any]:
         },
         "outcome_pass10": a.outcome,
         "notes": list(a.notes),
+        "groups_per_step": {"value": a.groups.value, "source": a.groups.source, "ignored": a.groups.ignored or None,
+                            "text": a.groups.describe(m.step_signal)},
     })
     return out
 

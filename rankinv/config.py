@@ -170,8 +170,8 @@ class VerdictConfig:
         0.01, "groups policy: chance, at most, of calling a run's coverage lost when it was not", within="(0, 1)"
     )
     groups_per_step: int = setting(
-        0, "groups policy: groups of g behind each logged step (the trainer's batch / g); 0: read from the logged "
-        "zero-std shares, a lower bound", within="[0, 1000000]"
+        0, "groups policy: groups of g behind each logged step (the trainer's batch / g); 0: the run manifest's "
+        "(the TRL callback writes it), else read from the logged zero-std shares, a lower bound", within="[0, 1000000]"
     )
 
     def __post_init__(self) -> None:

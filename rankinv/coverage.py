@@ -15,7 +15,8 @@ true count only shrinks Λ (it grows with F for p_j > b0), and so does a G small
 from the logs is the smallest that makes every logged share a whole count. Independence assumed: the groups of
 a step are different prompts sampled at random, each judged by its own g completions.
 
-When the number of groups a step is *stated* (``[verdict] groups_per_step``, the trainer's batch over g) and the
+When the number of groups a step is *stated* (``[verdict] groups_per_step``, else the run manifest's, the
+trainer's batch over g: ``rankinv.run_groups``) and the
 reward is one 0/1 function, a step whose logged mean reward is a whole number P of passes over its G·g
 completions and whose zero-std share is a whole number Z of groups has its all-pass groups A a whole number too,
 with g·A + (G - Z) <= P (each mixed group passes at least once), so at least Z - max{A: g·A <= P - (G - Z)} groups

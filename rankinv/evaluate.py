@@ -3,7 +3,8 @@
 The daemon (from the store), ``rankinv explain`` and ``calibrate`` (from a bare run directory), ``rank`` and the
 ladder (from a triage report alone) all call these two functions, so the same run gets the same numbers
 whichever of them looks at it. Callers only choose where the inputs come from; every choice of a fallback
-(the group size when no triage report exists, the expected zero-std fraction) is made here.
+(the group size when no triage report exists, the expected zero-std fraction, the groups a logged step from the
+config or else the run manifest) is made here.
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ from typing import Any
 from rankinv.config import Config
 from rankinv.monitor import Curve, MonitorResult, RunSeries, analyse, step_signal
 from rankinv.predict import Features, FittedModel, Prediction, at_group_size, predict
+from rankinv.run_groups import NOT_STATED, StatedGroups, stated_groups
 from rankinv.verdict import Verdict, decide
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What one evaluation produced; ``features`` are the ones the predictor read (triage or fallback)."""
+    """What one evaluation produced; ``features`` are the ones the predictor read (triage or fallback),
+    ``groups`` the groups a logged step the coverage test was told (and where that came from)."""
 
     monitor: MonitorResult | None
     features: Features
     prediction: Prediction
     verdict: Verdict
+    groups: StatedGroups = NOT_STATED
 
 
 def run_features(triage: Features | None, name: str, manifest: Mapping[str, Any] | None, cfg: Config) -> Features:
@@ -66,10 +70,14 @@ def evaluate_run(
     else:  # the per-step signal: the live monitor's own (its test kept), else read from the series as analyse would
         mon = replace(analysed, zero_std_expected=expected, step_signal=analysed.step_signal or step_signal(series))
     pred = predict(features, mon, model, config.predict)
+    groups = stated_groups(manifest, config)
     verdict = decide(mon, features if triage is not None else None, pred, config, pinned=pinned,
-                     group_size=features.group_size,
-                     reward_ceiling=reward_ceiling(manifest, config))  # fmt: skip
-    return Evaluation(mon, features, pred, verdict)
+                     group_size=features.group_size, reward_ceiling=reward_ceiling(manifest, config),
+                     groups_per_step=groups.value)  # fmt: skip
+    note = groups.note()
+    if note is not None:  # an ignored manifest value: said once per run, never a cause of the decision
+        verdict = replace(verdict, reasons=(*verdict.reasons, note))
+    return Evaluation(mon, features, pred, verdict, groups)
 
 
 def verdict_history(

@@ -156,21 +156,22 @@ def start_all_fail(f: Features | None, g: int, cfg: Config) -> float | None:
     return 1.0 - mean_pass_at_k(samples, passes, g)
 
 
-def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: int,
-                      ceiling: float) -> list[Reason]:  # fmt: skip
+def _coverage_reasons(m: MonitorResult, f: Features | None, cfg: Config, *, g: int, ceiling: float,
+                      stated: int | None) -> list[Reason]:  # fmt: skip
     """Under the groups policy: more groups all fail, for every mixed-group pass rate, than the start
     checkpoint's own prompts would (its 1 - pass@g) -- the run lost coverage it began with, trading pass@g (and
     so pass@10) for agreement. Two ways to know it, each kill-grade at the decision step: the rolling all-fail
     share above the start's at every point of the hold window (as every kill condition), or the sequential test
     of ``rankinv.coverage`` rejecting at ``[verdict] coverage_alpha``, whose error rate holds however often it is
-    looked at, so it needs no hold window. A single point above without either is WATCH."""
+    looked at, so it needs no hold window (with ``stated`` groups a step, :mod:`rankinv.run_groups`). A single
+    point above without either is WATCH."""
     start = start_all_fail(f, g, cfg) if cfg.verdict.stage2_policy == "groups" else None
     now = split(m.reward_now, m.zero_std_now, g, ceiling)
     if start is None or now is None:
         return []
     out = [_tested(test, m, cfg, g, start)
            for test in [coverage_test(m.step_signal, start, g, ceiling, cfg.verdict.coverage_alpha,
-                                      stated=cfg.verdict.groups_per_step or None)]
+                                      stated=stated)]
            if test is not None and test.rejected_at is not None]  # fmt: skip
     if not now.all_fail_lo > start:
         return out
@@ -397,17 +398,20 @@ def decide(
     pinned: bool = False,
     group_size: int | None = None,
     reward_ceiling: float = 1.0,
+    groups_per_step: int | None = None,
 ) -> Verdict:
     """Combine stage 1 (``features``), stage 2 (``monitor``) and the prediction into one verdict.
 
     ``group_size`` is the run's g (default: the features', else ``[triage] group_size``); ``reward_ceiling`` the
-    highest mean reward (``rankinv.evaluate.reward_ceiling``)."""
+    highest mean reward (``rankinv.evaluate.reward_ceiling``); ``groups_per_step`` the stated groups a logged
+    step (``rankinv.run_groups.stated_groups``; default: ``[verdict] groups_per_step``, unset when 0)."""
     cfg = config or Config()
     g = group_size or (features.group_size if features is not None else cfg.triage.group_size)
     reasons: list[Reason] = []
     if monitor is not None:
         reasons += _entropy_reasons(monitor, cfg) + _signal_reasons(monitor, cfg)
-        reasons += _coverage_reasons(monitor, features, cfg, g=g, ceiling=reward_ceiling)
+        stated = groups_per_step if groups_per_step is not None else (cfg.verdict.groups_per_step or None)
+        reasons += _coverage_reasons(monitor, features, cfg, g=g, ceiling=reward_ceiling, stated=stated)
         reasons = _weigh_groups(reasons, monitor, features, cfg, g=g, ceiling=reward_ceiling)
         reasons = _protect(reasons, monitor, features, cfg)
     if features is not None:

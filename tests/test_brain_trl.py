@@ -180,7 +180,8 @@ def test_explain_and_the_daemon_store_the_same_evaluation(
     runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A one-shot daemon scan (``rankinv status``) stores monitor, prediction and verdict; `explain` on the same
-    run directory gives the same values field by field (manifest g=4, not the default 8)."""
+    run directory gives the same values field by field (manifest g=4, not the default 8, and G=4 groups a step,
+    which both read from the manifest)."""
     from rankinv.store import ReadStore, store_path_for
 
     assert main(["status", str(runs), "--state-dir", str(tmp_path), "--json"]) == 0
@@ -199,6 +200,9 @@ def test_explain_and_the_daemon_store_the_same_evaluation(
             assert (row["live_entropy"], row["entropy_drop"], row["zero_std_fraction"]) == pytest.approx(
                 (m["entropy_now"], m["drop_now"], m["zero_std_now"]))
             assert read_manifest(runs / name)["group_size"] == 4
+            # G from the trainer's arguments: 16 completions a step (one device, no accumulation) in groups of 4
+            assert read_manifest(runs / name)["groups_per_step"] == RL["per_device_train_batch_size"] // 4
+            assert out["groups_per_step"]["source"] == "manifest"
     finally:
         store.close()
 

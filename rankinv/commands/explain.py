@@ -94,6 +94,7 @@ def render(a: Any) -> list[str]:
         f"  zero-std fraction: {_f(m.zero_std_now, '.2f')} (triage predicted {_f(m.zero_std_expected, '.2f')}); "
         f"reward {_f(m.reward_start, '.3f')} → {_f(m.reward_now, '.3f')}"
         + (f" (gain {m.reward_gain.gain:+.3f} ± {m.reward_gain.se:.3f} s.e.)" if m.reward_gain else ""),
+        f"  groups per logged step (G): {a.groups.describe(m.step_signal)}",
         f"  triage report: {a.report or 'none found (stage 1 not run for the starting checkpoint)'}",
         f"  predicted final pass@10: {p}",
         *(["    " + ", ".join(f"{k} {_f(val)}" for k, val in p.terms)] if p.terms else []),

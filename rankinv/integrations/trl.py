@@ -1,8 +1,9 @@
 """``RankinvCallback``: a TRL/transformers ``TrainerCallback`` that records what rankinv needs, from rank zero only.
 
 It appends every ``on_log`` record to ``<output_dir>/rankinv.jsonl`` (flushed per record, fsynced on each save)
-and writes the run manifest ``<output_dir>/rankinv-run.json`` (kind, group size, temperature, max completion
-length, reward function names, model path, Slurm job, host, pid, process start time, run token, rankinv version),
+and writes the run manifest ``<output_dir>/rankinv-run.json`` (kind, group size, groups per logged step and the
+batch arguments it comes from, temperature, max completion length, reward function names, model path, Slurm job,
+host, pid, process start time, run token, rankinv version),
 and holds the log open for writing for the whole training: the daemon's proof that this process is the run.
 Analysis stays in the daemon; this is a thin emitter.
 
@@ -96,6 +97,61 @@ def _model_path(model: Any) -> str | None:
     return str(path) if path else None
 
 
+def _int(x: Any) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) and x >= 1 else None
+
+
+def batch_arguments(args: Any) -> dict[str, Any]:
+    """The GRPOConfig fields that decide how many groups a step generates (None where the trainer has none)."""
+    names = ("per_device_train_batch_size", "gradient_accumulation_steps", "world_size", "generation_batch_size",
+             "steps_per_generation", "num_iterations", "scale_rewards", "multi_objective_aggregation")  # fmt: skip
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(args, name, None)
+        out[name] = value if isinstance(value, (int, str)) or value is None else str(value)
+    return out
+
+
+def groups_per_step(args: Any, state: Any) -> int | None:
+    """Groups of ``num_generations`` completions behind each logged ``frac_reward_zero_std`` of a TRL GRPO run,
+    or None when they are not one number for every logged step.
+
+    TRL (1.x, ``GRPOTrainer._prepare_inputs``) generates ``generation_batch_size`` completions (per device batch
+    x processes x ``steps_per_generation``, gathered over processes) once every ``steps_per_generation x
+    num_iterations`` micro-batches, and logs the mean of each generation's zero-std share over the
+    ``logging_steps x gradient_accumulation_steps`` micro-batches since the last log. So a logged step holds
+    ``generation_batch_size / num_generations`` groups when it spans at most one generation, and a whole
+    multiple of that when it spans several, except a first step logged early (``logging_first_step``), the
+    leftover steps logged at the end of training, and a resume that is not on a logging step, which hold fewer:
+    then None. Also None when the share is not a share of groups (``scale_rewards="batch"`` or
+    ``multi_objective_aggregation="normalize_then_sum"`` test the whole batch's std), for logging by epoch, and
+    for a TRL without ``generation_batch_size`` (before 0.18)."""
+    a = batch_arguments(args)
+    g, per_generation = _int(getattr(args, "num_generations", None)), _int(a["generation_batch_size"])
+    accumulate, every = _int(a["gradient_accumulation_steps"]), _int(a["steps_per_generation"])
+    iterations, logging = _int(a["num_iterations"]) or 1, _int(getattr(state, "logging_steps", None))
+    strategy = getattr(getattr(args, "logging_strategy", None), "value", getattr(args, "logging_strategy", None))
+    scale = {True: "group", False: "none"}.get(a["scale_rewards"], a["scale_rewards"])
+    if None in (g, per_generation, accumulate, every, logging) or strategy != "steps":
+        return None
+    assert g is not None and per_generation is not None and accumulate is not None and every is not None
+    assert logging is not None
+    if per_generation % g or scale not in ("group", "none", None):
+        return None
+    if a["multi_objective_aggregation"] not in ("sum_then_normalize", None):
+        return None
+    window, period = logging * accumulate, every * iterations  # micro-batches a log spans; between generations
+    if period % window == 0:  # at most one generation in any log's span, a first or last one too
+        return per_generation // g
+    if window % period:
+        return None  # a log spans one generation or two: no one count
+    first_early = bool(getattr(args, "logging_first_step", False)) and logging > 1
+    max_steps, resumed = _int(getattr(state, "max_steps", None)), getattr(state, "global_step", 0)
+    if first_early or max_steps is None or max_steps % logging or not isinstance(resumed, int) or resumed % logging:
+        return None
+    return window // period * (per_generation // g)
+
+
 class RankinvCallbackCore:
     """The callback's behaviour; :data:`RankinvCallback` adds ``transformers.TrainerCallback`` as a base."""
 
@@ -123,7 +179,7 @@ class RankinvCallbackCore:
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
-            self._manifest = self.manifest(args, kwargs.get("model"))
+            self._manifest = self.manifest(args, kwargs.get("model"), state)
             self._write_manifest(args)
             self._open(args)  # held open for writing all along: the daemon's proof that this process is the run
 
@@ -165,11 +221,14 @@ class RankinvCallbackCore:
             self._file.flush()
             os.fsync(self._file.fileno())
 
-    def manifest(self, args: Any, model: Any) -> dict[str, Any]:
+    def manifest(self, args: Any, model: Any, state: Any = None) -> dict[str, Any]:
         slurm = {k: v for k, v in sorted(os.environ.items()) if k.startswith("SLURM_")}
+        kind = self.kind or _kind(args)
         return {
-            "kind": self.kind or _kind(args),
+            "kind": kind,
             "group_size": getattr(args, "num_generations", None),
+            "groups_per_step": groups_per_step(args, state) if kind == "GRPO" else None,
+            "batch": batch_arguments(args) if kind == "GRPO" else None,
             "temperature": getattr(args, "temperature", None),
             "max_completion_length": getattr(args, "max_completion_length", None),
             "reward_functions": list(self.reward_names),

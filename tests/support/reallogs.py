@@ -58,7 +58,7 @@ CASES: dict[str, list[dict[str, Any]]] = {
 PACKAGES = ("trl", "transformers", "torch", "tqdm", "accelerate", "tensorboard", "wandb")
 
 
-def run_job(spec: dict[str, Any], log: Path) -> None:
+def run_job(spec: dict[str, Any], log: Path, module: str = "tests.support.reallog_job") -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     launcher = [sys.executable]
@@ -72,7 +72,7 @@ def run_job(spec: dict[str, Any], log: Path) -> None:
         env["ACCELERATE_USE_CPU"] = "1"
     with log.open("ab") as out:
         code = subprocess.call(
-            [*launcher, "-m", "tests.support.reallog_job", json.dumps(spec)],
+            [*launcher, "-m", module, json.dumps(spec)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=spec["out_dir"],
         )  # fmt: skip
     if code != 0:
