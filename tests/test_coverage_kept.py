@@ -28,12 +28,11 @@ from rankinv.coverage_kept import KeptSignal
 from rankinv.evaluate import evaluate_run
 from rankinv.ingest.sources import read_manifest
 from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
-from rankinv.monitor import Curve, RunSeries, step_signal
+from rankinv.monitor import RunSeries, step_signal
 from rankinv.predict import Features
 from rankinv.store import Store
-from rankinv.triage.digest import summarize
-from rankinv.triage.report import read_report
 from rankinv.verdict import COVERAGE_TESTED, Decision
+from tests.support.brain_replay import replay
 from tests.test_coverage import _points, _ratio_by_hand
 from tests.test_daemon_incremental import GRPO_CASES, NAMES, Row, rows_of, series_of
 
@@ -236,27 +235,11 @@ def test_the_daemon_judges_a_triaged_run_with_the_sequential_test_as_explain_doe
     report_path = start_report(run)
     assert report_path is not None
     triage, manifest, series = load_features(report_path), read_manifest(run), primary_series(run, run.name, cfg)
-    checkpoint = "/sft/checkpoint-40"
     with Store.open(tmp_path / "s.sqlite") as store:
-        store.upsert_run("sft", "/sft", kind="sft")
-        store.upsert_checkpoint("sft", checkpoint, 40, True)
-        report = read_report(report_path)
-        store.put_triage_report(checkpoint, report, summarize(report))
-        store.upsert_run(run.name, str(run), kind="grpo", parent=checkpoint, manifest=manifest)
         brain = Brain(store, cfg)
-        curves = {cfg.monitor.entropy_metric: series.entropy, REWARD_MEAN: series.reward,
-                  FRAC_REWARD_ZERO_STD: series.zero_std}  # fmt: skip
         kills = []
-        for step in series.entropy.steps:
-            rows = [(step, n, c.values[c.steps.index(step)], None) for n, c in curves.items() if step in c.steps]
-            with store.transaction():
-                store.add_metrics(run.name, rows)
-                brain.stored(run.name, rows)
-                record = store.run(run.name)
-                assert record is not None
-                (outcome,) = brain.write([brain.judge(record)])
-            prefix = RunSeries(*(Curve(c.steps[: c.steps.index(step) + 1], c.values[: c.steps.index(step) + 1])
-                                 for c in (series.entropy, series.reward, series.zero_std)))  # fmt: skip
+        for judged in replay(store, brain, run, series, cfg=cfg, manifest=manifest, checkpoint_step=40):
+            step, outcome, prefix = judged.step, judged.outcome, judged.prefix
             bare = evaluate_run(prefix, triage, cfg, name=run.name, manifest=manifest).verdict
             assert outcome.verdict == bare, step
             stored = store.latest_verdict(run.name)

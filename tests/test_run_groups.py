@@ -26,10 +26,9 @@ from rankinv.cli import main
 from rankinv.config import Config, load_config
 from rankinv.evaluate import evaluate_run, verdict_history
 from rankinv.ingest.sources import MANIFEST_NAME, read_manifest
-from rankinv.metrics import FRAC_REWARD_ZERO_STD, REWARD_MEAN
-from rankinv.monitor import Curve, RunSeries
 from rankinv.run_groups import CONFIG, IGNORED, MANIFEST, UNKNOWN, stated_groups
 from rankinv.verdict import Decision
+from tests.support.brain_replay import replay
 
 RUNS = Path(__file__).resolve().parents[1] / "examples" / "ladder" / "results" / "runs"
 HOSTILE: list[Any] = [0, -4, 10**30, 4.0, 4.5, "4", "four", math.nan, math.inf, True, None, [4], {"g": 4},
@@ -149,8 +148,6 @@ def test_the_daemon_stores_what_explain_prints_for_a_run_whose_manifest_states_g
     from rankinv.daemon.pipeline.brain import Brain
 
     from rankinv.store import Store
-    from rankinv.triage.digest import summarize
-    from rankinv.triage.report import read_report
 
     run, toml = rung
     manifest = _state(run, value)
@@ -158,28 +155,12 @@ def test_the_daemon_stores_what_explain_prints_for_a_run_whose_manifest_states_g
     report_path = start_report(run)
     assert report_path is not None
     triage, series = load_features(report_path), primary_series(run, run.name, cfg)
-    checkpoint = "/sft/checkpoint-80"
     kills = []
     with Store.open(tmp_path / "s.sqlite") as store:
-        store.upsert_run("sft", "/sft", kind="sft")
-        store.upsert_checkpoint("sft", checkpoint, 80, True)
-        report = read_report(report_path)
-        store.put_triage_report(checkpoint, report, summarize(report))
-        store.upsert_run(run.name, str(run), kind="grpo", parent=checkpoint, manifest=manifest)
         brain = Brain(store, cfg)
-        curves = {cfg.monitor.entropy_metric: series.entropy, REWARD_MEAN: series.reward,
-                  FRAC_REWARD_ZERO_STD: series.zero_std}  # fmt: skip
-        for step in series.entropy.steps:
-            rows = [(step, n, c.values[c.steps.index(step)], None) for n, c in curves.items() if step in c.steps]
-            with store.transaction():
-                store.add_metrics(run.name, rows)
-                brain.stored(run.name, rows)
-                record = store.run(run.name)
-                assert record is not None
-                assert json.dumps(record.manifest, sort_keys=True) == json.dumps(manifest, sort_keys=True), "as read"
-                (outcome,) = brain.write([brain.judge(record)])
-            prefix = RunSeries(*(Curve(c.steps[: c.steps.index(step) + 1], c.values[: c.steps.index(step) + 1])
-                                 for c in (series.entropy, series.reward, series.zero_std)))  # fmt: skip
+        for judged in replay(store, brain, run, series, cfg=cfg, manifest=manifest, checkpoint_step=80):
+            step, outcome, prefix = judged.step, judged.outcome, judged.prefix
+            assert json.dumps(judged.record.manifest, sort_keys=True) == json.dumps(manifest, sort_keys=True)
             assert outcome.verdict == evaluate_run(prefix, triage, cfg, name=run.name, manifest=manifest).verdict
             if outcome.verdict.decision is Decision.KILL:
                 kills.append(step)
