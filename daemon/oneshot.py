@@ -15,21 +15,19 @@ with the points as they are queued instead of reading them back to judge it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
 from rankinv.daemon.pipeline.brain import LIVE_POINTS
 from rankinv.daemon.pipeline.health import Health
-from rankinv.daemon.pipeline.record import run_fields
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.pipeline.triage import TriageStage
 from rankinv.daemon.serve import Plan
 from rankinv.daemon.unchanged import FILE_NAME, Seen
 
 from rankinv.boundary.listing import listed_once
-from rankinv.discovery import CheckpointInfo, RunInfo
+from rankinv.discovery import RunInfo
 from rankinv.ingest import START
 from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
@@ -56,8 +54,6 @@ class OneShot(Pipeline):
         self.read_points = set()
         self.followed = 0  # points queued for the live monitors started by :meth:`_follow`
         self.known: set[str] = set()  # logs the store held an offset for as the scan started
-        self.queued: dict[str, tuple[str, dict[str, Any]]] = {}  # run → (path, fields): records not yet written
-        self.ingestor.before_flush = self._write_records
 
     def rescan(self) -> set[Path]:
         """As the daemon's, and a run the store holds that is no longer found is marked vanished (a one-shot scan
@@ -91,34 +87,6 @@ class OneShot(Pipeline):
                     self.ingestor.offsets.setdefault(str(source.path), START)
         return info
 
-    def record(self, info: RunInfo) -> list[CheckpointInfo]:
-        """As the daemon's; the record of a run without checkpoints, inspected while the batch's points are queued,
-        is queued with them and written with the others before them (:meth:`_write_records`): one statement for the
-        lot instead of one per run. A run that fails has its record dropped with its points (as its savepoint undoes
-        a written one)."""
-        if info.checkpoints or not self.ingestor.deferring:
-            self._write_records(info.name)
-            return super().record(info)
-        if info.name in self.queued:  # inspected twice in one batch: the first record goes first
-            self._write_records(info.name)
-        self.queued[info.name] = (str(info.path), run_fields(info))
-        return []
-
-    def _write_records(self, only: str | None = None) -> None:
-        """Write the queued records (``only`` that run's when given: inside its savepoint, only its own)."""
-        if only is None:
-            rows, self.queued = [(name, path, fields) for name, (path, fields) in self.queued.items()], {}
-        else:
-            rows = [(only, *self.queued.pop(only))] if only in self.queued else []
-        if rows:
-            self.store.upsert_runs(rows)
-
-    def _guard(self, run_dir: Path, step: Callable[[], None], *, atomic: bool = False) -> bool:
-        ok = super()._guard(run_dir, step, atomic=atomic)
-        if not ok:  # marked as failed (written): its queued record, rolled back with its other writes, is dropped
-            self.queued.pop(self.layout.runs.get(run_dir, run_dir.name), None)
-        return ok
-
     def ingest(self, info: RunInfo, extra: list[Path]) -> int:
         """As the daemon's; the run's stored step is then what the full inspection would leave: the last point
         read sets it (the store's rule), and when no point was read, the highest of the checkpoints', the trainer
@@ -130,10 +98,7 @@ class OneShot(Pipeline):
         else:
             logged = last_logged_step(list(info.sources))
             if logged is not None and (info.last_step is None or logged > info.last_step):
-                if info.name in self.queued:
-                    self.queued[info.name][1]["last_step"] = logged  # as the upsert after it would leave it
-                else:
-                    self.store.upsert_run(info.name, str(info.path), last_step=logged)
+                self.store.upsert_run(info.name, str(info.path), last_step=logged)
         return written
 
     def _follow(self, run: str, queued: int) -> None:

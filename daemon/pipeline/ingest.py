@@ -58,7 +58,6 @@ class Ingestor:
         self.deferring = False
         self.pending: dict[str, tuple[str, str, Offset, Points]] = {}  # path -> (run, format, new offset, points)
         self.pending_points = 0  # points in ``pending``
-        self.before_flush: Callable[[str | None], None] | None = None  # told before queued points are written
 
     def refresh(self, run: str, run_dir: Path, extra_logs: list[Path] | tuple[Path, ...] = (),
                 listed: tuple[Source, ...] | None = None) -> list[Source]:  # fmt: skip
@@ -165,8 +164,6 @@ class Ingestor:
     def flush(self, only: str | None = None) -> None:
         """Write the queued points and offsets (only run ``only``'s when given: inside that run's savepoint, the
         other runs' writes must not be undone with its own)."""
-        if self.before_flush is not None:
-            self.before_flush(only)
         if only is None:
             items, self.pending = self.pending, {}
         else:

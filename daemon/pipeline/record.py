@@ -19,18 +19,15 @@ def record_run(store: Store, info: RunInfo) -> list[CheckpointInfo]:
 
     The Slurm job id the manifest names is recorded for readers (the TUI's job column); it is the manifest's word,
     shown as such; actions still resolve their target from evidence (daemon/actions/resolve.py)."""
-    store.upsert_run(info.name, str(info.path), **run_fields(info))
+    job_id = _manifest_job_id(info.manifest) if info.manifest else ""
+    job = {"job_id": job_id} if SLURM_ID.fullmatch(job_id) else {}
+    store.upsert_run(
+        info.name, str(info.path), kind=KINDS.get(info.kind.upper(), "unknown"), parent=info.parent,
+        manifest=info.manifest, last_step=info.last_step, status="active", error=None, **job,
+    )  # fmt: skip
     for c in info.checkpoints:
         store.upsert_checkpoint(info.name, str(c.path), c.step, c.complete, c.reason)
     return [c for c in info.checkpoints if c.complete]
-
-
-def run_fields(info: RunInfo) -> dict[str, Any]:
-    """The run row's fields :func:`record_run` writes (clearing an old error)."""
-    job_id = _manifest_job_id(info.manifest) if info.manifest else ""
-    job = {"job_id": job_id} if SLURM_ID.fullmatch(job_id) else {}
-    return {"kind": KINDS.get(info.kind.upper(), "unknown"), "parent": info.parent, "manifest": info.manifest,
-            "last_step": info.last_step, "status": "active", "error": None, **job}  # fmt: skip
 
 
 def recorded_as(info: RunInfo) -> tuple[object, ...]:

@@ -239,17 +239,13 @@ class Pipeline:
         info = self.inspect(run_dir, name, extra, twins)
         if judged.same_record(self.recorded(name), recorded_as(info)):
             self.unchanged.add(run_dir)
-        complete = self.record(info)
+        complete = record_run(self.store, info)
         self._watch_checkpoints(run_dir, info.checkpoints, twins)
         if info.kind.upper() == "SFT":
             for c in complete:
                 self.triage.offer(name, str(c.path))
         self.ingestor.refresh(name, run_dir, extra, listed=info.sources)
         self.ingest(info, extra)
-
-    def record(self, info: RunInfo) -> list[CheckpointInfo]:
-        """Write the run's record and checkpoints (:func:`record_run`); returns the complete checkpoints."""
-        return record_run(self.store, info)
 
     def ingest(self, info: RunInfo, extra: list[Path]) -> int:
         """Read the run's log from its stored offset (just listed); returns the points written or queued."""

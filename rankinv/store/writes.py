@@ -6,7 +6,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain, groupby
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from rankinv.boundary.text import storable
@@ -22,26 +22,6 @@ MonitorRow = tuple[str, int | None, float | None, float | None, float | None, Ma
 PredictionRow = tuple[str, str | None, int | None, float | None, float | None, float | None, str,
                       Mapping[str, Any] | None]  # fmt: skip
 VerdictRow = tuple[str, str | None, int | None, str, float | None, str | None, str, Sequence[Reason]]
-
-
-_RUN_FIELDS = frozenset({"kind", "parent", "status", "error", "manifest", "job_id", "job_state", "last_step"})
-
-
-def _run_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """A run's column values as bound (the manifest as JSON text); a field that is no column is refused."""
-    unknown = set(fields) - _RUN_FIELDS
-    if unknown:
-        raise TypeError(f"upsert_run: unknown fields {sorted(unknown)}")
-    if "manifest" in fields:
-        fields["manifest"] = dumps(fields["manifest"])
-    return fields
-
-
-def _upsert_sql(fields: tuple[str, ...]) -> str:
-    columns, marks = "".join(f", {k}" for k in fields), ", ?" * len(fields)
-    sets = "".join(f", {k} = excluded.{k}" for k in (*fields, "updated_at") if fields)
-    return (f"INSERT INTO runs(name, path, created_at, updated_at{columns}) VALUES(?, ?, ?, ?{marks}) "
-            f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets}")  # fmt: skip
 
 
 class Writes(StoreBase):
@@ -86,29 +66,23 @@ class Writes(StoreBase):
     # -- runs and checkpoints ------------------------------------------------------------------------------
     def upsert_run(self, name: str, path: str, **fields: Any) -> int:
         """Create or update a run; ``fields`` are column values (kind, parent, status, error, manifest, …)."""
-        fields = _run_fields(fields)
+        allowed = {"kind", "parent", "status", "error", "manifest", "job_id", "job_state", "last_step"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise TypeError(f"upsert_run: unknown fields {sorted(unknown)}")
+        if "manifest" in fields:
+            fields["manifest"] = dumps(fields["manifest"])
         now = self.now()
+        columns, marks = "".join(f", {k}" for k in fields), ", ?" * len(fields)
+        sets = "".join(f", {k} = excluded.{k}" for k in (*fields, "updated_at") if fields)
         with self.transaction() as conn:  # one statement: a new run gets every field, a known one the given ones
             ((run_id,),) = conn.execute(
-                f"{_upsert_sql(tuple(fields))} RETURNING id", (name, path, now, now, *fields.values())
+                f"INSERT INTO runs(name, path, created_at, updated_at{columns}) VALUES(?, ?, ?, ?{marks}) "
+                f"ON CONFLICT(name) DO UPDATE SET path = excluded.path{sets} RETURNING id",
+                (name, path, now, now, *fields.values()),
             ).fetchall()  # the row's id, inserted or updated (not looked up again); the statement run to its end
             self._ids[name] = int(run_id)
             return int(run_id)
-
-    def upsert_runs(self, rows: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
-        """:meth:`upsert_run` of many runs, ``(name, path, fields)`` each, in order: a statement per stretch of rows
-        with the same fields, and the ids read back in a few (a one-shot pass records every run it inspects)."""
-        now = self.now()
-        with self.transaction() as conn:
-            for _, stretch in groupby(((n, p, _run_fields(dict(f))) for n, p, f in rows), key=lambda r: tuple(r[2])):
-                given = list(stretch)
-                conn.executemany(_upsert_sql(tuple(given[0][2])), [(n, p, now, now, *f.values()) for n, p, f in given])
-            names = list(dict.fromkeys(name for name, _, _ in rows))
-            for lo in range(0, len(names), 500):
-                part = names[lo : lo + 500]
-                asked = {n if n.isascii() else storable(n): n for n in part}  # as the statement stored them
-                found = conn.execute(f"SELECT name, id FROM runs WHERE name IN ({', '.join('?' * len(part))})", part)
-                self._ids.update((asked.get(name, name), int(run_id)) for name, run_id in found)
 
     def set_run_flags(
         self,
