@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from rankinv.boundary import files, listing
 from rankinv.boundary.files import UnsafeFile, confined, open_regular, realpath
 
 
@@ -65,49 +64,3 @@ def test_the_root_check_refuses_and_reads_as_before(tmp_path: Path) -> None:
                             (run / "loop-a", "symlink loop")):  # fmt: skip
             with pytest.raises(UnsafeFile, match=words):
                 open_regular(path)
-
-
-def test_realpath_from_kept_listings_is_the_standard_librarys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inside a one-shot pass's kept listings, a listed name that is no symlink is its folder's real path and the
-    name; the answer is still the standard library's, for every path of the hostile tree, each folder's real path
-    asked of the disk once for the names read in it in a row."""
-    root, paths = _tree(tmp_path)
-    run = root / "run"
-    asked: list[str] = []
-    kernel = files._kernel_realpath
-    monkeypatch.setattr(files, "_kernel_realpath", lambda p: asked.append(os.fspath(p)) or kernel(p))
-    with listing.listed_once():
-        for folder in (root, run, run / "logs", root / "linked-run"):
-            listing.listing(folder)
-        for path in [*paths, *paths]:
-            assert realpath(path) == os.path.realpath(path), path
-            assert realpath(str(path)) == os.path.realpath(str(path)), path
-        asked.clear()
-        assert realpath(run) == os.path.realpath(run)  # a name in the root: the root's real path, once
-        for name in ("rankinv.jsonl", "train.fifo", "sock", "logs", "missing.jsonl"):
-            assert realpath(run / name) == os.path.realpath(run / name)
-        assert realpath(run / "logs" / "") == os.path.realpath(run / "logs")
-    assert asked == [str(root), str(run), str(run / "missing.jsonl")]  # each folder once; a name not listed: the disk
-    for path in paths:  # outside the block: the disk, as before
-        assert realpath(path) == os.path.realpath(path), path
-
-
-def test_the_root_check_from_kept_listings_refuses_and_reads_as_before(tmp_path: Path) -> None:
-    root, _ = _tree(tmp_path)
-    run = root / "run"
-    with confined(root), listing.listed_once():
-        listing.listing(run)
-        listing.listing(root)
-        with open_regular(run / "rankinv.jsonl") as f:
-            assert f.read() == b"{}\n"
-        with open_regular(root / "linked-run" / "rankinv.jsonl") as f:
-            assert f.read() == b"{}\n"
-        for path, words in ((run / "out.jsonl", "outside the runs root"), (run / "zero", "outside the runs root"),
-                            (run / "train.fifo", "a FIFO"), (run / "sock", "a socket"),
-                            (run / "loop-a", "symlink loop")):  # fmt: skip
-            with pytest.raises(UnsafeFile, match=words):
-                open_regular(path)
-        (run / "rankinv.jsonl").unlink()
-        (run / "rankinv.jsonl").symlink_to(tmp_path / "outside.jsonl")  # swapped after the listing
-        with pytest.raises(OSError):  # the listing said a file; opened without following: refused, never read
-            open_regular(run / "rankinv.jsonl")

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rankinv.boundary import listing
 from rankinv.errors import RankinvError
 
 log = logging.getLogger("rankinv.ingest")
@@ -78,13 +77,7 @@ def realpath(path: str | Path) -> str:
     """``os.path.realpath(path)``, for an existing path asked of the kernel: the path of what an ``O_PATH`` open
     reaches (``O_PATH`` opens no file for reading, so a FIFO or a device is not touched), one open and one readlink
     instead of an ``lstat`` per component. A missing path, a symlink loop, or a system without ``/proc`` or
-    ``O_PATH``: ``os.path.realpath`` itself. Inside a one-shot pass's kept listings, a name its folder's listing
-    holds (not as a symlink) is its folder's real path and the name (:func:`listing.real_child`)."""
-    known = listing.real_child(path, _kernel_realpath)
-    return known if known is not None else _kernel_realpath(path)
-
-
-def _kernel_realpath(path: str | Path) -> str:
+    ``O_PATH``: ``os.path.realpath`` itself."""
     if _O_PATH:
         try:
             fd = os.open(path, _O_PATH | os.O_CLOEXEC)

@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
 Listing = dict[str, os.DirEntry[str]]
 _memo: ContextVar[dict[str, Listing | OSError] | None] = ContextVar("rankinv_listings", default=None)
-_last_real: ContextVar[list[str] | None] = ContextVar("rankinv_last_real", default=None)  # [folder, its real path]
 
 
 @contextlib.contextmanager
 def listed_once() -> Iterator[None]:
     """Within this block (this thread), every folder is listed at most once."""
-    token, real = _memo.set({}), _last_real.set(["", ""])
+    token = _memo.set({})
     try:
         yield
     finally:
         _memo.reset(token)
-        _last_real.reset(real)
 
 
 def _scan(folder: str) -> Listing:
@@ -89,27 +87,3 @@ def exists(path: Path) -> bool:
     """``path.exists()``."""
     known, entry = _listed(path)
     return entry is not None if known else path.exists()
-
-
-def real_child(path: str | Path, real: Callable[[str], str]) -> str | None:
-    """``os.path.realpath(path)`` from its parent's kept listing, when that names it and not as a symlink: the
-    real path of the parent (``real(parent)``, asked of the disk, kept for the next path in the same folder only)
-    joined with the name. None when no kept listing answers (the caller asks the disk as before).
-
-    The parent's real path is that of the first path asked in it since another folder was: a folder swapped for a
-    symlink in between is not seen (as :mod:`rankinv.boundary.files` says of an intermediate directory swapped
-    between the check and the open); the one-entry keep bounds that to the reads of one folder in a row."""
-    memo, last = _memo.get(), _last_real.get()
-    if memo is None or last is None:
-        return None
-    text = os.fspath(path)
-    parent, name = os.path.split(text)
-    folder = memo.get(parent)
-    if folder is None or isinstance(folder, OSError):
-        return None
-    entry = folder.get(name)
-    if entry is None or entry.is_symlink():
-        return None
-    if last[0] != parent:
-        last[:] = [parent, real(parent)]
-    return os.path.join(last[1], name)
