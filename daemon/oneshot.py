@@ -149,6 +149,9 @@ def scan_once(p: Plan) -> bool:
             with listed_once():  # the walk's listing of a run folder serves its fingerprint and inspection
                 pipeline.handle(set(), rescan=True)
             pipeline.seen.save()
+            # the brain and its history refer to each other, so without this its live monitors (300,000 objects at
+            # 10,000 runs) would wait for the cyclic collector as the process exits: 0.3 s of CPU
+            pipeline.brain.forget()
     finally:
         lock.release()
     return True

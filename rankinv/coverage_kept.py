@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import overload
 
 import numpy as np
@@ -28,6 +27,7 @@ from rankinv.coverage import (
     _log_mean_exp,
     all_fail_counts,
     coverage_test,
+    share_groups,
 )
 
 Signal = tuple[int, float, float]
@@ -67,11 +67,11 @@ class KeptSignal:
     def _count_groups(self, share: float) -> None:
         """:func:`rankinv.coverage.groups_per_step`, one new distinct share at a time (the least common multiple
         of the shares' denominators, or 1 from the first share that is no whole count)."""
-        f = Fraction(share).limit_denominator(MAX_GROUPS)
-        if abs(float(f) - share) > 1e-6:
+        denominator = share_groups(share)
+        if denominator is None:
             self._whole = False
             return
-        self._lcm = self._lcm * f.denominator // math.gcd(self._lcm, f.denominator)
+        self._lcm = self._lcm * denominator // math.gcd(self._lcm, denominator)
         if self._lcm > MAX_GROUPS:
             self._whole = False
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import math
 import random
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from examples.ladder.collect import unpack
-from rankinv.coverage import PRIOR_POINTS, coverage_test, groups_per_step
+from rankinv.coverage import MAX_GROUPS, PRIOR_POINTS, coverage_test, groups_per_step, share_groups
 
 RESULTS = Path(__file__).resolve().parents[1] / "examples" / "ladder" / "results"
 G = 8
@@ -210,3 +211,14 @@ def test_whole_counts_of_real_trl_logs_are_the_fewest_any_outcome_logging_them_h
             assert w == fewest[key] and b <= w + 1e-6, (run.name, key)
         seen += len(steps)
     assert seen >= 9 * 60
+
+
+def test_share_groups_is_the_fraction_reading_asked_again_or_not() -> None:
+    """The remembered reading of a share is the one ``Fraction`` gives it, on every call (oracle: the formula)."""
+    rng = np.random.default_rng(7)
+    shares = [k / g for g in (1, 2, 3, 7, 8, 16, 96, 4096) for k in range(g + 1)]
+    shares += [float(np.float32(k / g)) for g in (5, 7, 12) for k in range(g + 1)]
+    shares += [0.1234567, 0.7654321, 1 / 4097, -0.0, *rng.random(200).tolist()]
+    for share in [*shares, *shares]:
+        f = Fraction(share).limit_denominator(MAX_GROUPS)
+        assert share_groups(share) == (None if abs(float(f) - share) > 1e-6 else f.denominator), share

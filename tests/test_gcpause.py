@@ -18,3 +18,25 @@ def test_collections_are_rare_inside_and_as_before_after() -> None:
     with pytest.raises(KeyError), rare_collections():
         raise KeyError("a failing command")
     assert gc.get_threshold() == before
+
+
+def test_cycles_are_still_collected_inside() -> None:
+    """More cyclic garbage than the raised threshold allows is collected inside the block (memory stays bounded)."""
+    seen: list[int] = []
+
+    def counted(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            seen.append(info["collected"])
+
+    gc.collect()
+    gc.callbacks.append(counted)
+    try:
+        with rare_collections():
+            for _ in range(FIRST // 2 + 1):  # two container objects per cycle: more than FIRST in all
+                a: list[object] = []
+                b: list[object] = [a]
+                a.append(b)
+            del a, b
+    finally:
+        gc.callbacks.remove(counted)
+    assert sum(seen) >= FIRST // 2  # collected while the block ran, not left for later
