@@ -117,7 +117,11 @@ class MainScreen(Screen[None]):
         self._update_charts()
 
     def show(self, snapshot: Snapshot, rows: RowData) -> None:
-        """A new snapshot and its row data: the table is updated once, with both."""
+        """A new snapshot and its row data: the table is updated once, with both (the same snapshot with more
+        curves read: the rows alone)."""
+        if snapshot is self.snapshot:
+            self.rows = rows
+            return
         self.set_reactive(MainScreen.rows, rows)
         self.snapshot = snapshot
 
