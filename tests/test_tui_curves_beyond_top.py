@@ -1,4 +1,4 @@
-"""The charts pane for runs beyond the top of the ranking (the poller reads the curves of the
+"""The charts pane and the sparklines of runs beyond the top of the ranking (the poller reads the curves of the
 first ``MAX_CURVES`` runs, plus those the screen asks for), on a store that does not change while the cursor
 moves: a finished root, or a daemon too busy to commit. The app's own poller sleeps for the whole test; the test
 polls and applies by hand (``RankinvApp.poll_once``), so nothing depends on timing."""
@@ -66,8 +66,26 @@ async def test_the_charts_follow_the_cursor_past_the_top_runs_on_a_quiet_store(t
             assert await _poll_and_apply(app, pilot, poller)
             assert _charted(app) == [("grpo-0299", 30)]
             assert not await _poll_and_apply(app, pilot, poller)  # nothing new wanted, nothing read
-            await pilot.press("k")
-            assert await _poll_and_apply(app, pilot, poller)
+            await pilot.press("k")  # a row in view: its curves came with the rows on screen
             assert _charted(app) == [("grpo-0298", 30)]
+        finally:
+            poller.close()
+@sync
+async def test_rows_in_view_past_the_top_runs_get_their_sparklines(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: len(subjects(app)) == RUNS, "the ranked rows")
+        poller = StorePoller(app.store_path)
+        try:
+            await _poll_and_apply(app, pilot, poller)
+            await pilot.press("G")
+            await _poll_and_apply(app, pilot, poller)
+            await pilot.pause()
+            t = table(app)
+            in_view = [c.run for c in t.shown[int(t.scroll_y) : int(t.scroll_y) + t.size.height - 1]]
+            assert len(in_view) > 5 and in_view[-1] == "grpo-0299" and "grpo-0290" in in_view
+            assert set(in_view) <= set(t.row_data.curves)
+            spark = [c.key for c in t.columns_shown].index("entropy_curve")
+            assert str(t.cells_of("grpo-0290")[spark]).strip()  # drawn, not blank
         finally:
             poller.close()

@@ -156,7 +156,7 @@ class MainScreen(Screen[None]):
         selected = [current] if current and current.checkpoint is None else []
         # a checkpoint row: the runs in view, overlaid
         chosen = marked or selected or list(itertools.islice(runs_shown, len(STYLES)))
-        self.wanted = frozenset(c.run for c in chosen)
+        self.wanted = frozenset([*(c.run for c in chosen), *table.runs_in_view()])  # the rows' sparklines too
         runs = tuple(Plotted(fmt.candidate_label(c), self.rows.curves.get(c.run, {})) for c in chosen)
         charts = self.query_one(RunCharts)
         if runs != charts.runs:
