@@ -48,7 +48,8 @@ async def _poll_and_apply(app: RankinvApp, pilot: Pilot[None], poller: StorePoll
 
 
 def _charted(app: RankinvApp) -> list[tuple[str, int]]:
-    return [(r.label, len(s.values) if (s := r.curves.get(metrics.ENTROPY)) else 0) for r in app.main.query_one(RunCharts).runs]
+    runs = app.main.query_one(RunCharts).runs
+    return [(r.label, len(s.values) if (s := r.curves.get(metrics.ENTROPY)) else 0) for r in runs]
 
 
 @sync
