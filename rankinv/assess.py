@@ -36,20 +36,20 @@ class Assessment:
     """Measured final pass@10 when the run has one (peak eval pass@10, else a final-checkpoint triage), else NaN."""
 
 
-def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
-    """Every log of the run, each read whole, as one list of points per source."""
+def read_points(run_dir: Path, run: str, extra_logs: Sequence[Path] = ()) -> list[Sequence[MetricPoint]]:
+    """Every log of the run (and ``extra_logs``: its stdout files elsewhere), each read whole, one list per source."""
     from rankinv.ingest import sources_for_run
 
-    return [source.open(run).read_new()[0] for source in sources_for_run(run_dir)]
+    return [source.open(run).read_new()[0] for source in sources_for_run(run_dir, list(extra_logs))]
 
 
-def primary_series(run_dir: Path, run: str, config: Config) -> RunSeries:
+def primary_series(run_dir: Path, run: str, config: Config, extra_logs: Sequence[Path] = ()) -> RunSeries:
     """The run's curves from its primary source, the one log the daemon ingests (``rankinv.ingest.primary``):
     sources of one run repeat each other, and mixing them would let rounding decide values."""
     from rankinv.ingest import sources_for_run
     from rankinv.ingest.primary import primary_source
 
-    chosen = primary_source(sources_for_run(run_dir))
+    chosen = primary_source(sources_for_run(run_dir, list(extra_logs)))
     points = chosen[0].open(run).read_new()[0] if chosen else []
     return series_from_points(points, config.monitor.entropy_metric)
 
@@ -109,9 +109,11 @@ def assess(
     name: str | None = None,
     model: FittedModel | None = None,
     pinned: bool = False,
+    extra_logs: Sequence[Path] = (),
 ) -> Assessment:
-    """Read one run (a directory, or a trainer stdout file that is a run of its own) and decide about it, through
-    the evaluation the daemon uses."""
+    """Read one run (a directory, or a trainer stdout file that is a run of its own; ``extra_logs``: its stdout
+    files elsewhere, :func:`rankinv.discovery.attributed_logs`) and decide about it, through the evaluation the
+    daemon uses."""
     from rankinv.ingest.sources import read_manifest
 
     cfg = config or Config()
@@ -119,10 +121,10 @@ def assess(
     if not path.exists():
         raise RankinvError(f"{path}: not a run directory; give a run folder, or a run name with --root")
     run = name or path.name
-    per_source = read_points(path, run)
+    per_source = read_points(path, run, extra_logs)
     report = start_report(path)
     features = load_features(report)
-    e = evaluate_run(primary_series(path, run, cfg), features, cfg, name=run, manifest=read_manifest(path),
+    e = evaluate_run(primary_series(path, run, cfg, extra_logs), features, cfg, name=run, manifest=read_manifest(path),
                      model=model, pinned=pinned)  # fmt: skip
     assert e.monitor is not None
     outcome = eval_outcome(per_source, cfg.predict.k)
