@@ -42,25 +42,25 @@ class Assessment:
     """The groups a logged step the coverage test was told, and where that came from (config, manifest)."""
 
 
-def read_points(run_dir: Path, run: str) -> list[Sequence[MetricPoint]]:
-    """Every log of the run, each read whole, as one list of points per source."""
+def read_points(run_dir: Path, run: str, extra_logs: Sequence[Path] = ()) -> list[Sequence[MetricPoint]]:
+    """Every log of the run (and ``extra_logs``: its stdout files elsewhere), each read whole, one list per source."""
     from rankinv.ingest import sources_for_run
 
-    return [source.open(run).read_new()[0] for source in sources_for_run(run_dir)]
+    return [source.open(run).read_new()[0] for source in sources_for_run(run_dir, list(extra_logs))]
 
 
-def primary_series(run_dir: Path, run: str, config: Config) -> RunSeries:
+def primary_series(run_dir: Path, run: str, config: Config, extra_logs: Sequence[Path] = ()) -> RunSeries:
     """The run's curves from its primary source, the one log the daemon ingests (``rankinv.ingest.primary``):
     sources of one run repeat each other, and mixing them would let rounding decide values."""
-    return series_from_points(primary_points(run_dir, run), config.monitor.entropy_metric)
+    return series_from_points(primary_points(run_dir, run, extra_logs), config.monitor.entropy_metric)
 
 
-def primary_points(run_dir: Path, run: str) -> Sequence[MetricPoint]:
+def primary_points(run_dir: Path, run: str, extra_logs: Sequence[Path] = ()) -> Sequence[MetricPoint]:
     """Every point of the run's primary source (its read's ``notes`` with them), or none."""
     from rankinv.ingest import sources_for_run
     from rankinv.ingest.primary import primary_source
 
-    chosen = primary_source(sources_for_run(run_dir))
+    chosen = primary_source(sources_for_run(run_dir, list(extra_logs)))
     return chosen[0].open(run).read_new()[0] if chosen else []
 
 
@@ -119,9 +119,11 @@ def assess(
     name: str | None = None,
     model: FittedModel | None = None,
     pinned: bool = False,
+    extra_logs: Sequence[Path] = (),
 ) -> Assessment:
-    """Read one run (a directory, or a trainer stdout file that is a run of its own) and decide about it, through
-    the evaluation the daemon uses."""
+    """Read one run (a directory, or a trainer stdout file that is a run of its own; ``extra_logs``: its stdout
+    files elsewhere, :func:`rankinv.discovery.attributed_logs`) and decide about it, through the evaluation the
+    daemon uses."""
     from rankinv.ingest.sources import read_manifest
 
     cfg = config or Config()
@@ -129,10 +131,10 @@ def assess(
     if not path.exists():
         raise RankinvError(f"{path}: not a run directory; give a run folder, or a run name with --root")
     run = name or path.name
-    per_source = read_points(path, run)
+    per_source = read_points(path, run, extra_logs)
     report = start_report(path)
     features = load_features(report)
-    primary = primary_points(path, run)
+    primary = primary_points(path, run, extra_logs)
     series = series_from_points(primary, cfg.monitor.entropy_metric)
     e = evaluate_run(series, features, cfg, name=run, manifest=read_manifest(path), model=model,
                      pinned=pinned)  # fmt: skip

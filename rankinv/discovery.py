@@ -27,7 +27,7 @@ from rankinv.boundary.files import confined, read_text
 from rankinv.checkpoints import SETTLE_SECONDS, CheckpointInfo, assess
 from rankinv.errors import RankinvError
 from rankinv.ingest import Source, registry
-from rankinv.ingest.barelogs import attached_logs, is_bare_log_run, loose_logs
+from rankinv.ingest.barelogs import LOG_FOLDERS, attached_logs, is_bare_log_run, loose_logs
 from rankinv.ingest.peek import guess_kind, last_logged_step
 from rankinv.ingest.sources import CALLBACK_LOG_NAME, MANIFEST_NAME, list_sources, read_manifest
 from rankinv.ingest.trainer_state import STATE_NAME, newest_state, state_files
@@ -72,6 +72,25 @@ def discover(
         runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p),
                             twins=found.twins_of(p)) for p in found.runs]  # fmt: skip
         return sorted(_link_parents(runs), key=lambda r: r.name)
+
+
+def attributed_logs(root: Path, run_dir: Path) -> list[Path]:
+    """Stdout files that evidence gives to ``run_dir`` in the folders a shared log usually lies in: each folder
+    from the run's parent up to ``root``, and their ``logs/`` and ``log/`` subfolders (``#SBATCH
+    --output=logs/%x-%j.out``). A full walk of the root (what the daemon and ``rankinv status`` do) finds them in
+    any plain folder, but can take minutes on a root given by default (the current directory)."""
+    try:
+        target, base = run_dir.resolve(), root.resolve()
+    except OSError:
+        return []
+    if not run_dir.is_dir() or base not in target.parents:
+        return []
+    folders = []
+    for folder in target.parents:
+        folders += [folder, *(folder / name for name in LOG_FOLDERS if (folder / name).is_dir())]
+        if folder == base:
+            break
+    return sorted(log for log, owner in attached_logs(base, folders).items() if owner.resolve() == target)
 
 
 def _name(root: Path, path: Path) -> str:

@@ -204,3 +204,33 @@ def test_a_bare_stdout_runs_last_step_is_its_training_bars(tmp_path: Path) -> No
     shutil.copy(GRPO, tmp_path / "grpo-a" / "slurm-4242.out")
     (run,) = discover(tmp_path)
     assert run.last_step == 30  # the eval bar (4 batches) after it does not count
+
+
+def test_explain_reads_a_runs_stdout_from_the_shared_logs_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run directory that is empty but for what its job wrote into ``logs/`` (the log names the directory): explain
+    reads that log as `rankinv status` does, at the steps the trainer's own trainer_state.json gives."""
+    out = tmp_path / "grpo-lr3"
+    out.mkdir()
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "grpo-77.out").write_text(f"output_dir={out}\n" + GRPO.read_text())
+    history = json.loads((GRPO.parent / "trainer_state.json").read_text())["log_history"]
+    steps = [e["step"] for e in history if "entropy" in e]
+    for run in ("grpo-lr3", str(out)):
+        assert main(["explain", run, "--root", str(tmp_path), "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert got["run"] == "grpo-lr3"
+        assert (got["monitor"]["points"], got["monitor"]["last_step"]) == (len(steps), steps[-1])
+    assert main(["status", str(tmp_path), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["candidates"]
+    assert (row["run"], row["step"]) == ("grpo-lr3", steps[-1])
+
+
+def test_explain_names_a_shared_log_that_is_a_run_of_its_own_as_status_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "logs").mkdir()
+    shutil.copy(GRPO, tmp_path / "logs" / "grpo-79.out")
+    assert main(["explain", "logs/grpo-79.out", "--root", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == "logs/grpo-79.out"

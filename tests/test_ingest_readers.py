@@ -154,7 +154,8 @@ def test_metrics_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "0.0051" in out and "completion_length_mean" in out
     assert main(["metrics", str(tmp_path)]) == 2
-    assert "no training logs found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no training logs found" in err and "*.out" in err and "give that file" in err
 
 
 def test_a_null_in_verl_jsonl_is_a_missing_value_not_a_dropped_one(tmp_path: Path) -> None:

@@ -83,3 +83,7 @@ def test_commands_run_on_the_default_root(tmp_path: Path) -> None:
     assert str(root) in out.stdout + out.stderr and "Traceback" not in out.stderr
     out = _run(["daemon", "status"], elsewhere)
     assert out.returncode == 2 and "no ROOT given" in out.stderr
+    out = _run(["init"], elsewhere)  # a new, empty root: the message says how to write it there
+    assert out.returncode == 2 and "`rankinv init .` writes it here" in out.stderr
+    assert not (elsewhere / "rankinv.toml").exists()
+    assert _run(["init", "."], elsewhere).returncode == 0 and (elsewhere / "rankinv.toml").is_file()

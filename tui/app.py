@@ -122,15 +122,24 @@ class RankinvApp(App[None]):
         try:
             while not worker.is_cancelled and not self._stop.is_set():
                 try:
-                    snapshot = poller.poll()
+                    taken = self.poll_once(poller)
                 except StoreError as exc:
                     self.post_message(StoreUnavailable(str(exc)))
                 else:
-                    if snapshot is not None:
-                        self.post_message(SnapshotTaken(snapshot, poller.rows(snapshot, self.main.wanted)))
+                    if taken is not None:
+                        self.post_message(taken)
                 self._stop.wait(self.poll_interval)
         finally:
             poller.close()
+
+    def poll_once(self, poller: StorePoller) -> SnapshotTaken | None:
+        """One poll, on the poller's thread (the worker's; a test drives it by hand): a new snapshot and its
+        rows, the same snapshot with the curves of runs the screen wants and has not got, or None."""
+        wanted = self.main.wanted
+        snapshot = poller.poll() or poller.unread(wanted)
+        if snapshot is None:
+            return None
+        return SnapshotTaken(snapshot, poller.rows(snapshot, wanted))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="daemon", name="attach-daemon")
     def _attach_daemon(self) -> None:

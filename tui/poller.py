@@ -63,6 +63,7 @@ class StorePoller:
         self._store: ReadStore | None = None
         self._version: int | None = None
         self._read_at = 0.0
+        self._last: tuple[Snapshot, frozenset[str], frozenset[str]] | None = None  # snapshot, its runs, curves read
 
     def poll(self) -> Snapshot | None:
         """Raises :class:`StoreError` while the store cannot be read (then retries on the next call)."""
@@ -85,10 +86,22 @@ class StorePoller:
     def rows(self, snapshot: Snapshot, wanted: Iterable[str] = ()) -> RowData:
         """:func:`read_rows` on this poller's connection (call right after :meth:`poll` returned ``snapshot``)."""
         try:
-            return read_rows(self._open(), snapshot, wanted)
+            rows = read_rows(self._open(), snapshot, wanted)
         except DatabaseError as exc:
             self.close()
             raise StoreError(f"{self.path}: cannot read the curves ({exc}); retrying") from exc
+        runs = frozenset(c.run for c in snapshot.candidates if c.checkpoint is None)
+        self._last = (snapshot, runs, frozenset(rows.curves))
+        return rows
+
+    def unread(self, wanted: Iterable[str]) -> Snapshot | None:
+        """The last snapshot when a run in it that the screen wants (the cursor moved past the top of the ranking,
+        or such rows scrolled into view) has no curves read yet, else None: its rows are then read again at once,
+        not at the store's next commit (a finished root never commits; a busy daemon commits late)."""
+        if self._last is None:
+            return None
+        snapshot, runs, read = self._last
+        return snapshot if (frozenset(wanted) & runs) - read else None
 
     def _open(self) -> ReadStore:
         if self._store is None:

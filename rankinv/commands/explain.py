@@ -41,6 +41,14 @@ def resolve(run: str, root: str | None) -> Path:
     raise RankinvError(f"run {run!r} not found{where}: give a run directory, or --root ROOT with a run name")
 
 
+def _name(root: Path, run_dir: Path) -> str:
+    """The run's name as ``rankinv status`` and the TUI give it: its path under the root (``logs/grpo-4242.out``)."""
+    try:
+        return run_dir.resolve().relative_to(root.resolve()).as_posix()
+    except (OSError, ValueError):
+        return run_dir.name
+
+
 def config_for(args: argparse.Namespace, run_dir: Path) -> Any:
     from rankinv.config import find_config, load_config
 
@@ -59,13 +67,16 @@ def run(args: argparse.Namespace) -> int:
     from rankinv.assess import assess, to_dict
     from rankinv.boundary.files import confined
     from rankinv.boundary.text import shown
+    from rankinv.discovery import attributed_logs
 
     run_dir = resolve(args.run, args.root)
     config = config_for(args, run_dir)
     # Inside --root, reads stay in it (as the daemon's do); a bare run directory may name its parent's report anywhere.
     follow = config.daemon.follow_symlinks_outside_root
     with confined(args.root, follow_outside=follow) if args.root else nullcontext():
-        result = assess(run_dir, config, pinned=args.pin)
+        root = Path(args.root) if args.root else run_dir.parent
+        name = _name(root, run_dir)
+        result = assess(run_dir, config, name=name, pinned=args.pin, extra_logs=attributed_logs(root, run_dir))
     if args.json:
         print(json.dumps(to_dict(result), indent=2))
         return 0

@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
         help="write ROOT/rankinv.toml listing every setting with its documentation and default",
         description="Write a commented rankinv.toml at the runs root. Refuses to overwrite one without --force.",
     )
-    roots.add_root(p)
+    roots.add_root(p, hint="`rankinv init .` writes it here; or ")
     p.add_argument("--force", action="store_true", help="overwrite an existing rankinv.toml")
     p.set_defaults(func=run)
 

@@ -54,7 +54,9 @@ def read_points(path_text: str, fmt: str, logging_steps: int | None = None) -> l
         with confined(path):  # a run directory's logs: not through symlinks that leave it
             sources = sources_for_run(path)
             if not sources:
-                raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, *.log, tfevents)")
+                raise RankinvError(f"{path}: no training logs found (trainer_state.json, *.jsonl, trainer stdout "
+                                   "*.out/*.log, tfevents, wandb/); a stdout its job wrote elsewhere (logs/%x-%j.out):"
+                                   " give that file")  # fmt: skip
             readable = [s for s in sources if registry.get(s.fmt).missing() is None]
             for s in sources:
                 if s not in readable and readable:

@@ -14,10 +14,11 @@ DEFAULT = "default: $RANKINV_ROOT, else the current directory when it holds runs
 HELP = f"the runs root ({DEFAULT})"
 
 
-def add_root(p: Any, what: str = "the runs root", required: bool = True) -> None:
-    """A ``ROOT`` positional that may be left out; ``required=False``: with no default found, ROOT stays None."""
+def add_root(p: Any, what: str = "the runs root", required: bool = True, hint: str = "") -> None:
+    """A ``ROOT`` positional that may be left out; ``required=False``: with no default found, ROOT stays None;
+    ``hint``: what the error for a missing ROOT suggests first."""
     p.add_argument("root", nargs="?", metavar="ROOT", help=f"{what} ({DEFAULT})")
-    p.set_defaults(root_default="required" if required else "optional")
+    p.set_defaults(root_default="required" if required else "optional", root_hint=hint)
 
 
 def resolve_args(args: Any) -> None:
@@ -27,7 +28,7 @@ def resolve_args(args: Any) -> None:
         return
     if how == "optional" and not os.environ.get("RANKINV_ROOT") and not is_runs_root(Path.cwd()):
         return
-    args.root = str(resolve(args.root))
+    args.root = str(resolve(args.root, getattr(args, "root_hint", "")))
 
 
 def is_runs_root(path: Path) -> bool:
@@ -37,7 +38,7 @@ def is_runs_root(path: Path) -> bool:
     return find_config(path) is not None or bool(find_run_dirs(path, depth=2))
 
 
-def resolve(arg: str | None) -> Path:
+def resolve(arg: str | None, hint: str = "") -> Path:
     if arg:
         return Path(arg).expanduser()
     env = os.environ.get("RANKINV_ROOT")
@@ -47,6 +48,6 @@ def resolve(arg: str | None) -> Path:
     if is_runs_root(here):
         return here
     raise RankinvError(
-        f"no ROOT given and {here} holds no training runs or rankinv.toml: pass the runs root, "
+        f"no ROOT given and {here} holds no training runs or rankinv.toml: {hint}pass the runs root, "
         "set RANKINV_ROOT, or run from inside the runs root"
     )

@@ -117,7 +117,11 @@ class MainScreen(Screen[None]):
         self._update_charts()
 
     def show(self, snapshot: Snapshot, rows: RowData) -> None:
-        """A new snapshot and its row data: the table is updated once, with both."""
+        """A new snapshot and its row data: the table is updated once, with both (the same snapshot with more
+        curves read: the rows alone)."""
+        if snapshot is self.snapshot:
+            self.rows = rows
+            return
         self.set_reactive(MainScreen.rows, rows)
         self.snapshot = snapshot
 
@@ -152,7 +156,7 @@ class MainScreen(Screen[None]):
         selected = [current] if current and current.checkpoint is None else []
         # a checkpoint row: the runs in view, overlaid
         chosen = marked or selected or list(itertools.islice(runs_shown, len(STYLES)))
-        self.wanted = frozenset(c.run for c in chosen)
+        self.wanted = frozenset([*(c.run for c in chosen), *table.runs_in_view()])  # the rows' sparklines too
         runs = tuple(Plotted(fmt.candidate_label(c), self.rows.curves.get(c.run, {})) for c in chosen)
         charts = self.query_one(RunCharts)
         if runs != charts.runs:

@@ -232,6 +232,10 @@ class CandidatesTable(DataTable[Text]):
         first = max(0, int(self.scroll_y) - MARGIN)
         return [c.subject for c in self.shown[first : int(self.scroll_y) + self.size.height + MARGIN]]
 
+    def runs_in_view(self) -> list[str]:
+        """The GRPO runs of the rows on screen (and a margin): their sparklines need their curves."""
+        return [self._rows[s].run for s in self._in_view() if s in self._rows and self._rows[s].checkpoint is None]
+
     def _draw(self, subjects: list[str], refresh: bool = True) -> None:
         """Draw these rows' pending cells; only the cells that changed are written."""
         changed: dict[str, dict[str, Text]] = {}
