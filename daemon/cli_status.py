@@ -143,6 +143,12 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
     headers = [label(key) if key != "#" else "#" for key in COLUMNS]
     rows = [_shown_row(_cells(rank, c)) for rank, c in enumerate(snap.candidates, start=1)]
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
+    if not snap.candidates:  # the title and what to expect, not an empty table's borders
+        console.print(title)
+        console.print(rich_text(f"no training runs found under {root} yet: a run is a folder holding a trainer's "
+                                "logs (trainer_state.json, rankinv.jsonl, a Slurm .out, ...); `rankinv runs` "
+                                "lists what is found"))  # fmt: skip
+        return
     if not print_plain(console, title, headers, rows):
         from rich.text import Text
 
@@ -152,8 +158,6 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
         for row in rows:
             table.add_row(*(Text(cell) for cell in row))  # a run name is data, never markup (shown: escaped)
         console.print(table)
-    if not snap.candidates:
-        console.print(rich_text(f"no training runs found under {root} yet"))
     for c in snap.candidates:
         if c.verdict_summary and c.verdict in ("KILL", "WATCH"):
             console.print(rich_text(f"{_label(c)}: {c.verdict_summary}"))

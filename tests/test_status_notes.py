@@ -48,3 +48,23 @@ def test_status_shows_at_most_twenty_notes_and_says_so(tmp_path: Path, capsys: p
     lines = capsys.readouterr().out.splitlines()
     assert len([line for line in lines if ": note: " in line]) == 20
     assert lines[-1].startswith("(only the newest 20 notes are shown")
+
+
+def test_explain_without_entropy_says_n_a_never_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run-a"
+    run.mkdir()
+    (run / "rankinv.jsonl").write_text('{"step": 1, "logs": {"loss": 0.5}}\n')  # no entropy logged
+    assert main(["explain", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "last step n/a" in out and "entropy: baseline n/a, now n/a" in out
+    assert "None" not in out
+
+
+def test_status_on_an_empty_root_says_so_without_an_empty_table(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "runs"
+    root.mkdir()
+    assert main(["status", str(root), "--state-dir", str(tmp_path / "state")]) == 0
+    out = capsys.readouterr().out
+    assert "no training runs found under" in out and "`rankinv runs`" in out
+    assert not any(ch in out for ch in "┏┃━│")  # no table borders

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _f(x: float | None, spec: str = ".3f") -> str:
+    """``x`` formatted, or "n/a" for a value not known (None, NaN)."""
     return format(x, spec) if x is not None and math.isfinite(x) else "n/a"
 
 
@@ -97,8 +98,9 @@ def render(a: Any) -> list[str]:
     lines = [
         v.audit(a.run),
         f"  confidence {v.confidence:.0%}: {confidence_basis(v)}",
-        f"  logs: {m.points} entropy points, last step {m.last_step}, restarts {m.restarts}",
-        f"  entropy: baseline {_f(m.baseline)} at step {m.baseline_step}, now {_f(m.entropy_now)}, "
+        f"  logs: {m.points} entropy points, last step {_f(m.last_step, 'd')}, restarts {m.restarts}",
+        f"  entropy: baseline {_f(m.baseline)}"
+        + (f" at step {m.baseline_step}" if m.baseline_step is not None else "") + f", now {_f(m.entropy_now)}, "
         f"drop {_f(m.drop_now, '.2f')} (by decision step: {_f(m.drop_at_decision, '.2f')})",
         "  log-entropy slope/step: " + (f"{slope.slope:+.4f} [{slope.lo:+.4f}, {slope.hi:+.4f}]" if slope else "n/a")
         + f", floor {_f(m.floor)} projected at step {_f(m.floor_step, '.0f')}",
