@@ -14,6 +14,7 @@ from rankinv.daemon.pipeline.ingest import Ingestor
 from rankinv.ingest import START, open_source
 from rankinv.ingest.notes import PROBLEMS
 from rankinv.store import Store
+from tests.support.pipeline import ingest_runs
 
 NOT_OBJECTS = ["garbage", "[1, 2]", '"text"', "42", '{"step": 5, "logs": {"ent', "}{", "\x1b[2J{\"step\": 1}"]
 SHAPES = {
@@ -83,10 +84,7 @@ def test_the_daemon_notes_a_file_once_and_keeps_every_run(tmp_path: Path) -> Non
                                                 for s in range(1, 21)))  # fmt: skip
     store = Store.open(tmp_path / "store.sqlite")
     try:
-        ingestor = Ingestor(store)
-        for run, folder in (("good", good), ("bad", bad)):
-            store.upsert_run(run, str(folder), kind="grpo")
-            ingestor.ingest_run(run, folder)
+        ingestor = ingest_runs(store, {"good": good, "bad": bad})
         with (bad / "rankinv.jsonl").open("a") as f:
             f.write('more junk\n{"step": 3, "logs": {"entropy": 0.7}}\n')
         ingestor.ingest_run("bad", bad)

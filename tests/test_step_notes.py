@@ -20,6 +20,7 @@ from rankinv.ingest import START, open_source
 from rankinv.ingest.notes import PROBLEMS
 from rankinv.ingest.values import step_problem
 from rankinv.store import Store
+from tests.support.pipeline import ingest_runs
 
 BAD = [  # (the step as JSON text, its cause)
     ("-1", "negative"),
@@ -123,10 +124,7 @@ def test_a_large_log_of_bad_lines_is_one_note_per_cause_and_other_runs_keep_thei
                                                 for s in range(1, 51)))  # fmt: skip
     store = Store.open(tmp_path / "store.sqlite")
     try:
-        ingestor = Ingestor(store)
-        for run, folder in (("good", good), ("bad", bad)):
-            store.upsert_run(run, str(folder), kind="grpo")
-            ingestor.ingest_run(run, folder)
+        ingestor = ingest_runs(store, {"good": good, "bad": bad})
         with (bad / "rankinv.jsonl").open("a") as f:  # more of the same, read by the same daemon
             f.write('{"step": -5, "logs": {"entropy": 0.5}}\n{"step": 2, "logs": {"entropy": 0.81234}}\n')
         ingestor.ingest_run("bad", bad)

@@ -71,6 +71,8 @@ async def test_the_charts_follow_the_cursor_past_the_top_runs_on_a_quiet_store(t
             assert _charted(app) == [("grpo-0298", 30)]
         finally:
             poller.close()
+
+
 @sync
 async def test_rows_in_view_past_the_top_runs_get_their_sparklines(tmp_path: Path) -> None:
     app = _app(tmp_path)

@@ -1,5 +1,5 @@
-"""Helpers for tests that drive the daemon's pipeline in-process: no directory watcher, and a count of the
-statements the store issues (costs are counted in tests, never timed)."""
+"""Helpers for tests that drive the daemon's pipeline in-process: no directory watcher, a count of the
+statements the store issues (costs are counted in tests, never timed), and runs read once by an ingestor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rankinv.daemon.pipeline.ingest import Ingestor
 
+from rankinv.store import Store
 from rankinv.store.connection import TextSafeConnection
 
 
@@ -38,3 +40,12 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     monkeypatch.setattr(TextSafeConnection, "execute", counted)
     monkeypatch.setattr(TextSafeConnection, "executemany", counted_many)
     return seen
+
+
+def ingest_runs(store: Store, folders: dict[str, Path]) -> Ingestor:
+    """An ingestor that has read each run folder once (each stored as a GRPO run under its name), to read on."""
+    ingestor = Ingestor(store)
+    for run, folder in folders.items():
+        store.upsert_run(run, str(folder), kind="grpo")
+        ingestor.ingest_run(run, folder)
+    return ingestor
