@@ -69,7 +69,7 @@ def discover(
         raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
     with confined(base, follow_outside=follow_outside):
         found = walk(base)
-        runs = [inspect_run(p, _name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p),
+        runs = [inspect_run(p, run_name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p),
                             twins=found.twins_of(p)) for p in found.runs]  # fmt: skip
         return sorted(_link_parents(runs), key=lambda r: r.name)
 
@@ -93,7 +93,8 @@ def attributed_logs(root: Path, run_dir: Path) -> list[Path]:
     return sorted(log for log, owner in attached_logs(base, folders).items() if owner.resolve() == target)
 
 
-def _name(root: Path, path: Path) -> str:
+def run_name(root: Path, path: Path) -> str:
+    """The name discovery gives a run: its path relative to the root (the root's own name for the root)."""
     rel = path.relative_to(root).as_posix()
     return root.resolve().name if rel == "." else rel
 

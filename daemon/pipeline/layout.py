@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rankinv.discovery import MAX_DEPTH, walk
+from rankinv.discovery import MAX_DEPTH, run_name, walk
 from rankinv.ingest import registry
 
 CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)\d+$")
@@ -35,12 +35,6 @@ class Layout:
 
     def twins_of(self, run_dir: Path) -> list[Path]:
         return sorted(t for t, owner in self.twins.items() if owner == run_dir)
-
-
-def run_name(root: Path, path: Path) -> str:
-    """The name discovery gives a run: its path relative to the root (the root's own name for the root)."""
-    rel = path.relative_to(root).as_posix()
-    return root.resolve().name if rel == "." else rel
 
 
 def _subdirs(path: Path) -> list[Path]:

@@ -42,9 +42,12 @@ def resolve(run: str, root: str | None) -> Path:
 
 
 def _name(root: Path, run_dir: Path) -> str:
-    """The run's name as ``rankinv status`` and the TUI give it: its path under the root (``logs/grpo-4242.out``)."""
+    """The run's name as ``rankinv status`` and the TUI give it (:func:`rankinv.discovery.run_name`: its path under
+    the root, ``logs/grpo-4242.out``), or its own name where it is not under the root."""
+    from rankinv.discovery import run_name
+
     try:
-        return run_dir.resolve().relative_to(root.resolve()).as_posix()
+        return run_name(root.resolve(), run_dir.resolve())
     except (OSError, ValueError):
         return run_dir.name
 
