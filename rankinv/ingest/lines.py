@@ -9,7 +9,7 @@ from pathlib import Path
 from rankinv.ingest import columns
 from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
-from rankinv.ingest.notes import NOT_JSON, Where
+from rankinv.ingest.notes import NOT_JSON, Where, note_key
 from rankinv.ingest.tail import START, Offset, lines_framing, tail
 from rankinv.ingest.values import Record, points, shape
 
@@ -100,7 +100,7 @@ class _Collect:
 
     def refuse(self, problem: tuple[str, str]) -> None:
         """Note a record skipped for its step; the first of its cause in this read is found again, to say where."""
-        known = self.found.notes.get(f"{self.path}\0step:{problem[0]}")
+        known = self.found.notes.get(note_key(self.path, problem[0]))
         self.found.note(problem, known.where if known is not None else self.where(problem[0]))
 
     def where(self, cause: str) -> Where:

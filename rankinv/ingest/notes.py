@@ -60,6 +60,11 @@ class Where:
         return f"line {line}" if line is not None else f"the line at byte {self.byte}"
 
 
+def note_key(path: Path, cause: str) -> str:
+    """What makes two notes the same note: the file and the cause (:attr:`StepNote.key`)."""
+    return f"{path}\0step:{cause}"
+
+
 @dataclass
 class StepNote:
     """The records of one read whose step was refused for one cause: how many, and the first."""
@@ -72,7 +77,7 @@ class StepNote:
     @property
     def key(self) -> str:
         """What makes two notes the same note: the file and the cause."""
-        return f"{self.where.path}\0step:{self.cause}"
+        return note_key(self.where.path, self.cause)
 
     @property
     def cause_text(self) -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 from rankinv.ingest.batch import Points
 from rankinv.ingest.columns import Columns
 from rankinv.ingest.lines import LineParser
-from rankinv.ingest.notes import Where
+from rankinv.ingest.notes import Where, note_key
 from rankinv.ingest.tail import START, Offset, tail
 from rankinv.ingest.values import Record, Shape, points, shape
 
@@ -218,7 +218,7 @@ class _Collect:
     def refuse(self, problem: tuple[str, str]) -> None:
         """Note a record skipped because its step cannot be one (the first of its cause: where it is)."""
         path = self.path or Path("?")
-        known = self.found.notes.get(f"{path}\0step:{problem[0]}")
+        known = self.found.notes.get(note_key(path, problem[0]))
         self.found.note(problem, known.where if known is not None else Where(path, self.byte))
 
     def is_training(self, n: int, total: int, plain: bool) -> bool:
