@@ -45,7 +45,8 @@ def as_json(info: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from rankinv.discovery import discover
 
-    runs = discover(args.root, settle_seconds=args.settle, follow_outside=_follow_outside(args.root))
+    runs = discover(args.root, settle_seconds=args.settle, follow_outside=_follow_outside(args.root),
+                    read_unnumbered=True)  # fmt: skip
     if args.json:
         print(json.dumps([as_json(r) for r in runs], indent=2, default=str))
         return 0
