@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +84,9 @@ def _print_table(runs: list[Any]) -> None:
 
     table = Table(title="training runs")
     for column in ("run", "kind", "checkpoints", "last step", "parent"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow page wraps a long name, never cuts its tail
     for info in runs:
         parent = info.parent_run or info.parent or ""
         last = "" if info.last_step is None else str(info.last_step)
         table.add_row(*(rich_text(x) for x in (info.name, info.kind, _checkpoint_text(info), last, parent)))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: not squeezed into 80 columns
