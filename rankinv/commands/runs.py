@@ -40,7 +40,15 @@ def as_json(info: Any) -> dict[str, Any]:
         "checkpoints": [
             {"path": str(c.path), "step": c.step, "complete": c.complete, "reason": c.reason} for c in info.checkpoints
         ],
+        "unread_logs": [{"path": str(s.path), "reason": why} for s, why in _unread(info)],
     }
+
+
+def _unread(info: Any) -> list[tuple[Any, str]]:
+    """The run's logs whose optional reader is not installed here (TensorBoard, W&B), with what to install."""
+    from rankinv.ingest.primary import unreadable
+
+    return unreadable(list(info.sources))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +63,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"no training runs under {shown(args.root)}")
         return 0
     _print_table(runs)
+    for info in runs:
+        for source, why in _unread(info):
+            what = "; its kind and last step are unknown without it" if info.kind == "unknown" else ""
+            print(shown(f"{info.name}: {_relative(source.path, info.path)} not read: {why}{what}"))
     return 0
+
+
+def _relative(log: Path, run_dir: Path) -> str:
+    try:
+        return log.relative_to(run_dir).as_posix()
+    except ValueError:
+        return str(log)
 
 
 def _follow_outside(root: str) -> bool:
