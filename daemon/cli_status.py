@@ -20,7 +20,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, EventRecord, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, interval_text, job_text, label, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_text, label, no_job_text, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -112,7 +112,7 @@ def _label(c: Candidate) -> str:
 
 
 def _job(c: Candidate) -> str:
-    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or c.status
+    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or no_job_text(c.status)
 
 
 def _cells(rank: int, c: Candidate) -> tuple[str, ...]:

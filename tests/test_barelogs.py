@@ -268,3 +268,21 @@ def test_runs_shows_the_last_step_of_a_stdout_without_progress_bars_as_status_do
     status = _cli_json("status", str(root), "--json", "--state-dir", str(tmp_path / "state"))
     assert isinstance(status, dict)
     assert {c["run"]: c["step"] for c in status["candidates"]} == expected
+
+
+def test_the_job_column_of_a_stdout_only_slurm_run_says_no_job_is_known(tmp_path: Path) -> None:
+    """A ``slurm-123.out`` with no manifest: nothing names its job, so Slurm is never asked about it; the job column
+    says so instead of the run's record status ``active``, which reads as the job's state."""
+    root = tmp_path / "runs"
+    (root / "grpo-a").mkdir(parents=True)
+    shutil.copy(GRPO, root / "grpo-a" / "slurm-123.out")
+    argv = [sys.executable, "-m", "rankinv", "status", str(root), "--state-dir", str(tmp_path / "state")]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    row = next(line for line in out.splitlines() if "grpo-a" in line and line.startswith("│"))
+    names, values = header.strip("┃").split("┃"), row.strip("│").split("│")
+    cells = {n.strip(): v.strip() for n, v in zip(names, values, strict=True)}
+    assert cells["job"] == "no job known"
+    (candidate,) = json.loads(subprocess.run([*argv, "--json"], capture_output=True, text=True,
+                                             check=True).stdout)["candidates"]  # fmt: skip
+    assert candidate["job_id"] is None and candidate["job_state"] is None
