@@ -20,7 +20,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import Candidate, EventRecord, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, interval_text, job_text, label, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_text, label, no_job_text, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -112,7 +112,7 @@ def _label(c: Candidate) -> str:
 
 
 def _job(c: Candidate) -> str:
-    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or c.status
+    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or no_job_text(c.status)
 
 
 def _cells(rank: int, c: Candidate) -> tuple[str, ...]:
@@ -134,6 +134,27 @@ COLUMNS = ("#", "run", "kind", "step", "predicted", "basis", "pre_rl_entropy", "
            "entropy_drop", "zero_std_fraction", "verdict", "confidence", "job")  # fmt: skip
 
 
+# What a terminal too narrow for the whole table leaves out, first to last (the TUI's column priorities), so the
+# run names keep room; "#", run, pass@10 and verdict always show (Rich folds them if it must, never cuts them).
+NARROW_DROP = ("live_entropy", "kind", "basis", "zero_std_fraction", "step", "job", "confidence", "pre_rl_entropy",
+               "entropy_drop", "headroom")  # fmt: skip
+
+
+def _fitting(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """The headers and rows without the columns that must go for the table to fit ``width`` cells (natural widths,
+    Rich's frame: three cells a column and one), and the labels of those left out."""
+    from rich.cells import cell_len
+
+    widths = [max(cell_len(h), *(cell_len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    kept = list(range(len(headers)))
+    for key in NARROW_DROP:
+        if sum(widths[i] + 3 for i in kept) + 1 <= width:
+            break
+        kept.remove(COLUMNS.index(key))
+    gone = [headers[i] for i in range(len(headers)) if i not in kept]
+    return [headers[i] for i in kept], [[r[i] for i in kept] for r in rows], gone
+
+
 def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -143,6 +164,9 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
     headers = [label(key) if key != "#" else "#" for key in COLUMNS]
     rows = [_shown_row(_cells(rank, c)) for rank, c in enumerate(snap.candidates, start=1)]
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
+    left_out: list[str] = []
+    if console.is_terminal:
+        headers, rows, left_out = _fitting(headers, rows, console.width)
     if not snap.candidates:  # the title and what to expect, not an empty table's borders
         console.print(title)
         console.print(rich_text(f"no training runs found under {root} yet: a run is a folder holding a trainer's "
@@ -158,6 +182,9 @@ def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> Non
         for row in rows:
             table.add_row(*(Text(cell) for cell in row))  # a run name is data, never markup (shown: escaped)
         console.print(table)
+    if left_out:
+        console.print(rich_text(f"left out to fit {console.width} columns: {', '.join(left_out)} (a wider terminal, "
+                                "`rankinv status | cat` or `--json` shows every column)"))  # fmt: skip
     for c in snap.candidates:
         if c.verdict_summary and c.verdict in ("KILL", "WATCH"):
             console.print(rich_text(f"{_label(c)}: {c.verdict_summary}"))

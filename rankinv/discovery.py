@@ -60,17 +60,19 @@ class RunInfo:
 
 
 def discover(
-    root: str | Path, *, settle_seconds: float = SETTLE_SECONDS, follow_outside: bool = False
+    root: str | Path, *, settle_seconds: float = SETTLE_SECONDS, follow_outside: bool = False,
+    read_unnumbered: bool = False,
 ) -> list[RunInfo]:
     """Every run under ``root``, sorted by name; files reached through symlinks leaving it are not read unless
-    ``follow_outside``."""
+    ``follow_outside``; ``read_unnumbered``: see :func:`inspect_run`."""
     base = Path(root).expanduser()
     if not base.is_dir():
         raise RankinvError(f"runs root {base} is not a directory; give the folder that holds your training runs")
     with confined(base, follow_outside=follow_outside):
         found = walk(base)
         runs = [inspect_run(p, run_name(base, p), settle_seconds=settle_seconds, extra_logs=found.logs_of(p),
-                            twins=found.twins_of(p)) for p in found.runs]  # fmt: skip
+                            twins=found.twins_of(p), read_unnumbered=read_unnumbered)
+                for p in found.runs]  # fmt: skip
         return sorted(_link_parents(runs), key=lambda r: r.name)
 
 
@@ -205,11 +207,13 @@ def _walk_files(path: Path, depth: int) -> list[os.DirEntry[str]]:
 
 def inspect_run(
     path: Path, name: str, *, settle_seconds: float = SETTLE_SECONDS, extra_logs: list[Path] | tuple[Path, ...] = (),
-    twins: list[Path] | tuple[Path, ...] = (), peek_logs: bool = True,
+    twins: list[Path] | tuple[Path, ...] = (), peek_logs: bool = True, read_unnumbered: bool = False,
 ) -> RunInfo:
     """What a run holds; ``extra_logs``: stdout files elsewhere attributed to it; ``twins``: other folders of the
     same run (verl's checkpoints folder), whose checkpoints are its own. Without ``peek_logs`` the last step leaves
-    out the one its logs show (:func:`~rankinv.ingest.peek.last_logged_step`), for a caller that reads them."""
+    out the one its logs show (:func:`~rankinv.ingest.peek.last_logged_step`), for a caller that reads them;
+    ``read_unnumbered``: a stdout without progress bars is read in full for its last step (``rankinv runs``: the
+    daemon reads it anyway, and its points set the step)."""
     read = read_manifest(path)
     manifest = read or None
     found = [c for d in (path, *twins) for c in _checkpoints(d, settle_seconds)]
@@ -220,7 +224,7 @@ def inspect_run(
     if state is not None and isinstance(state[1].get("global_step"), int) and 0 <= state[1]["global_step"] <= MAX_STEP:
         steps.append(state[1]["global_step"])
     sources = list_sources(path, extra_logs, manifest=read, states=states)
-    logged = last_logged_step(sources) if peek_logs else None
+    logged = last_logged_step(sources, read_unnumbered=read_unnumbered) if peek_logs else None
     if logged is not None:
         steps.append(logged)
     kind = _manifest_kind(manifest) or guess_kind(sources) or "unknown"

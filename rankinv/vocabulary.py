@@ -38,7 +38,8 @@ COLUMNS: tuple[Term, ...] = (
     Term("confidence", "conf", "the verdict's confidence: how sure the rule is (0–100%), not a chance of success"),
     Term("job", "job", "Slurm job id, state (R running, PD pending, CA cancelled, slurm?: Slurm did not answer), "
          "elapsed and node, as Slurm last said; after a kill what the daemon did (USR1 sent, killed …); "
-         "else the run's status"),
+         "no job known: nothing names the run's job (a manifest's SLURM_JOB_ID does), so Slurm is not asked; "
+         "vanished or error: the run's folder went or could not be read"),
 )
 
 TERMS: tuple[Term, ...] = (
@@ -79,6 +80,16 @@ def job_text(job_id: str | None, state: str | None, elapsed: float | None, node:
         return ""
     code = (state or "").upper()
     return " ".join(p for p in (job_id, SLURM_SHORT.get(code, state or ""), elapsed_text(elapsed), node or "") if p)
+
+
+NO_JOB = "no job known"
+
+
+def no_job_text(status: str | None) -> str:
+    """The job cell of a run whose job nothing names (no manifest job id, no kill, so never asked of Slurm): that
+    no job is known, not the run's record status ``active`` (which reads as the job's); a run that vanished or
+    failed says so."""
+    return NO_JOB if status in (None, "", "active") else status
 
 
 def interval_text(value: float | None, lo: float | None, hi: float | None, *, compact: bool = False) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,3 +236,53 @@ def test_explain_names_a_shared_log_that_is_a_run_of_its_own_as_status_does(
     shutil.copy(GRPO, tmp_path / "logs" / "grpo-79.out")
     assert main(["explain", "logs/grpo-79.out", "--root", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["run"] == "logs/grpo-79.out"
+
+
+NOTQDM = CORPUS / "grpo-ls2-notqdm"  # a real TRL GRPO run with disable_tqdm=True, logging_steps=2
+
+
+def _cli_json(*argv: str) -> object:
+    """The installed CLI as a subprocess (as a user runs it), its stdout read as JSON."""
+    done = subprocess.run([sys.executable, "-m", "rankinv", *argv], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_runs_shows_the_last_step_of_a_stdout_without_progress_bars_as_status_does(tmp_path: Path) -> None:
+    """``rankinv runs`` gives a tqdm-less stdout's last step, the one ``rankinv status`` stores, in a run folder
+    (with the manifest saying ``logging_steps``) and in a shared ``logs/`` folder (no manifest: counted 1, 2, …)."""
+    root = tmp_path / "runs"
+    (root / "grpo-a").mkdir(parents=True)
+    shutil.copy(NOTQDM / "stdout.out", root / "grpo-a" / "slurm-123.out")
+    shutil.copy(NOTQDM / "rankinv-run.json", root / "grpo-a")
+    (root / "logs").mkdir()
+    shutil.copy(NOTQDM / "stdout.out", root / "logs" / "slurm-124.out")
+    text = (NOTQDM / "stdout.out").read_text()
+    assert "/8 [" not in text  # no training bar (max_steps 8; only the weight loading bar): steps from logging_steps
+    logged = sum(line.startswith("{'loss'") for line in text.splitlines())  # the Trainer's training log dicts
+    expected = {"grpo-a": json.loads((NOTQDM / "trainer_state.json").read_text())["global_step"],
+                "logs/slurm-124.out": logged}  # fmt: skip
+    assert expected == {"grpo-a": 8, "logs/slurm-124.out": 4}
+    runs = _cli_json("runs", str(root), "--json")
+    assert isinstance(runs, list)
+    assert {r["name"]: r["last_step"] for r in runs} == expected
+    status = _cli_json("status", str(root), "--json", "--state-dir", str(tmp_path / "state"))
+    assert isinstance(status, dict)
+    assert {c["run"]: c["step"] for c in status["candidates"]} == expected
+
+
+def test_the_job_column_of_a_stdout_only_slurm_run_says_no_job_is_known(tmp_path: Path) -> None:
+    """A ``slurm-123.out`` with no manifest: nothing names its job, so Slurm is never asked about it; the job column
+    says so instead of the run's record status ``active``, which reads as the job's state."""
+    root = tmp_path / "runs"
+    (root / "grpo-a").mkdir(parents=True)
+    shutil.copy(GRPO, root / "grpo-a" / "slurm-123.out")
+    argv = [sys.executable, "-m", "rankinv", "status", str(root), "--state-dir", str(tmp_path / "state")]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    row = next(line for line in out.splitlines() if "grpo-a" in line and line.startswith("│"))
+    names, values = header.strip("┃").split("┃"), row.strip("│").split("│")
+    cells = {n.strip(): v.strip() for n, v in zip(names, values, strict=True)}
+    assert cells["job"] == "no job known"
+    (candidate,) = json.loads(subprocess.run([*argv, "--json"], capture_output=True, text=True,
+                                             check=True).stdout)["candidates"]  # fmt: skip
+    assert candidate["job_id"] is None and candidate["job_state"] is None

@@ -68,3 +68,18 @@ def test_demo_stopped_its_daemon_and_stand_in_jobs(demo: tuple[Path, str]) -> No
     kind, pid, _ = (action.target or "").split(":")
     assert kind == "process"  # the replay's stand-in job, resolved by pid and start time
     assert not Path(f"/proc/{pid}").exists()  # the demo ended it
+
+
+def test_a_kill_whose_reasons_change_is_alerted_once(demo: tuple[Path, str]) -> None:
+    """The collapsing run's KILL gets new verdict rows as its reasons and values change (the store's verdicts say
+    so); it is alerted once per streak of KILL verdicts, and the rest are info events, never alerts."""
+    workdir, out = demo
+    with ReadStore.open(store_path_for(workdir / "runs", workdir / "state")) as store:
+        rows = [v for v in reversed(store.verdicts("grpo-from-late", limit=1000)) if v.subject == "grpo-from-late"]
+        events = [e for e in store.events(limit=500) if e.run == "grpo-from-late" and e.kind == "verdict"]
+    decisions = [v.decision for v in rows]
+    streaks = sum(d == "KILL" and (i == 0 or decisions[i - 1] != "KILL") for i, d in enumerate(decisions))
+    assert streaks >= 1 and decisions.count("KILL") > streaks, decisions  # the reasons did change mid-KILL
+    assert sum(e.level == "alert" for e in events) == streaks
+    printed = [line for line in out.splitlines() if " alert " in line and "grpo-from-late: KILL" in line]
+    assert len(printed) == streaks, printed

@@ -115,3 +115,34 @@ def test_a_null_in_jsonl_is_a_missing_value_with_a_note(tmp_path: Path) -> None:
     notes = [e.message for e in store.events() if e.kind == "ingest"]
     assert notes == ["metrics.jsonl: 1 value(s) logged as null/NaN kept as missing (first: entropy at step 2)"]
     store.close()
+
+
+_WITHOUT_TENSORBOARD = "import sys; sys.modules['tensorboard'] = None; from rankinv.cli import main; sys.exit(main())"
+
+
+def test_runs_says_why_a_tensorboard_only_run_is_of_unknown_kind(tmp_path: Path) -> None:
+    """The CLI as a subprocess, with importing tensorboard made to fail (as if the extra were not installed), on a
+    real TRL SFT run whose only log is the event file transformers wrote: it names the file and the extra to install
+    (the extra's name as the package metadata declares it); with tensorboard installed it is SFT, as its case says."""
+    import json
+    import re
+    import subprocess
+    from importlib.metadata import metadata
+
+    requires = metadata("rankinv").get_all("Requires-Dist") or []  # the installed package's own declaration
+    extra = next(m[1] for r in requires if r.startswith("tensorboard") and (m := re.search(r'extra == "([^"]+)"', r)))
+    run = tmp_path / "root" / "sft-tb"
+    (run / "runs").mkdir(parents=True)
+    shutil.copy(CORPUS / "runs" / "events.out.tfevents.real", run / "runs")
+    argv = ["runs", str(tmp_path / "root")]
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_TENSORBOARD, *argv], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    assert "unknown" in out
+    assert "sft-tb: runs/events.out.tfevents.real not read: " in out and f"pip install 'rankinv[{extra}]'" in out
+    listed = json.loads(subprocess.run([sys.executable, "-c", _WITHOUT_TENSORBOARD, *argv, "--json"],
+                                       capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert [u["path"] for u in listed[0]["unread_logs"]] == [str(run / "runs" / "events.out.tfevents.real")]
+    case = json.loads((CORPUS / "case.json").read_text())["jobs"][0]["trainer"]
+    installed = json.loads(subprocess.run([sys.executable, "-m", "rankinv", *argv, "--json"], capture_output=True,
+                                          text=True, check=True).stdout)  # fmt: skip
+    assert installed[0]["kind"] == case.upper() and installed[0]["unread_logs"] == []

@@ -87,3 +87,25 @@ def test_commands_run_on_the_default_root(tmp_path: Path) -> None:
     assert out.returncode == 2 and "`rankinv init .` writes it here" in out.stderr
     assert not (elsewhere / "rankinv.toml").exists()
     assert _run(["init", "."], elsewhere).returncode == 0 and (elsewhere / "rankinv.toml").is_file()
+
+
+def test_a_folder_that_is_clearly_no_runs_root_is_not_taken_by_default(tmp_path: Path) -> None:
+    """The temp folder, or a folder of over a thousand entries (a home or scratch folder), is refused with what to
+    do, even when runs lie below it; named as `.` it is taken, and a real runs root still is by default."""
+    import tempfile
+
+    crowded = tmp_path / "home"
+    crowded.mkdir()
+    for i in range(1001):
+        (crowded / f"note-{i}.txt").write_text("")
+    (crowded / "runs" / "grpo-x").mkdir(parents=True)
+    (crowded / "runs" / "grpo-x" / "trainer_state.json").write_text('{"log_history": []}')
+    out = _run(["runs", "--json"], crowded)
+    assert out.returncode == 2 and "over 1000 entries" in out.stderr and "`.` to mean this one" in out.stderr
+    out = _run(["runs", ".", "--json"], crowded)
+    assert out.returncode == 0 and "runs/grpo-x" in out.stdout, out.stderr
+    (crowded / "rankinv.toml").write_text("")  # a root the user set up is taken however full
+    assert _run(["runs", "--json"], crowded).returncode == 0
+    out = _run(["status"], Path(tempfile.gettempdir()))
+    assert out.returncode == 2 and "is the temp folder" in out.stderr and "RANKINV_ROOT" in out.stderr
+    assert _run(["runs", "--json"], crowded / "runs").returncode == 0  # an ordinary runs root: as before

@@ -81,7 +81,8 @@ def test_formatting_reads_without_colour() -> None:
     assert fmt.job(cand(job_id="4102", job_state="CANCELLED", job_elapsed=90061.0, job_node="gpu07")) == (
         "4102 CA 1-01:01:01 gpu07")
     assert fmt.job(cand(job_id="4102", job_state="slurm?")) == "4102 slurm?"
-    assert fmt.job(cand(status="active")) == "active"  # no job known: the run's status
+    assert fmt.job(cand(status="active")) == "no job known"  # not the run's record status, read as the job's
+    assert fmt.job(cand(status="vanished")) == "vanished"
     assert fmt.candidate_label(cand(run="sft", checkpoint="/r/sft/checkpoint-40")) == "sft@ckpt-40"
 
 

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord, Candidate
-from rankinv.vocabulary import KINDS, interval_text, job_text, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_text, no_job_text, row_label
 
 __all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
@@ -105,9 +105,9 @@ def _kill_text(kill: ActionRecord) -> str:
 def job(candidate: Candidate, kill: ActionRecord | None = None) -> str:
     """``4102 R 12:04 node07`` (Slurm's short state codes, as squeue prints them, elapsed and node as Slurm last
     said) and, once the daemon acted, what the kill did (``4102 CA 12:30 node07 killed``, ``pid 81 dry-kill``);
-    the run's status when no job is known."""
+    :func:`~rankinv.vocabulary.no_job_text` when no job is known."""
     c = candidate
-    text = job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or _target(kill) or c.status or DASH
+    text = job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or _target(kill) or no_job_text(c.status)
     if kill is not None:
         text += " " + _kill_text(kill)
     return shown(text)

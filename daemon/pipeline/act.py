@@ -18,7 +18,7 @@ from rankinv.daemon.pipeline.brain import Outcome
 
 from rankinv.config import Config
 from rankinv.errors import RankinvError
-from rankinv.store import Store
+from rankinv.store import Store, subject_of
 
 log = logging.getLogger("rankinv.daemon")
 LEVEL = {"KILL": "alert", "WATCH": "warning", "CONTINUE": "info"}
@@ -62,6 +62,14 @@ class Actions:
             first = v.id
         return first
 
+    def _previous_decision(self, outcome: Outcome) -> str | None:
+        """The decision of the verdict before this one for the same subject (run or checkpoint), None if none."""
+        subject = subject_of(outcome.run, outcome.checkpoint)
+        for v in self.store.verdicts(outcome.run, limit=1000):  # newest first
+            if v.id < outcome.verdict_id and v.subject == subject:
+                return v.decision
+        return None
+
     def request_kill(self, run: str, run_dir: str, verdict_id: int, step: int | None, reason: str) -> None:
         self.escalator.request(KillRequest(run, run_dir, verdict_id, step, reason))
 
@@ -69,11 +77,16 @@ class Actions:
         self.escalator.tick()
 
     def _announce(self, outcome: Outcome) -> None:
+        """A new decision is an event at its level and, for KILL (and a checkpoint's WATCH), an alert; the same
+        decision with other reasons or values (a new verdict row all the same) is an info event, never an alert."""
         v = outcome.verdict
         subject = outcome.run if outcome.checkpoint is None else f"{outcome.run} {Path(outcome.checkpoint).name}"
+        log.info("verdict %s", v.audit(subject))
+        if self._previous_decision(outcome) == v.decision.value:
+            self.store.add_event("info", "verdict", f"{subject}: reasons changed: {v.summary()}", outcome.run)
+            return
         text = f"{subject}: {v.summary()}"
         self.store.add_event(LEVEL.get(v.decision.value, "info"), "verdict", text, outcome.run)
-        log.info("verdict %s", v.audit(subject))
         if v.decision.value == "KILL" or (v.decision.value == "WATCH" and outcome.checkpoint is not None):
             severity = "critical" if v.decision.value == "KILL" else "warning"
             self.dispatcher.send(Event("verdict", f"{v.decision.value} {subject}", v.summary(), outcome.run, severity))

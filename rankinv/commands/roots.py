@@ -31,11 +31,36 @@ def resolve_args(args: Any) -> None:
     args.root = str(resolve(args.root, getattr(args, "root_hint", "")))
 
 
+MANY_ENTRIES = 1000  # a folder this full at its top is a home or scratch folder, not a runs root taken by default
+
+
 def is_runs_root(path: Path) -> bool:
+    """It holds a ``rankinv.toml``, or training runs within two levels and is not :func:`unlikely_root`."""
     from rankinv.config import find_config
     from rankinv.discovery import find_run_dirs
 
-    return find_config(path) is not None or bool(find_run_dirs(path, depth=2))
+    if find_config(path) is not None:
+        return True
+    return unlikely_root(path) is None and bool(find_run_dirs(path, depth=2))
+
+
+def unlikely_root(path: Path) -> str | None:
+    """Why ``path`` is clearly no runs root to take by default (``/``, the home folder, the temp folder, a folder of
+    over a thousand entries: whatever runs lie below it, so would much else), or None."""
+    import tempfile
+
+    try:
+        here = path.resolve()
+        special = {Path("/"): "the file system's root", Path.home().resolve(): "your home folder",
+                   Path(tempfile.gettempdir()).resolve(): "the temp folder"}  # fmt: skip
+        if here in special:
+            return special[here]
+        with os.scandir(here) as entries:
+            if sum(1 for _, _ in zip(range(MANY_ENTRIES + 1), entries, strict=False)) > MANY_ENTRIES:
+                return f"a folder of over {MANY_ENTRIES} entries"
+    except (OSError, RuntimeError):
+        return None
+    return None
 
 
 def resolve(arg: str | None, hint: str = "") -> Path:
@@ -47,6 +72,12 @@ def resolve(arg: str | None, hint: str = "") -> Path:
     here = Path.cwd()
     if is_runs_root(here):
         return here
+    why = unlikely_root(here)
+    if why is not None:
+        raise RankinvError(
+            f"no ROOT given and the current directory {here} is {why}, not taken as a runs root by default: "
+            f"{hint}pass the runs root (`.` to mean this one), set RANKINV_ROOT, or put a rankinv.toml in it"
+        )
     raise RankinvError(
         f"no ROOT given and {here} holds no training runs or rankinv.toml: {hint}pass the runs root, "
         "set RANKINV_ROOT, or run from inside the runs root"

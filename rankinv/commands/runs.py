@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,22 @@ def as_json(info: Any) -> dict[str, Any]:
         "checkpoints": [
             {"path": str(c.path), "step": c.step, "complete": c.complete, "reason": c.reason} for c in info.checkpoints
         ],
+        "unread_logs": [{"path": str(s.path), "reason": why} for s, why in _unread(info)],
     }
+
+
+def _unread(info: Any) -> list[tuple[Any, str]]:
+    """The run's logs whose optional reader is not installed here (TensorBoard, W&B), with what to install."""
+    from rankinv.ingest.primary import unreadable
+
+    return unreadable(list(info.sources))
 
 
 def run(args: argparse.Namespace) -> int:
     from rankinv.discovery import discover
 
-    runs = discover(args.root, settle_seconds=args.settle, follow_outside=_follow_outside(args.root))
+    runs = discover(args.root, settle_seconds=args.settle, follow_outside=_follow_outside(args.root),
+                    read_unnumbered=True)  # fmt: skip
     if args.json:
         print(json.dumps([as_json(r) for r in runs], indent=2, default=str))
         return 0
@@ -53,7 +63,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"no training runs under {shown(args.root)}")
         return 0
     _print_table(runs)
+    for info in runs:
+        for source, why in _unread(info):
+            what = "; its kind and last step are unknown without it" if info.kind == "unknown" else ""
+            print(shown(f"{info.name}: {_relative(source.path, info.path)} not read: {why}{what}"))
     return 0
+
+
+def _relative(log: Path, run_dir: Path) -> str:
+    try:
+        return log.relative_to(run_dir).as_posix()
+    except ValueError:
+        return str(log)
 
 
 def _follow_outside(root: str) -> bool:
@@ -82,9 +103,9 @@ def _print_table(runs: list[Any]) -> None:
 
     table = Table(title="training runs")
     for column in ("run", "kind", "checkpoints", "last step", "parent"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow page wraps a long name, never cuts its tail
     for info in runs:
         parent = info.parent_run or info.parent or ""
         last = "" if info.last_step is None else str(info.last_step)
         table.add_row(*(rich_text(x) for x in (info.name, info.kind, _checkpoint_text(info), last, parent)))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: not squeezed into 80 columns

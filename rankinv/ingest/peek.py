@@ -86,13 +86,17 @@ def _event_tags(path: Path) -> set[str]:
     return {p.name for p in collect.found}
 
 
-def last_logged_step(sources: list[Source]) -> int | None:
+def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) -> int | None:
     """The highest step in the last 64 KiB of a run's text logs that number their lines (JSONL, verl's console,
-    a log mixing verl's lines with others), or on the training progress bar of its stdout."""
+    a log mixing verl's lines with others), or on the training progress bar of its stdout. ``read_unnumbered``: a
+    stdout whose tail shows no bar (``disable_tqdm``) is read in full by its reader, whose steps come from
+    ``logging_steps`` as the daemon's do (without it, such a log adds no step)."""
     steps: list[int] = []
     for source in sources:
         if source.fmt in (PYDICT, CONSOLE):
             bar = _last_bar_step(source.path)
+            if bar is None and read_unnumbered:
+                bar = _read_step(source)
             if bar is not None:
                 steps.append(bar)
         parse = _step_parser(source.fmt)
@@ -137,3 +141,12 @@ def _last_bar_step(path: Path) -> int | None:
         return None
     total = max(b[1] for b in bars)
     return max(b[0] for b in bars if b[1] == total)
+
+
+def _read_step(source: Source) -> int | None:
+    """The highest step the source's own reader gives its points (the whole log read once)."""
+    try:
+        points, _ = source.open("").read_new()
+    except (OSError, RankinvError):
+        return None
+    return max((row[0] for row in points.rows()), default=None)
