@@ -16,7 +16,7 @@ from rankinv.daemon.logsetup import EscapingFormatter
 from rankinv.daemon.notify.event import Event
 
 from rankinv.boundary.atomic import write_atomic
-from rankinv.boundary.files import UnsafeFile, confined, open_regular
+from rankinv.boundary.files import UnsafeFile, confined, open_regular, read_bytes
 from rankinv.boundary.text import shown
 from rankinv.errors import RankinvError
 from rankinv.ingest import open_source
@@ -37,6 +37,23 @@ def test_a_log_replaced_by_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> No
     os.mkfifo(log)
     with pytest.raises(UnsafeFile, match="a FIFO, not a regular file"):
         reader.read_new(offset)
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000, 99_999, 100_000, 100_001, 300_000])
+def test_read_bytes_reads_the_whole_file_up_to_its_limit(tmp_path: Path, size: int) -> None:
+    """Read from the descriptor: the file's bytes as Python reads them, or refused past the limit (and a FIFO is
+    refused, never waited on)."""
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(size))
+    if size <= 100_000:
+        assert read_bytes(path, 100_000) == path.read_bytes()
+    else:
+        with pytest.raises(UnsafeFile, match="larger than 100000 bytes"):
+            read_bytes(path, 100_000)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UnsafeFile, match="not a regular file"):
+        read_bytes(fifo, 100_000)
 
 
 def test_a_symlink_leaving_the_root_is_refused_unless_allowed(tmp_path: Path) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from rankinv.daemon.actions.manifest import Untrusted, evidence
+from rankinv.daemon.actions.manifest import job_id as manifest_job_id
 
 from rankinv.discovery import CheckpointInfo, RunInfo
 from rankinv.store import Store
@@ -19,7 +18,7 @@ def record_run(store: Store, info: RunInfo) -> list[CheckpointInfo]:
 
     The Slurm job id the manifest names is recorded for readers (the TUI's job column); it is the manifest's word,
     shown as such; actions still resolve their target from evidence (daemon/actions/resolve.py)."""
-    job_id = _manifest_job_id(info.manifest) if info.manifest else ""
+    job_id = manifest_job_id(info.manifest) if info.manifest else ""
     job = {"job_id": job_id} if SLURM_ID.fullmatch(job_id) else {}
     store.upsert_run(
         info.name, str(info.path), kind=KINDS.get(info.kind.upper(), "unknown"), parent=info.parent,
@@ -33,14 +32,6 @@ def record_run(store: Store, info: RunInfo) -> list[CheckpointInfo]:
 def recorded_as(info: RunInfo) -> tuple[object, ...]:
     """What :func:`record_run` writes of a run that a judgement reads: kind, parent, manifest, status."""
     return KINDS.get(info.kind.upper(), "unknown"), info.parent, info.manifest, "active"
-
-
-def _manifest_job_id(manifest: dict[str, Any]) -> str:
-    """The job id the manifest names, checked by the same schema the actions use ("" if untrusted)."""
-    try:
-        return evidence(manifest).job_id
-    except (Untrusted, TypeError, ValueError):
-        return ""
 
 
 def mark(store: Store, name: str, path: str, status: str, error: str | None) -> None:

@@ -107,6 +107,16 @@ def checked_path(path: str | Path) -> str:
 
 def open_regular(path: str | Path) -> BinaryIO:
     """``path`` opened for binary reading, or :class:`UnsafeFile` (FileNotFoundError when it does not exist)."""
+    fd, _ = _open_regular(path)
+    try:
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_regular(path: str | Path) -> tuple[int, os.stat_result]:
+    """:func:`open_regular`'s descriptor and its ``fstat``."""
     real = checked_path(path)
     try:
         st = os.stat(real)
@@ -121,19 +131,32 @@ def open_regular(path: str | Path) -> BinaryIO:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UnsafeFile(f"{path}: {kind(st.st_mode)}, not a regular file; rankinv reads only regular files")
-        return os.fdopen(fd, "rb")
+        return fd, st
     except BaseException:
         os.close(fd)
         raise
 
 
+def _read_fd(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes from ``fd``, fewer only at the end of the file (as a buffered ``read(n)``)."""
+    chunks = []
+    while n > 0 and (chunk := os.read(fd, n)):
+        chunks.append(chunk)
+        n -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def read_bytes(path: str | Path, limit: int) -> bytes:
-    """At most ``limit`` bytes of a regular file (manifests, configs, reports: small by nature)."""
-    with open_regular(path) as f:
-        want = min(os.fstat(f.fileno()).st_size, limit) + 1  # a buffer of the file's size, not of the limit
-        data = f.read(want)
+    """At most ``limit`` bytes of a regular file (manifests, configs, reports: small by nature), read from the
+    descriptor itself (no buffered file object: a tenth of a manifest's read)."""
+    fd, st = _open_regular(path)
+    try:
+        want = min(st.st_size, limit) + 1  # a buffer of the file's size, not of the limit
+        data = _read_fd(fd, want)
         if len(data) == want <= limit:  # the file grew since fstat: read on to the limit
-            data += f.read(limit + 1 - want)
+            data += _read_fd(fd, limit + 1 - want)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise UnsafeFile(f"{path}: larger than {limit} bytes; not read")
     return data
