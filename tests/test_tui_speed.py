@@ -78,7 +78,7 @@ async def test_a_batch_redraws_only_the_changed_rows(tmp_path: Path) -> None:
         await _settled(pilot, table, 12)
         before, rebuilds = _renders(table), table._update_count  # DataTable bumps it on clear, add_row, sort
         changed = {"grpo-002": 0.31, "grpo-007": 0.57, "grpo-010": 0.05}
-        with Store.open(app.store_path) as store:
+        with Store.open(app.store_path) as store, store.transaction():
             for run, drop in changed.items():
                 store.put_monitor(run, step=11, entropy=0.4, entropy_drop=drop, zero_std_fraction=0.2)
         await wait_for(pilot, lambda: _cell(table, "grpo-007", "entropy_drop") == "57%", "the new value")
@@ -117,7 +117,7 @@ async def test_a_batch_repaints_the_changed_widgets_not_the_whole_screen(
         await _settled(pilot, table, 40)
         monkeypatch.setattr(Compositor, "render_full_update", counted_full)
         monkeypatch.setattr(Compositor, "render_partial_update", counted_partial)
-        with Store.open(app.store_path) as store:
+        with Store.open(app.store_path) as store, store.transaction():
             _reshuffle(store, 40, 1)
         top = max(range(40), key=lambda i: (i * 7 + 11) % 40)
         await wait_for(pilot, lambda: table.shown[0].run == f"grpo-{top:03d}", "the new ranking")
@@ -134,7 +134,9 @@ async def test_a_new_ranking_reorders_rows_with_right_cells(tmp_path: Path) -> N
         table = app.main.query_one(CandidatesTable)
         await _settled(pilot, table, 12)
         rebuilds = table._update_count
-        with Store.open(app.store_path) as store:  # the last run jumps to the top, the first falls to the bottom
+        # The last run jumps to the top, the first falls to the bottom: one commit, so the screen cannot see one
+        # change without the other (two commits could land in two updates, each redrawing one row).
+        with Store.open(app.store_path) as store, store.transaction():
             store.put_prediction("grpo-011", None, step=11, value=0.99, lo=0.97, hi=1.0, basis="prior")
             store.put_prediction("grpo-000", None, step=11, value=0.10, lo=0.05, hi=0.15, basis="prior")
         await wait_for(pilot, lambda: table.shown[0].run == "grpo-011", "the new ranking")
@@ -161,7 +163,7 @@ async def test_another_textual_gets_the_public_path_with_the_same_rows(
         table = app.main.query_one(CandidatesTable)
         await _settled(pilot, table, 12)
         assert not table._fast
-        with Store.open(app.store_path) as store:
+        with Store.open(app.store_path) as store, store.transaction():  # one commit: both seen in one update
             store.put_prediction("grpo-011", None, step=11, value=0.99, lo=0.97, hi=1.0, basis="prior")
             store.put_monitor("grpo-005", step=11, entropy=0.4, entropy_drop=0.44, zero_std_fraction=0.2)
         await wait_for(pilot, lambda: table.shown[0].run == "grpo-011", "the new ranking")
@@ -186,7 +188,8 @@ async def test_a_reshuffled_table_draws_what_a_fresh_render_draws(tmp_path: Path
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.main.query_one(CandidatesTable)
         await _settled(pilot, table, 40)
-        with Store.open(app.store_path) as store:  # the ranking reversed; some shown values change too
+        # The ranking reversed; some shown values change too.
+        with Store.open(app.store_path) as store, store.transaction():
             for i in range(40):
                 store.put_prediction(f"grpo-{i:03d}", None, step=11, value=0.10 + i / 100, lo=0.05 + i / 100,
                                      hi=0.15 + i / 100, basis="prior")  # fmt: skip
@@ -255,7 +258,8 @@ async def test_batches_in_place_and_reshuffled_draw_what_textual_draws(tmp_path:
         await pilot.press("j", "j", "j")
         chosen = table.selected
         assert chosen is not None
-        with Store.open(app.store_path) as store:  # in place: every run's drop changes, the ranking is kept
+        # In place: every run's drop changes, the ranking is kept.
+        with Store.open(app.store_path) as store, store.transaction():
             for i in range(60):
                 store.put_monitor(f"grpo-{i:03d}", step=11, entropy=0.4, entropy_drop=i % 5 / 10, zero_std_fraction=0.2)
         await wait_for(pilot, lambda: _cell(table, "grpo-004", "entropy_drop") == "40%", "the new values")
@@ -263,7 +267,7 @@ async def test_batches_in_place_and_reshuffled_draw_what_textual_draws(tmp_path:
         assert table.selected is not None and table.selected.subject == chosen.subject
         assert _fast_lines(table) == _textual_lines(table)
         for tick in (1, 2):
-            with Store.open(app.store_path) as store:
+            with Store.open(app.store_path) as store, store.transaction():
                 _reshuffle(store, 60, tick)
             top = max(range(60), key=lambda i: (i * 7 + tick * 11) % 60)
             await wait_for(pilot, lambda top=top: table.shown[0].run == f"grpo-{top:03d}", f"ranking {tick}")
@@ -302,7 +306,7 @@ async def test_cursor_hover_resize_and_sort_draw_what_textual_draws(tmp_path: Pa
         await same("half a page down (scrolled), one up")
         await pilot.hover(CandidatesTable, offset=(6, 5))
         await same("the mouse over a row")
-        with Store.open(app.store_path) as store:
+        with Store.open(app.store_path) as store, store.transaction():
             _reshuffle(store, 60, 1)
         top = max(range(60), key=lambda i: (i * 7 + 11) % 60)
         await wait_for(pilot, lambda: table.shown[0].run == f"grpo-{top:03d}", "ranking 1")
@@ -316,7 +320,7 @@ async def test_cursor_hover_resize_and_sort_draw_what_textual_draws(tmp_path: Pa
         await same("sorted by a column")
         await pilot.press("i")
         await same("the sort reversed")
-        with Store.open(app.store_path) as store:
+        with Store.open(app.store_path) as store, store.transaction():
             _reshuffle(store, 60, 2)
         await wait_for(pilot, lambda: _cell(table, "grpo-000", "predicted").startswith(f"{(2 * 11) % 60 / 60:.2f}"),
                        "ranking 2")  # fmt: skip
@@ -332,7 +336,7 @@ async def test_a_row_changed_off_screen_is_right_when_it_scrolls_into_view(tmp_p
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.main.query_one(CandidatesTable)
         await _settled(pilot, table, 300)
-        with Store.open(app.store_path) as store:
+        with Store.open(app.store_path) as store, store.transaction():
             store.put_monitor("grpo-290", step=11, entropy=0.4, entropy_drop=0.77, zero_std_fraction=0.2)
             store.put_monitor("grpo-001", step=11, entropy=0.4, entropy_drop=0.66, zero_std_fraction=0.2)
         await wait_for(pilot, lambda: _cell(table, "grpo-001", "entropy_drop") == "66%", "the on-screen change")
