@@ -19,8 +19,8 @@ from rankinv.daemon.serve import plan
 
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
-from rankinv.store import Candidate, EventRecord, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, interval_text, job_text, label, no_job_text, row_label
+from rankinv.store import ActionRecord, Candidate, EventRecord, ReadStore, Snapshot
+from rankinv.vocabulary import KINDS, interval_text, job_cell, job_text, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,14 +37,15 @@ def _main(args: argparse.Namespace) -> int:
     store = ReadStore.open(p.store_path)
     try:
         snap = store.snapshot(events=10)
+        kills = store.latest_kills()
         errors = store.run_errors()
         notes = () if args.json else store.ingest_notes(NOTES_SHOWN + 1)
     finally:
         store.close()
     if args.json:
-        print(json.dumps(to_json(snap, st.running, scanned), indent=2, allow_nan=False, default=str))
+        print(json.dumps(to_json(snap, kills, st.running, scanned), indent=2, allow_nan=False, default=str))
     else:
-        print_table(snap, p.root, st.running, scanned)
+        print_table(snap, kills, p.root, st.running, scanned)
         for name, error in sorted(errors.items()):
             print(shown(f"{name}: {error}"))
         print_notes(snap, notes)
@@ -82,9 +83,10 @@ def typed(value: str) -> Any:
     return value
 
 
-def to_json(snap: Snapshot, running: bool, scanned: bool) -> dict[str, Any]:
+def to_json(snap: Snapshot, kills: dict[str, ActionRecord], running: bool, scanned: bool) -> dict[str, Any]:
     """Keys are the :class:`Candidate` fields, the same ones :mod:`rankinv.vocabulary` explains; ``label`` is the
-    row name the tables print."""
+    row name the tables print, ``job`` the job cell they print, and ``kill`` the run's newest kill action (its
+    target, ledger state and whether it was a dry run), or null."""
     return {
         "daemon_running": running,
         "one_shot_scan": scanned,
@@ -92,7 +94,8 @@ def to_json(snap: Snapshot, running: bool, scanned: bool) -> dict[str, Any]:
         "health": {k: typed(v) for k, v in snap.health.values.items()},
         "daemon_alive": snap.health.alive,
         "candidates": [
-            {"label": row_label(c.run, c.checkpoint), **{k: jsonable(v) for k, v in dataclasses.asdict(c).items()}}
+            {"label": row_label(c.run, c.checkpoint), **{k: jsonable(v) for k, v in dataclasses.asdict(c).items()},
+             "job": _job(c, _kill_of(c, kills)), "kill": _kill_json(_kill_of(c, kills))}
             for c in snap.candidates
         ],
         "events": [dataclasses.asdict(e) for e in snap.events],
@@ -111,15 +114,26 @@ def _label(c: Candidate) -> str:
     return row_label(c.run, c.checkpoint)
 
 
-def _job(c: Candidate) -> str:
-    return job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or no_job_text(c.status)
+def _kill_of(c: Candidate, kills: dict[str, ActionRecord]) -> ActionRecord | None:
+    """A GRPO run's newest kill (a checkpoint's row is not its run's job)."""
+    return kills.get(c.run) if c.checkpoint is None else None
 
 
-def _cells(rank: int, c: Candidate) -> tuple[str, ...]:
+def _kill_json(kill: ActionRecord | None) -> dict[str, Any] | None:
+    return None if kill is None else {"target": kill.target, "state": kill.state, "dry_run": kill.dry_run}
+
+
+def _job(c: Candidate, kill: ActionRecord | None) -> str:
+    """The TUI's job cell: the job Slurm last reported, else the one the kill aimed at, and what the kill did."""
+    return job_cell(job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node), c.status,
+                    (kill.target, kill.state, kill.detail) if kill else None)  # fmt: skip
+
+
+def _cells(rank: int, c: Candidate, kill: ActionRecord | None) -> tuple[str, ...]:
     return (
         str(rank), _label(c), KINDS.get(c.kind, c.kind), _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
         _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
-        _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c),
+        _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c, kill),
     )  # fmt: skip
 
 
@@ -155,14 +169,14 @@ def _fitting(headers: list[str], rows: list[list[str]], width: int) -> tuple[lis
     return [headers[i] for i in kept], [[r[i] for i in kept] for r in rows], gone
 
 
-def print_table(snap: Snapshot, root: Path, running: bool, scanned: bool) -> None:
+def print_table(snap: Snapshot, kills: dict[str, ActionRecord], root: Path, running: bool, scanned: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
     source = "daemon running" if running else ("one-shot scan (no daemon running)" if scanned else "store")
     title = rich_text(f"rankinv status: {root} — {source}")
     headers = [label(key) if key != "#" else "#" for key in COLUMNS]
-    rows = [_shown_row(_cells(rank, c)) for rank, c in enumerate(snap.candidates, start=1)]
+    rows = [_shown_row(_cells(rank, c, _kill_of(c, kills))) for rank, c in enumerate(snap.candidates, start=1)]
     console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: do not squeeze into 80 columns
     left_out: list[str] = []
     if console.is_terminal:

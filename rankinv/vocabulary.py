@@ -92,6 +92,38 @@ def no_job_text(status: str | None) -> str:
     return NO_JOB if status in (None, "", "active") else status
 
 
+# What a kill did, in a job cell: the action ledger's states, short.
+KILL_SHORT = {
+    "dry_run": "dry-kill", "pending": "killing", "signalled": "signalled", "cancelling": "scancel", "done": "killed",
+    "gone": "gone", "aborted": "kill-abort", "not_owner": "not-yours", "unresolved": "no-job",
+    "opted_out": "opted-out", "rate_limited": "rate-ltd", "planned": "dry-kill",
+}  # fmt: skip
+
+
+def kill_target_text(target: str | None) -> str:
+    """The job a kill aimed at: ``4102`` from ``slurm:4102`` or ``4102``, ``pid 81`` from ``process:81:…``."""
+    kind, _, rest = (target or "").partition(":")
+    if kind == "process":
+        return "pid " + rest.partition(":")[0]
+    return rest if kind == "slurm" else (target or "")
+
+
+def kill_state_text(state: str, detail: object) -> str:
+    """What the kill did: ``USR1 sent`` while in its grace period (the signal it sent), else the ledger state."""
+    sent = detail.get("detail") if isinstance(detail, dict) else None
+    if state == "signalled" and isinstance(sent, str) and sent.endswith(" sent"):
+        return sent
+    return KILL_SHORT.get(state, state)
+
+
+def job_cell(job: str, status: str | None, kill: tuple[str | None, str, object] | None) -> str:
+    """The job column of the TUI and ``rankinv status``: ``job`` (:func:`job_text`), else the job the run's kill
+    aimed at, else :func:`no_job_text`; then, once the daemon acted, what the kill did (``4102 CA 12:30 node07
+    killed``, ``pid 81 dry-kill``). ``kill`` is the newest kill action's (target, state, detail)."""
+    text = job or (kill_target_text(kill[0]) if kill else "") or no_job_text(status)
+    return f"{text} {kill_state_text(kill[1], kill[2])}" if kill else text
+
+
 def interval_text(value: float | None, lo: float | None, hi: float | None, *, compact: bool = False) -> str:
     """``0.62±0.05`` only when the interval is symmetric as printed (both bounds, rounded to the two digits shown,
     lie the same distance from the rounded value); else ``0.62 [0.55, 0.71]`` (``compact``: ``0.62 [.55,.71]``,

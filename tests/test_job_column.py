@@ -90,5 +90,10 @@ def test_running_then_killed_job_in_the_column(slurm_cluster: SlurmCluster, tmp_
         assert _squeue(slurm_cluster, job_id, "State") == "CANCELLED"  # Slurm agrees
         text = D.cli("status", str(root), "--state-dir", str(state)).stdout
         assert f"{job_id} CA" in text and final["job_node"] in text
+        # Once the ledger says the kill is done, status prints the cell the TUI draws: the job and "killed".
+        D.wait_for("status's job cell to say the job was killed",
+                   lambda: _status(root, state)["job"].endswith(" killed"))
+        assert _status(root, state)["job"] == _cell(root, state)
+        assert " killed" in D.cli("status", str(root), "--state-dir", str(state)).stdout
     finally:
         assert D.stop(proc) == 0

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord, Candidate
-from rankinv.vocabulary import KINDS, interval_text, job_text, no_job_text, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_cell, job_text, row_label
 
 __all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
@@ -78,39 +78,11 @@ def candidate_label(candidate: Candidate) -> str:
 
 
 # What a kill action's state means for the job, in a few letters (the ledger's states, daemon/actions/ledger.py).
-KILL_SHORT = {
-    "dry_run": "dry-kill", "pending": "killing", "signalled": "signalled", "cancelling": "scancel", "done": "killed",
-    "gone": "gone", "aborted": "kill-abort", "not_owner": "not-yours", "unresolved": "no-job",
-    "opted_out": "opted-out", "rate_limited": "rate-ltd", "planned": "dry-kill",
-}
-
-
-def _target(kill: ActionRecord | None) -> str:
-    """The job a kill aimed at: ``4102`` from ``slurm:4102`` or ``4102``, ``pid 81`` from ``process:81:…``."""
-    target = (kill.target or "") if kill else ""
-    kind, _, rest = target.partition(":")
-    if kind == "process":
-        return "pid " + rest.partition(":")[0]
-    return rest if kind == "slurm" else target
-
-
-def _kill_text(kill: ActionRecord) -> str:
-    """What the kill did: ``USR1 sent`` while in its grace period (the signal it sent), else the ledger state."""
-    sent = (kill.detail or {}).get("detail") if isinstance(kill.detail, dict) else None
-    if kill.state == "signalled" and isinstance(sent, str) and sent.endswith(" sent"):
-        return sent
-    return KILL_SHORT.get(kill.state, kill.state)
-
-
 def job(candidate: Candidate, kill: ActionRecord | None = None) -> str:
-    """``4102 R 12:04 node07`` (Slurm's short state codes, as squeue prints them, elapsed and node as Slurm last
-    said) and, once the daemon acted, what the kill did (``4102 CA 12:30 node07 killed``, ``pid 81 dry-kill``);
-    :func:`~rankinv.vocabulary.no_job_text` when no job is known."""
+    """The job cell (:func:`~rankinv.vocabulary.job_cell`, as ``rankinv status`` prints it)."""
     c = candidate
-    text = job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node) or _target(kill) or no_job_text(c.status)
-    if kill is not None:
-        text += " " + _kill_text(kill)
-    return shown(text)
+    return shown(job_cell(job_text(c.job_id, c.job_state, c.job_elapsed, c.job_node), c.status,
+                          (kill.target, kill.state, kill.detail) if kill else None))  # fmt: skip
 
 
 def ago(then: float | None, now: float) -> str:

@@ -31,11 +31,7 @@ def read_rows(store: ReadStore, snapshot: Snapshot, wanted: Iterable[str] = ()) 
     """Curves of the first :data:`MAX_CURVES` runs in the ranking and of ``wanted`` runs (selected, marked)."""
     runs = list(dict.fromkeys(c.run for c in snapshot.candidates if c.checkpoint is None))
     chosen = set(runs[:MAX_CURVES]) | (set(wanted) & set(runs))
-    kills: dict[str, ActionRecord] = {}
-    for action in store.actions():  # newest first: keep the first kill seen per run
-        if action.kind == "kill":
-            kills.setdefault(action.run, action)
-    return RowData({run: store.series(run, CURVES) for run in sorted(chosen)}, kills)
+    return RowData({run: store.series(run, CURVES) for run in sorted(chosen)}, store.latest_kills())
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ def _headless(live: session.Session, timeout: float) -> int:
     if live.precomputed:
         print("rankinv demo: torch is not installed, so checkpoints get the triage reports shipped with the demo "
               "(pip install 'rankinv[triage]' to sample them here)", flush=True)  # fmt: skip
-    snap = headless.follow(live, timeout, out=lambda line: print(line, flush=True))
-    cli_status.print_table(snap, live.root, running=True, scanned=False)
+    snap, kills = headless.follow(live, timeout, out=lambda line: print(line, flush=True))
+    cli_status.print_table(snap, kills, live.root, running=True, scanned=False)
     if not headless.settled(snap):
         print(f"rankinv demo: not settled after {timeout:.0f} s; see {live.state}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rankinv.daemon.demo.session import Session
 
-from rankinv.store import ReadStore, Snapshot, StoreError, store_path_for
+from rankinv.store import ActionRecord, ReadStore, Snapshot, StoreError, store_path_for
 
 Printer = Callable[[str], None]
 
@@ -34,8 +34,9 @@ def _open(path: Path, deadline: float) -> ReadStore:
             time.sleep(0.2)
 
 
-def follow(session: Session, timeout: float, out: Printer = print) -> Snapshot:
-    """Print events until the replay is over and the ranking has settled (or ``timeout`` seconds pass)."""
+def follow(session: Session, timeout: float, out: Printer = print) -> tuple[Snapshot, dict[str, ActionRecord]]:
+    """Print events until the replay is over and the ranking has settled (or ``timeout`` seconds pass); the last
+    snapshot and each run's newest kill action (for the job column)."""
     deadline = time.monotonic() + timeout
     store = _open(store_path_for(session.root, session.state), deadline)
     last = 0
@@ -48,7 +49,7 @@ def follow(session: Session, timeout: float, out: Printer = print) -> Snapshot:
                 last = max(last, event.id)
             snap = store.snapshot(events=0)
             if (session.replay_finished() and settled(snap)) or time.monotonic() > deadline:
-                return snap
+                return snap, store.latest_kills()
             time.sleep(0.5)
     finally:
         store.close()

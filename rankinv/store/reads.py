@@ -285,6 +285,13 @@ class Reads(StoreBase):
             rows = self.conn.execute(_ACTION_SELECT + " WHERE r.name = ? ORDER BY a.id DESC LIMIT ?", (run, limit))
         return tuple(_action(r) for r in rows)
 
+    def latest_kills(self) -> dict[str, ActionRecord]:
+        """Each run's newest kill action (the job's fate, for the job column), however many actions came after."""
+        rows = self.conn.execute(
+            _ACTION_SELECT + " WHERE a.id IN (SELECT MAX(id) FROM actions WHERE kind = 'kill' GROUP BY run_id)"
+        )
+        return {action.run: action for action in map(_action, rows)}
+
     def action(self, run: str, kind: str, verdict_id: int | None) -> ActionRecord | None:
         """The ledger entry for (run, kind, verdict), if any."""
         sql = _ACTION_SELECT + " WHERE r.name = ? AND a.kind = ? AND a.verdict_id IS ?"
