@@ -44,12 +44,12 @@ def _store(path: Path) -> Path:
 def test_status_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with ReadStore.open(_store(tmp_path / "store.sqlite")) as store:
         snap = store.snapshot()
-    cli_status.print_table(snap, tmp_path, running=True, scanned=False)
+    cli_status.print_table(snap, {}, tmp_path, running=True, scanned=False)
     printed = capsys.readouterr().out
     for shown, _ in CASES.values():
         assert shown in printed
     assert "±" not in "".join(line for line in printed.splitlines() if "[" in line)
-    rows = cli_status.to_json(snap, running=True, scanned=False)["candidates"]
+    rows = cli_status.to_json(snap, {}, running=True, scanned=False)["candidates"]
     data = json.loads(json.dumps(rows))
     assert {(r["predicted"], r["predicted_lo"], r["predicted_hi"]) for r in data} == set(CASES)
 

@@ -33,7 +33,7 @@ def _candidate(i: int, basis: str) -> Candidate:
 
 
 def _printed(snap: Snapshot, capsys: pytest.CaptureFixture[str]) -> str:
-    cli_status.print_table(snap, Path("/runs/ünï"), running=False, scanned=True)
+    cli_status.print_table(snap, {}, Path("/runs/ünï"), running=False, scanned=True)
     return capsys.readouterr().out
 
 

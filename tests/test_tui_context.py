@@ -90,7 +90,7 @@ def test_status_and_json_share_the_vocabulary_and_type_their_values(tmp_path: Pa
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     with ReadStore.open(make_store(tmp_path / "s.sqlite")) as store:
         snap = store.snapshot()
-    data = json.loads(json.dumps(cli_status.to_json(snap, running=False, scanned=False)))
+    data = json.loads(json.dumps(cli_status.to_json(snap, {}, running=False, scanned=False)))
     assert data["health"]["armed"] is False and data["health"]["errors"] == 0
     assert isinstance(data["health"]["heartbeat"], float) and data["health"]["watch_mode"] == "inotify"
     bad = next(c for c in data["candidates"] if c["run"] == "grpo-bad")
@@ -98,7 +98,7 @@ def test_status_and_json_share_the_vocabulary_and_type_their_values(tmp_path: Pa
     assert {c["label"] for c in data["candidates"]} >= {"grpo-bad", "sft-a@ckpt-200"}  # the TUI's row names
     keys = set(data["candidates"][0])
     assert {t.key for t in COLUMNS if t.key in keys} >= {"predicted", "pre_rl_entropy", "headroom", "entropy_drop"}
-    cli_status.print_table(snap, Path("/runs"), running=False, scanned=False)
+    cli_status.print_table(snap, {}, Path("/runs"), running=False, scanned=False)
     header = capsys.readouterr().out.splitlines()[2]
     names = [cell.strip() for cell in header.split("┃")[1:-1]]
     assert names == ["#", *(label(k) for k in cli_status.COLUMNS[1:])]
