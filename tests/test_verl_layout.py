@@ -56,3 +56,92 @@ def test_the_daemon_maps_a_new_checkpoint_to_the_same_run(tmp_path: Path) -> Non
     new = root / "checkpoints" / "proj" / "exp-b" / "global_step_5"
     assert owner(new, layout.runs, root, layout.attached, layout.twins) == run  # before it exists: the twin
     assert twin(run) == root / "checkpoints" / "proj" / "exp-b"
+
+
+CORPUS = Path(__file__).parent / "data" / "frameworklogs" / "verl-0.9.1"
+
+
+def _submit_dir(tmp_path: Path) -> Path:
+    """A verl job's submit directory as Slurm and verl leave it: ``slurm-77.out`` (the real console output of
+    verl 0.9.1, which prints ``Saving tensorboard log to tensorboard_log/reallogs/grpo.``), the TensorBoard
+    folder verl wrote, and the checkpoints folder."""
+    base = tmp_path / "root" / "proj"
+    shutil.copytree(CORPUS / "tensorboard_log", base / "tensorboard_log")
+    verl_checkpoint(base / "checkpoints" / "reallogs" / "grpo" / "global_step_10")
+    shutil.copy(CORPUS / "stdout.out", base / "slurm-77.out")
+    return base
+
+
+def test_a_verl_log_in_the_submit_directory_belongs_to_the_tensorboard_run(tmp_path: Path) -> None:
+    base = _submit_dir(tmp_path)
+    assert "Saving tensorboard log to tensorboard_log/reallogs/grpo." in (base / "slurm-77.out").read_text()
+    (run,) = discover(tmp_path / "root")
+    assert run.name == "proj/tensorboard_log/reallogs/grpo" and run.kind == "GRPO"
+    assert [c.step for c in run.checkpoints] == [10]
+    assert base / "slurm-77.out" in [s.path for s in run.sources]  # read with the run, not left unread
+    assert run.last_step == 20  # the corpus's last logged step (expected.json)
+    assert json.loads((CORPUS / "expected.json").read_text())["records"][-1]["step"] == 20
+
+
+def _ray_config_print(project: str, experiment: str, filler_lines: int) -> str:
+    """What verl's TaskRunner prints at start, as Ray forwards it: ``pprint`` of the resolved config (Python's own
+    pprint, which verl calls), each line prefixed ``(TaskRunner pid=N)``, after other workers' warnings."""
+    import pprint
+
+    config = {"actor_rollout_ref": {"rollout": {"n": 8, "name": "vllm", "temperature": 1.0}},
+              "data": {"train_batch_size": 32},
+              "trainer": {"default_local_dir": f"checkpoints/{project}/{experiment}", "experiment_name": experiment,
+                          "logger": ["console", "tensorboard"], "project_name": project}}  # fmt: skip
+    ray = "2025-04-02 21:02:59,766\tINFO worker.py:1843 -- Started a local Ray instance.\n"
+    warnings = ray + "".join(f"(pid={4000 + i}) FutureWarning: The pynvml package is deprecated.\n"
+                             for i in range(filler_lines))  # fmt: skip
+    printed = "".join(f"(TaskRunner pid=480334) {line}\n" for line in pprint.pformat(config).splitlines())
+    return warnings + printed
+
+
+def test_a_verl_config_print_past_the_first_64_kib_names_the_run(tmp_path: Path) -> None:
+    """No ``Saving tensorboard log`` line (the log was cut before RL started): the project and experiment of the
+    config print name the default folder, ``tensorboard_log/<project>/<experiment>``."""
+    base = tmp_path / "root" / "proj"
+    tb = base / "tensorboard_log" / "gsm8k" / "qwen-7b-lr1e-6"
+    tb.mkdir(parents=True)
+    shutil.copy(next((CORPUS / "tensorboard_log" / "reallogs" / "grpo").glob("events.out.tfevents.*")), tb)
+    head = _ray_config_print("gsm8k", "qwen-7b-lr1e-6", filler_lines=1500)
+    assert head.index("'project_name'") > 64 << 10
+    (base / "slurm-78.out").write_text(head + "".join(line for line in (CORPUS / "stdout.out").open()
+                                                      if line.startswith("step:")))  # fmt: skip
+    (run,) = discover(tmp_path / "root")
+    assert run.name == "proj/tensorboard_log/gsm8k/qwen-7b-lr1e-6"
+    assert base / "slurm-78.out" in [s.path for s in run.sources]
+
+
+def test_a_verl_log_naming_no_folder_here_is_a_run_of_its_own(tmp_path: Path) -> None:
+    """Evidence that names nothing under the root (a folder that is not there, a name that climbs out of it) gives
+    the log to no run; the log is still read, as a run of its own, never dropped."""
+    base = _submit_dir(tmp_path)
+    text = (base / "slurm-77.out").read_text()
+    (base / "slurm-77.out").write_text(text.replace("tensorboard_log/reallogs/grpo.", "tensorboard_log/gone/x."))
+    (base / "slurm-79.out").write_text(_ray_config_print("..", "..", 0) + text.split("\n", 2)[2])
+    runs = {r.name: r for r in discover(tmp_path / "root")}
+    assert set(runs) == {"proj/tensorboard_log/reallogs/grpo", "proj/slurm-77.out", "proj/slurm-79.out"}
+    assert all(s.path.parent != base for s in runs["proj/tensorboard_log/reallogs/grpo"].sources)
+
+
+def test_a_lone_stdout_beside_subfolders_is_read_as_a_run(tmp_path: Path) -> None:
+    """A submit directory holding the job's stdout and folders of its own (code, data): the stdout is a run of its
+    own (it was left unread before)."""
+    base = tmp_path / "root" / "proj"
+    (base / "src").mkdir(parents=True)
+    shutil.copy(CORPUS / "stdout.out", base / "train.log")
+    (run,) = discover(tmp_path / "root")
+    assert run.name == "proj/train.log" and run.kind == "GRPO" and run.last_step == 20
+
+
+def test_two_folders_the_log_could_mean_are_not_guessed_between(tmp_path: Path) -> None:
+    """A log in ``logs/`` naming a relative folder that exists both beside it and beside ``logs/``: no owner."""
+    root = tmp_path / "root"
+    for where in (root / "logs", root):
+        shutil.copytree(CORPUS / "tensorboard_log", where / "tensorboard_log")
+    shutil.copy(CORPUS / "stdout.out", root / "logs" / "grpo-80.out")
+    names = {r.name for r in discover(root)}
+    assert "logs/grpo-80.out" in names, names

@@ -6,7 +6,9 @@
   names (:func:`rankinv.ingest.slurmlog.owner_dir`: the confirmed Slurm job's ``WorkDir``, or the output directory
   the log prints) when that directory is inside the runs root; without such evidence it is a run of its own, the
   file itself, named after it — never given to a run by guessing. So is each unattributed stdout file in a
-  ``logs/`` folder, at the root (where many jobs' logs land), or among several in one folder.
+  ``logs/`` folder, at the root (where many jobs' logs land), in a folder with subfolders (a submit directory), or
+  among several in one folder. A verl log that names its TensorBoard folder
+  (:func:`rankinv.ingest.slurmlog.printed_verl_dir`) belongs to that folder's run.
 """
 
 from __future__ import annotations
@@ -84,9 +86,12 @@ def is_bare_log_run(folder: Path, root: Path = Path("/")) -> bool:
 
 def loose_logs(folder: Path, root: Path) -> list[Path]:
     """Unattributed stdout files of a plain folder that are runs of their own: those of a shared ``logs/``
-    folder or of the root, and each of several in any other folder."""
+    folder, of the root or of a folder with subfolders (a job's submit directory: never left unread), and each of
+    several in any other folder."""
     found = _unattributed(folder, root)
-    return found if folder == root or folder.name in LOG_FOLDERS or len(found) > 1 else []
+    if not found:
+        return []
+    return found if folder == root or folder.name in LOG_FOLDERS or len(found) > 1 or _has_subfolders(folder) else []
 
 
 def attached_logs(root: Path, folders: list[Path]) -> dict[Path, Path]:

@@ -56,6 +56,11 @@ def _names(source: Source) -> set[str]:
         record = parse(line)
         if record is not None:
             found |= set(record.values)
+    if not found:  # a long preamble (a config print, model loading, Ray's warnings): the newest lines say it
+        for line in _tail_lines(source.path, HEAD_BYTES):
+            record = parse(line)
+            if record is not None:
+                found |= set(record.values)
     return found
 
 
@@ -71,6 +76,19 @@ def _read(path: Path, start: int, size: int) -> bytes:
 def _head_lines(path: Path, size: int) -> list[str]:
     data = _read(path, 0, size)
     return data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
+
+
+def _tail_lines(path: Path, size: int) -> list[str]:
+    """The whole lines of the last ``size`` bytes of a file larger than ``size`` (none of a smaller one: its
+    head was all of it)."""
+    try:
+        total = path.stat().st_size
+    except OSError:
+        return []
+    if total <= size:
+        return []
+    data = _read(path, total - size, size)
+    return data[data.find(b"\n") + 1 : data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
 
 
 def _event_tags(path: Path) -> set[str]:

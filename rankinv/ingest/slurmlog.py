@@ -140,9 +140,72 @@ def printed_output_dir(log: Path) -> Path | None:
     return path.parent if re.match(r"^checkpoint-\d+$", path.name) else path
 
 
+# verl's TensorBoard logger prints where it writes (relative to the trainer's working directory unless
+# TENSORBOARD_DIR is absolute), and its config print names the project and experiment that make the default
+# ``tensorboard_log/<project>/<experiment>``; Ray prefixes each line with ``(TaskRunner pid=N)``.
+_VERL_TB = re.compile(r"Saving tensorboard log to (?P<path>[^\s'\"]+?)\.?[ \t]*$", re.M)
+_VERL_NAME = re.compile(r"['\"](?P<key>project_name|experiment_name)['\"]:\s*['\"](?P<value>[^'\"\n]+)['\"]")
+_VERL_ARG = re.compile(r"(?:^|\s)trainer\.(?P<key>project_name|experiment_name)=['\"]?(?P<value>[^\s'\"]+)")
+# What the first 64 KiB of a verl job's stdout shows before its config print: the script's command line, Ray
+# starting, the TaskRunner's prefix. Only such a log is read further.
+_VERL_MARKS = ("tensorboard log to", "actor_rollout_ref", "main_ppo", "(TaskRunner pid=", "a local Ray instance",
+               "existing Ray cluster")  # fmt: skip
+VERL_HEAD_BYTES = 512 << 10  # the config print can run past HEAD_BYTES in a verl log (Ray's prefixes, warnings)
+
+
+def _head(log: Path, size: int) -> str | None:
+    try:
+        with log.open("rb") as f:
+            return f.read(size).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def printed_verl_dir(log: Path) -> Path | None:
+    """The TensorBoard folder a verl log says it writes (``Saving tensorboard log to …``), else the default one its
+    config print or command line names (``tensorboard_log/<project_name>/<experiment_name>``); as printed, so a
+    relative path is relative to the trainer's working directory. None for a log that is not verl's."""
+    head = _head(log, HEAD_BYTES)
+    if head is None or not any(mark in head for mark in _VERL_MARKS):
+        return None
+    head = _head(log, VERL_HEAD_BYTES) or head
+    match = _VERL_TB.search(head)
+    if match is not None:
+        return Path(match["path"])
+    names: dict[str, str] = {}
+    for found in (*_VERL_NAME.finditer(head), *_VERL_ARG.finditer(head)):
+        names.setdefault(found["key"], found["value"])  # the config print first: it is what the trainer used
+    if len(names) < 2 or any(v in (".", "..") or "/" in v or "\x00" in v for v in names.values()):
+        return None
+    return Path("tensorboard_log", names["project_name"], names["experiment_name"])
+
+
+def _verl_owner(log: Path, workdir: str | None) -> tuple[Path, str] | None:
+    """The verl TensorBoard folder the log names, where it exists: relative to the confirmed job's WorkDir, else
+    to the log's own folder (where Slurm writes ``slurm-%j.out``: the submit directory) or, for a log in a
+    ``logs/`` folder, that folder's parent. Two that exist: none (not guessing)."""
+    printed = printed_verl_dir(log)
+    if printed is None:
+        return None
+    if printed.is_absolute():
+        bases: list[Path] = [Path("/")]
+    elif workdir:
+        bases = [Path(workdir)]
+    else:
+        bases = [log.parent] + ([log.parent.parent] if log.parent.name in ("logs", "log") else [])
+    found = [b / printed for b in bases if (b / printed).is_dir()]
+    if len(found) != 1:
+        return None
+    return found[0], f"verl's TensorBoard folder printed in the log ({printed})"
+
+
 def owner_dir(log: Path, env: dict[str, str] | None = None) -> tuple[Path, str] | None:
-    """The directory a stdout file belongs to, and the evidence: Slurm's WorkDir, or the printed output dir."""
+    """The directory a stdout file belongs to, and the evidence: the verl TensorBoard folder the log names, Slurm's
+    WorkDir, or the printed output dir."""
     job = confirmed_job(log, env)
+    verl = _verl_owner(log, job.workdir if job is not None else None)
+    if verl is not None:
+        return verl
     if job is not None and job.workdir:
         return Path(job.workdir), f"Slurm job {job.job_id} (StdOut is this file, WorkDir)"
     printed = printed_output_dir(log)
