@@ -3,7 +3,8 @@
 The evidence input is the job id in a stdout file's name (``slurm-4242.out`` in the run directory, or
 ``logs/grpo-4242.out`` whose job's working directory is the run); the job is the run's only if Slurm's own
 record (``scontrol show job``) names that file as the job's ``StdOut`` and either the file lies in the run
-directory or the job's ``WorkDir`` is the run directory. One such job is the target; none or several: no target.
+directory, the job's ``WorkDir`` is the run directory, or (verl) the file names the run's TensorBoard folder
+relative to that ``WorkDir``. One such job is the target; none or several: no target.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from rankinv.daemon.actions.slurm import Slurm, SlurmError
 
-from rankinv.ingest.barelogs import trainer_logs
-from rankinv.ingest.slurmlog import job_id_from_name, lookup
+from rankinv.ingest.barelogs import LOG_FOLDERS, trainer_logs
+from rankinv.ingest.slurmlog import job_id_from_name, lookup, verl_owner
+from rankinv.ingest.verl_layout import TENSORBOARD
 from rankinv.slurmjob import SlurmJob
 
 
@@ -24,12 +26,29 @@ def _ties(info: SlurmJob, run_dir: Path) -> bool:
     run = run_dir.resolve()
     if run_dir.is_file():  # a run that is a stdout file of its own: the job must write that very file
         return stdout.resolve() == run
-    return stdout.resolve().parent == run or (bool(info.workdir) and Path(info.workdir).resolve() == run)
+    if stdout.resolve().parent == run or (bool(info.workdir) and Path(info.workdir).resolve() == run):
+        return True
+    # verl: the job's stdout names the run's TensorBoard folder, relative to the job's own WorkDir
+    owner = verl_owner(stdout, info.workdir or None)
+    return owner is not None and owner[0].resolve() == run
+
+
+def _verl_logs(run_dir: Path) -> list[Path]:
+    """For a verl TensorBoard run (``<base>/tensorboard_log/<project>/<experiment>``): the stdout files in its
+    submit directory ``<base>`` (and its ``logs/``) that name this folder as theirs."""
+    parts = run_dir.parts
+    if len(parts) < 4 or parts[-3] != TENSORBOARD:
+        return []
+    base = Path(*parts[:-3])
+    logs = [log for folder in (base, *(base / f for f in LOG_FOLDERS)) for log in trainer_logs(folder)]
+    run = run_dir.resolve()
+    return [log for log in logs if (o := verl_owner(log, None)) is not None and o[0].resolve() == run]
 
 
 def stdout_jobs(run_dir: Path, slurm: Slurm) -> list[str]:
-    """Job ids Slurm ties to the run through its stdout file (from the run's logs and the user's own jobs)."""
-    logs = [run_dir] if run_dir.is_file() else trainer_logs(run_dir)
+    """Job ids Slurm ties to the run through its stdout file (from the run's logs, the verl logs that name it, and
+    the user's own jobs)."""
+    logs = [run_dir] if run_dir.is_file() else [*trainer_logs(run_dir), *_verl_logs(run_dir)]
     candidates = {j for j in (job_id_from_name(p) for p in logs) if j}
     run = str(run_dir.resolve())
     try:

@@ -180,7 +180,7 @@ def printed_verl_dir(log: Path) -> Path | None:
     return Path("tensorboard_log", names["project_name"], names["experiment_name"])
 
 
-def _verl_owner(log: Path, workdir: str | None) -> tuple[Path, str] | None:
+def verl_owner(log: Path, workdir: str | None) -> tuple[Path, str] | None:
     """The verl TensorBoard folder the log names, where it exists: relative to the confirmed job's WorkDir, else
     to the log's own folder (where Slurm writes ``slurm-%j.out``: the submit directory) or, for a log in a
     ``logs/`` folder, that folder's parent. Two that exist: none (not guessing)."""
@@ -203,7 +203,7 @@ def owner_dir(log: Path, env: dict[str, str] | None = None) -> tuple[Path, str] 
     """The directory a stdout file belongs to, and the evidence: the verl TensorBoard folder the log names, Slurm's
     WorkDir, or the printed output dir."""
     job = confirmed_job(log, env)
-    verl = _verl_owner(log, job.workdir if job is not None else None)
+    verl = verl_owner(log, job.workdir if job is not None else None)
     if verl is not None:
         return verl
     if job is not None and job.workdir:
