@@ -145,3 +145,15 @@ def test_two_folders_the_log_could_mean_are_not_guessed_between(tmp_path: Path) 
     shutil.copy(CORPUS / "stdout.out", root / "logs" / "grpo-80.out")
     names = {r.name for r in discover(root)}
     assert "logs/grpo-80.out" in names, names
+
+
+def test_hostile_printed_folders_are_no_evidence_and_no_error(tmp_path: Path) -> None:
+    """A printed "folder" longer than the OS allows, with a NUL, or of a name too long for one path part: no owner,
+    no exception; each log is still a run of its own."""
+    base = _submit_dir(tmp_path)
+    text = (base / "slurm-77.out").read_text()
+    for job, name in ((81, "a" * 10_000), (82, "x\x00y"), (83, "b" * 300)):
+        (base / f"slurm-{job}.out").write_text(text.replace("tensorboard_log/reallogs/grpo.", f"{name}."))
+    (base / "slurm-77.out").unlink()
+    names = {r.name for r in discover(tmp_path / "root")}
+    assert names == {"proj/tensorboard_log/reallogs/grpo", *(f"proj/slurm-{j}.out" for j in (81, 82, 83))}

@@ -126,14 +126,11 @@ def confirmed_job(log: Path, env: dict[str, str] | None = None) -> SlurmJob | No
     return info
 
 
-def printed_output_dir(log: Path) -> Path | None:
-    """An output directory the log prints (``Saving model checkpoint to …``, ``output_dir=…``), if any."""
-    try:
-        with log.open("rb") as f:
-            head = f.read(HEAD_BYTES).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    match = _PRINTED_DIR.search(head)
+def printed_output_dir(log: Path, head: str | None = None) -> Path | None:
+    """An output directory the log prints (``Saving model checkpoint to …``, ``output_dir=…``), if any; ``head``:
+    the log's first :data:`HEAD_BYTES`, when the caller has read them."""
+    head = _head(log, HEAD_BYTES) if head is None else head
+    match = _PRINTED_DIR.search(head or "")
     if match is None:
         return None
     path = Path(match["path"])
@@ -150,6 +147,7 @@ _VERL_ARG = re.compile(r"(?:^|\s)trainer\.(?P<key>project_name|experiment_name)=
 # starting, the TaskRunner's prefix. Only such a log is read further.
 _VERL_MARKS = ("tensorboard log to", "actor_rollout_ref", "main_ppo", "(TaskRunner pid=", "a local Ray instance",
                "existing Ray cluster")  # fmt: skip
+MAX_PRINTED_PATH = 4096  # PATH_MAX: a longer "path" is not one
 VERL_HEAD_BYTES = 512 << 10  # the config print can run past HEAD_BYTES in a verl log (Ray's prefixes, warnings)
 
 
@@ -161,30 +159,31 @@ def _head(log: Path, size: int) -> str | None:
         return None
 
 
-def printed_verl_dir(log: Path) -> Path | None:
+def printed_verl_dir(log: Path, head: str | None = None) -> Path | None:
     """The TensorBoard folder a verl log says it writes (``Saving tensorboard log to …``), else the default one its
     config print or command line names (``tensorboard_log/<project_name>/<experiment_name>``); as printed, so a
-    relative path is relative to the trainer's working directory. None for a log that is not verl's."""
-    head = _head(log, HEAD_BYTES)
+    relative path is relative to the trainer's working directory. None for a log that is not verl's. ``head``:
+    the log's first :data:`HEAD_BYTES`, when the caller has read them."""
+    head = _head(log, HEAD_BYTES) if head is None else head
     if head is None or not any(mark in head for mark in _VERL_MARKS):
         return None
     head = _head(log, VERL_HEAD_BYTES) or head
     match = _VERL_TB.search(head)
     if match is not None:
-        return Path(match["path"])
+        return Path(match["path"]) if len(match["path"]) <= MAX_PRINTED_PATH else None
     names: dict[str, str] = {}
     for found in (*_VERL_NAME.finditer(head), *_VERL_ARG.finditer(head)):
         names.setdefault(found["key"], found["value"])  # the config print first: it is what the trainer used
-    if len(names) < 2 or any(v in (".", "..") or "/" in v or "\x00" in v for v in names.values()):
+    if len(names) < 2 or any(v in (".", "..") or "/" in v or len(v) > 255 for v in names.values()):
         return None
     return Path("tensorboard_log", names["project_name"], names["experiment_name"])
 
 
-def verl_owner(log: Path, workdir: str | None) -> tuple[Path, str] | None:
+def verl_owner(log: Path, workdir: str | None, head: str | None = None) -> tuple[Path, str] | None:
     """The verl TensorBoard folder the log names, where it exists: relative to the confirmed job's WorkDir, else
     to the log's own folder (where Slurm writes ``slurm-%j.out``: the submit directory) or, for a log in a
     ``logs/`` folder, that folder's parent. Two that exist: none (not guessing)."""
-    printed = printed_verl_dir(log)
+    printed = printed_verl_dir(log, head)
     if printed is None:
         return None
     if printed.is_absolute():
@@ -193,22 +192,31 @@ def verl_owner(log: Path, workdir: str | None) -> tuple[Path, str] | None:
         bases = [Path(workdir)]
     else:
         bases = [log.parent] + ([log.parent.parent] if log.parent.name in ("logs", "log") else [])
-    found = [b / printed for b in bases if (b / printed).is_dir()]
+    found = [b / printed for b in bases if _is_dir(b / printed)]
     if len(found) != 1:
         return None
     return found[0], f"verl's TensorBoard folder printed in the log ({printed})"
+
+
+def _is_dir(path: Path) -> bool:
+    """A printed path is data: one too long for the OS, or unreadable, is no folder (never an error)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def owner_dir(log: Path, env: dict[str, str] | None = None) -> tuple[Path, str] | None:
     """The directory a stdout file belongs to, and the evidence: the verl TensorBoard folder the log names, Slurm's
     WorkDir, or the printed output dir."""
     job = confirmed_job(log, env)
-    verl = verl_owner(log, job.workdir if job is not None else None)
+    head = _head(log, HEAD_BYTES)
+    verl = verl_owner(log, job.workdir if job is not None else None, head)
     if verl is not None:
         return verl
     if job is not None and job.workdir:
         return Path(job.workdir), f"Slurm job {job.job_id} (StdOut is this file, WorkDir)"
-    printed = printed_output_dir(log)
+    printed = printed_output_dir(log, head)
     return (printed, "output directory printed in the log") if printed is not None else None
 
 
