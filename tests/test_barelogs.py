@@ -270,6 +270,21 @@ def test_runs_shows_the_last_step_of_a_stdout_without_progress_bars_as_status_do
     assert {c["run"]: c["step"] for c in status["candidates"]} == expected
 
 
+@pytest.mark.parametrize("case", ["openrlhf-0.11.2", "openrlhf-0.5.9"])
+def test_runs_shows_the_last_step_of_an_openrlhf_stdout_as_status_does(case: str, tmp_path: Path) -> None:
+    """OpenRLHF's bars number their redraws, not steps: ``rankinv runs`` reads the log as the daemon does and shows
+    the last step OpenRLHF logged (the corpus's ``expected.json``, written from OpenRLHF's own values)."""
+    corpus = Path(__file__).parent / "data" / "frameworklogs" / case
+    root = tmp_path / "runs"
+    (root / "job").mkdir(parents=True)
+    shutil.copy(corpus / "stdout.out", root / "job" / "slurm-77.out")
+    last = json.loads((corpus / "expected.json").read_text())["records"][-1]["step"]
+    runs = _cli_json("runs", str(root), "--json")
+    assert isinstance(runs, list) and [(r["name"], r["last_step"]) for r in runs] == [("job", last)]
+    status = _cli_json("status", str(root), "--json", "--state-dir", str(tmp_path / "state"))
+    assert isinstance(status, dict) and [c["step"] for c in status["candidates"]] == [last]
+
+
 def test_the_job_column_of_a_stdout_only_slurm_run_says_no_job_is_known(tmp_path: Path) -> None:
     """A ``slurm-123.out`` with no manifest: nothing names its job, so Slurm is never asked about it; the job column
     says so instead of the run's record status ``active``, which reads as the job's state."""

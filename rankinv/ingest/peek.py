@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rankinv.ingest.values import Record
 
 HEAD_BYTES = 64 << 10
+OPENRLHF = "openrlhf"  # the registry's name for OpenRLHF's stdout
 EVENT_HEAD_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
 
@@ -107,8 +108,8 @@ def _event_tags(path: Path) -> set[str]:
 def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) -> int | None:
     """The highest step in the last 64 KiB of a run's text logs that number their lines (JSONL, verl's console,
     a log mixing verl's lines with others), or on the training progress bar of its stdout. ``read_unnumbered``: a
-    stdout whose tail shows no bar (``disable_tqdm``) is read in full by its reader, whose steps come from
-    ``logging_steps`` as the daemon's do (without it, such a log adds no step)."""
+    stdout whose tail shows no bar (``disable_tqdm``), and OpenRLHF's stdout (its bars count redraws), are read in
+    full by their reader, whose steps are the daemon's (without it, such a log adds no step)."""
     steps: list[int] = []
     for source in sources:
         if source.fmt in (PYDICT, CONSOLE):
@@ -117,6 +118,10 @@ def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) ->
                 bar = _read_step(source)
             if bar is not None:
                 steps.append(bar)
+        elif source.fmt == OPENRLHF and read_unnumbered:  # its bars count redraws: only its reader knows steps
+            step = _read_step(source)
+            if step is not None:
+                steps.append(step)
         parse = _step_parser(source.fmt)
         if parse is None:
             continue
