@@ -20,7 +20,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import ActionRecord, Candidate, EventRecord, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, interval_text, job_cell, job_text, label, row_label
+from rankinv.vocabulary import KINDS, drop_order, interval_text, job_cell, job_text, label, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -148,10 +148,10 @@ COLUMNS = ("#", "run", "kind", "step", "predicted", "basis", "pre_rl_entropy", "
            "entropy_drop", "zero_std_fraction", "verdict", "confidence", "job")  # fmt: skip
 
 
-# What a terminal too narrow for the whole table leaves out, first to last (the TUI's column priorities), so the
-# run names keep room; "#", run, pass@10 and verdict always show (Rich folds them if it must, never cuts them).
-NARROW_DROP = ("live_entropy", "kind", "basis", "zero_std_fraction", "step", "job", "confidence", "pre_rl_entropy",
-               "entropy_drop", "headroom")  # fmt: skip
+# What a terminal too narrow for the whole table leaves out, first to last: the vocabulary's column priorities, the
+# TUI's too, so the run names keep room; "#", run, pass@10 and verdict always show (Rich folds them if it must, never
+# cuts them).
+NARROW_DROP = drop_order(COLUMNS)
 
 
 def _fitting(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:

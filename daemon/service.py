@@ -229,7 +229,7 @@ class Service:
         assert record is not None
         summary = f"KILL: requested by the user ({source})"
         reasons = [Reason("user request", math.nan, math.nan, "", None, None, "kill", f"kill requested from {source}")]
-        vid, _ = self.store.put_verdict(run, None, step=record.last_step, decision="KILL", confidence=1.0,
-                                        stage="manual", summary=summary, reasons=reasons)  # fmt: skip
+        vid = self.store.put_verdict(run, None, step=record.last_step, decision="KILL", confidence=1.0,
+                                     stage="manual", summary=summary, reasons=reasons).id  # fmt: skip
         self.actions.request_kill(run, record.path, vid, record.last_step, summary)
         return f"ok: kill requested (verdict {vid}); armed={str(self._armed()).lower()}"

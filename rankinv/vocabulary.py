@@ -7,6 +7,7 @@ Pure data: the TUI's ``?`` glossary and the status table read it, so a column is
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -16,30 +17,35 @@ class Term:
     key: str  # the column key (TUI) and, where it is one, the JSON field
     label: str  # the header both tables print
     meaning: str
+    priority: int = 0  # a column's: 0 always shows; higher numbers go first when a terminal is too narrow
 
 
-COLUMNS: tuple[Term, ...] = (
+COLUMNS: tuple[Term, ...] = (  # priority: which go first on a narrow terminal (see drop_order), TUI and status alike
     Term("run", "run", "the run (its folder under the root); run@ckpt-N is one SFT checkpoint of it"),
-    Term("kind", "kind", "ckpt: SFT checkpoint awaiting RL; grpo: a GRPO run; sft: an SFT run"),
-    Term("step", "step", "the last step logged (a checkpoint: its step)"),
+    Term("kind", "kind", "ckpt: SFT checkpoint awaiting RL; grpo: a GRPO run; sft: an SFT run", priority=7),
+    Term("step", "step", "the last step logged (a checkpoint: its step)", priority=3),
     Term("predicted", "pass@10", "predicted final pass@10 after GRPO; [lo, hi] or ±half-width is its interval"),
     Term("basis", "basis", "prediction source: prior (paper), fitted (your finished runs), mean only (a reward, "
-         "no triage or entropy: the interval reaches down to it); +traj: the live curve"),
-    Term("pre_rl_entropy", "H0", "pre-RL entropy: mean next-token entropy (nats, T=1); stage 1 flags < τ_H"),
-    Term("headroom", "p/p*", "headroom: per-prompt pass rate over p*(g), where half of the groups are degenerate"),
-    Term("expected_variance", "E[σ²]", "expected within-group reward variance p(1−p)(g−1)/g: the gradient signal left"),
-    Term("live_entropy", "H", "live entropy of the GRPO run at its last step (nats)"),
-    Term("entropy_drop", "drop", "entropy fall since the baseline step s0; stage 2 kills above τ₂"),
-    Term("zero_std_fraction", "0std", "share of groups whose rewards all agree (zero std: no gradient)"),
-    Term("entropy_curve", "H/H0 0–1", "live entropy over its s0 value, fixed 0–1 scale; red below 1−τ₂"),
-    Term("reward_curve", "reward 0–1", "sparkline of the mean reward, on a fixed 0–1 scale"),
-    Term("zero_std_curve", "0std 0–1", "zero-std fraction, fixed 0–1 scale; red above its kill line"),
+         "no triage or entropy: the interval reaches down to it); +traj: the live curve", priority=5),
+    Term("pre_rl_entropy", "H0", "pre-RL entropy: mean next-token entropy (nats, T=1); stage 1 flags < τ_H",
+         priority=2),
+    Term("headroom", "p/p*", "headroom: per-prompt pass rate over p*(g), where half of the groups are degenerate",
+         priority=1),
+    Term("expected_variance", "E[σ²]", "expected within-group reward variance p(1−p)(g−1)/g: the gradient signal left",
+         priority=6),
+    Term("live_entropy", "H", "live entropy of the GRPO run at its last step (nats)", priority=8),
+    Term("entropy_drop", "drop", "entropy fall since the baseline step s0; stage 2 kills above τ₂", priority=1),
+    Term("zero_std_fraction", "0std", "share of groups whose rewards all agree (zero std: no gradient)", priority=3),
+    Term("entropy_curve", "H/H0 0–1", "live entropy over its s0 value, fixed 0–1 scale; red below 1−τ₂", priority=1),
+    Term("reward_curve", "reward 0–1", "sparkline of the mean reward, on a fixed 0–1 scale", priority=4),
+    Term("zero_std_curve", "0std 0–1", "zero-std fraction, fixed 0–1 scale; red above its kill line", priority=5),
     Term("verdict", "verdict", "✖ KILL, ● WATCH, ✔ CONTINUE, ⚑ FLAG (stage 1); pin: pinned; ack: acknowledged"),
-    Term("confidence", "conf", "the verdict's confidence: how sure the rule is (0–100%), not a chance of success"),
+    Term("confidence", "conf", "the verdict's confidence: how sure the rule is (0–100%), not a chance of success",
+         priority=2),
     Term("job", "job", "Slurm job id, state (R running, PD pending, CA cancelled, slurm?: Slurm did not answer), "
          "elapsed and node, as Slurm last said; after a kill what the daemon did (USR1 sent, killed …); "
          "no job known: nothing names the run's job (a manifest's SLURM_JOB_ID does), so Slurm is not asked; "
-         "vanished or error: the run's folder went or could not be read"),
+         "vanished or error: the run's folder went or could not be read", priority=2),
 )
 
 TERMS: tuple[Term, ...] = (
@@ -52,6 +58,17 @@ TERMS: tuple[Term, ...] = (
 )
 
 LABELS: dict[str, str] = {t.key: t.label for t in COLUMNS}
+PRIORITY: dict[str, int] = {t.key: t.priority for t in COLUMNS}
+
+
+def drop_order(keys: Sequence[str]) -> tuple[str, ...]:
+    """The columns ``keys`` (in table order) that may go when a terminal is too narrow, first to go first: the
+    highest priority number first, among equals the rightmost. The TUI's table and ``rankinv status`` both drop
+    in this order, so they cannot drift apart; priority 0 never goes."""
+    at = {k: i for i, k in enumerate(keys)}
+    return tuple(sorted((k for k in keys if PRIORITY.get(k, 0) > 0), key=lambda k: (-PRIORITY[k], -at[k])))
+
+
 KINDS = {"sft-checkpoint": "ckpt", "grpo": "grpo", "sft": "sft", "unknown": "?"}  # the kind column's short names
 
 

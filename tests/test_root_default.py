@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,51 @@ def test_a_folder_that_is_clearly_no_runs_root_is_not_taken_by_default(tmp_path:
     out = _run(["status"], Path(tempfile.gettempdir()))
     assert out.returncode == 2 and "is the temp folder" in out.stderr and "RANKINV_ROOT" in out.stderr
     assert _run(["runs", "--json"], crowded / "runs").returncode == 0  # an ordinary runs root: as before
+
+
+
+def _listings_of(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every listing of ``folder`` from now on (``os.scandir`` and ``os.listdir``, however the path is spelled)."""
+    seen: list[str] = []
+    target = os.path.realpath(folder)
+    for name in ("scandir", "listdir"):
+        real = getattr(os, name)
+
+        def counted(path: Any = ".", *, _real: Any = real, _name: str = name) -> Any:
+            if not isinstance(path, int) and os.path.realpath(os.fspath(path)) == target:
+                seen.append(_name)
+            return _real(path)
+
+        monkeypatch.setattr(os, name, counted)
+    return seen
+
+
+def test_a_left_out_root_looks_at_the_current_directory_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The current directory is listed once to tell whether it is a runs root and, if it is not, why: a folder of
+    over a thousand entries is counted once (one listing); a runs root costs what one look at it costs."""
+    monkeypatch.delenv("RANKINV_ROOT", raising=False)
+    crowded = tmp_path / "home"
+    crowded.mkdir()
+    for i in range(1001):
+        (crowded / f"note-{i}.txt").write_text("")
+    monkeypatch.chdir(crowded)
+    for argv, ok in ((["runs"], False), (["notify-test"], True), (["watch"], False)):
+        with pytest.MonkeyPatch.context() as patch:
+            seen = _listings_of(crowded, patch)
+            if ok:
+                assert _parsed(argv).root is None
+            else:
+                with pytest.raises(RankinvError, match="over 1000 entries"):
+                    _parsed(argv)
+        assert len(seen) == 1, (argv, seen)
+    root = _root(tmp_path)
+    monkeypatch.chdir(root)
+    with pytest.MonkeyPatch.context() as patch:
+        once = _listings_of(root, patch)
+        assert roots.look_at(root).is_root  # the oracle: what one look at the folder lists
+    assert len(once) >= 2  # its entries counted, its runs looked for
+    for argv in (["runs"], ["notify-test"], ["status"]):
+        with pytest.MonkeyPatch.context() as patch:
+            seen = _listings_of(root, patch)
+            assert Path(_parsed(argv).root) == root
+        assert seen == once, argv

@@ -17,7 +17,7 @@ import pytest
 from rankinv.messages import Command, CommandKind, Reason
 from rankinv.store import LATEST_VERSION, CommandChannel, ReadStore, Store, StoreError, schema_version, store_path_for
 from rankinv.store.paths import root_key
-from rankinv.store.writes import Writes
+from rankinv.store.writes import VerdictWrite, Writes
 from rankinv.triage.digest import summarize
 from tests.support.reports import make_report
 
@@ -83,15 +83,15 @@ def test_ingest_writes_points_and_offset_atomically(store: Store) -> None:
 
 def test_verdicts_grow_with_decisions_not_cycles(store: Store) -> None:
     store.upsert_run("r", "/r", kind="grpo")
-    first, new = store.put_verdict("r", None, step=10, decision="WATCH", confidence=0.5, stage="2",
-                                   summary="entropy falling", reasons=[REASON])
-    assert new
-    again, new = store.put_verdict("r", None, step=20, decision="WATCH", confidence=0.6, stage="2",
-                                   summary="entropy falling", reasons=[])
-    assert (again, new) == (first, False)
-    kill, new = store.put_verdict("r", None, step=150, decision="KILL", confidence=0.9, stage="2",
-                                  summary="entropy drop 0.64 > 0.50", reasons=[])
-    assert new and kill != first
+    first, new, previous = store.put_verdict("r", None, step=10, decision="WATCH", confidence=0.5, stage="2",
+                                             summary="entropy falling", reasons=[REASON])
+    assert new and previous is None
+    again = store.put_verdict("r", None, step=20, decision="WATCH", confidence=0.6, stage="2",
+                              summary="entropy falling", reasons=[])
+    assert again == (first, False, "WATCH")
+    kill, new, previous = store.put_verdict("r", None, step=150, decision="KILL", confidence=0.9, stage="2",
+                                            summary="entropy drop 0.64 > 0.50", reasons=[])
+    assert new and kill != first and previous == "WATCH"
     assert [v.decision for v in store.verdicts("r")] == ["KILL", "WATCH"]
     assert store.latest_verdict("r").step == 150
 
@@ -100,7 +100,7 @@ def test_an_action_happens_at_most_once_across_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     with Store.open(path) as s:
         s.upsert_run("r", "/r", kind="grpo")
-        vid, _ = s.put_verdict("r", None, step=1, decision="KILL", confidence=1, stage="2", summary="x", reasons=[])
+        vid = s.put_verdict("r", None, step=1, decision="KILL", confidence=1, stage="2", summary="x", reasons=[]).id
         aid, created = s.begin_action("r", vid, "kill", target="123", dry_run=False, state="signalled")
         assert created
     with Store.open(path) as s:
@@ -233,7 +233,7 @@ def _selects(store: Store) -> list[str]:
     return seen
 
 
-def _refresh(store: Store, step: int, decision: str = "WATCH") -> tuple[int, bool]:
+def _refresh(store: Store, step: int, decision: str = "WATCH") -> VerdictWrite:
     return store.put_verdict("r", None, step=step, decision=decision, confidence=0.5, stage="2",
                              summary=f"{decision}: entropy falling", reasons=[])  # fmt: skip
 
@@ -242,10 +242,10 @@ def test_refreshing_the_latest_verdict_reads_it_from_the_last_write_not_the_tabl
     """The daemon refreshes one verdict per judgement: after the first, no SELECT of the latest row, and the
     table still holds one row per decision with the newest step (read back from the table)."""
     store.upsert_run("r", "/r", kind="grpo")
-    first, _ = _refresh(store, 1)
+    first = _refresh(store, 1).id
     statements = _selects(store)
     for step in range(2, 6):
-        assert _refresh(store, step) == (first, False)
+        assert _refresh(store, step) == (first, False, "WATCH")
     store.conn.set_trace_callback(None)
     assert not [s for s in statements if "SELECT" in s and "verdicts" in s]
     assert [(v.id, v.step) for v in store.verdicts("r")] == [(first, 5)]
@@ -253,19 +253,19 @@ def test_refreshing_the_latest_verdict_reads_it_from_the_last_write_not_the_tabl
 
 def test_a_verdict_row_deleted_or_rolled_back_is_not_refreshed_from_memory(store: Store) -> None:
     store.upsert_run("r", "/r", kind="grpo")
-    first, _ = _refresh(store, 1)
+    first = _refresh(store, 1).id
     with store.transaction() as conn:  # the row goes (as when its run is removed): a new one is written
         conn.execute("DELETE FROM verdicts WHERE id = ?", (first,))
-    second, new = _refresh(store, 2)
-    assert new and [(v.id, v.step) for v in store.verdicts("r")] == [(second, 2)]
+    second, new, previous = _refresh(store, 2)
+    assert new and previous is None and [(v.id, v.step) for v in store.verdicts("r")] == [(second, 2)]
     with pytest.raises(RuntimeError), store.transaction():  # a KILL written then rolled back
         _refresh(store, 3, "KILL")
         raise RuntimeError("the batch failed")
-    assert _refresh(store, 4) == (second, False)  # WATCH is still the latest: refreshed, not a new row
+    assert _refresh(store, 4) == (second, False, "WATCH")  # WATCH is still the latest: refreshed, not a new row
     with store.transaction():
         with pytest.raises(RuntimeError), store.savepoint():
             _refresh(store, 5, "KILL")
             raise RuntimeError("one run failed")
-        kill, new = _refresh(store, 6, "KILL")
-    assert kill != second
+        kill, new, previous = _refresh(store, 6, "KILL")
+    assert kill != second and previous == "WATCH"  # the KILLs rolled back were never the previous decision
     assert new and [(v.decision, v.step) for v in store.verdicts("r")] == [("KILL", 6), ("WATCH", 4)]

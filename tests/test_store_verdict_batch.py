@@ -1,4 +1,5 @@
-"""``put_verdicts`` writes a batch as ``put_verdict`` would row by row: same ids, same new/refreshed answers, same rows.
+"""``put_verdicts`` writes a batch as ``put_verdict`` would row by row: same ids, same new/refreshed answers and
+previous decisions, same rows.
 
 Oracle: a second store given the same rows one ``put_verdict`` call at a time (the long way every row took before
 first verdicts were inserted in one statement), compared row for row without timestamps.
@@ -12,7 +13,7 @@ from typing import Any
 
 from rankinv.messages import Reason
 from rankinv.store import Store
-from rankinv.store.writes import VerdictRow
+from rankinv.store.writes import VerdictRow, VerdictWrite
 
 NAMES = ["a", "b", "模型", "caf\udce9", "c"]  # a name SQLite cannot hold as it is: stored escaped
 REASON = Reason("entropy_drop", 0.4, 0.5, ">", 10, 20, "watch")
@@ -33,7 +34,7 @@ def _row(run: str, decision: str, step: int, checkpoint: str | None = None) -> V
     return run, checkpoint, step, decision, 0.5 + step / 1000, "2", f"{decision}: no concerns", [REASON]
 
 
-def _one_by_one(store: Store, rows: list[VerdictRow]) -> list[tuple[int, bool]]:
+def _one_by_one(store: Store, rows: list[VerdictRow]) -> list[VerdictWrite]:
     return [store.put_verdict(run, checkpoint, step=step, decision=decision, confidence=confidence, stage=stage,
                               summary=summary, reasons=reasons)
             for run, checkpoint, step, decision, confidence, stage, summary, reasons in rows]  # fmt: skip

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from rankinv import metrics
 from rankinv.store import ActionRecord, Candidate, Series
-from rankinv.vocabulary import label
+from rankinv.vocabulary import PRIORITY, drop_order, label
 
 Cell = str | Text
 SPARK = 10
@@ -34,7 +34,6 @@ class RowContext:
 class Column:
     key: str
     width: int
-    priority: int  # 0 is always shown; higher numbers go first when space runs out
     render: Callable[[Candidate, RowContext], Cell]
     sort_value: Callable[[Candidate], float | str | None] | None
     right: bool = True
@@ -56,6 +55,11 @@ class Column:
     @property
     def label(self) -> str:
         return label(self.key)
+
+    @property
+    def priority(self) -> int:
+        """0 is always shown; higher numbers go first when space runs out (the vocabulary's, shared with status)."""
+        return PRIORITY[self.key]
 
     @property
     def cells(self) -> int:
@@ -105,32 +109,32 @@ def _row_label(c: Candidate, _: RowContext) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("run", 22, 0, _row_label, lambda c: c.subject, right=False, reads=("run", "checkpoint")),
-    Column("kind", 4, 7, lambda c, _: fmt.KINDS.get(c.kind, c.kind), lambda c: c.kind, right=False, reads=("kind",)),
-    Column("step", 5, 3, lambda c, _: fmt.DASH if c.step is None else str(c.step), lambda c: c.step, reads=("step",)),
-    Column("predicted", 15, 0, lambda c, _: fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi),
+    Column("run", 22, _row_label, lambda c: c.subject, right=False, reads=("run", "checkpoint")),
+    Column("kind", 4, lambda c, _: fmt.KINDS.get(c.kind, c.kind), lambda c: c.kind, right=False, reads=("kind",)),
+    Column("step", 5, lambda c, _: fmt.DASH if c.step is None else str(c.step), lambda c: c.step, reads=("step",)),
+    Column("predicted", 15, lambda c, _: fmt.interval(c.predicted, c.predicted_lo, c.predicted_hi),
            lambda c: c.predicted, reads=("predicted", "predicted_lo", "predicted_hi")),
-    Column("basis", 10, 5, lambda c, _: fmt.basis(c.basis), lambda c: c.basis, right=False, reads=("basis",)),
-    Column("pre_rl_entropy", 4, 2, lambda c, _: fmt.num(c.pre_rl_entropy), lambda c: c.pre_rl_entropy,
+    Column("basis", 10, lambda c, _: fmt.basis(c.basis), lambda c: c.basis, right=False, reads=("basis",)),
+    Column("pre_rl_entropy", 4, lambda c, _: fmt.num(c.pre_rl_entropy), lambda c: c.pre_rl_entropy,
            reads=("pre_rl_entropy",)),
-    Column("headroom", 5, 1, lambda c, _: fmt.num(c.headroom, 1), lambda c: c.headroom, reads=("headroom",)),
-    Column("expected_variance", 5, 6, lambda c, _: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance,
+    Column("headroom", 5, lambda c, _: fmt.num(c.headroom, 1), lambda c: c.headroom, reads=("headroom",)),
+    Column("expected_variance", 5, lambda c, _: fmt.num(c.expected_variance, 3), lambda c: c.expected_variance,
            reads=("expected_variance",)),
-    Column("live_entropy", 4, 8, lambda c, _: fmt.num(c.live_entropy), lambda c: c.live_entropy,
+    Column("live_entropy", 4, lambda c, _: fmt.num(c.live_entropy), lambda c: c.live_entropy,
            reads=("live_entropy",)),
-    Column("entropy_drop", 4, 1, lambda c, _: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop,
+    Column("entropy_drop", 4, lambda c, _: fmt.pct(c.entropy_drop), lambda c: c.entropy_drop,
            reads=("entropy_drop",)),
-    Column("entropy_curve", SPARK, 1, _entropy_spark, None, right=False, context=metrics.ENTROPY),
-    Column("zero_std_fraction", 4, 3, lambda c, _: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction,
+    Column("entropy_curve", SPARK, _entropy_spark, None, right=False, context=metrics.ENTROPY),
+    Column("zero_std_fraction", 4, lambda c, _: fmt.pct(c.zero_std_fraction), lambda c: c.zero_std_fraction,
            reads=("zero_std_fraction",)),
-    Column("zero_std_curve", SPARK, 5, _unit_spark(metrics.FRAC_REWARD_ZERO_STD, lambda t: t.max_zero_std), None,
+    Column("zero_std_curve", SPARK, _unit_spark(metrics.FRAC_REWARD_ZERO_STD, lambda t: t.max_zero_std), None,
            right=False, context=metrics.FRAC_REWARD_ZERO_STD),
-    Column("reward_curve", SPARK, 4, _unit_spark(metrics.REWARD_MEAN), None, right=False,
+    Column("reward_curve", SPARK, _unit_spark(metrics.REWARD_MEAN), None, right=False,
            context=metrics.REWARD_MEAN),
-    Column("verdict", 10, 0, _verdict_cell, lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False,
+    Column("verdict", 10, _verdict_cell, lambda c: _VERDICT_ORDER.get(fmt.verdict_name(c) or "", 9), right=False,
            reads=("verdict", "flagged", "acknowledged", "pinned")),
-    Column("confidence", 4, 2, lambda c, _: fmt.pct(c.confidence), lambda c: c.confidence, reads=("confidence",)),
-    Column("job", 24, 2, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False,
+    Column("confidence", 4, lambda c, _: fmt.pct(c.confidence), lambda c: c.confidence, reads=("confidence",)),
+    Column("job", 24, lambda c, ctx: fmt.job(c, ctx.kill), fmt.job, right=False,
            reads=("job_id", "job_state", "job_elapsed", "job_node", "status"), context="kill"),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
@@ -138,14 +142,14 @@ PADDING = 2  # DataTable's cell padding, one space each side
 
 
 def fitting(width: int, columns: Sequence[Column] = COLUMNS) -> tuple[Column, ...]:
-    """The columns that fit ``width`` cells, dropping the highest priority numbers first, in table order."""
+    """The columns that fit ``width`` cells, in table order, dropped in the vocabulary's :func:`drop_order` (highest
+    priority number first, among equals the rightmost), as ``rankinv status`` drops its own."""
     kept = list(columns)
-    while len(kept) > 1 and sum(c.cells + PADDING for c in kept) > width:
-        # Highest number first; among equals the rightmost goes first.
-        worst = max((c for c in kept if c.priority > 0), key=lambda c: (c.priority, kept.index(c)), default=None)
-        if worst is None:
+    by_key = {c.key: c for c in columns}
+    for key in drop_order([c.key for c in columns]):
+        if len(kept) <= 1 or sum(c.cells + PADDING for c in kept) <= width:
             break
-        kept.remove(worst)
+        kept.remove(by_key[key])
     return tuple(kept)
 
 

@@ -18,7 +18,7 @@ from rankinv.daemon.pipeline.brain import Outcome
 
 from rankinv.config import Config
 from rankinv.errors import RankinvError
-from rankinv.store import Store, subject_of
+from rankinv.store import Store
 
 log = logging.getLogger("rankinv.daemon")
 LEVEL = {"KILL": "alert", "WATCH": "warning", "CONTINUE": "info"}
@@ -62,14 +62,6 @@ class Actions:
             first = v.id
         return first
 
-    def _previous_decision(self, outcome: Outcome) -> str | None:
-        """The decision of the verdict before this one for the same subject (run or checkpoint), None if none."""
-        subject = subject_of(outcome.run, outcome.checkpoint)
-        for v in self.store.verdicts(outcome.run, limit=1000):  # newest first
-            if v.id < outcome.verdict_id and v.subject == subject:
-                return v.decision
-        return None
-
     def request_kill(self, run: str, run_dir: str, verdict_id: int, step: int | None, reason: str) -> None:
         self.escalator.request(KillRequest(run, run_dir, verdict_id, step, reason))
 
@@ -82,7 +74,7 @@ class Actions:
         v = outcome.verdict
         subject = outcome.run if outcome.checkpoint is None else f"{outcome.run} {Path(outcome.checkpoint).name}"
         log.info("verdict %s", v.audit(subject))
-        if self._previous_decision(outcome) == v.decision.value:
+        if outcome.previous == v.decision.value:  # the store read it when writing this verdict
             self.store.add_event("info", "verdict", f"{subject}: reasons changed: {v.summary()}", outcome.run)
             return
         text = f"{subject}: {v.summary()}"

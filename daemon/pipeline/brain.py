@@ -50,13 +50,15 @@ class Judged(NamedTuple):
 
 @dataclass(frozen=True)
 class Outcome:
-    """A stored verdict: its id, whether it is new (a changed decision), and the verdict itself."""
+    """A stored verdict: its id, whether it is a new row (a changed decision or summary), the decision of the
+    subject's verdict before it (None for its first; the store read it while writing), and the verdict itself."""
 
     run: str
     checkpoint: str | None
     verdict_id: int
     is_new: bool
     verdict: Verdict
+    previous: str | None
 
 
 class Brain:
@@ -165,8 +167,9 @@ class Brain:
             return []
         self.store.put_monitors([j.monitor for j in judged])
         self.store.put_predictions([j.prediction for j in judged])
-        ids = self.store.put_verdicts([j.row for j in judged])
-        return [Outcome(j.run, None, vid, new, j.verdict) for j, (vid, new) in zip(judged, ids, strict=True)]
+        written = self.store.put_verdicts([j.row for j in judged])
+        return [Outcome(j.run, None, w.id, w.is_new, j.verdict, w.previous)
+                for j, w in zip(judged, written, strict=True)]  # fmt: skip
 
     def evaluate_checkpoint(self, run: RunRecord, checkpoint: str, step: int | None) -> Outcome | None:
         features = self.features_of(checkpoint)
@@ -180,8 +183,8 @@ class Brain:
         self.store.put_predictions([_prediction_row(run, checkpoint, step, p)])
 
     def _put_verdict(self, run: str, checkpoint: str | None, verdict: Verdict, stage: str) -> Outcome:
-        vid, new = self.store.put_verdicts([_verdict_row(run, checkpoint, verdict, stage)])[0]
-        return Outcome(run, checkpoint, vid, new, verdict)
+        (w,) = self.store.put_verdicts([_verdict_row(run, checkpoint, verdict, stage)])
+        return Outcome(run, checkpoint, w.id, w.is_new, verdict, w.previous)
 
 
 def _monitor_row(run: str, m: MonitorResult) -> MonitorRow:

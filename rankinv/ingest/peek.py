@@ -26,6 +26,8 @@ HEAD_BYTES = 64 << 10
 OPENRLHF = "openrlhf"  # the registry's name for OpenRLHF's stdout
 EVENT_HEAD_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
+EVENT_TAIL_FIRST = 4 << 10  # an event file's end read for its last step: 4 KiB (some 80 scalar events) first,
+EVENT_TAIL_BYTES = 1 << 20  # then four times more each time it holds no scalar, up to 1 MiB
 
 
 def metric_names(sources: list[Source]) -> set[str]:
@@ -107,7 +109,8 @@ def _event_tags(path: Path) -> set[str]:
 
 def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) -> int | None:
     """The highest step in the last 64 KiB of a run's text logs that number their lines (JSONL, verl's console,
-    a log mixing verl's lines with others), or on the training progress bar of its stdout. ``read_unnumbered``: a
+    a log mixing verl's lines with others), of the scalar events at the end of its TensorBoard event files
+    (:func:`_last_event_step`), or on the training progress bar of its stdout. ``read_unnumbered``: a
     stdout whose tail shows no bar (``disable_tqdm``), and OpenRLHF's stdout (its bars count redraws), are read in
     full by their reader, whose steps are the daemon's (without it, such a log adds no step)."""
     steps: list[int] = []
@@ -122,6 +125,11 @@ def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) ->
             step = _read_step(source)
             if step is not None:
                 steps.append(step)
+        if source.fmt == TENSORBOARD:
+            step = _last_event_step(source.path)
+            if step is not None:
+                steps.append(step)
+            continue
         parse = _step_parser(source.fmt)
         if parse is None:
             continue
@@ -137,6 +145,29 @@ def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) ->
             if record is not None and record.step is not None:
                 steps.append(record.step)
     return max(steps, default=None)
+
+
+def _last_event_step(path: Path) -> int | None:
+    """The step of the last scalar event of a TensorBoard event file (the step the daemon's reader leaves as the
+    run's last), from the file's last 4 KiB, or more up to its last 1 MiB when that holds none (the file ends in
+    large non-scalar records: text, images, histograms); None beyond that, or without the tensorboard package.
+    Never a parse of the whole file: the records in the window are found by
+    :func:`~rankinv.ingest.tensorboard.tail_payloads` and decoded from the last."""
+    from rankinv.ingest.tensorboard import _crc_tools, last_scalar_step, tail_payloads, walk
+
+    try:
+        tools = _crc_tools()
+        size = path.stat().st_size
+    except (RankinvError, OSError):
+        return None
+    window = EVENT_TAIL_FIRST
+    while True:
+        start = max(0, size - window)
+        data = _read(path, start, size - start)
+        step = last_scalar_step(tail_payloads(data, tools[1]) if start else walk(data, tools[1])[0], tools)
+        if step is not None or not start or window >= EVENT_TAIL_BYTES:
+            return step
+        window *= 4
 
 
 def _step_parser(fmt: str) -> Callable[[str], Record | None] | None:

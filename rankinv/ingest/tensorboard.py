@@ -68,6 +68,38 @@ def walk(data: bytes, masked_crc32c: Any) -> tuple[list[bytes], int]:
     return payloads, at
 
 
+def tail_payloads(data: bytes, masked_crc32c: Any) -> list[bytes]:
+    """Payloads of the complete records in ``data``, a window of an event file that starts at an unknown place in
+    it (its tail). TFRecord framing has no way back, so the first record is found forward from the window's start:
+    where a length that fits (its high four bytes zero) passes its header CRC *and* the payload after it passes its
+    own CRC (a chance match of both is about 2^-64), not the header CRC alone as when the framing is known. The
+    records after it are walked as :func:`walk` does."""
+    at = 0
+    while len(data) - at >= HEADER:
+        zeros = data.find(b"\0\0\0\0", at + 4)
+        if zeros < 0:
+            return []
+        at = zeros - 4
+        length = _header_ok(data, at, masked_crc32c)
+        end = at + HEADER + (length or 0) + FOOTER
+        if length is not None and end <= len(data):
+            (crc,) = struct.unpack_from("<I", data, end - FOOTER)
+            if masked_crc32c(data[at + HEADER : end - FOOTER]) == crc:
+                return walk(data[at:], masked_crc32c)[0]
+        at = _next_candidate(data, at)
+    return []
+
+
+def last_scalar_step(payloads: list[bytes], tools: Any) -> int | None:
+    """The step of the last of these records that carries a scalar (decoded from the end: usually one)."""
+    for payload in reversed(payloads):
+        collect = _Collect("", tools)
+        collect.events([payload])
+        if collect.last_step is not None:
+            return collect.last_step
+    return None
+
+
 def _next_candidate(data: bytes, at: int) -> int:
     """Where a header may start after the invalid one at ``at``: in a run of NULs (a sparse file) only its last 8
     bytes can open one (a zero length; the CRC of 8 NULs has no zero first byte), so the run is jumped at C speed."""
@@ -91,7 +123,10 @@ class _Collect:
         self.path = path
 
     def feed(self, data: bytes) -> None:
-        payloads, _ = walk(data, self.tools[1])
+        self.events(walk(data, self.tools[1])[0])
+
+    def events(self, payloads: list[bytes]) -> None:
+        """Decode each record's ``Event``, keeping its scalars."""
         for payload in payloads:
             self._event(payload)
 

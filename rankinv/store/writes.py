@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rankinv.boundary.text import storable
 from rankinv.messages import Reason, TriageSummary, encode_reasons, encode_triage_summary
@@ -22,6 +22,16 @@ MonitorRow = tuple[str, int | None, float | None, float | None, float | None, Ma
 PredictionRow = tuple[str, str | None, int | None, float | None, float | None, float | None, str,
                       Mapping[str, Any] | None]  # fmt: skip
 VerdictRow = tuple[str, str | None, int | None, str, float | None, str | None, str, Sequence[Reason]]
+
+
+class VerdictWrite(NamedTuple):
+    """What writing a verdict did: the row's id, whether it is a new row (a changed decision or summary), and the
+    decision of the subject's latest verdict before this write (None for its first; the same decision when the
+    write only refreshed the latest row)."""
+
+    id: int
+    is_new: bool
+    previous: str | None
 
 
 class Writes(StoreBase):
@@ -296,11 +306,12 @@ class Writes(StoreBase):
         stage: str | None,
         summary: str,
         reasons: Sequence[Reason],
-    ) -> tuple[int, bool]:
-        """Record a verdict; returns (verdict id, is_new).
+    ) -> VerdictWrite:
+        """Record a verdict; returns (verdict id, is_new, previous decision): see :class:`VerdictWrite`.
 
         A verdict equal to the subject's latest (same decision and summary) only refreshes that row, so the
-        table grows with decisions, not with daemon cycles, and a restart never repeats a verdict.
+        table grows with decisions, not with daemon cycles, and a restart never repeats a verdict. The previous
+        decision is the latest row this reads anyway (or remembers writing), so a caller need not read it again.
         """
         subject = subject_of(run, checkpoint)
         now = self.now()
@@ -317,7 +328,7 @@ class Writes(StoreBase):
                 ).rowcount
                 if refreshed:
                     self._latest_verdicts[subject] = (int(row[0]), decision, summary)
-                    return int(row[0]), False
+                    return VerdictWrite(int(row[0]), False, decision)
                 # the row was deleted since (its run removed): read the latest again
                 return self.put_verdict(run, checkpoint, step=step, decision=decision, confidence=confidence,
                                         stage=stage, summary=summary, reasons=reasons)  # fmt: skip
@@ -339,17 +350,18 @@ class Writes(StoreBase):
                 ),
             )
             self._latest_verdicts[subject] = (int(cur.lastrowid or 0), decision, summary)
-            return int(cur.lastrowid or 0), True
+            return VerdictWrite(int(cur.lastrowid or 0), True, str(row[1]) if row else None)
 
-    def put_verdicts(self, rows: Sequence[VerdictRow]) -> list[tuple[int, bool]]:
+    def put_verdicts(self, rows: Sequence[VerdictRow]) -> list[VerdictWrite]:
         """:meth:`put_verdict` of many subjects, ``(run, checkpoint, step, decision, confidence, stage, summary,
-        reasons)`` each; returns (verdict id, is_new) per row, as one call each would in this order.
+        reasons)`` each; returns (verdict id, is_new, previous decision) per row, as one call each would in this
+        order.
 
         The rows that only refresh their subject's latest verdict (the common case: a decision that stands) are
         one statement, and so are the first verdicts of subjects that have none (a first scan); a new decision is
         inserted by :meth:`put_verdict`, in the rows' order."""
         subjects = [subject_of(run, checkpoint) for run, checkpoint, *_ in rows]
-        out: list[tuple[int, bool] | None] = [None] * len(rows)
+        out: list[VerdictWrite | None] = [None] * len(rows)
         now = self.now()
         with self.transaction() as conn:
             refresh: list[tuple[int, tuple[int, str, str]]] = []
@@ -364,7 +376,7 @@ class Writes(StoreBase):
                                     "WHERE id = ?", params).rowcount if params else 0  # fmt: skip
             if done == len(refresh):  # else a refreshed row was deleted since: every row goes the long way
                 for k, latest in refresh:
-                    out[k] = (latest[0], False)
+                    out[k] = VerdictWrite(latest[0], False, latest[1])
                 if len(set(subjects)) == len(rows):
                     self._insert_first_verdicts(rows, subjects, out, now)
             for k, row in enumerate(rows):
@@ -375,7 +387,7 @@ class Writes(StoreBase):
         return [o for o in out if o is not None]
 
     def _insert_first_verdicts(self, rows: Sequence[VerdictRow], subjects: list[str],
-                               out: list[tuple[int, bool] | None], now: float) -> None:  # fmt: skip
+                               out: list[VerdictWrite | None], now: float) -> None:  # fmt: skip
         """The rows still to write whose subject has no verdict yet (every run of a first scan) inserted in one
         statement, in the rows' order, as :meth:`put_verdict` would one by one: each gets the next rowid."""
         todo = [k for k, o in enumerate(out) if o is None]
@@ -397,7 +409,7 @@ class Writes(StoreBase):
         ids = [int(i) for (i,) in self.conn.execute("SELECT id FROM verdicts WHERE id > ? ORDER BY id", (top,))]
         assert len(ids) == len(first), "one writer: the rows inserted are the ones after the highest id before"
         for k, vid in zip(first, ids, strict=True):
-            out[k] = (vid, True)
+            out[k] = VerdictWrite(vid, True, None)
             self._latest_verdicts[subjects[k]] = (vid, rows[k][3], rows[k][6])
 
     # -- actions (the audit ledger) ------------------------------------------------------------------------
