@@ -138,3 +138,20 @@ def test_the_records_of_a_window_starting_anywhere_are_the_ones_wholly_inside_it
         assert tail_payloads(data[start:], masked_crc32c) == expected, start
     cut = records[-1][0] + 5  # a last record still being written: the ones before it, not it
     assert tail_payloads(data[records[20][0] : cut], masked_crc32c) == [p for _, p in records[20:-1]]
+
+
+def test_a_settled_event_head_is_decoded_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kind guess decodes an event file's first MiB; once that MiB is written it cannot change while the file
+    grows, so a second look at the same file reads no head again, and a new file at the same path is read anew."""
+    run = tmp_path / "grpo"
+    _verl_writes(run, range(1, 6_001))  # past the first MiB
+    (log,) = run.iterdir()
+    assert log.stat().st_size > peek.EVENT_HEAD_BYTES
+    sizes = _read_counted(monkeypatch)
+    assert peek.guess_kind(sources_for_run(run)) == "GRPO"  # actor/entropy, critic/score/mean: verl's RL metrics
+    first = sum(sizes)
+    assert first >= peek.EVENT_HEAD_BYTES
+    assert peek.guess_kind(sources_for_run(run)) == "GRPO" and sum(sizes) == first  # settled: not read again
+    log.unlink()
+    _verl_writes(run, range(1, 6_001))  # a new file (new inode) where the old one was
+    assert peek.guess_kind(sources_for_run(run)) == "GRPO" and sum(sizes) >= first + peek.EVENT_HEAD_BYTES

@@ -94,9 +94,23 @@ def _tail_lines(path: Path, size: int) -> list[str]:
     return data[data.find(b"\n") + 1 : data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
 
 
+# Tags of event files whose first EVENT_HEAD_BYTES are written (so what they say is settled), by (device, inode,
+# path): decoding that head costs ~0.1 s, and the daemon inspects a run on each change to its folders.
+_SETTLED_TAGS: dict[tuple[int, int, str], tuple[int, frozenset[str]]] = {}
+_SETTLED_KEPT = 4096
+
+
 def _event_tags(path: Path) -> set[str]:
     from rankinv.ingest.tensorboard import _Collect, _crc_tools, walk
 
+    try:
+        st = path.stat()
+    except OSError:
+        return set()
+    key = (st.st_dev, st.st_ino, str(path))
+    settled = _SETTLED_TAGS.get(key)
+    if settled is not None and st.st_size >= settled[0]:  # (smaller: truncated in place, read again)
+        return set(settled[1])
     try:
         tools = _crc_tools()
     except RankinvError:
@@ -104,7 +118,12 @@ def _event_tags(path: Path) -> set[str]:
     collect = _Collect("", tools)
     data = _read(path, 0, EVENT_HEAD_BYTES)
     collect.feed(data[: walk(data, tools[1])[1]])
-    return {p.name for p in collect.found}
+    tags = {p.name for p in collect.found}
+    if len(data) >= EVENT_HEAD_BYTES:  # the head no longer changes while the file only grows
+        if len(_SETTLED_TAGS) >= _SETTLED_KEPT:
+            _SETTLED_TAGS.clear()
+        _SETTLED_TAGS[key] = (st.st_size, frozenset(tags))
+    return tags
 
 
 def last_logged_step(sources: list[Source], *, read_unnumbered: bool = False) -> int | None:
