@@ -54,17 +54,12 @@ def _names(source: Source) -> set[str]:
     if entry is not None and entry.names is not None:
         return entry.names(source.path)
     parse = console_parser()
-    found: set[str] = set()
-    for line in _head_lines(source.path, HEAD_BYTES):
-        record = parse(line)
-        if record is not None:
-            found |= set(record.values)
-    if not found:  # a long preamble (a config print, model loading, Ray's warnings): the newest lines say it
-        for line in _tail_lines(source.path, HEAD_BYTES):
-            record = parse(line)
-            if record is not None:
-                found |= set(record.values)
-    return found
+
+    def names_in(lines: list[str]) -> set[str]:
+        return {name for line in lines if (record := parse(line)) is not None for name in record.values}
+
+    # After a long preamble (a config print, model loading, Ray's warnings) only the newest lines say it.
+    return names_in(_head_lines(source.path, HEAD_BYTES)) or names_in(_tail_lines(source.path, HEAD_BYTES))
 
 
 def _read(path: Path, start: int, size: int) -> bytes:
