@@ -157,3 +157,31 @@ def test_hostile_printed_folders_are_no_evidence_and_no_error(tmp_path: Path) ->
     (base / "slurm-77.out").unlink()
     names = {r.name for r in discover(tmp_path / "root")}
     assert names == {"proj/tensorboard_log/reallogs/grpo", *(f"proj/slurm-{j}.out" for j in (81, 82, 83))}
+
+
+def test_the_daemon_moves_a_verl_log_to_its_tensorboard_run_when_that_folder_appears(tmp_path: Path) -> None:
+    """Before verl's first TensorBoard step the log is a run of its own; once the folder it names exists, the log
+    is that run's (its step follows the log) and the daemon says where the first run went (the real daemon, the
+    real log)."""
+    from tests.support import daemon as D
+
+    root, state = tmp_path / "root", tmp_path / "state"
+    (root / "proj" / "src").mkdir(parents=True)
+    shutil.copy(CORPUS / "stdout.out", root / "proj" / "slurm-77.out")
+    proc = D.start(root, state)
+    try:
+        D.wait_for("the log as a run of its own", lambda: D.read(root, state, lambda s: s.run("proj/slurm-77.out")))
+        shutil.copytree(CORPUS / "tensorboard_log", root / "proj" / "tensorboard_log")
+        run = "proj/tensorboard_log/reallogs/grpo"
+        old = D.wait_for("the first run to be left", lambda: (r := D.read(root, state, lambda s: s.run(
+            "proj/slurm-77.out"))) is not None and r.status == "vanished" and r)  # fmt: skip
+        assert old.error == f"{root / 'proj' / 'slurm-77.out'} now belongs to run {run}"
+        log = root / "proj" / "slurm-77.out"  # a step only the log holds (the event files end at 20)
+        last = next(line for line in log.read_text().splitlines() if line.startswith("step:20 "))
+        with log.open("a") as f:
+            f.write(last.replace("step:20 ", "step:21 ", 1) + "\n")
+        # The run's metrics come from its one primary source (the event files); the log is its evidence and its step
+        D.wait_for("the log's step on the TensorBoard run", lambda: 21 in [c["step"] for c in json.loads(D.cli(
+            "status", str(root), "--state-dir", str(state), "--json").stdout)["candidates"] if c["run"] == run])
+    finally:
+        assert D.stop(proc) == 0

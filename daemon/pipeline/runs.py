@@ -74,14 +74,16 @@ class Pipeline:
         for folder in new.folders:
             self.dirs.add(folder)
         for run_dir in set(self.layout.runs) - set(new.runs):
-            self._vanished(run_dir, self.layout.runs[run_dir])
+            owner = new.runs.get(new.attached.get(run_dir, run_dir))  # a log of its own that evidence gave a run
+            self._vanished(run_dir, self.layout.runs[run_dir], joined=owner)
         added = set(new.runs) - set(self.layout.runs)
         added |= {d for d in new.runs if new.logs_of(d) != self.layout.logs_of(d)}  # a stdout newly attributed
         added |= {d for d in new.runs if new.twins_of(d) != self.layout.twins_of(d)}  # a verl checkpoints folder
         self.layout = new
         return added
 
-    def _vanished(self, run_dir: Path, name: str) -> None:
+    def _vanished(self, run_dir: Path, name: str, joined: str | None = None) -> None:
+        """Forget a run no longer found; ``joined``: the run its log now belongs to (it is read there)."""
         for d in [run_dir, *[p for p in self.watched_checkpoints if run_dir in p.parents]]:
             self.dirs.discard(d)
         self.watched_checkpoints = {p for p in self.watched_checkpoints if run_dir not in p.parents}
@@ -91,7 +93,11 @@ class Pipeline:
         self.settling.pop(run_dir, None)
         self.evaluated.pop(run_dir, None)
         self.deferred.pop(run_dir, None)
-        if self.store.run(name) is not None:
+        if self.store.run(name) is not None and joined is not None:
+            mark(self.store, name, str(run_dir), "vanished", f"{run_dir} now belongs to run {joined}")
+            log.warning("run %s: its log %s now belongs to run %s", name, run_dir,
+                        joined)  # fmt: skip
+        elif self.store.run(name) is not None:
             mark(self.store, name, str(run_dir), "vanished", f"{run_dir} disappeared")
             log.warning("run %s: directory %s disappeared", name, run_dir)
 
