@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from rankinv.boundary.files import UnsafeFile, open_regular
 from rankinv.slurmjob import SEP, SlurmJob, SlurmParseError, parse_sacct, parse_show_job
 
 _JOB_IN_NAME = re.compile(r"(?:^|[-_.])(?P<id>\d+)(?:_\d+)?\.(?:out|log|err|stdout)$")
@@ -152,10 +153,12 @@ VERL_HEAD_BYTES = 512 << 10  # the config print can run past HEAD_BYTES in a ver
 
 
 def _head(log: Path, size: int) -> str | None:
+    """The log's first ``size`` bytes as text; None when it is not a regular file we may read (a FIFO never
+    blocks the scan: it is refused before it is opened)."""
     try:
-        with log.open("rb") as f:
+        with open_regular(log) as f:
             return f.read(size).decode("utf-8", errors="replace")
-    except OSError:
+    except (OSError, UnsafeFile):
         return None
 
 
