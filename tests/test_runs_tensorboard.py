@@ -141,8 +141,9 @@ def test_the_records_of_a_window_starting_anywhere_are_the_ones_wholly_inside_it
 
 
 def test_a_settled_event_head_is_decoded_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kind guess decodes an event file's first MiB; once that MiB is written it cannot change while the file
-    grows, so a second look at the same file reads no head again, and a new file at the same path is read anew."""
+    """The kind guess decodes an event file's head: its first 64 KiB when they show RL metrics (no later name can
+    make the run less GRPO), else its first MiB. Once that is written it cannot change while the file grows, so a
+    second look reads no head again; a new file at the same path is read anew."""
     run = tmp_path / "grpo"
     _verl_writes(run, range(1, 6_001))  # past the first MiB
     (log,) = run.iterdir()
@@ -150,8 +151,21 @@ def test_a_settled_event_head_is_decoded_once_per_file(tmp_path: Path, monkeypat
     sizes = _read_counted(monkeypatch)
     assert peek.guess_kind(sources_for_run(run)) == "GRPO"  # actor/entropy, critic/score/mean: verl's RL metrics
     first = sum(sizes)
-    assert first >= peek.EVENT_HEAD_BYTES
+    assert 0 < first <= peek.EVENT_FIRST_BYTES  # the RL metrics are in the first records
     assert peek.guess_kind(sources_for_run(run)) == "GRPO" and sum(sizes) == first  # settled: not read again
     log.unlink()
     _verl_writes(run, range(1, 6_001))  # a new file (new inode) where the old one was
-    assert peek.guess_kind(sources_for_run(run)) == "GRPO" and sum(sizes) >= first + peek.EVENT_HEAD_BYTES
+    assert peek.guess_kind(sources_for_run(run)) == "GRPO" and sum(sizes) > first
+
+    sft = tmp_path / "sft"  # SFT metrics only: the whole first MiB is read (an RL metric could come later in it)
+    writer = pytest.importorskip("torch.utils.tensorboard").SummaryWriter(str(sft))
+    for step in range(1, 30_001):
+        writer.add_scalar("train/loss", 1.0 / step, step)
+    writer.close()
+    (events,) = sft.iterdir()
+    assert events.stat().st_size > peek.EVENT_HEAD_BYTES
+    before = sum(sizes)
+    assert peek.guess_kind(sources_for_run(sft)) == "SFT"
+    assert sum(sizes) - before >= peek.EVENT_HEAD_BYTES
+    before = sum(sizes)
+    assert peek.guess_kind(sources_for_run(sft)) == "SFT" and sum(sizes) == before

@@ -89,10 +89,13 @@ def _tail_lines(path: Path, size: int) -> list[str]:
     return data[data.find(b"\n") + 1 : data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
 
 
-# Tags of event files whose first EVENT_HEAD_BYTES are written (so what they say is settled), by (device, inode,
-# path): decoding that head costs ~0.1 s, and the daemon inspects a run on each change to its folders.
+# Tags of event files whose head says all the kind guess needs, by (device, inode, path): the first
+# EVENT_FIRST_BYTES, or all of a smaller file, when they already show RL metrics (more names cannot make a run less
+# GRPO), else the first EVENT_HEAD_BYTES once written (they do not change while the file only grows). Decoding a
+# MiB costs ~0.15 s, and the daemon inspects a run on each change to its folders.
 _SETTLED_TAGS: dict[tuple[int, int, str], tuple[int, frozenset[str]]] = {}
 _SETTLED_KEPT = 4096
+EVENT_FIRST_BYTES = 64 << 10
 
 
 def _event_tags(path: Path) -> set[str]:
@@ -110,11 +113,15 @@ def _event_tags(path: Path) -> set[str]:
         tools = _crc_tools()
     except RankinvError:
         return set()
-    collect = _Collect("", tools)
-    data = _read(path, 0, EVENT_HEAD_BYTES)
-    collect.feed(data[: walk(data, tools[1])[1]])
-    tags = {p.name for p in collect.found}
-    if len(data) >= EVENT_HEAD_BYTES:  # the head no longer changes while the file only grows
+    for size in (EVENT_FIRST_BYTES, EVENT_HEAD_BYTES):
+        collect = _Collect("", tools)
+        data = _read(path, 0, size)
+        collect.feed(data[: walk(data, tools[1])[1]])
+        tags = {p.name for p in collect.found}
+        grpo = kind_from_names(tags) == "GRPO"
+        if grpo or len(data) < size:  # RL metrics seen, or the whole file read
+            break
+    if grpo or len(data) >= EVENT_HEAD_BYTES:  # what the head says can no longer change the guess
         if len(_SETTLED_TAGS) >= _SETTLED_KEPT:
             _SETTLED_TAGS.clear()
         _SETTLED_TAGS[key] = (st.st_size, frozenset(tags))
