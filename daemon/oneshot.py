@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import os
 import threading
 from collections.abc import Iterable
@@ -39,6 +40,9 @@ from rankinv.store import RunRecord, Store
 
 if TYPE_CHECKING:
     from rankinv.daemon.scanpool import ScanPool
+
+
+log = logging.getLogger("rankinv.daemon")
 
 
 class _NoWatch:
@@ -136,7 +140,11 @@ class OneShot(Pipeline):
         count = scanpool.processes(self.config)
         if count < 2 or len(new) < scanpool.CUTOVER or threading.active_count() > 1:
             return full  # a fork with other threads running could copy a lock one of them holds
-        self.pool = scanpool.ScanPool(self, new, count, self.seen.path.parent)
+        try:
+            self.pool = scanpool.ScanPool(self, new, count, self.seen.path.parent)
+        except OSError as exc:  # no folder or pipe for the workers: the scan reads every run itself
+            log.warning("one-shot scan without workers: %s", exc)
+            return full
         handed = set(new)
         return itertools.chain((d for d in full if d not in handed), self.pool.scan_runs())
 

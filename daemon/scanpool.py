@@ -109,7 +109,11 @@ class ScanPool:
         self.results: dict[int, WorkerResult] = {}
         self.redo: list[Path] = []
         for slot in range(1, children + 1):
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of processes or memory: the runs no worker claims are read by the scan
+                log.warning("a one-shot scan worker could not be started (%s); %d started", exc, len(self.pids))
+                break
             if pid == 0:
                 _child(self, slot)
             self.pids[slot] = pid
@@ -223,6 +227,7 @@ def _child(pool: ScanPool, slot: int) -> NoReturn:
     """A worker's whole life: never returns into the scan's stack."""
     code = 1
     try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scan's to handle: it stops its workers
         store = Store.open(pool.dir / f"{slot}.sqlite")
         worker = Worker(pool.scan, store, pool, slot)
         result = worker.work()

@@ -233,6 +233,22 @@ def test_a_worker_killed_while_judging_leaves_its_runs_to_the_scan(
     assert dict(shared["health"]) == dict(alone["health"])  # the points the scan counts, and its fingerprint
 
 
+def test_when_no_worker_can_be_started_the_scan_reads_every_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cutover: None) -> None:  # fmt: skip
+    root = _doomed_root(tmp_path)
+    alone = _scan(root, tmp_path / "alone", 1)
+    forks: list[int] = []
+
+    def no_fork() -> int:
+        forks.append(1)
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    shared = _scan(root, tmp_path / "shared", 2)
+    assert forks == [1]  # tried once, then the scan went on alone
+    assert shared == alone
+
+
 # -- the merge ----------------------------------------------------------------------------------------------------
 def test_the_merge_knows_every_table_of_the_schema(tmp_path: Path) -> None:
     with Store.open(tmp_path / "store.sqlite") as store:
