@@ -10,6 +10,10 @@ as the daemon's pass would (tested against the daemon's store): the records and 
 it starts (a log without one is read from its start, not looked up again), nothing is listed for a watcher, a
 log's last step is peeked only when its read wrote no point, and a run new to the store gets its live monitor fed
 with the points as they are queued instead of reading them back to judge it.
+
+With many runs new to the store (a cold store: the first ``rankinv status`` on a root) and more than one core, forked
+workers read, record and judge those runs, each into a store file of its own that this scan then copies into the
+store (:mod:`rankinv.daemon.scanpool`); the store ends as this scan alone leaves it (tested).
 """
 
 from __future__ import annotations
