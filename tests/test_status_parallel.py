@@ -264,3 +264,18 @@ def test_the_merge_refuses_rows_it_does_not_copy(tmp_path: Path) -> None:
         with pytest.raises(MergeError, match="commands"):
             merge_runs(store, tmp_path / "worker.sqlite", judged=True)
         assert store.runs() == ()  # nothing copied
+
+
+def test_the_merge_keeps_the_event_feed_as_long_as_the_store_does(tmp_path: Path) -> None:
+    from rankinv.store.writes import EVENTS_KEPT
+
+    with Store.open(tmp_path / "worker.sqlite") as worker:
+        worker.upsert_run("a", "/runs/a", kind="grpo")
+        rows = [(f"note {i}",) for i in range(EVENTS_KEPT + 150)]
+        worker.conn.executemany("INSERT INTO events(time, level, kind, run, message) "
+                                "VALUES(0, 'info', 'ingest', 'a', ?)", rows)  # fmt: skip
+    with Store.open(tmp_path / "store.sqlite") as store:
+        store.add_event("info", "ingest", "before", "b")
+        assert merge_runs(store, tmp_path / "worker.sqlite", judged=True) == 1
+        messages = [r[0] for r in store.conn.execute("SELECT message FROM events ORDER BY id")]
+    assert len(messages) == EVENTS_KEPT and messages[-1] == f"note {EVENTS_KEPT + 149}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rankinv.store.writes import Writes
+from rankinv.store.writes import EVENTS_KEPT, Writes
 
 PER_RUN = ("metrics", "offsets", "events")  # besides runs and checkpoints
 JUDGED = ("monitor", "predictions", "verdicts")
@@ -92,6 +92,9 @@ def merge_runs(store: Writes, source: Path, *, judged: bool) -> int:
                     raise MergeError(f"table {table}: not every row of the worker's store found its copy")
             for table in (*PER_RUN, *(JUDGED if judged else ())):
                 _copy(store, table)
+            top = conn.execute("SELECT max(id) FROM main.events").fetchone()[0]
+            if top is not None:  # the feed stays as long as add_event keeps it
+                conn.execute("DELETE FROM main.events WHERE id <= ?", (top - EVENTS_KEPT,))
             conn.execute("DROP TABLE temp.run_map")
             conn.execute("DROP TABLE temp.checkpoint_map")
         return runs
