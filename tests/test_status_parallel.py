@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from rankinv.daemon import scanpool
+from rankinv.daemon.lock import DaemonLock
 from rankinv.daemon.oneshot import OneShot, scan_once
 from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.serve import plan
@@ -213,6 +214,9 @@ def test_a_worker_killed_on_a_run_marks_that_run_and_loses_no_other(
     assert _without(shared, "doomed") == _without(alone, "doomed")  # every other run, whichever worker read it
     assert len({r[0] for r in shared["runs"]}) == 61
     assert not list((tmp_path / "shared").rglob("oneshot-workers-*"))  # the workers' files are gone
+    lock = DaemonLock(plan(root, None, state_base=tmp_path / "shared").state_dir)
+    lock.acquire()  # no worker still holds the scan's lock: a daemon can start now
+    lock.release()
 
 
 def test_a_worker_killed_while_judging_leaves_its_runs_to_the_scan(
