@@ -10,13 +10,22 @@ as the daemon's pass would (tested against the daemon's store): the records and 
 it starts (a log without one is read from its start, not looked up again), nothing is listed for a watcher, a
 log's last step is peeked only when its read wrote no point, and a run new to the store gets its live monitor fed
 with the points as they are queued instead of reading them back to judge it.
+
+With many runs new to the store (a cold store: the first ``rankinv status`` on a root) and more than one core, forked
+workers read, record and judge those runs, each into a store file of its own that this scan then copies into the
+store (:mod:`rankinv.daemon.scanpool`); the store ends as this scan alone leaves it (tested).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import logging
+import os
+import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankinv.daemon.lock import AlreadyRunning, DaemonLock
 from rankinv.daemon.pipeline.brain import LIVE_POINTS
@@ -33,6 +42,12 @@ from rankinv.ingest.peek import last_logged_step
 from rankinv.ingest.primary import unreadable
 from rankinv.store import RunRecord, Store
 
+if TYPE_CHECKING:
+    from rankinv.daemon.scanpool import ScanPool
+
+
+log = logging.getLogger("rankinv.daemon")
+
 
 class _NoWatch:
     def add(self, directory: Path) -> None:
@@ -48,6 +63,7 @@ class OneShot(Pipeline):
     seen: Seen | None = None
     unreadable_logs = False  # whether the run just inspected has a log whose optional reader is missing here
     read_points: set[str]  # runs whose read in this scan wrote points
+    pool: ScanPool | None = None  # the workers reading new runs alongside this scan, when there are many
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -117,6 +133,29 @@ class OneShot(Pipeline):
         """A run whose read wrote points in this scan has some (the batch's commit holds them by now)."""
         return run in self.read_points or super().has_points(run)
 
+    def to_process(self, full: dict[Path, None]) -> Iterable[Path]:
+        """With many runs new to the store (at least :data:`scanpool.CUTOVER`) and more than one core: those are
+        shared with forked workers (:mod:`rankinv.daemon.scanpool`), the rest read here as before."""
+        if self.seen is None or self.pool is not None or not hasattr(os, "fork"):
+            return full
+        new = sorted(d for d in full if self.layout.runs[d] not in self.seen.records)
+        from rankinv.daemon import scanpool
+
+        count = scanpool.processes(self.config)
+        if count < 2 or len(new) < scanpool.CUTOVER or threading.active_count() > 1:
+            return full  # a fork with other threads running could copy a lock one of them holds
+        try:
+            self.pool = scanpool.ScanPool(self, new, count, self.seen.path.parent)
+        except OSError as exc:  # no folder or pipe for the workers: the scan reads every run itself
+            log.warning("one-shot scan without workers: %s", exc)
+            return full
+        handed = set(new)
+        return itertools.chain((d for d in full if d not in handed), self.pool.scan_runs())
+
+    def processed_elsewhere(self, touched: set[Path]) -> None:
+        if self.pool is not None:
+            self.pool.merge(touched)
+
     def process_run(self, run_dir: Path) -> None:
         if self.seen is None:
             super().process_run(run_dir)
@@ -146,8 +185,12 @@ def scan_once(p: Plan) -> bool:
             pipeline = OneShot(p.root, config, store, triage=triage, health=Health(store, 60.0), dirs=_NoWatch(),
                                actions=None)  # fmt: skip
             pipeline.seen = Seen(p.state_dir / FILE_NAME, config, store)
-            with listed_once():  # the walk's listing of a run folder serves its fingerprint and inspection
-                pipeline.handle(set(), rescan=True)
+            try:
+                with listed_once():  # the walk's listing of a run folder serves its fingerprint and inspection
+                    pipeline.handle(set(), rescan=True)
+            finally:
+                if pipeline.pool is not None:
+                    pipeline.pool.close()
             pipeline.seen.save()
             # the brain and its history refer to each other, so without this its live monitors (300,000 objects at
             # 10,000 runs) would wait for the cyclic collector as the process exits: 0.3 s of CPU

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -129,13 +129,14 @@ class Pipeline:
                 for run_dir in set(self.layout.runs) - set(full) - set(logs):
                     self._guard(run_dir, partial(self.catch_up, run_dir, touched), atomic=True)
             with self.ingestor.deferred():  # points and offsets written together, once read (few statements)
-                for run_dir in full:
+                for run_dir in self.to_process(full):
                     if self._guard(run_dir, partial(self.process_run, run_dir), atomic=True):
                         touched.add(run_dir)
                     self.ingestor.flush_if_large()  # between runs (outside their savepoints): memory stays bounded
                 for run_dir, files in logs.items():
                     if run_dir not in full and self._guard(run_dir, partial(self.ingest_logs, run_dir, files)):
                         touched.add(run_dir)
+        self.processed_elsewhere(touched)
         reports = self._after_triage()
         whole = rescan and set(self.layout.runs) <= set(full)  # every run re-inspected: a full pass
         judged_with = judged.fingerprint(self.config, self.brain.history.key()) if whole else ""
@@ -232,6 +233,15 @@ class Pipeline:
             self.evaluated[run_dir] = now
         self.deferred = {d: t for d, t in self.deferred.items() if d in self.layout.runs}
         return due
+
+    def to_process(self, full: dict[Path, None]) -> Iterable[Path]:
+        """The runs of ``full`` this process inspects now, in order (all of them; a one-shot scan may hand many
+        new runs to workers, :mod:`rankinv.daemon.scanpool`)."""
+        return full
+
+    def processed_elsewhere(self, touched: set[Path]) -> None:
+        """After the batch's commit and before its judgement: what other processes read goes into the store (and
+        the runs this pass must still judge into ``touched``); nothing in the daemon."""
 
     # -- stages ---------------------------------------------------------------------------------------------
     def process_run(self, run_dir: Path) -> None:
