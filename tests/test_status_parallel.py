@@ -283,3 +283,16 @@ def test_the_merge_keeps_the_event_feed_as_long_as_the_store_does(tmp_path: Path
         assert merge_runs(store, tmp_path / "worker.sqlite", judged=True) == 1
         messages = [r[0] for r in store.conn.execute("SELECT message FROM events ORDER BY id")]
     assert len(messages) == EVENTS_KEPT and messages[-1] == f"note {EVENTS_KEPT + 149}"
+
+
+def test_busy_cores_leave_the_scan_alone_and_a_stated_count_is_kept() -> None:
+    """With ``scan_workers = 0`` the count is one per usable core (at most four), or 1 (the scan alone) when the load
+    average leaves less than half a core free; a count the config states is used whatever the load."""
+    from rankinv.config import Config, DaemonConfig
+
+    cores = len(os.sched_getaffinity(0))
+    auto, four = Config(), Config(daemon=DaemonConfig(scan_workers=4))
+    assert scanpool.processes(auto, load=lambda: 0.0) == min(cores, scanpool.MAX_PROCESSES)
+    assert scanpool.processes(auto, load=lambda: cores - 0.4) == 1
+    assert scanpool.processes(auto, load=lambda: cores - 0.6) == min(cores, scanpool.MAX_PROCESSES)
+    assert scanpool.processes(four, load=lambda: 100.0) == 4
