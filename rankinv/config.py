@@ -237,7 +237,8 @@ class DaemonConfig:
     triage_concurrency: int = setting(1, "local triage subprocesses at once", within="[1, 256]")
     scan_workers: int = setting(
         0, "worker processes that read a root of many runs new to the store in a one-shot `rankinv status` "
-        "(0: one per usable core, at most 4; 1: none, the scan reads every run itself)", within="[0, 64]"
+        "(0: one per usable core, at most 4, and none while the load average leaves less than half a core free; "
+        "1: none, the scan reads every run itself)", within="[0, 64]"
     )
     state_dir: str = setting(
         "", "base directory of the store, pidfile and log (empty: $XDG_STATE_HOME/rankinv)", path="dir"
