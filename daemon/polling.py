@@ -1,15 +1,20 @@
 """The stat-polling watcher for filesystems inotify cannot see (NFS, Lustre, GPFS, CIFS, FUSE).
 
-Every ``interval`` seconds it ``stat``s each watched directory and its entries and reports entries whose size or
+Every ``interval`` seconds it ``stat``s watched directories and their entries and reports entries whose size or
 mtime changed, appeared or vanished. A directory is listed again (``scandir``) only when its own mtime changed
-since a listing that may be reused, and every few scans anyway; otherwise its known entries are stat-ed by name.
-A directory in which nothing changed for :data:`QUIET_SECONDS` is scanned every :data:`QUIET_EVERY` scans
-instead of every scan (staggered), until a change is seen in it again: a change is never lost, and is seen
-within ``QUIET_EVERY`` scans at most. When a directory is added, the mtimes its first listing saw (its own and its
-entries') tell how long it has been unchanged already: a runs root whose runs ended before the daemon started is
-quiet from the first scan, not a minute later. The ``stat`` calls are the idle cost (about 2 µs each), and most folders
-of a large runs root are quiet. Cost is proportional to the number of watched entries, never to file sizes; the
-thread sleeps on an Event between scans, so ``stop`` is immediate.
+since a listing that may be reused, and every few of its scans anyway; otherwise its known entries are stat-ed by
+name. A watched folder's entry for a watched subfolder is that subfolder's own stat, as last taken by its own scan
+(no second system call: the subfolder's changes are reported by its own scan).
+
+How often a directory is scanned depends on how long nothing changed in it: every scan when something did in the
+last :data:`QUIET_SECONDS`; every :data:`QUIET_EVERY` scans once quiet; every :data:`DORMANT_EVERY` scans once
+nothing changed for :data:`DORMANT_SECONDS` (staggered by a per-directory phase), until a change is seen in it
+again. A change is never lost, and is seen within that many scans at most. When a directory is added, the mtimes
+its first listing saw (its own and its entries') tell how long it has been unchanged already: a runs root whose
+runs ended before the daemon started is quiet (or dormant) from the first scan. Each scan visits only the
+directories due in it (a schedule by scan number), so an idle pass costs the ``stat`` calls of those directories
+(about 2 µs each) and little Python besides. Cost is proportional to the number of watched entries, never to file
+sizes; the thread sleeps on an Event between scans, so ``stop`` is immediate.
 """
 
 from __future__ import annotations
@@ -30,20 +35,25 @@ TRUST_SECONDS = 2.0
 """A directory listed when its mtime was at least this old is listed again only once its mtime changes (an entry
 created in the same timestamp tick as the change before would leave the mtime as it was)."""
 RELIST_EVERY = 15
-"""Scans between full listings of each directory anyway (staggered), in case a clock or a cache hid a change."""
+"""A directory's scans between its full listings anyway (staggered), in case a clock or a cache hid a change."""
 QUIET_SECONDS = 60.0
 """A directory with no change seen for this long is quiet: scanned every :data:`QUIET_EVERY` scans."""
 QUIET_EVERY = 4
 """Scans between two scans of a quiet directory: its changes are seen within this many poll intervals."""
+DORMANT_SECONDS = 3600.0
+"""A directory with no change seen for this long is dormant: scanned every :data:`DORMANT_EVERY` scans."""
+DORMANT_EVERY = 15
+"""Scans between two scans of a dormant directory: its changes are seen within this many poll intervals."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pace:
-    """How often a directory is scanned: every scan, or every ``QUIET_EVERY`` once quiet."""
+    """When a directory is scanned: every scan (``due`` -1), or at scan ``due`` once quiet or dormant."""
 
     changed_at: float  # clock time of the last change seen (or of being added)
-    phase: int  # staggers quiet directories over the scans
-    next_scan: int = -1  # a quiet directory's next scan number (-1: not quiet yet)
+    phase: int  # staggers quiet and dormant directories over the scans
+    depth: int  # path separators in its path: subfolders are scanned before their parents
+    due: int = -1  # the scan number a quiet or dormant directory is next scanned in (-1: every scan)
     quiet_scans: int = 0  # scans since it became quiet (its full listings are every RELIST_EVERY of them)
 
 
@@ -52,84 +62,105 @@ class _Watched:
     signature: Signature | None
     listed_as: tuple[int, int, int] | None = None  # (device, inode, mtime) of a listing that may be reused
     subdirs: frozenset[str] = frozenset()  # entries that were real directories (not symlinks) at that listing
+    own: tuple[int, int] | None = None  # the directory's own (size, mtime) at its last stat
 
 
 Stats = dict[str, tuple[int, int]]
-"""(size, mtime) of the directories stat-ed so far in this scan, by path (a watched folder's entry for a watched
-subfolder is that subfolder's own stat: no second system call)."""
+"""(size, mtime) of the directories stat-ed so far in this scan, by path."""
+Known = dict[str, _Watched]
+"""The watched directories as the scan began: a subfolder not stat-ed in this scan has its own last stat there."""
 
 
-def _listing(directory: str, stats: Stats) -> _Watched:
+def _listing(directory: str, stats: Stats, known: Known | None = None) -> _Watched:
     """A full listing; reusable later while the directory's own stat is unchanged, if its mtime was old enough."""
     try:
         st = os.stat(directory)
     except OSError:
         return _Watched(None)
-    stats[directory] = (st.st_size, st.st_mtime_ns)
-    listed = _signature(directory)
+    own = stats[directory] = (st.st_size, st.st_mtime_ns)
+    listed = _signature(directory, stats, known or {})
     if listed is None:
         return _Watched(None)
     signature, subdirs = listed
     trusted = time.time() - st.st_mtime_ns / 1e9 >= TRUST_SECONDS
-    return _Watched(signature, (st.st_dev, st.st_ino, st.st_mtime_ns) if trusted else None, subdirs)
+    return _Watched(signature, (st.st_dev, st.st_ino, st.st_mtime_ns) if trusted else None, subdirs, own)
 
 
-def _rescan(directory: str, old: _Watched, relist: bool, stats: Stats) -> _Watched:
+def _rescan(directory: str, old: _Watched, relist: bool, stats: Stats, known: Known) -> _Watched:
     """The directory's signature now: when no entry can have been added, removed or renamed (its stat is as when it
     was listed), only its known entries are stat-ed, without listing it again."""
     if relist or old.listed_as is None or old.signature is None:
-        return _listing(directory, stats)
+        return _listing(directory, stats, known)
     try:
         st = os.stat(directory)
     except OSError:
         return _Watched(None)
-    stats[directory] = (st.st_size, st.st_mtime_ns)
+    own = stats[directory] = (st.st_size, st.st_mtime_ns)
     if (st.st_dev, st.st_ino, st.st_mtime_ns) != old.listed_as:
-        return _listing(directory, stats)
+        return _listing(directory, stats, known)
     out: Signature = {}
     prefix = directory if directory.endswith(os.sep) else directory + os.sep
+    subdirs = old.subdirs
     for name in old.signature:
         path = prefix + name
-        seen = stats.get(path) if name in old.subdirs else None
-        if seen is not None:
-            out[name] = seen
-            continue
+        if name in subdirs:
+            seen = _known_stat(path, stats, known)
+            if seen is not None:
+                out[name] = seen
+                continue
         try:
             entry = os.lstat(path)
         except OSError:
             continue
         out[name] = (entry.st_size, entry.st_mtime_ns)
-    return old if out == old.signature else _Watched(out, old.listed_as, old.subdirs)
+    if out == old.signature and own == old.own:
+        return old
+    return _Watched(out, old.listed_as, old.subdirs, own)
 
 
-def _signature(directory: str) -> tuple[Signature, frozenset[str]] | None:
+def _known_stat(path: str, stats: Stats, known: Known) -> tuple[int, int] | None:
+    """A watched subfolder's own (size, mtime): from this scan if it was stat-ed in it, else from its last scan."""
+    seen = stats.get(path)
+    if seen is None:
+        watched = known.get(path)
+        seen = watched.own if watched is not None else None
+    return seen
+
+
+def _signature(directory: str, stats: Stats, known: Known) -> tuple[Signature, frozenset[str]] | None:
     """name → (size, mtime_ns) of every entry, and the names of real subdirectories; None when the directory is
-    gone or unreadable."""
+    gone or unreadable. A watched subfolder's entry is its own last stat (no system call)."""
     out: Signature = {}
     subdirs = set()
+    prefix = directory if directory.endswith(os.sep) else directory + os.sep
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if is_dir:
+                    subdirs.add(entry.name)
+                    seen = _known_stat(prefix + entry.name, stats, known) if known else None
+                    if seen is not None:
+                        out[entry.name] = seen
+                        continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
                 out[entry.name] = (st.st_size, st.st_mtime_ns)
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.add(entry.name)
     except OSError:
         return None
     return out, frozenset(subdirs)
 
 
-def _unchanged_for(directory: str, watched: _Watched, stats: Stats) -> float:
+def _unchanged_for(watched: _Watched) -> float:
     """Seconds since the newest mtime a listing saw (the directory's own and its entries'), at most
-    :data:`QUIET_SECONDS`; 0 when unknown or in the future (a clock ahead of ours: counted as a change now)."""
-    if watched.signature is None or directory not in stats:
+    :data:`DORMANT_SECONDS`; 0 when unknown or in the future (a clock ahead of ours: counted as a change now)."""
+    if watched.signature is None or watched.own is None:
         return 0.0
-    newest = max((mtime for _, mtime in watched.signature.values()), default=stats[directory][1])
-    newest = max(newest, stats[directory][1])
-    return min(QUIET_SECONDS, max(0.0, time.time() - newest / 1e9))
+    newest = max((mtime for _, mtime in watched.signature.values()), default=watched.own[1])
+    newest = max(newest, watched.own[1])
+    return min(DORMANT_SECONDS, max(0.0, time.time() - newest / 1e9))
 
 
 def _changed(old: Signature | None, new: Signature | None) -> list[str]:
@@ -148,6 +179,8 @@ class PollWatcher:
         self.events, self.interval = events, interval
         self.dirs: dict[str, _Watched] = {}
         self.pace: dict[str, _Pace] = {}
+        self.every: dict[str, None] = {}  # directories scanned every scan (something changed in them lately)
+        self.due: dict[int, dict[str, None]] = {}  # scan number → quiet and dormant directories due in it
         self.clock = time.monotonic
         self.scans = 0
         self.lock = threading.Lock()
@@ -162,15 +195,20 @@ class PollWatcher:
         key = str(directory)
         with self.lock:
             if key not in self.dirs:
-                stats: Stats = {}
-                watched = self.dirs[key] = _listing(key, stats)
-                since = self.clock() - _unchanged_for(key, watched, stats)
-                self.pace[key] = _Pace(since, zlib.crc32(key.encode(errors="surrogateescape")))
+                watched = self.dirs[key] = _listing(key, {}, self.dirs)
+                since = self.clock() - _unchanged_for(watched)
+                phase = zlib.crc32(key.encode(errors="surrogateescape"))
+                self.pace[key] = _Pace(since, phase, key.count(os.sep))
+                self.every[key] = None  # its first scan decides how often it is scanned
 
     def discard(self, directory: Path) -> None:
+        key = str(directory)
         with self.lock:
-            self.dirs.pop(str(directory), None)
-            self.pace.pop(str(directory), None)
+            self.dirs.pop(key, None)
+            pace = self.pace.pop(key, None)
+            self.every.pop(key, None)
+            if pace is not None and pace.due >= 0:
+                self.due.get(pace.due, {}).pop(key, None)
 
     def watched(self) -> int:
         with self.lock:
@@ -187,42 +225,57 @@ class PollWatcher:
             self.scan()
 
     def scan(self) -> int:
-        """One pass over every watched directory; returns how many events it queued."""
-        with self.lock:
-            watched = sorted(self.dirs.items(), key=lambda item: -item[0].count(os.sep))  # subfolders first
-        self.scans += 1
-        changed = []
-        stats: Stats = {}
+        """One pass over the watched directories due in it; returns how many events it queued."""
         now = self.clock()
-        for i, (key, old) in enumerate(watched):
-            pace = self.pace.get(key)
-            relist = self._due(pace, now, i) if pace is not None else True
-            if relist is None:
-                continue  # quiet, and not its turn
-            new = _rescan(key, old, relist, stats)
-            if new is not old:
-                changed.append((key, old, new))
-                if pace is not None and new.signature != old.signature:
-                    pace.changed_at, pace.quiet_scans, pace.next_scan = now, 0, -1
-        queued = 0
-        for key, old, new in changed:
-            with self.lock:
-                if self.dirs.get(key) is not old:
+        with self.lock:
+            self.scans += 1
+            known = dict(self.dirs)
+            todo = [(key, known[key], self.pace[key], relist) for key, relist in self._plan(now)]
+        todo.sort(key=lambda item: -item[2].depth)  # subfolders first: their parents reuse their stats
+        stats: Stats = {}
+        done = [(key, old, pace, _rescan(key, old, relist, stats, known)) for key, old, pace, relist in todo]
+        events: list[str] = []
+        with self.lock:
+            for key, old, pace, new in done:
+                if self.pace.get(key) is not pace or self.dirs.get(key) is not old:
                     continue  # discarded (or discarded and added again) meanwhile
-                self.dirs[key] = new
-            for name in _changed(old.signature, new.signature):
-                self.events.put(FsEvent(os.path.join(key, name) if name else key))
-                queued += 1
-        return queued
+                changed = new.signature != old.signature
+                if changed:
+                    pace.changed_at, pace.quiet_scans = now, 0
+                    self.every[key] = None
+                elif key not in self.every:  # a quiet or dormant directory: its next scan
+                    self._schedule(key, pace, now, self.scans + 1)
+                if new is not old:
+                    self.dirs[key] = new
+                    events.extend(os.path.join(key, name) if name else key
+                                  for name in _changed(old.signature, new.signature))  # fmt: skip
+        for path in events:
+            self.events.put(FsEvent(path))
+        return len(events)
 
-    def _due(self, pace: _Pace, now: float, index: int) -> bool | None:
-        """Whether to list the directory again in this scan, or None when it is quiet and not due."""
-        if now - pace.changed_at < QUIET_SECONDS:
-            return (self.scans + index) % RELIST_EVERY == 0
-        if pace.next_scan < 0:  # just became quiet: its first quiet scan within QUIET_EVERY, staggered
-            pace.next_scan = self.scans + pace.phase % QUIET_EVERY
-        if self.scans < pace.next_scan:
-            return None
+    def _plan(self, now: float) -> list[tuple[str, bool]]:
+        """The directories to scan in this scan and whether to list each again (under the lock)."""
+        scan = self.scans
+        out = []
+        for key in list(self.every):
+            pace = self.pace[key]
+            if now - pace.changed_at < QUIET_SECONDS:
+                out.append((key, (scan + pace.phase) % RELIST_EVERY == 0))
+                continue
+            del self.every[key]  # quiet now: its first quiet scan within QUIET_EVERY (or DORMANT_EVERY), staggered
+            self._schedule(key, pace, now, scan)  # this very scan, maybe
+        for key in self.due.pop(scan, {}):
+            out.append((key, self._quiet_scan(self.pace[key])))
+        return out
+
+    def _quiet_scan(self, pace: _Pace) -> bool:
+        """A quiet or dormant directory is scanned now; whether to list it again."""
+        pace.due = -1
         pace.quiet_scans += 1
-        pace.next_scan = self.scans + QUIET_EVERY
         return (pace.quiet_scans + pace.phase) % RELIST_EVERY == 0
+
+    def _schedule(self, key: str, pace: _Pace, now: float, first: int) -> None:
+        """Put a quiet or dormant directory in the first scan from ``first`` on that its phase gives it."""
+        every = DORMANT_EVERY if now - pace.changed_at >= DORMANT_SECONDS else QUIET_EVERY
+        pace.due = first + (pace.phase - first) % every
+        self.due.setdefault(pace.due, {})[key] = None

@@ -34,12 +34,21 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = polling._signature
 
-    def counted(directory: str) -> tuple[polling.Signature, frozenset[str]] | None:
+    def counted(directory: str, stats: polling.Stats, known: polling.Known
+                ) -> tuple[polling.Signature, frozenset[str]] | None:  # fmt: skip
         seen.append(directory)
-        return real(directory)
+        return real(directory, stats, known)
 
     monkeypatch.setattr(polling, "_signature", counted)
     return seen
+
+
+def _no_listing_in(watcher: PollWatcher, dirs: list[Path], scans: int) -> None:
+    """Move the watcher's scan count to where none of ``dirs`` has its staggered full listing (scandir, not
+    ``lstat``) in the next ``scans`` scans while it is scanned every scan."""
+    phases = [watcher.pace[str(d)].phase for d in dirs]
+    watcher.scans = next(s for s in range(RELIST_EVERY)
+                         if all((s + j + p) % RELIST_EVERY for p in phases for j in range(1, scans + 1)))  # fmt: skip
 
 
 def _runs(tmp_path: Path, n: int) -> list[Path]:
@@ -119,7 +128,7 @@ def test_a_watched_subfolder_is_stat_ed_once_per_scan_and_its_changes_still_reac
     for d in (tmp_path, *dirs):
         watcher.add(d)
     calls = _counting_lstat(monkeypatch)
-    watcher.scans = 1  # no staggered full listing in the next scan
+    _no_listing_in(watcher, [tmp_path, *dirs], 1)
     watcher.scan()
     assert sorted(calls) == sorted(str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl"))
     (dirs[2] / "new.jsonl").write_text("{}\n")  # the run folder's mtime changes: the root's entry for it too
@@ -238,8 +247,9 @@ def test_a_quiet_root_still_reports_a_new_run(tmp_path: Path) -> None:
     assert str(tmp_path / "run-new") in found
 
 
-def _old_runs(tmp_path: Path, n: int, seconds: float = 3600.0) -> list[Path]:
-    """Runs whose every file and folder was last changed ``seconds`` ago (a root the daemon starts on)."""
+def _old_runs(tmp_path: Path, n: int, seconds: float = 600.0) -> list[Path]:
+    """Runs whose every file and folder was last changed ``seconds`` ago (a root the daemon starts on; by
+    default quiet, not yet dormant)."""
     dirs = _runs(tmp_path, n)
     for d in dirs:
         for entry in (d / "train.jsonl", d / "rankinv-run.json", d):
@@ -308,7 +318,7 @@ def test_a_run_changed_within_the_minute_before_start_is_scanned_every_scan_unti
             watcher.scan()
         return calls.count(str(log)) - before
 
-    watcher.scans = 1  # no staggered full listing (scandir, not lstat) in the scans counted first
+    _no_listing_in(watcher, [dirs[0]], 2 * polling.QUIET_EVERY)  # in the scans counted first
     assert stats_of_log(polling.QUIET_EVERY) == polling.QUIET_EVERY
     clock.now += polling.QUIET_SECONDS - 30 - 1
     assert stats_of_log(polling.QUIET_EVERY) == polling.QUIET_EVERY
@@ -327,3 +337,150 @@ def test_an_mtime_in_the_future_counts_as_a_change_now(tmp_path: Path) -> None:
             f.write("{}\n")
         watcher.scan()
         assert _drain(events) == {str(dirs[1] / "train.jsonl")}
+
+
+def test_runs_unchanged_for_an_hour_before_start_are_dormant_from_the_first_scan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    dirs = _old_runs(tmp_path, 45, seconds=2 * polling.DORMANT_SECONDS)
+    watcher, _ = _added(dirs, queue.SimpleQueue())
+    calls = _counting_lstat(monkeypatch)
+    scans = 2 * polling.DORMANT_EVERY
+    for _ in range(scans):
+        assert watcher.scan() == 0
+    per_entry: dict[str, int] = {}
+    for path in calls:
+        per_entry[path] = per_entry.get(path, 0) + 1
+    files = {str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl")}
+    assert set(per_entry) <= files
+    # every entry still checked (by lstat, or by the listing every RELIST_EVERY of its folder's scans) ...
+    listed = {d for d in dirs if (watcher.pace[str(d)].phase + 1) % RELIST_EVERY == 0
+              or (watcher.pace[str(d)].phase + 2) % RELIST_EVERY == 0}  # fmt: skip
+    assert {str(d / n) for d in set(dirs) - listed for n in ("rankinv-run.json", "train.jsonl")} <= set(per_entry)
+    assert all(n <= scans // polling.DORMANT_EVERY for n in per_entry.values())  # ... once per DORMANT_EVERY
+
+
+def test_a_scan_visits_only_the_directories_due_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dormant folders are spread over the scans: each scan stats about one in DORMANT_EVERY of them, and every
+    one exactly once in DORMANT_EVERY scans."""
+    dirs = _old_runs(tmp_path, 60, seconds=2 * polling.DORMANT_SECONDS)
+    watcher, _ = _added(dirs, queue.SimpleQueue())
+    watcher.scan()  # the first scan puts every folder in its place
+    stat_ed: list[str] = []
+    real = os.stat
+
+    def counted(path: str) -> os.stat_result:
+        stat_ed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(polling.os, "stat", counted)
+    per_scan = []
+    for _ in range(polling.DORMANT_EVERY):
+        before = len(stat_ed)
+        watcher.scan()
+        per_scan.append(len(stat_ed) - before)
+    assert sorted(stat_ed) == sorted(str(d) for d in dirs)  # each folder once
+    assert max(per_scan) < len(dirs) // 2  # spread, not all in one scan
+
+
+@pytest.mark.parametrize("delay", range(0, polling.DORMANT_EVERY + 1, 2))
+def test_an_append_to_a_dormant_run_is_seen_within_the_dormant_bound(tmp_path: Path, delay: int) -> None:
+    """Runs unchanged for an hour before start: an append is reported within DORMANT_EVERY scans wherever the
+    folder sits in the stagger and whenever it lands; then the folder is scanned every scan."""
+    dirs = _old_runs(tmp_path, 20, seconds=2 * polling.DORMANT_SECONDS)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, clock = _added(dirs, events)
+    for _ in range(delay):
+        assert watcher.scan() == 0
+    for d in dirs:
+        with (d / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+    seen: dict[str, int] = {}
+    for n in range(1, polling.DORMANT_EVERY + 1):
+        watcher.scan()
+        for path in _drain(events):
+            seen.setdefault(path, n)
+    assert set(seen) == {str(d / "train.jsonl") for d in dirs}
+    assert max(seen.values()) <= polling.DORMANT_EVERY
+    assert max(seen.values()) > polling.QUIET_EVERY  # the longer bound is used: some wait longer than QUIET_EVERY
+    clock.now += 1
+    for d in dirs:
+        with (d / "train.jsonl").open("a") as f:
+            f.write("{}\n")
+    watcher.scan()
+    assert _drain(events) == {str(d / "train.jsonl") for d in dirs}
+
+
+def test_a_folder_turns_dormant_only_after_an_hour_without_change(tmp_path: Path) -> None:
+    """By the watcher's clock: a run written a minute ago keeps the QUIET_EVERY bound until an hour has passed
+    since its last change seen, then gets the DORMANT_EVERY one; a change brings it back to every scan."""
+    dirs = _runs(tmp_path, 12)  # files written just now
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, clock = _quiet_watcher(dirs, events)
+    clock.now += polling.DORMANT_SECONDS - polling.QUIET_SECONDS - 10  # 10 s short of an hour
+    seen = _append_and_scan(dirs, watcher, events)
+    assert set(seen) == {str(d / "train.jsonl") for d in dirs}
+    assert max(seen.values()) <= polling.QUIET_EVERY  # those appends made them every-scan again
+    clock.now += polling.DORMANT_SECONDS + 1  # now an hour without change
+    for _ in range(polling.DORMANT_EVERY):  # each folder is put in its dormant place
+        assert watcher.scan() == 0
+    assert all(watcher.pace[str(d)].due >= 0 for d in dirs)
+    gaps = {watcher.pace[str(d)].due - watcher.scans for d in dirs}
+    assert max(gaps) > polling.QUIET_EVERY and max(gaps) <= polling.DORMANT_EVERY
+
+
+def test_a_dormant_root_still_reports_a_new_run_and_its_files(tmp_path: Path) -> None:
+    dirs = _old_runs(tmp_path, 3, seconds=2 * polling.DORMANT_SECONDS)
+    _age(tmp_path, 2 * polling.DORMANT_SECONDS)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, _ = _added([tmp_path, *dirs], events)
+    watcher.scan()
+    (tmp_path / "run-new").mkdir()
+    found = set()
+    for _ in range(polling.DORMANT_EVERY):
+        watcher.scan()
+        found |= _drain(events)
+    assert str(tmp_path / "run-new") in found
+
+
+def test_the_root_reuses_its_runs_own_stats_and_still_reports_their_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A quiet root's entries for watched run folders are never lstat-ed (each folder's own scan stats it), yet
+    a run folder whose mtime changed is reported by the root too, when their scans fall in different passes."""
+    dirs = _old_runs(tmp_path, 30)
+    _age(tmp_path, 600)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, _ = _added([tmp_path, *dirs], events)
+    calls = _counting_lstat(monkeypatch)
+    for _ in range(2 * polling.QUIET_EVERY):
+        assert watcher.scan() == 0
+    assert not {str(d) for d in dirs} & set(calls)  # only files are lstat-ed
+    root_phase = watcher.pace[str(tmp_path)].phase % polling.QUIET_EVERY
+    other = next(d for d in dirs if watcher.pace[str(d)].phase % polling.QUIET_EVERY != root_phase)
+    (other / "new.jsonl").write_text("{}\n")
+    found = set()
+    for _ in range(2 * polling.QUIET_EVERY):
+        watcher.scan()
+        found |= _drain(events)
+    assert found == {str(other / "new.jsonl"), str(other)}
+
+
+def test_a_discarded_quiet_folder_is_no_longer_scanned_and_can_be_added_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    dirs = _old_runs(tmp_path, 8)
+    events: queue.SimpleQueue[FsEvent] = queue.SimpleQueue()
+    watcher, _ = _added(dirs, events)
+    watcher.scan()
+    watcher.discard(dirs[0])
+    calls = _counting_lstat(monkeypatch)
+    for _ in range(2 * polling.QUIET_EVERY):
+        watcher.scan()
+    assert not [c for c in calls if c.startswith(str(dirs[0]) + os.sep)]
+    assert watcher.watched() == len(dirs) - 1
+    watcher.add(dirs[0])
+    with (dirs[0] / "train.jsonl").open("a") as f:
+        f.write("{}\n")
+    found = set()
+    for _ in range(polling.QUIET_EVERY):
+        watcher.scan()
+        found |= _drain(events)
+    assert found == {str(dirs[0] / "train.jsonl")}
