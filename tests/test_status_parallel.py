@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rankinv.daemon import scanpool
 from rankinv.daemon.lock import DaemonLock
-from rankinv.daemon.oneshot import OneShot, scan_once
-from rankinv.daemon.pipeline.runs import Pipeline
 from rankinv.daemon.serve import plan
 from rankinv.daemon.unchanged import FILE_NAME
 
@@ -170,16 +166,19 @@ def test_workers_on_the_real_and_hostile_corpus(corpus: Path, tmp_path: Path) ->
 
 
 # -- a worker that dies --------------------------------------------------------------------------------------------
-@pytest.fixture
-def small_cutover(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(scanpool, "CUTOVER", 20)
-    yield
-
-
-def _scan(root: Path, state: Path, workers: int) -> dict[str, list[Any]]:
+def _scan(root: Path, state: Path, workers: int, patch: str = "none") -> dict[str, list[Any]]:
+    """The scan in a process of its own (:mod:`tests.support.scan_driver`, cut-over 20 runs), so that its workers
+    run whatever threads this pytest process holds; with ``workers`` > 1 they are checked to have started."""
     config = state.parent / f"{state.name}.toml"
     config.write_text(f'[daemon]\ntriage_executor = "callback"\nscan_workers = {workers}\n')
-    assert scan_once(plan(root, config, state_base=state))
+    done = subprocess.run([sys.executable, "-m", "tests.support.scan_driver", str(root), str(config), str(state),
+                           patch], capture_output=True, text=True, env=D.env(), timeout=300,
+                          stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    if patch == "no-fork":
+        assert done.stderr.count("fork tried") == 1, done.stderr  # tried once, then the scan went on alone
+    else:
+        assert ("pool:" in done.stderr) == (workers > 1), done.stderr  # the workers really read the runs
     return _tables(store_path_for(root, state))
 
 
@@ -194,20 +193,10 @@ def _doomed_root(tmp_path: Path) -> Path:
     return root
 
 
-def test_a_worker_killed_on_a_run_marks_that_run_and_loses_no_other(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cutover: None) -> None:  # fmt: skip
+def test_a_worker_killed_on_a_run_marks_that_run_and_loses_no_other(tmp_path: Path) -> None:
     root = _doomed_root(tmp_path)
     alone = _scan(root, tmp_path / "alone", 1)
-    scan_pid = os.getpid()
-    inspect = OneShot.inspect
-
-    def dies_on_doomed(self: OneShot, run_dir: Path, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "doomed" and os.getpid() != scan_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return inspect(self, run_dir, name, *args, **kwargs)
-
-    monkeypatch.setattr(OneShot, "inspect", dies_on_doomed)
-    shared = _scan(root, tmp_path / "shared", 2)
+    shared = _scan(root, tmp_path / "shared", 2, "kill-on-doomed")
     doomed = next(r for r in shared["runs"] if r[0] == "doomed")
     assert doomed[4] == "error" and "killed by signal 9 (SIGKILL)" in doomed[5], doomed
     assert not [m for m in shared["metrics"] if m[0] == "doomed"]
@@ -219,37 +208,18 @@ def test_a_worker_killed_on_a_run_marks_that_run_and_loses_no_other(
     lock.release()
 
 
-def test_a_worker_killed_while_judging_leaves_its_runs_to_the_scan(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cutover: None) -> None:  # fmt: skip
+def test_a_worker_killed_while_judging_leaves_its_runs_to_the_scan(tmp_path: Path) -> None:
     root = _doomed_root(tmp_path)
     alone = _scan(root, tmp_path / "alone", 1)
-    scan_pid = os.getpid()
-    judge = Pipeline.judge
-
-    def dies_judging(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != scan_pid and any(self.layout.runs.get(d) == "doomed" for d in args[0]):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return judge(self, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "judge", dies_judging)
-    shared = _scan(root, tmp_path / "shared", 2)
+    shared = _scan(root, tmp_path / "shared", 2, "kill-judging-doomed")
     assert {t: r for t, r in shared.items() if t != "health"} == {t: r for t, r in alone.items() if t != "health"}
     assert dict(shared["health"]) == dict(alone["health"])  # the points the scan counts, and its fingerprint
 
 
-def test_when_no_worker_can_be_started_the_scan_reads_every_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cutover: None) -> None:  # fmt: skip
+def test_when_no_worker_can_be_started_the_scan_reads_every_run(tmp_path: Path) -> None:
     root = _doomed_root(tmp_path)
     alone = _scan(root, tmp_path / "alone", 1)
-    forks: list[int] = []
-
-    def no_fork() -> int:
-        forks.append(1)
-        raise BlockingIOError(11, "Resource temporarily unavailable")
-
-    monkeypatch.setattr(os, "fork", no_fork)
-    shared = _scan(root, tmp_path / "shared", 2)
-    assert forks == [1]  # tried once, then the scan went on alone
+    shared = _scan(root, tmp_path / "shared", 2, "no-fork")
     assert shared == alone
 
 
