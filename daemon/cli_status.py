@@ -20,7 +20,7 @@ from rankinv.daemon.serve import plan
 from rankinv.assess import jsonable
 from rankinv.boundary.text import rich_text, shown
 from rankinv.store import ActionRecord, Candidate, EventRecord, ReadStore, Snapshot
-from rankinv.vocabulary import KINDS, drop_order, interval_text, job_cell, job_text, label, row_label
+from rankinv.vocabulary import KINDS, drop_order, interval_text, job_cell, job_text, label, percent_text, row_label
 
 
 def main(args: argparse.Namespace) -> int:
@@ -106,6 +106,10 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if x is None or not math.isfinite(x) else fmt.format(x)
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None or not math.isfinite(x) else percent_text(x)
+
+
 def _predicted(c: Candidate) -> str:
     return interval_text(c.predicted, c.predicted_lo, c.predicted_hi) or "-"
 
@@ -132,8 +136,8 @@ def _job(c: Candidate, kill: ActionRecord | None) -> str:
 def _cells(rank: int, c: Candidate, kill: ActionRecord | None) -> tuple[str, ...]:
     return (
         str(rank), _label(c), KINDS.get(c.kind, c.kind), _num(c.step, "{:.0f}"), _predicted(c), c.basis or "-",
-        _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _num(c.entropy_drop, "{:.0%}"),
-        _num(c.zero_std_fraction, "{:.0%}"), c.verdict or "-", _num(c.confidence, "{:.0%}"), _job(c, kill),
+        _num(c.pre_rl_entropy), _num(c.headroom), _num(c.live_entropy), _pct(c.entropy_drop),
+        _pct(c.zero_std_fraction), c.verdict or "-", _pct(c.confidence), _job(c, kill),
     )  # fmt: skip
 
 

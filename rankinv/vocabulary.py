@@ -141,6 +141,12 @@ def job_cell(job: str, status: str | None, kill: tuple[str | None, str, object] 
     return f"{text} {kill_state_text(kill[1], kill[2])}" if kill else text
 
 
+def percent_text(value: float) -> str:
+    """``53%``; a share that rounds to zero is ``0%``, never ``-0%`` (an entropy that rose by a hair)."""
+    shown = round(value * 100)
+    return f"{shown if shown else 0}%"
+
+
 def interval_text(value: float | None, lo: float | None, hi: float | None, *, compact: bool = False) -> str:
     """``0.62±0.05`` only when the interval is symmetric as printed (both bounds, rounded to the two digits shown,
     lie the same distance from the rounded value); else ``0.62 [0.55, 0.71]`` (``compact``: ``0.62 [.55,.71]``,

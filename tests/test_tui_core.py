@@ -180,3 +180,13 @@ def test_detail_reads_curves_triage_verdicts_and_audit(tmp_path: Path) -> None:
     assert [v.decision for v in detail.verdicts] == ["KILL"] and detail.actions[0].kind == "kill"
     detail = read_detail(path, ckpt)
     assert detail.series == {} and detail.verdicts[0].decision == "FLAG"
+
+
+def test_a_share_that_rounds_to_zero_is_never_minus_zero() -> None:
+    """An entropy that rose by a hair is a drop of ``0%``, not ``-0%``; the TUI and ``rankinv status`` print the same
+    text (exact arithmetic: -0.001 of a share is -0.1%, which rounds to 0)."""
+    from rankinv.daemon import cli_status
+
+    for value, text in ((-0.001, "0%"), (0.004, "0%"), (-0.006, "-1%"), (0.53, "53%"), (1.0, "100%")):
+        assert fmt.pct(value) == text and cli_status._pct(value) == text
+    assert fmt.pct(None) == fmt.DASH and cli_status._pct(float("nan")) == "-"

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rankinv.boundary.text import shown
 from rankinv.store import ActionRecord, Candidate
-from rankinv.vocabulary import KINDS, interval_text, job_cell, job_text, row_label
+from rankinv.vocabulary import KINDS, interval_text, job_cell, job_text, percent_text, row_label
 
 __all__ = ["KINDS"]  # the short kind names, shared with `rankinv status`; the rest is used by attribute
 
@@ -33,7 +33,7 @@ def num(value: float | None, digits: int = 2) -> str:
 
 
 def pct(value: float | None) -> str:
-    return DASH if value is None or missing(value) else f"{value * 100:.0f}%"
+    return DASH if value is None or missing(value) else percent_text(value)
 
 
 def interval(value: float | None, lo: float | None, hi: float | None) -> str:
