@@ -156,43 +156,55 @@ def _quiet_watcher(dirs: list[Path], events: queue.SimpleQueue[FsEvent]) -> tupl
     return watcher, clock
 
 
-def _counting_lstat(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _counting(monkeypatch: pytest.MonkeyPatch, call: str) -> list[str]:
+    """The paths ``polling``'s ``os.<call>`` (``stat`` or ``lstat``) is given from now on."""
     calls: list[str] = []
-    real = os.lstat
+    real = getattr(os, call)
 
     def counted(path: str) -> os.stat_result:
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(polling.os, "lstat", counted)
+    monkeypatch.setattr(polling.os, call, counted)
     return calls
 
 
-def test_quiet_directories_are_stat_ed_every_few_scans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dirs = _runs(tmp_path, 40)
-    watcher, _ = _quiet_watcher(dirs, queue.SimpleQueue())
+def _counting_lstat(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return _counting(monkeypatch, "lstat")
+
+
+def _lstats_over(watcher: PollWatcher, monkeypatch: pytest.MonkeyPatch, scans: int,
+                 dirs: list[Path]) -> tuple[dict[str, int], set[str]]:  # fmt: skip
+    """``scans`` scans that report nothing: each path's ``lstat`` count, and the runs' files."""
     calls = _counting_lstat(monkeypatch)
-    scans = 3 * polling.QUIET_EVERY * RELIST_EVERY
     for _ in range(scans):
         assert watcher.scan() == 0
     per_entry: dict[str, int] = {}
     for path in calls:
         per_entry[path] = per_entry.get(path, 0) + 1
-    files = {str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl")}
+    return per_entry, {str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl")}
+
+
+def test_quiet_directories_are_stat_ed_every_few_scans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dirs = _runs(tmp_path, 40)
+    watcher, _ = _quiet_watcher(dirs, queue.SimpleQueue())
+    scans = 3 * polling.QUIET_EVERY * RELIST_EVERY
+    per_entry, files = _lstats_over(watcher, monkeypatch, scans, dirs)
     assert set(per_entry) == files  # every entry still checked ...
     # ... once per QUIET_EVERY scans (the full listings, every RELIST_EVERY of those, stat through scandir)
     assert all(n <= scans // polling.QUIET_EVERY for n in per_entry.values())
     assert sum(per_entry.values()) >= len(files) * scans // polling.QUIET_EVERY // 2
 
 
-def _append_and_scan(dirs: list[Path], watcher: PollWatcher, events: queue.SimpleQueue[FsEvent]) -> dict[str, int]:
-    """Append a line to every run's log, then scan QUIET_EVERY times: the scan (1-based) each log was first
+def _append_and_scan(dirs: list[Path], watcher: PollWatcher, events: queue.SimpleQueue[FsEvent],
+                     scans: int = polling.QUIET_EVERY) -> dict[str, int]:  # fmt: skip
+    """Append a line to every run's log, then scan ``scans`` times: the scan (1-based) each log was first
     reported in."""
     for d in dirs:
         with (d / "train.jsonl").open("a") as f:
             f.write("{}\n")
     seen: dict[str, int] = {}
-    for n in range(1, polling.QUIET_EVERY + 1):
+    for n in range(1, scans + 1):
         watcher.scan()
         for path in _drain(events):
             seen.setdefault(path, n)
@@ -295,11 +307,7 @@ def test_an_append_to_a_run_quiet_before_start_is_seen_within_the_bound(tmp_path
     assert max(seen.values()) <= polling.QUIET_EVERY
     assert min(seen.values()) == 1  # the stagger spreads the folders: some are due in the first scan
     clock.now += 1
-    for d in dirs:
-        with (d / "train.jsonl").open("a") as f:
-            f.write("{}\n")
-    watcher.scan()
-    assert _drain(events) == {str(d / "train.jsonl") for d in dirs}
+    assert _append_and_scan(dirs, watcher, events, 1) == {str(d / "train.jsonl"): 1 for d in dirs}  # every scan now
 
 
 def test_a_run_changed_within_the_minute_before_start_is_scanned_every_scan_until_quiet(
@@ -343,14 +351,8 @@ def test_runs_unchanged_for_an_hour_before_start_are_dormant_from_the_first_scan
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     dirs = _old_runs(tmp_path, 45, seconds=2 * polling.DORMANT_SECONDS)
     watcher, _ = _added(dirs, queue.SimpleQueue())
-    calls = _counting_lstat(monkeypatch)
     scans = 2 * polling.DORMANT_EVERY
-    for _ in range(scans):
-        assert watcher.scan() == 0
-    per_entry: dict[str, int] = {}
-    for path in calls:
-        per_entry[path] = per_entry.get(path, 0) + 1
-    files = {str(d / n) for d in dirs for n in ("rankinv-run.json", "train.jsonl")}
+    per_entry, files = _lstats_over(watcher, monkeypatch, scans, dirs)
     assert set(per_entry) <= files
     # every entry still checked (by lstat, or by the listing every RELIST_EVERY of its folder's scans) ...
     listed = {d for d in dirs if (watcher.pace[str(d)].phase + 1) % RELIST_EVERY == 0
@@ -365,14 +367,7 @@ def test_a_scan_visits_only_the_directories_due_in_it(tmp_path: Path, monkeypatc
     dirs = _old_runs(tmp_path, 60, seconds=2 * polling.DORMANT_SECONDS)
     watcher, _ = _added(dirs, queue.SimpleQueue())
     watcher.scan()  # the first scan puts every folder in its place
-    stat_ed: list[str] = []
-    real = os.stat
-
-    def counted(path: str) -> os.stat_result:
-        stat_ed.append(path)
-        return real(path)
-
-    monkeypatch.setattr(polling.os, "stat", counted)
+    stat_ed = _counting(monkeypatch, "stat")
     per_scan = []
     for _ in range(polling.DORMANT_EVERY):
         before = len(stat_ed)
@@ -391,23 +386,12 @@ def test_an_append_to_a_dormant_run_is_seen_within_the_dormant_bound(tmp_path: P
     watcher, clock = _added(dirs, events)
     for _ in range(delay):
         assert watcher.scan() == 0
-    for d in dirs:
-        with (d / "train.jsonl").open("a") as f:
-            f.write("{}\n")
-    seen: dict[str, int] = {}
-    for n in range(1, polling.DORMANT_EVERY + 1):
-        watcher.scan()
-        for path in _drain(events):
-            seen.setdefault(path, n)
+    seen = _append_and_scan(dirs, watcher, events, polling.DORMANT_EVERY)
     assert set(seen) == {str(d / "train.jsonl") for d in dirs}
     assert max(seen.values()) <= polling.DORMANT_EVERY
     assert max(seen.values()) > polling.QUIET_EVERY  # the longer bound is used: some wait longer than QUIET_EVERY
     clock.now += 1
-    for d in dirs:
-        with (d / "train.jsonl").open("a") as f:
-            f.write("{}\n")
-    watcher.scan()
-    assert _drain(events) == {str(d / "train.jsonl") for d in dirs}
+    assert _append_and_scan(dirs, watcher, events, 1) == {str(d / "train.jsonl"): 1 for d in dirs}  # every scan now
 
 
 def test_a_folder_turns_dormant_only_after_an_hour_without_change(tmp_path: Path) -> None:
