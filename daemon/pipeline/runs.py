@@ -93,13 +93,13 @@ class Pipeline:
         self.settling.pop(run_dir, None)
         self.evaluated.pop(run_dir, None)
         self.deferred.pop(run_dir, None)
-        if self.store.run(name) is not None and joined is not None:
-            mark(self.store, name, str(run_dir), "vanished", f"{run_dir} now belongs to run {joined}")
-            log.warning("run %s: its log %s now belongs to run %s", name, run_dir,
-                        joined)  # fmt: skip
-        elif self.store.run(name) is not None:
-            mark(self.store, name, str(run_dir), "vanished", f"{run_dir} disappeared")
-            log.warning("run %s: directory %s disappeared", name, run_dir)
+        if self.store.run(name) is None:
+            return
+        joins = joined is not None
+        mark(self.store, name, str(run_dir), "vanished",
+             f"{run_dir} now belongs to run {joined}" if joins else f"{run_dir} disappeared")  # fmt: skip
+        log.warning("run %s: its log %s now belongs to run %s" if joins else "run %s: directory %s disappeared",
+                    name, run_dir, *([joined] if joins else []))  # fmt: skip
 
     # -- per batch ------------------------------------------------------------------------------------------
     def handle(self, paths: set[str], *, rescan: bool = False, sweep: bool = False) -> int:
