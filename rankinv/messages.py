@@ -41,6 +41,15 @@ def fmt_value(x: float) -> str:
     return f"{x:.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.2f}"
 
 
+def fmt_pair(value: float, threshold: float) -> tuple[str, str]:
+    """A condition's two sides: against a fractional threshold the value keeps its decimals too
+    (``entropy drop 1.00 > 0.50``, not ``1 > 0.50``); against a whole one, each as :func:`fmt_value`
+    (``step 3 < 6``, ``projected floor step 5.16 <= 15``)."""
+    if math.isfinite(threshold) and threshold != int(threshold) and math.isfinite(value) and abs(value) < 100:
+        return f"{value:.2f}", fmt_value(threshold)
+    return fmt_value(value), fmt_value(threshold)
+
+
 # -- field readers: each names the message and the field it rejects ---------------------------------------------
 def _field(obj: dict[str, Any], key: str, what: str) -> Any:
     if key not in obj:
@@ -102,7 +111,8 @@ class Reason:
         """One line, e.g. ``entropy drop 0.64 > 0.50 (steps 10→150)``."""
         text = self.metric
         if self.op:
-            text += f" {fmt_value(self.value)} {self.op} {fmt_value(self.threshold)}"
+            value, threshold = fmt_pair(self.value, self.threshold)
+            text += f" {value} {self.op} {threshold}"
         if self.start_step is not None and self.end_step is not None:
             text += f" (steps {self.start_step}→{self.end_step})"
         elif self.end_step is not None:

@@ -232,3 +232,14 @@ def test_calibrate_eval_triages_final_checkpoints_for_outcomes(
     assert "at least 5 finished runs" in out["fitted"]["note"]
     for name in ("converge", "collapse", "healthy", "starved"):
         assert (runs / name / f"checkpoint-{STEPS}" / "rankinv-triage.json").is_file()
+
+
+def test_explain_prints_a_count_term_as_a_count(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The trajectory's number of points reads ``points 38``, the fractions beside it keep three decimals."""
+    terms = explain(runs / "collapse", capsys)["prediction"]["terms"]
+    assert main(["explain", str(runs / "collapse")]) == 0
+    text = capsys.readouterr().out
+    points = terms["points"]
+    assert points == int(points) > 0
+    assert f"points {int(points)}," in text or text.rstrip().endswith(f"points {int(points)}")
+    assert f"learn {terms['learn']:.3f}" in text

@@ -227,3 +227,18 @@ def test_reason_encoding_keeps_non_finite_numbers_as_null(store: Store) -> None:
     with ReadStore.open(store.path) as reader:
         (got,) = reader.verdicts("r")[0].reasons
     assert math.isnan(got.value) and got.render() == "user request: kill requested from tui"
+
+
+@pytest.mark.parametrize(("value", "threshold", "op", "want"), [
+    (1.0, 0.5, ">", "entropy drop 1.00 > 0.50"),  # a share at its end prints like its threshold, not "1"
+    (0.999, 0.5, ">", "entropy drop 1.00 > 0.50"),
+    (1.0, 0.9, ">=", "entropy drop 1.00 >= 0.90"),
+    (3.0, 6.0, "<", "entropy drop 3 < 6"),  # whole numbers on both sides (steps) stay plain
+    (4.1625, 4.0, ">=", "entropy drop 4.16 >= 4"),  # against a whole threshold (a step, a ratio) as before
+    (5.16, 15.0, "<=", "entropy drop 5.16 <= 15"),
+    (250.0, 0.5, ">", "entropy drop 250 > 0.50"),
+    (math.nan, 0.5, ">", "entropy drop n/a > 0.50"),
+])  # fmt: skip
+def test_a_reason_prints_both_sides_alike(value: float, threshold: float, op: str, want: str) -> None:
+    reason = Reason("entropy drop", value, threshold, op, None, None, "kill")
+    assert reason.render() == want

@@ -92,6 +92,14 @@ def _f(x: float | None, spec: str = ".3f") -> str:
     return format(x, spec) if x is not None and math.isfinite(x) else "n/a"
 
 
+COUNT_TERMS = frozenset({"points"})
+"""Prediction terms that count something: printed as whole numbers (``points 38``, not ``points 38.000``)."""
+
+
+def _term(name: str, x: float) -> str:
+    return f"{x:.0f}" if name in COUNT_TERMS and math.isfinite(x) else _f(x)
+
+
 def render(a: Any) -> list[str]:
     """The reasoning as plain lines, top to bottom in the order the verdict used it."""
     from rankinv.verdict import confidence_basis
@@ -113,7 +121,7 @@ def render(a: Any) -> list[str]:
         f"  groups per logged step (G): {a.groups.describe(m.step_signal)}",
         f"  triage report: {a.report or 'none found (stage 1 not run for the starting checkpoint)'}",
         f"  predicted final pass@10: {p}",
-        *(["    " + ", ".join(f"{k} {_f(val)}" for k, val in p.terms)] if p.terms else []),
+        *(["    " + ", ".join(f"{k} {_term(k, val)}" for k, val in p.terms)] if p.terms else []),
         "  reasons:",
     ]
     lines += [f"    [{r.grade}] {r.render()}" for r in v.reasons] or ["    (none)"]
