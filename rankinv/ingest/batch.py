@@ -212,8 +212,13 @@ class Points(Sequence[MetricPoint]):
     def values(self) -> Iterator[float]:
         """Every point's value, in order, without making the points."""
         return chain.from_iterable(
-            (p.value for p in c) if isinstance(c, list) else _kept(c, _columns(c)[2]) for c in self._chunks
-        )
+            (p.value for p in c) if isinstance(c, list) else _kept(c, chain.from_iterable(map(dict.values, c.rows)))
+            for c in self._chunks
+        )  # a block's values as _columns gives them (its steps and names not zipped for nothing)
+
+    def only_columns(self) -> bool:
+        """Are all the points in blocks of columns (none made one by one)? Then the store binds every one of them."""
+        return not any(isinstance(c, list) and c for c in self._chunks)
 
     def __len__(self) -> int:
         return self._size
