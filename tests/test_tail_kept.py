@@ -247,9 +247,14 @@ def test_offsets_encode_as_asdict_did() -> None:
     stored offsets of an older daemon are read back by this one and compared as text)."""
     import dataclasses
 
-    for offset in (START, Offset(12, 34, "ab", 3, 7, "sig", (1, 2), (5, 6, 7)), Offset(position=1, last_step=None)):
+    odd = "é\udce9\"\\\n\x00\u2028𝄞"  # non-ASCII, a lone surrogate, quotes, escapes, controls, astral
+    for offset in (START, Offset(12, 34, "ab", 3, 7, "sig", (1, 2), (5, 6, 7)), Offset(position=1, last_step=None),
+                   Offset(2**70, -3, odd, 0, -(2**64), odd, (2**65,), (0,)), Offset(5, None, "", 1, None, "", (), (9,)),
+                   Offset(True, 1, "x", False, True), Offset(1.5, 2.0, "x", 3, 4.25),  # type: ignore[arg-type]
+                   Offset(1, 2, "x", 3, 4, "", [1, 2], (True,))):  # type: ignore[arg-type]  # fmt: skip
         assert offset.to_json() == json.dumps(dataclasses.asdict(offset), sort_keys=True)
-        assert Offset.from_json(offset.to_json()) == offset
+        if type(offset.drained) is tuple:
+            assert Offset.from_json(offset.to_json()) == offset
 
 
 def test_a_kept_logs_first_bytes_are_read_once_per_append(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -77,6 +77,18 @@ class Offset:
     """Step evidence a stdout reader carries between reads (progress-bar counter and total); opaque here."""
 
     def to_json(self) -> str:
+        """The offset as ``json.dumps(asdict(offset), sort_keys=True)`` writes it (tuples as lists): put together
+        by hand when every field has its usual type (the daemon writes one per record), else by the encoder."""
+        p, i, h, r, s = self.position, self.inode, self.head, self.records, self.last_step
+        d, g = self.drained, self.progress
+        if (type(p) is int and type(r) is int and (i is None or type(i) is int) and (s is None or type(s) is int)
+                and type(h) is str and type(g) is tuple and type(d) is tuple and type(self.signature) is str
+                and all(type(x) is int for x in d) and all(type(x) is int for x in g)):  # fmt: skip
+            return (f'{{"drained": [{", ".join(map(int.__repr__, d))}], "head": {_STRING(h)}, '
+                    f'"inode": {"null" if i is None else int.__repr__(i)}, '
+                    f'"last_step": {"null" if s is None else int.__repr__(s)}, "position": {int.__repr__(p)}, '
+                    f'"progress": [{", ".join(map(int.__repr__, g))}], "records": {int.__repr__(r)}, '
+                    f'"signature": {_STRING(self.signature)}}}')  # fmt: skip
         return _ENCODE({name: getattr(self, name) for name in _FIELDS})  # tuples encode as lists, like asdict's
 
     @classmethod
@@ -94,6 +106,7 @@ class Offset:
 START = Offset()
 _FIELDS = tuple(f.name for f in fields(Offset))
 _ENCODE = json.JSONEncoder(sort_keys=True).encode
+_STRING = json.encoder.encode_basestring_ascii  # a str as the encoder above quotes it (ensure_ascii)
 
 
 class Consumer(Protocol):
