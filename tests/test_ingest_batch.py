@@ -94,3 +94,30 @@ def test_points_behave_as_the_list_of_their_metric_points() -> None:
     assert len(points) == 2 and list(points) == made and points == made and points[1] == made[1]
     assert points[:1] == made[:1] and points.rows() == [(1, "loss", 0.5, None), (2, "loss", 0.25, 7.0)]
     assert points != made[:1] and Points("r") == [] and not Points("r")
+
+
+@pytest.mark.parametrize("timed", [True, False], ids=["with-time", "no-time"])
+def test_a_one_record_read_gives_the_rows_and_bound_rows_of_its_points(tmp_path: Path, timed: bool) -> None:
+    """The daemon's usual read is one record (its own short path): its rows, its rows of a few metrics and the rows
+    the store binds are the MetricPoints made one by one, and the numbers json reads in the line; an eval record
+    (its ``epoch`` is no point) too."""
+    log = tmp_path / "rankinv.jsonl"
+    records = [{"step": 3, "logs": {"loss": 0.125, "entropy": 1.5, "reward": 0.25, "grad_norm": 0.75}},
+               {"step": 4, "logs": {"eval_loss": 0.5, "epoch": 1.0, "eval_reward": 0.375}}]  # fmt: skip
+    offset = START
+    for record in records:
+        if timed:
+            record["time"] = 1.7e9 + record["step"]  # type: ignore[operator]
+        with log.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        found, offset = open_source(log, "r", "jsonl").read_new(offset)
+        assert any(isinstance(c, Columns) and len(c.rows) == 1 for c in found._chunks)  # the one-record path
+        logged = [(record["step"], canonical_name(k), float(v), record.get("time")) for k, v in record["logs"].items()
+                  if k != "epoch"]  # fmt: skip
+        assert [_bits(r) for r in found.rows()] == _as_rows(found) == [_bits(r) for r in logged]  # type: ignore[arg-type]
+        wanted = {canonical_name("entropy"), canonical_name("eval_reward"), "loss"}
+        assert found.rows(wanted) == [r for r in logged if r[1] in wanted]
+        bound = [row for part in found.parts(42) for row in part.rows]
+        assert bound == [(42, name, step, value, time) for step, name, value, time in logged]
+        assert [p.size for p in found.parts(42)] == [len(logged)]
+        assert [p.last_step for p in found.parts(42)] == [record["step"]]

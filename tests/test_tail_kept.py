@@ -247,6 +247,77 @@ def test_offsets_encode_as_asdict_did() -> None:
     stored offsets of an older daemon are read back by this one and compared as text)."""
     import dataclasses
 
-    for offset in (START, Offset(12, 34, "ab", 3, 7, "sig", (1, 2), (5, 6, 7)), Offset(position=1, last_step=None)):
+    odd = "é\udce9\"\\\n\x00\u2028𝄞"  # non-ASCII, a lone surrogate, quotes, escapes, controls, astral
+    for offset in (START, Offset(12, 34, "ab", 3, 7, "sig", (1, 2), (5, 6, 7)), Offset(position=1, last_step=None),
+                   Offset(2**70, -3, odd, 0, -(2**64), odd, (2**65,), (0,)), Offset(5, None, "", 1, None, "", (), (9,)),
+                   Offset(True, 1, "x", False, True), Offset(1.5, 2.0, "x", 3, 4.25),  # type: ignore[arg-type]
+                   Offset(1, 2, "x", 3, 4, "", [1, 2], (True,))):  # type: ignore[arg-type]  # fmt: skip
         assert offset.to_json() == json.dumps(dataclasses.asdict(offset), sort_keys=True)
-        assert Offset.from_json(offset.to_json()) == offset
+        if type(offset.drained) is tuple:
+            assert Offset.from_json(offset.to_json()) == offset
+
+
+def test_a_kept_logs_first_bytes_are_read_once_per_append(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fingerprint check and the new fingerprint share one read of the file's first bytes (they were two), on
+    both sides of the 4 KiB fingerprint; the offsets are those a read through the path gives."""
+    log = tmp_path / "a.jsonl"
+    log.write_text(line(0))
+    heads: list[int] = []
+    real = os.pread
+
+    def counted(fd: int, n: int, at: int) -> bytes:
+        if at == 0:
+            heads.append(n)
+        return real(fd, n, at)
+
+    monkeypatch.setattr(tail_module, "_pread", counted)
+    kept, offset = KeptFiles(), START
+    with keeping(kept):
+        _, offset = read(log, offset)  # the full path, then the file kept
+        for i in range(1, 200):
+            with log.open("a") as f:
+                f.write(line(i))
+            before = len(heads)
+            got, offset = read(log, offset)
+            assert got == [i]
+            assert len(heads) - before == 1, f"append {i}: the first bytes read {len(heads) - before} times"
+    kept.close_all()
+    assert offset.position > tail_module.HEAD_BYTES
+    _, through = read(log, START)  # not kept: every check through the path
+    assert (offset.position, offset.inode, offset.head, offset.records, offset.last_step) == (
+        through.position, through.inode, through.head, through.records, through.last_step)
+
+
+@pytest.mark.parametrize("same_start", [False, True], ids=["other-first-bytes", "same-first-4-KiB"])
+@pytest.mark.parametrize("size", [20, 300], ids=["small", "past-4-KiB"])
+def test_a_kept_log_rewritten_in_place_to_a_larger_size_restarts(tmp_path: Path, same_start: bool, size: int) -> None:
+    """Truncated and written again in place (same inode, the size grown past the last read, the mtime moved as
+    by an append): only the bytes tell, and they are still compared."""
+    log = tmp_path / "train.jsonl"
+    log.write_text("".join(line(i) for i in range(size)))
+    kept = KeptFiles()
+    with keeping(kept):
+        got, offset = read(log, START)
+        with log.open("a") as f:  # one append read from the kept descriptor first
+            f.write(line(size))
+        more, offset = read(log, offset)
+        inode = os.stat(log).st_ino
+        keep = size - 2 if same_start else 0  # the same first lines (all of the first 4 KiB past it), then others
+        rewritten = [line(i) for i in range(keep)] + [json.dumps({"step": i, "x": -1.0}) + "\n"
+                                                      for i in range(keep, 2 * size)]  # fmt: skip
+        with log.open("r+") as f:
+            f.truncate(0)
+            f.write("".join(rewritten))
+        assert os.stat(log).st_ino == inode and os.stat(log).st_size > offset.position
+        again, _ = read(log, offset)
+    kept.close_all()
+    assert got == list(range(size)) and more == [size]
+    assert again == list(range(2 * size))  # read from the start again, every record once
+
+
+def test_offsets_field_order_is_the_one_the_readers_build_positionally() -> None:
+    """The kept path and the line reader build an Offset by position (no ``replace``): its fields in this order."""
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(Offset)] == ["position", "inode", "head", "records", "last_step",
+                                                            "signature", "drained", "progress"]  # fmt: skip

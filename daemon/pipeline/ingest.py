@@ -228,7 +228,8 @@ class Ingestor:
         if points.notes:
             self._note_steps(run, points)
         if self.deferring:
-            written = bound(0, points).size  # as the store will count them
+            # as the store will count them (a block's points are all bound: counted without binding them twice)
+            written = len(points) if points.only_columns() else bound(0, points).size
             self.pending_points += len(points)
             if queued is not None:
                 queued[3].absorb(points)  # the same log read again in one batch: written as one read

@@ -45,8 +45,14 @@ def _chunk_rows(block: Columns) -> Iterator[Row]:
     return _kept(block, zip(*_columns(block), times, strict=False))  # the time column may be endless
 
 
-def _bound_rows(lead: object, block: Columns) -> Iterator[Any]:
-    """The block's ``(lead, name, step, value, time)`` tuples, in order, zipped from the columns (no list)."""
+def _bound_rows(lead: object, block: Columns) -> Iterable[Any]:
+    """The block's ``(lead, name, step, value, time)`` tuples, in order, zipped from the columns (no list; a block
+    of one record, the daemon's usual read, as a short list: the same tuples without a dozen chained iterators)."""
+    if len(block.rows) == 1:
+        shape, step, time = block.shapes[0], block.steps[0], block.times[0]
+        pairs = zip(shape.names, block.rows[0].values(), strict=True)
+        made = [(lead, name, step, value, time) for name, value in pairs]
+        return made if shape.points == len(made) else list(compress(made, shape.keep))
     steps, names, values = _columns(block)
     times = repeat(None) if block.times.count(None) == len(block.times) else _times(block)
     return _kept(block, zip(repeat(lead), names, steps, values, times))
@@ -84,9 +90,13 @@ def _followed(shapes: list[Layout], names: frozenset[str]) -> Iterator[bool]:
 _SECOND = itemgetter(1)
 
 
-def _chunk_rows_of(block: Columns, names: frozenset[str]) -> Iterator[Row]:
+def _chunk_rows_of(block: Columns, names: frozenset[str]) -> Iterable[Row]:
     """The block's rows of the metrics ``names`` only, as :func:`_chunk_rows` filtered would give them."""
     picked = list(_followed(block.shapes, names))
+    if len(block.rows) == 1:  # the daemon's usual read: the same rows, listed without the chained columns
+        step, time = block.steps[0], block.times[0]
+        pairs = zip(block.shapes[0].names, block.rows[0].values(), strict=True)
+        return [(step, name, value, time) for name, value in compress(pairs, picked)]
     steps, found, values = (compress(column, picked) for column in _columns(block))
     times = repeat(None) if block.times.count(None) == len(block.times) else compress(_times(block), picked)
     return zip(steps, found, values, times, strict=False)
@@ -193,6 +203,8 @@ class Points(Sequence[MetricPoint]):
         wanted = None if names is None else frozenset(names)
         for chunk in self._chunks:
             if isinstance(chunk, list):
+                if not chunk:
+                    continue  # the empty list a read of columns starts with
                 made = zip(*_fields(chunk), strict=True)
                 out.extend(made if wanted is None else compress(made, map(wanted.__contains__, map(_NAME, chunk))))
             else:
@@ -212,8 +224,13 @@ class Points(Sequence[MetricPoint]):
     def values(self) -> Iterator[float]:
         """Every point's value, in order, without making the points."""
         return chain.from_iterable(
-            (p.value for p in c) if isinstance(c, list) else _kept(c, _columns(c)[2]) for c in self._chunks
-        )
+            (p.value for p in c) if isinstance(c, list) else _kept(c, chain.from_iterable(map(dict.values, c.rows)))
+            for c in self._chunks
+        )  # a block's values as _columns gives them (its steps and names not zipped for nothing)
+
+    def only_columns(self) -> bool:
+        """Are all the points in blocks of columns (none made one by one)? Then the store binds every one of them."""
+        return not any(isinstance(c, list) and c for c in self._chunks)
 
     def __len__(self) -> int:
         return self._size

@@ -21,7 +21,7 @@ import contextlib
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,8 @@ class Kept:
     policy: Confinement | None
     position: int  # where the last read through this file ended, and its fingerprint
     head: str
+    first: bytes = b""  # the bytes ``head`` was made of: the file's first ones and those just before ``position``
+    mark: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,11 @@ class KeptFiles:
             return None
         return kept, st
 
-    def keep(self, path: Path, position: int, inode: int | None, head: str) -> None:
-        """After a full read: open ``path`` (every check) and keep it if it is the file read (inode ``inode``)."""
+    def keep(self, path: Path, position: int, inode: int | None, head: str,
+             fingerprint: Callable[[BinaryIO, int], tuple[str, bytes, bytes]] | None = None) -> None:
+        """After a full read: open ``path`` (every check) and keep it if it is the file read (inode ``inode``) and,
+        with ``fingerprint`` (the tail's, of an open file: head, first bytes, mark), its bytes still make ``head``
+        (they are kept: the next read compares the file's bytes with them, not their hashes)."""
         key = str(path)
         self.close(key)
         if inode is None or len(self.files) >= self.limit:
@@ -97,10 +102,19 @@ class KeptFiles:
         if st.st_ino != inode:
             f.close()  # replaced since it was read: the next read takes the full path again
             return
-        self.files[key] = Kept(f, st.st_dev, st.st_ino, current_confinement(), position, head)
+        first = mark = b""
+        if fingerprint is not None:
+            try:
+                made, first, mark = fingerprint(f, position)
+            except OSError:
+                made = ""
+            if made != head:
+                f.close()  # rewritten since it was read: the next read takes the full path again
+                return
+        self.files[key] = Kept(f, st.st_dev, st.st_ino, current_confinement(), position, head, first, mark)
 
-    def moved(self, kept: Kept, position: int, head: str) -> None:
-        kept.position, kept.head = position, head
+    def moved(self, kept: Kept, position: int, head: str, first: bytes = b"", mark: bytes = b"") -> None:
+        kept.position, kept.head, kept.first, kept.mark = position, head, first, mark
 
     def close(self, key: str) -> None:
         kept = self.files.pop(key, None)

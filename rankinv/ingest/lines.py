@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from rankinv.ingest import columns
@@ -128,7 +128,9 @@ class LineReader:
         collect = _Collect(self.run, self.parse_block, self.logging_steps, offset.records, offset.last_step,
                            self.path, self.parse)  # fmt: skip
         new = tail(self.path, offset, lines_framing, collect)
-        return collect.found, replace(new, records=collect.records, last_step=collect.last_step)
+        n = new  # the offset as ``replace(new, records=..., last_step=...)`` makes it, without its field walk
+        return collect.found, Offset(n.position, n.inode, n.head, collect.records, collect.last_step, n.signature,
+                                     n.drained, n.progress)  # fmt: skip
 
 
 CONSOLE_MARKS = (b"{'", b'{"', b"global", b"step:", b"episode [")

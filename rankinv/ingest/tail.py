@@ -40,7 +40,7 @@ from typing import BinaryIO, Protocol
 
 from rankinv.boundary.files import open_regular
 from rankinv.errors import RankinvError
-from rankinv.ingest.kept import KeptFiles, kept_files
+from rankinv.ingest.kept import Kept, KeptFiles, kept_files
 
 HEAD_BYTES = 4096
 MARK_BYTES = 256
@@ -50,6 +50,7 @@ MAX_UNIT_BYTES = 8 << 20
 """Longest unit (line) kept; a longer unterminated one is skipped up to its end, so a read holds at most this plus
 one block in memory (a sparse file of NULs, a binary dump, ``/dev/zero`` behind a regular-looking name)."""
 DRAINED_KEPT = 8
+_pread = os.pread  # the fingerprints' positioned reads, by one name (tests count them)
 
 log = logging.getLogger("rankinv.ingest")
 
@@ -76,6 +77,18 @@ class Offset:
     """Step evidence a stdout reader carries between reads (progress-bar counter and total); opaque here."""
 
     def to_json(self) -> str:
+        """The offset as ``json.dumps(asdict(offset), sort_keys=True)`` writes it (tuples as lists): put together
+        by hand when every field has its usual type (the daemon writes one per record), else by the encoder."""
+        p, i, h, r, s = self.position, self.inode, self.head, self.records, self.last_step
+        d, g = self.drained, self.progress
+        if (type(p) is int and type(r) is int and (i is None or type(i) is int) and (s is None or type(s) is int)
+                and type(h) is str and type(g) is tuple and type(d) is tuple and type(self.signature) is str
+                and all(type(x) is int for x in d) and all(type(x) is int for x in g)):  # fmt: skip
+            return (f'{{"drained": [{", ".join(map(int.__repr__, d))}], "head": {_STRING(h)}, '
+                    f'"inode": {"null" if i is None else int.__repr__(i)}, '
+                    f'"last_step": {"null" if s is None else int.__repr__(s)}, "position": {int.__repr__(p)}, '
+                    f'"progress": [{", ".join(map(int.__repr__, g))}], "records": {int.__repr__(r)}, '
+                    f'"signature": {_STRING(self.signature)}}}')  # fmt: skip
         return _ENCODE({name: getattr(self, name) for name in _FIELDS})  # tuples encode as lists, like asdict's
 
     @classmethod
@@ -93,6 +106,7 @@ class Offset:
 START = Offset()
 _FIELDS = tuple(f.name for f in fields(Offset))
 _ENCODE = json.JSONEncoder(sort_keys=True).encode
+_STRING = json.encoder.encode_basestring_ascii  # a str as the encoder above quotes it (ensure_ascii)
 
 
 class Consumer(Protocol):
@@ -124,7 +138,7 @@ def tail(path: Path, offset: Offset, framing: Framing, consumer: Consumer, *, ma
             return fast
     new = _tail_path(path, offset, framing, consumer, max_unit)
     if kept is not None:
-        kept.keep(path, new.position, new.inode, new.head)
+        kept.keep(path, new.position, new.inode, new.head, _fingerprint)
     return new
 
 
@@ -155,29 +169,50 @@ def _tail_path(path: Path, offset: Offset, framing: Framing, consumer: Consumer,
 def _tail_kept(kept: KeptFiles, path: Path, offset: Offset, framing: Framing, consumer: Consumer, *,
                max_unit: int) -> Offset | None:  # fmt: skip
     """:func:`tail` from the kept descriptor when the path still names it and it simply grew (or did not change);
-    None when anything else may have happened (the full path then decides what)."""
+    None when anything else may have happened (the full path then decides what).
+
+    The file's first bytes are read once per call: compared with those the last read's fingerprint was made of (a
+    rewrite in place, even to a larger size, changes them or the bytes before the position), then, once the new
+    units are read, they make the new fingerprint as far as they go."""
     found = kept.reuse(path, offset.position, offset.inode, offset.head)
     if found is None:
         return None
     entry, st = found
+    position = offset.position
     try:
-        grown = st.st_size >= offset.position and _head_of(entry.file, offset.position) == offset.head
-        if not grown or (0 < offset.position <= HEAD_BYTES and _find_copy(path, offset, kept) is not None):
+        fd = entry.file.fileno()
+        start = _pread(fd, HEAD_BYTES, 0) if position else b""
+        grown = st.st_size >= position and _unchanged(entry, fd, start, position)
+        if not grown or (0 < position <= HEAD_BYTES and _find_copy(path, offset, kept) is not None):
             kept.close(str(path))  # rewritten, truncated, or a rotated copy to look at: the full path
             return None
     except OSError:
         kept.close(str(path))
         return None
     try:
-        position, more = _read_file(entry.file, path, offset.position, framing, consumer, max_unit=max_unit,
+        position, more = _read_file(entry.file, path, position, framing, consumer, max_unit=max_unit,
                                     limit=kept.read_limit)  # fmt: skip
-        head = _head_of(entry.file, position)
+        head, first, mark = _fingerprint(entry.file, position, start)
         kept.more = kept.more or more
     except BaseException:
         kept.close(str(path))
         raise
-    kept.moved(entry, position, head)
-    return replace(offset, position=position, head=head)
+    kept.moved(entry, position, head, first, mark)
+    o = offset
+    return Offset(position, o.inode, head, o.records, o.last_step, o.signature, o.drained, o.progress)
+
+
+def _unchanged(entry: Kept, fd: int, start: bytes, position: int) -> bool:
+    """Does the kept file still hold, at the start and just before ``position``, the bytes the last read's
+    fingerprint was made of? ``start``: its first bytes, read just now."""
+    if not position:
+        return True  # nothing read yet: nothing to compare (the fingerprint is "")
+    if not entry.first:  # kept without its bytes: compare fingerprints
+        return _fingerprint(entry.file, position, start)[0] == entry.head
+    if start[: min(position, HEAD_BYTES)] != entry.first:
+        return False
+    at = max(0, position - MARK_BYTES)
+    return (start[at:position] if len(start) >= position else _pread(fd, position - at, at)) == entry.mark
 
 
 def _continues(path: Path, st: os.stat_result, offset: Offset) -> bool:
@@ -222,12 +257,20 @@ def _head(path: Path, position: int) -> str:
 
 def _head_of(f: BinaryIO, position: int) -> str:
     """:func:`_head` of an open file (positioned reads: the file's own position is left alone)."""
+    return _fingerprint(f, position)[0]
+
+
+def _fingerprint(f: BinaryIO, position: int, start: bytes = b"") -> tuple[str, bytes, bytes]:
+    """:func:`_head_of`, with the bytes it is made of (the first ones, those just before ``position``); ``start``:
+    the file's first bytes if already read (used as far as they go, the rest read)."""
     if not position:
-        return ""
+        return "", b"", b""
     fd = f.fileno()
-    first = os.pread(fd, min(position, HEAD_BYTES), 0)
-    last = os.pread(fd, min(position, MARK_BYTES), max(0, position - MARK_BYTES))
-    return hashlib.sha1(first + b"\0" + last).hexdigest()
+    n = min(position, HEAD_BYTES)
+    first = start[:n] if len(start) >= n else _pread(fd, n, 0)
+    at = max(0, position - MARK_BYTES)
+    mark = start[at:position] if len(start) >= position else _pread(fd, position - at, at)
+    return hashlib.sha1(first + b"\0" + mark).hexdigest(), first, mark
 
 
 def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: Consumer) -> int | None:
@@ -243,8 +286,9 @@ def _drain_predecessor(path: Path, offset: Offset, framing: Framing, consumer: C
     return old.stat().st_ino
 
 
-def _siblings(path: Path, kept: KeptFiles | None = None) -> list[Path]:
-    """The other regular files in the log's folder; with ``kept``, a listing reused while the folder is unchanged."""
+def _siblings(path: Path, kept: KeptFiles | None = None, prefix: str = "") -> list[Path]:
+    """The other regular files in the log's folder (those whose names start with ``prefix``); with ``kept``, a
+    listing reused while the folder is unchanged."""
     folder = path.parent
     names = kept.names(folder) if kept is not None else None
     if names is None:
@@ -256,7 +300,7 @@ def _siblings(path: Path, kept: KeptFiles | None = None) -> list[Path]:
             return []
         if kept is not None:
             kept.listed(folder, names, before)
-    return [folder / name for name in names if name != path.name]
+    return [folder / name for name in names if name != path.name and name.startswith(prefix)]
 
 
 def _find_by_inode(path: Path, inode: int | None) -> Path | None:
@@ -272,8 +316,8 @@ def _find_by_inode(path: Path, inode: int | None) -> Path | None:
 def _find_copy(path: Path, offset: Offset, kept: KeptFiles | None = None) -> Path | None:
     """The newest rotated copy (``train.log.1``, ``train.log-2026…``) holding exactly the bytes we already read."""
     candidates = []
-    for sibling in _siblings(path, kept):
-        if not sibling.name.startswith(path.name) or sibling.suffix in (".gz", ".bz2", ".xz", ".zst"):
+    for sibling in _siblings(path, kept, path.name):
+        if sibling.suffix in (".gz", ".bz2", ".xz", ".zst"):
             continue
         try:
             st = sibling.stat()
