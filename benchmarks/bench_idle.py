@@ -30,8 +30,10 @@ from benchmarks.bench_daemon import _cpu_seconds, _ready, _setup, _wait
 from rankinv.store import store_path_for
 
 WINDOW = 60.0
-"""The daemon's full rescan period (``[daemon] rescan_seconds``): each window holds one rescan, so it measures the
-average; /proc counts CPU in 10 ms ticks, 0.02% of a core over 60 s."""
+"""The inotify daemon's full rescan period (``[daemon] rescan_seconds``): a window of a daemon that rescans every
+minute holds one rescan, so it measures the average. A polling daemon that rescans every ``poll_rescan_seconds``
+(600) holds none in these windows: add the rescan's CPU over that period for the average. /proc counts CPU in
+10 ms ticks, 0.02% of a core over 60 s."""
 TARGET = 0.005
 AGE = 7200.0
 """How long before the daemons start the roots' runs were last written (the first aged start: dormant folders)."""

@@ -148,14 +148,29 @@ class Service:
         signal.signal(signal.SIGINT, on_signal)
 
     # -- the loop -------------------------------------------------------------------------------------------
+    def rescan_every(self) -> float:
+        """Seconds between full rescans: ``rescan_seconds``, or ``poll_rescan_seconds`` (if longer) when polling.
+
+        inotify can drop events (a full queue, a folder replaced between its event and its watch), so there the
+        rescan is what finds them, every ``rescan_seconds``. The polling watcher drops none: each scan compares
+        every due folder's entries (size, mtime) with the last, so a new run, an appended, truncated or replaced
+        log, a deleted run or a new checkpoint is an event within its bound (:mod:`rankinv.daemon.polling`), and
+        the pipeline acts on events without a rescan. The rescan (the root and every run folder listed, every log
+        read from its offset) is then only a net under the watcher itself, and is run less often there.
+        """
+        every = self.config.daemon.rescan_seconds
+        if self.mode == POLLING:
+            every = max(every, self.config.daemon.poll_rescan_seconds)
+        return every
+
     def _loop(self) -> None:
-        next_rescan = time.monotonic() + self.config.daemon.rescan_seconds
+        next_rescan = time.monotonic() + self.rescan_every()
         while not self.halt.is_set():
             paths = self._collect(self._timeout(next_rescan))
             sweep = "" in paths  # inotify overflowed: events were lost
             rescan = time.monotonic() >= next_rescan or sweep
             if rescan:
-                next_rescan = time.monotonic() + self.config.daemon.rescan_seconds
+                next_rescan = time.monotonic() + self.rescan_every()
             paths.discard("")
             if paths or rescan or self.pipeline.next_due() == 0.0 or self.triage.busy():
                 self.pipeline.report_paths(paths)

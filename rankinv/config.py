@@ -227,6 +227,10 @@ class DaemonConfig:
     rescan_seconds: float = setting(
         60.0, "full rescan of the root this often, even when no event arrived", within="[1, 86400]"
     )
+    poll_rescan_seconds: float = setting(
+        600.0, "in polling mode, the full rescan this often instead (at least rescan_seconds): the stat scans "
+        "already see every change within their bound", within="[1, 86400]"
+    )
     heartbeat_seconds: float = setting(
         5.0, "how often the daemon writes its heartbeat to the store", within="[0.1, 3600]"
     )
