@@ -86,10 +86,10 @@ class KeptFiles:
         return kept, st
 
     def keep(self, path: Path, position: int, inode: int | None, head: str,
-             fingerprint: Callable[[BinaryIO, int], tuple[str, bytes, bytes]] | None = None) -> None:
-        """After a full read: open ``path`` (every check) and keep it if it is the file read (inode ``inode``) and,
-        with ``fingerprint`` (the tail's, of an open file: head, first bytes, mark), its bytes still make ``head``
-        (they are kept: the next read compares the file's bytes with them, not their hashes)."""
+             fingerprint: Callable[[BinaryIO, int], tuple[str, bytes, bytes]]) -> None:
+        """After a full read: open ``path`` (every check) and keep it if it is the file read (inode ``inode``) and
+        its bytes still make ``head`` by ``fingerprint`` (the tail's, of an open file: head, first bytes, mark; the
+        bytes are kept: the next read compares the file's bytes with them, not their hashes)."""
         key = str(path)
         self.close(key)
         if inode is None or len(self.files) >= self.limit:
@@ -102,18 +102,16 @@ class KeptFiles:
         if st.st_ino != inode:
             f.close()  # replaced since it was read: the next read takes the full path again
             return
-        first = mark = b""
-        if fingerprint is not None:
-            try:
-                made, first, mark = fingerprint(f, position)
-            except OSError:
-                made = ""
-            if made != head:
-                f.close()  # rewritten since it was read: the next read takes the full path again
-                return
+        try:
+            made, first, mark = fingerprint(f, position)
+        except OSError:
+            made, first, mark = "", b"", b""
+        if made != head:
+            f.close()  # rewritten since it was read: the next read takes the full path again
+            return
         self.files[key] = Kept(f, st.st_dev, st.st_ino, current_confinement(), position, head, first, mark)
 
-    def moved(self, kept: Kept, position: int, head: str, first: bytes = b"", mark: bytes = b"") -> None:
+    def moved(self, kept: Kept, position: int, head: str, first: bytes, mark: bytes) -> None:
         kept.position, kept.head, kept.first, kept.mark = position, head, first, mark
 
     def close(self, key: str) -> None:
